@@ -1,0 +1,1 @@
+"""Plain Python behind the Dagster assets: no dagster imports here."""

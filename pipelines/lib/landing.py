@@ -1,0 +1,81 @@
+"""Landing: fetch objects that are new or whose ETag changed, keep a content-addressed copy, and
+record every delivery in landing.objects (append-only: a re-delivery adds a row, it never replaces one)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from pipelines.lib.object_store import ObjectStore, file_sha256
+
+
+@dataclass(frozen=True)
+class Delivery:
+    object_key: str
+    etag: str
+    size_bytes: int
+    sha256: str
+    local_path: Path
+    landed_at: datetime
+    newly_landed: bool
+
+
+def land(con: duckdb.DuckDBPyConnection, store: ObjectStore, prefix: str, landing_dir: Path) -> list[Delivery]:
+    """Land every object under `prefix`; returns the current delivery of each key, new ones flagged."""
+    landing_dir.mkdir(parents=True, exist_ok=True)
+    deliveries = []
+    for info in store.list(prefix):
+        known = con.execute(
+            "select sha256, local_path, landed_at, size_bytes from landing.objects where object_key = ? and etag = ?",
+            [info.key, info.etag],
+        ).fetchone()
+        if known and (landing_dir / known[1]).exists():
+            deliveries.append(Delivery(info.key, info.etag, known[3], known[0], landing_dir / known[1],
+                                       known[2], newly_landed=False))
+            continue
+        deliveries.append(_fetch(con, store, info, landing_dir, record=known is None))
+    return deliveries
+
+
+def _fetch(con, store: ObjectStore, info, landing_dir: Path, record: bool) -> Delivery:
+    tmp_fd, tmp_name = tempfile.mkstemp(dir=landing_dir, prefix=".incoming-")
+    os.close(tmp_fd)
+    tmp = Path(tmp_name)
+    try:
+        store.download(info.key, tmp)
+        sha256 = file_sha256(tmp)
+        final = landing_dir / "objects" / sha256[:2] / sha256
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)  # atomic: a crash leaves either no copy or a whole one
+    finally:
+        tmp.unlink(missing_ok=True)
+    landed_at = datetime.now(timezone.utc)
+    size = final.stat().st_size
+    if record:
+        con.execute(
+            "insert into landing.objects values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [info.key, info.etag, size, sha256, info.last_modified, landed_at,
+             final.relative_to(landing_dir).as_posix(), store.uri],
+        )
+    else:
+        landed_at = con.execute(
+            "select landed_at from landing.objects where object_key = ? and etag = ?", [info.key, info.etag]
+        ).fetchone()[0]
+    return Delivery(info.key, info.etag, size, sha256, final, landed_at, newly_landed=record)
+
+
+def current_delivery(con: duckdb.DuckDBPyConnection, object_key: str, landing_dir: Path) -> Delivery | None:
+    """The newest landed delivery of a key (a re-delivery replaces the earlier one)."""
+    row = con.execute(
+        """select object_key, etag, size_bytes, sha256, local_path, landed_at from landing.objects
+           where object_key = ? order by landed_at desc limit 1""",
+        [object_key],
+    ).fetchone()
+    if row is None:
+        return None
+    return Delivery(row[0], row[1], row[2], row[3], landing_dir / row[4], row[5], newly_landed=False)

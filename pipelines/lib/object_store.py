@@ -1,0 +1,97 @@
+"""Where source files come from: an S3-compatible bucket (HUAWEI OBS) or a local inbox folder."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    etag: str
+    size: int
+    last_modified: datetime | None
+
+
+class ObjectStore(Protocol):
+    uri: str
+
+    def list(self, prefix: str) -> list[ObjectInfo]: ...
+
+    def download(self, key: str, dest: Path) -> None: ...
+
+
+class S3ObjectStore:
+    """A bucket reached over the S3 API with boto3, exactly as OBS is reached in production."""
+
+    def __init__(self, endpoint_url: str, bucket: str, access_key: str, secret_key: str,
+                 region: str = "ap-southeast-1"):
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.uri = f"s3://{bucket}"
+        self._client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name=region,
+            config=Config(
+                s3={"addressing_style": "path"},
+                # OBS and other S3-compatible stores may reject the CRC32 headers boto3 adds by default
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+                retries={"max_attempts": 5, "mode": "standard"},
+            ),
+        )
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        found: list[ObjectInfo] = []
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                found.append(ObjectInfo(item["Key"], item["ETag"].strip('"'), item["Size"], item.get("LastModified")))
+        return sorted(found, key=lambda o: o.key)
+
+    def download(self, key: str, dest: Path) -> None:
+        self._client.download_file(self.bucket, key, str(dest))
+
+
+class InboxObjectStore:
+    """A local folder with the bucket's key layout, for partners who sync files another way."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.uri = f"file://{self.root.name}"
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"inbox folder {self.root} does not exist")
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        found = []
+        for path in sorted(self.root.rglob("*")):
+            if not path.is_file():
+                continue
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix):
+                stat = path.stat()
+                # a file's content identity plays the ETag's part: same bytes, same tag
+                found.append(ObjectInfo(key, file_sha256(path)[:32], stat.st_size,
+                                        datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)))
+        return found
+
+    def download(self, key: str, dest: Path) -> None:
+        shutil.copyfile(self.root / key, dest)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,312 @@
+"""CSV text → typed, validated polars frames, one member at a time.
+
+Three outcomes per row: loaded clean, loaded with findings (HUAWEI CLOUD's arithmetic is off), or
+quarantined with a rule id and reason (it cannot be parsed or breaks a structural rule). A member
+that cannot be read at all (missing required column, broken CSV) is rejected whole. In every case
+rows_read = rows_loaded + rows_quarantined.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import pandera.errors
+import pandera.polars as pa
+import polars as pl
+
+from schemas.aliases import header_lookup, normalise_header
+from schemas.datasets import ColumnSpec, DatasetSpec
+from schemas.rules import rule
+
+MONEY = pl.Decimal(20, 8)
+QUANTITY = pl.Decimal(28, 8)
+RATE = pl.Decimal(9, 6)
+LOCAL_TZ = "Asia/Shanghai"  # GMT+8 all year: HUAWEI CLOUD's billing clock
+
+_MONEY_RE = r"^[+-]?\d{1,12}(\.\d{1,8})?$"
+_QUANTITY_RE = r"^[+-]?\d{1,20}(\.\d{1,8})?$"
+_RATE_RE = r"^[+-]?\d(\.\d{1,6})?$"
+_INT_RE = r"^[+-]?\d{1,4}$"
+_TIME_RE = r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?: ?GMT\+0?8:00)?$"
+_DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+_CYCLE_RE = r"^\d{4}-\d{2}$"
+
+QUARANTINE_SCHEMA = {
+    "record_number": pl.Int64, "rule_id": pl.Utf8, "reason": pl.Utf8, "raw_record": pl.Utf8,
+}
+FINDING_SCHEMA = {
+    "record_number": pl.Int64, "rule_id": pl.Utf8, "severity": pl.Utf8, "bill_cycle": pl.Utf8,
+    "customer_id": pl.Utf8, "reference": pl.Utf8, "expected": MONEY, "actual": MONEY,
+    "difference_amount": MONEY, "message": pl.Utf8,
+}
+
+
+class MemberRejected(Exception):
+    """The member cannot be read as a whole; the message says what is wrong and what to do."""
+
+    def __init__(self, rule_id: str, message: str, rows_read: int = 0):
+        super().__init__(message)
+        self.rule_id = rule_id
+        self.rows_read = rows_read
+
+
+@dataclass
+class ParsedMember:
+    """The outcome of one CSV member; `loaded` carries record_number for lineage."""
+
+    loaded: pl.DataFrame
+    quarantined: pl.DataFrame
+    findings: pl.DataFrame
+    rows_read: int
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def first_error(self) -> str | None:
+        if self.quarantined.height:
+            row = self.quarantined.row(0, named=True)
+            return f"record {row['record_number']}: {row['reason']}"
+        if self.findings.height:
+            row = self.findings.row(0, named=True)
+            return f"record {row['record_number']}: {row['message']}"
+        return self.warnings[0] if self.warnings else None
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 with or without a BOM; anything else is rejected with a clear message."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MemberRejected(
+            "FILE.ENCODING",
+            f"not UTF-8 text (byte {exc.start}: {exc.reason}); re-export the file as UTF-8",
+        ) from exc
+
+
+def read_raw_csv(text: str) -> pl.DataFrame:
+    """Every field as text; empty strings become null (FORMATS.md: empty string = null)."""
+    if not text.strip():
+        return pl.DataFrame()
+    try:
+        frame = pl.read_csv(
+            text.encode("utf-8"), infer_schema=False, has_header=True, quote_char='"',
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise MemberRejected(
+            "FILE.MALFORMED_CSV", f"not a readable CSV file ({str(exc).splitlines()[0]})"
+        ) from exc
+    return frame.with_columns(
+        pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c).str.strip_chars()).alias(c)
+        for c in frame.columns
+    )
+
+
+def map_headers(raw: pl.DataFrame, spec: DatasetSpec) -> tuple[pl.DataFrame, list[str]]:
+    """Rename known headers to canonical names; unknown ones are kept in a JSON `extra` column."""
+    lookup = header_lookup(spec.headers)
+    renames: dict[str, str] = {}
+    unknown: list[str] = []
+    for header in raw.columns:
+        if header == "record_number":
+            continue
+        canonical = lookup.get(normalise_header(header))
+        if canonical is None or canonical in renames.values():
+            unknown.append(header)
+        else:
+            renames[header] = canonical
+    missing = [c for c in spec.required_columns if c not in renames.values()]
+    if missing:
+        raise MemberRejected(
+            "FILE.MISSING_COLUMN",
+            f"required column(s) missing: {', '.join(missing)}; the header has "
+            f"{', '.join(c for c in raw.columns if c != 'record_number')}",
+            rows_read=raw.height,
+        )
+    frame = raw.rename(renames)
+    absent = [c for c in spec.column_names if c not in frame.columns]
+    frame = frame.with_columns(pl.lit(None, pl.Utf8).alias(c) for c in absent)
+    if unknown:
+        frame = frame.with_columns(pl.struct(unknown).struct.json_encode().alias("extra")).drop(unknown)
+    else:
+        frame = frame.with_columns(pl.lit(None, pl.Utf8).alias("extra"))
+    return frame, unknown
+
+
+def _parse_expr(spec: ColumnSpec) -> tuple[pl.Expr, pl.Expr | None, str | None]:
+    """(typed value, condition that the text failed to parse, rule id) for one column."""
+    text = pl.col(spec.name)
+    if spec.kind in ("money", "quantity", "rate"):
+        pattern, dtype, rule_id = {
+            "money": (_MONEY_RE, MONEY, "FILE.PARSE.MONEY"),
+            "quantity": (_QUANTITY_RE, QUANTITY, "FILE.PARSE.QUANTITY"),
+            "rate": (_RATE_RE, RATE, "FILE.PARSE.RATE"),
+        }[spec.kind]
+        ok = text.str.contains(pattern)
+        return pl.when(ok).then(text).cast(dtype, strict=False), text.is_not_null() & ~ok, rule_id
+    if spec.kind == "int":
+        ok = text.str.contains(_INT_RE)
+        return pl.when(ok).then(text).cast(pl.Int16, strict=False), text.is_not_null() & ~ok, "FILE.PARSE.INT"
+    if spec.kind == "timestamp":
+        local = text.str.extract(_TIME_RE, 1).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+        value = local.dt.replace_time_zone(LOCAL_TZ).dt.convert_time_zone("UTC")
+        return value, text.is_not_null() & local.is_null(), "FILE.PARSE.TIME"
+    if spec.kind == "date":
+        value = pl.when(text.str.contains(_DATE_RE)).then(text).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        return value, text.is_not_null() & value.is_null(), "FILE.PARSE.DATE"
+    if spec.kind == "cycle":
+        ok = text.str.contains(_CYCLE_RE)
+        return text, text.is_not_null() & ~ok, "FILE.PARSE.CYCLE"
+    if spec.kind == "enum":
+        mapping = dict(spec.values or {})
+        return text.replace(mapping), None, None
+    return text, None, None
+
+
+def type_columns(frame: pl.DataFrame, spec: DatasetSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse text columns to their types. Returns (typed rows, quarantined rows)."""
+    values, problems = [], []
+    for column in spec.columns:
+        value, failed, rule_id = _parse_expr(column)
+        values.append(value.alias(column.name))
+        if failed is not None:
+            message = pl.format("{}: '{}' – " + rule(rule_id).title, pl.lit(column.name), pl.col(column.name))
+            problems.append(pl.when(failed).then(pl.struct(rule_id=pl.lit(rule_id), reason=message)))
+    frame = frame.with_columns(
+        pl.coalesce(problems).alias("_problem") if problems else pl.lit(None).alias("_problem")
+    )
+    bad = frame.filter(pl.col("_problem").is_not_null())
+    quarantined = _quarantine_rows(bad, spec, pl.col("_problem").struct.field("rule_id"),
+                                   pl.col("_problem").struct.field("reason"))
+    good = frame.filter(pl.col("_problem").is_null()).drop("_problem")
+    typed = good.with_columns(values)
+    if spec.local_time_column:
+        typed = typed.with_columns(
+            pl.col(spec.local_time_column).dt.convert_time_zone(LOCAL_TZ).dt.date().alias("trade_date_local")
+        )
+    return typed, quarantined
+
+
+def _quarantine_rows(bad: pl.DataFrame, spec: DatasetSpec, rule_id: pl.Expr, reason: pl.Expr) -> pl.DataFrame:
+    raw_columns = [c for c in spec.column_names if c in bad.columns] + ["extra"]
+    return bad.select(
+        pl.col("record_number").cast(pl.Int64),
+        rule_id.cast(pl.Utf8).alias("rule_id"),
+        reason.cast(pl.Utf8).alias("reason"),
+        pl.struct([pl.col(c).cast(pl.Utf8) for c in raw_columns]).struct.json_encode().alias("raw_record"),
+    )
+
+
+def structural_failures(typed: pl.DataFrame, model: type[pa.DataFrameModel]) -> pl.DataFrame:
+    """Rows that fail the model: (row index, rule id, reason). Only the first failure per row."""
+    try:
+        model.validate(typed, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    else:
+        return pl.DataFrame(schema={"index": pl.Int64, "rule_id": pl.Utf8, "reason": pl.Utf8})
+    if cases.filter(pl.col("index").is_null()).height:
+        # a schema-level failure (wrong dtype) is a bug in the parser, not in the data
+        raise RuntimeError(f"{model.__name__} schema failure: {cases.filter(pl.col('index').is_null())}")
+    rows = []
+    for case in cases.iter_rows(named=True):
+        rule_id = _rule_for_check(case["check"], case["schema_context"])
+        if case["schema_context"] == "Column" and case["failure_case"] is None:
+            reason = f"{case['column']}: empty – {rule(rule_id).title}"
+        elif case["schema_context"] == "Column":
+            reason = f"{case['column']}: '{case['failure_case']}' – {rule(rule_id).title}"
+        else:
+            reason = rule(rule_id).title
+        rows.append((int(case["index"]), rule_id, reason))
+    out = pl.DataFrame(rows, schema={"index": pl.Int64, "rule_id": pl.Utf8, "reason": pl.Utf8}, orient="row")
+    return out.sort("index").unique("index", keep="first", maintain_order=True)
+
+
+def _rule_for_check(check: str, context: str) -> str:
+    if context != "Column":
+        return check
+    if check == "not_nullable":
+        return "FILE.REQUIRED"
+    if check.startswith("isin"):
+        return "FILE.ENUM"
+    if check.startswith("str_length"):
+        return "FILE.TOO_LONG"
+    if check.startswith("str_matches"):
+        return "FILE.PARSE.CYCLE"
+    return "FILE.ENUM"
+
+
+def failing_rows(frame: pl.DataFrame, model: type[pa.DataFrameModel]) -> dict[str, list[int]]:
+    """Row indexes per dataframe-level check of `model` that fails (all of them, not the first)."""
+    try:
+        model.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        out: dict[str, list[int]] = {}
+        for case in exc.failure_cases.iter_rows(named=True):
+            out.setdefault(case["check"], []).append(int(case["index"]))
+        return out
+    return {}
+
+
+def split_structural(typed: pl.DataFrame, spec: DatasetSpec, model: type[pa.DataFrameModel]
+                     ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Apply the structural model; failing rows go to quarantine with their rule."""
+    failures = structural_failures(typed, model)
+    if not failures.height:
+        return typed, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    indexed = typed.with_row_index("index").with_columns(pl.col("index").cast(pl.Int64))
+    bad = indexed.join(failures, on="index", how="inner")
+    # quarantine keeps the text as delivered
+    bad_text = bad.with_columns(pl.col(c).cast(pl.Utf8) for c in spec.column_names if c in bad.columns)
+    quarantined = _quarantine_rows(bad_text, spec, pl.col("rule_id"), pl.col("reason"))
+    good = indexed.join(failures.select("index"), on="index", how="anti").drop("index")
+    return good, quarantined
+
+
+def physical_line_numbers(text: str, record_numbers: Iterable[int]) -> dict[int, int]:
+    """Map record numbers (1 = first data row) to the line where each record starts.
+
+    Only run for members with rejected rows: quoted fields may span lines, so the record number
+    alone would point a reader at the wrong line of the file.
+    """
+    wanted = set(record_numbers)
+    if not wanted:
+        return {}
+    found: dict[int, int] = {}
+    reader = csv.reader(io.StringIO(text, newline=""))
+    next(reader, None)
+    start = reader.line_num + 1
+    for index, _ in enumerate(reader, start=1):
+        if index in wanted:
+            found[index] = start
+            if len(found) == len(wanted):
+                break
+        start = reader.line_num + 1
+    return found
+
+
+def parse_member(
+    data: bytes,
+    spec: DatasetSpec,
+    structural_model: type[pa.DataFrameModel],
+    source_bill_cycle: str | None,
+) -> tuple[ParsedMember, str]:
+    """Parse one CSV member into loaded/quarantined rows. Returns the result and the decoded text."""
+    text = decode_text(data)
+    raw = read_raw_csv(text)
+    if raw.width == 0:
+        return ParsedMember(pl.DataFrame(), pl.DataFrame(schema=QUARANTINE_SCHEMA),
+                            pl.DataFrame(schema=FINDING_SCHEMA), 0, ["member is empty"]), text
+    raw = raw.with_row_index("record_number", offset=1).with_columns(pl.col("record_number").cast(pl.Int64))
+    mapped, unknown = map_headers(raw, spec)
+    typed, parse_quarantine = type_columns(mapped, spec)
+    typed = typed.with_columns(pl.lit(source_bill_cycle, pl.Utf8).alias("source_bill_cycle"))
+    good, structural_quarantine = split_structural(typed, spec, structural_model)
+    quarantined = pl.concat([parse_quarantine, structural_quarantine]).sort("record_number")
+    warnings = [f"unknown column(s) kept in `extra`: {', '.join(unknown)}"] if unknown else []
+    result = ParsedMember(good, quarantined, pl.DataFrame(schema=FINDING_SCHEMA), raw.height, warnings)
+    assert result.rows_read == good.height + quarantined.height, "rows read must equal loaded + quarantined"
+    return result, text

@@ -1,0 +1,277 @@
+"""Staging: a landed delivery → typed, validated rows in DuckDB, with every rejected row in
+audit.quarantine and every finding in audit.findings. One delivery is staged in one transaction
+(the caller's), so a month is replaced whole or not at all."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pandera.polars as pa
+import polars as pl
+
+from pipelines.lib.archives import ArchiveRejected, Member, iter_csv_members
+from pipelines.lib.findings import bill_line_findings
+from pipelines.lib.landing import Delivery
+from pipelines.lib.parsing import FINDING_SCHEMA, MemberRejected, ParsedMember, parse_member, physical_line_numbers
+from schemas.bill_line import BillLineModel
+from schemas.customer_discount import CustomerDiscountModel
+from schemas.datasets import BILL_LINE, CUSTOMER_DISCOUNT, USAGE_LINE, DatasetSpec
+from schemas.rules import rule
+from schemas.usage_line import UsageLineModel
+
+MAX_MEMBER_ROWS = 100_000  # documented limit per CSV member; more is loaded with a warning
+
+BILL_KEY = re.compile(r"^customerBill/customerBill_(\d{4})(\d{2})\.tar\.gz$")
+USAGE_KEY = re.compile(r"^customerUsage/customerUsageV2_(\d{4})(\d{2})_(\d{8})\.tar\.gz$")
+
+
+@dataclass
+class MemberOutcome:
+    member: str | None
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    findings_count: int
+    status: str
+    first_error: str | None
+
+
+@dataclass
+class StageResult:
+    object_key: str
+    bill_cycle: str | None
+    members: list[MemberOutcome] = field(default_factory=list)
+    rejected: str | None = None
+
+    @property
+    def rows_read(self) -> int:
+        return sum(m.rows_read for m in self.members)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(m.rows_loaded for m in self.members)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(m.rows_quarantined for m in self.members)
+
+    @property
+    def findings_count(self) -> int:
+        return sum(m.findings_count for m in self.members)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """How one source dataset is staged."""
+
+    source: str
+    spec: DatasetSpec
+    model: type[pa.DataFrameModel]
+    table: str
+    findings: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+    extra_columns: dict[str, object] = field(default_factory=dict)
+
+
+BILL_DATASET = Dataset("customerBill", BILL_LINE, BillLineModel, "staging.bill_line", bill_line_findings)
+
+
+def cycle_from_bill_key(key: str) -> str | None:
+    match = BILL_KEY.match(key)
+    return f"{match.group(1)}-{match.group(2)}" if match else None
+
+
+def parse_usage_key(key: str) -> tuple[str, date] | None:
+    match = USAGE_KEY.match(key)
+    if not match:
+        return None
+    return f"{match.group(1)}-{match.group(2)}", datetime.strptime(match.group(3), "%Y%m%d").date()
+
+
+def stage_bill_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, bill_cycle: str, load_id: str,
+                        max_member_bytes: int) -> StageResult:
+    """Replace the cycle's bill lines with this delivery (caller holds the transaction)."""
+    con.execute("delete from staging.bill_line where bill_cycle = ?", [bill_cycle])
+    _clear_audit(con, "customerBill", bill_cycle)
+    return _stage_archive(con, delivery, BILL_DATASET, bill_cycle, load_id, max_member_bytes)
+
+
+def stage_usage_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, bill_cycle: str, export_date: date,
+                         load_id: str, max_member_bytes: int) -> StageResult:
+    """Replace the month's usage lines with this (newest) cumulative export."""
+    con.execute("delete from staging.usage_line where bill_cycle = ?", [bill_cycle])
+    _clear_audit(con, "customerUsage", bill_cycle)
+    dataset = Dataset("customerUsage", USAGE_LINE, UsageLineModel, "staging.usage_line",
+                      extra_columns={"export_date": export_date})
+    return _stage_archive(con, delivery, dataset, bill_cycle, load_id, max_member_bytes)
+
+
+def stage_customer_discounts(con: duckdb.DuckDBPyConnection, delivery: Delivery, load_id: str) -> StageResult:
+    """Replace the agreements with this delivery of customer_discounts.csv."""
+    con.execute("delete from staging.customer_discount")
+    _clear_audit(con, "agreements", None, delivery.object_key)
+    dataset = Dataset("agreements", CUSTOMER_DISCOUNT, CustomerDiscountModel, "staging.customer_discount")
+    result = StageResult(delivery.object_key, None)
+    data = delivery.local_path.read_bytes()
+    outcome = _stage_member(con, delivery, dataset, None, load_id, Member(delivery.object_key, data))
+    overlaps = _agreement_overlaps(con, delivery, load_id)
+    if overlaps:
+        outcome.findings_count += overlaps
+        outcome.status = "warning" if outcome.status == "ok" else outcome.status
+        outcome.first_error = outcome.first_error or rule("AGREEMENT.OVERLAP").title
+    outcome.member = None
+    result.members.append(outcome)
+    _record_load(con, delivery, dataset.source, None, load_id, outcome)
+    return result
+
+
+def _agreement_overlaps(con, delivery: Delivery, load_id: str) -> int:
+    """Two rules for the same customer/service/resource overlapping in time cannot both apply."""
+    info = rule("AGREEMENT.OVERLAP")
+    before = con.execute("select count(*) from audit.findings where load_id = ?", [load_id]).fetchone()[0]
+    con.execute(
+        """insert into audit.findings (load_id, source, object_key, member, bill_cycle, line_number, record_number,
+               rule_id, severity, customer_id, reference, expected, actual, difference_amount, message)
+           select ?, 'agreements', ?, null, null, b.src_record + 1, b.src_record, ?, ?, b.customer_id,
+                  b.service_type_code || ' / ' || b.resource_type_code, a.discount_rate, b.discount_rate,
+                  b.discount_rate - a.discount_rate,
+                  ? || ' (records ' || a.src_record || ' and ' || b.src_record || ')'
+           from staging.customer_discount a
+           join staging.customer_discount b
+             on a.customer_id = b.customer_id and a.service_type_code = b.service_type_code
+            and a.resource_type_code = b.resource_type_code and a.src_record < b.src_record
+            and a.valid_from <= coalesce(b.valid_to, date '9999-12-31')
+            and b.valid_from <= coalesce(a.valid_to, date '9999-12-31')
+           order by a.src_record, b.src_record""",
+        [load_id, delivery.object_key, info.rule_id, info.severity, f"{info.title}; {info.action}"],
+    )
+    return con.execute("select count(*) from audit.findings where load_id = ?", [load_id]).fetchone()[0] - before
+
+
+def _clear_audit(con: duckdb.DuckDBPyConnection, source: str, bill_cycle: str | None, object_key: str | None = None):
+    for table in ("audit.loads", "audit.quarantine", "audit.findings"):
+        if bill_cycle is not None:
+            con.execute(f"delete from {table} where source = ? and bill_cycle = ?", [source, bill_cycle])
+        else:
+            con.execute(f"delete from {table} where source = ? and object_key = ?", [source, object_key])
+
+
+def _stage_archive(con, delivery: Delivery, dataset: Dataset, bill_cycle: str, load_id: str,
+                   max_member_bytes: int) -> StageResult:
+    result = StageResult(delivery.object_key, bill_cycle)
+    try:
+        for member in iter_csv_members(delivery.local_path, max_member_bytes):
+            result.members.append(_stage_member(con, delivery, dataset, bill_cycle, load_id, member))
+    except ArchiveRejected as exc:
+        # nothing of a broken archive is loaded: a month is whole or absent
+        con.execute(f"delete from {dataset.table} where load_id = ?", [load_id])
+        for table in ("audit.loads", "audit.quarantine", "audit.findings"):
+            con.execute(f"delete from {table} where load_id = ?", [load_id])
+        result.members = [MemberOutcome(None, 0, 0, 0, 0, "rejected", str(exc))]
+        result.rejected = str(exc)
+        _record_rejection(con, delivery, dataset.source, bill_cycle, load_id, None, exc.rule_id, str(exc))
+    for outcome in result.members:
+        _record_load(con, delivery, dataset.source, bill_cycle, load_id, outcome)
+    return result
+
+
+def _stage_member(con, delivery: Delivery, dataset: Dataset, bill_cycle: str | None, load_id: str,
+                  member: Member, member_column: bool = True) -> MemberOutcome:
+    if member.data is None:
+        _record_rejection(con, delivery, dataset.source, bill_cycle, load_id, member.name,
+                          member.rule_id, member.problem)
+        return MemberOutcome(member.name, 0, 0, 0, 0, "rejected", member.problem)
+    try:
+        parsed, text = parse_member(member.data, dataset.spec, dataset.model, bill_cycle)
+    except MemberRejected as exc:
+        rows = exc.rows_read
+        message = f"{exc} — {rule(exc.rule_id).action}"
+        _record_rejection(con, delivery, dataset.source, bill_cycle, load_id, member.name, exc.rule_id, message,
+                          rows=rows)
+        return MemberOutcome(member.name, rows, 0, rows, 0, "rejected", message)
+    findings = dataset.findings(parsed.loaded) if dataset.findings else pl.DataFrame(schema=FINDING_SCHEMA)
+    lines = physical_line_numbers(text, set(parsed.quarantined["record_number"]) | set(findings["record_number"]))
+    _insert_rows(con, dataset, parsed, delivery, member.name, load_id)
+    _insert_audit(con, "audit.quarantine", parsed.quarantined, lines, delivery, dataset.source, bill_cycle,
+                  load_id, member.name)
+    _insert_audit(con, "audit.findings", findings, lines, delivery, dataset.source, bill_cycle, load_id, member.name)
+    warnings = list(parsed.warnings)
+    if parsed.rows_read > MAX_MEMBER_ROWS:
+        warnings.append(f"member has {parsed.rows_read} rows, more than the documented {MAX_MEMBER_ROWS}")
+    status = ("quarantined_rows" if parsed.quarantined.height
+              else "warning" if findings.height or warnings else "ok")
+    first_error = parsed.first_error
+    if first_error is None and findings.height:
+        row = findings.row(0, named=True)
+        first_error = f"record {row['record_number']}: {row['message']}"
+    if first_error is None and warnings:
+        first_error = warnings[0]
+    return MemberOutcome(member.name, parsed.rows_read, parsed.loaded.height, parsed.quarantined.height,
+                         findings.height, status, first_error)
+
+
+def _insert_rows(con, dataset: Dataset, parsed: ParsedMember, delivery: Delivery, member: str, load_id: str):
+    if not parsed.loaded.height:
+        return
+    columns = [*dataset.spec.column_names, "extra"]
+    if dataset.spec.local_time_column:
+        columns.append("trade_date_local")
+    frame = parsed.loaded.select(
+        *columns,
+        pl.col("record_number").alias("src_record"),
+        *[pl.lit(v).alias(k) for k, v in dataset.extra_columns.items()],
+    )
+    target_columns = {r[0] for r in con.execute(f"describe {dataset.table}").fetchall()}
+    frame = frame.select([c for c in frame.columns if c in target_columns])
+    lineage = {"src_object": delivery.object_key, "src_sha256": delivery.sha256, "load_id": load_id}
+    if "src_member" in target_columns:
+        lineage["src_member"] = member
+    con.register("incoming_rows", frame.to_arrow())
+    try:
+        assignments = ", ".join(f"${k} as {k}" for k in lineage)
+        con.execute(f"insert into {dataset.table} by name select *, {assignments} from incoming_rows", lineage)
+    finally:
+        con.unregister("incoming_rows")
+
+
+def _insert_audit(con, table: str, rows: pl.DataFrame, lines: dict[int, int], delivery: Delivery, source: str,
+                  bill_cycle: str | None, load_id: str, member: str):
+    if not rows.height:
+        return
+    frame = rows.with_columns(
+        pl.col("record_number").replace_strict(lines, default=None, return_dtype=pl.Int64).alias("line_number"),
+        pl.lit(load_id).alias("load_id"),
+        pl.lit(source).alias("source"),
+        pl.lit(delivery.object_key).alias("object_key"),
+        pl.lit(member).alias("member"),
+    )
+    if "bill_cycle" not in frame.columns:
+        frame = frame.with_columns(pl.lit(bill_cycle, pl.Utf8).alias("bill_cycle"))
+    con.register("incoming_audit", frame.to_arrow())
+    try:
+        con.execute(f"insert into {table} by name select * from incoming_audit")
+    finally:
+        con.unregister("incoming_audit")
+
+
+def _record_rejection(con, delivery: Delivery, source: str, bill_cycle: str | None, load_id: str,
+                      member: str | None, rule_id: str, message: str, rows: int = 0):
+    con.execute(
+        """insert into audit.quarantine (load_id, source, object_key, member, bill_cycle, line_number,
+           record_number, rule_id, reason, raw_record) values (?, ?, ?, ?, ?, null, null, ?, ?, null)""",
+        [load_id, source, delivery.object_key, member, bill_cycle, rule_id,
+         f"{message}" + (f" ({rows} rows not loaded)" if rows else "")],
+    )
+
+
+def _record_load(con, delivery: Delivery, source: str, bill_cycle: str | None, load_id: str, outcome: MemberOutcome):
+    con.execute(
+        """insert into audit.loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [load_id, source, delivery.object_key, delivery.etag, delivery.sha256, outcome.member, bill_cycle,
+         outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined, outcome.findings_count,
+         outcome.status, outcome.first_error, datetime.now(timezone.utc)],
+    )

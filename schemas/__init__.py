@@ -1,0 +1,1 @@
+"""Dataset contracts: header alias tables, pandera models and validation rule ids."""

@@ -1,0 +1,75 @@
+"""Every validation rule of the file datasets: a stable id, a severity and a readable message.
+
+A rule with severity `reject` sends the row to audit.quarantine; the others keep the row loaded
+and write a finding to audit.findings (HUAWEI CLOUD's numbers are reported, never dropped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["reject", "error", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    severity: Severity
+    title: str
+    action: str  # what the reader should do about it
+
+
+RULES: dict[str, Rule] = {r.rule_id: r for r in [
+    # whole objects or members that cannot be read: rejected, recorded, nothing from them loaded
+    Rule("FILE.EMPTY_OBJECT", "reject", "the object is empty (0 bytes)", "ask HUAWEI CLOUD for a re-delivery"),
+    Rule("FILE.CORRUPT_ARCHIVE", "reject", "the object is not a readable gzip tar archive",
+         "ask HUAWEI CLOUD for a re-delivery"),
+    Rule("FILE.UNSAFE_MEMBER_PATH", "reject", "archive member path is absolute or contains '..'",
+         "the member is ignored; ask for a re-delivery"),
+    Rule("FILE.NOT_CSV", "reject", "archive member is not a CSV file", "the member is ignored"),
+    Rule("FILE.MEMBER_TOO_LARGE", "reject", "archive member exceeds the size limit",
+         "raise BILLRECON_MAX_MEMBER_BYTES if the member is genuine"),
+    Rule("FILE.ENCODING", "reject", "the member is not UTF-8 text", "re-export the file as UTF-8"),
+    Rule("FILE.MALFORMED_CSV", "reject", "the member is not a readable CSV file", "ask for a re-delivery"),
+    Rule("FILE.MISSING_COLUMN", "reject", "a required column is missing from the header",
+         "check the header; add the spelling to schemas/aliases.py if HUAWEI CLOUD renamed it"),
+    # rows that cannot be trusted structurally: quarantined
+    Rule("FILE.PARSE.MONEY", "reject", "money value is not a decimal with at most 8 places",
+         "correct the value in the source file and re-deliver it"),
+    Rule("FILE.PARSE.QUANTITY", "reject", "quantity is not a decimal with at most 8 places",
+         "correct the value in the source file and re-deliver it"),
+    Rule("FILE.PARSE.RATE", "reject", "rate is not a decimal between 0 and 1 with at most 6 places",
+         "correct the agreement file"),
+    Rule("FILE.PARSE.INT", "reject", "value is not a whole number", "correct the value in the source file"),
+    Rule("FILE.PARSE.TIME", "reject", "time is not a valid 'YYYY-MM-DD HH:MM:SS[ GMT+08:00]'",
+         "correct the time in the source file"),
+    Rule("FILE.PARSE.DATE", "reject", "date is not a valid 'YYYY-MM-DD'", "correct the date"),
+    Rule("FILE.PARSE.CYCLE", "reject", "billing cycle is not 'YYYY-MM'", "correct the billing cycle"),
+    Rule("FILE.REQUIRED", "reject", "required value is empty", "fill in the value in the source file"),
+    Rule("FILE.ENUM", "reject", "value is not one of the documented codes",
+         "check the code; add it to the alias table in schemas/aliases.py if HUAWEI CLOUD introduced it"),
+    Rule("FILE.TOO_LONG", "reject", "value is longer than allowed", "correct the value"),
+    Rule("BILL.CYCLE_MISMATCH", "reject", "billing cycle differs from the month in the file name",
+         "ask HUAWEI CLOUD to re-deliver the month; the line is not counted in either month"),
+    Rule("AGREEMENT.RATE_RANGE", "reject", "discount rate is outside 0..1", "correct the agreement file"),
+    Rule("AGREEMENT.DATE_ORDER", "reject", "valid_to is before valid_from", "correct the agreement file"),
+    # HUAWEI CLOUD's arithmetic: loaded, reported as findings
+    Rule("BILL.AMOUNT_DUE_IDENTITY", "error", "amount due ≠ list price − discount − truncated amount",
+         "raise it with HUAWEI CLOUD; the line is loaded as delivered"),
+    Rule("BILL.PAYMENT_IDENTITY", "error",
+         "amount due ≠ cash + monthly settlement + cash coupon + voucher + stored-value card + arrears + written-off",
+         "raise it with HUAWEI CLOUD; the line is loaded as delivered"),
+    Rule("BILL.REFUND_SIGN", "error", "refund line has a positive amount", "raise it with HUAWEI CLOUD"),
+    Rule("BILL.REFUND_WITHOUT_ORDER", "warning", "refund line has no original order number",
+         "raise it with HUAWEI CLOUD"),
+    Rule("BILL.EXPENDITURE_SIGN", "error", "expenditure line has a negative amount", "raise it with HUAWEI CLOUD"),
+    Rule("AGREEMENT.OVERLAP", "error", "two discount rules of equal specificity overlap in time",
+         "fix the agreement file; the rule with the later valid_from is used meanwhile"),
+    Rule("BILL.NO_AGREEMENT", "warning", "no customer discount rule matches the line; billed at list price",
+         "add a default '*' rule to agreements/customer_discounts.csv"),
+]}
+
+
+def rule(rule_id: str) -> Rule:
+    return RULES[rule_id]

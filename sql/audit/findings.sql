@@ -1,0 +1,18 @@
+-- audit.findings: one row per validation finding on a loaded row (the row stays loaded).
+create table if not exists audit.findings (
+    load_id            varchar not null,
+    source             varchar not null,
+    object_key         varchar not null,
+    member             varchar,
+    bill_cycle         varchar,
+    line_number        bigint,
+    record_number      bigint,
+    rule_id            varchar not null,
+    severity           varchar not null,
+    customer_id        varchar,
+    reference          varchar,
+    expected           decimal(20, 8),
+    actual             decimal(20, 8),
+    difference_amount  decimal(20, 8),
+    message            varchar not null
+);

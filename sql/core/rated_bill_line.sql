@@ -1,0 +1,84 @@
+-- materialized: partition
+-- core.rated_bill_line: every bill line of the cycle with the customer's agreed discount applied.
+-- grain: one bill line. Source: staging.bill_line, core.customer_discount_rule.
+-- The customer pays list price × (1 − agreed rate) on Expenditure and Refund lines; Adjustment lines
+-- stay between HUAWEI CLOUD and the partner (DESIGN.md), so they carry no customer charge.
+with lines as (
+    select * from staging.bill_line where bill_cycle = $bill_cycle
+),
+
+rules as (
+    select * from core.customer_discount_rule
+),
+
+matching_rules as (
+    select
+        lines.src_member,
+        lines.src_record,
+        rules.discount_rate,
+        rules.rule_label
+    from lines
+    join rules
+        on (rules.customer_id = lines.customer_id or rules.customer_id = '*')
+        and (rules.service_type_code = lines.service_type_code or rules.service_type_code = '*')
+        and (rules.resource_type_code = lines.resource_type_code or rules.resource_type_code = '*')
+        and lines.trade_date_local between rules.valid_from and rules.valid_to
+    -- overlapping equal-specificity rules are a finding; meanwhile the later one is used
+    qualify row_number() over (
+        partition by lines.src_member, lines.src_record
+        order by rules.specificity desc, rules.valid_from desc, rules.rule_label
+    ) = 1
+),
+
+final as (
+    select
+        lines.bill_cycle,
+        lines.customer_id,
+        lines.customer_name,
+        lines.partner_id,
+        lines.partner_name,
+        lines.bill_type,
+        lines.billing_mode,
+        lines.service_type_code,
+        lines.service_type_name,
+        lines.resource_type_code,
+        lines.resource_type_name,
+        lines.product_name,
+        lines.region_code,
+        lines.resource_id,
+        lines.resource_name,
+        lines.trade_id,
+        lines.original_order_id,
+        lines.trade_time,
+        strftime(timezone('Asia/Shanghai', lines.trade_time), '%Y-%m-%d %H:%M:%S') as trade_time_local,
+        lines.trade_date_local,
+        lines.usage_amount,
+        lines.usage_unit,
+        lines.official_amount,
+        lines.discount_amount,
+        coalesce(lines.truncated_amount, 0)::decimal(20, 8) as truncated_amount,
+        lines.amount_due,
+        coalesce(lines.cash_amount, 0)::decimal(20, 8) as cash_amount,
+        coalesce(lines.credit_amount, 0)::decimal(20, 8) as credit_amount,
+        coalesce(lines.cash_coupon_amount, 0)::decimal(20, 8) as cash_coupon_amount,
+        coalesce(lines.voucher_amount, 0)::decimal(20, 8) as voucher_amount,
+        coalesce(lines.stored_card_amount, 0)::decimal(20, 8) as stored_card_amount,
+        coalesce(lines.debt_amount, 0)::decimal(20, 8) as debt_amount,
+        (coalesce(lines.cash_coupon_amount, 0) + coalesce(lines.voucher_amount, 0)
+            + coalesce(lines.stored_card_amount, 0))::decimal(20, 8) as coupon_paid_amount,
+        coalesce(matching_rules.discount_rate, 0)::decimal(9, 6) as discount_rate,
+        matching_rules.rule_label as agreement_rule,
+        matching_rules.rule_label is not null as has_agreement,
+        case
+            when lines.bill_type in ('Expenditure', 'Refund')
+                then (lines.official_amount * (1 - coalesce(matching_rules.discount_rate, 0)))::decimal(20, 8)
+            else 0::decimal(20, 8)
+        end as customer_charge_amount,
+        lines.src_object,
+        lines.src_member,
+        lines.src_record
+    from lines
+    left join matching_rules using (src_member, src_record)
+)
+
+select * from final

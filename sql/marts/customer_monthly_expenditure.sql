@@ -1,0 +1,78 @@
+-- materialized: partition
+-- marts.customer_monthly_expenditure: what each customer consumed, what HUAWEI CLOUD charged the
+-- partner for it, what the partner bills the customer, and the margin.
+-- grain: bill_cycle × customer × service type. Source: core.rated_bill_line.
+with rated as (
+    select * from core.rated_bill_line where bill_cycle = $bill_cycle
+),
+
+expenditure as (
+    select * from rated where bill_type = 'Expenditure'
+),
+
+by_customer_service as (
+    select
+        bill_cycle,
+        customer_id,
+        service_type_code,
+        max(customer_name) as customer_name,
+        max(partner_id) as partner_id,
+        max(partner_name) as partner_name,
+        max(service_type_name) as service_type_name,
+        count(*) as line_count,
+        count(*) filter (where bill_type = 'Expenditure') as expenditure_line_count,
+        count(*) filter (where bill_type = 'Refund') as refund_line_count,
+        count(*) filter (where bill_type = 'Adjustment') as adjustment_line_count,
+        coalesce(sum(official_amount) filter (where bill_type = 'Expenditure'), 0) as official_amount,
+        coalesce(sum(discount_amount) filter (where bill_type = 'Expenditure'), 0) as discount_amount,
+        coalesce(sum(truncated_amount) filter (where bill_type = 'Expenditure'), 0) as truncated_amount,
+        coalesce(sum(amount_due) filter (where bill_type = 'Expenditure'), 0) as amount_due,
+        coalesce(sum(cash_amount) filter (where bill_type = 'Expenditure'), 0) as cash_amount,
+        coalesce(sum(credit_amount) filter (where bill_type = 'Expenditure'), 0) as credit_amount,
+        coalesce(sum(cash_coupon_amount) filter (where bill_type = 'Expenditure'), 0) as cash_coupon_amount,
+        coalesce(sum(voucher_amount) filter (where bill_type = 'Expenditure'), 0) as voucher_amount,
+        coalesce(sum(stored_card_amount) filter (where bill_type = 'Expenditure'), 0) as stored_card_amount,
+        coalesce(sum(coupon_paid_amount) filter (where bill_type = 'Expenditure'), 0) as coupon_paid_amount,
+        coalesce(sum(debt_amount) filter (where bill_type = 'Expenditure'), 0) as debt_amount,
+        coalesce(sum(amount_due) filter (where bill_type = 'Refund'), 0) as refund_amount,
+        coalesce(sum(amount_due) filter (where bill_type = 'Adjustment'), 0) as adjustment_amount,
+        sum(customer_charge_amount) as customer_charge_amount,
+        count(*) filter (where not has_agreement and bill_type <> 'Adjustment') as unmatched_agreement_line_count
+    from rated
+    group by bill_cycle, customer_id, service_type_code
+),
+
+final as (
+    select
+        bill_cycle,
+        customer_id,
+        customer_name,
+        partner_id,
+        partner_name,
+        service_type_code,
+        service_type_name,
+        line_count,
+        expenditure_line_count,
+        refund_line_count,
+        adjustment_line_count,
+        official_amount::decimal(20, 8) as official_amount,
+        discount_amount::decimal(20, 8) as discount_amount,
+        truncated_amount::decimal(20, 8) as truncated_amount,
+        amount_due::decimal(20, 8) as amount_due,
+        cash_amount::decimal(20, 8) as cash_amount,
+        credit_amount::decimal(20, 8) as credit_amount,
+        cash_coupon_amount::decimal(20, 8) as cash_coupon_amount,
+        voucher_amount::decimal(20, 8) as voucher_amount,
+        stored_card_amount::decimal(20, 8) as stored_card_amount,
+        coupon_paid_amount::decimal(20, 8) as coupon_paid_amount,
+        debt_amount::decimal(20, 8) as debt_amount,
+        refund_amount::decimal(20, 8) as refund_amount,
+        adjustment_amount::decimal(20, 8) as adjustment_amount,
+        customer_charge_amount::decimal(20, 8) as customer_charge_amount,
+        (customer_charge_amount - (amount_due + refund_amount))::decimal(20, 8) as margin_amount,
+        unmatched_agreement_line_count
+    from by_customer_service
+    order by customer_id, service_type_code
+)
+
+select * from final

@@ -1,0 +1,113 @@
+"""Parsing and validation of bill CSV members: exactly the bad rows are quarantined, with reasons."""
+
+from decimal import Decimal
+
+import polars as pl
+import pytest
+
+from pipelines.lib.findings import bill_line_findings
+from pipelines.lib.parsing import MemberRejected, parse_member, physical_line_numbers
+from schemas.bill_line import BillLineModel
+from schemas.datasets import BILL_LINE
+from tests.fixtures.bill_files import good_row, member_csv
+
+
+def parse(data: bytes, cycle: str = "2026-09"):
+    parsed, _ = parse_member(data, BILL_LINE, BillLineModel, cycle)
+    return parsed
+
+
+def test_good_rows_are_typed_exactly():
+    parsed = parse(member_csv([good_row(), good_row(trade_id="T2", official_amount="0.12345678",
+                                                    discount_amount="0", amount_due="0.12345678",
+                                                    credit_amount="0.12345678")]))
+    assert parsed.rows_read == 2 and parsed.loaded.height == 2 and parsed.quarantined.height == 0
+    assert parsed.loaded["amount_due"].to_list() == [Decimal("9"), Decimal("0.12345678")]
+    assert parsed.loaded["customer_name"][0] == 'Acme, "Blue" Ltd'
+    # 10:00 GMT+8 is 02:00 UTC; the local trade date is kept for the agreement lookup
+    assert str(parsed.loaded["trade_time"][0]) == "2026-09-03 02:00:00+00:00"
+    assert str(parsed.loaded["trade_date_local"][0]) == "2026-09-03"
+
+
+def test_exactly_the_bad_rows_are_quarantined_with_their_rule():
+    rows = [
+        good_row(trade_id="ok-1"),
+        good_row(trade_id="bad-money", official_amount="12,50"),
+        good_row(trade_id="over-precise", amount_due="9.123456789"),
+        good_row(trade_id="bad-date", trade_time="2026-02-30 10:00:00 GMT+08:00"),
+        good_row(trade_id="other-cycle", bill_cycle="2026-08"),
+        good_row(trade_id="bad-type", bill_type="Purchase"),
+        good_row(trade_id="no-customer", customer_id=""),
+        good_row(trade_id="bad-mode", billing_mode="9"),
+        good_row(trade_id="ok-2"),
+    ]
+    parsed = parse(member_csv(rows))
+    assert parsed.rows_read == 9
+    assert parsed.loaded["trade_id"].to_list() == ["ok-1", "ok-2"]
+    got = dict(zip(parsed.quarantined["record_number"], parsed.quarantined["rule_id"]))
+    assert got == {2: "FILE.PARSE.MONEY", 3: "FILE.PARSE.MONEY", 4: "FILE.PARSE.TIME",
+                   5: "BILL.CYCLE_MISMATCH", 6: "FILE.ENUM", 7: "FILE.REQUIRED", 8: "FILE.ENUM"}
+    reasons = dict(zip(parsed.quarantined["record_number"], parsed.quarantined["reason"]))
+    assert reasons[2].startswith("official_amount: '12,50'")
+    assert '"trade_id":"bad-money"' in parsed.quarantined["raw_record"][0]
+    assert parsed.rows_read == parsed.loaded.height + parsed.quarantined.height
+
+
+def test_chinese_headers_and_values_map_to_canonical_names():
+    parsed = parse(member_csv([good_row(bill_type="退款", official_amount="-10", discount_amount="-1",
+                                        amount_due="-9", credit_amount="-9", original_order_id="O1",
+                                        order_type="退订")], language="zh"))
+    assert parsed.loaded["bill_type"].to_list() == ["Refund"]
+    assert parsed.loaded["order_type"].to_list() == ["Unsubscribe"]
+
+
+def test_missing_required_column_rejects_the_member():
+    rows = [good_row()]
+    headers = ["Billing Cycle", "Customer ID"]
+    with pytest.raises(MemberRejected) as caught:
+        parse(member_csv(rows, headers=headers + [f"x{i}" for i in range(39)]))
+    assert caught.value.rule_id == "FILE.MISSING_COLUMN"
+    assert "amount_due" in str(caught.value)
+
+
+def test_unknown_extra_column_is_kept_as_json():
+    data = member_csv([good_row()]).decode().splitlines()
+    data = [data[0] + ",Cost Center", data[1] + ",CC-42"]
+    parsed = parse(("\n".join(data) + "\n").encode())
+    assert parsed.loaded["extra"].to_list() == ['{"Cost Center":"CC-42"}']
+    assert parsed.warnings == ["unknown column(s) kept in `extra`: Cost Center"]
+
+
+def test_identity_breaks_are_findings_and_the_row_stays_loaded():
+    parsed = parse(member_csv([
+        good_row(trade_id="ok"),
+        good_row(trade_id="off-by-cent", amount_due="9.01", credit_amount="9.01"),
+        good_row(trade_id="underpaid", credit_amount="8"),
+        good_row(trade_id="positive-refund", bill_type="Refund", original_order_id="O1"),
+    ]))
+    assert parsed.loaded.height == 4
+    findings = bill_line_findings(parsed.loaded)
+    got = sorted(zip(findings["reference"], findings["rule_id"], findings["difference_amount"]))
+    assert got == [
+        ("off-by-cent", "BILL.AMOUNT_DUE_IDENTITY", Decimal("0.01")),
+        ("positive-refund", "BILL.REFUND_SIGN", Decimal("10")),
+        ("underpaid", "BILL.PAYMENT_IDENTITY", Decimal("1")),
+    ]
+
+
+def test_utf8_bom_is_accepted_and_other_encodings_rejected_clearly():
+    data = member_csv([good_row()])
+    assert parse(b"\xef\xbb\xbf" + data).loaded.height == 1
+    with pytest.raises(MemberRejected) as caught:
+        parse(data.replace(b"Acme", "Acmé".encode("latin-1")))
+    assert caught.value.rule_id == "FILE.ENCODING"
+
+
+def test_line_numbers_follow_quoted_newlines():
+    text = 'a,b\n1,"two\nlines"\n3,x\n4,y\n'
+    assert physical_line_numbers(text, {1, 2, 3}) == {1: 2, 2: 4, 3: 5}
+
+
+def test_empty_member_reads_zero_rows():
+    parsed = parse(b"")
+    assert parsed.rows_read == 0 and parsed.loaded.height == 0

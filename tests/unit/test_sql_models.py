@@ -1,0 +1,94 @@
+"""The SQL models on an in-memory warehouse: agreed discounts, customer charges, margins."""
+
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from pipelines.lib.sql_models import run_model
+from pipelines.lib.warehouse import ensure_schema
+
+D = Decimal
+
+
+@pytest.fixture
+def con():
+    con = duckdb.connect()
+    ensure_schema(con)
+    rules = [
+        ("*", "*", "*", "0.05", "2026-01-01", None),
+        ("*", "svc.obs", "*", "0.07", "2026-01-01", None),
+        ("c1", "*", "*", "0.10", "2026-01-01", "2026-09-14"),
+        ("c1", "*", "*", "0.12", "2026-09-15", None),          # c1's rate changes mid-month
+        ("c1", "svc.ecs", "*", "0.15", "2026-01-01", None),
+        ("c1", "svc.ecs", "res.gpu", "0.20", "2026-01-01", None),
+    ]
+    for i, r in enumerate(rules, start=1):
+        con.execute("insert into staging.customer_discount values (?, ?, ?, ?, ?, ?, null, 'a.csv', ?, 'h', 'l')",
+                    [*r, i])
+    return con
+
+
+def add_line(con, record, customer, service, resource, day, bill_type, official, discount, due,
+             coupon="0", original=None):
+    con.execute(
+        """insert into staging.bill_line (bill_cycle, customer_id, customer_name, partner_id, bill_type,
+               billing_mode, service_type_code, resource_type_code, trade_id, original_order_id, trade_time,
+               trade_date_local, official_amount, discount_amount, amount_due, credit_amount, cash_coupon_amount,
+               src_object, src_member, src_record, src_sha256, load_id)
+           values ('2026-09', ?, ?, 'p0', ?, 1, ?, ?, ?, ?, ?::timestamptz, ?::date, ?, ?, ?, ?, ?,
+                   'k', 'm1', ?, 'h', 'l')""",
+        [customer, customer.upper(), bill_type, service, resource, f"T{record}", original,
+         f"{day} 02:00:00+00", day, official, discount, due, str(D(due) - D(coupon)), coupon, record])
+
+
+def rated(con):
+    run_model(con, "core", "customer_discount_rule")
+    run_model(con, "core", "rated_bill_line", "2026-09")
+    return {r[0]: r[1:] for r in con.execute(
+        "select trade_id, discount_rate, customer_charge_amount, has_agreement from core.rated_bill_line").fetchall()}
+
+
+def test_most_specific_rule_wins_and_dates_are_respected(con):
+    add_line(con, 1, "c1", "svc.ecs", "res.gpu", "2026-09-03", "Expenditure", "100", "10", "90")
+    add_line(con, 2, "c1", "svc.ecs", "res.vm", "2026-09-03", "Expenditure", "100", "10", "90")
+    add_line(con, 3, "c1", "svc.obs", "res.bucket", "2026-09-03", "Expenditure", "100", "10", "90")
+    add_line(con, 4, "c1", "svc.obs", "res.bucket", "2026-09-20", "Expenditure", "100", "10", "90")
+    add_line(con, 5, "c2", "svc.obs", "res.bucket", "2026-09-03", "Expenditure", "100", "10", "90")
+    add_line(con, 6, "c2", "svc.rds", "res.db", "2026-09-03", "Expenditure", "33.33333333", "0", "33.33333333")
+    got = rated(con)
+    assert got["T1"][:2] == (D("0.2"), D("80"))
+    assert got["T2"][:2] == (D("0.15"), D("85"))
+    assert got["T3"][:2] == (D("0.1"), D("90"))     # customer rule beats *+service
+    assert got["T4"][:2] == (D("0.12"), D("88"))    # after the change date
+    assert got["T5"][:2] == (D("0.07"), D("93"))
+    # 33.33333333 × 0.95 = 31.6666666635 → rounded half away from zero at 8 places
+    assert got["T6"][:2] == (D("0.05"), D("31.66666666"))
+
+
+def test_refunds_are_charged_back_and_adjustments_are_not_billed(con):
+    add_line(con, 1, "c2", "svc.ecs", "res.vm", "2026-09-03", "Expenditure", "200", "20", "180", coupon="30")
+    add_line(con, 2, "c2", "svc.ecs", "res.vm", "2026-09-04", "Refund", "-50", "-5", "-45", original="T1")
+    add_line(con, 3, "c2", "svc.ecs", "res.vm", "2026-09-05", "Adjustment", "0", "0", "-7")
+    rated(con)
+    run_model(con, "marts", "customer_monthly_expenditure", "2026-09")
+    row = con.execute(
+        """select line_count, official_amount, amount_due, coupon_paid_amount, refund_amount, adjustment_amount,
+                  customer_charge_amount, margin_amount from marts.customer_monthly_expenditure""").fetchall()
+    # customer pays (200 − 50) × 0.95 = 142.5; partner owes HUAWEI 180 − 45 = 135 for it
+    assert row == [(3, D("200"), D("180"), D("30"), D("-45"), D("-7"), D("142.5"), D("7.5"))]
+
+
+def test_lines_without_any_rule_are_billed_at_list_price(con):
+    con.execute("delete from staging.customer_discount")
+    add_line(con, 1, "c3", "svc.ecs", "res.vm", "2026-09-03", "Expenditure", "100", "0", "100")
+    assert rated(con)["T1"] == (D("0"), D("100"), False)
+
+
+def test_rerunning_a_partition_replaces_it(con):
+    add_line(con, 1, "c2", "svc.ecs", "res.vm", "2026-09-03", "Expenditure", "100", "0", "100")
+    rated(con)
+    run_model(con, "marts", "customer_monthly_expenditure", "2026-09")
+    first = con.execute("select * from marts.customer_monthly_expenditure").fetchall()
+    run_model(con, "marts", "customer_monthly_expenditure", "2026-09")
+    assert con.execute("select * from marts.customer_monthly_expenditure").fetchall() == first
