@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 dev: $(STAMP)
+	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev
 
 clean:

@@ -1,0 +1,84 @@
+"""billrecon command line: demo, run, report, generate, sandbox serve."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _month(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a month in the form YYYY-MM")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="billrecon", description="Billing reconciliation for HUAWEI CLOUD partners.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="generate a world, start the sandbox, close every month, print where the "
+                                       "reports and the warehouse are")
+    _world_options(demo)
+    demo.add_argument("--warehouse", default="warehouse/billrecon.duckdb", help="warehouse file to (re)create")
+    demo.add_argument("--reports", default="reports/out", help="folder for the month-close packs")
+    demo.add_argument("--world-dir", default="warehouse/demo-world", help="where the generated files are written")
+
+    run = sub.add_parser("run", help="run one bill cycle against the configured sources")
+    run.add_argument("--month", type=_month, required=True, help="bill cycle, YYYY-MM")
+    run.add_argument("--inbox", help="local folder with the bucket's key layout (instead of the S3 bucket)")
+    run.add_argument("--warehouse", help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb)")
+    run.add_argument("--reports", help="reports folder (default BILLRECON_REPORTS_DIR or reports/out)")
+
+    report = sub.add_parser("report", help="render the month-close pack of a cycle from the warehouse")
+    report.add_argument("--month", type=_month, required=True)
+    report.add_argument("--warehouse")
+    report.add_argument("--reports")
+
+    generate = sub.add_parser("generate", help="write a synthetic partner world as files")
+    _world_options(generate)
+    generate.add_argument("--out", required=True, help="folder to write the bucket layout into")
+
+    sandbox = sub.add_parser("sandbox", help="the stand-ins for HUAWEI CLOUD")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    serve = sandbox_sub.add_parser("serve", help="start the local S3 server with a generated world until interrupted")
+    _world_options(serve)
+    serve.add_argument("--port", type=int, default=0, help="S3 port (default: a free one)")
+    return parser
+
+
+def _world_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--customers", type=int, default=40)
+    parser.add_argument("--resellers", type=int, default=3)
+    parser.add_argument("--months", type=int, default=3, help="closed months (an open month follows them)")
+    parser.add_argument("--lines", type=int, default=3000, help="bill lines per closed month (approximate)")
+    parser.add_argument("--first-month", type=_month, help="first closed month (default: three months ago)")
+    parser.add_argument("--header-language", choices=["en", "zh"], default="en")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from billrecon import commands
+
+    handlers = {
+        "demo": commands.demo,
+        "run": commands.run,
+        "report": commands.report,
+        "generate": commands.generate,
+        "sandbox": commands.sandbox_serve,
+    }
+    try:
+        return handlers[args.command](args) or 0
+    except commands.UserError as exc:
+        print(f"billrecon: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

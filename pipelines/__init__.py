@@ -1,0 +1,1 @@
+"""The Dagster layer of billrecon: definitions, assets, checks, partitions, schedules, sensors, resources."""

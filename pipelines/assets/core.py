@@ -1,0 +1,39 @@
+"""Core assets: conformed facts and dimensions built by the SQL models under sql/core."""
+
+
+import dagster as dg
+
+from pipelines.assets.staging import stg_bill_lines, stg_customer_discounts
+from pipelines.lib.sql_models import run_model
+from pipelines.lib.warehouse import transaction
+from pipelines.partitions import bill_cycle_partitions
+from pipelines.resources import WarehouseResource
+
+
+@dg.asset(group_name="core", partitions_def=bill_cycle_partitions, deps=[stg_customer_discounts],
+          kinds={"duckdb", "sql"})
+def core_customer_discount_rule(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The partner's agreed customer discounts with their specificity (core.customer_discount_rule).
+
+    Grain: one agreement rule. Source: staging.customer_discount.
+    """
+    with warehouse.connect() as con, transaction(con):
+        rows = run_model(con, "core", "customer_discount_rule")
+    return dg.MaterializeResult(metadata={"rules": rows})
+
+
+@dg.asset(group_name="core", partitions_def=bill_cycle_partitions,
+          deps=[stg_bill_lines, core_customer_discount_rule], kinds={"duckdb", "sql"})
+def core_rated_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Every bill line of the cycle with the customer's agreed discount and charge (core.rated_bill_line).
+
+    Grain: one bill line. Source: staging.bill_line joined to core.customer_discount_rule.
+    """
+    with warehouse.connect() as con, transaction(con):
+        rows = run_model(con, "core", "rated_bill_line", context.partition_key)
+        unmatched = con.execute(
+            """select count(*) from core.rated_bill_line where bill_cycle = ? and not has_agreement
+               and bill_type <> 'Adjustment'""", [context.partition_key]).fetchone()[0]
+    if unmatched:
+        context.log.warning(f"{unmatched} line(s) match no customer discount rule and are billed at list price")
+    return dg.MaterializeResult(metadata={"lines": rows, "lines_without_agreement": unmatched})

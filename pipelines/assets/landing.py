@@ -1,0 +1,58 @@
+"""Landing assets: source objects fetched from the bucket (or inbox) and recorded in landing.objects."""
+
+
+import dagster as dg
+
+from pipelines.lib.landing import land
+from pipelines.partitions import bill_cycle_partitions
+from pipelines.resources import ObjectStoreResource, WarehouseResource
+
+
+def _compact(bill_cycle: str) -> str:
+    return bill_cycle.replace("-", "")
+
+
+def _land(context, warehouse: WarehouseResource, object_store: ObjectStoreResource, prefix: str):
+    store = object_store.store()
+    with warehouse.connect() as con:
+        deliveries = land(con, store, prefix, warehouse.landing_path)
+    new = [d for d in deliveries if d.newly_landed]
+    context.log.info(f"{len(deliveries)} object(s) under {prefix} in {object_store.describe()}, {len(new)} new")
+    return dg.MaterializeResult(metadata={
+        "prefix": prefix,
+        "objects": len(deliveries),
+        "newly_landed": len(new),
+        "keys": dg.MetadataValue.json([{"key": d.object_key, "etag": d.etag, "sha256": d.sha256,
+                                        "new": d.newly_landed} for d in deliveries]),
+    })
+
+
+@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"})
+def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                     object_store: ObjectStoreResource) -> dg.MaterializeResult:
+    """The monthly partner bill file of the cycle, landed if new or re-delivered (new ETag).
+
+    Grain: one delivery of `customerBill/customerBill_YYYYMM.tar.gz`. Source: the OBS bucket or inbox.
+    """
+    return _land(context, warehouse, object_store, f"customerBill/customerBill_{_compact(context.partition_key)}.")
+
+
+@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"})
+def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                         object_store: ObjectStoreResource) -> dg.MaterializeResult:
+    """The daily cumulative usage exports of the month.
+
+    Grain: one delivery of `customerUsage/customerUsageV2_YYYYMM_YYYYMMDD.tar.gz`. Source: OBS bucket or inbox.
+    """
+    return _land(context, warehouse, object_store,
+                 f"customerUsage/customerUsageV2_{_compact(context.partition_key)}_")
+
+
+@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"})
+def landed_agreements(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                      object_store: ObjectStoreResource) -> dg.MaterializeResult:
+    """The partner's agreement files (customer discounts, incentive rates), as of this run.
+
+    Grain: one delivery of each `agreements/*.csv`. Source: OBS bucket or inbox.
+    """
+    return _land(context, warehouse, object_store, "agreements/")

@@ -1,0 +1,87 @@
+"""Mart assets: the public tables analysts query and reports read (sql/marts)."""
+
+
+import dagster as dg
+
+from pipelines.assets.core import core_rated_bill_lines
+from pipelines.assets.staging import stg_bill_lines, stg_customer_discounts, stg_usage_lines
+from pipelines.lib.sql_models import run_model
+from pipelines.lib.warehouse import transaction
+from pipelines.partitions import bill_cycle_partitions
+from pipelines.resources import WarehouseResource
+
+TOTALS_TIE = "totals_equal_staged_lines"
+
+# mart column -> (bill type, staging expression) it must equal when summed over the cycle
+_TIE_OUT = {
+    "official_amount": ("Expenditure", "official_amount"),
+    "discount_amount": ("Expenditure", "discount_amount"),
+    "amount_due": ("Expenditure", "amount_due"),
+    "coupon_paid_amount": ("Expenditure", "coalesce(cash_coupon_amount, 0) + coalesce(voucher_amount, 0) "
+                                          "+ coalesce(stored_card_amount, 0)"),
+    "refund_amount": ("Refund", "amount_due"),
+    "adjustment_amount": ("Adjustment", "amount_due"),
+}
+
+
+@dg.asset(group_name="marts", partitions_def=bill_cycle_partitions, deps=[core_rated_bill_lines],
+          check_specs=[dg.AssetCheckSpec(TOTALS_TIE, asset="customer_monthly_expenditure", blocking=True,
+                                         description="Mart totals equal the staged bill lines to the 8th decimal.")],
+          kinds={"duckdb", "sql"})
+def customer_monthly_expenditure(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """What each customer consumed, what HUAWEI CLOUD charged for it, what the partner bills, and the margin.
+
+    Grain: bill_cycle × customer × service type (marts.customer_monthly_expenditure). Source: core.rated_bill_line.
+    """
+    cycle = context.partition_key
+    with warehouse.connect() as con:
+        with transaction(con):
+            rows = run_model(con, "marts", "customer_monthly_expenditure", cycle)
+        differences = {}
+        for column, (bill_type, expression) in _TIE_OUT.items():
+            mart_total, staged_total = con.execute(
+                f"""select (select coalesce(sum({column}), 0) from marts.customer_monthly_expenditure
+                            where bill_cycle = $c),
+                           (select coalesce(sum({expression}), 0) from staging.bill_line
+                            where bill_cycle = $c and bill_type = $t)""",
+                {"c": cycle, "t": bill_type},
+            ).fetchone()
+            if mart_total != staged_total:
+                differences[column] = f"mart {mart_total} vs staged {staged_total}"
+        totals = con.execute(
+            """select coalesce(sum(amount_due), 0), coalesce(sum(customer_charge_amount), 0),
+                      coalesce(sum(margin_amount), 0), count(distinct customer_id)
+               from marts.customer_monthly_expenditure where bill_cycle = ?""", [cycle]).fetchone()
+    return dg.MaterializeResult(
+        metadata={"rows": rows, "customers": totals[3], "amount_due": str(totals[0]),
+                  "customer_charge": str(totals[1]), "margin": str(totals[2])},
+        check_results=[dg.AssetCheckResult(
+            check_name=TOTALS_TIE, passed=not differences, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"differences": dg.MetadataValue.json(differences)},
+        )],
+    )
+
+
+@dg.asset(group_name="marts", partitions_def=bill_cycle_partitions, deps=[core_rated_bill_lines],
+          kinds={"duckdb", "sql"})
+def customer_bill_line(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The lines of each customer's bill at the partner's agreed price.
+
+    Grain: one Expenditure or Refund line (marts.customer_bill_line). Source: core.rated_bill_line.
+    """
+    with warehouse.connect() as con, transaction(con):
+        rows = run_model(con, "marts", "customer_bill_line", context.partition_key)
+    return dg.MaterializeResult(metadata={"lines": rows})
+
+
+@dg.asset(group_name="marts", partitions_def=bill_cycle_partitions,
+          deps=[stg_bill_lines, stg_usage_lines, stg_customer_discounts], kinds={"duckdb", "sql"})
+def data_quality(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Rows read, loaded and quarantined per source object and member, with status and first error.
+
+    Grain: source object × member (marts.data_quality; the whole table is rebuilt). Source: audit.loads.
+    """
+    with warehouse.connect() as con, transaction(con):
+        rows = run_model(con, "marts", "data_quality")
+        bad = con.execute("select count(*) from marts.data_quality where status <> 'ok'").fetchone()[0]
+    return dg.MaterializeResult(metadata={"rows": rows, "not_ok": bad})

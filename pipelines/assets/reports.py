@@ -1,0 +1,51 @@
+"""Report assets: the month-close pack finance reads (HTML, XLSX, CSV, one bill per customer)."""
+
+
+import dagster as dg
+
+from pipelines.assets.marts import customer_bill_line, customer_monthly_expenditure, data_quality
+from pipelines.partitions import bill_cycle_partitions
+from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource
+from reports.month_close import render_month_close
+
+API_SKIPPED_NOTE = (
+    "BSS partner API not configured (BILLRECON_BSS_ENDPOINT is not set): the tie-outs against HUAWEI "
+    "CLOUD's monthly bill, the discount audit against commercial discounts, incentives, budgets and "
+    "coupons are not part of this pack. Everything fed by the bill files is complete."
+)
+
+
+def report_notes(bss: BssApiResource, bill_file_present: bool, bill_cycle: str) -> list[str]:
+    notes = []
+    if not bill_file_present:
+        notes.append(f"No partner bill file has been delivered for {bill_cycle} yet: the month is open or late "
+                     "(HUAWEI CLOUD delivers it before 12:00 GMT+8 on the 5th of the next month).")
+    if not bss.configured:
+        notes.append(API_SKIPPED_NOTE)
+    return notes
+
+
+@dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
+          deps=[customer_monthly_expenditure, customer_bill_line, data_quality], kinds={"html", "excel", "csv"})
+def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                       reports: ReportsResource, bss_api: BssApiResource) -> dg.MaterializeResult:
+    """The month-close pack of the cycle under `<reports>/<bill_cycle>/`.
+
+    Grain: one pack per bill cycle. Source: marts.customer_monthly_expenditure, marts.customer_bill_line,
+    marts.data_quality, audit.findings, audit.quarantine.
+    """
+    cycle = context.partition_key
+    with warehouse.connect() as con:
+        present = con.execute(
+            "select count(*) from audit.loads where source = 'customerBill' and bill_cycle = ?", [cycle]
+        ).fetchone()[0] > 0
+        notes = report_notes(bss_api, present, cycle)
+        for note in notes:
+            context.log.warning(note)
+        report = render_month_close(con, cycle, reports.cycle_dir(cycle), notes)
+    return dg.MaterializeResult(metadata={
+        "html": dg.MetadataValue.path(str(report.html)),
+        "xlsx": dg.MetadataValue.path(str(report.xlsx)),
+        "customer_bills": len(report.customer_bills),
+        "notes": dg.MetadataValue.json(notes),
+    })

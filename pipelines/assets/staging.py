@@ -1,0 +1,159 @@
+"""Staging assets: landed deliveries parsed, typed and validated (pandera) into staging tables;
+bad rows in audit.quarantine, findings in audit.findings. Checks report both."""
+
+
+import dagster as dg
+
+from pipelines.assets.landing import landed_agreements, landed_bill_file, landed_usage_exports
+from pipelines.lib.landing import current_delivery
+from pipelines.lib.staging import (
+    StageResult, parse_usage_key, stage_bill_delivery, stage_customer_discounts, stage_usage_delivery,
+)
+from pipelines.lib.warehouse import transaction
+from pipelines.partitions import bill_cycle_partitions
+from pipelines.resources import WarehouseResource
+
+ROWS_ADD_UP = "rows_read_equal_loaded_plus_quarantined"
+VALIDATION = "validation_findings"
+
+
+def _check_specs(asset_name: str) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(ROWS_ADD_UP, asset=asset_name, blocking=True,
+                          description="Every row read is either loaded or quarantined, for every member."),
+        dg.AssetCheckSpec(VALIDATION, asset=asset_name,
+                          description="pandera validation: quarantined rows and findings on loaded rows."),
+    ]
+
+
+def _already_staged(con, source: str, key: str, etag: str, bill_cycle: str | None) -> bool:
+    row = con.execute(
+        """select count(*) from audit.loads where source = ? and object_key = ? and etag = ?
+           and bill_cycle is not distinct from ?""",
+        [source, key, etag, bill_cycle],
+    ).fetchone()
+    return row[0] > 0
+
+
+def _audit_totals(con, source: str, bill_cycle: str | None, key: str | None = None) -> dict:
+    where = "source = ? and " + ("bill_cycle = ?" if bill_cycle else "object_key = ?")
+    row = con.execute(
+        f"""select count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0),
+                   coalesce(sum(rows_quarantined), 0), coalesce(sum(findings_count), 0),
+                   count(*) filter (where rows_read <> rows_loaded + rows_quarantined),
+                   count(*) filter (where status = 'rejected'), min(first_error)
+            from audit.loads where {where}""",
+        [source, bill_cycle or key],
+    ).fetchone()
+    return dict(zip(["members", "rows_read", "rows_loaded", "rows_quarantined", "findings",
+                     "unbalanced", "rejected", "first_error"], row))
+
+
+def _result(totals: dict, asset_name: str, skipped: str | None = None) -> dg.MaterializeResult:
+    balanced = totals["unbalanced"] == 0
+    clean = totals["rows_quarantined"] == 0 and totals["findings"] == 0 and totals["rejected"] == 0
+    metadata = {k: v for k, v in totals.items() if k != "first_error" and v is not None}
+    if skipped:
+        metadata["note"] = skipped
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=ROWS_ADD_UP, asset_key=asset_name, passed=balanced,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"rows_read": totals["rows_read"], "rows_loaded": totals["rows_loaded"],
+                          "rows_quarantined": totals["rows_quarantined"]},
+            ),
+            dg.AssetCheckResult(
+                check_name=VALIDATION, asset_key=asset_name, passed=clean,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"rows_quarantined": totals["rows_quarantined"], "findings": totals["findings"],
+                          "rejected_members": totals["rejected"],
+                          "first_error": totals["first_error"] or ""},
+            ),
+        ],
+    )
+
+
+@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_bill_file],
+          check_specs=_check_specs("stg_bill_lines"), kinds={"duckdb", "polars"})
+def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Typed, validated partner bill lines of the cycle (staging.bill_line).
+
+    Grain: one bill line. Source: the current delivery of customerBill_YYYYMM.tar.gz. A re-delivery
+    replaces the month whole; an unchanged delivery is not loaded again.
+    """
+    cycle = context.partition_key
+    key = f"customerBill/customerBill_{cycle.replace('-', '')}.tar.gz"
+    with warehouse.connect() as con:
+        delivery = current_delivery(con, key, warehouse.landing_path)
+        if delivery is None:
+            context.log.warning(f"no bill file landed for {cycle} ({key}); the month has no lines yet")
+            with transaction(con):
+                con.execute("delete from staging.bill_line where bill_cycle = ?", [cycle])
+            return _result(_audit_totals(con, "customerBill", cycle), "stg_bill_lines",
+                           skipped=f"no bill file for {cycle} yet")
+        if _already_staged(con, "customerBill", key, delivery.etag, cycle):
+            context.log.info(f"{key} (ETag {delivery.etag}) is already staged; nothing to load")
+            return _result(_audit_totals(con, "customerBill", cycle), "stg_bill_lines", skipped="unchanged")
+        with transaction(con):
+            result = stage_bill_delivery(con, delivery, cycle, context.run_id, warehouse.max_member_bytes)
+        _log_result(context, result)
+        return _result(_audit_totals(con, "customerBill", cycle), "stg_bill_lines")
+
+
+@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_usage_exports],
+          check_specs=_check_specs("stg_usage_lines"), kinds={"duckdb", "polars"})
+def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Month-to-date usage lines from the newest daily export of the month (staging.usage_line).
+
+    Grain: one usage line of the newest export. Source: customerUsageV2_YYYYMM_YYYYMMDD.tar.gz. The
+    newest export date wins, whatever order exports arrive in, so a late old export never rolls back.
+    """
+    cycle = context.partition_key
+    with warehouse.connect() as con:
+        keys = [r[0] for r in con.execute(
+            "select distinct object_key from landing.objects where object_key like ?",
+            [f"customerUsage/customerUsageV2_{cycle.replace('-', '')}_%"],
+        ).fetchall()]
+        exports = sorted((parse_usage_key(k)[1], k) for k in keys if parse_usage_key(k))
+        if not exports:
+            return _result(_audit_totals(con, "customerUsage", cycle), "stg_usage_lines",
+                           skipped=f"no usage export for {cycle}")
+        export_date, key = exports[-1]
+        delivery = current_delivery(con, key, warehouse.landing_path)
+        if _already_staged(con, "customerUsage", key, delivery.etag, cycle):
+            return _result(_audit_totals(con, "customerUsage", cycle), "stg_usage_lines", skipped="unchanged")
+        with transaction(con):
+            result = stage_usage_delivery(con, delivery, cycle, export_date, context.run_id,
+                                          warehouse.max_member_bytes)
+        _log_result(context, result)
+        return _result(_audit_totals(con, "customerUsage", cycle), "stg_usage_lines")
+
+
+@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
+          check_specs=_check_specs("stg_customer_discounts"), kinds={"duckdb", "polars"})
+def stg_customer_discounts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The partner's customer discount agreements (staging.customer_discount), newest delivery.
+
+    Grain: one agreement rule. Source: agreements/customer_discounts.csv.
+    """
+    key = "agreements/customer_discounts.csv"
+    with warehouse.connect() as con:
+        delivery = current_delivery(con, key, warehouse.landing_path)
+        if delivery is None:
+            context.log.warning(f"{key} not found: every customer is billed at list price")
+            return _result(_audit_totals(con, "agreements", None, key), "stg_customer_discounts",
+                           skipped="no agreements file")
+        if not _already_staged(con, "agreements", key, delivery.etag, None):
+            with transaction(con):
+                _log_result(context, stage_customer_discounts(con, delivery, context.run_id))
+        return _result(_audit_totals(con, "agreements", None, key), "stg_customer_discounts")
+
+
+def _log_result(context, result: StageResult) -> None:
+    context.log.info(
+        f"{result.object_key}: {len(result.members)} member(s), {result.rows_read} rows read, "
+        f"{result.rows_loaded} loaded, {result.rows_quarantined} quarantined, {result.findings_count} findings"
+        + (f"; REJECTED: {result.rejected}" if result.rejected else "")
+    )

@@ -1,0 +1,24 @@
+"""Jobs. Every job writes the warehouse, so every run carries the writer concurrency tag that
+dagster.yaml limits to one run at a time (DuckDB allows one writing process per file)."""
+
+import dagster as dg
+
+from pipelines.partitions import bill_cycle_partitions
+
+WAREHOUSE_WRITER_TAG = {"billrecon/warehouse-writer": "duckdb"}
+
+month_close_job = dg.define_asset_job(
+    "month_close",
+    selection=dg.AssetSelection.all(),
+    partitions_def=bill_cycle_partitions,
+    tags=WAREHOUSE_WRITER_TAG,
+    description="Land, stage, model and report one bill cycle.",
+)
+
+nightly_job = dg.define_asset_job(
+    "nightly_refresh",
+    selection=dg.AssetSelection.all(),
+    partitions_def=bill_cycle_partitions,
+    tags=WAREHOUSE_WRITER_TAG,
+    description="Refresh the open month: newest usage export, agreements and month-to-date marts.",
+)

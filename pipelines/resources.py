@@ -1,0 +1,87 @@
+"""Dagster resources: where files come from, the warehouse file, where reports go.
+
+Settings arrive through Dagster `EnvVar` (see `settings_from_env` in definitions.py), resolved at
+run time; secrets are never read at import and never logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator, Optional
+
+import dagster as dg
+import duckdb
+
+from pipelines.lib.object_store import InboxObjectStore, ObjectStore, S3ObjectStore
+from pipelines.lib.warehouse import connect, ensure_schema
+
+
+class ObjectStoreResource(dg.ConfigurableResource):
+    """The partner's OBS bucket over the S3 API, or a local inbox folder with the same key layout."""
+
+    endpoint_url: Optional[str] = None
+    bucket: str = "billrecon"
+    access_key: Optional[str] = None
+    secret_key: Optional[str] = None
+    region: str = "ap-southeast-1"
+    inbox_dir: Optional[str] = None
+
+    def store(self) -> ObjectStore:
+        if self.inbox_dir:
+            return InboxObjectStore(self.inbox_dir)
+        if not self.endpoint_url:
+            raise dg.Failure(
+                "no file source configured: set BILLRECON_INBOX_DIR to a folder, or BILLRECON_S3_ENDPOINT "
+                "(with BILLRECON_S3_BUCKET, BILLRECON_S3_ACCESS_KEY, BILLRECON_S3_SECRET_KEY) to the bucket"
+            )
+        return S3ObjectStore(self.endpoint_url, self.bucket, self.access_key or "", self.secret_key or "",
+                             self.region)
+
+    def describe(self) -> str:
+        return f"inbox folder {self.inbox_dir}" if self.inbox_dir else f"bucket {self.bucket} at {self.endpoint_url}"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file and the folder of landed source objects beside it."""
+
+    path: str = "warehouse/billrecon.duckdb"
+    landing_dir: Optional[str] = None
+    memory_limit: str = "4GB"
+    threads: int = 2
+    max_member_bytes: int = 1 << 30
+
+    @property
+    def landing_path(self) -> Path:
+        return Path(self.landing_dir) if self.landing_dir else Path(self.path).parent / "landing"
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = connect(self.path, memory_limit=self.memory_limit, threads=self.threads)
+        try:
+            ensure_schema(con)
+            yield con
+        finally:
+            con.close()
+
+
+class ReportsResource(dg.ConfigurableResource):
+    """Where the month-close packs are written: `<out_dir>/<bill_cycle>/`."""
+
+    out_dir: str = "reports/out"
+
+    def cycle_dir(self, bill_cycle: str) -> Path:
+        return Path(self.out_dir) / bill_cycle
+
+
+class BssApiResource(dg.ConfigurableResource):
+    """The BSS partner API. Until an endpoint is configured, API-fed parts are skipped with a note."""
+
+    endpoint: Optional[str] = None
+    access_key: Optional[str] = None
+    secret_key: Optional[str] = None
+    domain_id: Optional[str] = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.endpoint)

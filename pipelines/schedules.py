@@ -1,0 +1,15 @@
+"""The nightly schedule: 02:00 GMT+8, refreshes the open month (newest usage export, marts, reports)."""
+
+import dagster as dg
+
+from pipelines.jobs import nightly_job
+from pipelines.partitions import bill_cycle_partitions
+
+
+@dg.schedule(job=nightly_job, cron_schedule="0 2 * * *", execution_timezone="Asia/Shanghai",
+             default_status=dg.DefaultScheduleStatus.STOPPED)
+def nightly_schedule(context: dg.ScheduleEvaluationContext):
+    """The open month is the newest partition (end_offset=1 includes the current month)."""
+    keys = bill_cycle_partitions.get_partition_keys(current_time=context.scheduled_execution_time)
+    open_month = keys[-1]
+    return dg.RunRequest(run_key=f"nightly-{context.scheduled_execution_time:%Y-%m-%d}", partition_key=open_month)

@@ -1,0 +1,20 @@
+"""Sensor on customerBill/: a new or re-delivered monthly bill file starts that cycle's month close."""
+
+import re
+
+import dagster as dg
+
+from pipelines.jobs import month_close_job
+from pipelines.resources import ObjectStoreResource
+
+_BILL_KEY = re.compile(r"^customerBill/customerBill_(\d{4})(\d{2})\.tar\.gz$")
+
+
+@dg.sensor(job=month_close_job, minimum_interval_seconds=900, default_status=dg.DefaultSensorStatus.STOPPED)
+def bill_file_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStoreResource):
+    """One run per (key, ETag): the run key makes a re-delivery (new ETag) start a new month close."""
+    for info in object_store.store().list("customerBill/"):
+        match = _BILL_KEY.match(info.key)
+        if match:
+            yield dg.RunRequest(run_key=f"{info.key}@{info.etag}",
+                                partition_key=f"{match.group(1)}-{match.group(2)}")

@@ -1,0 +1,60 @@
+"""Every BILLRECON_* setting (listed in .env.example) and the resource field it feeds.
+
+Values are handed to Dagster as `EnvVar`, which Dagster resolves at run time; only the presence of a
+variable is looked at here, so secrets are never read at import and never land in code or logs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
+
+# resource key -> {field: environment variable}
+SETTINGS: dict[str, dict[str, str]] = {
+    "object_store": {
+        "endpoint_url": "BILLRECON_S3_ENDPOINT",
+        "bucket": "BILLRECON_S3_BUCKET",
+        "access_key": "BILLRECON_S3_ACCESS_KEY",
+        "secret_key": "BILLRECON_S3_SECRET_KEY",
+        "region": "BILLRECON_S3_REGION",
+        "inbox_dir": "BILLRECON_INBOX_DIR",
+    },
+    "warehouse": {
+        "path": "BILLRECON_WAREHOUSE",
+        "landing_dir": "BILLRECON_LANDING_DIR",
+        "memory_limit": "BILLRECON_DUCKDB_MEMORY_LIMIT",
+        "threads": "BILLRECON_DUCKDB_THREADS",
+        "max_member_bytes": "BILLRECON_MAX_MEMBER_BYTES",
+    },
+    "reports": {"out_dir": "BILLRECON_REPORTS_DIR"},
+    "bss_api": {
+        "endpoint": "BILLRECON_BSS_ENDPOINT",
+        "access_key": "BILLRECON_BSS_AK",
+        "secret_key": "BILLRECON_BSS_SK",
+        "domain_id": "BILLRECON_BSS_DOMAIN_ID",
+    },
+}
+
+_CLASSES = {
+    "object_store": ObjectStoreResource,
+    "warehouse": WarehouseResource,
+    "reports": ReportsResource,
+    "bss_api": BssApiResource,
+}
+
+
+def resources_from_env(environ: os._Environ | dict | None = None) -> dict[str, dg.ConfigurableResource]:
+    """Resources whose set fields come from EnvVar; unset variables keep the field's default."""
+    environ = os.environ if environ is None else environ
+    built = {}
+    for key, fields in SETTINGS.items():
+        values = {field: dg.EnvVar(var) for field, var in fields.items() if environ.get(var)}
+        cls = _CLASSES[key]
+        for field, value in list(values.items()):
+            if cls.model_fields[field].annotation is int:
+                values[field] = dg.EnvVar.int(fields[field])
+        built[key] = cls(**values)
+    return built
