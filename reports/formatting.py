@@ -1,0 +1,113 @@
+"""How values from the warehouse are shown to people and written to files.
+
+The warehouse keeps money as DECIMAL(20,8). People read it rounded to cents with thousands
+separators; machine-readable exports (CSV) keep every stored digit. Rounding happens only here,
+at display time, and always half-up (the convention on invoices), never banker's rounding.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+
+CURRENCY = "USD"
+
+_CENT = Decimal("0.01")
+
+
+def _as_decimal(value: Decimal | int | float | None) -> Decimal:
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, Decimal):
+        return value
+    # float only reaches here from computed ratios; go through str so 0.1 stays 0.1.
+    return Decimal(str(value))
+
+
+def format_money(value: Decimal | int | None) -> str:
+    """Amount rounded half-up to cents with thousands separators: ``-12,345.67``.
+
+    A value that rounds to zero is shown as ``0.00`` (never ``-0.00``), so a tiny negative
+    residue does not look like a refund.
+    """
+    rounded = _as_decimal(value).quantize(_CENT, rounding=ROUND_HALF_UP)
+    if rounded == 0:
+        rounded = Decimal("0.00")
+    return f"{rounded:,.2f}"
+
+
+def format_usd(value: Decimal | int | None) -> str:
+    """Amount with its currency, as in the headline figures: ``USD 12,345.67``."""
+    return f"{CURRENCY} {format_money(value)}"
+
+
+def format_count(value: int | None) -> str:
+    """Whole number with thousands separators."""
+    return f"{value or 0:,d}"
+
+
+def format_counted(number: int | None, noun: str) -> str:
+    """A count with its noun in the right number: ``1 finding``, ``1,204 findings``."""
+    number = number or 0
+    return f"{number:,d} {noun}{'' if number == 1 else 's'}"
+
+
+def format_exact(value: Decimal | None) -> str:
+    """A stored decimal with all its significant digits (at least 2, at most 8 decimals).
+
+    For values that are not necessarily money, such as the expected and actual values of a
+    finding, which may be discount rates (0.125) that cents rounding would distort.
+    """
+    if value is None:
+        return ""
+    text = f"{value:,.8f}".rstrip("0")
+    whole, _, decimals = text.partition(".")
+    text = f"{whole}.{decimals.ljust(2, '0')}"
+    return "0.00" if text in ("-0.00", "0.00") else text
+
+
+def format_utc_minute(value: datetime) -> str:
+    """An instant for people: UTC to the minute, ``2026-04-05 03:00 UTC``."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_percent(value: Decimal | None) -> str:
+    """A ratio (0.1234) as a percentage with two decimals (``12.34 %``); ``n/a`` when undefined."""
+    if value is None:
+        return "n/a"
+    percent = (value * 100).quantize(_CENT, rounding=ROUND_HALF_UP)
+    if percent == 0:
+        percent = Decimal("0.00")
+    return f"{percent:,.2f} %"
+
+
+def margin_ratio(margin: Decimal | None, billed: Decimal | None) -> Decimal | None:
+    """Margin as a share of what the customers are billed; undefined when nothing was billed."""
+    if margin is None or not billed:
+        return None
+    return margin / billed
+
+
+def is_negative(value: Decimal | int | float | None) -> bool:
+    """True for amounts that display as negative (used to colour them)."""
+    if value is None:
+        return False
+    return _as_decimal(value).quantize(_CENT, rounding=ROUND_HALF_UP) < 0
+
+
+def plain_decimal(value: Decimal) -> str:
+    """Full-precision decimal text without exponent (``Decimal('0E-8')`` -> ``0.00000000``)."""
+    return format(value, "f")
+
+
+def utc_timestamp_text(value: datetime) -> str:
+    """A stored instant as ISO-8601 UTC text.
+
+    DuckDB hands TIMESTAMPTZ values over in the session time zone; converting to UTC keeps the
+    output identical on every machine.
+    """
+    if value.tzinfo is None:
+        return value.isoformat(sep=" ")
+    return value.astimezone(timezone.utc).isoformat(sep=" ")

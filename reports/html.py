@@ -1,0 +1,140 @@
+"""The month-close HTML page: one self-contained file (inline CSS and SVG, no scripts, no external
+resources) that a finance reader opens in any browser or attaches to an e-mail.
+
+Everything taken from the data is escaped by jinja2 autoescape. It is switched on explicitly:
+jinja2's ``select_autoescape`` decides by file extension and would not recognise ``.html.j2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from reports import charts
+from reports.data import (
+    EXPENDITURE_COUNT_COLUMNS,
+    EXPENDITURE_MONEY_COLUMNS,
+    FINDING_LIMIT,
+    QUARANTINE_REASON_LIMIT,
+    REFUND_ADJUSTMENT_ROW_LIMIT,
+    REFUND_LINE_LIMIT,
+    TOP_CUSTOMER_LIMIT,
+    MonthCloseData,
+)
+from reports.files import atomic_output_path
+from reports.formatting import (
+    CURRENCY,
+    format_count,
+    format_counted,
+    format_exact,
+    format_money,
+    format_percent,
+    format_usd,
+    format_utc_minute,
+    is_negative,
+    margin_ratio,
+)
+from reports.summary import data_quality_alerts, rows_balance, statement_lines
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+MONTH_CLOSE_TEMPLATE = "month_close.html.j2"
+
+# The chart shows this many services; the table under it lists them all.
+CHART_SERVICE_LIMIT = 12
+
+
+def template_environment() -> jinja2.Environment:
+    """Jinja2 environment for report templates: autoescaped, strict about undefined names."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters.update(
+        money=format_money,
+        usd=format_usd,
+        count=format_count,
+        percent=format_percent,
+        negative=is_negative,
+        exact=format_exact,
+        utc_minute=format_utc_minute,
+    )
+    environment.globals["counted"] = format_counted
+    return environment
+
+
+def render_month_close_html(
+    data: MonthCloseData, notes: Sequence[str], companion_files: Sequence[str]
+) -> str:
+    """The page as text. ``companion_files`` are the names of the other files of the close."""
+    template = template_environment().get_template(MONTH_CLOSE_TEMPLATE)
+    return template.render(
+        currency=CURRENCY,
+        cycle=data.bill_cycle,
+        data=data,
+        totals=data.totals,
+        notes=list(notes),
+        alerts=data_quality_alerts(data),
+        statement=statement_lines(data),
+        top_customers=data.customers[:TOP_CUSTOMER_LIMIT],
+        other_customers=_sum_group(data.customers[TOP_CUSTOMER_LIMIT:]),
+        service_chart=_service_chart(data.services),
+        quarantine_groups=data.quarantine_by_reason[:QUARANTINE_REASON_LIMIT],
+        limits={
+            "customers": TOP_CUSTOMER_LIMIT,
+            "chart_services": CHART_SERVICE_LIMIT,
+            "refund_lines": REFUND_LINE_LIMIT,
+            "refund_adjustment_rows": REFUND_ADJUSTMENT_ROW_LIMIT,
+            "findings": FINDING_LIMIT,
+            "quarantine_groups": QUARANTINE_REASON_LIMIT,
+        },
+        rows_balance=rows_balance,
+        margin_ratio=margin_ratio,
+        companion_files=list(companion_files),
+    )
+
+
+def write_month_close_html(
+    path: Path, data: MonthCloseData, notes: Sequence[str], companion_files: Sequence[str]
+) -> Path:
+    """Render the page and write it to ``path`` (UTF-8, atomically)."""
+    html = render_month_close_html(data, notes, companion_files)
+    with atomic_output_path(path) as temp_path:
+        # newline="" : write "\n" as is on every platform, so the bytes do not depend on the OS.
+        with temp_path.open("w", encoding="utf-8", newline="") as handle:
+            handle.write(html)
+    return path
+
+
+def _sum_group(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """Column sums of per-customer rows, for the "other customers" line under the top list."""
+    if not rows:
+        return None
+    group: dict[str, Any] = {"row_count": len(rows)}
+    for column in EXPENDITURE_MONEY_COLUMNS:
+        group[column] = sum((row[column] for row in rows), Decimal(0))
+    for column in EXPENDITURE_COUNT_COLUMNS:
+        group[column] = sum(row[column] for row in rows)
+    return group
+
+
+def _service_chart(services: Sequence[dict[str, Any]]) -> charts.HorizontalBarChart | None:
+    """Bar chart of the consumption amount due of the largest services, largest first.
+
+    The remaining services are not lumped into an "other" bar: with a long tail that bar dwarfs
+    the rest and flattens the chart. The table under the chart lists every service.
+    """
+    if not services:
+        return None
+    items = [
+        (row["service_type_name"] or row["service_type_code"], row["amount_due"])
+        for row in services[:CHART_SERVICE_LIMIT]
+    ]
+    return charts.horizontal_bar_chart(items)

@@ -1,0 +1,101 @@
+"""Entry point: render the month-close report of one bill cycle from the marts.
+
+``render_month_close`` writes, into the directory it is given (``<reports root>/<bill_cycle>/``):
+
+- ``month_close_<cycle>.html``: the page finance reads;
+- ``month_close_<cycle>.xlsx``: the workbook finance works in;
+- ``<mart>.csv`` for each exported table, for import elsewhere;
+- ``customer_bills/<customer id>.csv``: each customer's lines at the partner's price.
+
+The same warehouse content always gives byte-identical files: nothing depends on the clock, the
+machine's time zone or query order. Each file is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from reports import data as marts
+from reports.csv_export import write_customer_bills, write_table_csv
+from reports.html import write_month_close_html
+from reports.xlsx import write_month_close_workbook
+
+_BILL_CYCLE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+@dataclass(frozen=True)
+class MonthCloseReport:
+    """The files one rendering wrote."""
+
+    bill_cycle: str
+    html: Path
+    xlsx: Path
+    csv_by_mart: Mapping[str, Path]
+    """Mart (or audit table) name -> its CSV export, e.g. ``"customer_bill_line"``."""
+    customer_bills: Mapping[str, Path]
+    """Customer id -> that customer's bill CSV."""
+    has_lines: bool
+    """False for a cycle without bill lines (the report still exists and says so)."""
+
+    @property
+    def paths(self) -> list[Path]:
+        """Every file written, in a stable order (for run metadata and logs)."""
+        return [self.html, self.xlsx, *self.csv_by_mart.values(), *self.customer_bills.values()]
+
+
+def render_month_close(
+    con: duckdb.DuckDBPyConnection,
+    bill_cycle: str,
+    out_dir: Path,
+    notes: Sequence[str] = (),
+) -> MonthCloseReport:
+    """Render the month close of ``bill_cycle`` (``YYYY-MM``) into ``out_dir``.
+
+    ``con`` must see ``marts.customer_monthly_expenditure``, ``marts.customer_bill_line``,
+    ``marts.data_quality``, ``audit.findings`` and ``audit.quarantine``; it is only read.
+    ``notes`` are caller remarks shown at the top of the page and on the Summary sheet, e.g.
+    ``"BSS API not configured: tie-outs skipped"``.
+    """
+    validate_bill_cycle(bill_cycle)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    notes = [str(note) for note in notes]
+
+    html_path = out_dir / f"month_close_{bill_cycle}.html"
+    xlsx_path = out_dir / f"month_close_{bill_cycle}.xlsx"
+    csv_names = [f"{export.name}.csv" for export in marts.CSV_EXPORTS]
+
+    # No transaction of our own around the reads: a failed BEGIN inside the caller's open
+    # transaction would abort it, and DuckDB cannot tell us whether one is open. The pipeline
+    # renders after the marts are committed, with a single writer (DESIGN.md: Orchestration).
+    data = marts.load_month_close_data(con, bill_cycle)
+    write_month_close_workbook(xlsx_path, con, data, notes)
+    csv_by_mart = {
+        export.name: write_table_csv(out_dir, con, export, bill_cycle)
+        for export in marts.CSV_EXPORTS
+    }
+    customer_bills = write_customer_bills(out_dir, con, bill_cycle)
+    # The page last: it lists the other files, and a reader who sees it can find them all.
+    write_month_close_html(
+        html_path, data, notes,
+        companion_files=[xlsx_path.name, *csv_names, "customer_bills/"],
+    )
+    return MonthCloseReport(
+        bill_cycle=bill_cycle,
+        html=html_path,
+        xlsx=xlsx_path,
+        csv_by_mart=csv_by_mart,
+        customer_bills=customer_bills,
+        has_lines=data.has_lines,
+    )
+
+
+def validate_bill_cycle(bill_cycle: str) -> None:
+    """Raise ``ValueError`` unless ``bill_cycle`` is ``YYYY-MM``; it becomes part of file names."""
+    if not isinstance(bill_cycle, str) or not _BILL_CYCLE.fullmatch(bill_cycle):
+        raise ValueError(f"bill cycle must look like 'YYYY-MM', got {bill_cycle!r}")

@@ -1,0 +1,422 @@
+"""The month-close workbook, for finance to work in.
+
+Every sheet holds one table: a bold header row that stays frozen, an autofilter over the table, and
+column formats by kind. Money is written as numbers with format ``#,##0.00`` (the float keeps the
+stored 8-decimal value to double precision; only the display is rounded). Ids and every other text
+go through ``write_string`` after ``neutralise_spreadsheet_text``, never through ``write``, which
+would turn a text starting with ``=`` into a live formula.
+
+The workbook is built in xlsxwriter's constant-memory mode (rows go straight to disk), so a month
+with a million bill lines does not need a million rows in memory. Its creation date is fixed from
+the bill cycle, and xlsxwriter fixes the zip entry times, so the same data gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
+
+from reports import data as marts
+from reports.files import atomic_output_path
+from reports.formatting import CURRENCY, margin_ratio, utc_timestamp_text
+from reports.safety import neutralise_spreadsheet_text
+from reports.summary import data_quality_alerts, rows_balance, statement_lines
+
+MONEY_FORMAT = "#,##0.00"
+COUNT_FORMAT = "#,##0"
+RATIO_FORMAT = "0.00%"
+RATE_FORMAT = "0.00##%"
+EXACT_FORMAT = "#,##0.00######"
+INTEGER_FORMAT = "0"
+
+# Excel's hard limits: rows per sheet and characters per cell.
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_CELL_CHARS = 32_767
+
+SHEET_SUMMARY = "Summary"
+SHEET_CUSTOMERS = "Customers"
+SHEET_SERVICES = "Services"
+SHEET_CUSTOMER_BILLS = "Customer bills"
+SHEET_DATA_QUALITY = "Data quality"
+SHEET_FINDINGS = "Findings"
+SHEET_QUARANTINE = "Quarantine"
+
+CellKind = Literal["text", "money", "count", "ratio", "rate", "exact", "integer", "auto"]
+
+_NUMBER_FORMATS: dict[str, str] = {
+    "money": MONEY_FORMAT,
+    "count": COUNT_FORMAT,
+    "ratio": RATIO_FORMAT,
+    "rate": RATE_FORMAT,
+    "exact": EXACT_FORMAT,
+    "integer": INTEGER_FORMAT,
+}
+
+_DEFAULT_WIDTHS: dict[str, float] = {
+    "text": 22, "money": 15, "count": 10, "ratio": 10, "rate": 10, "exact": 14,
+    "integer": 10, "auto": 18,
+}
+
+
+# The audit tables are exported with all their columns; these are the ones that need more room.
+_AUDIT_COLUMN_WIDTHS: dict[str, float] = {
+    "object_key": 44, "member": 34, "message": 60, "reason": 50, "raw_record": 80,
+    "customer_id": 34, "reference": 26, "load_id": 26,
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a sheet: header text, how to read the value from a record, and its kind."""
+
+    header: str
+    value: Callable[[Any], Any]
+    kind: CellKind = "text"
+    width: float | None = None
+
+
+def field(name: str, header: str, kind: CellKind = "text", width: float | None = None) -> Column:
+    """A column that shows the row's ``name`` field as is."""
+    return Column(header, lambda row: row[name], kind, width)
+
+
+class _Formats:
+    """The workbook's cell formats, created once per workbook as xlsxwriter requires."""
+
+    def __init__(self, workbook: xlsxwriter.Workbook) -> None:
+        self.header = workbook.add_format({
+            "bold": True, "bg_color": "#DCE3EA", "bottom": 1, "text_wrap": True,
+            "valign": "top",
+        })
+        self.number = {kind: workbook.add_format({"num_format": number_format})
+                       for kind, number_format in _NUMBER_FORMATS.items()}
+        self.total_label = workbook.add_format({"bold": True, "top": 1})
+        self.total_number = {kind: workbook.add_format({"num_format": number_format,
+                                                         "bold": True, "top": 1})
+                             for kind, number_format in _NUMBER_FORMATS.items()}
+        self.section = workbook.add_format({"bold": True})
+        self.note = workbook.add_format({"text_wrap": True, "valign": "top"})
+
+
+def write_month_close_workbook(
+    path: Path,
+    con: duckdb.DuckDBPyConnection,
+    data: marts.MonthCloseData,
+    notes: Sequence[str],
+) -> Path:
+    """Write the workbook for ``data.bill_cycle`` to ``path`` (atomically)."""
+    with atomic_output_path(path) as temp_path:
+        workbook = xlsxwriter.Workbook(str(temp_path), {
+            "constant_memory": True,
+            # Defence in depth: even a stray write() must not create formulas or links from text.
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        })
+        workbook.set_properties({
+            "title": f"Month close {data.bill_cycle}",
+            "subject": "HUAWEI CLOUD reseller billing reconciliation",
+            "author": "billrecon",
+            "comments": "\n".join(notes),
+            "created": workbook_creation_date(data.bill_cycle),
+        })
+        formats = _Formats(workbook)
+        _write_summary_sheet(workbook.add_worksheet(SHEET_SUMMARY), formats, data, notes)
+        _write_customers_sheet(workbook.add_worksheet(SHEET_CUSTOMERS), formats, data)
+        _write_services_sheet(workbook.add_worksheet(SHEET_SERVICES), formats, data)
+        _write_customer_bills_sheet(workbook.add_worksheet(SHEET_CUSTOMER_BILLS), formats,
+                                    con, data.bill_cycle)
+        _write_data_quality_sheet(workbook.add_worksheet(SHEET_DATA_QUALITY), formats, data)
+        for sheet_name, export in ((SHEET_FINDINGS, marts.FINDINGS),
+                                   (SHEET_QUARANTINE, marts.QUARANTINE)):
+            names, rows = marts.stream_rows(con, export, data.bill_cycle)
+            columns = [Column(name, itemgetter(index), "auto", _AUDIT_COLUMN_WIDTHS.get(name))
+                       for index, name in enumerate(names)]
+            _write_table(workbook.add_worksheet(sheet_name), formats, columns, rows)
+        workbook.close()
+    return path
+
+
+def workbook_creation_date(bill_cycle: str) -> datetime:
+    """The first moment after the bill cycle (the 1st of the next month, 00:00).
+
+    Used as the workbook's creation date instead of "now" so that the file is reproducible and
+    still carries a date that means something: the close it belongs to.
+    """
+    year, month = (int(part) for part in bill_cycle.split("-"))
+    return datetime(year + month // 12, month % 12 + 1, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sheets
+
+
+def _write_summary_sheet(
+    sheet: Worksheet, formats: _Formats, data: marts.MonthCloseData, notes: Sequence[str]
+) -> None:
+    """The headline statement as a table, then the cycle's facts, notes and alerts below it."""
+    lines = statement_lines(data)
+    columns = [
+        Column("Item", lambda line: line.label, "text", 34),
+        Column(f"Amount ({CURRENCY})", lambda line: line.amount, "money", 18),
+        Column("Explanation", lambda line: line.explanation, "text", 80),
+    ]
+    # The margin % line holds a ratio, not money: give that one cell the percent format.
+    kinds = [("ratio" if line.is_ratio else None) for line in lines]
+    next_row = _write_table(sheet, formats, columns, lines, kind_overrides={1: kinds})
+
+    next_row += 1
+    facts: list[tuple[str, Any, CellKind]] = [
+        ("Bill cycle", data.bill_cycle, "text"),
+        ("Currency", CURRENCY, "text"),
+        ("Customers", data.totals.customer_count, "count"),
+        ("Bill lines", data.totals.line_count, "count"),
+        ("Quarantined rows", data.quarantined_row_count, "count"),
+        ("Validation findings", data.finding_count, "count"),
+    ]
+    if data.data_landed_until is not None:
+        facts.append(("Source data landed up to (UTC)", data.data_landed_until, "text"))
+    for label, value, kind in facts:
+        _write_cell(sheet, formats, next_row, 0, label, "text")
+        _write_cell(sheet, formats, next_row, 1, value, kind)
+        next_row += 1
+
+    for heading, texts in (("Notes", notes), ("Data quality alerts", data_quality_alerts(data))):
+        if not texts:
+            continue
+        next_row += 1
+        sheet.write_string(next_row, 0, heading, formats.section)
+        next_row += 1
+        for text in texts:
+            sheet.write_string(next_row, 0, neutralise_spreadsheet_text(text), formats.note)
+            next_row += 1
+
+
+_EXPENDITURE_COLUMNS: list[Column] = [
+    field("line_count", "Lines", "count"),
+    field("expenditure_line_count", "Expenditure lines", "count", 12),
+    field("refund_line_count", "Refund lines", "count"),
+    field("adjustment_line_count", "Adjustment lines", "count", 12),
+    field("official_amount", "List price", "money"),
+    field("discount_amount", "HUAWEI discount", "money"),
+    field("truncated_amount", "Truncated", "money"),
+    field("amount_due", "Amount due", "money"),
+    field("cash_amount", "Cash", "money"),
+    field("credit_amount", "Monthly settlement", "money"),
+    field("cash_coupon_amount", "Cash coupons", "money"),
+    field("voucher_amount", "Vouchers", "money"),
+    field("stored_card_amount", "Stored-value cards", "money"),
+    field("coupon_paid_amount", "Paid by coupons", "money"),
+    field("debt_amount", "Arrears", "money"),
+    field("refund_amount", "Refunds", "money"),
+    field("adjustment_amount", "Adjustments", "money"),
+    field("customer_charge_amount", "Billed to customers", "money", 17),
+    field("margin_amount", "Margin", "money"),
+    Column("Margin %", lambda row: margin_ratio(row["margin_amount"],
+                                                row["customer_charge_amount"]), "ratio"),
+    field("unmatched_agreement_line_count", "Lines without agreement", "count", 12),
+]
+
+
+def _write_customers_sheet(sheet: Worksheet, formats: _Formats, data: marts.MonthCloseData) -> None:
+    columns = [
+        field("customer_id", "Customer ID", "text", 34),
+        field("customer_name", "Customer name", "text", 30),
+        field("partner_id", "Partner ID", "text", 34),
+        field("partner_name", "Partner name", "text", 24),
+        field("service_count", "Services", "count"),
+        *_EXPENDITURE_COLUMNS,
+    ]
+    next_row = _write_table(sheet, formats, columns, data.customers)
+    _write_total_row(sheet, formats, next_row + 1, columns, _totals_record(data), label_column=0)
+
+
+def _write_services_sheet(sheet: Worksheet, formats: _Formats, data: marts.MonthCloseData) -> None:
+    columns = [
+        field("service_type_code", "Service type code", "text", 30),
+        field("service_type_name", "Service", "text", 30),
+        field("customer_count", "Customers", "count"),
+        *_EXPENDITURE_COLUMNS,
+    ]
+    next_row = _write_table(sheet, formats, columns, data.services)
+    _write_total_row(sheet, formats, next_row + 1, columns, _totals_record(data), label_column=0)
+
+
+def _totals_record(data: marts.MonthCloseData) -> dict[str, Any]:
+    totals = data.totals
+    record = {name: getattr(totals, name) for name in marts.EXPENDITURE_MONEY_COLUMNS}
+    record.update({name: getattr(totals, name) for name in marts.EXPENDITURE_COUNT_COLUMNS})
+    record.update(customer_count=totals.customer_count, service_count=None)
+    return record
+
+
+def _write_customer_bills_sheet(
+    sheet: Worksheet, formats: _Formats, con: duckdb.DuckDBPyConnection, bill_cycle: str
+) -> None:
+    """Every line billed to a customer, with the partner's cost next to it."""
+    names, rows = marts.stream_rows(con, marts.CUSTOMER_BILL_LINE, bill_cycle)
+    columns = [
+        field("customer_id", "Customer ID", "text", 34),
+        field("customer_name", "Customer name", "text", 28),
+        field("partner_id", "Partner ID", "text", 20),
+        field("trade_time_local", "Trade time (GMT+8)", "text", 19),
+        field("bill_type", "Bill type", "text", 12),
+        field("billing_mode", "Billing mode", "integer", 9),
+        field("trade_id", "Order / transaction no.", "text", 26),
+        field("original_order_id", "Original order no.", "text", 22),
+        field("service_type_code", "Service type code", "text", 26),
+        field("service_type_name", "Service", "text", 24),
+        field("resource_type_name", "Resource type", "text", 20),
+        field("product_name", "Product", "text", 28),
+        field("region_code", "Region", "text", 16),
+        field("resource_id", "Resource ID", "text", 30),
+        field("resource_name", "Resource name", "text", 24),
+        field("usage_amount", "Usage", "exact"),
+        field("usage_unit", "Usage unit", "text", 10),
+        field("official_amount", "List price", "money"),
+        field("discount_rate", "Customer discount rate", "rate", 11),
+        field("customer_charge_amount", "Billed to customer", "money", 17),
+        field("amount_due", "Amount due to HUAWEI CLOUD", "money", 17),
+        Column("Margin", _line_margin, "money"),
+        field("agreement_rule", "Agreement applied", "text", 30),
+    ]
+    _write_table(sheet, formats, columns, (dict(zip(names, row, strict=True)) for row in rows))
+
+
+def _line_margin(row: dict[str, Any]) -> Decimal | None:
+    charge, due = row["customer_charge_amount"], row["amount_due"]
+    if charge is None or due is None:
+        return None
+    return charge - due
+
+
+def _write_data_quality_sheet(
+    sheet: Worksheet, formats: _Formats, data: marts.MonthCloseData
+) -> None:
+    columns = [
+        field("source", "Source", "text", 14),
+        field("object_key", "Object key", "text", 44),
+        field("member", "Member", "text", 34),
+        field("bill_cycle", "Bill cycle", "text", 10),
+        field("rows_read", "Rows read", "count"),
+        field("rows_loaded", "Rows loaded", "count"),
+        field("rows_quarantined", "Rows quarantined", "count", 12),
+        field("findings_count", "Findings", "count"),
+        field("status", "Status", "text", 16),
+        Column("Rows add up", lambda row: "yes" if rows_balance(row) else "NO", "text", 10),
+        field("first_error", "First error", "text", 60),
+        field("landed_at", "Landed at (UTC)", "text", 26),
+    ]
+    _write_table(sheet, formats, columns, data.data_quality)
+
+
+# ---------------------------------------------------------------------------------------------
+# Table and cell writing
+
+
+def _write_table(
+    sheet: Worksheet,
+    formats: _Formats,
+    columns: Sequence[Column],
+    records: Iterable[Any],
+    kind_overrides: dict[int, list[CellKind | None]] | None = None,
+) -> int:
+    """Write a header row and one row per record; freeze the header, filter the table.
+
+    Returns the index of the first row after the table. A table longer than Excel allows is cut
+    with a closing line saying so (the CSV export has every row).
+    """
+    for index, column in enumerate(columns):
+        sheet.set_column(index, index, column.width or _DEFAULT_WIDTHS[column.kind])
+        sheet.write_string(0, index, column.header, formats.header)
+    sheet.freeze_panes(1, 0)
+
+    row_index = 0
+    for row_index, record in enumerate(records, start=1):
+        if row_index == EXCEL_MAX_ROWS - 1:
+            sheet.write_string(row_index, 0, "Truncated at Excel's row limit; "
+                                             "the CSV export has every row.", formats.section)
+            break
+        for column_index, column in enumerate(columns):
+            kind = column.kind
+            if kind_overrides and column_index in kind_overrides:
+                kind = kind_overrides[column_index][row_index - 1] or kind
+            _write_cell(sheet, formats, row_index, column_index, column.value(record), kind)
+
+    sheet.autofilter(0, 0, max(row_index, 1), len(columns) - 1)
+    return row_index + 1
+
+
+def _write_total_row(
+    sheet: Worksheet,
+    formats: _Formats,
+    row_index: int,
+    columns: Sequence[Column],
+    record: dict[str, Any],
+    label_column: int,
+) -> None:
+    """A bold total line under a table, outside its filter range so sorting leaves it in place."""
+    for column_index, column in enumerate(columns):
+        if column_index == label_column:
+            sheet.write_string(row_index, column_index, "Total", formats.total_label)
+        elif column.kind in _NUMBER_FORMATS:
+            value = column.value(record)
+            if value is not None:
+                sheet.write_number(row_index, column_index, float(value),
+                                   formats.total_number[column.kind])
+            else:
+                sheet.write_blank(row_index, column_index, None, formats.total_label)
+        else:
+            sheet.write_blank(row_index, column_index, None, formats.total_label)
+
+
+def _write_cell(
+    sheet: Worksheet, formats: _Formats, row: int, column: int, value: Any, kind: CellKind
+) -> None:
+    """Write one value as the kind says; ``auto`` decides by the Python type of the value."""
+    if value is None:
+        return
+    if kind == "auto":
+        kind = _kind_of(value)
+    if kind in _NUMBER_FORMATS and isinstance(value, (int, float, Decimal)) \
+            and not isinstance(value, bool):
+        # "+ 0.0" turns a negative zero into zero, which Excel would otherwise show as -0.00.
+        sheet.write_number(row, column, float(value) + 0.0, formats.number[kind])
+        return
+    sheet.write_string(row, column, _spreadsheet_text(value))
+
+
+def _kind_of(value: Any) -> CellKind:
+    if isinstance(value, bool):
+        return "text"
+    if isinstance(value, Decimal):
+        # Decimals of the audit tables are not always money (a finding's expected and actual
+        # values can be discount rates), so show every stored digit rather than cents.
+        return "exact"
+    if isinstance(value, int):
+        return "integer"
+    return "text"
+
+
+def _spreadsheet_text(value: Any) -> str:
+    """Text for a cell: timestamps in UTC, formula triggers neutralised, cut to Excel's limit."""
+    if isinstance(value, datetime):
+        text = utc_timestamp_text(value)
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = str(value)
+    text = neutralise_spreadsheet_text(text)
+    if len(text) > EXCEL_MAX_CELL_CHARS:
+        marker = " …[cut at Excel's cell limit]"
+        text = text[: EXCEL_MAX_CELL_CHARS - len(marker)] + marker
+    return text

@@ -1,0 +1,478 @@
+"""Month-close rendering, against a small hand-made warehouse whose totals are worked out below."""
+
+from __future__ import annotations
+
+import csv
+import re
+import subprocess
+import sys
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+
+from reports import render_month_close
+from reports.formatting import format_money, format_percent
+from reports.safety import neutralise_spreadsheet_text, safe_file_stem, unique_file_stems
+from reports.xlsx import workbook_creation_date
+
+CYCLE = "2026-03"
+EMPTY_CYCLE = "2026-04"
+D = Decimal
+
+# Three customers: a Chinese name; a name with a comma, quotes and markup; a formula as a name
+# (with an id that is not file-name safe).
+CHINESE = ("c0a1b2c3d4e5f60718293a4b5c6d7e8f", "上海云帆科技有限公司")
+ACME = ("cust-002", 'Acme, "Best" Widgets <script>alert(1)</script>')
+FORMULA = ("cust/003", '=HYPERLINK("http://x","pay")')
+PARTNER = ("partner-01", "Example Reseller Ltd")
+
+ECS = ("hws.service.type.ec2", "Elastic Cloud Server")
+OBS = ("hws.service.type.obs", "Object Storage Service")
+RDS = ("hws.service.type.rds", "Relational Database Service")
+
+BILL_LINE_DDL = """
+CREATE TABLE marts.customer_bill_line (
+  bill_cycle VARCHAR, customer_id VARCHAR, customer_name VARCHAR, partner_id VARCHAR,
+  trade_id VARCHAR, original_order_id VARCHAR, trade_time_local VARCHAR, bill_type VARCHAR,
+  billing_mode SMALLINT, service_type_code VARCHAR, service_type_name VARCHAR,
+  resource_type_name VARCHAR, product_name VARCHAR, region_code VARCHAR, resource_id VARCHAR,
+  resource_name VARCHAR, usage_amount DECIMAL(28,8), usage_unit VARCHAR,
+  official_amount DECIMAL(20,8), discount_rate DECIMAL(9,6), agreement_rule VARCHAR,
+  customer_charge_amount DECIMAL(20,8), amount_due DECIMAL(20,8))
+"""
+
+EXPENDITURE_DDL = """
+CREATE TABLE marts.customer_monthly_expenditure (
+  bill_cycle VARCHAR, customer_id VARCHAR, customer_name VARCHAR, partner_id VARCHAR,
+  partner_name VARCHAR, service_type_code VARCHAR, service_type_name VARCHAR,
+  line_count BIGINT, expenditure_line_count BIGINT, refund_line_count BIGINT,
+  adjustment_line_count BIGINT,
+  official_amount DECIMAL(20,8), discount_amount DECIMAL(20,8), truncated_amount DECIMAL(20,8),
+  amount_due DECIMAL(20,8), cash_amount DECIMAL(20,8), credit_amount DECIMAL(20,8),
+  cash_coupon_amount DECIMAL(20,8), voucher_amount DECIMAL(20,8),
+  stored_card_amount DECIMAL(20,8), coupon_paid_amount DECIMAL(20,8), debt_amount DECIMAL(20,8),
+  refund_amount DECIMAL(20,8), adjustment_amount DECIMAL(20,8),
+  customer_charge_amount DECIMAL(20,8), margin_amount DECIMAL(20,8),
+  unmatched_agreement_line_count BIGINT)
+"""
+
+DATA_QUALITY_DDL = """
+CREATE TABLE marts.data_quality (
+  source VARCHAR, object_key VARCHAR, member VARCHAR, bill_cycle VARCHAR, rows_read BIGINT,
+  rows_loaded BIGINT, rows_quarantined BIGINT, findings_count BIGINT, status VARCHAR,
+  first_error VARCHAR, landed_at TIMESTAMPTZ)
+"""
+
+FINDINGS_DDL = """
+CREATE TABLE audit.findings (
+  rule_id VARCHAR, severity VARCHAR, bill_cycle VARCHAR, customer_id VARCHAR, reference VARCHAR,
+  expected DECIMAL(20,8), actual DECIMAL(20,8), difference_amount DECIMAL(20,8), message VARCHAR,
+  object_key VARCHAR, member VARCHAR, line_number BIGINT)
+"""
+
+QUARANTINE_DDL = """
+CREATE TABLE audit.quarantine (
+  load_id VARCHAR, source VARCHAR, object_key VARCHAR, member VARCHAR, bill_cycle VARCHAR,
+  line_number BIGINT, rule_id VARCHAR, reason VARCHAR, raw_record VARCHAR)
+"""
+
+MARCH_FILE = "customerBill/customerBill_202603.tar.gz"
+MARCH_MEMBER = "customerBill_202603_0001.csv"
+FEBRUARY_FILE = "customerBill/customerBill_202602.tar.gz"
+AGREEMENTS_FILE = "agreements/agreements_20260301.csv"
+
+
+def _line(customer, trade_id, time, bill_type, service, official, rate, charge, due,
+          original_order=None, resource="vm-01"):
+    customer_id, customer_name = customer
+    return (CYCLE, customer_id, customer_name, PARTNER[0], trade_id, original_order, time,
+            bill_type, 1, service[0], service[1], "VM", f"{service[1]} product", "ap-southeast-1",
+            f"res-{resource}", resource, D("10.5"), "Hour", D(official), D(rate),
+            "agreement-1", D(charge), D(due))
+
+
+# HUAWEI CLOUD gives 30 % (25 % on RDS) off list; the customers agreed 10 %, 5 % and 0 % off.
+BILL_LINES = [
+    _line(CHINESE, "T-100", "2026-03-03 10:00:00", "Expenditure", ECS, "1000", "0.10", "900",
+          "700"),
+    _line(CHINESE, "T-101", "2026-03-04 11:00:00", "Expenditure", OBS, "250.50", "0.10", "225.45",
+          "175.35", resource="bucket"),
+    _line(CHINESE, "T-102", "2026-03-20 09:30:00", "Refund", ECS, "-100", "0.10", "-90", "-70",
+          original_order="T-100"),
+    _line(ACME, "T-200", "2026-03-05 08:00:00", "Expenditure", RDS, "2000", "0.05", "1900", "1500",
+          resource="db"),
+    _line(ACME, "T-201", "2026-03-06 08:00:00", "Expenditure", ECS, "123.45678901", "0.05",
+          "117.28394956", "86.41975231"),
+    _line(FORMULA, "T-300", "2026-03-07 12:00:00", "Expenditure", OBS, "10", "0", "10", "7",
+          resource="=cmd|' /C calc'!A0"),
+    _line(FORMULA, "T-301", "2026-03-08 12:00:00", "Expenditure", OBS, "5", "0", "5", "3.50",
+          resource="-backup"),
+]
+
+
+def _expenditure(customer, service, lines, exp, ref, adj, official, discount, due, cash,
+                 cash_coupon, voucher, stored, refund, adjustment, charge, margin, unmatched=0):
+    customer_id, customer_name = customer
+    coupons = D(cash_coupon) + D(voucher) + D(stored)
+    return (CYCLE, customer_id, customer_name, PARTNER[0], PARTNER[1], service[0], service[1],
+            lines, exp, ref, adj, D(official), D(discount), D(0), D(due), D(cash), D(0),
+            D(cash_coupon), D(voucher), D(stored), coupons, D(0), D(refund), D(adjustment),
+            D(charge), D(margin), unmatched)
+
+
+# margin = customer charge - (amount due + refunds); ACME pays an adjustment of -50 on RDS.
+EXPENDITURE = [
+    _expenditure(CHINESE, ECS, 2, 1, 1, 0, "1000", "300", "700", "600", "100", "0", "0",
+                 "-70", "0", "810", "180"),
+    _expenditure(CHINESE, OBS, 1, 1, 0, 0, "250.50", "75.15", "175.35", "175.35", "0", "0", "0",
+                 "0", "0", "225.45", "50.10"),
+    _expenditure(ACME, RDS, 2, 1, 0, 1, "2000", "500", "1500", "1400", "0", "100", "0",
+                 "0", "-50", "1900", "400"),
+    _expenditure(ACME, ECS, 1, 1, 0, 0, "123.45678901", "37.03703670", "86.41975231",
+                 "86.41975231", "0", "0", "0", "0", "0", "117.28394956", "30.86419725"),
+    _expenditure(FORMULA, OBS, 2, 2, 0, 0, "15", "4.50", "10.50", "0", "0", "0", "10.50",
+                 "0", "0", "15", "4.50", unmatched=2),
+]
+
+# Worked out by hand from the rows above.
+EXPECTED_HEADLINES = {
+    "list price": "USD 3,388.96",  # 1000 + 250.50 + 2000 + 123.45678901 + 15
+    "HUAWEI discount": "USD -916.69",  # shown as a deduction: 300 + 75.15 + 500 + 37.0370367 + 4.5
+    "consumption amount due": "USD 2,472.27",  # 2472.26975231
+    "amount due to HUAWEI CLOUD": "USD 2,352.27",  # 2472.26975231 - 70 - 50
+    "paid by coupons": "USD 210.50",  # 100 + 100 + 10.50
+    "refunds": "USD -70.00",
+    "adjustments": "USD -50.00",
+    "billed to customers": "USD 3,067.73",  # 810 + 225.45 + 1900 + 117.28394956 + 15
+    "margin": "USD 665.46",  # 180 + 50.10 + 400 + 30.86419725 + 4.50
+    "margin %": "21.69 %",  # 665.46419725 / 3067.73394956
+}
+
+
+def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the five tables the reports read and fill them with the fixture rows."""
+    con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE SCHEMA audit")
+    for ddl in (BILL_LINE_DDL, EXPENDITURE_DDL, DATA_QUALITY_DDL, FINDINGS_DDL, QUARANTINE_DDL):
+        con.execute(ddl)
+    con.executemany(f"INSERT INTO marts.customer_bill_line VALUES ({', '.join(['?'] * 23)})",
+                    BILL_LINES)
+    con.executemany(
+        f"INSERT INTO marts.customer_monthly_expenditure VALUES ({', '.join(['?'] * 27)})",
+        EXPENDITURE)
+    con.executemany(
+        "INSERT INTO marts.data_quality VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ)",
+        [
+            ("customerBill", MARCH_FILE, None, CYCLE, 10, 8, 2, 1, "quarantined_rows",
+             "line 9: amount due does not add up", "2026-04-05 03:00:00+00"),
+            ("customerBill", MARCH_FILE, MARCH_MEMBER, CYCLE, 10, 8, 2, 1, "quarantined_rows",
+             "line 9: amount due does not add up", "2026-04-05 03:00:00+00"),
+            ("agreements", AGREEMENTS_FILE, None, None, 3, 3, 0, 0, "ok", None,
+             "2026-03-01 01:00:00+00"),
+            ("customerBill", FEBRUARY_FILE, None, "2026-02", 4, 4, 0, 0, "ok", None,
+             "2026-03-05 03:00:00+00"),
+        ])
+    con.executemany(
+        "INSERT INTO audit.findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            ("DISCOUNT_RATE_MISMATCH", "warning", CYCLE, ACME[0], "T-201", D("0.05"), D("0.04"),
+             D("0.01"), "customer discount differs from the agreement", MARCH_FILE, MARCH_MEMBER,
+             6),
+            ("FEBRUARY_ONLY_RULE", "error", "2026-02", ACME[0], "T-9", D(1), D(2), D(1),
+             "belongs to February", FEBRUARY_FILE, None, 2),
+        ])
+    con.executemany(
+        "INSERT INTO audit.quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            ("load-0001", "customerBill", MARCH_FILE, MARCH_MEMBER, CYCLE, 9, "AMOUNT_IDENTITY",
+             "amount_due is not official - discount - truncated",
+             '{"Customer ID": "cust-009", "Amount Due (USD)": "=1+1"}'),
+            # Its bill cycle could not be read, so only its source object ties it to March.
+            ("load-0001", "customerBill", MARCH_FILE, MARCH_MEMBER, None, 10, "BILL_CYCLE_FORMAT",
+             "Billing Cycle is not YYYY-MM", '{"Billing Cycle": "March"}'),
+        ])
+
+
+@pytest.fixture
+def warehouse() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    build_warehouse(con)
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def report(warehouse, tmp_path):
+    return render_month_close(warehouse, CYCLE, tmp_path / CYCLE,
+                              notes=["BSS API not configured: tie-outs skipped"])
+
+
+def _html(report) -> str:
+    return report.html.read_text(encoding="utf-8")
+
+
+def _mart_charge_by_customer(con) -> dict[str, Decimal]:
+    rows = con.execute(
+        "SELECT customer_id, sum(customer_charge_amount) FROM marts.customer_monthly_expenditure "
+        "WHERE bill_cycle = ? GROUP BY customer_id", [CYCLE]).fetchall()
+    return dict(rows)
+
+
+# --------------------------------------------------------------------------------------- HTML
+
+
+def test_html_shows_headline_totals_worked_out_from_the_fixture(report):
+    html = _html(report)
+    for name, expected in EXPECTED_HEADLINES.items():
+        assert expected in html, f"{name}: {expected} missing"
+
+
+def test_html_escapes_text_from_the_data(report):
+    html = _html(report)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "=HYPERLINK(&#34;http://x&#34;,&#34;pay&#34;)" in html
+    assert "上海云帆科技有限公司" in html
+
+
+def test_html_is_self_contained(report):
+    html = _html(report)
+    assert "<script" not in html.lower()
+    assert "<link" not in html.lower()
+    assert "@import" not in html
+    assert "url(" not in html
+    assert not re.search(r"""(?:src|href|xlink:href|action)\s*=\s*["']?\s*(?:https?:)?//""",
+                         html, re.IGNORECASE)
+    # The only "http" on the page is the escaped customer name from the data.
+    assert html.count("http") == html.count("&#34;http://x&#34;")
+    assert "<svg" in html and html.count('<rect class="bar') == 3  # one bar per service
+
+
+def test_notes_are_shown_before_the_figures(report):
+    html = _html(report)
+    assert "Notes for this close" in html
+    note = html.index("BSS API not configured: tie-outs skipped")
+    assert note < html.index('id="totals"')
+
+
+def test_data_quality_section_lists_the_cycle_only(report):
+    html = _html(report)
+    assert MARCH_MEMBER in html
+    assert AGREEMENTS_FILE in html  # not month-bound: shown in every cycle
+    assert FEBRUARY_FILE not in html
+    assert "DISCOUNT_RATE_MISMATCH" in html and "FEBRUARY_ONLY_RULE" not in html
+    assert "amount_due is not official - discount - truncated" in html
+    assert "2 bill lines without a matching customer agreement" in html
+    assert "BILL_CYCLE_FORMAT" in html  # no cycle of its own, but from the March file
+    assert "2 rows quarantined" in html
+
+
+def test_top_customers_are_ordered_by_amount_billed(report):
+    html = _html(report)
+    section = html[html.index('id="customers"'):html.index('id="services"')]
+    positions = [section.index(name) for name in
+                 ("Acme, &#34;Best&#34;", "上海云帆科技有限公司", "=HYPERLINK")]
+    assert positions == sorted(positions)  # 2,017.28 > 1,035.45 > 15.00
+
+
+def test_empty_month_still_renders_and_says_so(warehouse, tmp_path):
+    result = render_month_close(warehouse, EMPTY_CYCLE, tmp_path / EMPTY_CYCLE)
+    html = result.html.read_text(encoding="utf-8")
+    assert f"No bill lines for {EMPTY_CYCLE}" in html
+    assert AGREEMENTS_FILE in html
+    assert not result.has_lines
+    assert result.customer_bills == {}
+    workbook = openpyxl.load_workbook(result.xlsx)
+    assert workbook["Summary"]["B2"].value == 0
+    lines = (tmp_path / EMPTY_CYCLE / "customer_bill_line.csv").read_text("utf-8").splitlines()
+    assert len(lines) == 1  # header only
+
+
+# --------------------------------------------------------------------------------------- XLSX
+
+
+def test_xlsx_sheets_have_frozen_bold_headers_and_filters(report):
+    workbook = openpyxl.load_workbook(report.xlsx)
+    assert workbook.sheetnames[:5] == ["Summary", "Customers", "Services", "Customer bills",
+                                       "Data quality"]
+    for sheet in workbook.worksheets:
+        assert sheet.freeze_panes == "A2", sheet.title
+        assert sheet.auto_filter.ref, sheet.title
+        assert sheet["A1"].font.bold, sheet.title
+
+
+def test_xlsx_money_is_numeric_and_text_is_never_a_formula(report, warehouse):
+    workbook = openpyxl.load_workbook(report.xlsx)
+    customers = workbook["Customers"]
+    header = [cell.value for cell in customers[1]]
+    id_column = header.index("Customer ID")
+    charge_column = header.index("Billed to customers")
+    expected = _mart_charge_by_customer(warehouse)
+    seen = {}
+    for row in customers.iter_rows(min_row=2, max_row=4):
+        charge = row[charge_column]
+        assert charge.data_type == "n" and charge.number_format == "#,##0.00"
+        assert row[id_column].data_type == "s"
+        seen[row[id_column].value] = charge.value
+    assert seen == {
+        "c0a1b2c3d4e5f60718293a4b5c6d7e8f": float(expected[CHINESE[0]]),
+        "cust-002": float(expected[ACME[0]]),
+        "cust/003": float(expected[FORMULA[0]]),
+    }
+
+    names = [cell for sheet in workbook.worksheets for row in sheet.iter_rows()
+             for cell in row if isinstance(cell.value, str) and "HYPERLINK" in cell.value]
+    assert names and all(cell.value == "'" + FORMULA[1] and cell.data_type == "s"
+                         for cell in names)
+    assert not any(cell.data_type == "f" for sheet in workbook.worksheets
+                   for row in sheet.iter_rows() for cell in row)
+
+    bills = workbook["Customer bills"]
+    bill_header = [cell.value for cell in bills[1]]
+    refund = next(row for row in bills.iter_rows(min_row=2)
+                  if row[bill_header.index("Bill type")].value == "Refund")
+    amount = refund[bill_header.index("Billed to customer")]
+    assert amount.value == -90 and amount.data_type == "n"  # negative stays a number
+    assert workbook["Summary"]["A2"].value == "Consumption at list price"
+    assert workbook["Summary"]["B2"].value == pytest.approx(3388.95678901, abs=1e-9)
+
+
+def test_xlsx_creation_date_comes_from_the_bill_cycle_not_the_clock(report):
+    # Rendering twice within one second would not catch a "now" timestamp; check the value.
+    assert openpyxl.load_workbook(report.xlsx).properties.created == datetime(2026, 4, 1)
+    assert workbook_creation_date("2026-12") == datetime(2027, 1, 1)
+
+
+# ---------------------------------------------------------------------------------------- CSV
+
+
+def _read_bill(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_each_customer_bill_adds_up_to_the_mart(report, warehouse):
+    expected = _mart_charge_by_customer(warehouse)
+    assert set(report.customer_bills) == set(expected)
+    assert report.customer_bills[FORMULA[0]].name == "cust_003.csv"
+    for customer_id, path in report.customer_bills.items():
+        rows = _read_bill(path)
+        *lines, total = rows
+        assert total["Trade Time (GMT+8)"] == "TOTAL"
+        assert sum(D(line["Charge (USD)"]) for line in lines) == expected[customer_id]
+        assert D(total["Charge (USD)"]) == expected[customer_id]
+        assert "amount_due" not in ",".join(rows[0])  # the partner's cost stays internal
+
+
+def test_bill_text_is_neutralised_and_numbers_are_not(report):
+    rows = _read_bill(report.customer_bills[FORMULA[0]])
+    assert [row["Resource Name"] for row in rows[:-1]] == ["'=cmd|' /C calc'!A0", "'-backup"]
+    refund = next(row for row in _read_bill(report.customer_bills[CHINESE[0]])
+                  if row["Bill Type"] == "Refund")
+    assert refund["Charge (USD)"] == "-90.00000000"
+
+
+def test_mart_csvs_keep_full_precision(report):
+    assert set(report.csv_by_mart) == {"customer_monthly_expenditure", "customer_bill_line",
+                                       "data_quality", "findings", "quarantine"}
+    with report.csv_by_mart["customer_monthly_expenditure"].open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(EXPENDITURE)
+    acme_ecs = next(r for r in rows if r["customer_id"] == ACME[0] and
+                    r["service_type_code"] == ECS[0])
+    assert acme_ecs["official_amount"] == "123.45678901"
+    assert acme_ecs["truncated_amount"] == "0.00000000"
+    formula = next(r for r in rows if r["customer_id"] == FORMULA[0])
+    assert formula["customer_name"] == "'" + FORMULA[1]
+    with report.csv_by_mart["data_quality"].open(encoding="utf-8") as handle:
+        quality = list(csv.DictReader(handle))
+    assert {r["object_key"] for r in quality} == {MARCH_FILE, AGREEMENTS_FILE}
+    assert quality[0]["landed_at"] == "2026-03-01 01:00:00+00:00"  # agreements sort first
+    with report.csv_by_mart["quarantine"].open(encoding="utf-8") as handle:
+        quarantine = list(csv.DictReader(handle))
+    assert [r["rule_id"] for r in quarantine] == ["AMOUNT_IDENTITY", "BILL_CYCLE_FORMAT"]
+    assert quarantine[1]["bill_cycle"] == ""
+
+
+# ----------------------------------------------------------------------------- determinism
+
+
+def _file_bytes(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_rendering_twice_gives_identical_files(warehouse, tmp_path):
+    first = render_month_close(warehouse, CYCLE, tmp_path / "a", notes=["note"])
+    # A different session time zone must not change anything either.
+    warehouse.execute("SET TimeZone = 'Asia/Shanghai'")
+    second = render_month_close(warehouse, CYCLE, tmp_path / "b", notes=["note"])
+    first_files, second_files = _file_bytes(tmp_path / "a"), _file_bytes(tmp_path / "b")
+    assert len(first_files) == 5 + 2 + 3  # csv exports, html + xlsx, three bills
+    assert first_files == second_files
+    assert [p.name for p in first.paths] == [p.name for p in second.paths]
+
+
+def test_rerender_replaces_files_and_drops_stale_bills(warehouse, tmp_path):
+    out = tmp_path / CYCLE
+    stale = out / "customer_bills" / "gone-customer.csv"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old")
+    render_month_close(warehouse, CYCLE, out)
+    assert not stale.exists()
+    assert not [p for p in out.rglob("*.tmp")]
+
+
+def test_renders_inside_the_callers_open_transaction(warehouse, tmp_path):
+    warehouse.execute("BEGIN TRANSACTION")
+    warehouse.execute("UPDATE marts.customer_monthly_expenditure SET customer_name = 'Renamed' "
+                      "WHERE customer_id = ?", [ACME[0]])
+    result = render_month_close(warehouse, CYCLE, tmp_path / CYCLE)
+    assert "Renamed" in result.html.read_text(encoding="utf-8")  # sees uncommitted work
+    warehouse.execute("ROLLBACK")  # and leaves the caller's transaction to the caller
+
+
+# ------------------------------------------------------------------------------- helpers
+
+
+def test_invalid_bill_cycle_is_refused(warehouse, tmp_path):
+    for cycle in ("2026-3", "2026-13", "../2026-03", "2026-03 "):
+        with pytest.raises(ValueError):
+            render_month_close(warehouse, cycle, tmp_path)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\t=1", "'\t=1"), ("\r=1", "'\r=1"), ("Acme", "Acme"), ("", ""), ("a=b", "a=b"),
+])
+def test_neutralise_spreadsheet_text(text, expected):
+    assert neutralise_spreadsheet_text(text) == expected
+
+
+def test_file_names_are_sanitised_and_never_collide():
+    assert safe_file_stem("cust/003") == "cust_003"
+    assert safe_file_stem("../../etc") == ".._.._etc"
+    assert safe_file_stem("..") == "__"
+    assert safe_file_stem("客户1") == "__1"
+    stems = unique_file_stems(["a/b", "a_b", "ABC", "abc"])
+    assert len({stem.casefold() for stem in stems.values()}) == 4
+    assert stems["a/b"] == "a_b" and stems["ABC"] == "ABC"
+
+
+def test_money_formatting_rounds_half_up_and_has_no_negative_zero():
+    assert format_money(D("12345.675")) == "12,345.68"
+    assert format_money(D("-0.004")) == "0.00"
+    assert format_money(D("-1234.5")) == "-1,234.50"
+    assert format_percent(None) == "n/a"
+
+
+def test_reports_does_not_import_the_pipeline_layers():
+    code = ("import sys, reports; "
+            "layers = ('dagster', 'pipelines', 'sandbox'); "
+            "sys.exit(any(m.split('.')[0] in layers for m in sys.modules))")
+    project_root = Path(__file__).parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=project_root).returncode == 0
