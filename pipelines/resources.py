@@ -13,6 +13,7 @@ from typing import Iterator, Optional
 import dagster as dg
 import duckdb
 
+from pipelines.lib.staging import MemberLimits
 from pipelines.lib.object_store import InboxObjectStore, ObjectStore, S3ObjectStore
 from pipelines.lib.warehouse import connect, ensure_schema
 
@@ -50,6 +51,10 @@ class WarehouseResource(dg.ConfigurableResource):
     memory_limit: str = "4GB"
     threads: int = 2
     max_member_bytes: int = 1 << 30
+    max_member_rows: int = 5_000_000
+
+    def member_limits(self) -> MemberLimits:
+        return MemberLimits(max_bytes=self.max_member_bytes, max_rows=self.max_member_rows)
 
     @property
     def landing_path(self) -> Path:

@@ -28,6 +28,7 @@ SETTINGS: dict[str, dict[str, str]] = {
         "memory_limit": "BILLRECON_DUCKDB_MEMORY_LIMIT",
         "threads": "BILLRECON_DUCKDB_THREADS",
         "max_member_bytes": "BILLRECON_MAX_MEMBER_BYTES",
+        "max_member_rows": "BILLRECON_MAX_MEMBER_ROWS",
     },
     "reports": {"out_dir": "BILLRECON_REPORTS_DIR"},
     "bss_api": {

@@ -85,3 +85,17 @@ def data_quality(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         rows = run_model(con, "marts", "data_quality")
         bad = con.execute("select count(*) from marts.data_quality where status <> 'ok'").fetchone()[0]
     return dg.MaterializeResult(metadata={"rows": rows, "not_ok": bad})
+
+
+@dg.asset(group_name="marts", partitions_def=bill_cycle_partitions, deps=[stg_bill_lines], kinds={"duckdb", "sql"})
+def restatement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """What each re-delivery of a monthly bill file changed: lines added, removed, changed and the
+    amount-due delta per customer.
+
+    Grain: bill_cycle × restatement × customer (marts.restatement; rebuilt whole). Source: audit.restatement_line.
+    """
+    with warehouse.connect() as con, transaction(con):
+        rows = run_model(con, "marts", "restatement")
+        delta = con.execute("select coalesce(sum(amount_due_delta), 0) from marts.restatement where bill_cycle = ?",
+                            [context.partition_key]).fetchone()[0]
+    return dg.MaterializeResult(metadata={"rows": rows, "amount_due_delta_this_cycle": str(delta)})

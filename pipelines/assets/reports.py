@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from pipelines.assets.marts import customer_bill_line, customer_monthly_expenditure, data_quality
+from pipelines.assets.marts import customer_bill_line, customer_monthly_expenditure, data_quality, restatement
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource
 from reports.month_close import render_month_close
@@ -26,7 +26,7 @@ def report_notes(bss: BssApiResource, bill_file_present: bool, bill_cycle: str) 
 
 
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
-          deps=[customer_monthly_expenditure, customer_bill_line, data_quality], kinds={"html", "excel", "csv"})
+          deps=[customer_monthly_expenditure, customer_bill_line, data_quality, restatement], kinds={"html", "excel", "csv"})
 def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        reports: ReportsResource, bss_api: BssApiResource) -> dg.MaterializeResult:
     """The month-close pack of the cycle under `<reports>/<bill_cycle>/`.

@@ -97,7 +97,7 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
             context.log.info(f"{key} (ETag {delivery.etag}) is already staged; nothing to load")
             return _result(_audit_totals(con, "customerBill", cycle), "stg_bill_lines", skipped="unchanged")
         with transaction(con):
-            result = stage_bill_delivery(con, delivery, cycle, context.run_id, warehouse.max_member_bytes)
+            result = stage_bill_delivery(con, delivery, cycle, context.run_id, warehouse.member_limits())
         _log_result(context, result)
         return _result(_audit_totals(con, "customerBill", cycle), "stg_bill_lines")
 
@@ -126,7 +126,7 @@ def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             return _result(_audit_totals(con, "customerUsage", cycle), "stg_usage_lines", skipped="unchanged")
         with transaction(con):
             result = stage_usage_delivery(con, delivery, cycle, export_date, context.run_id,
-                                          warehouse.max_member_bytes)
+                                          warehouse.member_limits())
         _log_result(context, result)
         return _result(_audit_totals(con, "customerUsage", cycle), "stg_usage_lines")
 

@@ -75,34 +75,98 @@ class ParsedMember:
         return self.warnings[0] if self.warnings else None
 
 
-def decode_text(data: bytes) -> str:
-    """UTF-8 with or without a BOM; anything else is rejected with a clear message."""
+def decode_text(data: bytes, spec: DatasetSpec) -> tuple[str, list[str]]:
+    """UTF-8 with or without a BOM. A GBK file (what Chinese-locale tools export) is decoded when it is
+    recognisably one: its header row decodes to known Chinese header names. Anything else is rejected."""
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        lookup = header_lookup(spec.headers)
+        header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+        chinese_known = [h for h in header if not h.isascii() and normalise_header(h) in lookup]
+        if len(chinese_known) >= 3:
+            return text, ["member is GBK-encoded, not UTF-8; decoded as GB18030"]
+    raise MemberRejected(
+        "FILE.ENCODING",
+        f"not UTF-8 text (byte {utf8_error.start}: {utf8_error.reason}) and not recognisably GBK; "
+        "re-export the file as UTF-8",
+    )
+
+
+def _header_row(text: str) -> list[str]:
+    return next(csv.reader(io.StringIO(text, newline="")), [])
+
+
+def check_header(header: list[str], spec: DatasetSpec) -> None:
+    """Problems that make the whole member unreadable, named precisely."""
+    if len(header) == 1 and header[0].count(";") >= 2:
         raise MemberRejected(
-            "FILE.ENCODING",
-            f"not UTF-8 text (byte {exc.start}: {exc.reason}); re-export the file as UTF-8",
-        ) from exc
+            "FILE.WRONG_DELIMITER",
+            "the header is separated by semicolons; billrecon reads comma-separated files (FORMATS.md) — "
+            "re-export with commas",
+        )
+    lookup = header_lookup(spec.headers)
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        key = lookup.get(normalise_header(name), normalise_header(name))
+        if key in seen:
+            raise MemberRejected(
+                "FILE.DUPLICATE_HEADER",
+                f"column '{name}' appears twice in the header (positions {seen[key]} and {position}); "
+                "it is ambiguous which one holds the data — re-export the file",
+            )
+        seen[key] = position
 
 
-def read_raw_csv(text: str) -> pl.DataFrame:
-    """Every field as text; empty strings become null (FORMATS.md: empty string = null)."""
+def read_raw_csv(text: str, header: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every field as text, numbered by record; empty strings become null (FORMATS.md).
+
+    The fast path is polars. If polars cannot read the member (a record with too many or too few
+    fields, an unterminated quote), the member is read again with Python's csv module so that only
+    the broken records are quarantined and the rest still loads."""
     if not text.strip():
-        return pl.DataFrame()
+        return pl.DataFrame(), pl.DataFrame(schema=QUARANTINE_SCHEMA)
     try:
         frame = pl.read_csv(
             text.encode("utf-8"), infer_schema=False, has_header=True, quote_char='"',
             raise_if_empty=False,
         )
-    except pl.exceptions.PolarsError as exc:
-        raise MemberRejected(
-            "FILE.MALFORMED_CSV", f"not a readable CSV file ({str(exc).splitlines()[0]})"
-        ) from exc
+        broken = pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    except pl.exceptions.PolarsError:
+        frame, broken = _read_record_by_record(text, header)
+    frame = frame.with_row_index("record_number", offset=1) if "record_number" not in frame.columns else frame
+    frame = frame.with_columns(pl.col("record_number").cast(pl.Int64))
     return frame.with_columns(
         pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c).str.strip_chars()).alias(c)
-        for c in frame.columns
-    )
+        for c in frame.columns if c != "record_number"
+    ), broken
+
+
+def _read_record_by_record(text: str, header: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    next(reader, None)
+    good: list[list[str]] = []
+    numbers: list[int] = []
+    broken = []
+    for number, fields in enumerate(reader, start=1):
+        if len(fields) == len(header):
+            good.append(fields)
+            numbers.append(number)
+            continue
+        swallowed = "\n" in "".join(fields) and reader.line_num > number + 1
+        reason = (f"record has {len(fields)} fields, the header has {len(header)}"
+                  + ("; an unterminated quote makes the rest of the member one field" if swallowed else ""))
+        broken.append((number, "FILE.FIELD_COUNT", reason, json.dumps(fields, ensure_ascii=False)[:2000]))
+    frame = pl.DataFrame({"record_number": numbers, **{
+        name: [row[i] for row in good] for i, name in enumerate(header)
+    }}, schema={"record_number": pl.Int64, **{name: pl.Utf8 for name in header}})
+    return frame, pl.DataFrame(broken, schema=QUARANTINE_SCHEMA, orient="row")
 
 
 def map_headers(raw: pl.DataFrame, spec: DatasetSpec) -> tuple[pl.DataFrame, list[str]]:
@@ -169,6 +233,12 @@ def _parse_expr(spec: ColumnSpec) -> tuple[pl.Expr, pl.Expr | None, str | None]:
 def type_columns(frame: pl.DataFrame, spec: DatasetSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parse text columns to their types. Returns (typed rows, quarantined rows)."""
     values, problems = [], []
+    text_columns = [c for c in frame.columns if frame.schema[c] == pl.Utf8]
+    if text_columns:
+        # a NUL byte is never part of real bill text: the row is damaged
+        has_nul = pl.any_horizontal([pl.col(c).str.contains("\x00", literal=True) for c in text_columns])
+        problems.append(pl.when(has_nul.fill_null(False)).then(pl.struct(
+            rule_id=pl.lit("FILE.NUL_BYTE"), reason=pl.lit("the record contains a NUL byte (damaged data)"))))
     for column in spec.columns:
         value, failed, rule_id = _parse_expr(column)
         values.append(value.alias(column.name))
@@ -293,20 +363,33 @@ def parse_member(
     spec: DatasetSpec,
     structural_model: type[pa.DataFrameModel],
     source_bill_cycle: str | None,
+    max_rows: int | None = None,
 ) -> tuple[ParsedMember, str]:
     """Parse one CSV member into loaded/quarantined rows. Returns the result and the decoded text."""
-    text = decode_text(data)
-    raw = read_raw_csv(text)
-    if raw.width == 0:
+    if max_rows is not None and data.count(b"\n") > max_rows + 1:
+        # counted before parsing: a member of a billion short rows never reaches memory as a frame
+        raise MemberRejected("FILE.MEMBER_TOO_MANY_ROWS",
+                             f"member has more than {max_rows} lines, the limit per member")
+    text, warnings = decode_text(data, spec)
+    header = _header_row(text)
+    if header:
+        check_header(header, spec)
+    if not header:
         return ParsedMember(pl.DataFrame(), pl.DataFrame(schema=QUARANTINE_SCHEMA),
                             pl.DataFrame(schema=FINDING_SCHEMA), 0, ["member is empty"]), text
-    raw = raw.with_row_index("record_number", offset=1).with_columns(pl.col("record_number").cast(pl.Int64))
-    mapped, unknown = map_headers(raw, spec)
+    raw, broken = read_raw_csv(text, header)
+    try:
+        mapped, unknown = map_headers(raw, spec)
+    except MemberRejected as exc:
+        exc.rows_read = raw.height + broken.height
+        raise
     typed, parse_quarantine = type_columns(mapped, spec)
     typed = typed.with_columns(pl.lit(source_bill_cycle, pl.Utf8).alias("source_bill_cycle"))
     good, structural_quarantine = split_structural(typed, spec, structural_model)
-    quarantined = pl.concat([parse_quarantine, structural_quarantine]).sort("record_number")
-    warnings = [f"unknown column(s) kept in `extra`: {', '.join(unknown)}"] if unknown else []
-    result = ParsedMember(good, quarantined, pl.DataFrame(schema=FINDING_SCHEMA), raw.height, warnings)
+    quarantined = pl.concat([broken, parse_quarantine, structural_quarantine]).sort("record_number")
+    if unknown:
+        warnings.append(f"unknown column(s) kept in `extra`: {', '.join(unknown)}")
+    rows_read = raw.height + broken.height
+    result = ParsedMember(good, quarantined, pl.DataFrame(schema=FINDING_SCHEMA), rows_read, warnings)
     assert result.rows_read == good.height + quarantined.height, "rows read must equal loaded + quarantined"
     return result, text

@@ -9,7 +9,7 @@ EXPECTED_GROUPS = {
     "landing": {"landed_bill_file", "landed_usage_exports", "landed_agreements"},
     "staging": {"stg_bill_lines", "stg_usage_lines", "stg_customer_discounts"},
     "core": {"core_customer_discount_rule", "core_rated_bill_lines"},
-    "marts": {"customer_monthly_expenditure", "customer_bill_line", "data_quality"},
+    "marts": {"customer_monthly_expenditure", "customer_bill_line", "data_quality", "restatement"},
     "reports": {"month_close_report"},
 }
 

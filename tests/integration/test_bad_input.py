@@ -94,3 +94,18 @@ def test_a_member_missing_a_required_column_is_rejected_and_others_load(tmp_path
                     ("customerBill_202609_0002.csv", 1, 1, 0, "ok")]
     reason = con.execute("select reason from audit.quarantine").fetchone()[0]
     assert "required column(s) missing: amount_due" in reason
+
+
+def test_the_same_line_twice_across_members_is_counted_once(tmp_path):
+    result, con = _run(tmp_path, _inbox(tmp_path, {
+        "customerBill_202609_0001.csv": member_csv([good_row(trade_id="A1"), good_row(trade_id="A2")]),
+        "customerBill_202609_0002.csv": member_csv([good_row(trade_id="B1"), good_row(trade_id="A2")]),
+    }))
+    assert result.success
+    assert con.execute("select count(*), sum(amount_due) from staging.bill_line").fetchone() == (3, Decimal("27"))
+    row = con.execute("select member, record_number, rule_id, reason from audit.quarantine").fetchone()
+    assert row == ("customerBill_202609_0002.csv", 2, "FILE.DUPLICATE_LINE",
+                   "the same line as customerBill_202609_0001.csv record 2: line delivered twice in the same file")
+    rows = con.execute("select member, rows_read, rows_loaded, rows_quarantined from marts.data_quality "
+                       "where source = 'customerBill' order by member").fetchall()
+    assert rows == [("customerBill_202609_0001.csv", 2, 2, 0), ("customerBill_202609_0002.csv", 2, 1, 1)]

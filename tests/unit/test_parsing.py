@@ -111,3 +111,68 @@ def test_line_numbers_follow_quoted_newlines():
 def test_empty_member_reads_zero_rows():
     parsed = parse(b"")
     assert parsed.rows_read == 0 and parsed.loaded.height == 0
+
+
+def test_duplicated_header_rejects_the_member_naming_the_column():
+    data = member_csv([good_row()]).decode().splitlines()
+    data = [data[0] + ",Customer ID", data[1] + ",other"]
+    with pytest.raises(MemberRejected) as caught:
+        parse(("\n".join(data) + "\n").encode())
+    assert caught.value.rule_id == "FILE.DUPLICATE_HEADER"
+    assert "'Customer ID' appears twice in the header (positions 2 and 42)" in str(caught.value)
+
+
+def test_semicolon_delimited_file_is_rejected_clearly():
+    data = member_csv([good_row()]).decode().replace(",", ";").encode()
+    with pytest.raises(MemberRejected) as caught:
+        parse(data)
+    assert caught.value.rule_id == "FILE.WRONG_DELIMITER"
+
+
+def test_a_record_with_extra_fields_is_quarantined_and_the_rest_loads():
+    lines = member_csv([good_row(trade_id="T1"), good_row(trade_id="T2"), good_row(trade_id="T3")]).decode()
+    lines = lines.splitlines()
+    lines[2] += ",surplus"
+    parsed = parse(("\n".join(lines) + "\n").encode())
+    assert parsed.loaded["trade_id"].to_list() == ["T1", "T3"]
+    assert parsed.quarantined.select("record_number", "rule_id").rows() == [(2, "FILE.FIELD_COUNT")]
+    assert parsed.rows_read == 3
+
+
+def test_an_unterminated_quote_quarantines_the_broken_record_only():
+    lines = member_csv([good_row(trade_id="T1"), good_row(trade_id="T2"), good_row(trade_id="T3")]).decode()
+    lines = lines.splitlines()
+    lines[2] = lines[2].replace("web-1", '"web-1')   # opens a quote that never closes
+    parsed = parse(("\n".join(lines) + "\n").encode())
+    assert parsed.loaded["trade_id"].to_list() == ["T1"]
+    (reason,) = parsed.quarantined["reason"].to_list()
+    assert "unterminated quote" in reason
+    assert parsed.rows_read == parsed.loaded.height + parsed.quarantined.height == 2
+
+
+def test_a_nul_byte_quarantines_its_record():
+    parsed = parse(member_csv([good_row(trade_id="T1"), good_row(trade_id="T2", resource_name="we\x00b")]))
+    assert parsed.loaded["trade_id"].to_list() == ["T1"]
+    assert parsed.quarantined.select("record_number", "rule_id").rows() == [(2, "FILE.NUL_BYTE")]
+
+
+def test_gbk_with_chinese_headers_is_decoded_and_other_encodings_are_not():
+    gbk = member_csv([good_row(customer_name="深圳市云端科技有限公司")], language="zh").decode().encode("gbk")
+    parsed = parse(gbk)
+    assert parsed.loaded["customer_name"].to_list() == ["深圳市云端科技有限公司"]
+    assert parsed.warnings == ["member is GBK-encoded, not UTF-8; decoded as GB18030"]
+    latin1 = member_csv([good_row(customer_name="Café Ltd")]).decode().encode("latin-1")
+    with pytest.raises(MemberRejected) as caught:
+        parse(latin1)
+    assert caught.value.rule_id == "FILE.ENCODING"
+
+
+def test_row_limit_stops_a_member_before_parsing():
+    with pytest.raises(MemberRejected) as caught:
+        parse_member(member_csv([good_row()] * 5), BILL_LINE, BillLineModel, "2026-09", max_rows=3)
+    assert caught.value.rule_id == "FILE.MEMBER_TOO_MANY_ROWS"
+
+
+def test_header_only_member_reads_zero_rows():
+    parsed = parse(member_csv([]))
+    assert (parsed.rows_read, parsed.loaded.height, parsed.quarantined.height) == (0, 0, 0)

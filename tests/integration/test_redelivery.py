@@ -1,0 +1,91 @@
+"""Re-delivered monthly files replace the month and are reported; the newest usage export wins even
+when exports arrive out of order; running a month twice changes nothing."""
+
+from decimal import Decimal
+
+import dagster as dg
+import duckdb
+
+from pipelines.runner import all_assets
+from tests.fixtures.bill_files import good_row, member_csv, write_archive
+from tests.integration.conftest import pipeline_resources
+from tests.integration.test_bad_input import _inbox
+
+CYCLE = "2026-09"
+KEY = "customerBill/customerBill_202609.tar.gz"
+
+
+def _materialize(resources):
+    result = dg.materialize(all_assets(), partition_key=CYCLE, resources=resources)
+    assert result.success
+    return result
+
+
+def _query(resources, sql, params=()):
+    con = duckdb.connect(resources["warehouse"].path, read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_redelivered_bill_file_replaces_the_month_and_the_change_is_reported(tmp_path):
+    inbox = _inbox(tmp_path, {"customerBill_202609_0001.csv": member_csv([
+        good_row(trade_id="A1"), good_row(trade_id="A2"), good_row(trade_id="A3")])})
+    resources = pipeline_resources(tmp_path, inbox=inbox)
+    _materialize(resources)
+    write_archive(inbox / KEY, {"customerBill_202609_0001.csv": member_csv([
+        good_row(trade_id="A1"),
+        good_row(trade_id="A2", official_amount="20", discount_amount="2", amount_due="18", credit_amount="18"),
+        good_row(trade_id="A4", customer_id="cust-2"),
+    ])})
+    _materialize(resources)
+    assert _query(resources, "select count(*) from landing.objects where object_key = ?", [KEY]) == [(2,)]
+    assert _query(resources, "select trade_id, amount_due from staging.bill_line order by 1") == [
+        ("A1", Decimal("9")), ("A2", Decimal("18")), ("A4", Decimal("9"))]
+    changes = _query(resources, """select trade_id, change, previous_amount_due, new_amount_due, amount_due_delta
+                                   from audit.restatement_line order by trade_id""")
+    assert changes == [
+        ("A2", "changed", Decimal("9"), Decimal("18"), Decimal("9")),
+        ("A3", "removed", Decimal("9"), None, Decimal("-9")),
+        ("A4", "added", None, Decimal("9"), Decimal("9")),
+    ]
+    by_customer = _query(resources, """select customer_id, lines_added, lines_removed, lines_changed, amount_due_delta
+                                       from marts.restatement order by customer_id""")
+    assert by_customer == [("cust-1", 0, 1, 1, Decimal("0")), ("cust-2", 1, 0, 0, Decimal("9"))]
+    assert _query(resources, "select sum(amount_due) from marts.customer_monthly_expenditure") == [(Decimal("36"),)]
+
+
+def _usage_archive(inbox, export_day: str, amounts: list[str]):
+    rows = [good_row(trade_id=f"U{i}", official_amount=a, discount_amount="0", amount_due=a)
+            for i, a in enumerate(amounts)]
+    key = f"customerUsage/customerUsageV2_202609_{export_day}.tar.gz"
+    write_archive(inbox / key, {f"customerUsageV2_202609_{export_day}_00000001.csv": member_csv(rows)})
+
+
+def test_the_newest_usage_export_wins_and_a_late_older_one_never_rolls_back(tmp_path):
+    inbox = _inbox(tmp_path, {"customerBill_202609_0001.csv": member_csv([good_row()])})
+    resources = pipeline_resources(tmp_path, inbox=inbox)
+    _usage_archive(inbox, "20260905", ["1", "2"])
+    _materialize(resources)
+    assert _query(resources, "select export_date::varchar, count(*), sum(official_amount) from staging.usage_line "
+                             "group by 1") == [("2026-09-05", 2, Decimal("3"))]
+    _usage_archive(inbox, "20260907", ["1", "2", "4"])
+    _materialize(resources)
+    # an export for an earlier day arrives late: it must not replace the newer one
+    _usage_archive(inbox, "20260906", ["1", "2", "3"])
+    _materialize(resources)
+    assert _query(resources, "select export_date::varchar, count(*), sum(official_amount) from staging.usage_line "
+                             "group by 1") == [("2026-09-07", 3, Decimal("7"))]
+
+
+def test_running_a_month_twice_gives_byte_identical_marts_and_reports(tmp_path, s3_server, bucket):
+    resources = pipeline_resources(tmp_path, s3=s3_server, bucket=bucket)
+    _materialize(resources)
+    folder = resources["reports"].cycle_dir(CYCLE)
+    first = {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    marts = _query(resources, "select * from marts.customer_monthly_expenditure order by all")
+    _materialize(resources)
+    second = {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    assert len(first) > 5 and first == second
+    assert _query(resources, "select * from marts.customer_monthly_expenditure order by all") == marts
