@@ -106,7 +106,9 @@ def _run_cycles(cycles: list[str], resources: dict) -> list[str]:
 
 
 def _print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    from pipelines.lib.warehouse import connect
+
+    con = connect(warehouse, read_only=True)
     try:
         print()
         print(f"{'cycle':<9}{'lines':>9}{'quarantined':>13}{'customers':>11}{'amount due':>16}"
@@ -130,7 +132,9 @@ def _print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> Non
         if html.exists():
             print(f"  {cycle}: {html}")
             print(f"  {' ' * len(cycle)}  {xlsx}")
-    print(f"Warehouse: {warehouse}  (analysts: open it read-only, e.g. duckdb.connect(path, read_only=True))")
+    published = Path(os.environ.get("BILLRECON_PUBLISHED_WAREHOUSE") or warehouse.parent / "published" / warehouse.name)
+    print(f"Warehouse: {published}  (read-only snapshot for analysts, replaced atomically after each run)")
+    print(f"           {warehouse}  (the pipeline's working file)")
 
 
 def run(args) -> int:

@@ -48,6 +48,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     path: str = "warehouse/billrecon.duckdb"
     landing_dir: Optional[str] = None
+    published_path: Optional[str] = None
     memory_limit: str = "4GB"
     threads: int = 2
     max_member_bytes: int = 1 << 30
@@ -55,6 +56,13 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def member_limits(self) -> MemberLimits:
         return MemberLimits(max_bytes=self.max_member_bytes, max_rows=self.max_member_rows)
+
+    @property
+    def published(self) -> Path:
+        """The read-only snapshot analysts open (default: <warehouse folder>/published/<file name>)."""
+        if self.published_path:
+            return Path(self.published_path)
+        return Path(self.path).parent / "published" / Path(self.path).name
 
     @property
     def landing_path(self) -> Path:

@@ -1,11 +1,14 @@
 """Report assets: the month-close pack finance reads (HTML, XLSX, CSV, one bill per customer)."""
 
 
+from pathlib import Path
+
 import dagster as dg
 
 from pipelines.assets.marts import customer_bill_line, customer_monthly_expenditure, data_quality, restatement
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource
+from pipelines.lib.publish import publish
 from reports.month_close import render_month_close
 
 API_SKIPPED_NOTE = (
@@ -49,3 +52,14 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         "customer_bills": len(report.customer_bills),
         "notes": dg.MetadataValue.json(notes),
     })
+
+
+@dg.asset(group_name="reports", partitions_def=bill_cycle_partitions, deps=[month_close_report], kinds={"duckdb"})
+def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The read-only warehouse snapshot analysts query, replaced by atomic rename after a good run.
+
+    Grain: the whole warehouse file. Source: the working warehouse, after every other asset of the run.
+    """
+    path = publish(Path(warehouse.path), warehouse.published)
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)),
+                                          "bytes": path.stat().st_size})

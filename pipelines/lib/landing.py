@@ -28,6 +28,8 @@ class Delivery:
 def land(con: duckdb.DuckDBPyConnection, store: ObjectStore, prefix: str, landing_dir: Path) -> list[Delivery]:
     """Land every object under `prefix`; returns the current delivery of each key, new ones flagged."""
     landing_dir.mkdir(parents=True, exist_ok=True)
+    for stale in landing_dir.glob(".incoming-*"):
+        stale.unlink()  # left by a run that was killed mid-download; one writer at a time, so never live
     deliveries = []
     for info in store.list(prefix):
         known = con.execute(

@@ -10,7 +10,7 @@ EXPECTED_GROUPS = {
     "staging": {"stg_bill_lines", "stg_usage_lines", "stg_customer_discounts"},
     "core": {"core_customer_discount_rule", "core_rated_bill_lines"},
     "marts": {"customer_monthly_expenditure", "customer_bill_line", "data_quality", "restatement"},
-    "reports": {"month_close_report"},
+    "reports": {"month_close_report", "published_warehouse"},
 }
 
 
@@ -50,3 +50,18 @@ def test_settings_become_env_vars_resolved_at_run_time():
     assert resources["warehouse"].threads == dg.EnvVar.int("BILLRECON_DUCKDB_THREADS")
     assert resources["object_store"].endpoint_url is None
     assert resources["bss_api"].configured is False
+
+
+def test_dagster_yaml_queues_warehouse_writers_one_at_a_time(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    shutil.copy(Path(__file__).parents[2] / "dagster.yaml", tmp_path / "dagster.yaml")
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
+        assert {"key": "billrecon/warehouse-writer", "limit": 1} in limits
+        job_tags = defs.resolve_job_def("month_close").tags
+        assert job_tags["billrecon/warehouse-writer"] == "duckdb"
+    finally:
+        instance.dispose()

@@ -1,0 +1,40 @@
+"""Publishing the warehouse for analysts: a read-only copy swapped in by atomic rename.
+
+Analysts open the published file, never the working one, so they never block the nightly run (DuckDB
+lets one process write a file and no other open it meanwhile) and never see a half-written month: a
+reader that has the old file open keeps reading the old file until it reconnects.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+
+
+def publish(working: Path, published: Path) -> Path:
+    """Copy the working warehouse (after a checkpoint) to `published`, atomically."""
+    con = duckdb.connect(str(working))
+    try:
+        con.execute("checkpoint")  # every committed change into the file, nothing left in the WAL
+    finally:
+        con.close()
+    published.parent.mkdir(parents=True, exist_ok=True)
+    incoming = published.with_name(f".{published.name}.{os.getpid()}.incoming")
+    try:
+        with working.open("rb") as source, incoming.open("wb") as target:
+            shutil.copyfileobj(source, target, length=16 << 20)
+            target.flush()
+            os.fsync(target.fileno())
+        incoming.chmod(0o444)
+        os.replace(incoming, published)  # readers see the old file or the new one, never a mix
+    finally:
+        incoming.unlink(missing_ok=True)
+    directory = os.open(published.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a crash
+    finally:
+        os.close(directory)
+    return published
