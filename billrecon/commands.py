@@ -181,9 +181,10 @@ def report(args) -> int:
         raise UserError(f"warehouse {warehouse} does not exist; run `billrecon run --month {args.month}` first")
     con = connect(warehouse, read_only=True)
     try:
-        present = con.execute("select count(*) from audit.loads where source = 'customerBill' and bill_cycle = ?",
-                              [args.month]).fetchone()[0] > 0
-        notes = report_notes(resources["bss_api"], present, args.month)
+        loads, lines_read = con.execute(
+            "select count(*), coalesce(sum(rows_read), 0) from audit.loads where source = 'customerBill' "
+            "and bill_cycle = ?", [args.month]).fetchone()
+        notes = report_notes(resources["bss_api"], loads > 0, args.month, lines_read)
         written = render_month_close(con, args.month, out_dir / args.month, notes)
     finally:
         con.close()

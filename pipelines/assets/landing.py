@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from pipelines.lib.landing import land
+from pipelines.lib.landing import land, record_ignored_bill_objects
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import ObjectStoreResource, WarehouseResource
 
@@ -33,8 +33,18 @@ def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     """The monthly partner bill file of the cycle, landed if new or re-delivered (new ETag).
 
     Grain: one delivery of `customerBill/customerBill_YYYYMM.tar.gz`. Source: the OBS bucket or inbox.
+    Other objects under customerBill/ that name the month (a copy under a second key) are not loaded;
+    they are listed in audit.ignored_objects with the reason.
     """
-    return _land(context, warehouse, object_store, f"customerBill/customerBill_{_compact(context.partition_key)}.")
+    cycle = context.partition_key
+    key = f"customerBill/customerBill_{_compact(cycle)}.tar.gz"
+    result = _land(context, warehouse, object_store, key)
+    with warehouse.connect() as con:
+        ignored = record_ignored_bill_objects(con, object_store.store().list("customerBill/"), cycle, key)
+    for item in ignored:
+        context.log.warning(f"not loaded: {item['object_key']}: {item['reason']}")
+    result.metadata["ignored_objects"] = dg.MetadataValue.json(ignored)
+    return result
 
 
 @dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"})

@@ -18,11 +18,14 @@ API_SKIPPED_NOTE = (
 )
 
 
-def report_notes(bss: BssApiResource, bill_file_present: bool, bill_cycle: str) -> list[str]:
+def report_notes(bss: BssApiResource, bill_file_present: bool, bill_cycle: str, lines_read: int = 0) -> list[str]:
     notes = []
     if not bill_file_present:
         notes.append(f"No partner bill file has been delivered for {bill_cycle} yet: the month is open or late "
                      "(HUAWEI CLOUD delivers it before 12:00 GMT+8 on the 5th of the next month).")
+    elif lines_read == 0:
+        notes.append(f"The partner bill file for {bill_cycle} was delivered but holds no lines (or none that "
+                     "could be read): check the data quality section before closing the month.")
     if not bss.configured:
         notes.append(API_SKIPPED_NOTE)
     return notes
@@ -39,10 +42,10 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     """
     cycle = context.partition_key
     with warehouse.connect() as con:
-        present = con.execute(
-            "select count(*) from audit.loads where source = 'customerBill' and bill_cycle = ?", [cycle]
-        ).fetchone()[0] > 0
-        notes = report_notes(bss_api, present, cycle)
+        loads, lines_read = con.execute(
+            "select count(*), coalesce(sum(rows_read), 0) from audit.loads where source = 'customerBill' "
+            "and bill_cycle = ?", [cycle]).fetchone()
+        notes = report_notes(bss_api, loads > 0, cycle, lines_read)
         for note in notes:
             context.log.warning(note)
         report = render_month_close(con, cycle, reports.cycle_dir(cycle), notes)

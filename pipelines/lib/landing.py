@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib.object_store import ObjectStore, file_sha256
+from pipelines.lib.warehouse import transaction
 
 
 @dataclass(frozen=True)
@@ -81,3 +82,29 @@ def current_delivery(con: duckdb.DuckDBPyConnection, object_key: str, landing_di
     if row is None:
         return None
     return Delivery(row[0], row[1], row[2], row[3], landing_dir / row[4], row[5], newly_landed=False)
+
+
+def record_ignored_bill_objects(con: duckdb.DuckDBPyConnection, listing: list, bill_cycle: str,
+                                monthly_key: str) -> list[dict]:
+    """Objects under customerBill/ that name this month but are not its monthly file: recorded, not loaded.
+
+    HUAWEI CLOUD delivers one key per month; a second key with the month's name is a manual copy or a
+    misfiled upload, and loading it too would count the month twice."""
+    compact = bill_cycle.replace("-", "")
+    canonical = next((o for o in listing if o.key == monthly_key), None)
+    ignored = []
+    for info in listing:
+        name = info.key.rsplit("/", 1)[-1]
+        if info.key == monthly_key or f"_{compact}" not in name:
+            continue
+        if canonical is not None and info.etag == canonical.etag:
+            reason = f"same content as {monthly_key} under another key; counted once, from {monthly_key}"
+        else:
+            reason = f"not the monthly bill file name; the month is read from {monthly_key} only"
+        ignored.append({"object_key": info.key, "etag": info.etag, "size_bytes": info.size, "reason": reason})
+    with transaction(con):
+        con.execute("delete from audit.ignored_objects where source = 'customerBill' and bill_cycle = ?", [bill_cycle])
+        for item in ignored:
+            con.execute("insert into audit.ignored_objects values ('customerBill', ?, ?, ?, ?, ?)",
+                        [item["object_key"], item["etag"], item["size_bytes"], bill_cycle, item["reason"]])
+    return ignored

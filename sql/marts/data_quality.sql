@@ -9,7 +9,11 @@ objects as (
     select * from landing.objects
 ),
 
-final as (
+ignored as (
+    select * from audit.ignored_objects
+),
+
+unioned as (
     select
         loads.source,
         loads.object_key,
@@ -26,7 +30,29 @@ final as (
         loads.sha256
     from loads
     left join objects using (object_key, etag)
-    order by loads.source, loads.object_key, loads.member nulls first
+
+    union all
+
+    select
+        source,
+        object_key,
+        null as member,
+        bill_cycle,
+        0 as rows_read,
+        0 as rows_loaded,
+        0 as rows_quarantined,
+        0 as findings_count,
+        'ignored' as status,
+        reason as first_error,
+        null as landed_at,
+        etag,
+        null as sha256
+    from ignored
+),
+
+final as (
+    select * from unioned
+    order by source, object_key, member nulls first
 )
 
 select * from final

@@ -109,3 +109,45 @@ def test_the_same_line_twice_across_members_is_counted_once(tmp_path):
     rows = con.execute("select member, rows_read, rows_loaded, rows_quarantined from marts.data_quality "
                        "where source = 'customerBill' order by member").fetchall()
     assert rows == [("customerBill_202609_0001.csv", 2, 2, 0), ("customerBill_202609_0002.csv", 2, 1, 1)]
+
+
+def test_the_same_file_under_a_second_key_is_recorded_and_not_counted_twice(tmp_path):
+    inbox = _inbox(tmp_path, {"customerBill_202609_0001.csv": member_csv([good_row()])})
+    copy = inbox / "customerBill" / "customerBill_202609 (1).tar.gz"
+    copy.write_bytes((inbox / KEY).read_bytes())
+    result, con = _run(tmp_path, inbox)
+    assert result.success
+    assert con.execute("select count(*), sum(amount_due) from staging.bill_line").fetchone() == (1, Decimal("9"))
+    row = con.execute("select object_key, status, rows_read, first_error from marts.data_quality "
+                      "where status = 'ignored'").fetchone()
+    assert row == ("customerBill/customerBill_202609 (1).tar.gz", "ignored", 0,
+                   f"same content as {KEY} under another key; counted once, from {KEY}")
+
+
+def test_an_empty_month_loads_nothing_and_the_report_says_so(tmp_path):
+    result, con = _run(tmp_path, _inbox(tmp_path, {"customerBill_202609_0001.csv": member_csv([])}))
+    assert result.success
+    assert con.execute("select count(*) from staging.bill_line").fetchone() == (0,)
+    assert con.execute("select rows_read, status from marts.data_quality where source = 'customerBill'"
+                       ).fetchall() == [(0, "ok")]
+    html = (tmp_path / "reports" / CYCLE / f"month_close_{CYCLE}.html").read_text(encoding="utf-8")
+    assert "was delivered but holds no lines" in html
+
+
+def test_a_member_over_the_documented_row_count_loads_with_a_warning(tmp_path):
+    import duckdb as _duckdb
+
+    from pipelines.lib.landing import land
+    from pipelines.lib.object_store import InboxObjectStore
+    from pipelines.lib.staging import MemberLimits, stage_bill_delivery
+    from pipelines.lib.warehouse import ensure_schema
+
+    inbox = _inbox(tmp_path, {"customerBill_202609_0001.csv": member_csv(
+        [good_row(trade_id=f"T{i}") for i in range(5)])})
+    con = _duckdb.connect()
+    ensure_schema(con)
+    (delivery,) = land(con, InboxObjectStore(inbox), KEY, tmp_path / "landing")
+    result = stage_bill_delivery(con, delivery, CYCLE, "load-1", MemberLimits(documented_rows=3))
+    (member,) = result.members
+    assert (member.rows_read, member.rows_loaded, member.status) == (5, 5, "warning")
+    assert member.first_error == "member has 5 rows, more than the documented 3"

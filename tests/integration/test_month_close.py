@@ -104,3 +104,37 @@ def _count(path, sql):
         return con.execute(sql).fetchone()[0]
     finally:
         con.close()
+
+
+def test_a_chinese_world_with_bom_gives_the_same_kind_of_totals(tmp_path, s3_server):
+    from dataclasses import replace
+
+    from sandbox.objectstore import make_s3_client, upload_tree
+    from sandbox.world import generate_world
+    from sandbox.writer import write_world
+    from tests.integration.conftest import SMALL_WORLD
+
+    config = replace(SMALL_WORLD, seed=12, header_language="zh", bill_type_language="zh", utf8_bom=True,
+                     closed_months=1)
+    root = tmp_path / "world-zh"
+    write_world(generate_world(config), root)
+    upload_tree(make_s3_client(s3_server.endpoint_url, s3_server.access_key, s3_server.secret_key), "zh-world", root)
+    resources = pipeline_resources(tmp_path, s3=s3_server, bucket="zh-world")
+    cycle = config.first_month
+    assert dg.materialize(all_assets(), partition_key=cycle, resources=resources).success
+    lines = read_bill_lines(root / "customerBill" / f"customerBill_{cycle.replace('-', '')}.tar.gz", language="zh")
+    expected = expected_expenditure(lines, read_rules(root / "agreements" / "customer_discounts.csv"))
+    con = duckdb.connect(resources["warehouse"].path, read_only=True)
+    try:
+        got = con.execute("""select sum(amount_due), sum(refund_amount), sum(customer_charge_amount), sum(line_count),
+                                    count(*) filter (where customer_name ~ '[\u4e00-\u9fff]')
+                             from marts.customer_monthly_expenditure""").fetchone()
+        quarantined = con.execute("select count(*) from audit.quarantine").fetchone()[0]
+    finally:
+        con.close()
+    assert quarantined == 0
+    assert got[:4] == (sum(t["amount_due"] for t in expected.values()),
+                       sum(t["refund_amount"] for t in expected.values()),
+                       sum(t["customer_charge_amount"] for t in expected.values()),
+                       sum(t["line_count"] for t in expected.values()))
+    assert got[4] > 0  # Chinese customer names survived
