@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import pandera.errors
 import pandera.polars as pa
 import polars as pl
 
+from pipelines.lib.csv_reading import (  # noqa: F401  (re-exported: callers catch MemberRejected here)
+    QUARANTINE_SCHEMA, MemberRejected, check_header, decode_text, header_row, read_raw_csv,
+)
 from schemas.aliases import header_lookup, normalise_header
 from schemas.datasets import ColumnSpec, DatasetSpec
 from schemas.rules import rule
@@ -35,23 +37,11 @@ _TIME_RE = r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?: ?GMT\+0?8:00)?$"
 _DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 _CYCLE_RE = r"^\d{4}-\d{2}$"
 
-QUARANTINE_SCHEMA = {
-    "record_number": pl.Int64, "rule_id": pl.Utf8, "reason": pl.Utf8, "raw_record": pl.Utf8,
-}
 FINDING_SCHEMA = {
     "record_number": pl.Int64, "rule_id": pl.Utf8, "severity": pl.Utf8, "bill_cycle": pl.Utf8,
     "customer_id": pl.Utf8, "reference": pl.Utf8, "expected": MONEY, "actual": MONEY,
     "difference_amount": MONEY, "message": pl.Utf8,
 }
-
-
-class MemberRejected(Exception):
-    """The member cannot be read as a whole; the message says what is wrong and what to do."""
-
-    def __init__(self, rule_id: str, message: str, rows_read: int = 0):
-        super().__init__(message)
-        self.rule_id = rule_id
-        self.rows_read = rows_read
 
 
 @dataclass
@@ -73,100 +63,6 @@ class ParsedMember:
             row = self.findings.row(0, named=True)
             return f"record {row['record_number']}: {row['message']}"
         return self.warnings[0] if self.warnings else None
-
-
-def decode_text(data: bytes, spec: DatasetSpec) -> tuple[str, list[str]]:
-    """UTF-8 with or without a BOM. A GBK file (what Chinese-locale tools export) is decoded when it is
-    recognisably one: its header row decodes to known Chinese header names. Anything else is rejected."""
-    try:
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError as exc:
-        utf8_error = exc
-    try:
-        text = data.decode("gb18030")
-    except UnicodeDecodeError:
-        text = None
-    if text is not None:
-        lookup = header_lookup(spec.headers)
-        header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
-        chinese_known = [h for h in header if not h.isascii() and normalise_header(h) in lookup]
-        if len(chinese_known) >= 3:
-            return text, ["member is GBK-encoded, not UTF-8; decoded as GB18030"]
-    raise MemberRejected(
-        "FILE.ENCODING",
-        f"not UTF-8 text (byte {utf8_error.start}: {utf8_error.reason}) and not recognisably GBK; "
-        "re-export the file as UTF-8",
-    )
-
-
-def _header_row(text: str) -> list[str]:
-    return next(csv.reader(io.StringIO(text, newline="")), [])
-
-
-def check_header(header: list[str], spec: DatasetSpec) -> None:
-    """Problems that make the whole member unreadable, named precisely."""
-    if len(header) == 1 and header[0].count(";") >= 2:
-        raise MemberRejected(
-            "FILE.WRONG_DELIMITER",
-            "the header is separated by semicolons; billrecon reads comma-separated files (FORMATS.md) — "
-            "re-export with commas",
-        )
-    lookup = header_lookup(spec.headers)
-    seen: dict[str, int] = {}
-    for position, name in enumerate(header, start=1):
-        key = lookup.get(normalise_header(name), normalise_header(name))
-        if key in seen:
-            raise MemberRejected(
-                "FILE.DUPLICATE_HEADER",
-                f"column '{name}' appears twice in the header (positions {seen[key]} and {position}); "
-                "it is ambiguous which one holds the data — re-export the file",
-            )
-        seen[key] = position
-
-
-def read_raw_csv(text: str, header: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every field as text, numbered by record; empty strings become null (FORMATS.md).
-
-    The fast path is polars. If polars cannot read the member (a record with too many or too few
-    fields, an unterminated quote), the member is read again with Python's csv module so that only
-    the broken records are quarantined and the rest still loads."""
-    if not text.strip():
-        return pl.DataFrame(), pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    try:
-        frame = pl.read_csv(
-            text.encode("utf-8"), infer_schema=False, has_header=True, quote_char='"',
-            raise_if_empty=False,
-        )
-        broken = pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    except pl.exceptions.PolarsError:
-        frame, broken = _read_record_by_record(text, header)
-    frame = frame.with_row_index("record_number", offset=1) if "record_number" not in frame.columns else frame
-    frame = frame.with_columns(pl.col("record_number").cast(pl.Int64))
-    return frame.with_columns(
-        pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c).str.strip_chars()).alias(c)
-        for c in frame.columns if c != "record_number"
-    ), broken
-
-
-def _read_record_by_record(text: str, header: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    next(reader, None)
-    good: list[list[str]] = []
-    numbers: list[int] = []
-    broken = []
-    for number, fields in enumerate(reader, start=1):
-        if len(fields) == len(header):
-            good.append(fields)
-            numbers.append(number)
-            continue
-        swallowed = "\n" in "".join(fields) and reader.line_num > number + 1
-        reason = (f"record has {len(fields)} fields, the header has {len(header)}"
-                  + ("; an unterminated quote makes the rest of the member one field" if swallowed else ""))
-        broken.append((number, "FILE.FIELD_COUNT", reason, json.dumps(fields, ensure_ascii=False)[:2000]))
-    frame = pl.DataFrame({"record_number": numbers, **{
-        name: [row[i] for row in good] for i, name in enumerate(header)
-    }}, schema={"record_number": pl.Int64, **{name: pl.Utf8 for name in header}})
-    return frame, pl.DataFrame(broken, schema=QUARANTINE_SCHEMA, orient="row")
 
 
 def map_headers(raw: pl.DataFrame, spec: DatasetSpec) -> tuple[pl.DataFrame, list[str]]:
@@ -371,7 +267,7 @@ def parse_member(
         raise MemberRejected("FILE.MEMBER_TOO_MANY_ROWS",
                              f"member has more than {max_rows} lines, the limit per member")
     text, warnings = decode_text(data, spec)
-    header = _header_row(text)
+    header = header_row(text)
     if header:
         check_header(header, spec)
     if not header:
