@@ -29,6 +29,7 @@ BILL_LINE_TABLE = "marts.customer_bill_line"
 DATA_QUALITY_TABLE = "marts.data_quality"
 FINDINGS_TABLE = "audit.findings"
 QUARANTINE_TABLE = "audit.quarantine"
+RESTATEMENT_TABLE = "marts.restatement"
 
 # Sums of customer_monthly_expenditure shown per cycle, per customer and per service.
 EXPENDITURE_MONEY_COLUMNS = (
@@ -133,7 +134,16 @@ QUARANTINE = TableExport(
     leading_order=("source", "object_key", "member", "line_number", "rule_id"),
 )
 
-CSV_EXPORTS = (CUSTOMER_MONTHLY_EXPENDITURE, CUSTOMER_BILL_LINE, DATA_QUALITY, FINDINGS, QUARANTINE)
+RESTATEMENT = TableExport(
+    name="restatement",
+    table=RESTATEMENT_TABLE,
+    where="bill_cycle = ?",
+    parameter_count=1,
+    leading_order=("restated_at", "customer_id"),
+)
+
+CSV_EXPORTS = (CUSTOMER_MONTHLY_EXPENDITURE, CUSTOMER_BILL_LINE, DATA_QUALITY, FINDINGS, QUARANTINE,
+               RESTATEMENT)
 
 
 def quote_identifier(name: str) -> str:
@@ -237,6 +247,7 @@ class MonthCloseData:
     findings_by_rule: list[dict[str, Any]]
     quarantine_by_reason: list[dict[str, Any]]
     data_landed_until: datetime | None
+    restatements: list[dict[str, Any]]
 
     @property
     def has_lines(self) -> bool:
@@ -372,6 +383,16 @@ ORDER BY row_count DESC, source, rule_id, reason NULLS FIRST
 """
 
 
+# Each re-delivery of the month's bill file, with what it changed per customer (largest change first).
+_RESTATEMENTS_SQL = f"""
+SELECT restated_at, previous_etag, new_etag, customer_id, lines_added, lines_removed, lines_changed,
+       previous_amount_due, new_amount_due, amount_due_delta
+FROM {RESTATEMENT_TABLE}
+WHERE bill_cycle = ?
+ORDER BY restated_at, abs(amount_due_delta) DESC, customer_id
+"""
+
+
 def load_month_close_data(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> MonthCloseData:
     """Read the aggregated view of ``bill_cycle`` that the page and the summary sheets show."""
     cycle = [bill_cycle]
@@ -394,4 +415,5 @@ def load_month_close_data(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> Mo
         findings_by_rule=fetch_records(con, _FINDINGS_BY_RULE_SQL, audit_parameters),
         quarantine_by_reason=fetch_records(con, _QUARANTINE_BY_REASON_SQL, audit_parameters),
         data_landed_until=max(landed) if landed else None,
+        restatements=fetch_records(con, _RESTATEMENTS_SQL, cycle),
     )

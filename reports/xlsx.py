@@ -49,6 +49,7 @@ SHEET_CUSTOMER_BILLS = "Customer bills"
 SHEET_DATA_QUALITY = "Data quality"
 SHEET_FINDINGS = "Findings"
 SHEET_QUARANTINE = "Quarantine"
+SHEET_RESTATEMENTS = "Restatements"
 
 CellKind = Literal["text", "money", "count", "ratio", "rate", "exact", "integer", "auto"]
 
@@ -137,7 +138,8 @@ def write_month_close_workbook(
                                     con, data.bill_cycle)
         _write_data_quality_sheet(workbook.add_worksheet(SHEET_DATA_QUALITY), formats, data)
         for sheet_name, export in ((SHEET_FINDINGS, marts.FINDINGS),
-                                   (SHEET_QUARANTINE, marts.QUARANTINE)):
+                                   (SHEET_QUARANTINE, marts.QUARANTINE),
+                                   (SHEET_RESTATEMENTS, marts.RESTATEMENT)):
             names, rows = marts.stream_rows(con, export, data.bill_cycle)
             columns = [Column(name, itemgetter(index), "auto", _AUDIT_COLUMN_WIDTHS.get(name))
                        for index, name in enumerate(names)]

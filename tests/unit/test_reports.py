@@ -80,6 +80,14 @@ CREATE TABLE audit.quarantine (
   line_number BIGINT, rule_id VARCHAR, reason VARCHAR, raw_record VARCHAR)
 """
 
+RESTATEMENT_DDL = """
+CREATE TABLE marts.restatement (
+  bill_cycle VARCHAR, object_key VARCHAR, previous_etag VARCHAR, new_etag VARCHAR,
+  restated_at TIMESTAMPTZ, customer_id VARCHAR, lines_added BIGINT, lines_removed BIGINT,
+  lines_changed BIGINT, previous_amount_due DECIMAL(20,8), new_amount_due DECIMAL(20,8),
+  amount_due_delta DECIMAL(20,8))
+"""
+
 MARCH_FILE = "customerBill/customerBill_202603.tar.gz"
 MARCH_MEMBER = "customerBill_202603_0001.csv"
 FEBRUARY_FILE = "customerBill/customerBill_202602.tar.gz"
@@ -157,7 +165,7 @@ def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     """Create the five tables the reports read and fill them with the fixture rows."""
     con.execute("CREATE SCHEMA marts")
     con.execute("CREATE SCHEMA audit")
-    for ddl in (BILL_LINE_DDL, EXPENDITURE_DDL, DATA_QUALITY_DDL, FINDINGS_DDL, QUARANTINE_DDL):
+    for ddl in (BILL_LINE_DDL, EXPENDITURE_DDL, DATA_QUALITY_DDL, FINDINGS_DDL, QUARANTINE_DDL, RESTATEMENT_DDL):
         con.execute(ddl)
     con.executemany(f"INSERT INTO marts.customer_bill_line VALUES ({', '.join(['?'] * 23)})",
                     BILL_LINES)
@@ -378,7 +386,7 @@ def test_bill_text_is_neutralised_and_numbers_are_not(report):
 
 def test_mart_csvs_keep_full_precision(report):
     assert set(report.csv_by_mart) == {"customer_monthly_expenditure", "customer_bill_line",
-                                       "data_quality", "findings", "quarantine"}
+                                       "data_quality", "findings", "quarantine", "restatement"}
     with report.csv_by_mart["customer_monthly_expenditure"].open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(EXPENDITURE)
@@ -412,7 +420,7 @@ def test_rendering_twice_gives_identical_files(warehouse, tmp_path):
     warehouse.execute("SET TimeZone = 'Asia/Shanghai'")
     second = render_month_close(warehouse, CYCLE, tmp_path / "b", notes=["note"])
     first_files, second_files = _file_bytes(tmp_path / "a"), _file_bytes(tmp_path / "b")
-    assert len(first_files) == 5 + 2 + 3  # csv exports, html + xlsx, three bills
+    assert len(first_files) == 6 + 2 + 3  # csv exports, html + xlsx, three bills
     assert first_files == second_files
     assert [p.name for p in first.paths] == [p.name for p in second.paths]
 
@@ -476,3 +484,18 @@ def test_reports_does_not_import_the_pipeline_layers():
             "sys.exit(any(m.split('.')[0] in layers for m in sys.modules))")
     project_root = Path(__file__).parents[2]
     assert subprocess.run([sys.executable, "-c", code], cwd=project_root).returncode == 0
+
+
+def test_a_restatement_is_shown_with_its_changes_per_customer(warehouse, tmp_path):
+    warehouse.execute(
+        "INSERT INTO marts.restatement VALUES (?, ?, 'etag-1', 'etag-2', TIMESTAMPTZ '2026-04-07 03:00:00+00', "
+        "?, 1, 0, 2, 10.00000000, 22.50000000, 12.50000000)", [CYCLE, MARCH_FILE, ACME[0]])
+    report = render_month_close(warehouse, CYCLE, tmp_path / CYCLE)
+    html = _html(report)
+    assert 'id="restatements"' in html and "2026-04-07 03:00" in html and "12.50" in html
+    sheet = openpyxl.load_workbook(report.xlsx)["Restatements"]
+    assert [c.value for c in sheet[2]][5:] == [ACME[0], 1, 0, 2, 10, 22.5, 12.5]
+
+
+def test_no_restatement_section_without_a_redelivery(report):
+    assert 'id="restatements"' not in _html(report)
