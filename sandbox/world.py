@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from .agreements import make_customer_discounts, make_incentive_rates
+from .api_data import ApiData
 from .catalog import Catalog, build_catalog
 from .discounts import make_contract_discounts
 from .formats import LANGUAGES
@@ -149,6 +150,12 @@ class World:
         """Every yearly/monthly, RI and savings-plan order of the world (New, Renew, Change,
         Unsubscribe), with the refunded order of each unsubscription and the order's amounts."""
         return _orders_frame(self._state)
+
+    @functools.cached_property
+    def api_data(self) -> ApiData:
+        """What the BSS partner API knows about this world (sandbox/api_data.py): the records the
+        emulator serves, built per dataset on first use."""
+        return ApiData(self)
 
     def usage_export_series(self, month: str) -> UsageExportSeries:
         """All usage exports of `month` computed together (cheaper than one key at a time)."""
