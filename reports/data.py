@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from reports.formatting import margin_ratio
 
@@ -157,6 +158,31 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [column[0] for column in description]
 
 
+def ordered_query(con: duckdb.DuckDBPyConnection, export: TableExport) -> tuple[list[str], str]:
+    """``SELECT *`` of the export with its complete, deterministic ORDER BY."""
+    columns = table_columns(con, export.table)
+    ordering = list(export.leading_order) + [c for c in columns if c not in export.leading_order]
+    order_by = ", ".join(f"{quote_identifier(c)} ASC NULLS FIRST" for c in ordering)
+    return columns, f"SELECT * FROM {export.table} WHERE {export.where} ORDER BY {order_by}"
+
+
+def stream_batches(
+    con: duckdb.DuckDBPyConnection,
+    export: TableExport,
+    bill_cycle: str,
+    batch_rows: int = 250_000,
+) -> Iterator[pl.DataFrame]:
+    """Every row of ``export`` for the cycle as polars frames of at most ``batch_rows`` rows, in order.
+
+    Arrow record batches straight from DuckDB: no Python object per value, and a large month is
+    never held in memory whole.
+    """
+    _, query = ordered_query(con, export)
+    reader = con.sql(query, params=export.parameters(bill_cycle)).fetch_record_batch(batch_rows)
+    for batch in reader:
+        yield pl.from_arrow(batch)
+
+
 def stream_rows(
     con: duckdb.DuckDBPyConnection,
     export: TableExport,
@@ -170,13 +196,8 @@ def stream_rows(
     month is never held in memory at once. It uses ``con`` itself (not a cursor, which would not
     see the caller's uncommitted transaction), so consume it fully before the next query.
     """
-    columns = table_columns(con, export.table)
-    ordering = list(export.leading_order) + [c for c in columns if c not in export.leading_order]
-    order_by = ", ".join(f"{quote_identifier(c)} ASC NULLS FIRST" for c in ordering)
-    result = con.execute(
-        f"SELECT * FROM {export.table} WHERE {export.where} ORDER BY {order_by}",
-        export.parameters(bill_cycle),
-    )
+    columns, query = ordered_query(con, export)
+    result = con.execute(query, export.parameters(bill_cycle))
 
     def batches() -> Iterator[tuple[Any, ...]]:
         while batch := result.fetchmany(batch_size):

@@ -131,11 +131,15 @@ def write_month_close_workbook(
             "created": workbook_creation_date(data.bill_cycle),
         })
         formats = _Formats(workbook)
+        if not customer_bills_sheet_shows_lines(data):
+            lines = data.totals.expenditure_line_count + data.totals.refund_line_count
+            notes = [*notes, f"The month has {lines:,} billed lines: the sheet Customer bills shows each "
+                             "customer's bill per service; every line is in customer_bills/<customer id>.csv "
+                             "and customer_bill_line.csv."]
         _write_summary_sheet(workbook.add_worksheet(SHEET_SUMMARY), formats, data, notes)
         _write_customers_sheet(workbook.add_worksheet(SHEET_CUSTOMERS), formats, data)
         _write_services_sheet(workbook.add_worksheet(SHEET_SERVICES), formats, data)
-        _write_customer_bills_sheet(workbook.add_worksheet(SHEET_CUSTOMER_BILLS), formats,
-                                    con, data.bill_cycle)
+        _write_customer_bills_sheet(workbook.add_worksheet(SHEET_CUSTOMER_BILLS), formats, con, data)
         _write_data_quality_sheet(workbook.add_worksheet(SHEET_DATA_QUALITY), formats, data)
         for sheet_name, export in ((SHEET_FINDINGS, marts.FINDINGS),
                                    (SHEET_QUARANTINE, marts.QUARANTINE),
@@ -261,11 +265,40 @@ def _totals_record(data: marts.MonthCloseData) -> dict[str, Any]:
     return record
 
 
+# Above this many billed lines the sheet shows each customer's bill per service instead of every
+# line: xlsxwriter needs about half a second per thousand lines, and Excel stops at 1,048,576 rows.
+# Every line is always in customer_bills/<customer>.csv and customer_bill_line.csv.
+LINE_SHEET_LIMIT = 50_000
+
+
+def customer_bills_sheet_shows_lines(data: marts.MonthCloseData) -> bool:
+    totals = data.totals
+    return totals.expenditure_line_count + totals.refund_line_count <= LINE_SHEET_LIMIT
+
+
 def _write_customer_bills_sheet(
-    sheet: Worksheet, formats: _Formats, con: duckdb.DuckDBPyConnection, bill_cycle: str
+    sheet: Worksheet, formats: _Formats, con: duckdb.DuckDBPyConnection, data: marts.MonthCloseData
 ) -> None:
-    """Every line billed to a customer, with the partner's cost next to it."""
-    names, rows = marts.stream_rows(con, marts.CUSTOMER_BILL_LINE, bill_cycle)
+    """Every line billed to a customer with the partner's cost next to it; for a large month, each
+    customer's bill per service."""
+    if not customer_bills_sheet_shows_lines(data):
+        names, rows = marts.stream_rows(con, marts.CUSTOMER_MONTHLY_EXPENDITURE, data.bill_cycle)
+        columns = [
+            field("customer_id", "Customer ID", "text", 34),
+            field("customer_name", "Customer name", "text", 28),
+            field("service_type_code", "Service type code", "text", 26),
+            field("service_type_name", "Service", "text", 24),
+            field("expenditure_line_count", "Expenditure lines", "count", 11),
+            field("refund_line_count", "Refund lines", "count", 9),
+            field("official_amount", "List price", "money"),
+            field("customer_charge_amount", "Billed to customer", "money", 17),
+            field("amount_due", "Amount due to HUAWEI CLOUD", "money", 17),
+            field("refund_amount", "Refunds from HUAWEI CLOUD", "money", 17),
+            field("margin_amount", "Margin", "money"),
+        ]
+        _write_table(sheet, formats, columns, (dict(zip(names, row, strict=True)) for row in rows))
+        return
+    names, rows = marts.stream_rows(con, marts.CUSTOMER_BILL_LINE, data.bill_cycle)
     columns = [
         field("customer_id", "Customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 28),

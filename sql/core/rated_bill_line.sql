@@ -11,22 +11,42 @@ rules as (
     select * from core.customer_discount_rule
 ),
 
-matching_rules as (
-    select
-        lines.src_member,
-        lines.src_record,
-        rules.discount_rate,
-        rules.rule_label
+-- Rules are looked up once per distinct (customer, service, resource type, local date), not per
+-- line: a month has millions of lines but few such keys, and lines then join on equality.
+line_keys as (
+    select distinct
+        customer_id,
+        service_type_code,
+        coalesce(resource_type_code, '') as resource_key,
+        trade_date_local
     from lines
-    join rules
-        on (rules.customer_id = lines.customer_id or rules.customer_id = '*')
-        and (rules.service_type_code = lines.service_type_code or rules.service_type_code = '*')
-        and (rules.resource_type_code = lines.resource_type_code or rules.resource_type_code = '*')
-        and lines.trade_date_local between rules.valid_from and rules.valid_to
+),
+
+candidate_rules as (
+    select line_keys.*, rules.discount_rate, rules.rule_label, rules.specificity, rules.valid_from
+    from line_keys
+    join rules on rules.customer_id = line_keys.customer_id
+    where (rules.service_type_code = line_keys.service_type_code or rules.service_type_code = '*')
+      and (rules.resource_type_code = line_keys.resource_key or rules.resource_type_code = '*')
+      and line_keys.trade_date_local between rules.valid_from and rules.valid_to
+
+    union all
+
+    select line_keys.*, rules.discount_rate, rules.rule_label, rules.specificity, rules.valid_from
+    from line_keys
+    join (select * from rules where customer_id = '*') as rules on true
+    where (rules.service_type_code = line_keys.service_type_code or rules.service_type_code = '*')
+      and (rules.resource_type_code = line_keys.resource_key or rules.resource_type_code = '*')
+      and line_keys.trade_date_local between rules.valid_from and rules.valid_to
+),
+
+matching_rules as (
+    select customer_id, service_type_code, resource_key, trade_date_local, discount_rate, rule_label
+    from candidate_rules
     -- overlapping equal-specificity rules are a finding; meanwhile the later one is used
     qualify row_number() over (
-        partition by lines.src_member, lines.src_record
-        order by rules.specificity desc, rules.valid_from desc, rules.rule_label
+        partition by customer_id, service_type_code, resource_key, trade_date_local
+        order by specificity desc, valid_from desc, rule_label
     ) = 1
 ),
 
@@ -78,7 +98,11 @@ final as (
         lines.src_member,
         lines.src_record
     from lines
-    left join matching_rules using (src_member, src_record)
+    left join matching_rules
+        on matching_rules.customer_id = lines.customer_id
+        and matching_rules.service_type_code = lines.service_type_code
+        and matching_rules.resource_key = coalesce(lines.resource_type_code, '')
+        and matching_rules.trade_date_local = lines.trade_date_local
 )
 
 select * from final

@@ -499,3 +499,21 @@ def test_a_restatement_is_shown_with_its_changes_per_customer(warehouse, tmp_pat
 
 def test_no_restatement_section_without_a_redelivery(report):
     assert 'id="restatements"' not in _html(report)
+
+
+def test_a_large_month_lists_customer_bills_per_service_in_the_workbook(warehouse, tmp_path, monkeypatch):
+    import reports.xlsx
+
+    monkeypatch.setattr(reports.xlsx, "LINE_SHEET_LIMIT", 1)
+    report = render_month_close(warehouse, CYCLE, tmp_path / CYCLE)
+    workbook = openpyxl.load_workbook(report.xlsx)
+    bills = workbook["Customer bills"]
+    header = [cell.value for cell in bills[1]]
+    assert header[:4] == ["Customer ID", "Customer name", "Service type code", "Service"]
+    rows = warehouse.execute("SELECT count(*) FROM marts.customer_monthly_expenditure WHERE bill_cycle = ?",
+                             [CYCLE]).fetchone()[0]
+    assert bills.max_row == 1 + rows
+    charged = sum(row[header.index("Billed to customer")].value for row in bills.iter_rows(min_row=2))
+    assert charged == pytest.approx(float(sum(_mart_charge_by_customer(warehouse).values())), abs=1e-6)
+    summary_texts = [c.value for row in workbook["Summary"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert any("shows each customer's bill per service" in text for text in summary_texts)
