@@ -100,12 +100,15 @@ def write_table_csv(
 
 def write_customer_bills(
     directory: Path, con: duckdb.DuckDBPyConnection, bill_cycle: str
-) -> dict[str, Path]:
-    """One CSV per customer with a billed line in the cycle; returns customer id -> path.
+) -> tuple[Path, dict[str, Path]]:
+    """``customer_bill_line.csv`` (every column) and one CSV per customer with a billed line in the
+    cycle, from a single pass over the lines; returns the first path and customer id -> bill path.
 
     Bills of customers that no longer have lines (a re-delivered bill file can drop a customer)
     are removed, so the folder always matches the current data.
     """
+    export = marts.CUSTOMER_BILL_LINE
+    table_path = directory / f"{export.name}.csv"
     bills_directory = directory / CUSTOMER_BILLS_DIRECTORY
     bills_directory.mkdir(parents=True, exist_ok=True)
     customer_ids = [row[0] for row in con.execute(
@@ -116,28 +119,38 @@ def write_customer_bills(
     written: dict[str, Path] = {}
     header = UTF8_BOM + _header_line([name for name, _ in CUSTOMER_BILL_COLUMNS])
     bill: _OpenBill | None = None
-    # The export is ordered by customer first: each customer's lines arrive together (perhaps
-    # split over two batches), so one bill is open at a time.
-    for batch in marts.stream_batches(con, marts.CUSTOMER_BILL_LINE, bill_cycle):
-        # the raw id keys the files; only the bill's own columns are neutralised for spreadsheets
-        ready = csv_ready(batch.select([column for _, column in CUSTOMER_BILL_COLUMNS]))
-        ready = ready.with_columns(batch["customer_id"].alias("customer_id"))
-        for part in ready.partition_by("customer_id", maintain_order=True):
-            customer_id = part["customer_id"][0]
-            if bill is None or bill.customer_id != customer_id:
-                if bill is not None:
-                    bill.close()
-                path = bills_directory / f"{stems[customer_id or '']}.csv"
-                bill = _OpenBill(customer_id, path, header)
-                written[customer_id] = path
-            bill.add(part.drop("customer_id"))
+    with atomic_output_path(table_path) as temp_path, temp_path.open("wb") as table:
+        table.write(_header_line(marts.table_columns(con, export.table)))
+        # The export is ordered by customer first: each customer's lines arrive together (perhaps
+        # split over two batches), so one bill is open at a time.
+        for batch in marts.stream_batches(con, export, bill_cycle):
+            _write_frame(table, batch, header=False)
+            bill = _write_batch_to_bills(batch, bill, bills_directory, stems, header, written)
     if bill is not None:
         bill.close()
     current = set(written.values())
     for stale in bills_directory.glob("*.csv"):
         if stale not in current:
             stale.unlink()
-    return written
+    return table_path, written
+
+
+def _write_batch_to_bills(batch: pl.DataFrame, bill: "_OpenBill | None", bills_directory: Path,
+                          stems: dict[str, str], header: bytes, written: dict[str, Path]) -> "_OpenBill | None":
+    """Append a batch's lines to the customers' bills; returns the bill still open at its end."""
+    # the raw id keys the files; only the bill's own columns are neutralised for spreadsheets
+    ready = csv_ready(batch.select([column for _, column in CUSTOMER_BILL_COLUMNS]))
+    ready = ready.with_columns(batch["customer_id"].alias("customer_id"))
+    for part in ready.partition_by("customer_id", maintain_order=True):
+        customer_id = part["customer_id"][0]
+        if bill is None or bill.customer_id != customer_id:
+            if bill is not None:
+                bill.close()
+            path = bills_directory / f"{stems[customer_id or '']}.csv"
+            bill = _OpenBill(customer_id, path, header)
+            written[customer_id] = path
+        bill.add(part.drop("customer_id"))
+    return bill
 
 
 class _OpenBill:

@@ -30,11 +30,20 @@ class MemberRejected(Exception):
         self.rows_read = rows_read
 
 
-def decode_text(data: bytes, spec: DatasetSpec) -> tuple[str, list[str]]:
-    """UTF-8 with or without a BOM. A GBK file (what Chinese-locale tools export) is decoded when it is
-    recognisably one: its header row decodes to known Chinese header names. Anything else is rejected."""
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def utf8_bytes(data: bytes, spec: DatasetSpec) -> tuple[bytes, list[str]]:
+    """The member as UTF-8 bytes without a BOM (what the CSV reader takes), and any warning.
+
+    UTF-8 with or without a BOM passes through unchanged. A GBK file (what Chinese-locale tools
+    export) is converted when it is recognisably one: its header row decodes to known Chinese header
+    names. Anything else is rejected."""
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM):]
     try:
-        return data.decode("utf-8-sig"), []
+        data.decode("utf-8")  # validation only: the text itself is not kept
+        return data, []
     except UnicodeDecodeError as exc:
         utf8_error = exc
     try:
@@ -46,7 +55,7 @@ def decode_text(data: bytes, spec: DatasetSpec) -> tuple[str, list[str]]:
         header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
         chinese_known = [h for h in header if not h.isascii() and normalise_header(h) in lookup]
         if len(chinese_known) >= 3:
-            return text, ["member is GBK-encoded, not UTF-8; decoded as GB18030"]
+            return text.encode("utf-8"), ["member is GBK-encoded, not UTF-8; decoded as GB18030"]
     raise MemberRejected(
         "FILE.ENCODING",
         f"not UTF-8 text (byte {utf8_error.start}: {utf8_error.reason}) and not recognisably GBK; "
@@ -54,8 +63,12 @@ def decode_text(data: bytes, spec: DatasetSpec) -> tuple[str, list[str]]:
     )
 
 
-def header_row(text: str) -> list[str]:
-    return next(csv.reader(io.StringIO(text, newline="")), [])
+def header_row(data: bytes) -> list[str]:
+    """The header fields, read from the start of the member only."""
+    first_line, _, _ = data.partition(b"\n")
+    if first_line.count(b'"') % 2:  # a quoted header field spans lines: read a larger prefix
+        first_line = data[: 1 << 20]
+    return next(csv.reader(io.StringIO(first_line.decode("utf-8"), newline="")), [])
 
 
 def check_header(header: list[str], spec: DatasetSpec) -> None:
@@ -79,22 +92,19 @@ def check_header(header: list[str], spec: DatasetSpec) -> None:
         seen[key] = position
 
 
-def read_raw_csv(text: str, header: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def read_raw_csv(data: bytes, header: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every field as text, numbered by record; empty strings become null (FORMATS.md).
 
     The fast path is polars. If polars cannot read the member (a record with too many or too few
     fields, an unterminated quote), the member is read again with Python's csv module so that only
     the broken records are quarantined and the rest still loads."""
-    if not text.strip():
+    if not data.strip():
         return pl.DataFrame(), pl.DataFrame(schema=QUARANTINE_SCHEMA)
     try:
-        frame = pl.read_csv(
-            text.encode("utf-8"), infer_schema=False, has_header=True, quote_char='"',
-            raise_if_empty=False,
-        )
+        frame = pl.read_csv(data, infer_schema=False, has_header=True, quote_char='"', raise_if_empty=False)
         broken = pl.DataFrame(schema=QUARANTINE_SCHEMA)
     except pl.exceptions.PolarsError:
-        frame, broken = _read_record_by_record(text, header)
+        frame, broken = _read_record_by_record(data.decode("utf-8"), header)
     frame = frame.with_row_index("record_number", offset=1) if "record_number" not in frame.columns else frame
     frame = frame.with_columns(pl.col("record_number").cast(pl.Int64))
     return frame.with_columns(

@@ -18,7 +18,7 @@ import pandera.polars as pa
 import polars as pl
 
 from pipelines.lib.csv_reading import (  # noqa: F401  (re-exported: callers catch MemberRejected here)
-    QUARANTINE_SCHEMA, MemberRejected, check_header, decode_text, header_row, read_raw_csv,
+    QUARANTINE_SCHEMA, MemberRejected, check_header, header_row, read_raw_csv, utf8_bytes,
 )
 from schemas.aliases import header_lookup, normalise_header
 from schemas.datasets import ColumnSpec, DatasetSpec
@@ -261,12 +261,13 @@ def parse_member(
     source_bill_cycle: str | None,
     max_rows: int | None = None,
 ) -> tuple[ParsedMember, str]:
-    """Parse one CSV member into loaded/quarantined rows. Returns the result and the decoded text."""
+    """Parse one CSV member into loaded/quarantined rows. Returns the result and the member as UTF-8
+    bytes (decode them for line numbers, only when a row was rejected)."""
     if max_rows is not None and data.count(b"\n") > max_rows + 1:
         # counted before parsing: a member of a billion short rows never reaches memory as a frame
         raise MemberRejected("FILE.MEMBER_TOO_MANY_ROWS",
                              f"member has more than {max_rows} lines, the limit per member")
-    text, warnings = decode_text(data, spec)
+    text, warnings = utf8_bytes(data, spec)
     header = header_row(text)
     if header:
         check_header(header, spec)

@@ -44,6 +44,7 @@ def load_model(layer: str, name: str) -> Model:
 def run_model(con: duckdb.DuckDBPyConnection, layer: str, name: str, bill_cycle: str | None = None) -> int:
     """Materialize one model inside the caller's transaction; returns the rows it now holds."""
     model = load_model(layer, name)
+    _drop_other_kind(con, model)
     if model.materialized == "view":
         con.execute(f"create or replace view {model.table} as {model.sql}")
         return 0
@@ -57,3 +58,18 @@ def run_model(con: duckdb.DuckDBPyConnection, layer: str, name: str, bill_cycle:
     con.execute(f"delete from {model.table} where bill_cycle = $bill_cycle", params)
     con.execute(f"insert into {model.table} by name select * from ({model.sql})", params)
     return con.execute(f"select count(*) from {model.table} where bill_cycle = $bill_cycle", params).fetchone()[0]
+
+
+def _drop_other_kind(con: duckdb.DuckDBPyConnection, model: Model) -> None:
+    """A model that changed between table and view replaces the old object of the other kind."""
+    row = con.execute(
+        "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
+        [model.layer, model.name],
+    ).fetchone()
+    if row is None:
+        return
+    is_view = row[0] == "VIEW"
+    if is_view and model.materialized != "view":
+        con.execute(f"drop view {model.table}")
+    elif not is_view and model.materialized == "view":
+        con.execute(f"drop table {model.table}")

@@ -5,6 +5,8 @@ audit.quarantine and every finding in audit.findings. One delivery is staged in 
 from __future__ import annotations
 
 import re
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -35,6 +37,9 @@ class MemberLimits:
     max_bytes: int = 1 << 30
     max_rows: int = 5_000_000
     documented_rows: int = 100_000
+
+PARSE_THREADS = 2   # the machine has two cores; DuckDB's inserts take the main thread
+PARSE_AHEAD = 3     # members parsed but not yet written, at most
 
 BILL_KEY = re.compile(r"^customerBill/customerBill_(\d{4})(\d{2})\.tar\.gz$")
 USAGE_KEY = re.compile(r"^customerUsage/customerUsageV2_(\d{4})(\d{2})_(\d{8})\.tar\.gz$")
@@ -190,8 +195,19 @@ def _stage_archive(con, delivery: Delivery, dataset: Dataset, bill_cycle: str, l
                    limits: MemberLimits) -> StageResult:
     result = StageResult(delivery.object_key, bill_cycle)
     try:
-        for member in iter_csv_members(delivery.local_path, limits.max_bytes):
-            result.members.append(_stage_member(con, delivery, dataset, bill_cycle, load_id, member, limits))
+        # Members are parsed in worker threads (polars and pandera release the GIL for the heavy work)
+        # while the main thread decompresses the next member and writes finished ones in archive
+        # order; at most PARSE_AHEAD members are held in memory.
+        with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="parse") as pool:
+            pending: deque = deque()
+            for member in iter_csv_members(delivery.local_path, limits.max_bytes):
+                pending.append(pool.submit(_parse_for_loading, dataset, bill_cycle, member, limits))
+                if len(pending) >= PARSE_AHEAD:
+                    result.members.append(_load_member(con, delivery, dataset, bill_cycle, load_id,
+                                                       pending.popleft().result(), limits))
+            while pending:
+                result.members.append(_load_member(con, delivery, dataset, bill_cycle, load_id,
+                                                   pending.popleft().result(), limits))
         if dataset.detect_duplicates:
             _quarantine_duplicate_lines(con, delivery, dataset, bill_cycle, load_id, result)
     except ArchiveRejected as exc:
@@ -211,17 +227,32 @@ def _quarantine_duplicate_lines(con, delivery: Delivery, dataset: Dataset, bill_
                                 result: StageResult) -> None:
     """Move every repeat of an identical line (in any member) to quarantine; the first stays loaded."""
     info = rule("FILE.DUPLICATE_LINE")
+    content = ", ".join(dataset.spec.column_names)
+    # hash every line once, then look closer only at hashes that occur more than once
     con.execute(
         f"""create or replace temp table duplicate_lines as
+            with hashed as (
+                select src_member, src_record, hash({content}) as line_hash
+                from {dataset.table} where load_id = ?
+            ),
+            repeated as (
+                select line_hash from hashed group by line_hash having count(*) > 1
+            ),
+            candidates as (
+                select lines.*, hashed.line_hash
+                from hashed
+                join repeated using (line_hash)
+                join {dataset.table} as lines using (src_member, src_record)
+                where lines.load_id = ?
+            )
             select * from (
                 select *, row_number() over same_line as occurrence,
                        first_value(src_member) over same_line as first_member,
                        first_value(src_record) over same_line as first_record
-                from {dataset.table} where load_id = ?
-                window same_line as (partition by src_line_hash, trade_id, customer_id, amount_due, trade_time
-                                     order by src_member, src_record)
+                from candidates
+                window same_line as (partition by line_hash, {content} order by src_member, src_record)
             ) where occurrence > 1""",
-        [load_id],
+        [load_id, load_id],
     )
     found = con.execute("select src_member, count(*) from duplicate_lines group by 1").fetchall()
     if not found:
@@ -232,7 +263,7 @@ def _quarantine_duplicate_lines(con, delivery: Delivery, dataset: Dataset, bill_
            select ?, ?, ?, src_member, ?, null, src_record, ?,
                   'the same line as ' || first_member || ' record ' || first_record || ': ' || ?,
                   to_json(d)::varchar
-           from (select * exclude (occurrence, first_member, first_record, src_line_hash, load_id, src_sha256)
+           from (select * exclude (occurrence, first_member, first_record, line_hash, load_id, src_sha256)
                  from duplicate_lines) d
            join duplicate_lines using (src_member, src_record)""",
         [load_id, dataset.source, delivery.object_key, bill_cycle, info.rule_id, info.title],
@@ -251,22 +282,53 @@ def _quarantine_duplicate_lines(con, delivery: Delivery, dataset: Dataset, bill_
     con.execute("drop table duplicate_lines")
 
 
+@dataclass
+class _ParsedForLoading:
+    """A member parsed off the main thread: what the loader writes, or why the member is refused."""
+
+    member: Member
+    parsed: ParsedMember | None = None
+    findings: pl.DataFrame | None = None
+    lines: dict[int, int] = field(default_factory=dict)
+    rejected: MemberRejected | None = None
+
+
+def _parse_for_loading(dataset: Dataset, bill_cycle: str | None, member: Member,
+                       limits: MemberLimits) -> _ParsedForLoading:
+    """Everything about a member that needs no database: runs in a worker thread."""
+    if member.data is None:
+        return _ParsedForLoading(member)
+    try:
+        parsed, text = parse_member(member.data, dataset.spec, dataset.model, bill_cycle, limits.max_rows)
+    except MemberRejected as exc:
+        return _ParsedForLoading(member, rejected=exc)
+    findings = dataset.findings(parsed.loaded) if dataset.findings else pl.DataFrame(schema=FINDING_SCHEMA)
+    positions = set(parsed.quarantined["record_number"]) | set(findings["record_number"])
+    lines = physical_line_numbers(text.decode("utf-8"), positions) if positions else {}
+    return _ParsedForLoading(member, parsed, findings, lines)
+
+
 def _stage_member(con, delivery: Delivery, dataset: Dataset, bill_cycle: str | None, load_id: str,
                   member: Member, limits: MemberLimits = MemberLimits()) -> MemberOutcome:
+    return _load_member(con, delivery, dataset, bill_cycle, load_id,
+                        _parse_for_loading(dataset, bill_cycle, member, limits), limits)
+
+
+def _load_member(con, delivery: Delivery, dataset: Dataset, bill_cycle: str | None, load_id: str,
+                 prepared: _ParsedForLoading, limits: MemberLimits) -> MemberOutcome:
+    member = prepared.member
     if member.data is None:
         _record_rejection(con, delivery, dataset.source, bill_cycle, load_id, member.name,
                           member.rule_id, member.problem)
         return MemberOutcome(member.name, 0, 0, 0, 0, "rejected", member.problem)
-    try:
-        parsed, text = parse_member(member.data, dataset.spec, dataset.model, bill_cycle, limits.max_rows)
-    except MemberRejected as exc:
+    if prepared.rejected is not None:
+        exc = prepared.rejected
         rows = exc.rows_read
         message = f"{exc} — {rule(exc.rule_id).action}"
         _record_rejection(con, delivery, dataset.source, bill_cycle, load_id, member.name, exc.rule_id, message,
                           rows=rows)
         return MemberOutcome(member.name, rows, 0, rows, 0, "rejected", message)
-    findings = dataset.findings(parsed.loaded) if dataset.findings else pl.DataFrame(schema=FINDING_SCHEMA)
-    lines = physical_line_numbers(text, set(parsed.quarantined["record_number"]) | set(findings["record_number"]))
+    parsed, findings, lines = prepared.parsed, prepared.findings, prepared.lines
     _insert_rows(con, dataset, parsed, delivery, member.name, load_id)
     _insert_audit(con, "audit.quarantine", parsed.quarantined, lines, delivery, dataset.source, bill_cycle,
                   load_id, member.name)
@@ -297,9 +359,6 @@ def _insert_rows(con, dataset: Dataset, parsed: ParsedMember, delivery: Delivery
         pl.col("record_number").alias("src_record"),
         *[pl.lit(v).alias(k) for k, v in dataset.extra_columns.items()],
     )
-    if dataset.detect_duplicates:
-        content = [pl.col(c).cast(pl.Utf8).fill_null("") for c in dataset.spec.column_names]
-        frame = frame.with_columns(pl.concat_str(content, separator="\x1f").hash(seed=0).alias("src_line_hash"))
     target_columns = {r[0] for r in con.execute(f"describe {dataset.table}").fetchall()}
     frame = frame.select([c for c in frame.columns if c in target_columns])
     lineage = {"src_object": delivery.object_key, "src_sha256": delivery.sha256, "load_id": load_id}

@@ -1,20 +1,23 @@
--- materialized: partition
+-- materialized: view
 -- core.rated_bill_line: every bill line of the cycle with the customer's agreed discount applied.
 -- grain: one bill line. Source: staging.bill_line, core.customer_discount_rule.
 -- The customer pays list price × (1 − agreed rate) on Expenditure and Refund lines; Adjustment lines
 -- stay between HUAWEI CLOUD and the partner (DESIGN.md), so they carry no customer charge.
-with lines as (
-    select * from staging.bill_line where bill_cycle = $bill_cycle
+-- `not materialized`: a query on one bill cycle must filter the staging scan, not a copy of all months
+with lines as not materialized (
+    select * from staging.bill_line
 ),
 
 rules as (
     select * from core.customer_discount_rule
 ),
 
--- Rules are looked up once per distinct (customer, service, resource type, local date), not per
--- line: a month has millions of lines but few such keys, and lines then join on equality.
-line_keys as (
+-- A view, not a table: the marts aggregate it and the reports stream it, so the lines are never
+-- copied. Rules are looked up once per distinct (customer, service, resource type, local date), not
+-- per line: a month has millions of lines but few such keys, and lines then join on equality.
+line_keys as not materialized (
     select distinct
+        bill_cycle,
         customer_id,
         service_type_code,
         coalesce(resource_type_code, '') as resource_key,
@@ -41,11 +44,11 @@ candidate_rules as (
 ),
 
 matching_rules as (
-    select customer_id, service_type_code, resource_key, trade_date_local, discount_rate, rule_label
+    select bill_cycle, customer_id, service_type_code, resource_key, trade_date_local, discount_rate, rule_label
     from candidate_rules
     -- overlapping equal-specificity rules are a finding; meanwhile the later one is used
     qualify row_number() over (
-        partition by customer_id, service_type_code, resource_key, trade_date_local
+        partition by bill_cycle, customer_id, service_type_code, resource_key, trade_date_local
         order by specificity desc, valid_from desc, rule_label
     ) = 1
 ),
@@ -99,7 +102,8 @@ final as (
         lines.src_record
     from lines
     left join matching_rules
-        on matching_rules.customer_id = lines.customer_id
+        on matching_rules.bill_cycle = lines.bill_cycle
+        and matching_rules.customer_id = lines.customer_id
         and matching_rules.service_type_code = lines.service_type_code
         and matching_rules.resource_key = coalesce(lines.resource_type_code, '')
         and matching_rules.trade_date_local = lines.trade_date_local

@@ -1,8 +1,8 @@
--- materialized: partition
+-- materialized: view
 -- marts.customer_bill_line: the lines of each customer's bill at the partner's agreed price.
--- grain: one Expenditure or Refund bill line. Source: core.rated_bill_line.
+-- grain: one Expenditure or Refund bill line. Source: core.rated_bill_line (a view: lines are not copied).
 with rated as (
-    select * from core.rated_bill_line where bill_cycle = $bill_cycle
+    select * from core.rated_bill_line
 ),
 
 final as (
@@ -34,7 +34,6 @@ final as (
         src_record
     from rated
     where bill_type in ('Expenditure', 'Refund')
-    order by customer_id, trade_time_local, trade_id, src_member, src_record
 )
 
 select * from final

@@ -48,7 +48,6 @@ create table if not exists staging.bill_line (
     src_object          varchar not null,
     src_member          varchar not null,
     src_record          bigint not null,
-    src_line_hash       ubigint,            -- content hash, to find a line delivered twice
     src_sha256          varchar not null,
     load_id             varchar not null
 );

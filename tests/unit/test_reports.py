@@ -42,7 +42,8 @@ CREATE TABLE marts.customer_bill_line (
   resource_type_name VARCHAR, product_name VARCHAR, region_code VARCHAR, resource_id VARCHAR,
   resource_name VARCHAR, usage_amount DECIMAL(28,8), usage_unit VARCHAR,
   official_amount DECIMAL(20,8), discount_rate DECIMAL(9,6), agreement_rule VARCHAR,
-  customer_charge_amount DECIMAL(20,8), amount_due DECIMAL(20,8))
+  customer_charge_amount DECIMAL(20,8), amount_due DECIMAL(20,8), src_member VARCHAR,
+  src_record BIGINT)
 """
 
 EXPENDITURE_DDL = """
@@ -100,7 +101,7 @@ def _line(customer, trade_id, time, bill_type, service, official, rate, charge, 
     return (CYCLE, customer_id, customer_name, PARTNER[0], trade_id, original_order, time,
             bill_type, 1, service[0], service[1], "VM", f"{service[1]} product", "ap-southeast-1",
             f"res-{resource}", resource, D("10.5"), "Hour", D(official), D(rate),
-            "agreement-1", D(charge), D(due))
+            "agreement-1", D(charge), D(due), "customerBill_202603_0001.csv", int(trade_id[2:]))
 
 
 # HUAWEI CLOUD gives 30 % (25 % on RDS) off list; the customers agreed 10 %, 5 % and 0 % off.
@@ -167,7 +168,7 @@ def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA audit")
     for ddl in (BILL_LINE_DDL, EXPENDITURE_DDL, DATA_QUALITY_DDL, FINDINGS_DDL, QUARANTINE_DDL, RESTATEMENT_DDL):
         con.execute(ddl)
-    con.executemany(f"INSERT INTO marts.customer_bill_line VALUES ({', '.join(['?'] * 23)})",
+    con.executemany(f"INSERT INTO marts.customer_bill_line VALUES ({', '.join(['?'] * 25)})",
                     BILL_LINES)
     con.executemany(
         f"INSERT INTO marts.customer_monthly_expenditure VALUES ({', '.join(['?'] * 27)})",
