@@ -20,5 +20,6 @@ nightly_job = dg.define_asset_job(
     selection=dg.AssetSelection.all(),
     partitions_def=bill_cycle_partitions,
     tags=WAREHOUSE_WRITER_TAG,
-    description="Refresh the open month: newest usage export, agreements and month-to-date marts.",
+    description="Refresh the open month: pull the BSS partner APIs, land the newest usage export and agreements, "
+                "and refresh what depends on them up to the month-to-date marts and reports.",
 )

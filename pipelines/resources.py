@@ -13,6 +13,7 @@ from typing import Iterator, Optional
 import dagster as dg
 import duckdb
 
+from pipelines.lib.bss import BssConnection, RetryPolicy
 from pipelines.lib.staging import MemberLimits
 from pipelines.lib.object_store import InboxObjectStore, ObjectStore, S3ObjectStore
 from pipelines.lib.warehouse import connect, ensure_schema
@@ -88,13 +89,35 @@ class ReportsResource(dg.ConfigurableResource):
 
 
 class BssApiResource(dg.ConfigurableResource):
-    """The BSS partner API. Until an endpoint is configured, API-fed parts are skipped with a note."""
+    """The BSS partner API. Until an endpoint is configured, API-fed parts are skipped with a note.
+
+    The keys arrive as EnvVar (BILLRECON_BSS_AK / _SK) and go only into the SDK's credentials: no
+    message, log line, metadata entry or snapshot is ever built from them."""
 
     endpoint: Optional[str] = None
     access_key: Optional[str] = None
     secret_key: Optional[str] = None
     domain_id: Optional[str] = None
+    timeout_seconds: int = 60          # read timeout of one call
+    max_attempts: int = 6              # per call, the first try included
+    max_retry_seconds: int = 300       # a call stops retrying once this much time has passed
+    backoff_base_seconds: float = 0.5  # first retry waits about this long, then doubling (capped, jittered)
+    page_size: Optional[int] = None    # smaller pages than each dataset's documented maximum
 
     @property
     def configured(self) -> bool:
         return bool(self.endpoint)
+
+    def connection(self) -> BssConnection:
+        missing = [variable for variable, value in (("BILLRECON_BSS_AK", self.access_key),
+                                                    ("BILLRECON_BSS_SK", self.secret_key),
+                                                    ("BILLRECON_BSS_DOMAIN_ID", self.domain_id)) if not value]
+        if missing:
+            raise dg.Failure(f"BILLRECON_BSS_ENDPOINT is set but {', '.join(missing)} is not: the BSS API needs "
+                             "the access key, the secret key and the partner's domain id")
+        return BssConnection(self.endpoint, self.access_key, self.secret_key, self.domain_id,
+                             read_timeout=float(self.timeout_seconds))
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, base_delay=self.backoff_base_seconds,
+                           max_total_seconds=float(self.max_retry_seconds))

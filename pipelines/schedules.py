@@ -1,4 +1,6 @@
-"""The nightly schedule: 02:00 GMT+8, refreshes the open month (newest usage export, marts, reports)."""
+"""The nightly schedule: 02:00 GMT+8, refreshes the open month: pulls the BSS partner APIs (snapshots of
+customers, budgets, coupons, credit as of the night; the open month's orders, monthly sums, policies),
+lands the newest usage export, and rebuilds what depends on them (marts, reports)."""
 
 import dagster as dg
 

@@ -37,6 +37,9 @@ SETTINGS: dict[str, dict[str, str]] = {
         "access_key": "BILLRECON_BSS_AK",
         "secret_key": "BILLRECON_BSS_SK",
         "domain_id": "BILLRECON_BSS_DOMAIN_ID",
+        "timeout_seconds": "BILLRECON_BSS_TIMEOUT_SECONDS",
+        "max_attempts": "BILLRECON_BSS_MAX_ATTEMPTS",
+        "max_retry_seconds": "BILLRECON_BSS_MAX_RETRY_SECONDS",
     },
 }
 

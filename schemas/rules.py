@@ -80,5 +80,34 @@ RULES: dict[str, Rule] = {r.rule_id: r for r in [
 ]}
 
 
+# BSS API records (pipelines/lib/bss): the same treatment as file rows. A record that cannot be typed
+# or breaks a structural rule goes to audit.quarantine (source 'api:<dataset>', record_number = its
+# position in the snapshot); HUAWEI CLOUD's arithmetic is reported in audit.findings.
+RULES.update({r.rule_id: r for r in [
+    Rule("API.NOT_AN_OBJECT", "reject", "the record is not a JSON object", "raise it with HUAWEI CLOUD"),
+    Rule("API.PARSE.MONEY", "reject", "amount is not a decimal with at most 8 places that fits DECIMAL(20,8)",
+         "raise it with HUAWEI CLOUD; the record is not counted"),
+    Rule("API.PARSE.INT", "reject", "value is not a whole number", "raise it with HUAWEI CLOUD"),
+    Rule("API.PARSE.TIME", "reject", "time is not UTC 'yyyy-MM-ddTHH:mm:ssZ'", "raise it with HUAWEI CLOUD"),
+    Rule("API.PARSE.BOOL", "reject", "value is not a yes/no flag", "raise it with HUAWEI CLOUD"),
+    Rule("API.REQUIRED", "reject", "required field is missing or empty", "raise it with HUAWEI CLOUD"),
+    Rule("API.ENUM", "reject", "value is not one of the documented codes",
+         "check the code; extend the model in schemas/api_*.py if HUAWEI CLOUD introduced it"),
+    Rule("API.FORMAT", "reject", "value does not have the documented format", "raise it with HUAWEI CLOUD"),
+    Rule("API.TOO_LONG", "reject", "value is longer than allowed", "raise it with HUAWEI CLOUD"),
+    Rule("API.MONEY_UNIT", "reject", "amounts are not in major currency units (measure_id is not 1)",
+         "convert the record by hand; the v2 APIs document measure_id 1 only"),
+    Rule("API.DUPLICATE_RECORD", "reject", "the same record came back twice in one pull",
+         "the repeat is not counted; re-run the pull if it persists"),
+    Rule("API.CYCLE_MISMATCH", "reject", "the record names another bill cycle than the one asked for",
+         "the record is not counted in either month; raise it with HUAWEI CLOUD"),
+    Rule("API.PARTNER_BILL_IDENTITY", "error",
+         "initial_amount_due ≠ consume_amount + refunds + adjustments", "raise it with HUAWEI CLOUD"),
+    Rule("API.CREDIT_IDENTITY", "error",
+         "used_consumption_quota ≠ due_amount + unbilled_amount − amount − coupon_amount",
+         "raise it with HUAWEI CLOUD"),
+]})
+
+
 def rule(rule_id: str) -> Rule:
     return RULES[rule_id]

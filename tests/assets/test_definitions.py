@@ -5,9 +5,15 @@ import dagster as dg
 from pipelines.definitions import defs
 from pipelines.settings import resources_from_env
 
+API_DATASETS = {"customers", "resellers", "budgets", "coupons", "partner_coupons", "orders", "partner_monthly_bill",
+                "customer_monthly_sums", "incentive_policies", "business_discounts", "partner_credit", "invoices",
+                "service_types", "resource_types", "measure_units"}
+
 EXPECTED_GROUPS = {
-    "landing": {"landed_bill_file", "landed_usage_exports", "landed_agreements"},
-    "staging": {"stg_bill_lines", "stg_usage_lines", "stg_customer_discounts"},
+    "landing": {"landed_bill_file", "landed_usage_exports", "landed_agreements",
+                *(f"landed_api_{name}" for name in API_DATASETS)},
+    "staging": {"stg_bill_lines", "stg_usage_lines", "stg_customer_discounts",
+                *(f"stg_api_{name}" for name in API_DATASETS)},
     "core": {"core_customer_discount_rule", "core_rated_bill_lines"},
     "marts": {"customer_monthly_expenditure", "customer_bill_line", "data_quality", "restatement"},
     "reports": {"month_close_report", "published_warehouse"},
@@ -34,6 +40,8 @@ def test_blocking_checks_guard_the_money():
     specs = {(s.asset_key.to_user_string(), s.name): s for a in defs.assets for s in a.check_specs}
     assert specs[("stg_bill_lines", "rows_read_equal_loaded_plus_quarantined")].blocking
     assert specs[("customer_monthly_expenditure", "totals_equal_staged_lines")].blocking
+    for name in API_DATASETS:
+        assert specs[(f"stg_api_{name}", "rows_read_equal_loaded_plus_quarantined")].blocking
 
 
 def test_schedule_sensor_and_writer_concurrency_tag():
@@ -50,6 +58,10 @@ def test_settings_become_env_vars_resolved_at_run_time():
     assert resources["warehouse"].threads == dg.EnvVar.int("BILLRECON_DUCKDB_THREADS")
     assert resources["object_store"].endpoint_url is None
     assert resources["bss_api"].configured is False
+    api = resources_from_env({"BILLRECON_BSS_ENDPOINT": "https://bss-intl.myhuaweicloud.com",
+                              "BILLRECON_BSS_SK": "x", "BILLRECON_BSS_MAX_ATTEMPTS": "4"})["bss_api"]
+    assert api.secret_key == dg.EnvVar("BILLRECON_BSS_SK")
+    assert api.max_attempts == dg.EnvVar.int("BILLRECON_BSS_MAX_ATTEMPTS")
 
 
 def test_dagster_yaml_queues_warehouse_writers_one_at_a_time(tmp_path):

@@ -1,0 +1,239 @@
+"""Staging of API snapshots: records → typed rows validated by the pandera models of schemas/api_*.py,
+bad records in audit.quarantine with their rule id, identities in audit.findings, and one
+audit.loads row per staged snapshot (source 'api:<dataset>'; rows read = loaded + quarantined).
+
+What a new snapshot replaces (the caller holds the transaction, so it is all or nothing):
+- slowly changing datasets (`history`): the rows of its snapshot date; other dates stay, so
+  customers, budgets, coupons and credit keep one copy per day;
+- cycle-bound datasets: the rows of its bill cycle;
+- the others: the whole table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandera.errors
+import polars as pl
+
+from pipelines.lib.bss.datasets import ApiDataset
+from pipelines.lib.bss.records import STAGING, DatasetStaging, FieldProblem, StagedTable, model_dtypes, type_value
+from pipelines.lib.bss.snapshots import Snapshot, read_snapshot, snapshot_paths_of_date
+from schemas.api_common import CHECK_RULES
+from schemas.rules import RULES, rule
+
+_LINEAGE_SCHEMA = {"src_snapshot": pl.Utf8, "src_sha256": pl.Utf8, "src_record": pl.Int64, "load_id": pl.Utf8}
+
+
+@dataclass
+class ApiStageResult:
+    snapshot: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    findings_count: int
+    status: str
+    first_error: str | None
+
+
+@dataclass
+class _Rejected:
+    record_number: int
+    rule_id: str
+    reason: str
+
+
+def stage_snapshot(con: duckdb.DuckDBPyConnection, landing_dir: Path, dataset: ApiDataset, snapshot: Snapshot,
+                   load_id: str) -> ApiStageResult:
+    """Replace what `snapshot` supersedes with its records (inside the caller's transaction)."""
+    spec = STAGING[dataset.name]
+    document = read_snapshot(landing_dir, snapshot)
+    records: list[Any] = document["records"]
+    context = _context_columns(dataset, snapshot)
+    _clear(con, dataset, spec, snapshot)
+
+    rejected: dict[int, _Rejected] = {}
+    rows_by_table: dict[str, list[dict]] = {t.table: [] for t in spec.tables}
+    seen_keys: dict[tuple, int] = {}
+    for number, record in enumerate(records, start=1):
+        outcome = _rows_of(record, number, spec, context, seen_keys)
+        if isinstance(outcome, _Rejected):
+            rejected[number] = outcome
+            continue
+        for table, rows in outcome.items():
+            rows_by_table[table].extend(rows)
+
+    frames = {}
+    for table in spec.tables:
+        frame = _frame(rows_by_table[table.table], table)
+        for failure in _model_failures(frame, table):
+            rejected.setdefault(failure.record_number, failure)
+        frames[table.table] = frame
+    lineage = {"src_snapshot": snapshot.path, "src_sha256": snapshot.sha256, "load_id": load_id}
+    bad = sorted(rejected)
+    loaded = {name: frame.filter(~pl.col("src_record").is_in(bad)) for name, frame in frames.items()}
+    for table in spec.tables:
+        _insert(con, table.table, loaded[table.table], lineage)
+
+    findings = spec.findings(loaded[spec.main.table]) if spec.findings else []
+    source, cycle = dataset.source, snapshot.bill_cycle
+    for number in bad:
+        problem = rejected[number]
+        con.execute(
+            """insert into audit.quarantine (load_id, source, object_key, member, bill_cycle, line_number,
+                   record_number, rule_id, reason, raw_record) values (?, ?, ?, null, ?, null, ?, ?, ?, ?)""",
+            [load_id, source, snapshot.path, cycle, number, problem.rule_id, problem.reason,
+             json.dumps(records[number - 1], ensure_ascii=False, default=str)],
+        )
+    for finding in findings:
+        info = rule(finding.rule_id)
+        con.execute(
+            """insert into audit.findings (load_id, source, object_key, member, bill_cycle, line_number, record_number,
+                   rule_id, severity, customer_id, reference, expected, actual, difference_amount, message)
+               values (?, ?, ?, null, ?, null, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [load_id, source, snapshot.path, cycle, finding.record_number, info.rule_id, info.severity,
+             finding.customer_id, finding.reference, finding.expected, finding.actual, finding.difference,
+             f"{info.title}; {info.action}"],
+        )
+    loaded_records = len(records) - len(bad)
+    status = "quarantined_rows" if bad else "warning" if findings else "ok"
+    first_error = None
+    if bad:
+        first_error = f"record {bad[0]}: {rejected[bad[0]].reason}"
+    elif findings:
+        first_error = f"record {findings[0].record_number}: {rule(findings[0].rule_id).title}"
+    con.execute(
+        "insert into audit.loads values (?, ?, ?, ?, ?, null, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [load_id, source, snapshot.path, snapshot.sha256, snapshot.sha256, cycle, len(records), loaded_records,
+         len(bad), len(findings), status, first_error, dt.datetime.now(dt.timezone.utc)],
+    )
+    return ApiStageResult(snapshot.path, len(records), loaded_records, len(bad), len(findings), status, first_error)
+
+
+def _context_columns(dataset: ApiDataset, snapshot: Snapshot) -> dict[str, Any]:
+    context: dict[str, Any] = {"fetched_at": snapshot.fetched_at.astimezone(dt.timezone.utc)}
+    if dataset.history:
+        context["snapshot_date"] = snapshot.snapshot_date
+    if dataset.bound_to == "cycle":
+        context["bill_cycle"] = snapshot.bill_cycle
+    return context
+
+
+def _clear(con, dataset: ApiDataset, spec: DatasetStaging, snapshot: Snapshot) -> None:
+    """Remove what the snapshot replaces, in the staging tables and in the audit tables."""
+    source = dataset.source
+    if dataset.history:
+        for table in spec.tables:
+            con.execute(f"delete from {table.table} where snapshot_date = ?", [snapshot.snapshot_date])
+        paths = snapshot_paths_of_date(con, dataset, snapshot.snapshot_date)
+        where, params = "source = ? and list_contains(?, object_key)", [source, paths]
+    elif dataset.bound_to == "cycle":
+        for table in spec.tables:
+            con.execute(f"delete from {table.table} where bill_cycle = ?", [snapshot.bill_cycle])
+        where, params = "source = ? and bill_cycle = ?", [source, snapshot.bill_cycle]
+    else:
+        for table in spec.tables:
+            con.execute(f"delete from {table.table}")
+        where, params = "source = ?", [source]
+    for audit_table in ("audit.loads", "audit.quarantine", "audit.findings"):
+        con.execute(f"delete from {audit_table} where {where}", params)
+
+
+def _rows_of(record: Any, number: int, spec: DatasetStaging, context: dict[str, Any],
+             seen_keys: dict[tuple, int]) -> dict[str, list[dict]] | _Rejected:
+    """The typed rows of one record per table, or why the record is rejected."""
+    if not isinstance(record, dict):
+        return _Rejected(number, "API.NOT_AN_OBJECT", rule("API.NOT_AN_OBJECT").title)
+    out: dict[str, list[dict]] = {}
+    try:
+        for table in spec.tables:
+            dtypes = model_dtypes(table.model)
+            rows = []
+            for raw in table.rows(record):
+                row = {}
+                for column, value in raw.items():
+                    if column in context and value is not None and str(value) != str(context[column]):
+                        return _Rejected(number, "API.CYCLE_MISMATCH",
+                                         f"{column}: '{value}' (asked for '{context[column]}') – "
+                                         f"{rule('API.CYCLE_MISMATCH').title}")
+                    row[column] = type_value(value, dtypes[column], column)
+                row.update(context)
+                row["src_record"] = number
+                rows.append(row)
+            out[table.table] = rows
+    except FieldProblem as problem:
+        return _Rejected(number, problem.rule_id, f"{problem.column}: '{problem.value}' – {rule(problem.rule_id).title}")
+    if spec.main.key:
+        for row in out[spec.main.table]:
+            key = tuple(row.get(k) for k in spec.main.key)
+            if all(part is not None for part in key):
+                first = seen_keys.setdefault(key, number)
+                if first != number:
+                    return _Rejected(number, "API.DUPLICATE_RECORD",
+                                     f"the same {'/'.join(spec.main.key)} as record {first} – "
+                                     f"{rule('API.DUPLICATE_RECORD').title}")
+    return out
+
+
+def _frame(rows: list[dict], table: StagedTable) -> pl.DataFrame:
+    schema = {**model_dtypes(table.model), "src_record": pl.Int64}
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
+def _model_failures(frame: pl.DataFrame, table: StagedTable) -> list[_Rejected]:
+    """Rows that break the table's pandera model, by record (the first failure of each record)."""
+    if not frame.height:
+        return []
+    try:
+        table.model.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    else:
+        return []
+    if cases.filter(pl.col("index").is_null()).height:
+        # a schema-level failure (a wrong dtype) is a bug in records.py, not bad data
+        raise RuntimeError(f"{table.model.__name__} schema failure: {cases.filter(pl.col('index').is_null())}")
+    records = frame["src_record"].to_list()
+    failures: dict[int, _Rejected] = {}
+    for case in cases.sort("index").iter_rows(named=True):
+        number = records[int(case["index"])]
+        if number in failures:
+            continue
+        rule_id = _rule_for_check(case["check"], case["schema_context"], case["column"])
+        if case["schema_context"] == "Column":
+            shown = "empty" if case["failure_case"] is None else f"'{case['failure_case']}'"
+            reason = f"{case['column']}: {shown} – {rule(rule_id).title}"
+        else:
+            reason = rule(rule_id).title
+        failures[number] = _Rejected(number, rule_id, reason)
+    return list(failures.values())
+
+
+def _rule_for_check(check: str, context: str, column: str | None) -> str:
+    if check in CHECK_RULES:
+        return CHECK_RULES[check]
+    if context != "Column":
+        return check if check in RULES else "API.FORMAT"
+    if check == "not_nullable":
+        return "API.REQUIRED"
+    if check.startswith("isin"):
+        return "API.ENUM"
+    if check.startswith("str_length"):
+        return "API.TOO_LONG" if column is not None else "API.FORMAT"
+    return "API.FORMAT"
+
+
+def _insert(con, table: str, frame: pl.DataFrame, lineage: dict[str, Any]) -> None:
+    if not frame.height:
+        return
+    frame = frame.with_columns(pl.lit(v, _LINEAGE_SCHEMA[k]).alias(k) for k, v in lineage.items())
+    con.register("incoming_api_rows", frame.to_arrow())
+    try:
+        con.execute(f"insert into {table} by name select * from incoming_api_rows")
+    finally:
+        con.unregister("incoming_api_rows")
