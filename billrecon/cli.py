@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--warehouse", default="warehouse/billrecon.duckdb", help="warehouse file to (re)create")
     demo.add_argument("--reports", default="reports/out", help="folder for the month-close packs")
     demo.add_argument("--world-dir", default="warehouse/demo-world", help="where the generated files are written")
+    _anomalies_option(demo)
 
     run = sub.add_parser("run", help="run one bill cycle against the configured sources")
     run.add_argument("--month", type=_month, required=True, help="bill cycle, YYYY-MM")
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate = sub.add_parser("generate", help="write a synthetic partner world as files")
     _world_options(generate)
     generate.add_argument("--out", required=True, help="folder to write the bucket layout into")
+    _anomalies_option(generate)
 
     sandbox = sub.add_parser("sandbox", help="the stand-ins for HUAWEI CLOUD")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
@@ -58,6 +60,22 @@ def _world_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lines", type=int, default=3000, help="bill lines per closed month (approximate)")
     parser.add_argument("--first-month", type=_month, help="first closed month (default: three months ago)")
     parser.add_argument("--header-language", choices=["en", "zh"], default="en")
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def _anomalies_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--anomalies", type=_non_negative, default=0, metavar="K",
+                        help="plant K anomalies of every kind of docs/reconciliation.md and list them in "
+                             "ground_truth.json at the root of the world folder (default 0: a clean world)")
 
 
 def main(argv: list[str] | None = None) -> int:

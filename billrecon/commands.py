@@ -23,6 +23,7 @@ def _world_config(args, first_month: str | None = None):
         seed=args.seed, customers=args.customers, resellers=args.resellers, closed_months=args.months,
         lines_per_month=args.lines, first_month=args.first_month or first_month or _months_ago(args.months),
         header_language=args.header_language, usage_export_days=max(1, date.today().day - 1),
+        anomalies=getattr(args, "anomalies", 0),   # only `generate` and `demo` offer --anomalies
     )
 
 
@@ -40,11 +41,14 @@ def generate(args) -> int:
     paths = write_world(world, Path(args.out))
     print(f"wrote {len(paths)} files under {args.out} (closed months {', '.join(world.closed_months)}; "
           f"open month {world.open_month})")
+    if world.config.anomalies:
+        print(f"planted {len(world.planted)} anomalies, listed in {Path(args.out) / 'ground_truth.json'}")
     return 0
 
 
 def demo(args) -> int:
     from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
+    from sandbox.bss import BssEmulator
     from sandbox.objectstore import LocalS3Server, make_s3_client, upload_tree
     from sandbox.world import generate_world
     from sandbox.writer import write_world
@@ -63,21 +67,27 @@ def demo(args) -> int:
     world = generate_world(config)
     paths = write_world(world, world_dir)
     print(f"      {len(paths)} files written under {world_dir}")
+    if config.anomalies:
+        print(f"      {len(world.planted)} anomalies planted, listed in {world_dir / 'ground_truth.json'}")
 
-    with LocalS3Server() as s3:
+    world.api_data.prepare()  # the emulator answers from this; built now rather than on the first request
+    with LocalS3Server() as s3, BssEmulator(world) as bss:
         bucket = "billrecon-demo"
         client = make_s3_client(s3.endpoint_url, s3.access_key, s3.secret_key)
         keys = upload_tree(client, bucket, world_dir)
         print(f"[2/4] local S3 server at {s3.endpoint_url}: {len(keys)} objects in bucket {bucket}")
+        print(f"      BSS API emulator at {bss.endpoint_url} (signed calls, paging, throttling at the documented rates)")
         resources = {
             "object_store": ObjectStoreResource(endpoint_url=s3.endpoint_url, bucket=bucket,
                                                 access_key=s3.access_key, secret_key=s3.secret_key),
             "warehouse": WarehouseResource(path=str(warehouse)),
             "reports": ReportsResource(out_dir=args.reports),
-            "bss_api": BssApiResource(),
+            "bss_api": BssApiResource(endpoint=bss.endpoint_url, access_key=bss.access_key,
+                                      secret_key=bss.secret_key, domain_id=bss.domain_id),
         }
         cycles = [*world.closed_months, world.open_month]
-        print(f"[3/4] closing {len(cycles)} months through the pipeline (landing → staging → core → marts → reports)")
+        print(f"[3/4] closing {len(cycles)} months through the pipeline (files and BSS API → landing → staging → "
+              "core → marts → reports)")
         failures = _run_cycles(cycles, resources)
     print("[4/4] sandbox stopped")
     _print_outcome(warehouse, Path(args.reports), cycles)
@@ -193,6 +203,7 @@ def report(args) -> int:
 
 
 def sandbox_serve(args) -> int:
+    from sandbox.bss import BssEmulator
     from sandbox.objectstore import LocalS3Server, make_s3_client, upload_tree
     from sandbox.world import generate_world
     from sandbox.writer import write_world
@@ -201,15 +212,19 @@ def sandbox_serve(args) -> int:
     world = generate_world(_world_config(args))
     with tempfile.TemporaryDirectory(prefix="billrecon-world-") as tmp:
         write_world(world, Path(tmp))
-        with LocalS3Server(port=args.port or None) as s3:
+        world.api_data.prepare()
+        with LocalS3Server(port=args.port or None) as s3, BssEmulator(world) as bss:
             bucket = "billrecon"
             upload_tree(make_s3_client(s3.endpoint_url, s3.access_key, s3.secret_key), bucket, Path(tmp))
             print(f"BILLRECON_S3_ENDPOINT={s3.endpoint_url}")
             print(f"BILLRECON_S3_BUCKET={bucket}")
             print(f"BILLRECON_S3_ACCESS_KEY={s3.access_key}")
             print(f"BILLRECON_S3_SECRET_KEY={s3.secret_key}")
-            print("# the BSS API emulator is not part of this release yet; BILLRECON_BSS_ENDPOINT stays unset",
-                  flush=True)
+            # the emulator's own throwaway keys, printed so that `billrecon run` can be pointed at it
+            print(f"BILLRECON_BSS_ENDPOINT={bss.endpoint_url}")
+            print(f"BILLRECON_BSS_AK={bss.access_key}")
+            print(f"BILLRECON_BSS_SK={bss.secret_key}")
+            print(f"BILLRECON_BSS_DOMAIN_ID={bss.domain_id}", flush=True)
             try:
                 while True:
                     time.sleep(3600)

@@ -123,6 +123,16 @@ def local_time_of(file_time: str) -> dt.datetime:
     return dt.datetime.strptime(file_time[:19], "%Y-%m-%d %H:%M:%S")
 
 
+def coupon_status(valid_time: str, expire_time: str, balance: Decimal, as_of_utc: str) -> int:
+    """A coupon's status at `as_of_utc` from its validity (UTC texts compare like the times they
+    name) and balance."""
+    if expire_time <= as_of_utc:
+        return COUPON_EXPIRED
+    if valid_time > as_of_utc:
+        return COUPON_INACTIVE
+    return COUPON_USABLE if balance > 0 else COUPON_USED
+
+
 def cents(amount: Decimal) -> Decimal:
     return amount.quantize(_CENT, rounding=ROUND_HALF_UP)
 
@@ -318,7 +328,9 @@ class ApiData:
         """Grain: customer (BudgetInfo of ListSubCustomerBudget). Every resale customer has a budget
         (customers stay frozen until one is set). Sized from the last closed month's list-price spend;
         about a quarter of the customers spending this month have a tight monthly budget, sized from
-        this month's spend so far, that has crossed or nearly crossed its alert thresholds.
+        this month's spend so far, that has crossed or nearly crossed its 75/90 % alerts. No budget is
+        used up: every budget exceeds both its used_amount and the customer's month-to-date spend,
+        so BUDGET.OVER_NOT_FROZEN (docs/reconciliation.md) stays silent on a clean world.
 
         used_amount: MONTHLY budgets count the open month: Σ official_amount of the customer in the
         newest usage export. PACKAGE (one-time) budgets were set before the first closed month and
@@ -337,15 +349,17 @@ class ApiData:
             used = _decimal(month_to_date.get(customer_id))
             if one_time:
                 used += _decimal(all_closed.get(customer_id))
-                base = used * _factor(one_time_factor, 0.8, 1.8)
+                base = used * _factor(one_time_factor, 1.05, 1.8)
                 amount = max(_round_up(base, 10), Decimal(500))
             elif roll < 0.45 and used >= 50:
-                # A tight budget, already near or past its 75/90/100 % alerts this month.
-                amount = _round_up(used * _factor(tight_factor, 0.9, 1.4), 10)
+                # A tight budget, already near or past its 75/90 % alerts this month.
+                amount = _round_up(used * _factor(tight_factor, 1.02, 1.4), 10)
             else:
                 base = _decimal(last_spend.get(customer_id)) * _factor(monthly_factor, 0.6, 1.6)
                 amount = max(_round_up(base, 10), Decimal(100))
-            amount = amount.quantize(_CENT)
+            # Headroom over what is spent so far, whatever the budget was sized from.
+            headroom = max(used, _decimal(month_to_date.get(customer_id))) * Decimal("1.05")
+            amount = max(amount, _round_up(headroom, 10)).quantize(_CENT)
             records.append({
                 "customer_id": customer_id,
                 "budget_amount": amount,
@@ -410,12 +424,7 @@ class ApiData:
             expire = valid + days * 180
             face = Decimal(int(rng.integers(1, 11)) * 100)
         balance = face - used
-        if expire <= self.as_of:
-            status = COUPON_EXPIRED
-        elif valid > self.as_of:
-            status = COUPON_INACTIVE
-        else:
-            status = COUPON_USABLE if balance > 0 else COUPON_USED
+        status = coupon_status(utc_text(valid), utc_text(expire), balance, self.as_of_utc)
         partner_issued = kind != "used" or rng.random() < 0.7
         created = valid - dt.timedelta(hours=int(rng.integers(1, 72)))
         coupon_id = _stable_id("CP", self.seed, customer_id, kind, coupon_type, serial, length=18).upper()
@@ -803,9 +812,8 @@ class ApiData:
     def commercial_discounts(self) -> Record:
         """The partner's framework commercial discount (ListBusinessDiscountInfo). Source: the
         partner-wide rows ('*') of world.contract_discounts, one CATEGORY_ITEM per service and
-        charging mode; discount_ratio is the share of the list price paid (1 − rate).
-        The customer-specific project savings of world.contract_discounts are not part of the
-        framework discount; the API shows them only per order (order_discounts)."""
+        charging mode; discount_ratio is the share of the list price paid (1 − rate). The world
+        has no customer-specific contract rates, so these are the rates of every 605 discount."""
         names = dict(zip(self.world.services["service_type_code"].to_list(),
                          self.world.services["service_type_name"].to_list()))
         effective = utc_text(dt.datetime(self.world_begin.year - 1, 1, 1))

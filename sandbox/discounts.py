@@ -1,6 +1,16 @@
-"""HUAWEI CLOUD-side discounts on the partner's bill lines (domain §4.4): commercial contract
-discounts (type 605) by service, with project-specific savings for a few large customers, and
-promotions (types 200 and 700). These are not the partner's own customer discounts (agreements.py).
+"""HUAWEI CLOUD-side discounts on the partner's bill lines (domain §4.4): the commercial contract
+discount (type 605), one partner-wide rate per service, and promotions (types 200 and 700). These
+are not the partner's own customer discounts (agreements.py).
+
+The world keeps to what the discount audit of docs/reconciliation.md checks:
+- a line whose only discount is 605 carries exactly floor(list price × the service's partner-wide
+  rate), the rate ListBusinessDiscountInfo serves (there are no customer-specific rates, which that
+  API could not show);
+- a service whose incentive policy forbids discounts (policy 2, `allow_discount = NO`) has no
+  contract rate and its lines get no promotion, so none of its lines carries a discount;
+- every other service has a contract rate, and every line of it (pay-per-use, yearly/monthly and
+  reserved instances alike) gets it, so the partner's own customer discounts, capped below it,
+  never bill a line under its cost.
 """
 
 from __future__ import annotations
@@ -11,9 +21,10 @@ import polars as pl
 from .catalog import COMMERCIAL_CONTRACT_DISCOUNT, SERVICES
 from .money import apply_rate
 
-# Partner-wide commercial contract discount by service, in 1e-4 (1000 = 10 %).
-# HUAWEI CLOUD's commercial (605) discount to the partner per service, in 1e-4. Every service has
-# one, so the partner's own customer discounts (sandbox/agreements.py) can stay below it.
+NO_DISCOUNT_POLICY = 2   # incentive policy under which the API says allow_discount = NO
+
+# HUAWEI CLOUD's commercial (605) discount to the partner per service, in 1e-4 (1000 = 10 %):
+# exactly the services whose policy allows discounts.
 CONTRACT_RATES = {
     "hws.service.type.ec2": 1000,
     "hws.service.type.rds": 800,
@@ -24,39 +35,29 @@ CONTRACT_RATES = {
     "hws.service.type.vpc": 400,
     "hws.service.type.cdn": 500,
     "hws.service.type.dcs": 500,
-    "hws.service.type.sp": 400,
 }
 MIN_CONTRACT_RATE = min(CONTRACT_RATES.values())
 
 SERVICE_INDEX = {code: i for i, (code, _, _) in enumerate(SERVICES)}
+DISCOUNT_FORBIDDEN = frozenset(code for code, _, policy in SERVICES if policy == NO_DISCOUNT_POLICY)
+assert set(CONTRACT_RATES) == {code for code, _, _ in SERVICES} - DISCOUNT_FORBIDDEN, \
+    "every service that allows discounts has a contract rate, and only those"
 
 
-def make_contract_discounts(rng: np.random.Generator, customer_ids: pl.Series,
-                            spend_weight: np.ndarray) -> tuple[pl.DataFrame, np.ndarray]:
-    """The contract discounts as a table and as a (customer × service) matrix of rates in 1e-4.
-
-    The largest customers get a project-specific ECS saving, which takes precedence over the
-    partner-wide product-type discount (domain §4.4)."""
-    customers = customer_ids.len()
-    matrix = np.zeros((customers, len(SERVICES)), dtype=np.int64)
+def make_contract_discounts() -> tuple[pl.DataFrame, np.ndarray]:
+    """The contract discounts as a table (customer_id '*': partner-wide) and as rates in 1e-4 per
+    service index (0 for services that allow no discount)."""
+    by_service = np.zeros(len(SERVICES), dtype=np.int64)
     rows = []
     for code, rate in CONTRACT_RATES.items():
-        matrix[:, SERVICE_INDEX[code]] = rate
+        by_service[SERVICE_INDEX[code]] = rate
         rows.append(("*", code, COMMERCIAL_CONTRACT_DISCOUNT, rate))
-    project_count = max(1, customers // 10)
-    largest = np.argsort(-spend_weight, kind="stable")[:project_count]
-    project_rates = rng.integers(24, 36, size=project_count) * 50  # 12 % … 17.5 %, in half-percent steps
-    ec2 = SERVICE_INDEX["hws.service.type.ec2"]
-    matrix[largest, ec2] = project_rates
-    customer_list = customer_ids.to_list()
-    rows.extend((customer_list[c], "hws.service.type.ec2", COMMERCIAL_CONTRACT_DISCOUNT, int(r))
-                for c, r in zip(largest, project_rates))
     table = pl.DataFrame(rows, schema=["customer_id", "service_type_code", "discount_type", "rate_1e4"],
                          orient="row")
     table = table.with_columns(
         discount_rate=(pl.col("rate_1e4").cast(pl.Decimal(38, 4)) / 10_000).cast(pl.Decimal(9, 4))
     ).drop("rate_1e4")
-    return table, matrix
+    return table, by_service
 
 
 # discount_types text for (has contract discount) + 2 × (promotion kind: 0 none, 1 = 700, 2 = 200)

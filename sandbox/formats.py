@@ -122,3 +122,26 @@ def usage_member_name(month: str, export_date: str, seq: int) -> str:
 
 CUSTOMER_DISCOUNTS_KEY = "agreements/customer_discounts.csv"
 INCENTIVE_RATES_KEY = "agreements/incentive_rates.csv"
+
+# FORMATS.md §3, in file order: (canonical name, English header). Finance exports it in English only.
+_INCENTIVE_STATEMENT_HEADERS: tuple[tuple[str, str], ...] = (
+    ("statement_id", "Statement ID"),
+    ("period", "Reconciliation Period"),
+    ("incentive_type", "Incentive Type"),
+    ("service_type_code", "Product Type Code"),
+    ("customer_id", "Customer ID"),
+    ("performance_amount", "Performance (USD)"),
+    ("incentive_rate", "Incentive Rate"),
+    ("incentive_amount", "Incentive Amount (USD)"),
+    ("status", "Status"),
+)
+INCENTIVE_STATEMENT_COLUMNS: tuple[str, ...] = tuple(name for name, _ in _INCENTIVE_STATEMENT_HEADERS)
+INCENTIVE_STATEMENT_HEADERS: dict[str, str] = dict(_INCENTIVE_STATEMENT_HEADERS)
+
+
+def incentive_statement_key(period: str) -> str:
+    """Object key of the incentive statement of `period` ('YYYY-MM')."""
+    return f"incentives/incentive_statement_{_yyyymm(period)}.csv"
+
+
+GROUND_TRUTH_KEY = "ground_truth.json"   # planted anomalies; at the root, outside every source folder

@@ -50,7 +50,7 @@ class WorldState:
     usage: UsageResources
     subscriptions: Subscriptions
     orders: OrderBook
-    contract_rate: np.ndarray        # customer × service, in 1e-4
+    contract_rate: np.ndarray        # per service index: HUAWEI's 605 contract rate in 1e-4 (0 = no discount)
     resources: pl.DataFrame          # resource_id, resource_name: usage resources first, then subscriptions
     usage_lines_per_month: int
     adjustments_per_month: int
@@ -142,9 +142,11 @@ def _usage_batch(state: WorldState, month_index: int) -> _Batch:
     price = catalog.unit_price[offer] * region_factor * np.where(spot, 0.3, 1.0)
     official = np.rint(usage_units * price).astype(np.int64)
 
-    discountable = catalog.billing_mode[offer] == PAY_PER_USE
-    contract = np.where(discountable, state.contract_rate[customer, catalog.service_index[offer]], 0)
-    promo_kind = np.where(discountable & (rng.random(instance.size) < 0.02), PROMO_700, PROMO_NONE)
+    # The contract discount covers every line of its service (reserved-instance hours too), so no
+    # line of a discounted service costs the partner its list price; promotions are pay-per-use only.
+    contract = state.contract_rate[catalog.service_index[offer]]
+    promotable = (catalog.billing_mode[offer] == PAY_PER_USE) & (contract > 0)
+    promo_kind = np.where(promotable & (rng.random(instance.size) < 0.02), PROMO_700, PROMO_NONE)
     discount, discount_code = discount_lines(rng, official, contract, promo_kind)
     amounts = settle(rng, official, discount, np.zeros(instance.size, dtype=bool), state.pays_cash[customer],
                      coupon_share=0.05)

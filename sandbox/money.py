@@ -106,24 +106,28 @@ def settle(
 
 
 def refund_of(original: LineAmounts, remaining_rate: np.ndarray, pays_cash: np.ndarray) -> LineAmounts:
-    """Refund lines (all amounts ≤ 0) returning `remaining_rate` / 10,000 of the original orders.
+    """Refund lines (all amounts ≤ 0) returning `remaining_rate` / 10,000 of what the original
+    orders cost after discounts.
 
-    Each refunded part is floor(original part × rate), negated. The main instrument takes the rest,
-    which is never positive: floor(O·r) − floor(D·r) ≥ floor((O−D)·r) ≥ Σ floor(coupon·r) because
-    O − D − T = Σ coupons + main with T, main ≥ 0.
+    A refund gives back money at the price paid, so its list price is the refunded amount and it
+    carries no discount (HUAWEI CLOUD shows an unsubscribe order the same way: official amount =
+    amount after discount, domain §2.5). That keeps the partner's margin on a refund ≥ 0: the
+    customer is credited the refund less its agreed discount. Each coupon part is
+    −floor(original part × rate); the main instrument takes the rest, which is never positive
+    because Σ floor(coupon·r) ≤ floor(Σ coupon·r) ≤ floor(due·r).
     """
-    official = -apply_rate(original.official, remaining_rate)
-    discount = -apply_rate(original.discount, remaining_rate)
-    truncated = np.zeros_like(official)
+    refunded = apply_rate(original.due, remaining_rate)
+    official = -refunded
+    zeros = np.zeros_like(official)
     payments = np.zeros_like(original.payments)
     for kind in COUPON_INSTRUMENTS:
         payments[kind] = -apply_rate(original.payments[kind], remaining_rate)
-    rest = (official - discount) - payments[list(COUPON_INSTRUMENTS)].sum(axis=0)
+    rest = official - payments[list(COUPON_INSTRUMENTS)].sum(axis=0)
     payments[CASH] = np.where(pays_cash, rest, 0)
     payments[CREDIT] = np.where(pays_cash, 0, rest)
-    amounts = LineAmounts(official, discount, truncated, payments)
+    amounts = LineAmounts(official, zeros, zeros.copy(), payments)
     amounts.check()
-    assert (official <= 0).all() and (amounts.due <= 0).all() and (payments <= 0).all()
+    assert (official <= 0).all() and (payments <= 0).all()
     return amounts
 
 

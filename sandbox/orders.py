@@ -53,7 +53,8 @@ def make_order_book(
     contract_rate: np.ndarray,
     pays_cash: np.ndarray,
 ) -> OrderBook:
-    """Orders for months 0 … len(month_starts) − 2 (the last start closes the open month)."""
+    """Orders for months 0 … len(month_starts) − 2 (the last start closes the open month).
+    `contract_rate` is HUAWEI's 605 rate per service index, in 1e-4."""
     month_count = month_starts.size - 1
     month_length = np.diff(month_starts)
     months = np.arange(month_count)
@@ -111,9 +112,11 @@ def make_order_book(
 
     offer = subs.offer[line_sub]
     customer = subs.customer[line_sub]
-    discountable = catalog.billing_mode[offer] == YEARLY_MONTHLY
-    contract = np.where(discountable, contract_rate[customer, catalog.service_index[offer]], 0)
-    promo_kind = np.where((line_type == NEW) & discountable & (rng.random(line_sub.size) < 0.12),
+    # Every order of a service with a contract rate gets it (RI subscriptions too); savings plans,
+    # whose policy allows no discount, have none. Promotions are for new yearly/monthly orders.
+    contract = contract_rate[catalog.service_index[offer]]
+    promotable = (catalog.billing_mode[offer] == YEARLY_MONTHLY) & (contract > 0)
+    promo_kind = np.where((line_type == NEW) & promotable & (rng.random(line_sub.size) < 0.12),
                           PROMO_200, PROMO_NONE)
     discount, discount_code = discount_lines(rng, official, contract, promo_kind)
     truncate = rng.random(line_sub.size) < 0.3
@@ -141,9 +144,8 @@ def make_order_book(
     all_time = np.concatenate([line_time, refund_time])
     all_original = np.concatenate([np.full(line_sub.size, -1), original])
     all_amounts = LineAmounts.concat([amounts, refunds])
-    # A refund names the discount types of the order it refunds, when it returns some discount.
-    refund_discount_code = np.where(refunds.discount < 0, discount_code[original], 0)
-    all_discount_code = np.concatenate([discount_code, refund_discount_code])
+    # A refund returns money at the price paid (refund_of): it carries no discount, hence no types.
+    all_discount_code = np.concatenate([discount_code, np.zeros(refund_sub.size, dtype=np.int64)])
 
     # Order numbers follow payment time, like a real order system's sequence.
     by_time = np.lexsort((np.arange(all_time.size), all_time))

@@ -94,6 +94,12 @@ def make_usage_resources(
     count = max(1, int(np.ceil(meter_instances / mean_meters)))
 
     template = rng.choice(len(RESOURCE_TEMPLATES), size=count, p=template_weight / template_weight.sum())
+    # Right after one resource per customer, one resource of every template, kept all through the
+    # world: every service and billing mode then has lines each month (the reconciliation rules, and
+    # the anomalies planted against them, need each kind, savings plans included).
+    first_showcase = min(count, spend_weight.size)
+    showcase = np.arange(first_showcase, min(count, first_showcase + len(RESOURCE_TEMPLATES)))
+    template[showcase] = np.arange(showcase.size)
     customer = _pick_customers(rng, count, spend_weight)
     region = _pick_regions(rng, customer, home_region, catalog.region_weight)
     first_offer = np.array([catalog.usage_offer_index[t.meters[0]] for t in RESOURCE_TEMPLATES])[template]
@@ -113,7 +119,8 @@ def make_usage_resources(
     first_month = np.where(rng.random(count) < 0.75, 0, rng.integers(0, open_index + 1, size=count))
     ends_early = (rng.random(count) < 0.15) & (first_month < open_index)
     last_month = np.where(ends_early, rng.integers(first_month, open_index + 1), open_index)
-    always_on = np.arange(count) < min(count, spend_weight.size)  # every customer keeps one resource
+    # Every customer keeps one resource, and the showcase resources stay too.
+    always_on = np.arange(count) < first_showcase + showcase.size
     first_month[always_on], last_month[always_on] = 0, open_index
 
     prefixes = pl.Series([t.name_prefix for t in RESOURCE_TEMPLATES]).gather(template)

@@ -5,6 +5,11 @@ their resources, orders and bills, generated deterministically from a seed.
 book, agreements) at once; the bill lines of a month are built from that state on first access,
 with a random stream of their own, so any month can be rebuilt identically and a 10-million-line
 world never has to sit in memory whole.
+
+With `WorldConfig(anomalies=K)` the world also plants K anomalies of every kind of
+docs/reconciliation.md (sandbox/anomalies.py). Planting builds and keeps every closed month and
+the API data it changes, so it is meant for test-sized worlds; `World.ground_truth` lists what was
+planted.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ import numpy as np
 import polars as pl
 
 from .agreements import make_customer_discounts, make_incentive_rates
+from .anomalies import PlantedAnomaly, ground_truth_records, plant_anomalies
 from .api_data import ApiData
 from .catalog import Catalog, build_catalog
 from .discounts import make_contract_discounts
 from .formats import LANGUAGES
+from .incentives import build_statement, statement_status
 from .lines import WorldState, build_month_lines
 from .money import LineAmounts, units_to_decimal
 from .months import add_months, date_of, days_in_month, format_times, month_start, parse_month
@@ -31,8 +38,9 @@ from .parties import make_customers, make_resellers
 from .resources import Subscriptions, make_subscriptions, make_usage_resources
 from .usage import CORRECTION_STREAM, UsageExportSeries, export_date_text
 
-# Stream numbers of the world-level random generators (seeded by [seed, stream]).
-_PARTIES, _USAGE_RESOURCES, _SUBSCRIPTIONS, _ORDERS, _CONTRACTS, _AGREEMENTS = 1, 2, 3, 4, 5, 6
+# Stream numbers of the world-level random generators (seeded by [seed, stream]); 5 is retired
+# (it drew customer-specific contract rates, which the world no longer has).
+_PARTIES, _USAGE_RESOURCES, _SUBSCRIPTIONS, _ORDERS, _AGREEMENTS = 1, 2, 3, 4, 6
 
 _ORDER_SHARE = 0.05          # share of a month's lines that are orders and refunds
 _ADJUSTMENT_SHARE = 0.002
@@ -54,6 +62,7 @@ class WorldConfig:
     partner_name: str = "Skyline Cloud Distribution Ltd"
     bill_type_language: str = "en"  # "zh" writes bill types as 消费/退款/调账 (FORMATS.md §1)
     utf8_bom: bool = False          # start every CSV member with a UTF-8 byte-order mark
+    anomalies: int = 0              # plant this many of each kind of anomaly (sandbox/anomalies.py)
 
     def __post_init__(self) -> None:
         parse_month(self.first_month)
@@ -68,6 +77,8 @@ class WorldConfig:
             raise ValueError(f"usage_export_days must be between 0 and {open_days - 1}")
         if not 0 <= self.closing_month_exports <= 4:
             raise ValueError("closing_month_exports must be between 0 and 4")
+        if self.anomalies < 0:
+            raise ValueError("anomalies must be ≥ 0")
 
 
 K = TypeVar("K", bound=Hashable)
@@ -97,6 +108,12 @@ class LazyFrames(Mapping[K, pl.DataFrame]):
         if key not in self._keys:
             raise KeyError(key)
         return self._build(key)
+
+    def replace(self, key: K, frame: pl.DataFrame) -> None:
+        """Keep `frame` as the frame of `key` from now on (how planted anomalies change a month)."""
+        if key not in self._keys:
+            raise KeyError(key)
+        self._cache[key] = frame
 
     def restricted(self, keys: list[K]) -> "LazyFrames[K]":
         """A view on some of the keys that shares this mapping's builder and kept frames."""
@@ -135,10 +152,12 @@ class World:
     products: pl.DataFrame           # the catalogue: one row per offer
     regions: pl.DataFrame            # region_code, region_name, price_factor
     services: pl.DataFrame           # service_type_code, service_type_name, incentive_policy
-    contract_discounts: pl.DataFrame  # HUAWEI-side 605 discounts: customer_id ('*' = all), service, rate
+    contract_discounts: pl.DataFrame  # HUAWEI-side 605 discounts: customer_id ('*': partner-wide), service, rate
     resources: pl.DataFrame          # every resource: id, name, owner, how it is billed, lifetime
     month_lines: LazyFrames[str] = field(repr=False)  # every month incl. the open one (its full month)
     _state: WorldState = field(repr=False, default=None)
+    planted: list[PlantedAnomaly] = field(default_factory=list)  # what generate_world planted
+    _statements: dict[str, pl.DataFrame] = field(repr=False, default_factory=dict)
 
     @property
     def months(self) -> list[str]:
@@ -156,6 +175,24 @@ class World:
         """What the BSS partner API knows about this world (sandbox/api_data.py): the records the
         emulator serves, built per dataset on first use."""
         return ApiData(self)
+
+    @property
+    def ground_truth(self) -> list[dict]:
+        """The planted anomalies as docs/reconciliation.md lists them: one record per expected
+        finding, `{"rule_id", "bill_cycle", "customer_id", "reference", "amount"}` (amount a
+        string with 2 decimals, or None), in a stable order. Empty for a world without plants."""
+        return ground_truth_records(self.planted)
+
+    def incentive_statement(self, month: str, lines: pl.DataFrame | None = None) -> pl.DataFrame:
+        """The incentive statement of closed `month` (FORMATS.md §3), planted changes included.
+        `lines`, when given, must be the month's bill lines: it saves building them again."""
+        if month not in self.closed_months:
+            raise KeyError(month)
+        if month not in self._statements:
+            lines = self.bill_lines.build(month) if lines is None else lines
+            self._statements[month] = build_statement(
+                month, lines, self.services, self.incentive_rates, statement_status(month, self.closed_months))
+        return self._statements[month]
 
     def usage_export_series(self, month: str) -> UsageExportSeries:
         """All usage exports of `month` computed together (cheaper than one key at a time)."""
@@ -197,8 +234,7 @@ def generate_world(cfg: WorldConfig = WorldConfig()) -> World:
                                  int(np.ceil(usage_lines / mean_window)), len(closed), spend_weight, home_region)
     subs = _subscriptions_for(np.random.default_rng([cfg.seed, _SUBSCRIPTIONS]), catalog, order_lines,
                               len(months), spend_weight, home_region)
-    contract_table, contract_rate = make_contract_discounts(
-        np.random.default_rng([cfg.seed, _CONTRACTS]), customers["customer_id"], spend_weight)
+    contract_table, contract_rate = make_contract_discounts()
     book = make_order_book(np.random.default_rng([cfg.seed, _ORDERS]), catalog, subs, month_starts,
                            contract_rate, pays_cash)
 
@@ -244,6 +280,8 @@ def generate_world(cfg: WorldConfig = WorldConfig()) -> World:
 
     keys = [(m, export_date_text(day)) for m in months for day in _export_days(cfg, m)]
     world.usage_exports = LazyFrames(keys, one_export)
+    if cfg.anomalies:
+        world.planted = plant_anomalies(world, cfg.anomalies)
     return world
 
 

@@ -1,5 +1,6 @@
-"""Write a world as the files of FORMATS.md: monthly bill archives, daily usage archives and the
-partner's agreement CSVs, byte-for-byte reproducible from the seed.
+"""Write a world as the files of FORMATS.md: monthly bill archives, daily usage archives, the
+partner's agreement CSVs and the monthly incentive statements, byte-for-byte reproducible from the
+seed; plus `ground_truth.json`, the anomalies the world planted (an empty list when none).
 
 Reproducible means: tar members carry fixed names, mtimes (the delivery time of the file), owner
 0/0 and mode 0644; the gzip header carries mtime 0 and no file name; CSV text comes from polars
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
+import json
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,10 +23,13 @@ import polars as pl
 from .formats import (
     BILL_TYPE_ZH,
     CUSTOMER_DISCOUNTS_KEY,
+    GROUND_TRUTH_KEY,
     INCENTIVE_RATES_KEY,
+    INCENTIVE_STATEMENT_HEADERS,
     bill_archive_key,
     bill_member_name,
     header_names,
+    incentive_statement_key,
     usage_archive_key,
     usage_member_name,
 )
@@ -44,6 +49,7 @@ def write_world(world: World, out_dir: Path, compresslevel: int = DEFAULT_COMPRE
     out_dir = Path(out_dir)
     cfg = world.config
     written: list[Path] = []
+    statements = []
     for month in world.closed_months:
         lines = world.bill_lines.build(month)
         path = out_dir / bill_archive_key(month)
@@ -51,6 +57,9 @@ def write_world(world: World, out_dir: Path, compresslevel: int = DEFAULT_COMPRE
                                              cfg.utf8_bom, lambda seq, m=month: bill_member_name(m, seq)),
                           mtime=_bill_delivery_time(month), compresslevel=compresslevel)
         written.append(path)
+        # The statement comes from the lines at hand, so a large month is not built twice.
+        statements.append((incentive_statement_key(month),
+                           world.incentive_statement(month, lines).rename(INCENTIVE_STATEMENT_HEADERS)))
     for (month, export_date), frame in iter_usage_exports(world):
         path = out_dir / usage_archive_key(month, export_date)
         members = _csv_members(frame, cfg.member_rows, cfg.header_language, cfg.bill_type_language, cfg.utf8_bom,
@@ -58,11 +67,14 @@ def write_world(world: World, out_dir: Path, compresslevel: int = DEFAULT_COMPRE
         write_csv_archive(path, members, mtime=_usage_export_time(export_date), compresslevel=compresslevel)
         written.append(path)
     for key, frame in ((CUSTOMER_DISCOUNTS_KEY, world.customer_discounts),
-                       (INCENTIVE_RATES_KEY, world.incentive_rates)):
+                       (INCENTIVE_RATES_KEY, world.incentive_rates), *statements):
         path = out_dir / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(frame_to_csv(frame, bom=cfg.utf8_bom))
         written.append(path)
+    path = out_dir / GROUND_TRUTH_KEY
+    path.write_text(json.dumps(world.ground_truth, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    written.append(path)
     return written
 
 

@@ -180,7 +180,10 @@ def test_a_limit_over_the_routes_maximum_is_a_400_cbc_0100(bss):
     # ListBusinessDiscountInfo documents 1–1000.
     discounts = cn_client(bss)
     body = cn.BusinessDiscountQueryReq(quoting_item_type="CATEGORY_ITEM", limit=1000)
-    assert discounts.list_business_discount_info(cn.ListBusinessDiscountInfoRequest(body=body)).total_count == 30
+    # One item per service with a contract rate and charging mode.
+    expected_items = 3 * bss.world.contract_discounts.height
+    assert discounts.list_business_discount_info(cn.ListBusinessDiscountInfoRequest(body=body)).total_count \
+        == expected_items == 27
     body.limit = 1001
     with pytest.raises(ClientRequestException) as caught:
         discounts.list_business_discount_info(cn.ListBusinessDiscountInfoRequest(body=body))

@@ -90,7 +90,8 @@ def test_different_seed_gives_different_files(written, tmp_path):
 def test_layout_of_written_files(world, written):
     expected = {bill_archive_key(m) for m in world.closed_months}
     expected |= {usage_archive_key(m, d) for m, d in world.usage_exports}
-    expected |= {"agreements/customer_discounts.csv", "agreements/incentive_rates.csv"}
+    expected |= {"agreements/customer_discounts.csv", "agreements/incentive_rates.csv", "ground_truth.json"}
+    expected |= {f"incentives/incentive_statement_{m.replace('-', '')}.csv" for m in world.closed_months}
     assert set(all_bytes(written)) == expected
     assert world.closed_months == ["2026-08", "2026-09", "2026-10"]
     assert world.open_month == "2026-11"
@@ -313,7 +314,8 @@ def test_incentive_rates(written):
     assert list(rows[0]) == ["incentive_type", "policy_code", "rate", "valid_from", "valid_to"]
     assert {row["policy_code"] for row in rows} == {"0", "1", "2", "13"}
     assert all(0 <= Decimal(row["rate"]) <= 1 for row in rows)
-    assert "Monthly rebate" in {row["incentive_type"] for row in rows}
+    # Only the rebate the monthly statement pays: a quarterly rate would call for lines no monthly statement has.
+    assert {row["incentive_type"] for row in rows} == {"Monthly rebate"}
 
 
 # ------------------------------------------------------------------------------------------ usage exports
