@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -188,6 +189,13 @@ class BssEmulator:
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def get_request(self):
+        connection, address = super().get_request()
+        # answers are written in pieces; without TCP_NODELAY Nagle's algorithm meets the client's
+        # delayed ACK and every request waits ~40 ms
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection, address
 
     def handle_error(self, request, client_address) -> None:
         # A client that gave up (timeout tests, interrupted pulls) closes its socket while a slow
