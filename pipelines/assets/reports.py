@@ -63,6 +63,8 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
     Grain: the whole warehouse file. Source: the working warehouse, after every other asset of the run.
     """
-    path = publish(Path(warehouse.path), warehouse.published)
+    copied = publish(Path(warehouse.path), warehouse.published)
+    path = warehouse.published
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)),
-                                          "bytes": path.stat().st_size})
+                                          "bytes": path.stat().st_size,
+                                          "copied": copied})  # False: the published copy was already current

@@ -13,14 +13,23 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.lib.fingerprint import warehouse_fingerprint
 
-def publish(working: Path, published: Path) -> Path:
-    """Copy the working warehouse (after a checkpoint) to `published`, atomically."""
+
+def publish(working: Path, published: Path) -> bool:
+    """Copy the working warehouse (after a checkpoint) to `published`, atomically.
+
+    Returns False when the published copy already holds the same data (same fingerprint): a
+    nightly run with nothing new does not copy a large file for nothing."""
     con = duckdb.connect(str(working))
     try:
         con.execute("checkpoint")  # every committed change into the file, nothing left in the WAL
+        fingerprint = warehouse_fingerprint(con)
     finally:
         con.close()
+    stamp = published.with_name(published.name + ".fingerprint")
+    if published.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == fingerprint:
+        return False
     published.parent.mkdir(parents=True, exist_ok=True)
     incoming = published.with_name(f".{published.name}.{os.getpid()}.incoming")
     try:
@@ -37,4 +46,5 @@ def publish(working: Path, published: Path) -> Path:
         os.fsync(directory)  # the rename itself survives a crash
     finally:
         os.close(directory)
-    return published
+    stamp.write_text(fingerprint, encoding="utf-8")  # after the swap: a crash here only costs a copy
+    return True

@@ -89,3 +89,13 @@ def test_running_a_month_twice_gives_byte_identical_marts_and_reports(tmp_path, 
     second = {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
     assert len(first) > 5 and first == second
     assert _query(resources, "select * from marts.customer_monthly_expenditure order by all") == marts
+
+
+def test_a_run_with_nothing_new_does_not_republish_the_warehouse(tmp_path, s3_server, bucket):
+    resources = pipeline_resources(tmp_path, s3=s3_server, bucket=bucket)
+    _materialize(resources)
+    published = resources["warehouse"].published
+    first = published.stat().st_ino, published.read_bytes()
+    second = _materialize(resources)
+    assert second.asset_materializations_for_node("published_warehouse")[0].metadata["copied"].value is False
+    assert (published.stat().st_ino, published.read_bytes()) == first
