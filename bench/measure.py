@@ -1,0 +1,86 @@
+"""Parent-process side of a measured step: run it in a child process and collect what the OS saw.
+
+Per step the parent records:
+- `seconds`: wall time of the step function, measured inside the child around the call only;
+- `process_seconds`: wall time of the whole child process (interpreter start-up and imports
+  included), measured here;
+- `peak_rss_bytes`: the child's peak resident set size (high-water mark) as the kernel accounts
+  it, read from `os.wait4` on that child. `wait4` returns the rusage of exactly the child waited
+  for, so the figure is per step; `getrusage(RUSAGE_CHILDREN)` would instead give the maximum over
+  every child reaped so far and hide a small step behind an earlier big one.
+
+The child's stdout and stderr go to `<log_dir>/<step>.log`, which is kept for inspection. The
+1-minute load average before and after each step is kept too: the machine may be shared, and a
+load above the core count means the step's time was stretched by other processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.common import REPO_DIR
+
+
+@dataclass
+class Measurement:
+    step: str
+    ok: bool
+    seconds: float
+    process_seconds: float
+    peak_rss_bytes: int
+    result: dict = field(default_factory=dict)
+    error: str | None = None
+    log: str | None = None
+    load_before: float | None = None
+    load_after: float | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "step": self.step, "ok": self.ok, "seconds": self.seconds,
+            "process_seconds": self.process_seconds, "peak_rss_bytes": self.peak_rss_bytes,
+            "result": self.result, "error": self.error, "log": self.log,
+            "load_before": self.load_before, "load_after": self.load_after,
+        }
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (runnable processes, all users)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def run_step(step: str, args: dict, log_dir: Path, log_name: str | None = None) -> Measurement:
+    """Run `bench.child` for `step` with `args` in a fresh interpreter and measure it."""
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    name = log_name or step
+    log_path = log_dir / f"{name}.log"
+    result_path = log_dir / f"{name}.result.json"
+    result_path.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "bench.child", step, json.dumps(args), str(result_path)]
+    environment = dict(os.environ, PYTHONUNBUFFERED="1")
+    load_before = load_average()
+    with log_path.open("w", encoding="utf-8") as log:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, cwd=REPO_DIR, stdout=log, stderr=subprocess.STDOUT, env=environment)
+        _, status, usage = os.wait4(child.pid, 0)
+        process_seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen consistent
+    peak = usage.ru_maxrss * 1024  # Linux reports KiB
+    loads = {"load_before": load_before, "load_after": load_average()}
+    if not result_path.exists():
+        return Measurement(step, False, process_seconds, process_seconds, peak,
+                           error=f"child exited with {child.returncode} and no result (see {log_path})",
+                           log=str(log_path), **loads)
+    outcome = json.loads(result_path.read_text(encoding="utf-8"))
+    return Measurement(step, outcome["ok"], outcome["seconds"], process_seconds, peak,
+                       result=outcome.get("result") or {}, error=outcome.get("error"), log=str(log_path),
+                       **loads)

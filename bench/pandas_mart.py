@@ -1,0 +1,217 @@
+"""A plain pandas implementation of `marts.customer_monthly_expenditure`, for comparison only.
+
+This is what a careful analyst would write with pandas alone, from the same files billrecon
+reads: the monthly bill archive (`customerBill_YYYYMM.tar.gz`, read member by member with
+`tarfile` in stream mode and `pandas.read_csv`, default C parser) and the partner's
+`agreements/customer_discounts.csv`. It computes the mart's core columns as DESIGN.md defines them,
+per bill_cycle × customer × service type:
+
+- `line_count` (every line), and over Expenditure lines `official_amount`, `discount_amount`,
+  `amount_due`, `coupon_paid_amount` (cash coupon + voucher + stored-value card);
+- `refund_amount`, `adjustment_amount`: Σ amount due of Refund, of Adjustment lines;
+- `customer_charge_amount`: Σ over Expenditure and Refund lines of list price × (1 − the agreed
+  discount rate on the line's GMT+8 trade date), each line rounded to 8 places half away from
+  zero, as DuckDB rounds `DECIMAL(37,14)` → `DECIMAL(20,8)`. The rate comes from the most specific
+  matching rule (customer+resource > customer+service > customer > *+resource > *+service > *,
+  ties to the later `valid_from`), dates inclusive, no rule = rate 0: the order of
+  `sql/core/rated_bill_line.sql`;
+- `margin_amount` = customer charge − (amount due + refunds).
+
+It is not a strawman. Money is exact: amounts are parsed to float64 and rounded to int64 units of
+1e-8 USD (exact for |amount| < 10 million USD per line, which is asserted), summed as integers,
+and turned into `Decimal` only at the end; the customer charge is computed in integers too. The
+agreement lookup runs on the distinct (customer, service, resource type, trade date) keys, not on
+every line. What it skips, because the comparison is about the mart: header aliases, validation,
+quarantine, lineage and reports. It does no validation, so it only equals billrecon on a month
+with no quarantined rows, which the benchmark checks (`verify_step`).
+
+pandas is the only engine used (pyarrow only as pandas 3's default string storage).
+"""
+
+from __future__ import annotations
+
+import tarfile
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# English file headers (FORMATS.md §1) of the columns the mart needs → canonical names.
+BILL_HEADERS = {
+    "Billing Cycle": "bill_cycle",
+    "Customer ID": "customer_id",
+    "Customer Name": "customer_name",
+    "Partner ID": "partner_id",
+    "Bill Type": "bill_type",
+    "Product Type Code": "service_type_code",
+    "Resource Type Code": "resource_type_code",
+    "Customer Transaction Time": "trade_time",
+    "List Price (USD)": "official_amount",
+    "Discount Amount (USD)": "discount_amount",
+    "Amount Due (USD)": "amount_due",
+    "Cash Coupon (USD)": "cash_coupon_amount",
+    "Voucher (USD)": "voucher_amount",
+    "Stored-Value Card (USD)": "stored_card_amount",
+}
+MONEY = ("official_amount", "discount_amount", "amount_due", "cash_coupon_amount", "voucher_amount",
+         "stored_card_amount")
+KEY = ["customer_id", "service_type_code", "resource_type_code", "trade_date"]
+GROUP = ["bill_cycle", "customer_id", "service_type_code"]
+
+UNITS = 100_000_000          # money is held as int64 units of 1e-8
+RATE_UNITS = 1_000_000       # discount rates as int64 units of 1e-6 (DECIMAL(9,6))
+EXACT_LIMIT = 10_000_000.0   # |amount| below which float64 → 1e-8 units rounds exactly
+MART_MONEY = ("official_amount", "discount_amount", "amount_due", "coupon_paid_amount", "refund_amount",
+              "adjustment_amount", "customer_charge_amount", "margin_amount")
+
+
+def money_units(text: pd.Series) -> np.ndarray:
+    """Decimal text (empty = null = 0) → int64 units of 1e-8, exactly."""
+    values = pd.to_numeric(text).fillna(0.0).to_numpy(dtype=np.float64)
+    if values.size and np.abs(values).max() >= EXACT_LIMIT:
+        raise ValueError("an amount of 10 million USD or more per line: float64 parsing would not be exact")
+    return np.rint(values * UNITS).astype(np.int64)
+
+
+def read_bill_lines(archive: Path) -> pd.DataFrame:
+    """Every bill line of the archive: the needed columns, money in int64 units."""
+    frames = []
+    with tarfile.open(archive, mode="r|gz") as tar:
+        for info in tar:
+            if not info.isfile() or not info.name.endswith(".csv"):
+                continue
+            raw = pd.read_csv(tar.extractfile(info), usecols=list(BILL_HEADERS), dtype=str)
+            frame = raw.rename(columns=BILL_HEADERS)
+            for column in MONEY:
+                frame[column] = money_units(frame[column])
+            # times are GMT+8 wall clock ('2026-10-28 09:00:00 GMT+08:00'): the date is the first 10 characters
+            frame["trade_date"] = frame.pop("trade_time").str.slice(0, 10)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_rules(path: Path) -> pd.DataFrame:
+    """The partner's discount agreements with their specificity (as core.customer_discount_rule)."""
+    rules = pd.read_csv(path, dtype=str)
+    rules["rate"] = np.rint(pd.to_numeric(rules.pop("discount_rate")).to_numpy() * RATE_UNITS).astype(np.int64)
+    rules["valid_to"] = rules["valid_to"].fillna("9999-12-31")
+    customer = rules["customer_id"] != "*"
+    service = rules["service_type_code"] != "*"
+    resource = rules["resource_type_code"] != "*"
+    rules["specificity"] = np.select(
+        [customer & resource, customer & service, customer, resource, service], [50, 40, 30, 25, 20], 10)
+    return rules
+
+
+def agreed_rates(keys: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
+    """For each distinct line key, the rate of the most specific rule in force on its trade date."""
+    wildcard = rules[["customer_id", "service_type_code", "resource_type_code"]] == "*"
+    candidates = []
+    for pattern, group in rules.groupby([wildcard[c] for c in wildcard.columns]):
+        on = [c for c, is_wild in zip(wildcard.columns, pattern) if not is_wild]
+        right = group[on + ["rate", "specificity", "valid_from", "valid_to"]]
+        matched = keys.merge(right, on=on) if on else keys.merge(right, how="cross")
+        in_force = (matched["valid_from"] <= matched["trade_date"]) & (matched["trade_date"] <= matched["valid_to"])
+        candidates.append(matched.loc[in_force, KEY + ["rate", "specificity", "valid_from"]])
+    found = pd.concat(candidates, ignore_index=True)
+    found = found.sort_values(["specificity", "valid_from"], ascending=False, kind="stable")
+    return found.drop_duplicates(KEY, keep="first")[KEY + ["rate"]]
+
+
+def customer_charge_units(official: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """official × (1 − rate) in 1e-8 units, rounded half away from zero, without int64 overflow."""
+    keep = RATE_UNITS - rate                      # 0 … 1e6
+    magnitude = np.abs(official)
+    whole, part = np.divmod(magnitude, RATE_UNITS)
+    rounded = whole * keep + (part * keep + RATE_UNITS // 2) // RATE_UNITS
+    return np.sign(official) * rounded
+
+
+def build_mart(archive: Path, discounts_csv: Path) -> pd.DataFrame:
+    """marts.customer_monthly_expenditure (core columns) from the files, money as Decimal."""
+    lines = read_bill_lines(archive)
+    rules = read_rules(discounts_csv)
+    keys = lines[KEY].drop_duplicates()
+    lines = lines.merge(agreed_rates(keys, rules), on=KEY, how="left")
+    rate = lines["rate"].fillna(0).to_numpy(dtype=np.int64)
+
+    bill_type = lines["bill_type"]
+    expenditure = (bill_type == "Expenditure").to_numpy()
+    refund = (bill_type == "Refund").to_numpy()
+    adjustment = (bill_type == "Adjustment").to_numpy()
+    zero = np.int64(0)
+    coupon = lines["cash_coupon_amount"] + lines["voucher_amount"] + lines["stored_card_amount"]
+    charge = customer_charge_units(lines["official_amount"].to_numpy(), rate)
+    measures = pd.DataFrame({
+        "official_amount": np.where(expenditure, lines["official_amount"], zero),
+        "discount_amount": np.where(expenditure, lines["discount_amount"], zero),
+        "amount_due": np.where(expenditure, lines["amount_due"], zero),
+        "coupon_paid_amount": np.where(expenditure, coupon, zero),
+        "refund_amount": np.where(refund, lines["amount_due"], zero),
+        "adjustment_amount": np.where(adjustment, lines["amount_due"], zero),
+        "customer_charge_amount": np.where(expenditure | refund, charge, zero),
+    })
+    frame = pd.concat([lines[GROUP + ["customer_name", "partner_id"]], measures], axis=1)
+    grouped = frame.groupby(GROUP, sort=True, dropna=False)
+    mart = grouped.agg(
+        customer_name=("customer_name", "max"),
+        partner_id=("partner_id", "max"),
+        line_count=("official_amount", "size"),
+        **{column: (column, "sum") for column in measures.columns},
+    ).reset_index()
+    mart["margin_amount"] = mart["customer_charge_amount"] - (mart["amount_due"] + mart["refund_amount"])
+    for column in MART_MONEY:
+        mart[column] = [Decimal(int(v)).scaleb(-8) for v in mart[column]]
+    return mart
+
+
+def mart_totals(mart: pd.DataFrame) -> dict[str, Decimal]:
+    return {column: sum(mart[column], Decimal(0)) for column in MART_MONEY}
+
+
+def pandas_step(args: dict) -> dict:
+    """Child-process entry: args = {"world": DIR, "out": PARQUET}; builds the mart and saves it."""
+    from bench.common import DISCOUNTS_KEY, bill_key
+
+    world = Path(args["world"])
+    mart = build_mart(world / bill_key(), world / DISCOUNTS_KEY)
+    out = Path(args["out"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    mart.to_parquet(out, index=False)
+    return {"mart_rows": len(mart), "bill_lines": int(mart["line_count"].sum()),
+            "totals": {k: str(v) for k, v in mart_totals(mart).items()}}
+
+
+def verify_step(args: dict) -> dict:
+    """Child-process entry: compare the pandas mart with billrecon's warehouse, row by row.
+
+    args = {"pandas_mart": PARQUET, "warehouse": DUCKDB FILE, "bill_cycle": "YYYY-MM"}.
+    """
+    import duckdb
+
+    con = duckdb.connect(args["warehouse"], read_only=True)
+    parquet = str(args["pandas_mart"]).replace("'", "''")  # a DDL statement takes no parameters
+    con.execute(f"create temp view pandas_mart as select * from read_parquet('{parquet}')")
+    cycle = args["bill_cycle"]
+    totals = {}
+    for column in MART_MONEY:
+        warehouse_total, pandas_total = con.execute(
+            f"""select (select coalesce(sum({column}), 0) from marts.customer_monthly_expenditure
+                        where bill_cycle = $c),
+                       (select coalesce(sum({column}), 0) from pandas_mart where bill_cycle = $c)""",
+            {"c": cycle}).fetchone()
+        totals[column] = {"billrecon": str(warehouse_total), "pandas": str(pandas_total),
+                          "equal": warehouse_total == pandas_total}
+    compared = " or ".join(f"w.{c} is distinct from p.{c}" for c in (*MART_MONEY, "line_count"))
+    differing_rows = con.execute(
+        f"""select count(*) from (select * from marts.customer_monthly_expenditure where bill_cycle = $c) w
+            full join (select * from pandas_mart where bill_cycle = $c) p
+              using (bill_cycle, customer_id, service_type_code)
+            where {compared}""", {"c": cycle}).fetchone()[0]
+    quarantined = con.execute(
+        "select count(*) from audit.quarantine where source = 'customerBill' and bill_cycle = ?", [cycle]
+    ).fetchone()[0]
+    con.close()
+    return {"totals": totals, "differing_rows": differing_rows, "quarantined_rows": quarantined,
+            "equal": differing_rows == 0 and all(t["equal"] for t in totals.values())}
