@@ -39,9 +39,9 @@ def run_cycle(bill_cycle: str, resources: Mapping[str, object], *, quiet: bool =
         raise_on_error=False,
     )
     failed_checks = [
-        f"{e.asset_check_evaluation_data.asset_key.to_user_string()}:{e.asset_check_evaluation_data.check_name}"
+        f"{e.asset_key.to_user_string()}:{e.check_name}"
         for e in result.get_asset_check_evaluations() if not e.passed
-    ] if hasattr(result, "get_asset_check_evaluations") else []
+    ]
     failure = None
     if not result.success:
         failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]

@@ -63,6 +63,26 @@ CUSTOMER_DISCOUNT_HEADERS: dict[str, tuple[str, ...]] = {
     c: (c,) for c in ("customer_id", "service_type_code", "resource_type_code", "discount_rate", "valid_from", "valid_to")
 }
 
+# FORMATS.md §3: finance exports the incentive statement from Partner Center, in English only.
+INCENTIVE_STATEMENT_HEADERS: dict[str, tuple[str, ...]] = {
+    "statement_id": ("Statement ID",),
+    "period": ("Reconciliation Period",),
+    "incentive_type": ("Incentive Type",),
+    "service_type_code": ("Product Type Code",),
+    "customer_id": ("Customer ID",),
+    "performance_amount": ("Performance (USD)",),
+    "incentive_rate": ("Incentive Rate",),
+    "incentive_amount": ("Incentive Amount (USD)",),
+    "status": ("Status",),
+}
+STATEMENT_STATUS_VALUES = {status: status for status in (
+    "Pending confirmation", "Confirmed", "Rejected", "Frozen", "Paid")}
+
+# FORMATS.md §4: agreements/incentive_rates.csv, canonical names as headers.
+INCENTIVE_RATE_HEADERS: dict[str, tuple[str, ...]] = {
+    c: (c,) for c in ("incentive_type", "policy_code", "rate", "valid_from", "valid_to")
+}
+
 # Enumerations whose values arrive in the file language: map them to one canonical spelling.
 BILL_TYPE_VALUES = {
     "Expenditure": "Expenditure", "消费": "Expenditure",

@@ -97,4 +97,32 @@ CUSTOMER_DISCOUNT = DatasetSpec(
     ),
 )
 
+INCENTIVE_STATEMENT = DatasetSpec(
+    name="incentive_statement",
+    headers=aliases.INCENTIVE_STATEMENT_HEADERS,
+    columns=(
+        ColumnSpec("statement_id", required=True),
+        ColumnSpec("period", "cycle", required=True),
+        ColumnSpec("incentive_type", required=True),
+        ColumnSpec("service_type_code", max_length=64),   # empty: all products
+        ColumnSpec("customer_id", max_length=64),         # empty: the partner itself
+        ColumnSpec("performance_amount", "money"),
+        ColumnSpec("incentive_rate", "rate"),
+        ColumnSpec("incentive_amount", "money"),
+        ColumnSpec("status", "enum", values=aliases.STATEMENT_STATUS_VALUES),
+    ),
+)
+
+INCENTIVE_RATE = DatasetSpec(
+    name="incentive_rate",
+    headers=aliases.INCENTIVE_RATE_HEADERS,
+    columns=(
+        ColumnSpec("incentive_type", required=True),
+        ColumnSpec("policy_code", "int", required=True),
+        ColumnSpec("rate", "rate", required=True),
+        ColumnSpec("valid_from", "date", required=True),
+        ColumnSpec("valid_to", "date"),
+    ),
+)
+
 MONEY_COLUMNS_BILL = tuple(c.name for c in BILL_LINE.columns if c.kind == "money")

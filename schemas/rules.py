@@ -63,6 +63,10 @@ RULES: dict[str, Rule] = {r.rule_id: r for r in [
          "ask HUAWEI CLOUD to re-deliver the month; the line is not counted in either month"),
     Rule("AGREEMENT.RATE_RANGE", "reject", "discount rate is outside 0..1", "correct the agreement file"),
     Rule("AGREEMENT.DATE_ORDER", "reject", "valid_to is before valid_from", "correct the agreement file"),
+    Rule("AGREEMENT.INCENTIVE_RATE_RANGE", "reject", "incentive rate is outside 0..1",
+         "correct agreements/incentive_rates.csv"),
+    Rule("STATEMENT.PERIOD_MISMATCH", "reject", "reconciliation period differs from the month in the file name",
+         "re-export the statement of that period; the line is not counted in either period"),
     # HUAWEI CLOUD's arithmetic: loaded, reported as findings
     Rule("BILL.AMOUNT_DUE_IDENTITY", "error", "amount due ≠ list price − discount − truncated amount",
          "raise it with HUAWEI CLOUD; the line is loaded as delivered"),
@@ -107,6 +111,80 @@ RULES.update({r.rule_id: r for r in [
          "used_consumption_quota ≠ due_amount + unbilled_amount − amount − coupon_amount",
          "raise it with HUAWEI CLOUD"),
 ]})
+
+
+# Reconciliation findings (docs/reconciliation.md): computed by the SQL models of sql/core and sql/marts
+# into marts.reconciliation_findings. Severity: `error` where two sides' money disagrees (or money was
+# paid that should not have been), `warning` where a rule of the programme or of the partner's own
+# terms is broken. Each finding's message names the amounts, then the rule's title and action.
+RULES.update({r.rule_id: r for r in [
+    Rule("TIEOUT.PARTNER_BILL", "error", "the bill file does not add up to HUAWEI CLOUD's monthly bill",
+         "compare the bill file with the monthly bill in Partner Center; ask HUAWEI CLOUD to re-deliver "
+         "the file or to correct the bill"),
+    Rule("TIEOUT.CUSTOMER_AMOUNT", "error",
+         "the customer's total in the bill file differs from HUAWEI CLOUD's customer monthly sum",
+         "compare the customer's lines with its monthly sums; raise the difference with HUAWEI CLOUD"),
+    Rule("TIEOUT.CUSTOMER_MISSING_IN_API", "error",
+         "the customer has lines in the bill file but no monthly sum in the API",
+         "ask HUAWEI CLOUD why the customer's monthly sums are missing"),
+    Rule("TIEOUT.CUSTOMER_MISSING_IN_FILE", "error",
+         "the API has a monthly sum for a customer without lines in the bill file",
+         "ask HUAWEI CLOUD for the missing lines (or a re-delivery of the bill file)"),
+    Rule("DISCOUNT.PARTNER_DISCOUNT_ON_RESALE", "warning",
+         "partner-set (607) or price-adjustment (609) discount on a resale customer",
+         "resale customers may not get partner discounts: find who set it and raise it with HUAWEI CLOUD"),
+    Rule("DISCOUNT.NOT_ALLOWED", "warning", "discount on a service whose incentive policy allows none",
+         "check the discount with HUAWEI CLOUD; it may change the service's incentive"),
+    Rule("DISCOUNT.RATE_MISMATCH", "error",
+         "the commercial (605) discount differs from list price × the contract discount rate",
+         "compare with the commercial discount in Partner Center; claim the difference from HUAWEI CLOUD"),
+    Rule("DISCOUNT.NEGATIVE_MARGIN", "warning",
+         "the customer is billed less than HUAWEI CLOUD charges the partner for the service",
+         "review the customer's discount agreement for the service"),
+    Rule("AGREEMENT.EXPIRED", "warning",
+         "the customer's discount rule ended but the customer still buys in its scope",
+         "renew or close the rule in agreements/customer_discounts.csv; meanwhile a broader rule applies"),
+    Rule("INCENTIVE.AMOUNT_MISMATCH", "error",
+         "the incentive statement differs from the incentive computed from the bill lines",
+         "reject the statement line in Partner Center before the deadline, with the computation"),
+    Rule("INCENTIVE.MISSING_IN_STATEMENT", "error",
+         "a service that earns an incentive has no line in the incentive statement",
+         "claim the missing incentive from HUAWEI CLOUD before the statement is auto-confirmed"),
+    Rule("INCENTIVE.EXTRA_IN_STATEMENT", "error",
+         "the incentive statement has a line for a service without eligible performance",
+         "check the line with HUAWEI CLOUD; an incentive paid in error is clawed back later"),
+    Rule("BUDGET.OVER_NOT_FROZEN", "warning", "the customer spent its whole budget and is not frozen",
+         "freeze the customer or raise its budget"),
+    Rule("COUPON.USED_AFTER_EXPIRY", "error",
+         "a bill line was paid by a coupon type the customer held no valid coupon of",
+         "ask HUAWEI CLOUD which coupon paid the line"),
+    Rule("COUPON.USED_BEYOND_BALANCE", "error",
+         "the bill lines were paid by more coupon money than the customer's coupons of that type gave",
+         "compare the coupons' usage records with the bill lines; raise the excess with HUAWEI CLOUD"),
+]})
+
+# The area of docs/reconciliation.md each reconciliation finding belongs to (marts.reconciliation_findings.check_area).
+RECONCILIATION_AREAS: dict[str, str] = {
+    "TIEOUT.PARTNER_BILL": "tieout",
+    "TIEOUT.CUSTOMER_AMOUNT": "tieout",
+    "TIEOUT.CUSTOMER_MISSING_IN_API": "tieout",
+    "TIEOUT.CUSTOMER_MISSING_IN_FILE": "tieout",
+    "DISCOUNT.PARTNER_DISCOUNT_ON_RESALE": "discount",
+    "DISCOUNT.NOT_ALLOWED": "discount",
+    "DISCOUNT.RATE_MISMATCH": "discount",
+    "BILL.AMOUNT_DUE_IDENTITY": "discount",   # found by staging (audit.findings), shown in the discount audit
+    "BILL.PAYMENT_IDENTITY": "discount",
+    "DISCOUNT.NEGATIVE_MARGIN": "discount",
+    "AGREEMENT.OVERLAP": "discount",          # found by staging of the agreements file
+    "AGREEMENT.EXPIRED": "discount",
+    "INCENTIVE.AMOUNT_MISMATCH": "incentive",
+    "INCENTIVE.MISSING_IN_STATEMENT": "incentive",
+    "INCENTIVE.EXTRA_IN_STATEMENT": "incentive",
+    "BUDGET.OVER_NOT_FROZEN": "budget",
+    "COUPON.USED_AFTER_EXPIRY": "coupon",
+    "COUPON.USED_BEYOND_BALANCE": "coupon",
+}
+CHECK_AREAS = ("tieout", "discount", "incentive", "budget", "coupon")
 
 
 def rule(rule_id: str) -> Rule:

@@ -4,6 +4,7 @@
 import dagster as dg
 
 from pipelines.assets.core import core_rated_bill_lines
+from pipelines.assets.incentive_files import stg_incentive_rates, stg_incentive_statement
 from pipelines.assets.staging import stg_bill_lines, stg_customer_discounts, stg_usage_lines
 from pipelines.lib.sql_models import run_model
 from pipelines.lib.warehouse import transaction
@@ -75,7 +76,8 @@ def customer_bill_line(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 
 
 @dg.asset(group_name="marts", partitions_def=bill_cycle_partitions,
-          deps=[stg_bill_lines, stg_usage_lines, stg_customer_discounts], kinds={"duckdb", "sql"})
+          deps=[stg_bill_lines, stg_usage_lines, stg_customer_discounts, stg_incentive_statement, stg_incentive_rates],
+          kinds={"duckdb", "sql"})
 def data_quality(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Rows read, loaded and quarantined per source object and member, with status and first error.
 

@@ -60,6 +60,24 @@ def run_model(con: duckdb.DuckDBPyConnection, layer: str, name: str, bill_cycle:
     return con.execute(f"select count(*) from {model.table} where bill_cycle = $bill_cycle", params).fetchone()[0]
 
 
+def clear_model(con: duckdb.DuckDBPyConnection, layer: str, name: str, bill_cycle: str | None = None) -> None:
+    """Leave a model's table without the rows a run would have built: the cycle's rows of a
+    partitioned model, every row of a table model (created empty, with the model's columns, when
+    missing). For a part whose source is switched off (the BSS API not configured)."""
+    model = load_model(layer, name)
+    if model.materialized == "view":
+        raise ValueError(f"{model.table} is a view: there are no rows to clear")
+    _drop_other_kind(con, model)
+    if model.materialized == "table":
+        con.execute(f"create or replace table {model.table} as select * from ({model.sql}) where false")
+        return
+    if bill_cycle is None:
+        raise ValueError(f"{model.table} is partitioned by bill cycle: pass bill_cycle")
+    params = {"bill_cycle": bill_cycle}
+    con.execute(f"create table if not exists {model.table} as select * from ({model.sql}) where false", params)
+    con.execute(f"delete from {model.table} where bill_cycle = $bill_cycle", params)
+
+
 def _drop_other_kind(con: duckdb.DuckDBPyConnection, model: Model) -> None:
     """A model that changed between table and view replaces the old object of the other kind."""
     row = con.execute(

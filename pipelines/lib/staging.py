@@ -144,19 +144,32 @@ def stage_usage_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, bil
 def stage_customer_discounts(con: duckdb.DuckDBPyConnection, delivery: Delivery, load_id: str) -> StageResult:
     """Replace the agreements with this delivery of customer_discounts.csv."""
     con.execute("delete from staging.customer_discount")
-    _clear_audit(con, "agreements", None, delivery.object_key)
     dataset = Dataset("agreements", CUSTOMER_DISCOUNT, CustomerDiscountModel, "staging.customer_discount")
-    result = StageResult(delivery.object_key, None)
+
+    def add_overlap_findings(outcome: MemberOutcome) -> None:
+        overlaps = _agreement_overlaps(con, delivery, load_id)
+        if overlaps:
+            outcome.findings_count += overlaps
+            outcome.status = "warning" if outcome.status == "ok" else outcome.status
+            outcome.first_error = outcome.first_error or rule("AGREEMENT.OVERLAP").title
+
+    return stage_csv_object(con, delivery, dataset, None, load_id, after_load=add_overlap_findings)
+
+
+def stage_csv_object(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dataset, bill_cycle: str | None,
+                     load_id: str, after_load: Callable[[MemberOutcome], None] | None = None) -> StageResult:
+    """Stage a plain CSV object (an agreement file, an incentive statement) as one member, replacing
+    its earlier audit rows (of the source and cycle, or of the key when there is no cycle). The
+    caller has cleared the target table's rows this delivery replaces. `after_load` may add findings
+    on the loaded rows before the load is recorded."""
+    _clear_audit(con, dataset.source, bill_cycle, delivery.object_key)
     data = delivery.local_path.read_bytes()
-    outcome = _stage_member(con, delivery, dataset, None, load_id, Member(delivery.object_key, data))
-    overlaps = _agreement_overlaps(con, delivery, load_id)
-    if overlaps:
-        outcome.findings_count += overlaps
-        outcome.status = "warning" if outcome.status == "ok" else outcome.status
-        outcome.first_error = outcome.first_error or rule("AGREEMENT.OVERLAP").title
+    outcome = _stage_member(con, delivery, dataset, bill_cycle, load_id, Member(delivery.object_key, data))
+    if after_load is not None:
+        after_load(outcome)
     outcome.member = None
-    result.members.append(outcome)
-    _record_load(con, delivery, dataset.source, None, load_id, outcome)
+    result = StageResult(delivery.object_key, bill_cycle, members=[outcome])
+    _record_load(con, delivery, dataset.source, bill_cycle, load_id, outcome)
     return result
 
 

@@ -1,0 +1,71 @@
+"""The incentive files: the monthly incentive statement finance exports from Partner Center
+(incentives/incentive_statement_YYYYMM.csv) landed and staged per bill cycle, and the partner
+programme's rebate rates (agreements/incentive_rates.csv, landed with the other agreements)."""
+
+
+import dagster as dg
+
+from pipelines.assets.landing import _land, landed_agreements
+from pipelines.assets.staging import _already_staged, _audit_totals, _check_specs, _log_result, _result
+from pipelines.lib.landing import current_delivery
+from pipelines.lib.statements import (
+    INCENTIVE_RATES_KEY, STATEMENT_SOURCE, stage_incentive_rates, stage_incentive_statement, statement_key,
+)
+from pipelines.lib.warehouse import transaction
+from pipelines.partitions import bill_cycle_partitions
+from pipelines.resources import ObjectStoreResource, WarehouseResource
+
+
+@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"})
+def landed_incentive_statement(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                               object_store: ObjectStoreResource) -> dg.MaterializeResult:
+    """The incentive statement of the cycle, landed if new or re-delivered (new ETag).
+
+    Grain: one delivery of `incentives/incentive_statement_YYYYMM.csv`. Source: the OBS bucket or inbox,
+    where finance drops the export of Partner Center's incentive details (HUAWEI CLOUD has no API for it).
+    """
+    return _land(context, warehouse, object_store, statement_key(context.partition_key))
+
+
+@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_incentive_statement],
+          check_specs=_check_specs("stg_incentive_statement"), kinds={"duckdb", "polars"})
+def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Typed, validated lines of the cycle's incentive statement (staging.incentive_statement).
+
+    Grain: one statement line. Source: the newest delivery of incentives/incentive_statement_YYYYMM.csv;
+    a line of another period than the file's is quarantined (STATEMENT.PERIOD_MISMATCH).
+    """
+    cycle = context.partition_key
+    key = statement_key(cycle)
+    with warehouse.connect() as con:
+        delivery = current_delivery(con, key, warehouse.landing_path)
+        if delivery is None:
+            context.log.info(f"no incentive statement for {cycle} ({key}) yet")
+            return _result(_audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement",
+                           skipped=f"no incentive statement for {cycle} yet")
+        if _already_staged(con, STATEMENT_SOURCE, key, delivery.etag, cycle):
+            return _result(_audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement", skipped="unchanged")
+        with transaction(con):
+            _log_result(context, stage_incentive_statement(con, delivery, cycle, context.run_id))
+        return _result(_audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement")
+
+
+@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
+          check_specs=_check_specs("stg_incentive_rates"), kinds={"duckdb", "polars"})
+def stg_incentive_rates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The partner programme's rebate rates per incentive type and policy code (staging.incentive_rate).
+
+    Grain: one rate with its validity. Source: the newest delivery of agreements/incentive_rates.csv.
+    Without it, no rate is agreed and every expected incentive is 0.
+    """
+    key = INCENTIVE_RATES_KEY
+    with warehouse.connect() as con:
+        delivery = current_delivery(con, key, warehouse.landing_path)
+        if delivery is None:
+            context.log.warning(f"{key} not found: no rebate rate is agreed, every expected incentive is 0")
+            return _result(_audit_totals(con, "agreements", None, key), "stg_incentive_rates",
+                           skipped="no incentive rates file")
+        if not _already_staged(con, "agreements", key, delivery.etag, None):
+            with transaction(con):
+                _log_result(context, stage_incentive_rates(con, delivery, context.run_id))
+        return _result(_audit_totals(con, "agreements", None, key), "stg_incentive_rates")

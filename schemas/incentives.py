@@ -1,0 +1,57 @@
+"""pandera models of the incentive files: the monthly incentive statement (FORMATS.md §3) and the
+partner programme's rebate rates (agreements/incentive_rates.csv, FORMATS.md §4)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pandera.polars as pa
+
+from schemas.aliases import STATEMENT_STATUS_VALUES
+
+RATE = pl.Decimal(9, 6)
+MONEY = pl.Decimal(20, 8)
+
+
+class IncentiveStatementModel(pa.DataFrameModel):
+    """One line of a monthly incentive statement; the file names the period it reconciles."""
+
+    statement_id: str = pa.Field(nullable=False)
+    period: str = pa.Field(nullable=False, str_matches=r"^\d{4}-(0[1-9]|1[0-2])$")
+    incentive_type: str = pa.Field(nullable=False)
+    customer_id: str = pa.Field(nullable=True, str_length={"max_value": 64})
+    performance_amount: MONEY = pa.Field(nullable=True)
+    incentive_rate: RATE = pa.Field(nullable=True)
+    incentive_amount: MONEY = pa.Field(nullable=True)
+    status: str = pa.Field(nullable=True, isin=sorted(STATEMENT_STATUS_VALUES))
+    source_bill_cycle: str = pa.Field(nullable=False)
+
+    @pa.dataframe_check(name="STATEMENT.PERIOD_MISMATCH")
+    def period_matches_file(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("period") == pl.col("source_bill_cycle"))
+
+    class Config:
+        strict = False  # lineage and extra columns travel with the frame
+        coerce = False  # the parser already typed every column
+
+
+class IncentiveRateModel(pa.DataFrameModel):
+    """One rebate rate of an incentive type and incentive policy code, valid between two dates."""
+
+    incentive_type: str = pa.Field(nullable=False)
+    policy_code: pl.Int16 = pa.Field(nullable=False)
+    rate: RATE = pa.Field(nullable=False)
+    valid_from: pl.Date = pa.Field(nullable=False)
+    valid_to: pl.Date = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="AGREEMENT.INCENTIVE_RATE_RANGE")
+    def rate_between_zero_and_one(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        rate = pl.col("rate")
+        return data.lazyframe.select((rate >= pl.lit(0, RATE)) & (rate <= pl.lit(1, RATE)))
+
+    @pa.dataframe_check(name="AGREEMENT.DATE_ORDER")
+    def valid_to_not_before_valid_from(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("valid_to").is_null() | (pl.col("valid_to") >= pl.col("valid_from")))
+
+    class Config:
+        strict = False
+        coerce = False

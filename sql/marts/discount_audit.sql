@@ -1,0 +1,66 @@
+-- materialized: view
+-- marts.discount_audit: bill lines, orders, customer services and agreement rules whose discounts
+-- break a rule of docs/reconciliation.md; the discount-area rows of marts.reconciliation_findings.
+-- grain: one finding. Sources: core.discount_finding (every bill cycle) and audit.findings (the
+-- agreement overlaps staging found in agreements/customer_discounts.csv; they belong to no cycle).
+with cycle_findings as (
+    select * from core.discount_finding
+),
+
+staged_overlaps as (
+    select * from audit.findings where source = 'agreements' and rule_id = 'AGREEMENT.OVERLAP'
+),
+
+rules as (
+    select * from core.reconciliation_rule
+),
+
+-- Rates are not money: they go into the message, and the money columns stay empty.
+overlap_findings as (
+    select
+        cast(null as varchar) as bill_cycle,
+        rules.check_area,
+        rules.rule_id,
+        rules.severity,
+        staged_overlaps.customer_id,
+        staged_overlaps.reference,
+        cast(null as decimal(20, 8)) as expected,
+        cast(null as decimal(20, 8)) as actual,
+        cast(null as decimal(20, 8)) as difference_amount,
+        rules.title || ' — ' || staged_overlaps.reference || ' of customer ' || staged_overlaps.customer_id
+            || ' at rates ' || cast(staged_overlaps.expected as varchar) || ' and '
+            || cast(staged_overlaps.actual as varchar) || ' '
+            || regexp_extract(staged_overlaps.message, '\(records \d+ and \d+\)') || '. ' || rules.action as message
+    from staged_overlaps
+    join rules using (rule_id)
+),
+
+unioned as (
+    select bill_cycle, check_area, rule_id, severity, customer_id, reference, expected, actual,
+           difference_amount, message
+    from cycle_findings
+
+    union all
+
+    select bill_cycle, check_area, rule_id, severity, customer_id, reference, expected, actual,
+           difference_amount, message
+    from overlap_findings
+),
+
+final as (
+    select
+        rule_id,
+        severity,
+        bill_cycle,
+        customer_id,
+        reference,
+        expected,
+        actual,
+        difference_amount,
+        message,
+        check_area
+    from unioned
+    order by bill_cycle nulls first, rule_id, customer_id, reference, difference_amount, message
+)
+
+select * from final

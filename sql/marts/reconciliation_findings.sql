@@ -1,0 +1,171 @@
+-- materialized: table
+-- marts.reconciliation_findings: every reconciliation finding of docs/reconciliation.md, all areas,
+-- all cycles: what analysts filter and the reports list.
+-- grain: one finding. Sources: marts.partner_bill_tieout, marts.customer_bill_tieout (tie-outs of cycles
+-- with a bill file), marts.discount_audit, marts.incentive_reconciliation, marts.budget_status,
+-- core.coupon_expiry_finding, core.coupon_balance_finding; severities and texts from core.reconciliation_rule.
+-- Sign: difference_amount = actual − expected (expected: our computation or the authoritative side).
+-- bill_cycle is null for findings that belong to no cycle (agreement overlaps, coupons used beyond
+-- their balance over all loaded cycles); budget findings carry the open month.
+with partner_tieout as (
+    select * from marts.partner_bill_tieout
+),
+
+customer_tieout as (
+    select * from marts.customer_bill_tieout
+),
+
+discount_findings as (
+    select * from marts.discount_audit
+),
+
+incentives as (
+    select * from marts.incentive_reconciliation
+),
+
+budgets as (
+    select * from marts.budget_status
+),
+
+coupon_expiry_findings as (
+    select * from core.coupon_expiry_finding
+),
+
+coupon_balance_findings as (
+    select * from core.coupon_balance_finding
+),
+
+rules as (
+    select * from core.reconciliation_rule
+),
+
+-- A cycle without a bill file (the open month) shows its API side in the tie-out marts but is not a finding.
+partner_tieout_found as (
+    select
+        'TIEOUT.PARTNER_BILL' as rule_id,
+        bill_cycle,
+        cast(null as varchar) as customer_id,
+        component as reference,
+        file_amount as expected,
+        api_amount as actual,
+        difference_amount,
+        component || ': the bill file adds up to ' || coalesce(cast(round(file_amount, 2) as varchar), 'nothing')
+            || ', HUAWEI CLOUD''s monthly bill says '
+            || coalesce(cast(round(api_amount, 2) as varchar), 'nothing (no monthly bill in the API)')
+            || ', difference ' || cast(round(difference_amount, 2) as varchar) as detail
+    from partner_tieout
+    where bill_file_present and status <> 'matched'
+),
+
+customer_tieout_found as (
+    select
+        case status
+            when 'missing_in_api' then 'TIEOUT.CUSTOMER_MISSING_IN_API'
+            when 'missing_in_file' then 'TIEOUT.CUSTOMER_MISSING_IN_FILE'
+            else 'TIEOUT.CUSTOMER_AMOUNT'
+        end as rule_id,
+        bill_cycle,
+        customer_id,
+        cast(null as varchar) as reference,
+        file_amount as expected,
+        api_amount as actual,
+        difference_amount,
+        'the customer''s lines add up to ' || coalesce(cast(round(file_amount, 2) as varchar), 'nothing (no line)')
+            || ', its monthly sums in the API to '
+            || coalesce(cast(round(api_amount, 2) as varchar), 'nothing (no monthly sum)')
+            || ', difference ' || cast(round(difference_amount, 2) as varchar) as detail
+    from customer_tieout
+    where bill_file_present and status <> 'matched'
+),
+
+incentive_found as (
+    select
+        case comparison_status
+            when 'mismatch' then 'INCENTIVE.AMOUNT_MISMATCH'
+            when 'missing_in_statement' then 'INCENTIVE.MISSING_IN_STATEMENT'
+            else 'INCENTIVE.EXTRA_IN_STATEMENT'
+        end as rule_id,
+        period as bill_cycle,
+        cast(null as varchar) as customer_id,
+        service_type_code as reference,
+        expected_incentive_amount as expected,
+        statement_incentive_amount as actual,
+        difference_amount,
+        incentive_type || ' of ' || coalesce(service_type_code, 'all products') || ': expected '
+            || coalesce(cast(round(expected_incentive_amount, 2) as varchar), 'nothing (no eligible performance)')
+            || coalesce(' (performance ' || cast(round(eligible_performance_amount, 2) as varchar)
+                        || ' × rate ' || cast(rate as varchar) || ')', '')
+            || ', the statement says ' || coalesce(cast(round(statement_incentive_amount, 2) as varchar), 'nothing')
+            || ', difference ' || cast(round(difference_amount, 2) as varchar)
+            || coalesce('; frozen: ' || frozen_reason, '') as detail
+    from incentives
+    where comparison_status in ('mismatch', 'missing_in_statement', 'extra_in_statement')
+),
+
+budget_found as (
+    select
+        'BUDGET.OVER_NOT_FROZEN' as rule_id,
+        bill_cycle,
+        customer_id,
+        cast(null as varchar) as reference,
+        budget_amount as expected,
+        mtd_spend_amount as actual,
+        cast(mtd_spend_amount - budget_amount as decimal(20, 8)) as difference_amount,
+        'spent ' || cast(round(mtd_spend_amount, 2) as varchar) || ' at list price this month as of '
+            || strftime(as_of_date, '%Y-%m-%d') || ' against a ' || lower(coalesce(budget_type, '')) || ' budget of '
+            || cast(round(budget_amount, 2) as varchar) || ' (over by '
+            || cast(round(mtd_spend_amount - budget_amount, 2) as varchar) || ')' as detail
+    from budgets
+    where threshold_crossed = 100 and not coalesce(is_frozen, false)
+),
+
+derived as (
+    select * from partner_tieout_found
+    union all select * from customer_tieout_found
+    union all select * from incentive_found
+    union all select * from budget_found
+),
+
+derived_findings as (
+    select
+        derived.rule_id,
+        rules.severity,
+        derived.bill_cycle,
+        derived.customer_id,
+        derived.reference,
+        cast(derived.expected as decimal(20, 8)) as expected,
+        cast(derived.actual as decimal(20, 8)) as actual,
+        cast(derived.difference_amount as decimal(20, 8)) as difference_amount,
+        rules.title || ' — ' || derived.detail || '. ' || rules.action as message,
+        rules.check_area
+    from derived
+    join rules using (rule_id)
+),
+
+complete_findings as (
+    select rule_id, severity, bill_cycle, customer_id, reference, expected, actual, difference_amount,
+           message, check_area
+    from discount_findings
+
+    union all
+
+    select rule_id, severity, bill_cycle, customer_id, reference, expected, actual, difference_amount,
+           message, check_area
+    from coupon_expiry_findings
+
+    union all
+
+    select rule_id, severity, bill_cycle, customer_id, reference, expected, actual, difference_amount,
+           message, check_area
+    from coupon_balance_findings
+),
+
+final as (
+    select * from derived_findings
+    union all
+    select * from complete_findings
+    order by check_area, bill_cycle nulls first, rule_id, customer_id nulls first, reference nulls first,
+             difference_amount nulls first, message
+)
+
+select * from final

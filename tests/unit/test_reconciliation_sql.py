@@ -1,0 +1,309 @@
+"""The trickier parts of the reconciliation models on an in-memory warehouse: rounding negative amounts
+to the cent, the incentive policies and the frozen rule, and the expected dates on working days."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+import duckdb
+import pytest
+
+from pipelines.lib.reconciliation import prepare
+from pipelines.lib.sql_models import run_model
+from pipelines.lib.warehouse import ensure_schema
+
+D = Decimal
+CENT = Decimal("0.01")
+NOW = dt.datetime(2026, 10, 4, 2, 0, tzinfo=dt.timezone.utc)
+LINEAGE = {"src_object": "k", "src_member": "m", "src_sha256": "h", "src_snapshot": "s", "load_id": "l",
+           "fetched_at": NOW}
+
+# every model of the reconciliation, in the order the assets build them
+MODELS = [
+    ("core", "customer_discount_rule"), ("core", "rated_bill_line"), ("marts", "customer_monthly_expenditure"),
+    ("marts", "partner_bill_tieout"), ("marts", "customer_bill_tieout"), ("core", "discount_finding"),
+    ("marts", "discount_audit"), ("core", "customer_service_performance"), ("marts", "incentive_reconciliation"),
+    ("marts", "budget_status"), ("core", "customer_coupon_use"), ("core", "coupon_expiry_finding"),
+    ("core", "coupon_balance_finding"), ("marts", "coupon_status"), ("marts", "reconciliation_findings"),
+]
+
+
+@pytest.fixture
+def con():
+    con = duckdb.connect()
+    ensure_schema(con)
+    yield con
+    con.close()
+
+
+def insert(con, table: str, **values) -> None:
+    """One row; lineage and fetch columns the table requires are filled in."""
+    columns = [row[0] for row in con.execute(f"describe {table}").fetchall()]
+    row = {**{c: v for c, v in LINEAGE.items() if c in columns}, **values}
+    if "src_record" in columns:
+        row.setdefault("src_record", con.execute(f"select count(*) + 1 from {table}").fetchone()[0])
+    names = list(row)
+    con.execute(f"insert into {table} ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
+                [row[n] for n in names])
+
+
+def bill_file(con, cycle: str) -> None:
+    insert(con, "audit.loads", source="customerBill", object_key=f"customerBill/{cycle}", etag="e", sha256="h",
+           bill_cycle=cycle, rows_read=1, rows_loaded=1, rows_quarantined=0, findings_count=0, status="ok",
+           loaded_at=NOW)
+
+
+def line(con, cycle: str, trade_id: str, bill_type: str, amount: str, service: str = "svc.a",
+         customer: str = "c1", discount: str = "0", discount_types: str | None = None) -> None:
+    """A line whose identities hold: list price `amount` less `discount`, paid on monthly settlement."""
+    day = dt.date.fromisoformat(f"{cycle}-10")
+    trade_time = dt.datetime.combine(day, dt.time(2), dt.timezone.utc)
+    due = D(amount) - D(discount)
+    insert(con, "staging.bill_line", bill_cycle=cycle, customer_id=customer, bill_type=bill_type, billing_mode=1,
+           service_type_code=service, trade_id=trade_id, trade_time=trade_time, trade_date_local=day,
+           official_amount=D(amount), discount_amount=D(discount), discount_types=discount_types, amount_due=due,
+           credit_amount=due, original_order_id="o" if bill_type == "Refund" else None)
+
+
+def reconcile(con, cycle: str) -> None:
+    prepare(con)
+    for layer, name in MODELS:
+        run_model(con, layer, name, cycle)
+
+
+def findings(con, area: str | None = None) -> set[tuple]:
+    """(rule, cycle, customer, reference, amount to the cent) of the findings, of one area or all."""
+    return {(r[0], r[1], r[2], r[3], None if r[4] is None else str(r[4].quantize(CENT, ROUND_HALF_UP) + 0))
+            for r in con.execute("select rule_id, bill_cycle, customer_id, reference, difference_amount "
+                                 "from marts.reconciliation_findings where check_area = coalesce(?, check_area)",
+                                 [area]).fetchall()}
+
+
+# ------------------------------------------------------------------------------------------ cents
+
+@pytest.mark.parametrize("text", ["-1.005", "-0.005", "-2.675", "-1.00499999", "-0.015", "1.005", "2.675",
+                                  "-10.12500000", "0.00500000"])
+def test_duckdb_rounds_money_half_up_away_from_zero_as_the_ground_truth_does(text):
+    rounded = duckdb.connect().execute(f"select round(cast('{text}' as decimal(20, 8)), 2)").fetchone()[0]
+    assert rounded == Decimal(text).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _partner_bill(con, cycle: str, consume: str, refunds: str) -> None:
+    insert(con, "staging.api_partner_monthly_bill", bill_cycle=cycle, consume_amount=D(consume), refunds=D(refunds),
+           adjustments=D(0), initial_amount_due=D(consume) + D(refunds))
+
+
+def _customer_sum(con, cycle: str, customer: str, amount: str) -> None:
+    zero = D(0)
+    insert(con, "staging.api_customer_monthly_sum", bill_cycle=cycle, customer_id=customer, bill_type="0",
+           bill_type_name="Expenditure", amount=D(amount), cash_amount=zero, credit_amount=D(amount), bonus_amount=zero,
+           voucher_amount=zero, cash_coupon_amount=zero, stored_card_amount=zero)
+
+
+def test_negative_sums_are_compared_after_rounding_each_side_half_up(con):
+    bill_file(con, "2026-09")
+    line(con, "2026-09", "T1", "Expenditure", "10.00500000")
+    line(con, "2026-09", "T2", "Refund", "-1.00500000")
+    # 10.005 → 10.01 and −1.005 → −1.01 (half-up, away from zero; half-even would give 10.00 and −1.00)
+    _partner_bill(con, "2026-09", "10.01", "-1.01")
+    _customer_sum(con, "2026-09", "c1", "9.00")
+    reconcile(con, "2026-09")
+    rows = dict(con.execute("select component, status from marts.partner_bill_tieout").fetchall())
+    assert rows == {"consumption": "matched", "refunds": "matched", "adjustments": "matched", "amount_due": "matched"}
+    assert not findings(con, "tieout")
+
+    con.execute("delete from staging.api_partner_monthly_bill")
+    _partner_bill(con, "2026-09", "10.01", "-1.00")   # half a cent from the file's −1.005, a cent once rounded
+    reconcile(con, "2026-09")
+    rows = {r[0]: r[1:] for r in con.execute("select component, file_amount, api_amount, difference_amount, status "
+                                             "from marts.partner_bill_tieout").fetchall()}
+    assert rows["refunds"] == (D("-1.005"), D("-1.00"), D("0.005"), "mismatch")
+    assert rows["amount_due"] == (D("9.00"), D("9.01"), D("0.01"), "mismatch")
+    assert findings(con, "tieout") == {("TIEOUT.PARTNER_BILL", "2026-09", None, "refunds", "0.01"),
+                                       ("TIEOUT.PARTNER_BILL", "2026-09", None, "amount_due", "0.01")}
+
+
+def test_a_cycle_without_a_bill_file_shows_the_api_side_but_raises_nothing(con):
+    insert(con, "staging.api_partner_monthly_bill", bill_cycle="2026-10", consume_amount=D(0), refunds=D(0),
+           adjustments=D(0), initial_amount_due=D(0))
+    reconcile(con, "2026-10")
+    rows = con.execute("select status, bill_file_present, file_amount from marts.partner_bill_tieout").fetchall()
+    assert rows == [("missing_in_file", False, None)] * 4
+    assert not findings(con)
+
+
+# ------------------------------------------------------------------------------------------ discounts
+
+def _order_discount(con, cycle: str, order_id: str, customer: str, discount_type: str, amount: str) -> None:
+    if not con.execute("select count(*) from staging.api_order where order_id = ?", [order_id]).fetchone()[0]:
+        insert(con, "staging.api_order", bill_cycle=cycle, order_id=order_id, customer_id=customer,
+               official_amount=D(100), amount_after_discount=D(90), discount_amount=D(10))
+    seq = con.execute("select count(*) + 1 from staging.api_order_discount where order_id = ?",
+                      [order_id]).fetchone()[0]
+    insert(con, "staging.api_order_discount", bill_cycle=cycle, order_id=order_id, customer_id=customer,
+           discount_seq=seq, discount_type=discount_type, discount_amount=D(amount))
+
+
+def _customer(con, customer: str, association: str) -> None:
+    insert(con, "staging.api_customer", snapshot_date=dt.date(2026, 10, 4), customer_id=customer,
+           association=association, association_type="3" if association == "resale" else "1")
+
+
+def test_partner_discounts_on_resale_are_found_per_line_and_per_order_and_discount_type(con):
+    bill_file(con, "2026-09")
+    line(con, "2026-09", "T-607", "Expenditure", "100", discount="12.5", discount_types="605; 607")
+    line(con, "2026-09", "T-6070", "Expenditure", "100", discount="3", discount_types="6070")   # not a 607
+    _customer(con, "c1", "resale")
+    _customer(con, "c9", "referral")
+    _order_discount(con, "2026-09", "O1", "c1", "605", "5.00")
+    _order_discount(con, "2026-09", "O1", "c1", "607", "1.25")
+    _order_discount(con, "2026-09", "O1", "c1", "607", "2.00")    # the same type twice: one finding
+    _order_discount(con, "2026-09", "O1", "c1", "609", "0.50")
+    _order_discount(con, "2026-09", "O9", "c9", "607", "4.00")    # a referral customer may get one
+    reconcile(con, "2026-09")
+    assert findings(con, "discount") == {
+        ("DISCOUNT.PARTNER_DISCOUNT_ON_RESALE", "2026-09", "c1", "T-607", "12.50"),
+        ("DISCOUNT.PARTNER_DISCOUNT_ON_RESALE", "2026-09", "c1", "O1", "3.25"),
+        ("DISCOUNT.PARTNER_DISCOUNT_ON_RESALE", "2026-09", "c1", "O1", "0.50"),
+    }
+    assert con.execute("select count(*) from marts.discount_audit").fetchone()[0] == 3
+
+
+# ------------------------------------------------------------------------------------------ incentives
+
+def _policy(con, cycle: str, service: str, policy: int) -> None:
+    insert(con, "staging.api_incentive_policy", bill_cycle=cycle, service_type_code=service, incentive_policy=policy,
+           allow_discount=policy != 2)
+
+
+def _rate(con, policy: int, rate: str, valid_from: str = "2026-01-01", valid_to: str | None = None) -> None:
+    insert(con, "staging.incentive_rate", incentive_type="Monthly rebate", policy_code=policy, rate=D(rate),
+           valid_from=dt.date.fromisoformat(valid_from),
+           valid_to=dt.date.fromisoformat(valid_to) if valid_to else None)
+
+
+def _statement(con, period: str, service: str, amount: str, status: str = "Confirmed",
+               incentive_type: str = "Monthly rebate") -> None:
+    """A partner-level statement line, and the statement file of the period recorded as delivered."""
+    delivered = con.execute("select count(*) from audit.loads where source = 'incentives' and bill_cycle = ?",
+                            [period]).fetchone()[0]
+    if not delivered:
+        insert(con, "audit.loads", source="incentives", object_key=f"incentives/{period}", etag="e", sha256="h",
+               bill_cycle=period, rows_read=1, rows_loaded=1, rows_quarantined=0, findings_count=0, status="ok",
+               loaded_at=NOW)
+    insert(con, "staging.incentive_statement", statement_id=f"IS-{period}-{service}", period=period,
+           incentive_type=incentive_type, service_type_code=service, incentive_amount=D(amount), status=status)
+
+
+def _credit(con, due: str) -> None:
+    insert(con, "staging.api_partner_credit", snapshot_date=dt.date(2026, 10, 4), consumption_quota=D(10_000),
+           amount=D(0), coupon_amount=D(0), due_amount=D(due), unbilled_amount=D(0), used_consumption_quota=D(due))
+
+
+def incentive_rows(con) -> dict[tuple[str, str], tuple]:
+    """(period, service) → the monthly rebate's expected and stated incentive, statuses, frozen reason."""
+    return {(r[0], r[1]): r[2:] for r in con.execute(
+        """select period, service_type_code, expected_incentive_amount, statement_incentive_amount, comparison_status,
+                  status, frozen_reason from marts.incentive_reconciliation
+           where incentive_type = 'Monthly rebate'""").fetchall()}
+
+
+def test_only_services_of_policy_0_1_and_13_have_an_expected_incentive(con):
+    bill_file(con, "2026-09")
+    for service, amount in (("svc.one", "1000.10"), ("svc.thirteen", "500"), ("svc.two", "300"), ("svc.new", "40")):
+        line(con, "2026-09", f"T-{service}", "Expenditure", amount, service=service)
+    line(con, "2026-09", "T-refund", "Refund", "-100.00", service="svc.one")
+    for service, policy in (("svc.one", 1), ("svc.thirteen", 13), ("svc.two", 2)):   # svc.new: no policy known
+        _policy(con, "2026-09", service, policy)
+    _rate(con, 1, "0.08", valid_to="2026-08-31")
+    _rate(con, 1, "0.09", valid_from="2026-09-01")     # the rate valid on the period's first day
+    _rate(con, 13, "0")
+    _statement(con, "2026-09", "svc.one", "81.01")       # 900.10 × 0.09 = 81.009 → 81.01
+    _statement(con, "2026-09", "svc.thirteen", "0.00")   # performance without rebate: 0.00 matches
+    _statement(con, "2026-09", "svc.two", "5.00")        # policy 2 earns nothing: an extra line
+    _statement(con, "2026-09", "svc.one", "7.00", incentive_type="Quarterly rebate")
+    _credit(con, "0")
+    reconcile(con, "2026-09")
+    rows = incentive_rows(con)
+    assert rows[("2026-09", "svc.one")][:3] == (D("81.01"), D("81.01"), "matched")
+    assert rows[("2026-09", "svc.thirteen")][:3] == (D("0"), D("0"), "matched")
+    assert rows[("2026-09", "svc.two")][:3] == (D("0"), D("5.00"), "extra_in_statement")
+    assert rows[("2026-09", "svc.new")][:3] == (D("0"), None, "not_eligible")
+    quarterly = con.execute("select status from marts.incentive_reconciliation "
+                            "where incentive_type = 'Quarterly rebate'").fetchall()
+    assert quarterly == [("not_reconciled",)]
+    # (the partner bill tie-out, without API data here, has findings of its own)
+    assert findings(con, "incentive") == {("INCENTIVE.EXTRA_IN_STATEMENT", "2026-09", None, "svc.two", "5.00")}
+
+
+def test_a_period_is_frozen_by_its_statement_or_by_the_unpaid_bill_of_the_latest_cycle(con):
+    for cycle in ("2026-08", "2026-09"):
+        bill_file(con, cycle)
+        line(con, cycle, f"T-{cycle}", "Expenditure", "200.00")
+        _policy(con, cycle, "svc.a", 0)
+    _rate(con, 0, "0.05")
+    _statement(con, "2026-08", "svc.a", "11.00", status="Frozen")   # expected 10.00
+    _statement(con, "2026-09", "svc.a", "10.00")
+    _credit(con, "123.45")
+    for cycle in ("2026-08", "2026-09"):
+        reconcile(con, cycle)
+    rows = incentive_rows(con)
+    assert rows[("2026-08", "svc.a")] == (D("10.00"), D("11.00"), "mismatch", "frozen", "the statement says Frozen")
+    assert rows[("2026-09", "svc.a")] == (D("10.00"), D("10.00"), "matched", "frozen",
+                                          "the partner bill of 2026-09 is not paid yet (amount due 123.45)")
+    # frozen or not, a mismatch is a finding
+    assert findings(con, "incentive") == {("INCENTIVE.AMOUNT_MISMATCH", "2026-08", None, "svc.a", "1.00")}
+
+    con.execute("delete from staging.api_partner_credit")
+    _credit(con, "0")   # the partner paid: only the statement's own freeze is left
+    reconcile(con, "2026-09")
+    rows = incentive_rows(con)
+    assert rows[("2026-09", "svc.a")][2:] == ("matched", "matched", None)
+    assert rows[("2026-08", "svc.a")][3] == "frozen"
+
+
+def test_nothing_is_missing_from_a_statement_that_has_not_been_delivered_yet(con):
+    bill_file(con, "2026-09")
+    line(con, "2026-09", "T1", "Expenditure", "200.00")
+    _policy(con, "2026-09", "svc.a", 0)
+    _rate(con, 0, "0.05")
+    reconcile(con, "2026-09")
+    assert incentive_rows(con)[("2026-09", "svc.a")][:3] == (D("10.00"), None, "awaiting_statement")
+    assert not findings(con, "incentive")
+
+    _statement(con, "2026-09", "svc.b", "0.00")   # the statement arrives, without the line of svc.a
+    reconcile(con, "2026-09")
+    assert incentive_rows(con)[("2026-09", "svc.a")][:3] == (D("10.00"), None, "missing_in_statement")
+    assert findings(con, "incentive") == {("INCENTIVE.MISSING_IN_STATEMENT", "2026-09", None, "svc.a", "-10.00"),
+                                          ("INCENTIVE.EXTRA_IN_STATEMENT", "2026-09", None, "svc.b", "0.00")}
+
+
+def test_without_incentive_policies_the_statement_is_shown_but_not_judged(con):
+    bill_file(con, "2026-09")
+    line(con, "2026-09", "T1", "Expenditure", "200.00")
+    _rate(con, 0, "0.05")
+    _statement(con, "2026-09", "svc.a", "999.00")
+    _statement(con, "2026-09", "svc.b", "5.00")
+    reconcile(con, "2026-09")
+    rows = con.execute("""select service_type_code, eligible_performance_amount, rate, expected_incentive_amount,
+                                 statement_incentive_amount, status from marts.incentive_reconciliation
+                          order by service_type_code""").fetchall()
+    assert rows == [("svc.a", D("200.00"), None, None, D("999.00"), "policy_unknown"),
+                    ("svc.b", None, None, None, D("5.00"), "policy_unknown")]
+    assert not findings(con, "incentive")
+
+
+@pytest.mark.parametrize("period, reconciliation, payment", [
+    ("2026-08", "2026-09-07", "2026-10-14"),   # September starts on a Tuesday
+    ("2026-10", "2026-11-06", "2026-12-13"),   # November starts on a Sunday
+    ("2026-12", "2027-01-07", "2027-02-13"),   # across the year's end, January starts on a Friday
+    ("2026-05", "2026-06-05", "2026-07-12"),   # June starts on a Monday
+])
+def test_expected_dates_count_working_days_of_the_next_month(con, period, reconciliation, payment):
+    _statement(con, period, "svc.a", "1.00")
+    reconcile(con, period)
+    dates = con.execute("select expected_reconciliation_date, expected_payment_date "
+                        "from marts.incentive_reconciliation").fetchall()
+    assert dates == [(dt.date.fromisoformat(reconciliation), dt.date.fromisoformat(payment))]
+    assert dates[0][0].weekday() < 5
