@@ -142,6 +142,9 @@ def _print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> Non
         if html.exists():
             print(f"  {cycle}: {html}")
             print(f"  {' ' * len(cycle)}  {xlsx}")
+        flashes = sorted((reports_dir / cycle).glob("daily_flash_*.html"))
+        if flashes:
+            print(f"  {' ' * len(cycle)}  {flashes[-1]}  (daily flash of the open month)")
     published = Path(os.environ.get("BILLRECON_PUBLISHED_WAREHOUSE") or warehouse.parent / "published" / warehouse.name)
     print(f"Warehouse: {published}  (read-only snapshot for analysts, replaced atomically after each run)")
     print(f"           {warehouse}  (the pipeline's working file)")

@@ -1,9 +1,12 @@
-"""Rendering only: marts -> month-close HTML / XLSX / CSV (see DESIGN.md, ``reports/``).
+"""Rendering only: marts -> month-close HTML / XLSX / CSV, and the open month's daily flash
+(see DESIGN.md, ``reports/``).
 
 Reads the public marts and the audit tables of a DuckDB connection and writes files; it never
 changes the warehouse and imports nothing from ``pipelines`` or ``sandbox``.
 """
 
 from reports.month_close import MonthCloseReport, render_month_close, validate_bill_cycle
+from reports.daily_flash import DailyFlashReport, render_daily_flash
 
-__all__ = ["MonthCloseReport", "render_month_close", "validate_bill_cycle"]
+__all__ = ["DailyFlashReport", "MonthCloseReport", "render_daily_flash", "render_month_close",
+           "validate_bill_cycle"]

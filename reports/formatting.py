@@ -7,7 +7,7 @@ at display time, and always half-up (the convention on invoices), never banker's
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 CURRENCY = "USD"
@@ -77,7 +77,7 @@ def format_percent(value: Decimal | None) -> str:
     """A ratio (0.1234) as a percentage with two decimals (``12.34 %``); ``n/a`` when undefined."""
     if value is None:
         return "n/a"
-    percent = (value * 100).quantize(_CENT, rounding=ROUND_HALF_UP)
+    percent = (_as_decimal(value) * 100).quantize(_CENT, rounding=ROUND_HALF_UP)
     if percent == 0:
         percent = Decimal("0.00")
     return f"{percent:,.2f} %"
@@ -111,3 +111,58 @@ def utc_timestamp_text(value: datetime) -> str:
     if value.tzinfo is None:
         return value.isoformat(sep=" ")
     return value.astimezone(timezone.utc).isoformat(sep=" ")
+
+
+# HUAWEI CLOUD's partner billing runs on Beijing time, which has no daylight saving.
+GMT8 = timezone(timedelta(hours=8))
+
+
+def format_when(value: date | datetime | str | None) -> str:
+    """A date as ``2026-11-05``; an instant in GMT+8 to the minute (``2026-11-30 23:59 GMT+8``,
+    whatever the session's time zone); text as is; nothing as ``—``."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.strftime("%Y-%m-%d %H:%M")
+        return value.astimezone(GMT8).strftime("%Y-%m-%d %H:%M GMT+8")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def gmt8_text(value: datetime | date | str | None) -> str | None:
+    """An instant as ISO text in GMT+8 (``2026-04-30 23:59:59+08:00``), for business times such
+    as a coupon's expiry, whatever the session's time zone; dates and text as they are."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(GMT8).isoformat(sep=" ")
+    if isinstance(value, (datetime, date)):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    return value
+
+
+def meter_percent(ratio: Decimal | float | None) -> str:
+    """Width of a utilisation bar in percent of its track, 0 to 100, one decimal (``62.5``)."""
+    value = _as_decimal(ratio)
+    value = min(max(value, Decimal(0)), Decimal(1)) * 100
+    return f"{value.quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}"
+
+
+# Statuses of the reconciliation marts -> the pill style that shows them.
+_PILL_CLASSES = {
+    "matched": "ok", "ok": "ok", "info": "info",
+    "frozen": "frozen", "warning": "warning", "policy_unknown": "warning",
+    "not_eligible": "info", "not_reconciled": "info",
+}
+
+
+def pill_class(status: str | None) -> str:
+    """CSS class of a status pill: good, frozen/warning, neutral, or (anything else) an error."""
+    if status is None:
+        return "info"
+    return _PILL_CLASSES.get(status, "error")
+
+
+def status_text(status: str | None) -> str:
+    """A status code for people: ``missing_in_api`` -> ``missing in api``."""
+    return "—" if status is None else str(status).replace("_", " ")

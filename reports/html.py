@@ -35,8 +35,21 @@ from reports.formatting import (
     format_percent,
     format_usd,
     format_utc_minute,
+    format_when,
     is_negative,
     margin_ratio,
+    meter_percent,
+    pill_class,
+    status_text,
+)
+from reports.reconciliation import (
+    AREA_TITLES,
+    COMPONENT_LABELS,
+    EXPIRY_WINDOW_DAYS,
+    FINDINGS_TABLE,
+    NO_MARTS_REASON,
+    ReconciliationData,
+    missing_table_reason,
 )
 from reports.summary import data_quality_alerts, rows_balance, statement_lines
 
@@ -65,13 +78,19 @@ def template_environment() -> jinja2.Environment:
         negative=is_negative,
         exact=format_exact,
         utc_minute=format_utc_minute,
+        when=format_when,
+        meter=meter_percent,
+        pill_class=pill_class,
+        status_text=status_text,
     )
     environment.globals["counted"] = format_counted
+    environment.globals["margin_ratio"] = margin_ratio
     return environment
 
 
 def render_month_close_html(
-    data: MonthCloseData, notes: Sequence[str], companion_files: Sequence[str]
+    data: MonthCloseData, reconciliation: ReconciliationData, notes: Sequence[str],
+    companion_files: Sequence[str],
 ) -> str:
     """The page as text. ``companion_files`` are the names of the other files of the close."""
     template = template_environment().get_template(MONTH_CLOSE_TEMPLATE)
@@ -98,14 +117,28 @@ def render_month_close_html(
         rows_balance=rows_balance,
         margin_ratio=margin_ratio,
         companion_files=list(companion_files),
+        recon=reconciliation,
+        recon_tables=sorted(reconciliation.present_tables),
+        findings_reason=(None if FINDINGS_TABLE in reconciliation.present_tables
+                         else missing_table_reason(FINDINGS_TABLE)),
+        area_titles=AREA_TITLES,
+        component_labels=COMPONENT_LABELS,
+        recon_limits={"expiry_days": EXPIRY_WINDOW_DAYS},
+        no_marts_reason=NO_MARTS_REASON,
     )
 
 
 def write_month_close_html(
-    path: Path, data: MonthCloseData, notes: Sequence[str], companion_files: Sequence[str]
+    path: Path, data: MonthCloseData, reconciliation: ReconciliationData, notes: Sequence[str],
+    companion_files: Sequence[str],
 ) -> Path:
     """Render the page and write it to ``path`` (UTF-8, atomically)."""
-    html = render_month_close_html(data, notes, companion_files)
+    html = render_month_close_html(data, reconciliation, notes, companion_files)
+    return write_html(path, html)
+
+
+def write_html(path: Path, html: str) -> Path:
+    """Write a rendered page to ``path`` (UTF-8, atomically)."""
     with atomic_output_path(path) as temp_path:
         # newline="" : write "\n" as is on every platform, so the bytes do not depend on the OS.
         with temp_path.open("w", encoding="utf-8", newline="") as handle:

@@ -4,7 +4,8 @@
 
 - ``month_close_<cycle>.html``: the page finance reads;
 - ``month_close_<cycle>.xlsx``: the workbook finance works in;
-- ``<mart>.csv`` for each exported table, for import elsewhere;
+- ``<mart>.csv`` for each exported table, for import elsewhere, the reconciliation marts included
+  when the warehouse has them (``reconciliation_findings.csv``, ``partner_bill_tieout.csv``, …);
 - ``customer_bills/<customer id>.csv``: each customer's lines at the partner's price.
 
 The same warehouse content always gives byte-identical files: nothing depends on the clock, the
@@ -23,6 +24,7 @@ import duckdb
 from reports import data as marts
 from reports.csv_export import write_customer_bills, write_table_csv
 from reports.html import write_month_close_html
+from reports.reconciliation import load_reconciliation_data, reconciliation_exports
 from reports.xlsx import write_month_close_workbook
 
 _BILL_CYCLE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -53,13 +55,19 @@ def render_month_close(
     bill_cycle: str,
     out_dir: Path,
     notes: Sequence[str] = (),
+    *,
+    api_configured: bool | None = None,
 ) -> MonthCloseReport:
     """Render the month close of ``bill_cycle`` (``YYYY-MM``) into ``out_dir``.
 
     ``con`` must see ``marts.customer_monthly_expenditure``, ``marts.customer_bill_line``,
-    ``marts.data_quality``, ``audit.findings`` and ``audit.quarantine``; it is only read.
+    ``marts.data_quality``, ``audit.findings`` and ``audit.quarantine``; it is only read. The
+    reconciliation marts (``marts.reconciliation_findings``, the tie-outs, incentives, budgets,
+    coupons) are shown when present; a missing one makes its section say so.
     ``notes`` are caller remarks shown at the top of the page and on the Summary sheet, e.g.
-    ``"BSS API not configured: tie-outs skipped"``.
+    ``"BSS API not configured: tie-outs skipped"``. ``api_configured=False`` says the BSS partner
+    API is not configured, so the areas that compare with it read "not available"; None lets the
+    data decide.
     """
     validate_bill_cycle(bill_cycle)
     out_dir = Path(out_dir)
@@ -68,23 +76,25 @@ def render_month_close(
 
     html_path = out_dir / f"month_close_{bill_cycle}.html"
     xlsx_path = out_dir / f"month_close_{bill_cycle}.xlsx"
-    csv_names = [f"{export.name}.csv" for export in marts.CSV_EXPORTS]
 
     # No transaction of our own around the reads: a failed BEGIN inside the caller's open
     # transaction would abort it, and DuckDB cannot tell us whether one is open. The pipeline
     # renders after the marts are committed, with a single writer (DESIGN.md: Orchestration).
     data = marts.load_month_close_data(con, bill_cycle)
-    write_month_close_workbook(xlsx_path, con, data, notes)
+    reconciliation = load_reconciliation_data(con, bill_cycle, api_configured)
+    recon_exports = reconciliation_exports(reconciliation.present_tables)
+    csv_names = [f"{export.name}.csv" for export in (*marts.CSV_EXPORTS, *recon_exports)]
+    write_month_close_workbook(xlsx_path, con, data, notes, reconciliation)
     csv_by_mart = {
         export.name: write_table_csv(out_dir, con, export, bill_cycle)
-        for export in marts.CSV_EXPORTS if export is not marts.CUSTOMER_BILL_LINE
+        for export in (*marts.CSV_EXPORTS, *recon_exports) if export is not marts.CUSTOMER_BILL_LINE
     }
     # the largest export and the customer bills come from one pass over the month's lines
     csv_by_mart[marts.CUSTOMER_BILL_LINE.name], customer_bills = write_customer_bills(out_dir, con, bill_cycle)
-    csv_by_mart = {export.name: csv_by_mart[export.name] for export in marts.CSV_EXPORTS}
+    csv_by_mart = {export.name: csv_by_mart[export.name] for export in (*marts.CSV_EXPORTS, *recon_exports)}
     # The page last: it lists the other files, and a reader who sees it can find them all.
     write_month_close_html(
-        html_path, data, notes,
+        html_path, data, reconciliation, notes,
         companion_files=[xlsx_path.name, *csv_names, "customer_bills/"],
     )
     return MonthCloseReport(

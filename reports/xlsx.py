@@ -13,13 +13,12 @@ the bill cycle, and xlsxwriter fixes the zip entry times, so the same data gives
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 import xlsxwriter
@@ -27,20 +26,20 @@ from xlsxwriter.worksheet import Worksheet
 
 from reports import data as marts
 from reports.files import atomic_output_path
-from reports.formatting import CURRENCY, margin_ratio, utc_timestamp_text
+from reports.formatting import CURRENCY, margin_ratio
+from reports.reconciliation import ReconciliationData, ReconciliationReader, load_reconciliation_data
 from reports.safety import neutralise_spreadsheet_text
 from reports.summary import data_quality_alerts, rows_balance, statement_lines
-
-MONEY_FORMAT = "#,##0.00"
-COUNT_FORMAT = "#,##0"
-RATIO_FORMAT = "0.00%"
-RATE_FORMAT = "0.00##%"
-EXACT_FORMAT = "#,##0.00######"
-INTEGER_FORMAT = "0"
-
-# Excel's hard limits: rows per sheet and characters per cell.
-EXCEL_MAX_ROWS = 1_048_576
-EXCEL_MAX_CELL_CHARS = 32_767
+from reports.xlsx_reconciliation import reconciliation_summary_lines, write_reconciliation_sheets
+from reports.xlsx_tables import (
+    CellKind,
+    Column,
+    Formats,
+    field,
+    write_cell,
+    write_table,
+    write_total_row,
+)
 
 SHEET_SUMMARY = "Summary"
 SHEET_CUSTOMERS = "Customers"
@@ -51,23 +50,6 @@ SHEET_FINDINGS = "Findings"
 SHEET_QUARANTINE = "Quarantine"
 SHEET_RESTATEMENTS = "Restatements"
 
-CellKind = Literal["text", "money", "count", "ratio", "rate", "exact", "integer", "auto"]
-
-_NUMBER_FORMATS: dict[str, str] = {
-    "money": MONEY_FORMAT,
-    "count": COUNT_FORMAT,
-    "ratio": RATIO_FORMAT,
-    "rate": RATE_FORMAT,
-    "exact": EXACT_FORMAT,
-    "integer": INTEGER_FORMAT,
-}
-
-_DEFAULT_WIDTHS: dict[str, float] = {
-    "text": 22, "money": 15, "count": 10, "ratio": 10, "rate": 10, "exact": 14,
-    "integer": 10, "auto": 18,
-}
-
-
 # The audit tables are exported with all their columns; these are the ones that need more room.
 _AUDIT_COLUMN_WIDTHS: dict[str, float] = {
     "object_key": 44, "member": 34, "message": 60, "reason": 50, "raw_record": 80,
@@ -75,46 +57,20 @@ _AUDIT_COLUMN_WIDTHS: dict[str, float] = {
 }
 
 
-@dataclass(frozen=True)
-class Column:
-    """One column of a sheet: header text, how to read the value from a record, and its kind."""
-
-    header: str
-    value: Callable[[Any], Any]
-    kind: CellKind = "text"
-    width: float | None = None
-
-
-def field(name: str, header: str, kind: CellKind = "text", width: float | None = None) -> Column:
-    """A column that shows the row's ``name`` field as is."""
-    return Column(header, lambda row: row[name], kind, width)
-
-
-class _Formats:
-    """The workbook's cell formats, created once per workbook as xlsxwriter requires."""
-
-    def __init__(self, workbook: xlsxwriter.Workbook) -> None:
-        self.header = workbook.add_format({
-            "bold": True, "bg_color": "#DCE3EA", "bottom": 1, "text_wrap": True,
-            "valign": "top",
-        })
-        self.number = {kind: workbook.add_format({"num_format": number_format})
-                       for kind, number_format in _NUMBER_FORMATS.items()}
-        self.total_label = workbook.add_format({"bold": True, "top": 1})
-        self.total_number = {kind: workbook.add_format({"num_format": number_format,
-                                                         "bold": True, "top": 1})
-                             for kind, number_format in _NUMBER_FORMATS.items()}
-        self.section = workbook.add_format({"bold": True})
-        self.note = workbook.add_format({"text_wrap": True, "valign": "top"})
-
-
 def write_month_close_workbook(
     path: Path,
     con: duckdb.DuckDBPyConnection,
     data: marts.MonthCloseData,
     notes: Sequence[str],
+    reconciliation: ReconciliationData | None = None,
 ) -> Path:
-    """Write the workbook for ``data.bill_cycle`` to ``path`` (atomically)."""
+    """Write the workbook for ``data.bill_cycle`` to ``path`` (atomically).
+
+    ``reconciliation`` is what ``load_reconciliation_data`` read for the cycle (read here when
+    not given); its sheets follow the existing ones.
+    """
+    if reconciliation is None:
+        reconciliation = load_reconciliation_data(con, data.bill_cycle)
     with atomic_output_path(path) as temp_path:
         workbook = xlsxwriter.Workbook(str(temp_path), {
             "constant_memory": True,
@@ -130,13 +86,14 @@ def write_month_close_workbook(
             "comments": "\n".join(notes),
             "created": workbook_creation_date(data.bill_cycle),
         })
-        formats = _Formats(workbook)
+        formats = Formats(workbook)
         if not customer_bills_sheet_shows_lines(data):
             lines = data.totals.expenditure_line_count + data.totals.refund_line_count
             notes = [*notes, f"The month has {lines:,} billed lines: the sheet Customer bills shows each "
                              "customer's bill per service; every line is in customer_bills/<customer id>.csv "
                              "and customer_bill_line.csv."]
-        _write_summary_sheet(workbook.add_worksheet(SHEET_SUMMARY), formats, data, notes)
+        _write_summary_sheet(workbook.add_worksheet(SHEET_SUMMARY), formats, data, notes,
+                             reconciliation_summary_lines(reconciliation))
         _write_customers_sheet(workbook.add_worksheet(SHEET_CUSTOMERS), formats, data)
         _write_services_sheet(workbook.add_worksheet(SHEET_SERVICES), formats, data)
         _write_customer_bills_sheet(workbook.add_worksheet(SHEET_CUSTOMER_BILLS), formats, con, data)
@@ -147,7 +104,9 @@ def write_month_close_workbook(
             names, rows = marts.stream_rows(con, export, data.bill_cycle)
             columns = [Column(name, itemgetter(index), "auto", _AUDIT_COLUMN_WIDTHS.get(name))
                        for index, name in enumerate(names)]
-            _write_table(workbook.add_worksheet(sheet_name), formats, columns, rows)
+            write_table(workbook.add_worksheet(sheet_name), formats, columns, rows)
+        reader = ReconciliationReader(con, data.bill_cycle, reconciliation.present_tables)
+        write_reconciliation_sheets(workbook, formats, reader, reconciliation)
         workbook.close()
     return path
 
@@ -167,9 +126,11 @@ def workbook_creation_date(bill_cycle: str) -> datetime:
 
 
 def _write_summary_sheet(
-    sheet: Worksheet, formats: _Formats, data: marts.MonthCloseData, notes: Sequence[str]
+    sheet: Worksheet, formats: Formats, data: marts.MonthCloseData, notes: Sequence[str],
+    reconciliation_lines: Sequence[str] = (),
 ) -> None:
-    """The headline statement as a table, then the cycle's facts, notes and alerts below it."""
+    """The headline statement as a table, then the cycle's facts, the reconciliation status,
+    notes and alerts below it."""
     lines = statement_lines(data)
     columns = [
         Column("Item", lambda line: line.label, "text", 34),
@@ -178,7 +139,7 @@ def _write_summary_sheet(
     ]
     # The margin % line holds a ratio, not money: give that one cell the percent format.
     kinds = [("ratio" if line.is_ratio else None) for line in lines]
-    next_row = _write_table(sheet, formats, columns, lines, kind_overrides={1: kinds})
+    next_row = write_table(sheet, formats, columns, lines, kind_overrides={1: kinds})
 
     next_row += 1
     facts: list[tuple[str, Any, CellKind]] = [
@@ -192,9 +153,19 @@ def _write_summary_sheet(
     if data.data_landed_until is not None:
         facts.append(("Source data landed up to (UTC)", data.data_landed_until, "text"))
     for label, value, kind in facts:
-        _write_cell(sheet, formats, next_row, 0, label, "text")
-        _write_cell(sheet, formats, next_row, 1, value, kind)
+        write_cell(sheet, formats, next_row, 0, label, "text")
+        write_cell(sheet, formats, next_row, 1, value, kind)
         next_row += 1
+
+    if reconciliation_lines:
+        next_row += 1
+        sheet.write_string(next_row, 0, "Reconciliation (sheet Reconciliation has every finding)",
+                           formats.section)
+        next_row += 1
+        for text in reconciliation_lines:
+            # not wrapped: the line runs on over the empty cells to its right
+            sheet.write_string(next_row, 0, neutralise_spreadsheet_text(text))
+            next_row += 1
 
     for heading, texts in (("Notes", notes), ("Data quality alerts", data_quality_alerts(data))):
         if not texts:
@@ -233,7 +204,7 @@ _EXPENDITURE_COLUMNS: list[Column] = [
 ]
 
 
-def _write_customers_sheet(sheet: Worksheet, formats: _Formats, data: marts.MonthCloseData) -> None:
+def _write_customers_sheet(sheet: Worksheet, formats: Formats, data: marts.MonthCloseData) -> None:
     columns = [
         field("customer_id", "Customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 30),
@@ -242,19 +213,19 @@ def _write_customers_sheet(sheet: Worksheet, formats: _Formats, data: marts.Mont
         field("service_count", "Services", "count"),
         *_EXPENDITURE_COLUMNS,
     ]
-    next_row = _write_table(sheet, formats, columns, data.customers)
-    _write_total_row(sheet, formats, next_row + 1, columns, _totals_record(data), label_column=0)
+    next_row = write_table(sheet, formats, columns, data.customers)
+    write_total_row(sheet, formats, next_row + 1, columns, _totals_record(data), label_column=0)
 
 
-def _write_services_sheet(sheet: Worksheet, formats: _Formats, data: marts.MonthCloseData) -> None:
+def _write_services_sheet(sheet: Worksheet, formats: Formats, data: marts.MonthCloseData) -> None:
     columns = [
         field("service_type_code", "Service type code", "text", 30),
         field("service_type_name", "Service", "text", 30),
         field("customer_count", "Customers", "count"),
         *_EXPENDITURE_COLUMNS,
     ]
-    next_row = _write_table(sheet, formats, columns, data.services)
-    _write_total_row(sheet, formats, next_row + 1, columns, _totals_record(data), label_column=0)
+    next_row = write_table(sheet, formats, columns, data.services)
+    write_total_row(sheet, formats, next_row + 1, columns, _totals_record(data), label_column=0)
 
 
 def _totals_record(data: marts.MonthCloseData) -> dict[str, Any]:
@@ -277,7 +248,7 @@ def customer_bills_sheet_shows_lines(data: marts.MonthCloseData) -> bool:
 
 
 def _write_customer_bills_sheet(
-    sheet: Worksheet, formats: _Formats, con: duckdb.DuckDBPyConnection, data: marts.MonthCloseData
+    sheet: Worksheet, formats: Formats, con: duckdb.DuckDBPyConnection, data: marts.MonthCloseData
 ) -> None:
     """Every line billed to a customer with the partner's cost next to it; for a large month, each
     customer's bill per service."""
@@ -296,7 +267,7 @@ def _write_customer_bills_sheet(
             field("refund_amount", "Refunds from HUAWEI CLOUD", "money", 17),
             field("margin_amount", "Margin", "money"),
         ]
-        _write_table(sheet, formats, columns, (dict(zip(names, row, strict=True)) for row in rows))
+        write_table(sheet, formats, columns, (dict(zip(names, row, strict=True)) for row in rows))
         return
     names, rows = marts.stream_rows(con, marts.CUSTOMER_BILL_LINE, data.bill_cycle)
     columns = [
@@ -324,7 +295,7 @@ def _write_customer_bills_sheet(
         Column("Margin", _line_margin, "money"),
         field("agreement_rule", "Agreement applied", "text", 30),
     ]
-    _write_table(sheet, formats, columns, (dict(zip(names, row, strict=True)) for row in rows))
+    write_table(sheet, formats, columns, (dict(zip(names, row, strict=True)) for row in rows))
 
 
 def _line_margin(row: dict[str, Any]) -> Decimal | None:
@@ -335,7 +306,7 @@ def _line_margin(row: dict[str, Any]) -> Decimal | None:
 
 
 def _write_data_quality_sheet(
-    sheet: Worksheet, formats: _Formats, data: marts.MonthCloseData
+    sheet: Worksheet, formats: Formats, data: marts.MonthCloseData
 ) -> None:
     columns = [
         field("source", "Source", "text", 14),
@@ -351,107 +322,4 @@ def _write_data_quality_sheet(
         field("first_error", "First error", "text", 60),
         field("landed_at", "Landed at (UTC)", "text", 26),
     ]
-    _write_table(sheet, formats, columns, data.data_quality)
-
-
-# ---------------------------------------------------------------------------------------------
-# Table and cell writing
-
-
-def _write_table(
-    sheet: Worksheet,
-    formats: _Formats,
-    columns: Sequence[Column],
-    records: Iterable[Any],
-    kind_overrides: dict[int, list[CellKind | None]] | None = None,
-) -> int:
-    """Write a header row and one row per record; freeze the header, filter the table.
-
-    Returns the index of the first row after the table. A table longer than Excel allows is cut
-    with a closing line saying so (the CSV export has every row).
-    """
-    for index, column in enumerate(columns):
-        sheet.set_column(index, index, column.width or _DEFAULT_WIDTHS[column.kind])
-        sheet.write_string(0, index, column.header, formats.header)
-    sheet.freeze_panes(1, 0)
-
-    row_index = 0
-    for row_index, record in enumerate(records, start=1):
-        if row_index == EXCEL_MAX_ROWS - 1:
-            sheet.write_string(row_index, 0, "Truncated at Excel's row limit; "
-                                             "the CSV export has every row.", formats.section)
-            break
-        for column_index, column in enumerate(columns):
-            kind = column.kind
-            if kind_overrides and column_index in kind_overrides:
-                kind = kind_overrides[column_index][row_index - 1] or kind
-            _write_cell(sheet, formats, row_index, column_index, column.value(record), kind)
-
-    sheet.autofilter(0, 0, max(row_index, 1), len(columns) - 1)
-    return row_index + 1
-
-
-def _write_total_row(
-    sheet: Worksheet,
-    formats: _Formats,
-    row_index: int,
-    columns: Sequence[Column],
-    record: dict[str, Any],
-    label_column: int,
-) -> None:
-    """A bold total line under a table, outside its filter range so sorting leaves it in place."""
-    for column_index, column in enumerate(columns):
-        if column_index == label_column:
-            sheet.write_string(row_index, column_index, "Total", formats.total_label)
-        elif column.kind in _NUMBER_FORMATS:
-            value = column.value(record)
-            if value is not None:
-                sheet.write_number(row_index, column_index, float(value),
-                                   formats.total_number[column.kind])
-            else:
-                sheet.write_blank(row_index, column_index, None, formats.total_label)
-        else:
-            sheet.write_blank(row_index, column_index, None, formats.total_label)
-
-
-def _write_cell(
-    sheet: Worksheet, formats: _Formats, row: int, column: int, value: Any, kind: CellKind
-) -> None:
-    """Write one value as the kind says; ``auto`` decides by the Python type of the value."""
-    if value is None:
-        return
-    if kind == "auto":
-        kind = _kind_of(value)
-    if kind in _NUMBER_FORMATS and isinstance(value, (int, float, Decimal)) \
-            and not isinstance(value, bool):
-        # "+ 0.0" turns a negative zero into zero, which Excel would otherwise show as -0.00.
-        sheet.write_number(row, column, float(value) + 0.0, formats.number[kind])
-        return
-    sheet.write_string(row, column, _spreadsheet_text(value))
-
-
-def _kind_of(value: Any) -> CellKind:
-    if isinstance(value, bool):
-        return "text"
-    if isinstance(value, Decimal):
-        # Decimals of the audit tables are not always money (a finding's expected and actual
-        # values can be discount rates), so show every stored digit rather than cents.
-        return "exact"
-    if isinstance(value, int):
-        return "integer"
-    return "text"
-
-
-def _spreadsheet_text(value: Any) -> str:
-    """Text for a cell: timestamps in UTC, formula triggers neutralised, cut to Excel's limit."""
-    if isinstance(value, datetime):
-        text = utc_timestamp_text(value)
-    elif isinstance(value, bool):
-        text = "true" if value else "false"
-    else:
-        text = str(value)
-    text = neutralise_spreadsheet_text(text)
-    if len(text) > EXCEL_MAX_CELL_CHARS:
-        marker = " …[cut at Excel's cell limit]"
-        text = text[: EXCEL_MAX_CELL_CHARS - len(marker)] + marker
-    return text
+    write_table(sheet, formats, columns, data.data_quality)

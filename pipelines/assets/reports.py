@@ -1,4 +1,5 @@
-"""Report assets: the month-close pack finance reads (HTML, XLSX, CSV, one bill per customer)."""
+"""Report assets: the month-close pack finance reads (HTML, XLSX, CSV, one bill per customer) and the
+daily flash of the open month."""
 
 
 from pathlib import Path
@@ -6,16 +7,31 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.assets.marts import customer_bill_line, customer_monthly_expenditure, data_quality, restatement
+from pipelines.assets.staging import stg_bill_lines, stg_usage_lines
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource
 from pipelines.lib.publish import publish
+from reports.daily_flash import render_daily_flash
 from reports.month_close import render_month_close
+
+# The reconciliation marts both reports read (docs/reconciliation.md); referenced by key, as they
+# are defined in the marts module of the reconciliation work.
+RECONCILIATION_ASSETS = ["partner_bill_tieout", "customer_bill_tieout", "discount_audit", "incentive_reconciliation",
+                         "budget_status", "coupon_status", "reconciliation_findings"]
+NOT_THE_OPEN_MONTH = "not the open month"
 
 API_SKIPPED_NOTE = (
     "BSS partner API not configured (BILLRECON_BSS_ENDPOINT is not set): the tie-outs against HUAWEI "
     "CLOUD's monthly bill, the discount audit against commercial discounts, incentives, budgets and "
     "coupons are not part of this pack. Everything fed by the bill files is complete."
 )
+
+
+def bill_file_loads(con, bill_cycle: str) -> tuple[int, int]:
+    """(load rows of the cycle's bill file in audit.loads, rows read from them); (0, 0) until it is delivered."""
+    return con.execute(
+        "select count(*), coalesce(sum(rows_read), 0) from audit.loads where source = 'customerBill' "
+        "and bill_cycle = ?", [bill_cycle]).fetchone()
 
 
 def report_notes(bss: BssApiResource, bill_file_present: bool, bill_cycle: str, lines_read: int = 0) -> list[str]:
@@ -32,23 +48,23 @@ def report_notes(bss: BssApiResource, bill_file_present: bool, bill_cycle: str, 
 
 
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
-          deps=[customer_monthly_expenditure, customer_bill_line, data_quality, restatement], kinds={"html", "excel", "csv"})
+          deps=[customer_monthly_expenditure, customer_bill_line, data_quality, restatement, *RECONCILIATION_ASSETS],
+          kinds={"html", "excel", "csv"})
 def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        reports: ReportsResource, bss_api: BssApiResource) -> dg.MaterializeResult:
     """The month-close pack of the cycle under `<reports>/<bill_cycle>/`.
 
     Grain: one pack per bill cycle. Source: marts.customer_monthly_expenditure, marts.customer_bill_line,
-    marts.data_quality, audit.findings, audit.quarantine.
+    marts.data_quality, audit.findings, audit.quarantine, and the reconciliation marts (tie-outs, discount
+    audit, incentives, budgets, coupons, reconciliation_findings), each section saying so when its mart is absent.
     """
     cycle = context.partition_key
     with warehouse.connect() as con:
-        loads, lines_read = con.execute(
-            "select count(*), coalesce(sum(rows_read), 0) from audit.loads where source = 'customerBill' "
-            "and bill_cycle = ?", [cycle]).fetchone()
+        loads, lines_read = bill_file_loads(con, cycle)
         notes = report_notes(bss_api, loads > 0, cycle, lines_read)
         for note in notes:
             context.log.warning(note)
-        report = render_month_close(con, cycle, reports.cycle_dir(cycle), notes)
+        report = render_month_close(con, cycle, reports.cycle_dir(cycle), notes, api_configured=bss_api.configured)
     return dg.MaterializeResult(metadata={
         "html": dg.MetadataValue.path(str(report.html)),
         "xlsx": dg.MetadataValue.path(str(report.xlsx)),
@@ -57,7 +73,37 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     })
 
 
-@dg.asset(group_name="reports", partitions_def=bill_cycle_partitions, deps=[month_close_report], kinds={"duckdb"})
+@dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
+          deps=[stg_usage_lines, stg_bill_lines, customer_monthly_expenditure, *RECONCILIATION_ASSETS],
+          kinds={"html", "csv"})
+def daily_flash_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                       reports: ReportsResource, bss_api: BssApiResource) -> dg.MaterializeResult:
+    """The daily flash of the open month: `<reports>/<bill_cycle>/daily_flash_<export date>.html` and `.csv`.
+
+    Grain: one page (and one per-customer CSV) per usage export date of the open month. Source:
+    staging.usage_line (month to date at list price, newest export), staging.bill_line of the previous cycle
+    (or its usage export when that bill file is absent) for the same days, marts.budget_status. Only the open
+    month (usage exports staged, no bill file yet) gets one; any other cycle materializes with "not the open month".
+    """
+    cycle = context.partition_key
+    with warehouse.connect() as con:
+        loads, _ = bill_file_loads(con, cycle)
+        usage_lines = con.execute("select count(*) from staging.usage_line where bill_cycle = ?", [cycle]).fetchone()[0]
+        if loads or not usage_lines:
+            reason = "the bill file has been delivered" if loads else "no usage export is staged"
+            context.log.info(f"no daily flash for {cycle}: {NOT_THE_OPEN_MONTH} ({reason})")
+            return dg.MaterializeResult(metadata={"skipped": NOT_THE_OPEN_MONTH, "reason": reason})
+        # without the BSS API the budget section says so itself
+        flash = render_daily_flash(con, cycle, reports.cycle_dir(cycle), api_configured=bss_api.configured)
+    return dg.MaterializeResult(metadata={
+        "html": dg.MetadataValue.path(str(flash.html)),
+        "csv": dg.MetadataValue.path(str(flash.csv)),
+        "export_date": flash.export_date.isoformat(),
+    })
+
+
+@dg.asset(group_name="reports", partitions_def=bill_cycle_partitions, deps=[month_close_report, daily_flash_report],
+          kinds={"duckdb"})
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The read-only warehouse snapshot analysts query, replaced by atomic rename after a good run.
 

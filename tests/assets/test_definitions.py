@@ -10,13 +10,15 @@ API_DATASETS = {"customers", "resellers", "budgets", "coupons", "partner_coupons
                 "service_types", "resource_types", "measure_units"}
 
 EXPECTED_GROUPS = {
-    "landing": {"landed_bill_file", "landed_usage_exports", "landed_agreements",
+    "landing": {"landed_bill_file", "landed_usage_exports", "landed_agreements", "landed_incentive_statement",
                 *(f"landed_api_{name}" for name in API_DATASETS)},
-    "staging": {"stg_bill_lines", "stg_usage_lines", "stg_customer_discounts",
-                *(f"stg_api_{name}" for name in API_DATASETS)},
+    "staging": {"stg_bill_lines", "stg_usage_lines", "stg_customer_discounts", "stg_incentive_statement",
+                "stg_incentive_rates", *(f"stg_api_{name}" for name in API_DATASETS)},
     "core": {"core_customer_discount_rule", "core_rated_bill_lines"},
-    "marts": {"customer_monthly_expenditure", "customer_bill_line", "data_quality", "restatement"},
-    "reports": {"month_close_report", "published_warehouse"},
+    "marts": {"customer_monthly_expenditure", "customer_bill_line", "data_quality", "restatement",
+              "partner_bill_tieout", "customer_bill_tieout", "discount_audit", "incentive_reconciliation",
+              "budget_status", "coupon_status", "reconciliation_findings"},
+    "reports": {"month_close_report", "daily_flash_report", "published_warehouse"},
 }
 
 
@@ -42,6 +44,15 @@ def test_blocking_checks_guard_the_money():
     assert specs[("customer_monthly_expenditure", "totals_equal_staged_lines")].blocking
     for name in API_DATASETS:
         assert specs[(f"stg_api_{name}", "rows_read_equal_loaded_plus_quarantined")].blocking
+
+
+def test_reconciliation_findings_are_reported_by_a_warning_check_that_blocks_nothing():
+    specs = {(s.asset_key.to_user_string(), s.name): s for a in defs.assets for s in a.check_specs}
+    assert not specs[("reconciliation_findings", "findings_by_area")].blocking
+    reconciliation_marts = {"partner_bill_tieout", "customer_bill_tieout", "discount_audit", "incentive_reconciliation",
+                            "budget_status", "coupon_status", "reconciliation_findings"}
+    # a mismatch is a finding, not a broken pipeline
+    assert not [key for key, spec in specs.items() if key[0] in reconciliation_marts and spec.blocking]
 
 
 def test_schedule_sensor_and_writer_concurrency_tag():
