@@ -99,3 +99,19 @@ def test_a_run_with_nothing_new_does_not_republish_the_warehouse(tmp_path, s3_se
     second = _materialize(resources)
     assert second.asset_materializations_for_node("published_warehouse")[0].metadata["copied"].value is False
     assert (published.stat().st_ino, published.read_bytes()) == first
+
+
+def test_a_run_with_nothing_new_does_not_render_the_pack_again(tmp_path, s3_server, bucket):
+    resources = pipeline_resources(tmp_path, s3=s3_server, bucket=bucket)
+    _materialize(resources)
+    html = resources["reports"].cycle_dir(CYCLE) / f"month_close_{CYCLE}.html"
+    first = html.stat().st_mtime_ns
+    second = _materialize(resources)
+    assert second.asset_materializations_for_node("month_close_report")[0].metadata["unchanged"].value is True
+    assert html.stat().st_mtime_ns == first
+    # a changed input (here: a re-delivered agreements file) renders the pack again
+    con = duckdb.connect(resources["warehouse"].path)
+    con.execute("update audit.loads set sha256 = 'changed' where source = 'agreements'")
+    con.close()
+    third = _materialize(resources)
+    assert third.asset_materializations_for_node("month_close_report")[0].metadata["unchanged"].value is False
