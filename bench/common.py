@@ -6,7 +6,7 @@ size under the cache folder (default `bench/.cache/`, gitignored):
     <cache>/worlds/<size>/               the inbox: customerBill/customerBill_YYYYMM.tar.gz,
                                          agreements/customer_discounts.csv, agreements/incentive_rates.csv
     <cache>/worlds/<size>/manifest.json  how it was generated and how many bill lines it holds
-    <cache>/work/<size>/<step>/          what a step writes (warehouse, reports, temporary files)
+    <cache>/runs/<size>/<step>/          what a step writes (warehouse, reports, temporary files)
 
 This module imports nothing heavy: the parent process of `bench.run` stays small, so its own
 memory never blurs the per-step figures measured in child processes.
@@ -94,7 +94,7 @@ def world_dir(cache: Path, label: str) -> Path:
 
 
 def work_dir(cache: Path, label: str, step: str) -> Path:
-    return Path(cache) / "work" / label / step
+    return Path(cache) / "runs" / label / step
 
 
 def manifest_path(cache: Path, label: str) -> Path:
