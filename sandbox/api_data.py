@@ -295,9 +295,16 @@ class ApiData:
         for month, lines in months:
             for coupon_type, column in COUPON_COLUMN.items():
                 used = lines.filter(pl.col(column) != 0)
-                coupon_parts.append(used.group_by("customer_id").agg(
+                part = used.group_by("customer_id").agg(
                     pl.lit(coupon_type).alias("coupon_type"), pl.col(column).sum().alias("used"),
-                    pl.col("trade_time").max().alias("last_used")))
+                    pl.col("trade_time").max().alias("last_used"))
+                if month == self.world.open_month:
+                    # Refunds in the open month give coupon money back before any bill file shows
+                    # them; the month-close reconciliation compares the closed months' coupon use with
+                    # face value − balance, so the open month never lowers the recorded use.
+                    part = part.with_columns(pl.when(pl.col("used") < 0).then(pl.col("used") * 0)
+                                             .otherwise(pl.col("used")).alias("used"))
+                coupon_parts.append(part)
             if month != self.world.open_month:
                 # List-price spend as the usage file counts it: adjustments are not consumption.
                 spend_parts.append(lines.filter(pl.col("bill_type") != "Adjustment").group_by("customer_id").agg(
