@@ -13,7 +13,7 @@ import inspect
 
 import dagster as dg
 
-from pipelines.assets.staging import _audit_totals, _check_specs, _result
+from pipelines.assets.staging import audit_totals, staging_check_specs, staging_result
 from pipelines.lib.bss import (
     DATASETS,
     ApiDataset,
@@ -127,25 +127,25 @@ def _staging_asset(dataset: ApiDataset, landed: dg.AssetsDefinition) -> dg.Asset
     description = inspect.cleandoc(description)
 
     @dg.asset(name=name, group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed],
-              check_specs=_check_specs(name), kinds={"duckdb", "polars"}, description=description)
+              check_specs=staging_check_specs(name), kinds={"duckdb", "polars"}, description=description)
     def staged(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                bss_api: BssApiResource) -> dg.MaterializeResult:
         if not bss_api.configured:
-            return _result(dict(_NOTHING_STAGED), name, skipped=SKIPPED)
+            return staging_result(dict(_NOTHING_STAGED), name, skipped=SKIPPED)
         cycle = _cycle_of(dataset, context.partition_key)
         with warehouse.connect() as con:
             current, pending = _snapshots_to_stage(con, dataset, cycle)
             if current is None:
                 context.log.warning(f"no snapshot of {dataset.name} has been pulled yet"
                                     + (f" for {cycle}" if cycle else ""))
-                return _result(dict(_NOTHING_STAGED), name, skipped=f"no snapshot of {dataset.name} yet")
+                return staging_result(dict(_NOTHING_STAGED), name, skipped=f"no snapshot of {dataset.name} yet")
             for snapshot in pending:
                 with transaction(con):
                     outcome = stage_snapshot(con, warehouse.landing_path, dataset, snapshot, context.run_id)
                 context.log.info(f"{snapshot.path}: {outcome.rows_read} record(s) read, {outcome.rows_loaded} loaded, "
                                  f"{outcome.rows_quarantined} quarantined, {outcome.findings_count} finding(s)")
-            totals = _audit_totals(con, dataset.source, cycle, current.path)
-        result = _result(totals, name, skipped=None if pending else "unchanged")
+            totals = audit_totals(con, dataset.source, cycle, current.path)
+        result = staging_result(totals, name, skipped=None if pending else "unchanged")
         result.metadata["snapshot"] = current.path
         return result
 

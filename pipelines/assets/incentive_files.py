@@ -5,8 +5,8 @@ programme's rebate rates (agreements/incentive_rates.csv, landed with the other 
 
 import dagster as dg
 
-from pipelines.assets.landing import _land, landed_agreements
-from pipelines.assets.staging import _already_staged, _audit_totals, _check_specs, _log_result, _result
+from pipelines.assets.landing import land_prefix, landed_agreements
+from pipelines.assets.staging import already_staged, audit_totals, staging_check_specs, log_stage_result, staging_result
 from pipelines.lib.landing import current_delivery
 from pipelines.lib.statements import (
     INCENTIVE_RATES_KEY, STATEMENT_SOURCE, stage_incentive_rates, stage_incentive_statement, statement_key,
@@ -24,11 +24,11 @@ def landed_incentive_statement(context: dg.AssetExecutionContext, warehouse: War
     Grain: one delivery of `incentives/incentive_statement_YYYYMM.csv`. Source: the OBS bucket or inbox,
     where finance drops the export of Partner Center's incentive details (HUAWEI CLOUD has no API for it).
     """
-    return _land(context, warehouse, object_store, statement_key(context.partition_key))
+    return land_prefix(context, warehouse, object_store, statement_key(context.partition_key))
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_incentive_statement],
-          check_specs=_check_specs("stg_incentive_statement"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_incentive_statement"), kinds={"duckdb", "polars"})
 def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Typed, validated lines of the cycle's incentive statement (staging.incentive_statement).
 
@@ -41,17 +41,17 @@ def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: Wareho
         delivery = current_delivery(con, key, warehouse.landing_path)
         if delivery is None:
             context.log.info(f"no incentive statement for {cycle} ({key}) yet")
-            return _result(_audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement",
+            return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement",
                            skipped=f"no incentive statement for {cycle} yet")
-        if _already_staged(con, STATEMENT_SOURCE, key, delivery.etag, cycle):
-            return _result(_audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement", skipped="unchanged")
+        if already_staged(con, STATEMENT_SOURCE, key, delivery.etag, cycle):
+            return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement", skipped="unchanged")
         with transaction(con):
-            _log_result(context, stage_incentive_statement(con, delivery, cycle, context.run_id))
-        return _result(_audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement")
+            log_stage_result(context, stage_incentive_statement(con, delivery, cycle, context.run_id))
+        return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement")
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
-          check_specs=_check_specs("stg_incentive_rates"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_incentive_rates"), kinds={"duckdb", "polars"})
 def stg_incentive_rates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The partner programme's rebate rates per incentive type and policy code (staging.incentive_rate).
 
@@ -63,9 +63,9 @@ def stg_incentive_rates(context: dg.AssetExecutionContext, warehouse: WarehouseR
         delivery = current_delivery(con, key, warehouse.landing_path)
         if delivery is None:
             context.log.warning(f"{key} not found: no rebate rate is agreed, every expected incentive is 0")
-            return _result(_audit_totals(con, "agreements", None, key), "stg_incentive_rates",
+            return staging_result(audit_totals(con, "agreements", None, key), "stg_incentive_rates",
                            skipped="no incentive rates file")
-        if not _already_staged(con, "agreements", key, delivery.etag, None):
+        if not already_staged(con, "agreements", key, delivery.etag, None):
             with transaction(con):
-                _log_result(context, stage_incentive_rates(con, delivery, context.run_id))
-        return _result(_audit_totals(con, "agreements", None, key), "stg_incentive_rates")
+                log_stage_result(context, stage_incentive_rates(con, delivery, context.run_id))
+        return staging_result(audit_totals(con, "agreements", None, key), "stg_incentive_rates")

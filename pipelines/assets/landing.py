@@ -12,7 +12,7 @@ def _compact(bill_cycle: str) -> str:
     return bill_cycle.replace("-", "")
 
 
-def _land(context, warehouse: WarehouseResource, object_store: ObjectStoreResource, prefix: str):
+def land_prefix(context, warehouse: WarehouseResource, object_store: ObjectStoreResource, prefix: str):
     store = object_store.store()
     with warehouse.connect() as con:
         deliveries = land(con, store, prefix, warehouse.landing_path)
@@ -38,7 +38,7 @@ def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     """
     cycle = context.partition_key
     key = f"customerBill/customerBill_{_compact(cycle)}.tar.gz"
-    result = _land(context, warehouse, object_store, key)
+    result = land_prefix(context, warehouse, object_store, key)
     with warehouse.connect() as con:
         ignored = record_ignored_bill_objects(con, object_store.store().list("customerBill/"), cycle, key)
     for item in ignored:
@@ -54,7 +54,7 @@ def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: Warehouse
 
     Grain: one delivery of `customerUsage/customerUsageV2_YYYYMM_YYYYMMDD.tar.gz`. Source: OBS bucket or inbox.
     """
-    return _land(context, warehouse, object_store,
+    return land_prefix(context, warehouse, object_store,
                  f"customerUsage/customerUsageV2_{_compact(context.partition_key)}_")
 
 
@@ -65,4 +65,4 @@ def landed_agreements(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 
     Grain: one delivery of each `agreements/*.csv`. Source: OBS bucket or inbox.
     """
-    return _land(context, warehouse, object_store, "agreements/")
+    return land_prefix(context, warehouse, object_store, "agreements/")

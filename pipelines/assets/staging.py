@@ -17,7 +17,7 @@ ROWS_ADD_UP = "rows_read_equal_loaded_plus_quarantined"
 VALIDATION = "validation_findings"
 
 
-def _check_specs(asset_name: str) -> list[dg.AssetCheckSpec]:
+def staging_check_specs(asset_name: str) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(ROWS_ADD_UP, asset=asset_name, blocking=True,
                           description="Every row read is either loaded or quarantined, for every member."),
@@ -26,7 +26,7 @@ def _check_specs(asset_name: str) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def _already_staged(con, source: str, key: str, etag: str, bill_cycle: str | None) -> bool:
+def already_staged(con, source: str, key: str, etag: str, bill_cycle: str | None) -> bool:
     row = con.execute(
         """select count(*) from audit.loads where source = ? and object_key = ? and etag = ?
            and bill_cycle is not distinct from ?""",
@@ -35,7 +35,7 @@ def _already_staged(con, source: str, key: str, etag: str, bill_cycle: str | Non
     return row[0] > 0
 
 
-def _audit_totals(con, source: str, bill_cycle: str | None, key: str | None = None) -> dict:
+def audit_totals(con, source: str, bill_cycle: str | None, key: str | None = None) -> dict:
     where = "source = ? and " + ("bill_cycle = ?" if bill_cycle else "object_key = ?")
     row = con.execute(
         f"""select count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0),
@@ -49,7 +49,7 @@ def _audit_totals(con, source: str, bill_cycle: str | None, key: str | None = No
                      "unbalanced", "rejected", "first_error"], row))
 
 
-def _result(totals: dict, asset_name: str, skipped: str | None = None) -> dg.MaterializeResult:
+def staging_result(totals: dict, asset_name: str, skipped: str | None = None) -> dg.MaterializeResult:
     balanced = totals["unbalanced"] == 0
     clean = totals["rows_quarantined"] == 0 and totals["findings"] == 0 and totals["rejected"] == 0
     metadata = {k: v for k, v in totals.items() if k != "first_error" and v is not None}
@@ -76,7 +76,7 @@ def _result(totals: dict, asset_name: str, skipped: str | None = None) -> dg.Mat
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_bill_file],
-          check_specs=_check_specs("stg_bill_lines"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_bill_lines"), kinds={"duckdb", "polars"})
 def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Typed, validated partner bill lines of the cycle (staging.bill_line).
 
@@ -91,19 +91,19 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
             context.log.warning(f"no bill file landed for {cycle} ({key}); the month has no lines yet")
             with transaction(con):
                 con.execute("delete from staging.bill_line where bill_cycle = ?", [cycle])
-            return _result(_audit_totals(con, "customerBill", cycle), "stg_bill_lines",
+            return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines",
                            skipped=f"no bill file for {cycle} yet")
-        if _already_staged(con, "customerBill", key, delivery.etag, cycle):
+        if already_staged(con, "customerBill", key, delivery.etag, cycle):
             context.log.info(f"{key} (ETag {delivery.etag}) is already staged; nothing to load")
-            return _result(_audit_totals(con, "customerBill", cycle), "stg_bill_lines", skipped="unchanged")
+            return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines", skipped="unchanged")
         with transaction(con):
             result = stage_bill_delivery(con, delivery, cycle, context.run_id, warehouse.member_limits())
-        _log_result(context, result)
-        return _result(_audit_totals(con, "customerBill", cycle), "stg_bill_lines")
+        log_stage_result(context, result)
+        return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines")
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_usage_exports],
-          check_specs=_check_specs("stg_usage_lines"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_usage_lines"), kinds={"duckdb", "polars"})
 def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Month-to-date usage lines from the newest daily export of the month (staging.usage_line).
 
@@ -118,21 +118,21 @@ def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         ).fetchall()]
         exports = sorted((parse_usage_key(k)[1], k) for k in keys if parse_usage_key(k))
         if not exports:
-            return _result(_audit_totals(con, "customerUsage", cycle), "stg_usage_lines",
+            return staging_result(audit_totals(con, "customerUsage", cycle), "stg_usage_lines",
                            skipped=f"no usage export for {cycle}")
         export_date, key = exports[-1]
         delivery = current_delivery(con, key, warehouse.landing_path)
-        if _already_staged(con, "customerUsage", key, delivery.etag, cycle):
-            return _result(_audit_totals(con, "customerUsage", cycle), "stg_usage_lines", skipped="unchanged")
+        if already_staged(con, "customerUsage", key, delivery.etag, cycle):
+            return staging_result(audit_totals(con, "customerUsage", cycle), "stg_usage_lines", skipped="unchanged")
         with transaction(con):
             result = stage_usage_delivery(con, delivery, cycle, export_date, context.run_id,
                                           warehouse.member_limits())
-        _log_result(context, result)
-        return _result(_audit_totals(con, "customerUsage", cycle), "stg_usage_lines")
+        log_stage_result(context, result)
+        return staging_result(audit_totals(con, "customerUsage", cycle), "stg_usage_lines")
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
-          check_specs=_check_specs("stg_customer_discounts"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_customer_discounts"), kinds={"duckdb", "polars"})
 def stg_customer_discounts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The partner's customer discount agreements (staging.customer_discount), newest delivery.
 
@@ -143,15 +143,15 @@ def stg_customer_discounts(context: dg.AssetExecutionContext, warehouse: Warehou
         delivery = current_delivery(con, key, warehouse.landing_path)
         if delivery is None:
             context.log.warning(f"{key} not found: every customer is billed at list price")
-            return _result(_audit_totals(con, "agreements", None, key), "stg_customer_discounts",
+            return staging_result(audit_totals(con, "agreements", None, key), "stg_customer_discounts",
                            skipped="no agreements file")
-        if not _already_staged(con, "agreements", key, delivery.etag, None):
+        if not already_staged(con, "agreements", key, delivery.etag, None):
             with transaction(con):
-                _log_result(context, stage_customer_discounts(con, delivery, context.run_id))
-        return _result(_audit_totals(con, "agreements", None, key), "stg_customer_discounts")
+                log_stage_result(context, stage_customer_discounts(con, delivery, context.run_id))
+        return staging_result(audit_totals(con, "agreements", None, key), "stg_customer_discounts")
 
 
-def _log_result(context, result: StageResult) -> None:
+def log_stage_result(context, result: StageResult) -> None:
     context.log.info(
         f"{result.object_key}: {len(result.members)} member(s), {result.rows_read} rows read, "
         f"{result.rows_loaded} loaded, {result.rows_quarantined} quarantined, {result.findings_count} findings"
