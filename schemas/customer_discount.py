@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pandera.polars as pa
 
-RATE = pl.Decimal(9, 6)
+from schemas.checks import RATE, rate_in_unit_interval, validity_in_order
+
 
 
 class CustomerDiscountModel(pa.DataFrameModel):
@@ -18,12 +19,11 @@ class CustomerDiscountModel(pa.DataFrameModel):
 
     @pa.dataframe_check(name="AGREEMENT.RATE_RANGE")
     def rate_between_zero_and_one(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        rate = pl.col("discount_rate")
-        return data.lazyframe.select((rate >= pl.lit(0, RATE)) & (rate <= pl.lit(1, RATE)))
+        return data.lazyframe.select(rate_in_unit_interval("discount_rate"))
 
     @pa.dataframe_check(name="AGREEMENT.DATE_ORDER")
     def valid_to_not_before_valid_from(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("valid_to").is_null() | (pl.col("valid_to") >= pl.col("valid_from")))
+        return data.lazyframe.select(validity_in_order())
 
     class Config:
         strict = False
