@@ -107,10 +107,10 @@ def read_raw_csv(data: bytes, header: list[str]) -> tuple[pl.DataFrame, pl.DataF
         frame, broken = _read_record_by_record(data.decode("utf-8"), header)
     frame = frame.with_row_index("record_number", offset=1) if "record_number" not in frame.columns else frame
     frame = frame.with_columns(pl.col("record_number").cast(pl.Int64))
-    return frame.with_columns(
-        pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c).str.strip_chars()).alias(c)
-        for c in frame.columns if c != "record_number"
-    ), broken
+    text_columns = [c for c in frame.columns if c != "record_number"]
+    # strip once, then blank → null (stripping twice in one expression cost twice the time)
+    stripped = frame.with_columns(pl.col(c).str.strip_chars() for c in text_columns)
+    return stripped.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in text_columns), broken
 
 
 def _read_record_by_record(text: str, header: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:

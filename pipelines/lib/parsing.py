@@ -53,6 +53,11 @@ class ParsedMember:
     findings: pl.DataFrame
     rows_read: int
     warnings: list[str] = field(default_factory=list)
+    spooled_rows: int | None = None  # set once `loaded` was written to a spool file and dropped
+
+    @property
+    def rows_loaded(self) -> int:
+        return self.loaded.height if self.spooled_rows is None else self.spooled_rows
 
     @property
     def first_error(self) -> str | None:

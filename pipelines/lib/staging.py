@@ -4,13 +4,16 @@ audit.quarantine and every finding in audit.findings. One delivery is staged in 
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
+import tempfile
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import duckdb
 import pandera.polars as pa
@@ -38,8 +41,9 @@ class MemberLimits:
     max_rows: int = 5_000_000
     documented_rows: int = 100_000
 
-PARSE_THREADS = 2   # the machine has two cores; DuckDB's inserts take the main thread
-PARSE_AHEAD = 3     # members parsed but not yet written, at most
+PARSE_THREADS = 2   # the machine has two cores; the main thread inflates the archive meanwhile
+PARSE_AHEAD = 3     # members inflated or parsed but not yet spooled, at most (bounds memory)
+SPOOL_PREFIX = ".billrecon-spool-"
 
 BILL_KEY = re.compile(r"^customerBill/customerBill_(\d{4})(\d{2})\.tar\.gz$")
 USAGE_KEY = re.compile(r"^customerUsage/customerUsageV2_(\d{4})(\d{2})_(\d{8})\.tar\.gz$")
@@ -207,33 +211,85 @@ def _clear_audit(con: duckdb.DuckDBPyConnection, source: str, bill_cycle: str | 
 def _stage_archive(con, delivery: Delivery, dataset: Dataset, bill_cycle: str, load_id: str,
                    limits: MemberLimits) -> StageResult:
     result = StageResult(delivery.object_key, bill_cycle)
-    try:
-        # Members are parsed in worker threads (polars and pandera release the GIL for the heavy work)
-        # while the main thread decompresses the next member and writes finished ones in archive
-        # order; at most PARSE_AHEAD members are held in memory.
-        with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="parse") as pool:
-            pending: deque = deque()
-            for member in iter_csv_members(delivery.local_path, limits.max_bytes):
-                pending.append(pool.submit(_parse_for_loading, dataset, bill_cycle, member, limits))
-                if len(pending) >= PARSE_AHEAD:
-                    result.members.append(_load_member(con, delivery, dataset, bill_cycle, load_id,
-                                                       pending.popleft().result(), limits))
-            while pending:
-                result.members.append(_load_member(con, delivery, dataset, bill_cycle, load_id,
-                                                   pending.popleft().result(), limits))
-        if dataset.detect_duplicates:
-            _quarantine_duplicate_lines(con, delivery, dataset, bill_cycle, load_id, result)
-    except ArchiveRejected as exc:
-        # nothing of a broken archive is loaded: a month is whole or absent
-        con.execute(f"delete from {dataset.table} where load_id = ?", [load_id])
-        for table in ("audit.loads", "audit.quarantine", "audit.findings"):
-            con.execute(f"delete from {table} where load_id = ?", [load_id])
-        result.members = [MemberOutcome(None, 0, 0, 0, 0, "rejected", str(exc))]
-        result.rejected = str(exc)
-        _record_rejection(con, delivery, dataset.source, bill_cycle, load_id, None, exc.rule_id, str(exc))
+    with _spool_dir(con) as spool:
+        try:
+            # The main thread inflates the archive while worker threads parse and validate members
+            # (polars and pandera release the GIL) and write each member's rows to a Parquet file in
+            # the spool folder. At most PARSE_AHEAD members are in memory, so memory stays flat
+            # however long the month is. Audit rows are recorded in archive order.
+            spooled: list[Path] = []
+            with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="parse") as pool:
+                pending: deque = deque()
+
+                def record_oldest() -> None:
+                    prepared = pending.popleft().result()
+                    result.members.append(_load_member(con, delivery, dataset, bill_cycle, load_id, prepared,
+                                                       limits))
+                    if prepared.spool_path is not None:
+                        spooled.append(prepared.spool_path)
+
+                for number, member in enumerate(iter_csv_members(delivery.local_path, limits.max_bytes)):
+                    target = spool / f"member-{number:05d}.parquet"
+                    pending.append(pool.submit(_parse_for_loading, dataset, bill_cycle, member, limits, target))
+                    if len(pending) >= PARSE_AHEAD:
+                        record_oldest()
+                while pending:
+                    record_oldest()
+            # one insert of the whole delivery: DuckDB writes row groups on both cores at once
+            _insert_spooled(con, dataset, spooled, delivery, load_id)
+            if dataset.detect_duplicates:
+                _quarantine_duplicate_lines(con, delivery, dataset, bill_cycle, load_id, result)
+        except ArchiveRejected as exc:
+            # nothing of a broken archive is loaded: a month is whole or absent
+            con.execute(f"delete from {dataset.table} where load_id = ?", [load_id])
+            for table in ("audit.loads", "audit.quarantine", "audit.findings"):
+                con.execute(f"delete from {table} where load_id = ?", [load_id])
+            result.members = [MemberOutcome(None, 0, 0, 0, 0, "rejected", str(exc))]
+            result.rejected = str(exc)
+            _record_rejection(con, delivery, dataset.source, bill_cycle, load_id, None, exc.rule_id, str(exc))
     for outcome in result.members:
         _record_load(con, delivery, dataset.source, bill_cycle, load_id, outcome)
     return result
+
+
+@contextlib.contextmanager
+def _spool_dir(con: duckdb.DuckDBPyConnection) -> Iterator[Path]:
+    """A scratch folder beside the warehouse file (same disk), removed afterwards.
+
+    Spool folders left by a killed run are removed first: only the process holding the warehouse's
+    write lock stages, so no other run can be using them."""
+    (database,), = con.execute("select path from duckdb_databases() where database_name = current_database()"
+                               ).fetchall()
+    base = Path(database).parent if database else Path(tempfile.gettempdir())
+    if database:
+        for leftover in base.glob(SPOOL_PREFIX + "*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=SPOOL_PREFIX, dir=base))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _insert_spooled(con, dataset: Dataset, files: list[Path], delivery: Delivery, load_id: str) -> None:
+    """Insert every spooled member with one statement. Row order in a table carries no meaning
+    (every reader orders explicitly), so DuckDB may append row groups in parallel."""
+    if not files:
+        return
+    paths = [str(f) for f in files]
+    target_columns = {r[0] for r in con.execute(f"describe {dataset.table}").fetchall()}
+    spooled_columns = [r[0] for r in con.execute("describe select * from read_parquet($files)",
+                                                 {"files": paths[:1]}).fetchall()]
+    columns = ", ".join(c for c in spooled_columns if c in target_columns)
+    lineage = {"src_object": delivery.object_key, "src_sha256": delivery.sha256, "load_id": load_id}
+    assignments = ", ".join(f"${k} as {k}" for k in lineage)
+    (preserve,), = con.execute("select current_setting('preserve_insertion_order')").fetchall()
+    con.execute("set preserve_insertion_order = false")
+    try:
+        con.execute(f"insert into {dataset.table} by name select {columns}, {assignments} "
+                    f"from read_parquet($files)", {**lineage, "files": paths})
+    finally:
+        con.execute(f"set preserve_insertion_order = {'true' if preserve else 'false'}")
 
 
 def _quarantine_duplicate_lines(con, delivery: Delivery, dataset: Dataset, bill_cycle: str, load_id: str,
@@ -304,11 +360,13 @@ class _ParsedForLoading:
     findings: pl.DataFrame | None = None
     lines: dict[int, int] = field(default_factory=dict)
     rejected: MemberRejected | None = None
+    spool_path: Path | None = None  # the loaded rows, written as Parquet (archives only)
 
 
 def _parse_for_loading(dataset: Dataset, bill_cycle: str | None, member: Member,
-                       limits: MemberLimits) -> _ParsedForLoading:
-    """Everything about a member that needs no database: runs in a worker thread."""
+                       limits: MemberLimits, spool_path: Path | None = None) -> _ParsedForLoading:
+    """Everything about a member that needs no database: runs in a worker thread. With a
+    `spool_path`, the loaded rows are written there and dropped from memory."""
     if member.data is None:
         return _ParsedForLoading(member)
     try:
@@ -318,7 +376,13 @@ def _parse_for_loading(dataset: Dataset, bill_cycle: str | None, member: Member,
     findings = dataset.findings(parsed.loaded) if dataset.findings else pl.DataFrame(schema=FINDING_SCHEMA)
     positions = set(parsed.quarantined["record_number"]) | set(findings["record_number"])
     lines = physical_line_numbers(text.decode("utf-8"), positions) if positions else {}
-    return _ParsedForLoading(member, parsed, findings, lines)
+    if spool_path is None or not parsed.loaded.height:
+        return _ParsedForLoading(member, parsed, findings, lines)
+    _rows_for_table(dataset, parsed.loaded, member.name).write_parquet(spool_path, compression="lz4",
+                                                                        statistics=False)
+    parsed.spooled_rows = parsed.loaded.height
+    parsed.loaded = parsed.loaded.clear()
+    return _ParsedForLoading(member, parsed, findings, lines, spool_path=spool_path)
 
 
 def _stage_member(con, delivery: Delivery, dataset: Dataset, bill_cycle: str | None, load_id: str,
@@ -342,7 +406,8 @@ def _load_member(con, delivery: Delivery, dataset: Dataset, bill_cycle: str | No
                           rows=rows)
         return MemberOutcome(member.name, rows, 0, rows, 0, "rejected", message)
     parsed, findings, lines = prepared.parsed, prepared.findings, prepared.lines
-    _insert_rows(con, dataset, parsed, delivery, member.name, load_id)
+    if prepared.spool_path is None:
+        _insert_rows(con, dataset, parsed, delivery, member.name, load_id)
     _insert_audit(con, "audit.quarantine", parsed.quarantined, lines, delivery, dataset.source, bill_cycle,
                   load_id, member.name)
     _insert_audit(con, "audit.findings", findings, lines, delivery, dataset.source, bill_cycle, load_id, member.name)
@@ -357,26 +422,30 @@ def _load_member(con, delivery: Delivery, dataset: Dataset, bill_cycle: str | No
         first_error = f"record {row['record_number']}: {row['message']}"
     if first_error is None and warnings:
         first_error = warnings[0]
-    return MemberOutcome(member.name, parsed.rows_read, parsed.loaded.height, parsed.quarantined.height,
+    return MemberOutcome(member.name, parsed.rows_read, parsed.rows_loaded, parsed.quarantined.height,
                          findings.height, status, first_error)
+
+
+def _rows_for_table(dataset: Dataset, loaded: pl.DataFrame, member: str) -> pl.DataFrame:
+    """The loaded rows with the target table's columns and the member's lineage (record, member)."""
+    columns = [*dataset.spec.column_names, "extra"]
+    if dataset.spec.local_time_column:
+        columns.append("trade_date_local")
+    return loaded.select(
+        *columns,
+        pl.col("record_number").alias("src_record"),
+        pl.lit(member, pl.Utf8).alias("src_member"),
+        *[pl.lit(v).alias(k) for k, v in dataset.extra_columns.items()],
+    )
 
 
 def _insert_rows(con, dataset: Dataset, parsed: ParsedMember, delivery: Delivery, member: str, load_id: str):
     if not parsed.loaded.height:
         return
-    columns = [*dataset.spec.column_names, "extra"]
-    if dataset.spec.local_time_column:
-        columns.append("trade_date_local")
-    frame = parsed.loaded.select(
-        *columns,
-        pl.col("record_number").alias("src_record"),
-        *[pl.lit(v).alias(k) for k, v in dataset.extra_columns.items()],
-    )
+    frame = _rows_for_table(dataset, parsed.loaded, member)
     target_columns = {r[0] for r in con.execute(f"describe {dataset.table}").fetchall()}
     frame = frame.select([c for c in frame.columns if c in target_columns])
     lineage = {"src_object": delivery.object_key, "src_sha256": delivery.sha256, "load_id": load_id}
-    if "src_member" in target_columns:
-        lineage["src_member"] = member
     con.register("incoming_rows", frame.to_arrow())
     try:
         assignments = ", ".join(f"${k} as {k}" for k in lineage)
