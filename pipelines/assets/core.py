@@ -4,10 +4,19 @@
 import dagster as dg
 
 from pipelines.assets.staging import stg_bill_lines, stg_customer_discounts
+from pipelines.lib.fingerprint import last_build, loads_fingerprint, record_build
 from pipelines.lib.sql_models import run_model
 from pipelines.lib.warehouse import transaction
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import WarehouseResource
+
+
+SKIPPED_NOTE = "inputs unchanged since the last build (same code, bill file and agreements): not rebuilt"
+
+
+def bill_line_inputs(bill_cycle: str) -> dict[str, str | None]:
+    """The loads a cycle's rated lines are built from: its bill file and the agreements."""
+    return {"customerBill": bill_cycle, "agreements": None}
 
 
 @dg.asset(group_name="core", partitions_def=bill_cycle_partitions, deps=[stg_customer_discounts],
@@ -29,11 +38,19 @@ def core_rated_bill_lines(context: dg.AssetExecutionContext, warehouse: Warehous
 
     Grain: one bill line. Source: staging.bill_line joined to core.customer_discount_rule.
     """
-    with warehouse.connect() as con, transaction(con):
-        rows = run_model(con, "core", "rated_bill_line", context.partition_key)
-        unmatched = con.execute(
-            """select count(*) from core.rated_bill_line where bill_cycle = ? and not has_agreement
-               and bill_type <> 'Adjustment'""", [context.partition_key]).fetchone()[0]
+    cycle = context.partition_key
+    with warehouse.connect() as con:
+        fingerprint = loads_fingerprint(con, bill_line_inputs(cycle))
+        built = last_build(con, "core.rated_bill_line", cycle, fingerprint)
+        if built is not None:
+            return dg.MaterializeResult(metadata={**built, "skipped": SKIPPED_NOTE})
+        with transaction(con):
+            rows = run_model(con, "core", "rated_bill_line", cycle)
+            unmatched = con.execute(
+                """select count(*) from core.rated_bill_line where bill_cycle = ? and not has_agreement
+                   and bill_type <> 'Adjustment'""", [cycle]).fetchone()[0]
+            metadata = {"lines": rows, "lines_without_agreement": unmatched}
+            record_build(con, "core.rated_bill_line", cycle, fingerprint, metadata)
     if unmatched:
         context.log.warning(f"{unmatched} line(s) match no customer discount rule and are billed at list price")
-    return dg.MaterializeResult(metadata={"lines": rows, "lines_without_agreement": unmatched})
+    return dg.MaterializeResult(metadata=metadata)

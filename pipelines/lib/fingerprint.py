@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -18,7 +20,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[2]
 CODE_FOLDERS = ("sql", "reports", "pipelines", "schemas")
 # grows with every pull even when nothing changed; what was pulled is in audit.loads (sha256)
-_NOT_COUNTED = {("landing", "api_snapshots")}
+_NOT_COUNTED = {("landing", "api_snapshots"), ("audit", "model_builds")}
 
 
 @functools.cache
@@ -50,3 +52,32 @@ def warehouse_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
         for row in con.execute(query).fetchall():
             digest.update(repr(row).encode())
     return digest.hexdigest()
+
+
+def loads_fingerprint(con: duckdb.DuckDBPyConnection, sources: dict[str, str | None]) -> str:
+    """The code and the content identity of the loads of `sources` (source -> bill cycle, or None
+    for a source of no cycle such as the agreements): what a model built from them depends on."""
+    digest = hashlib.sha256(code_version().encode())
+    for source, bill_cycle in sorted(sources.items()):
+        rows = con.execute(
+            """select source, sha256, member, bill_cycle, rows_read, rows_loaded, rows_quarantined, status
+               from audit.loads where source = $source and bill_cycle is not distinct from $cycle order by all""",
+            {"source": source, "cycle": bill_cycle}).fetchall()
+        digest.update(repr((source, bill_cycle, rows)).encode())
+    return digest.hexdigest()
+
+
+def last_build(con: duckdb.DuckDBPyConnection, model: str, bill_cycle: str, fingerprint: str) -> dict | None:
+    """What the model reported when it was last built from inputs with this fingerprint, if it was."""
+    rows = con.execute(
+        "select metadata from audit.model_builds where model = ? and bill_cycle = ? and fingerprint = ?",
+        [model, bill_cycle, fingerprint]).fetchall()
+    return json.loads(rows[0][0]) if rows else None
+
+
+def record_build(con: duckdb.DuckDBPyConnection, model: str, bill_cycle: str, fingerprint: str,
+                 metadata: dict) -> None:
+    con.execute("delete from audit.model_builds where model = ? and bill_cycle = ?", [model, bill_cycle])
+    con.execute("insert into audit.model_builds values (?, ?, ?, ?, ?)",
+                [model, bill_cycle, fingerprint, json.dumps(metadata, sort_keys=True), datetime.now(timezone.utc)])
+

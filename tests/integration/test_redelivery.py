@@ -115,3 +115,35 @@ def test_a_run_with_nothing_new_does_not_render_the_pack_again(tmp_path, s3_serv
     con.close()
     third = _materialize(resources)
     assert third.asset_materializations_for_node("month_close_report")[0].metadata["unchanged"].value is False
+
+
+def test_a_run_with_nothing_new_skips_the_bill_line_models_and_a_new_agreement_rebuilds_them(
+        tmp_path, s3_server, bucket):
+    resources = pipeline_resources(tmp_path, s3=s3_server, bucket=bucket)
+    first = _materialize(resources)
+    built = first.asset_materializations_for_node("customer_monthly_expenditure")[0].metadata
+    assert "skipped" not in built
+    second = _materialize(resources)
+    for asset in ("core_rated_bill_lines", "customer_monthly_expenditure"):
+        metadata = second.asset_materializations_for_node(asset)[0].metadata
+        assert "inputs unchanged" in metadata["skipped"].value
+    skipped = second.asset_materializations_for_node("customer_monthly_expenditure")[0].metadata
+    # what the skipped run reports is what the build measured
+    assert skipped["rows"].value == built["rows"].value and skipped["margin"].value == built["margin"].value
+    (check,) = [e for e in second.get_asset_check_evaluations() if e.check_name == "totals_equal_staged_lines"]
+    assert check.passed
+    # the mart is checked to still hold the rows: a deleted cycle is rebuilt
+    con = duckdb.connect(resources["warehouse"].path)
+    con.execute("delete from marts.customer_monthly_expenditure where bill_cycle = ?", [CYCLE])
+    con.close()
+    third = _materialize(resources)
+    assert "skipped" not in third.asset_materializations_for_node("customer_monthly_expenditure")[0].metadata
+    assert _query(resources, "select count(*) from marts.customer_monthly_expenditure where bill_cycle = ?",
+                  [CYCLE])[0][0] == built["rows"].value
+    # another agreements delivery is another input: both models are built again
+    con = duckdb.connect(resources["warehouse"].path)
+    con.execute("update audit.loads set sha256 = 'changed' where source = 'agreements'")
+    con.close()
+    fourth = _materialize(resources)
+    for asset in ("core_rated_bill_lines", "customer_monthly_expenditure"):
+        assert "skipped" not in fourth.asset_materializations_for_node(asset)[0].metadata
