@@ -14,6 +14,8 @@ Two kinds of reads:
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -183,9 +185,61 @@ def stream_batches(
     never held in memory whole.
     """
     _, query = ordered_query(con, export)
-    reader = con.sql(query, params=export.parameters(bill_cycle)).fetch_record_batch(batch_rows)
+    reader = con.sql(query, params=export.parameters(bill_cycle)).to_arrow_reader(batch_rows)
     for batch in reader:
         yield pl.from_arrow(batch)
+
+
+# Lines sorted per query when a month's bill lines are streamed customer range by customer range:
+# one sort of ten million wide rows spills gigabytes, a sort of this many fits in memory.
+LINES_PER_RANGE = 1_000_000
+
+
+def customer_ranges(con: duckdb.DuckDBPyConnection, bill_cycle: str,
+                    lines_per_range: int | None = None) -> tuple[list[str], list[str | None]]:
+    """The cycle's billed customers in order, and the first customer of each range of about
+    `lines_per_range` bill lines (sized by the expenditure mart's line counts)."""
+    rows = con.execute(
+        f"""SELECT customer_id, sum(expenditure_line_count + refund_line_count)::BIGINT AS lines
+            FROM {EXPENDITURE_TABLE} WHERE bill_cycle = ?
+            GROUP BY customer_id HAVING sum(expenditure_line_count + refund_line_count) > 0
+            ORDER BY customer_id""", [bill_cycle]).fetchall()
+    lines_per_range = lines_per_range or LINES_PER_RANGE
+    starts: list[str | None] = [None]
+    in_range = 0
+    for customer_id, lines in rows:
+        if in_range and in_range + lines > lines_per_range:
+            starts.append(customer_id)
+            in_range = 0
+        in_range += lines
+    return [customer_id for customer_id, _ in rows], starts
+
+
+def stream_lines_by_customer_range(con: duckdb.DuckDBPyConnection, bill_cycle: str, starts: list[str | None],
+                                   batch_rows: int = 250_000) -> Iterator[pl.DataFrame]:
+    """Every customer bill line of the cycle in CUSTOMER_BILL_LINE's order, one customer range per
+    query. The ranges are half-open and the first is unbounded below, the last above, so together
+    they cover every customer id whatever the mart listed; the order equals one big sorted query."""
+    return _prefetched(_lines_by_customer_range(con, bill_cycle, starts, batch_rows))
+
+
+def _lines_by_customer_range(con: duckdb.DuckDBPyConnection, bill_cycle: str, starts: list[str | None],
+                             batch_rows: int) -> Iterator[pl.DataFrame]:
+    export = CUSTOMER_BILL_LINE
+    _, query = ordered_query(con, export)
+    head, order_by = query.split(" ORDER BY ")
+    for index, start in enumerate(starts):
+        end = starts[index + 1] if index + 1 < len(starts) else None
+        conditions, params = [], list(export.parameters(bill_cycle))
+        if start is not None:
+            conditions.append("customer_id >= ?")
+            params.append(start)
+        if end is not None:
+            conditions.append("customer_id < ?")
+            params.append(end)
+        ranged = head + "".join(f" AND {c}" for c in conditions) + " ORDER BY " + order_by
+        for batch in con.sql(ranged, params=params).to_arrow_reader(batch_rows):
+            yield pl.from_arrow(batch)
 
 
 def stream_rows(
@@ -443,3 +497,42 @@ def load_month_close_data(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> Mo
         data_landed_until=max(landed) if landed else None,
         restatements=fetch_records(con, _RESTATEMENTS_SQL, cycle),
     )
+
+
+_DONE = object()
+
+
+def _prefetched(batches: Iterator[pl.DataFrame], ahead: int = 2) -> Iterator[pl.DataFrame]:
+    """`batches`, produced by a worker thread up to `ahead` batches in advance: DuckDB computes and
+    sorts the next batch while the caller formats this one (both release the GIL)."""
+    handoff: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                handoff.put(batch)
+            handoff.put(_DONE)
+        except BaseException as exc:  # re-raised in the consumer
+            handoff.put(exc)
+
+    worker = threading.Thread(target=produce, name="bill-lines", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                handoff.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()

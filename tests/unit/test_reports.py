@@ -14,6 +14,7 @@ import duckdb
 import openpyxl
 import pytest
 
+from reports import data as marts_data
 from reports import render_month_close
 from reports.formatting import format_money, format_percent
 from reports.reconciliation import API_NOT_CONFIGURED, load_reconciliation_data
@@ -808,3 +809,19 @@ def test_before_the_bill_file_the_tieout_says_so_instead_of_turning_red(recon_wa
     recon_warehouse.execute("UPDATE marts.partner_bill_tieout SET file_amount = 1, status = 'mismatch' "
                             "WHERE component = 'refunds'")
     assert _levels(recon_warehouse)["tieout"] == "red"
+
+
+def test_bills_streamed_one_customer_range_per_query_are_the_same_files(warehouse, tmp_path, monkeypatch):
+    # a product name with line breaks: the batch's CSV text is cut at row ends, not at every LF
+    warehouse.execute("UPDATE marts.customer_bill_line SET product_name = 'two\nline\r\nproduct' "
+                      "WHERE trade_id = 'T-201'")
+    whole = render_month_close(warehouse, CYCLE, tmp_path / "whole", notes=["note"])
+    monkeypatch.setattr(marts_data, "LINES_PER_RANGE", 1)  # every customer is a range of its own
+    assert len(marts_data.customer_ranges(warehouse, CYCLE, 1)[1]) == 3
+    ranged = render_month_close(warehouse, CYCLE, tmp_path / "ranged", notes=["note"])
+    assert _file_bytes(tmp_path / "whole") == _file_bytes(tmp_path / "ranged")
+    acme = _read_bill(ranged.customer_bills[ACME[0]])
+    assert [row["Order/Transaction No."] for row in acme[:2]] == ["T-200", "T-201"]
+    assert acme[2]["Trade Time (GMT+8)"] == "TOTAL"
+    assert acme[1]["Product"] == "two\nline\r\nproduct"
+    assert D(acme[2]["Charge (USD)"]) == D("1900") + D("117.28394956")
