@@ -29,10 +29,11 @@ QUANTITY = pl.Decimal(28, 8)
 RATE = pl.Decimal(9, 6)
 LOCAL_TZ = "Asia/Shanghai"  # GMT+8 all year: HUAWEI CLOUD's billing clock
 
-_MONEY_RE = r"^[+-]?\d{1,12}(\.\d{1,8})?$"
-_QUANTITY_RE = r"^[+-]?\d{1,20}(\.\d{1,8})?$"
-_RATE_RE = r"^[+-]?\d(\.\d{1,6})?$"
-_INT_RE = r"^[+-]?\d{1,4}$"
+# ASCII digits only: \d would also admit other scripts' digits, which no cast reads
+_MONEY_RE = r"^[+-]?[0-9]{1,12}(\.[0-9]{1,8})?$"
+_QUANTITY_RE = r"^[+-]?[0-9]{1,20}(\.[0-9]{1,8})?$"
+_RATE_RE = r"^[+-]?[0-9](\.[0-9]{1,6})?$"
+_INT_RE = r"^[+-]?[0-9]{1,4}$"
 _TIME_RE = r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?: ?GMT\+0?8:00)?$"
 _DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 _CYCLE_RE = r"^\d{4}-\d{2}$"

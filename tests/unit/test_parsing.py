@@ -40,13 +40,16 @@ def test_exactly_the_bad_rows_are_quarantined_with_their_rule():
         good_row(trade_id="no-customer", customer_id=""),
         good_row(trade_id="bad-mode", billing_mode="9"),
         good_row(trade_id="ok-2"),
+        # full-width digits: a digit to a regex \d, but no number to a cast (it once loaded as empty)
+        good_row(trade_id="full-width", official_amount="１０"),
     ]
     parsed = parse(member_csv(rows))
-    assert parsed.rows_read == 9
+    assert parsed.rows_read == 10
     assert parsed.loaded["trade_id"].to_list() == ["ok-1", "ok-2"]
     got = dict(zip(parsed.quarantined["record_number"], parsed.quarantined["rule_id"]))
     assert got == {2: "FILE.PARSE.MONEY", 3: "FILE.PARSE.MONEY", 4: "FILE.PARSE.TIME",
-                   5: "BILL.CYCLE_MISMATCH", 6: "FILE.ENUM", 7: "FILE.REQUIRED", 8: "FILE.ENUM"}
+                   5: "BILL.CYCLE_MISMATCH", 6: "FILE.ENUM", 7: "FILE.REQUIRED", 8: "FILE.ENUM",
+                   10: "FILE.PARSE.MONEY"}
     reasons = dict(zip(parsed.quarantined["record_number"], parsed.quarantined["reason"]))
     assert reasons[2].startswith("official_amount: '12,50'")
     assert '"trade_id":"bad-money"' in parsed.quarantined["raw_record"][0]
