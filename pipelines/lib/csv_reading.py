@@ -33,6 +33,10 @@ class MemberRejected(Exception):
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
+class NotUtf8(Exception):
+    """Raised by the strict readers when the bytes are not UTF-8: decode with `utf8_bytes`, retry."""
+
+
 def utf8_bytes(data: bytes, spec: DatasetSpec) -> tuple[bytes, list[str]]:
     """The member as UTF-8 bytes without a BOM (what the CSV reader takes), and any warning.
 
@@ -66,11 +70,15 @@ def utf8_bytes(data: bytes, spec: DatasetSpec) -> tuple[bytes, list[str]]:
 
 
 def header_row(data: bytes) -> list[str]:
-    """The header fields, read from the start of the member only."""
+    """The header fields, read from the start of the member only (NotUtf8 if they are not UTF-8)."""
     first_line, _, _ = data.partition(b"\n")
     if first_line.count(b'"') % 2:  # a quoted header field spans lines: read a larger prefix
         first_line = data[: 1 << 20]
-    return next(csv.reader(io.StringIO(first_line.decode("utf-8"), newline="")), [])
+    try:
+        decoded = first_line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8() from exc
+    return next(csv.reader(io.StringIO(decoded, newline="")), [])
 
 
 def check_header(header: list[str], spec: DatasetSpec) -> None:
@@ -94,7 +102,7 @@ def check_header(header: list[str], spec: DatasetSpec) -> None:
         seen[key] = position
 
 
-def read_raw_csv(data: bytes, header: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def read_raw_csv(data: bytes, header: list[str], strict_utf8: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every field as text, numbered by record; empty strings become null (FORMATS.md).
 
     The fast path is polars. If polars cannot read the member (a record with too many or too few
@@ -105,8 +113,14 @@ def read_raw_csv(data: bytes, header: list[str]) -> tuple[pl.DataFrame, pl.DataF
     try:
         frame = pl.read_csv(data, infer_schema=False, has_header=True, quote_char='"', raise_if_empty=False)
         broken = pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    except pl.exceptions.PolarsError:
-        frame, broken = _read_record_by_record(data.decode("utf-8"), header)
+    except pl.exceptions.PolarsError as exc:
+        if strict_utf8 and "utf-8" in str(exc).lower():
+            raise NotUtf8() from exc
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as decode_error:
+            raise NotUtf8() from decode_error
+        frame, broken = _read_record_by_record(text, header)
     frame = frame.with_row_index("record_number", offset=1) if "record_number" not in frame.columns else frame
     frame = frame.with_columns(pl.col("record_number").cast(pl.Int64))
     text_columns = [c for c in frame.columns if c != "record_number"]

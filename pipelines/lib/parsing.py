@@ -18,7 +18,7 @@ import pandera.polars as pa
 import polars as pl
 
 from pipelines.lib.csv_reading import (  # noqa: F401  (re-exported: callers catch MemberRejected here)
-    QUARANTINE_SCHEMA, MemberRejected, check_header, header_row, read_raw_csv, utf8_bytes,
+    QUARANTINE_SCHEMA, UTF8_BOM, MemberRejected, NotUtf8, check_header, header_row, read_raw_csv, utf8_bytes,
 )
 from schemas.aliases import header_lookup, normalise_header
 from schemas.datasets import ColumnSpec, DatasetSpec
@@ -103,7 +103,8 @@ def map_headers(raw: pl.DataFrame, spec: DatasetSpec) -> tuple[pl.DataFrame, lis
 
 
 def _parse_expr(spec: ColumnSpec) -> tuple[pl.Expr, pl.Expr | None, str | None]:
-    """(typed value, condition that the text failed to parse, rule id) for one column."""
+    """(typed value of a text that passed, condition that the text failed to parse, rule id) for one
+    column. The value is only computed on rows whose every column passed, so it need not re-check."""
     text = pl.col(spec.name)
     if spec.kind in ("money", "quantity", "rate"):
         pattern, dtype, rule_id = {
@@ -111,11 +112,10 @@ def _parse_expr(spec: ColumnSpec) -> tuple[pl.Expr, pl.Expr | None, str | None]:
             "quantity": (_QUANTITY_RE, QUANTITY, "FILE.PARSE.QUANTITY"),
             "rate": (_RATE_RE, RATE, "FILE.PARSE.RATE"),
         }[spec.kind]
-        ok = text.str.contains(pattern)
-        return pl.when(ok).then(text).cast(dtype, strict=False), text.is_not_null() & ~ok, rule_id
+        return text.cast(dtype, strict=False), text.is_not_null() & ~text.str.contains(pattern), rule_id
     if spec.kind == "int":
-        ok = text.str.contains(_INT_RE)
-        return pl.when(ok).then(text).cast(pl.Int16, strict=False), text.is_not_null() & ~ok, "FILE.PARSE.INT"
+        return (text.cast(pl.Int16, strict=False), text.is_not_null() & ~text.str.contains(_INT_RE),
+                "FILE.PARSE.INT")
     if spec.kind == "timestamp":
         local = text.str.extract(_TIME_RE, 1).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
         value = local.dt.replace_time_zone(LOCAL_TZ).dt.convert_time_zone("UTC")
@@ -132,28 +132,38 @@ def _parse_expr(spec: ColumnSpec) -> tuple[pl.Expr, pl.Expr | None, str | None]:
     return text, None, None
 
 
-def type_columns(frame: pl.DataFrame, spec: DatasetSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Parse text columns to their types. Returns (typed rows, quarantined rows)."""
-    values, problems = [], []
+def type_columns(frame: pl.DataFrame, spec: DatasetSpec, may_hold_nul: bool = True
+                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse text columns to their types. Returns (typed rows, quarantined rows).
+
+    Every check runs once over all rows as a flag; the reasons (formatted text) are built only for
+    the rows that failed, and the casts only for the rows that passed."""
+    values, checks = [], []
     text_columns = [c for c in frame.columns if frame.schema[c] == pl.Utf8]
-    if text_columns:
-        # a NUL byte is never part of real bill text: the row is damaged
+    if text_columns and may_hold_nul:
+        # a NUL byte is never part of real bill text: the row is damaged (searched per column only
+        # when the member's bytes hold one at all)
         has_nul = pl.any_horizontal([pl.col(c).str.contains("\x00", literal=True) for c in text_columns])
-        problems.append(pl.when(has_nul.fill_null(False)).then(pl.struct(
-            rule_id=pl.lit("FILE.NUL_BYTE"), reason=pl.lit("the record contains a NUL byte (damaged data)"))))
+        checks.append((has_nul, "FILE.NUL_BYTE", pl.lit("the record contains a NUL byte (damaged data)")))
     for column in spec.columns:
         value, failed, rule_id = _parse_expr(column)
         values.append(value.alias(column.name))
         if failed is not None:
             message = pl.format("{}: '{}' – " + rule(rule_id).title, pl.lit(column.name), pl.col(column.name))
-            problems.append(pl.when(failed).then(pl.struct(rule_id=pl.lit(rule_id), reason=message)))
-    frame = frame.with_columns(
-        pl.coalesce(problems).alias("_problem") if problems else pl.lit(None).alias("_problem")
-    )
-    bad = frame.filter(pl.col("_problem").is_not_null())
+            checks.append((failed, rule_id, message))
+    if checks:
+        flagged = frame.with_columns(
+            pl.any_horizontal([failed.fill_null(False) for failed, _, _ in checks]).alias("_failed"))
+        bad = flagged.filter(pl.col("_failed")).drop("_failed")
+        good = flagged.filter(~pl.col("_failed")).drop("_failed")
+    else:
+        bad, good = frame.clear(), frame
+    # the first failing check of a row names its rule, in column order
+    problem = pl.coalesce([pl.when(failed.fill_null(False)).then(pl.struct(rule_id=pl.lit(rule_id), reason=message))
+                           for failed, rule_id, message in checks]) if checks else pl.lit(None)
+    bad = bad.with_columns(problem.alias("_problem"))
     quarantined = _quarantine_rows(bad, spec, pl.col("_problem").struct.field("rule_id"),
                                    pl.col("_problem").struct.field("reason"))
-    good = frame.filter(pl.col("_problem").is_null()).drop("_problem")
     typed = good.with_columns(values)
     if spec.local_time_column:
         typed = typed.with_columns(
@@ -260,6 +270,16 @@ def physical_line_numbers(text: str, record_numbers: Iterable[int]) -> dict[int,
     return found
 
 
+def _read_member(text: bytes, spec: DatasetSpec, strict_utf8: bool):
+    """(raw rows, broken records, header); the header is checked before any row is read."""
+    header = header_row(text)
+    if not header:
+        return None, None, header
+    check_header(header, spec)
+    raw, broken = read_raw_csv(text, header, strict_utf8=strict_utf8)
+    return raw, broken, header
+
+
 def parse_member(
     data: bytes,
     spec: DatasetSpec,
@@ -273,20 +293,25 @@ def parse_member(
         # counted before parsing: a member of a billion short rows never reaches memory as a frame
         raise MemberRejected("FILE.MEMBER_TOO_MANY_ROWS",
                              f"member has more than {max_rows} lines, the limit per member")
-    text, warnings = utf8_bytes(data, spec)
-    header = header_row(text)
-    if header:
-        check_header(header, spec)
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM):]
+    try:
+        # Read as UTF-8 straight away: the CSV reader validates the encoding as it goes, which
+        # costs far less than decoding the member in Python first.
+        text, warnings = data, []
+        raw, broken, header = _read_member(text, spec, strict_utf8=True)
+    except NotUtf8:
+        text, warnings = utf8_bytes(data, spec)  # a GBK export is converted; anything else rejected
+        raw, broken, header = _read_member(text, spec, strict_utf8=False)
     if not header:
         return ParsedMember(pl.DataFrame(), pl.DataFrame(schema=QUARANTINE_SCHEMA),
                             pl.DataFrame(schema=FINDING_SCHEMA), 0, ["member is empty"]), text
-    raw, broken = read_raw_csv(text, header)
     try:
         mapped, unknown = map_headers(raw, spec)
     except MemberRejected as exc:
         exc.rows_read = raw.height + broken.height
         raise
-    typed, parse_quarantine = type_columns(mapped, spec)
+    typed, parse_quarantine = type_columns(mapped, spec, may_hold_nul=b"\x00" in text)
     typed = typed.with_columns(pl.lit(source_bill_cycle, pl.Utf8).alias("source_bill_cycle"))
     good, structural_quarantine = split_structural(typed, spec, structural_model)
     quarantined = pl.concat([broken, parse_quarantine, structural_quarantine]).sort("record_number")
