@@ -52,10 +52,14 @@ def customer_monthly_expenditure(context: dg.AssetExecutionContext, warehouse: W
         differences = _tie_out_differences(con, cycle)
         totals = con.execute(
             """select coalesce(sum(amount_due), 0), coalesce(sum(customer_charge_amount), 0),
-                      coalesce(sum(margin_amount), 0), count(distinct customer_id)
+                      coalesce(sum(margin_amount), 0), count(distinct customer_id),
+                      coalesce(sum(unmatched_agreement_line_count), 0)
                from marts.customer_monthly_expenditure where bill_cycle = ?""", [cycle]).fetchone()
         metadata = {"rows": rows, "customers": totals[3], "amount_due": str(totals[0]),
-                    "customer_charge": str(totals[1]), "margin": str(totals[2])}
+                    "customer_charge": str(totals[1]), "margin": str(totals[2]),
+                    "lines_without_agreement": int(totals[4])}
+        if totals[4]:
+            context.log.warning(f"{totals[4]} line(s) match no customer discount rule and are billed at list price")
         if not differences:
             with transaction(con):
                 record_build(con, "marts.customer_monthly_expenditure", cycle, fingerprint, metadata)
@@ -78,19 +82,16 @@ def _mart_rows(con, cycle: str) -> int | None:
 
 
 def _tie_out_differences(con, cycle: str) -> dict[str, str]:
-    """Mart column -> how its cycle total differs from the staged lines (empty when all tie)."""
-    differences = {}
-    for column, (bill_type, expression) in _TIE_OUT.items():
-        mart_total, staged_total = con.execute(
-            f"""select (select coalesce(sum({column}), 0) from marts.customer_monthly_expenditure
-                        where bill_cycle = $c),
-                       (select coalesce(sum({expression}), 0) from staging.bill_line
-                        where bill_cycle = $c and bill_type = $t)""",
-            {"c": cycle, "t": bill_type},
-        ).fetchone()
-        if mart_total != staged_total:
-            differences[column] = f"mart {mart_total} vs staged {staged_total}"
-    return differences
+    """Mart column -> how its cycle total differs from the staged lines (empty when all tie).
+    One pass over each table: at ten million lines, a query per column cost seconds."""
+    mart_sums = ", ".join(f"coalesce(sum({column}), 0)" for column in _TIE_OUT)
+    staged_sums = ", ".join(f"coalesce(sum({expression}) filter (where bill_type = '{bill_type}'), 0)"
+                            for bill_type, expression in _TIE_OUT.values())
+    mart = con.execute(f"select {mart_sums} from marts.customer_monthly_expenditure where bill_cycle = ?",
+                       [cycle]).fetchone()
+    staged = con.execute(f"select {staged_sums} from staging.bill_line where bill_cycle = ?", [cycle]).fetchone()
+    return {column: f"mart {mart_total} vs staged {staged_total}"
+            for column, mart_total, staged_total in zip(_TIE_OUT, mart, staged) if mart_total != staged_total}
 
 
 @dg.asset(group_name="marts", partitions_def=bill_cycle_partitions, deps=[core_rated_bill_lines],
