@@ -183,7 +183,7 @@ def _line_ends(text: bytes, frame: pl.DataFrame) -> np.ndarray:
     breaks of its own (quoted), so row r ends at the LF numbered by the rows' LF counts so far."""
     strings = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     breaks = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == ord("\n"))
-    if not strings:
+    if not strings or len(breaks) == frame.height:  # one LF per row: no field holds one
         return breaks
     inner = frame.select(pl.sum_horizontal(pl.col(strings).str.count_matches("\n", literal=True).fill_null(0))
                          ).to_series().to_numpy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 from dataclasses import dataclass
@@ -81,12 +82,20 @@ class InboxObjectStore:
             if key.startswith(prefix):
                 stat = path.stat()
                 # a file's content identity plays the ETag's part: same bytes, same tag
-                found.append(ObjectInfo(key, file_sha256(path)[:32], stat.st_size,
+                tag = _content_tag(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+                found.append(ObjectInfo(key, tag, stat.st_size,
                                         datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)))
         return found
 
     def download(self, key: str, dest: Path) -> None:
         shutil.copyfile(self.root / key, dest)
+
+
+@functools.lru_cache(maxsize=4096)
+def _content_tag(path: str, inode: int, size: int, mtime_ns: int) -> str:
+    """The file's sha256 prefix, hashed once per process for an unchanged file (same inode, size and
+    modification time): a run lists the inbox several times, and a month's archive is a gigabyte."""
+    return file_sha256(Path(path))[:32]
 
 
 def file_sha256(path: Path) -> str:
