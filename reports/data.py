@@ -193,7 +193,7 @@ def stream_batches(
 # Lines sorted per query when a month's bill lines are streamed customer range by customer range:
 # one sort of ten million wide rows spills gigabytes, a sort of this many fits in memory. Each range
 # scans the month's customer ids once more, so ranges are not made smaller than they need to be.
-LINES_PER_RANGE = 2_500_000
+LINES_PER_RANGE = 1_000_000
 
 
 def customer_ranges(con: duckdb.DuckDBPyConnection, bill_cycle: str,
