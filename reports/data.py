@@ -14,6 +14,7 @@ Two kinds of reads:
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -532,8 +533,6 @@ def _prefetched(batches: Iterator[pl.DataFrame], ahead: int = 2) -> Iterator[pl.
     finally:
         stop.set()
         while worker.is_alive():  # unblock a producer waiting on a full queue
-            try:
+            with contextlib.suppress(queue.Empty):
                 handoff.get(timeout=0.1)
-            except queue.Empty:
-                pass
         worker.join()
