@@ -123,8 +123,9 @@ def write_customer_bills(
         # The export is ordered by customer first: each customer's lines arrive together (perhaps
         # split over two batches), so one bill is open at a time.
         for batch in marts.stream_lines_by_customer_range(con, bill_cycle, range_starts):
-            _write_frame(table, batch, header=False)
-            bill = _write_batch_to_bills(batch, bill, bills_directory, stems, header, written)
+            ready = csv_ready(batch)  # once for both files: the bills' columns are a subset
+            ready.write_csv(table, include_header=False, line_terminator=LINE_END)
+            bill = _write_batch_to_bills(batch, ready, bill, bills_directory, stems, header, written)
     if bill is not None:
         bill.close()
     current = set(written.values())
@@ -134,15 +135,16 @@ def write_customer_bills(
     return table_path, written
 
 
-def _write_batch_to_bills(batch: pl.DataFrame, bill: "_OpenBill | None", bills_directory: Path,
-                          stems: dict[str, str], header: bytes, written: dict[str, Path]) -> "_OpenBill | None":
+def _write_batch_to_bills(batch: pl.DataFrame, ready: pl.DataFrame, bill: "_OpenBill | None",
+                          bills_directory: Path, stems: dict[str, str], header: bytes,
+                          written: dict[str, Path]) -> "_OpenBill | None":
     """Append a batch's lines to the customers' bills; returns the bill still open at its end.
 
     The batch is ordered by customer, so each customer's lines are one run of rows. The batch is
     formatted as CSV once and the text cut at line ends into the bills: a polars call per customer
     cost more than the writing itself."""
-    # the raw id keys the files; only the bill's own columns are neutralised for spreadsheets
-    ready = csv_ready(batch.select([column for _, column in CUSTOMER_BILL_COLUMNS]))
+    # the raw id (`batch`) keys the files; the bill's columns come neutralised for spreadsheets (`ready`)
+    ready = ready.select([column for _, column in CUSTOMER_BILL_COLUMNS])
     runs = batch["customer_id"].rle().struct.unnest()
     totals = {row["customer_id"]: row for row in batch.group_by("customer_id").agg(
         pl.col(list(CUSTOMER_BILL_TOTALLED)).sum()).iter_rows(named=True)}
