@@ -354,7 +354,9 @@ def code_version() -> dict:
         except (OSError, subprocess.CalledProcessError):
             return ""
     changed = git("status", "--porcelain", "--", "pipelines", "schemas", "sql", "reports", "sandbox").splitlines()
-    return {"commit": git("rev-parse", "HEAD").strip() or None, "uncommitted": [line[3:] for line in changed]}
+    # a copy made with `git archive` is no checkout: its runner names the commit in the environment
+    commit = git("rev-parse", "HEAD").strip() or os.environ.get("BILLRECON_BENCH_COMMIT") or None
+    return {"commit": commit, "uncommitted": [line[3:] for line in changed]}
 
 
 # ------------------------------------------------------------------------------------------------
