@@ -14,9 +14,6 @@ Two kinds of reads:
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -222,11 +219,6 @@ def stream_lines_by_customer_range(con: duckdb.DuckDBPyConnection, bill_cycle: s
     """Every customer bill line of the cycle in CUSTOMER_BILL_LINE's order, one customer range per
     query. The ranges are half-open and the first is unbounded below, the last above, so together
     they cover every customer id whatever the mart listed; the order equals one big sorted query."""
-    return _prefetched(_lines_by_customer_range(con, bill_cycle, starts, batch_rows))
-
-
-def _lines_by_customer_range(con: duckdb.DuckDBPyConnection, bill_cycle: str, starts: list[str | None],
-                             batch_rows: int) -> Iterator[pl.DataFrame]:
     export = CUSTOMER_BILL_LINE
     _, query = ordered_query(con, export)
     head, order_by = query.split(" ORDER BY ")
@@ -500,39 +492,3 @@ def load_month_close_data(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> Mo
         restatements=fetch_records(con, _RESTATEMENTS_SQL, cycle),
     )
 
-
-_DONE = object()
-
-
-def _prefetched(batches: Iterator[pl.DataFrame], ahead: int = 2) -> Iterator[pl.DataFrame]:
-    """`batches`, produced by a worker thread up to `ahead` batches in advance: DuckDB computes and
-    sorts the next batch while the caller formats this one (both release the GIL)."""
-    handoff: queue.Queue = queue.Queue(maxsize=ahead)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                if stop.is_set():
-                    return
-                handoff.put(batch)
-            handoff.put(_DONE)
-        except BaseException as exc:  # re-raised in the consumer
-            handoff.put(exc)
-
-    worker = threading.Thread(target=produce, name="bill-lines", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = handoff.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                handoff.get(timeout=0.1)
-        worker.join()
