@@ -25,6 +25,7 @@ what this run does not measure, e.g. to add the 10 M month to a 1 M + 3 M run).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -337,11 +338,9 @@ def machine() -> dict:
         except metadata.PackageNotFoundError:
             versions[package] = None
     memory = None
-    try:
+    with contextlib.suppress(OSError):  # no /proc (not Linux): memory stays unknown
         with open("/proc/meminfo", encoding="ascii") as meminfo:
             memory = int(meminfo.readline().split()[1]) * 1024
-    except OSError:
-        pass
     return {"cpus": os.cpu_count(), "memory_bytes": memory, "python": platform.python_version(),
             "platform": platform.platform(), "versions": versions}
 

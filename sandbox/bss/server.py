@@ -15,6 +15,7 @@ route, `responses_by_route` counts (route, status) pairs, so tests can see retri
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import secrets
@@ -258,9 +259,7 @@ def _header_values(headers) -> dict[str, str]:
     http.server decodes as ISO-8859-1; the SDK sent UTF-8, so non-ASCII values are re-decoded."""
     values = {}
     for name, value in headers.items():
-        try:
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):  # not UTF-8 bytes: keep as read
             value = value.encode("iso-8859-1").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            pass
         values[name.lower()] = value
     return values

@@ -64,7 +64,7 @@ class FakeSdk:
         return call
 
     def close(self):
-        pass
+        """Nothing to release: the fake holds no connection."""
 
 
 def api_with(outcomes: list, policy: RetryPolicy | None = None) -> tuple[BssApi, FakeSdk, list[float]]:

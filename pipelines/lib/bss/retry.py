@@ -9,6 +9,7 @@ bodies, with a bound on attempts and on total time, and never retries a call tha
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from dataclasses import dataclass
@@ -106,10 +107,8 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
     if value is None or not str(value).strip():
         return None
     value = str(value).strip()
-    try:
+    with contextlib.suppress(ValueError):  # not delta-seconds: an HTTP date, or nothing usable
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - now())
     except (TypeError, ValueError):
