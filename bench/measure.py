@@ -7,7 +7,9 @@ Per step the parent records:
 - `peak_rss_bytes`: the child's peak resident set size (high-water mark) as the kernel accounts
   it, read from `os.wait4` on that child. `wait4` returns the rusage of exactly the child waited
   for, so the figure is per step; `getrusage(RUSAGE_CHILDREN)` would instead give the maximum over
-  every child reaped so far and hide a small step behind an earlier big one.
+  every child reaped so far and hide a small step behind an earlier big one;
+- `cpu_seconds`: user + system CPU time of the child, from the same rusage. Divided by
+  `process_seconds` it says how many cores the step kept busy on average.
 
 The child's stdout and stderr go to `<log_dir>/<step>.log`, which is kept for inspection. The
 1-minute load average before and after each step is kept too: the machine may be shared, and a
@@ -34,6 +36,7 @@ class Measurement:
     seconds: float
     process_seconds: float
     peak_rss_bytes: int
+    cpu_seconds: float | None = None
     result: dict = field(default_factory=dict)
     error: str | None = None
     log: str | None = None
@@ -44,7 +47,7 @@ class Measurement:
         return {
             "step": self.step, "ok": self.ok, "seconds": self.seconds,
             "process_seconds": self.process_seconds, "peak_rss_bytes": self.peak_rss_bytes,
-            "result": self.result, "error": self.error, "log": self.log,
+            "cpu_seconds": self.cpu_seconds, "result": self.result, "error": self.error, "log": self.log,
             "load_before": self.load_before, "load_after": self.load_after,
         }
 
@@ -75,12 +78,13 @@ def run_step(step: str, args: dict, log_dir: Path, log_name: str | None = None) 
         process_seconds = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen consistent
     peak = usage.ru_maxrss * 1024  # Linux reports KiB
+    cpu = round(usage.ru_utime + usage.ru_stime, 2)
     loads = {"load_before": load_before, "load_after": load_average()}
     if not result_path.exists():
-        return Measurement(step, False, process_seconds, process_seconds, peak,
+        return Measurement(step, False, process_seconds, process_seconds, peak, cpu,
                            error=f"child exited with {child.returncode} and no result (see {log_path})",
                            log=str(log_path), **loads)
     outcome = json.loads(result_path.read_text(encoding="utf-8"))
-    return Measurement(step, outcome["ok"], outcome["seconds"], process_seconds, peak,
+    return Measurement(step, outcome["ok"], outcome["seconds"], process_seconds, peak, cpu,
                        result=outcome.get("result") or {}, error=outcome.get("error"), log=str(log_path),
                        **loads)

@@ -12,11 +12,13 @@ costs when nothing new has arrived.
 Both return Dagster's per-asset timings (STEP_START → STEP_SUCCESS events of the run, read back
 from an ephemeral instance) and, per asset, the peak resident memory of the process while that
 asset ran (VmRSS sampled every 20 ms by a thread; the whole-process peak is measured by the parent
-from the OS, see `bench.measure`).
+from the OS, see `bench.measure`) and the CPU seconds it used (the process's user + system time,
+sampled with it): CPU / wall says how many of the cores an asset kept busy.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -29,11 +31,11 @@ from pipelines.runner import run_cycle
 
 
 class RssSampler:
-    """Samples this process's resident set size (/proc/self/status VmRSS) on a thread."""
+    """Samples this process's resident set size (/proc/self/status VmRSS) and CPU time on a thread."""
 
     def __init__(self, interval: float = 0.02):
         self.interval = interval
-        self.samples: list[tuple[float, int]] = []
+        self.samples: list[tuple[float, int, float]] = []  # (time, RSS bytes, CPU seconds so far)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -47,7 +49,8 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.time(), self.rss_bytes()))
+            times = os.times()
+            self.samples.append((time.time(), self.rss_bytes(), times.user + times.system))
             self._stop.wait(self.interval)
 
     def __enter__(self) -> "RssSampler":
@@ -59,8 +62,13 @@ class RssSampler:
         self._thread.join()
 
     def peak_between(self, start: float, end: float) -> int:
-        inside = [rss for at, rss in self.samples if start <= at <= end]
+        inside = [rss for at, rss, _ in self.samples if start <= at <= end]
         return max(inside, default=0)
+
+    def cpu_between(self, start: float, end: float) -> float | None:
+        """CPU seconds the process used between the samples nearest inside `start` and `end`."""
+        inside = [cpu for at, _, cpu in self.samples if start <= at <= end]
+        return round(inside[-1] - inside[0], 2) if len(inside) > 1 else None
 
 
 def resources(world: Path, work: Path) -> dict:
@@ -94,6 +102,7 @@ def _step_profile(instance: dg.DagsterInstance, sampler: RssSampler) -> list[dic
                 "ok": event.event_type == dg.DagsterEventType.STEP_SUCCESS,
                 "seconds": round(entry.timestamp - begin, 3),
                 "peak_rss_bytes": sampler.peak_between(begin, entry.timestamp),
+                "cpu_seconds": sampler.cpu_between(begin, entry.timestamp),
             })
     return steps
 

@@ -10,7 +10,7 @@ child process:
 2. `cProfile` (skip with `--no-cprofile`), which prints:
 
 - the cumulative time of the functions that make up each phase (inflating members, polars
-  parsing, pandera validation, the Arrow insert into DuckDB, the SQL models, report rendering, …);
+  parsing, pandera validation, the insert into DuckDB, the SQL models, report rendering, …);
   phases nest (e.g. `parse_member` contains the typing and the pandera validation), so shares do
   not add up to 100 %;
 - the top functions by own time.
@@ -53,7 +53,7 @@ PROBES: tuple[tuple[str, str, str], ...] = (
     ("staging:     pandera structural model", "pipelines/lib/parsing.py", "split_structural"),
     ("staging:   pandera identities (findings)", "pipelines/lib/findings.py", "bill_line_findings"),
     ("staging:   physical line numbers (csv module)", "pipelines/lib/parsing.py", "physical_line_numbers"),
-    ("staging:   Arrow insert into staging.bill_line", "pipelines/lib/staging.py", "_insert_rows"),
+    ("staging:   insert of the spooled members into staging.bill_line", "pipelines/lib/staging.py", "_insert_spooled"),
     ("staging:   audit inserts", "pipelines/lib/staging.py", "_insert_audit"),
     ("staging:   duplicate-line check", "pipelines/lib/staging.py", "_quarantine_duplicate_lines"),
     ("pandera validate (all models)", "pandera/api/polars/model.py", "validate"),
@@ -107,7 +107,7 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("staging:     pandera structural model", "pipelines.lib.parsing", "split_structural"),
     ("staging:   pandera identities (findings)", "pipelines.lib.staging", "BILL_DATASET.findings"),
     ("staging:   physical line numbers", "pipelines.lib.staging", "physical_line_numbers"),
-    ("staging:   Arrow insert into staging.bill_line", "pipelines.lib.staging", "_insert_rows"),
+    ("staging:   insert of the spooled members", "pipelines.lib.staging", "_insert_spooled"),
     ("staging:   audit inserts", "pipelines.lib.staging", "_insert_audit"),
     ("staging:   duplicate-line check (SQL window)", "pipelines.lib.staging", "_quarantine_duplicate_lines"),
     ("core/marts: SQL models (core assets)", "pipelines.assets.core", "run_model"),

@@ -128,7 +128,8 @@ def step_figures(entry: dict, step: str) -> dict | None:
     if not measured or not measured["ok"]:
         return None
     return {"seconds": measured["seconds"], "rows_per_second": entry["bill_lines"] / measured["seconds"],
-            "peak_rss_bytes": measured["peak_rss_bytes"], "process_seconds": measured["process_seconds"]}
+            "peak_rss_bytes": measured["peak_rss_bytes"], "process_seconds": measured["process_seconds"],
+            "cpu_seconds": measured.get("cpu_seconds")}
 
 
 REPORT_ASSET = "month_close_report"
@@ -146,7 +147,7 @@ def billrecon_until_marts(entry: dict) -> float | None:
 def print_table(sizes: dict) -> None:
     log("")
     log(f"{'size':>5}  {'step':<10} {'lines':>11} {'seconds':>9} {'rows/s':>11} {'peak RSS':>10} {'process s':>10}"
-        f"  {'load before/after':>17}")
+        f" {'CPU s':>8} {'cores':>6}  {'load before/after':>17}")
     for label, entry in sizes.items():
         for step in STEPS:
             measured = entry["steps"].get(step)
@@ -158,7 +159,21 @@ def print_table(sizes: dict) -> None:
             figures = step_figures(entry, step)
             log(f"{label:>5}  {step:<10} {entry['bill_lines']:>11,} {figures['seconds']:>9.1f} "
                 f"{figures['rows_per_second']:>11,.0f} {figures['peak_rss_bytes'] / MIB:>7,.0f} MiB "
-                f"{figures['process_seconds']:>10.1f}  {_load(measured):>17}")
+                f"{figures['process_seconds']:>10.1f} {_cpu(figures)}  {_load(measured):>17}")
+
+
+def _cpu(figures: dict) -> str:
+    """CPU seconds of the step's process and the cores it kept busy on average (CPU / wall)."""
+    cpu = figures.get("cpu_seconds")
+    if cpu is None:  # a result written before CPU time was recorded
+        return f"{'':>8} {'':>6}"
+    return f"{cpu:>8.1f} {cpu / figures['process_seconds']:>6.2f}"
+
+
+def _cores(asset: dict) -> str:
+    """Cores an asset kept busy on average; blank for a result without CPU samples."""
+    cpu = asset.get("cpu_seconds")
+    return f"{cpu / asset['seconds']:>6.2f}" if cpu is not None and asset["seconds"] >= 0.5 else f"{'':>6}"
 
 
 def _load(measured: dict) -> str:
@@ -176,12 +191,12 @@ def print_assets(sizes: dict) -> None:
                        if noop and noop["ok"] else {})
         log("")
         log(f"billrecon per asset at {label} (Dagster step timings; peak RSS of the process while the asset ran)")
-        log(f"  {'asset':<30} {'seconds':>9} {'share':>7} {'peak RSS':>10}   {'noop s':>8}")
+        log(f"  {'asset':<30} {'seconds':>9} {'share':>7} {'peak RSS':>10} {'cores':>6}   {'noop s':>8}")
         total = measured["result"]["run_cycle_seconds"]
         for asset in measured["result"]["assets"]:
             again = noop_assets.get(asset["asset"])
             log(f"  {asset['asset']:<30} {asset['seconds']:>9.2f} {asset['seconds'] / total:>7.1%} "
-                f"{asset['peak_rss_bytes'] / MIB:>7,.0f} MiB   "
+                f"{asset['peak_rss_bytes'] / MIB:>7,.0f} MiB {_cores(asset)}   "
                 + (f"{again['seconds']:>8.2f}" if again else f"{'':>8}"))
         log(f"  {'(orchestration between assets)':<30} {measured['result']['orchestration_seconds']:>9.2f}")
 
