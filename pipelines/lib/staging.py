@@ -20,6 +20,7 @@ import pandera.polars as pa
 import polars as pl
 
 from pipelines.lib.archives import ArchiveRejected, Member, iter_csv_members
+from pipelines.lib.csv_reading import utf8_bytes
 from pipelines.lib.findings import bill_line_findings
 from pipelines.lib.landing import Delivery
 from pipelines.lib.restatement import keep_previous_lines, record_restatement
@@ -238,7 +239,7 @@ def _stage_archive(con, delivery: Delivery, dataset: Dataset, bill_cycle: str, l
             # one insert of the whole delivery: DuckDB writes row groups on both cores at once
             _insert_spooled(con, dataset, spooled, delivery, load_id)
             if dataset.detect_duplicates:
-                _quarantine_duplicate_lines(con, delivery, dataset, bill_cycle, load_id, result)
+                _quarantine_duplicate_lines(con, delivery, dataset, bill_cycle, load_id, result, limits.max_bytes)
         except ArchiveRejected as exc:
             # nothing of a broken archive is loaded: a month is whole or absent
             con.execute(f"delete from {dataset.table} where load_id = ?", [load_id])
@@ -293,7 +294,7 @@ def _insert_spooled(con, dataset: Dataset, files: list[Path], delivery: Delivery
 
 
 def _quarantine_duplicate_lines(con, delivery: Delivery, dataset: Dataset, bill_cycle: str, load_id: str,
-                                result: StageResult) -> None:
+                                result: StageResult, max_member_bytes: int) -> None:
     """Move every repeat of an identical line (in any member) to quarantine; the first stays loaded."""
     info = rule("FILE.DUPLICATE_LINE")
     content = ", ".join(dataset.spec.column_names)
@@ -337,6 +338,7 @@ def _quarantine_duplicate_lines(con, delivery: Delivery, dataset: Dataset, bill_
            join duplicate_lines using (src_member, src_record)""",
         [load_id, dataset.source, delivery.object_key, bill_cycle, info.rule_id, info.title],
     )
+    _locate_duplicate_lines(con, delivery, dataset, load_id, info.rule_id, max_member_bytes)
     con.execute(
         f"""delete from {dataset.table} where load_id = ? and (src_member, src_record) in
             (select (src_member, src_record) from duplicate_lines)""", [load_id])
@@ -349,6 +351,40 @@ def _quarantine_duplicate_lines(con, delivery: Delivery, dataset: Dataset, bill_
             outcome.status = "quarantined_rows" if outcome.status != "rejected" else outcome.status
             outcome.first_error = outcome.first_error or f"{moved} duplicate line(s): {info.title}"
     con.execute("drop table duplicate_lines")
+
+
+def _locate_duplicate_lines(con, delivery: Delivery, dataset: Dataset, load_id: str, rule_id: str,
+                            max_member_bytes: int) -> None:
+    """Give each duplicate line's quarantine row the physical line it starts on, as every other
+    quarantined row has: a quoted field may span lines, so the record number alone can point a
+    reader at the wrong line. Duplicates are found after the members left memory, so the members
+    holding one are read again from the landed archive; a month without duplicates reads nothing."""
+    wanted: dict[str, set[int]] = {}
+    for member, record in con.execute("select src_member, src_record from duplicate_lines").fetchall():
+        wanted.setdefault(member, set()).add(record)
+    located = []
+    for member in iter_csv_members(delivery.local_path, max_member_bytes):
+        records = wanted.pop(member.name, None)
+        if records and member.data is not None:
+            text, _ = utf8_bytes(member.data, dataset.spec)  # as parsed: BOM dropped, GBK converted
+            located += [(member.name, record, line)
+                        for record, line in physical_line_numbers(text.decode("utf-8"), records).items()]
+        if not wanted:
+            break
+    if not located:
+        return
+    con.register("duplicate_line_numbers", pl.DataFrame(
+        located, schema={"member": pl.Utf8, "record_number": pl.Int64, "line_number": pl.Int64}, orient="row",
+    ).to_arrow())
+    try:
+        con.execute(
+            """update audit.quarantine set line_number = located.line_number
+               from duplicate_line_numbers as located
+               where audit.quarantine.load_id = ? and audit.quarantine.rule_id = ?
+                 and audit.quarantine.member = located.member
+                 and audit.quarantine.record_number = located.record_number""", [load_id, rule_id])
+    finally:
+        con.unregister("duplicate_line_numbers")
 
 
 @dataclass

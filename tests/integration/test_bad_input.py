@@ -103,12 +103,29 @@ def test_the_same_line_twice_across_members_is_counted_once(tmp_path):
     }))
     assert result.success
     assert con.execute("select count(*), sum(amount_due) from staging.bill_line").fetchone() == (3, Decimal("27"))
-    row = con.execute("select member, record_number, rule_id, reason from audit.quarantine").fetchone()
-    assert row == ("customerBill_202609_0002.csv", 2, "FILE.DUPLICATE_LINE",
+    row = con.execute("select member, line_number, record_number, rule_id, reason from audit.quarantine").fetchone()
+    assert row == ("customerBill_202609_0002.csv", 3, 2, "FILE.DUPLICATE_LINE",
                    "the same line as customerBill_202609_0001.csv record 2: line delivered twice in the same file")
     rows = con.execute("select member, rows_read, rows_loaded, rows_quarantined from marts.data_quality "
                        "where source = 'customerBill' order by member").fetchall()
     assert rows == [("customerBill_202609_0001.csv", 2, 2, 0), ("customerBill_202609_0002.csv", 2, 1, 1)]
+
+
+def test_a_duplicate_line_is_quarantined_at_its_physical_line(tmp_path):
+    """Lines in a member after a field holding line breaks start further down than record + 1."""
+    second = member_csv([good_row(trade_id="B1", resource_name="two\nlines"), good_row(trade_id="B2"),
+                         good_row(trade_id="A1")])
+    third = b"\xef\xbb\xbf" + member_csv([good_row(trade_id="C1", customer_name="x\ny\nz"), good_row(trade_id="B2")])
+    result, con = _run(tmp_path, _inbox(tmp_path, {
+        "customerBill_202609_0001.csv": member_csv([good_row(trade_id="A1")]),
+        "customerBill_202609_0002.csv": second,
+        "customerBill_202609_0003.csv": third,  # with a byte-order mark
+    }))
+    assert result.success
+    rows = con.execute("select member, record_number, line_number from audit.quarantine "
+                       "where rule_id = 'FILE.DUPLICATE_LINE' order by member, record_number").fetchall()
+    assert rows == [("customerBill_202609_0002.csv", 3, 5), ("customerBill_202609_0003.csv", 2, 5)]
+    assert con.execute("select count(*) from staging.bill_line").fetchone() == (4,)
 
 
 def test_the_same_file_under_a_second_key_is_recorded_and_not_counted_twice(tmp_path):
