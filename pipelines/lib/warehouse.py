@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
 from typing import Iterator
 
@@ -40,12 +41,67 @@ class WarehouseBusy(RuntimeError):
     """Another process holds the write lock on the warehouse file."""
 
 
+class WarehouseOutdated(RuntimeError):
+    """The warehouse file's tables differ from the ones this version of billrecon writes."""
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create what is missing, then check that the tables that exist have the columns this code
+    writes: `create table if not exists` leaves a table of an older version as it was, and the run
+    would otherwise stop half-way on the first insert that names a new column."""
+    _create_schema(con)
+    problems = schema_drift(con)
+    if problems:
+        database = con.execute("select path from duckdb_databases() where database_name = current_database()"
+                               ).fetchone()[0] or "(in memory)"
+        raise WarehouseOutdated(
+            f"the warehouse {database} was built by another version of billrecon: " + "; ".join(problems)
+            + ". Rebuild it: move the file aside and run each month again. No row was changed.")
+
+
+def _create_schema(con: duckdb.DuckDBPyConnection) -> None:
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     for layer in DDL_LAYERS:
         for ddl in sorted((SQL_DIR / layer).glob("*.sql")):
             con.execute(ddl.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def expected_columns() -> dict[tuple[str, str], dict[str, str]]:
+    """(schema, table) -> column -> type, as the DDL files create them (read once per process)."""
+    scratch = duckdb.connect(":memory:")
+    try:
+        _create_schema(scratch)
+        return _columns(scratch)
+    finally:
+        scratch.close()
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, str]]:
+    tables: dict[tuple[str, str], dict[str, str]] = {}
+    for schema, table, column, data_type in con.execute(
+            """select schema_name, table_name, column_name, data_type from duckdb_columns()
+               where database_name = current_database() and schema_name in (select unnest($layers))
+               order by schema_name, table_name, column_index""", {"layers": list(DDL_LAYERS)}).fetchall():
+        tables.setdefault((schema, table), {})[column] = data_type
+    return tables
+
+
+def schema_drift(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """What the DDL tables of the warehouse lack or type differently; extra columns are allowed."""
+    actual = _columns(con)
+    problems = []
+    for (schema, table), columns in expected_columns().items():
+        present = actual.get((schema, table), {})
+        missing = [name for name in columns if name not in present]
+        retyped = [f"{name} is {present[name]}, expected {kind}" for name, kind in columns.items()
+                   if name in present and present[name] != kind]
+        if missing:
+            problems.append(f"{schema}.{table} lacks column(s) {', '.join(missing)}")
+        if retyped:
+            problems.append(f"{schema}.{table}: {', '.join(retyped)}")
+    return problems
 
 
 @contextlib.contextmanager

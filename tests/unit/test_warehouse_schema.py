@@ -1,0 +1,51 @@
+"""A warehouse built by another version of billrecon is refused up front, with what differs."""
+
+import duckdb
+import pytest
+
+from pipelines.lib.warehouse import WarehouseOutdated, ensure_schema, schema_drift
+from pipelines.resources import WarehouseResource
+
+
+def _warehouse(tmp_path):
+    path = tmp_path / "billrecon.duckdb"
+    con = duckdb.connect(str(path))
+    ensure_schema(con)
+    return path, con
+
+
+def test_a_current_warehouse_has_no_drift_and_opens_again(tmp_path):
+    path, con = _warehouse(tmp_path)
+    assert schema_drift(con) == []
+    con.close()
+    with WarehouseResource(path=str(path)).connect() as again:
+        assert again.execute("select count(*) from audit.loads").fetchone() == (0,)
+
+
+def test_a_table_missing_a_column_is_named_and_its_rows_kept(tmp_path):
+    path, con = _warehouse(tmp_path)
+    con.execute("alter table audit.model_builds drop column metadata")
+    con.execute("insert into audit.model_builds values ('m', '2026-09', 'f', now())")
+    con.close()
+    with pytest.raises(WarehouseOutdated) as refused:
+        with WarehouseResource(path=str(path)).connect():
+            pass
+    message = str(refused.value)
+    assert f"the warehouse {path} was built by another version of billrecon" in message
+    assert "audit.model_builds lacks column(s) metadata" in message
+    assert "move the file aside and run each month again" in message
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("select model, bill_cycle from audit.model_builds").fetchall() == [("m", "2026-09")]
+
+
+def test_a_column_of_another_type_is_named_with_both_types(tmp_path):
+    _, con = _warehouse(tmp_path)
+    con.execute("alter table audit.model_builds alter column fingerprint type integer")
+    assert schema_drift(con) == ["audit.model_builds: fingerprint is INTEGER, expected VARCHAR"]
+
+
+def test_an_extra_column_is_allowed(tmp_path):
+    _, con = _warehouse(tmp_path)
+    con.execute("alter table audit.model_builds add column note varchar")
+    assert schema_drift(con) == []
+    ensure_schema(con)
