@@ -6,7 +6,9 @@ programme's rebate rates (agreements/incentive_rates.csv, landed with the other 
 import dagster as dg
 
 from pipelines.assets.landing import land_prefix, landed_agreements
-from pipelines.assets.staging import already_staged, audit_totals, staging_check_specs, log_stage_result, staging_result
+from pipelines.assets.staging import (
+    already_staged, audit_totals, log_stage_result, stage_agreement_file, staging_check_specs, staging_result,
+)
 from pipelines.lib.landing import current_delivery
 from pipelines.lib.statements import (
     INCENTIVE_RATES_KEY, STATEMENT_SOURCE, stage_incentive_rates, stage_incentive_statement, statement_key,
@@ -58,14 +60,6 @@ def stg_incentive_rates(context: dg.AssetExecutionContext, warehouse: WarehouseR
     Grain: one rate with its validity. Source: the newest delivery of agreements/incentive_rates.csv.
     Without it, no rate is agreed and every expected incentive is 0.
     """
-    key = INCENTIVE_RATES_KEY
-    with warehouse.connect() as con:
-        delivery = current_delivery(con, key, warehouse.landing_path)
-        if delivery is None:
-            context.log.warning(f"{key} not found: no rebate rate is agreed, every expected incentive is 0")
-            return staging_result(audit_totals(con, "agreements", None, key), "stg_incentive_rates",
-                           skipped="no incentive rates file")
-        if not already_staged(con, "agreements", key, delivery.etag, None):
-            with transaction(con):
-                log_stage_result(context, stage_incentive_rates(con, delivery, context.run_id))
-        return staging_result(audit_totals(con, "agreements", None, key), "stg_incentive_rates")
+    return stage_agreement_file(context, warehouse, INCENTIVE_RATES_KEY, "stg_incentive_rates", stage_incentive_rates,
+                                when_missing="no rebate rate is agreed, every expected incentive is 0",
+                                skipped="no incentive rates file")

@@ -55,6 +55,17 @@ def _status_counts(con, table: str, where: str = "true", parameters: list | None
                             parameters or []).fetchall())
 
 
+def _tie_out(context: dg.AssetExecutionContext, warehouse: WarehouseResource, bss_api: BssApiResource,
+             mart: str) -> dg.MaterializeResult:
+    """Build a tie-out mart for the cycle and count its rows per status in the metadata."""
+    result = _api_fed(context, warehouse, bss_api, [("marts", mart)])
+    if bss_api.configured:
+        with warehouse.connect() as con:
+            result.metadata["statuses"] = dg.MetadataValue.json(_status_counts(
+                con, f"marts.{mart}", "bill_cycle = ?", [context.partition_key]))
+    return result
+
+
 @dg.asset(group_name="marts", partitions_def=bill_cycle_partitions,
           deps=[stg_bill_lines, _api_staging("partner_monthly_bill")], kinds={"duckdb", "sql"})
 def partner_bill_tieout(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -64,12 +75,7 @@ def partner_bill_tieout(context: dg.AssetExecutionContext, warehouse: WarehouseR
     Grain: bill_cycle × component (marts.partner_bill_tieout). Source: staging.bill_line and
     staging.api_partner_monthly_bill. No rows for the cycle while the BSS API is not configured.
     """
-    result = _api_fed(context, warehouse, bss_api, [("marts", "partner_bill_tieout")])
-    if bss_api.configured:
-        with warehouse.connect() as con:
-            result.metadata["statuses"] = dg.MetadataValue.json(_status_counts(
-                con, "marts.partner_bill_tieout", "bill_cycle = ?", [context.partition_key]))
-    return result
+    return _tie_out(context, warehouse, bss_api, "partner_bill_tieout")
 
 
 @dg.asset(group_name="marts", partitions_def=bill_cycle_partitions,
@@ -82,12 +88,7 @@ def customer_bill_tieout(context: dg.AssetExecutionContext, warehouse: Warehouse
     Grain: bill_cycle × customer (marts.customer_bill_tieout). Source: staging.bill_line and
     staging.api_customer_monthly_sum. No rows for the cycle while the BSS API is not configured.
     """
-    result = _api_fed(context, warehouse, bss_api, [("marts", "customer_bill_tieout")])
-    if bss_api.configured:
-        with warehouse.connect() as con:
-            result.metadata["statuses"] = dg.MetadataValue.json(_status_counts(
-                con, "marts.customer_bill_tieout", "bill_cycle = ?", [context.partition_key]))
-    return result
+    return _tie_out(context, warehouse, bss_api, "customer_bill_tieout")
 
 
 @dg.asset(group_name="marts", partitions_def=bill_cycle_partitions,

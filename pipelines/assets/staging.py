@@ -2,10 +2,13 @@
 bad rows in audit.quarantine, findings in audit.findings. Checks report both."""
 
 
+from collections.abc import Callable
+
 import dagster as dg
+import duckdb
 
 from pipelines.assets.landing import landed_agreements, landed_bill_file, landed_usage_exports
-from pipelines.lib.landing import current_delivery
+from pipelines.lib.landing import Delivery, current_delivery
 from pipelines.lib.staging import (
     StageResult, parse_usage_key, stage_bill_delivery, stage_customer_discounts, stage_usage_delivery,
 )
@@ -138,17 +141,25 @@ def stg_customer_discounts(context: dg.AssetExecutionContext, warehouse: Warehou
 
     Grain: one agreement rule. Source: agreements/customer_discounts.csv.
     """
-    key = "agreements/customer_discounts.csv"
+    return stage_agreement_file(context, warehouse, "agreements/customer_discounts.csv", "stg_customer_discounts",
+                                stage_customer_discounts, when_missing="every customer is billed at list price",
+                                skipped="no agreements file")
+
+
+def stage_agreement_file(context: dg.AssetExecutionContext, warehouse: WarehouseResource, key: str, asset: str,
+                         stage: Callable[[duckdb.DuckDBPyConnection, Delivery, str], StageResult], *,
+                         when_missing: str, skipped: str) -> dg.MaterializeResult:
+    """Stage the newest delivery of an agreement file (whole-file, no bill cycle) unless it is staged
+    already; without one, warn with what that means and report the asset as skipped."""
     with warehouse.connect() as con:
         delivery = current_delivery(con, key, warehouse.landing_path)
         if delivery is None:
-            context.log.warning(f"{key} not found: every customer is billed at list price")
-            return staging_result(audit_totals(con, "agreements", None, key), "stg_customer_discounts",
-                           skipped="no agreements file")
+            context.log.warning(f"{key} not found: {when_missing}")
+            return staging_result(audit_totals(con, "agreements", None, key), asset, skipped=skipped)
         if not already_staged(con, "agreements", key, delivery.etag, None):
             with transaction(con):
-                log_stage_result(context, stage_customer_discounts(con, delivery, context.run_id))
-        return staging_result(audit_totals(con, "agreements", None, key), "stg_customer_discounts")
+                log_stage_result(context, stage(con, delivery, context.run_id))
+        return staging_result(audit_totals(con, "agreements", None, key), asset)
 
 
 def log_stage_result(context, result: StageResult) -> None:
