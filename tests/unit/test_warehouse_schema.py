@@ -28,8 +28,8 @@ def test_a_table_missing_a_column_is_named_and_its_rows_kept(tmp_path):
     con.execute("insert into audit.model_builds values ('m', '2026-09', 'f', now())")
     con.close()
     with pytest.raises(WarehouseOutdated) as refused:
-        with WarehouseResource(path=str(path)).connect():
-            pass
+        with WarehouseResource(path=str(path)).connect() as refused_connection:  # refused on opening:
+            refused_connection.execute("delete from audit.model_builds")        # never runs
     message = str(refused.value)
     assert f"the warehouse {path} was built by another version of billrecon" in message
     assert "audit.model_builds lacks column(s) metadata" in message
