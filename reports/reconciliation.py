@@ -105,7 +105,8 @@ _INCENTIVE_STATUS_RANK = ("CASE WHEN status IN ('mismatch', 'missing_in_statemen
 INCENTIVE_COLUMNS = ("period", "incentive_type", "service_type_code", "incentive_policy",
                      "eligible_performance_amount", "rate", "expected_incentive_amount",
                      "statement_incentive_amount", "difference_amount", "status",
-                     "expected_reconciliation_date", "expected_payment_date", "frozen_reason")
+                     "expected_reconciliation_date", "expected_payment_date", "frozen_reason",
+                     "comparison_status")
 BUDGET_COLUMNS = ("customer_id", "customer_name", "bill_cycle", "as_of_date", "days_covered",
                   "budget_type", "budget_amount", "mtd_spend_amount", "utilisation",
                   "threshold_crossed", "forecast_amount", "forecast_utilisation", "is_frozen",
@@ -569,10 +570,11 @@ def _incentive_facts(rows: list[dict[str, Any]]) -> list[str]:
         return []
     expected = sum((row["expected_incentive_amount"] or Decimal(0) for row in rows), Decimal(0))
     statement = sum((row["statement_incentive_amount"] or Decimal(0) for row in rows), Decimal(0))
-    compared = sum(1 for row in rows if row["status"] in INCENTIVE_COMPARED_STATUSES)
-    matched = sum(1 for row in rows if row["status"] == MATCHED)
-    frozen = sum(1 for row in rows if row["status"] == INCENTIVE_FROZEN)
-    facts = [f"{matched} of {format_counted(compared, 'compared line')} matched"
+    compared = [row for row in rows if row["status"] in INCENTIVE_COMPARED_STATUSES]
+    # a frozen line may well agree with the statement: count agreement by the comparison itself
+    agreeing = sum(1 for row in compared if row["comparison_status"] == MATCHED)
+    frozen = sum(1 for row in compared if row["status"] == INCENTIVE_FROZEN)
+    facts = [f"{agreeing} of {format_counted(len(compared), 'compared line')} match the statement"
              + (f", {frozen} frozen" if frozen else ""),
              f"Expected {format_usd(expected)}", f"Statement {format_usd(statement)}"]
     return facts

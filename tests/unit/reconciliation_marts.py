@@ -46,7 +46,7 @@ CREATE TABLE marts.incentive_reconciliation (
   eligible_performance_amount DECIMAL(20,8), rate DECIMAL(9,6),
   expected_incentive_amount DECIMAL(20,8), statement_incentive_amount DECIMAL(20,8),
   difference_amount DECIMAL(20,8), status VARCHAR, expected_reconciliation_date DATE,
-  expected_payment_date DATE, frozen_reason VARCHAR)
+  expected_payment_date DATE, frozen_reason VARCHAR, comparison_status VARCHAR)
 """
 BUDGET_DDL = """
 CREATE TABLE marts.budget_status (
@@ -115,11 +115,11 @@ def fill_reconciliation_marts(con: duckdb.DuckDBPyConnection, cycle: str, open_m
         ("DISCOUNT.NOT_ALLOWED", "warning", "2026-02", acme[0], "T-9", D(0), D(5), D(5),
          "February", "discount"),  # another cycle: not in this pack
     ])
-    con.executemany("INSERT INTO marts.incentive_reconciliation VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+    con.executemany("INSERT INTO marts.incentive_reconciliation VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
         (cycle, "Monthly rebate", "hws.service.type.ec2", "0", D("700"), D("0.03"), D("21.00"), D("21.00"),
-         D(0), "matched", "2026-04-08", "2026-05-15", None),
+         D(0), "matched", "2026-04-08", "2026-05-15", None, "matched"),
         (cycle, "Monthly rebate", "hws.service.type.obs", "1", D("185.85"), D("0.03"), D("5.58"), D("5.58"),
-         D(0), "frozen", "2026-04-08", "2026-05-15", "the partner bill of the period is not yet paid"),
+         D(0), "frozen", "2026-04-08", "2026-05-15", "the partner bill of the period is not yet paid", "matched"),
     ])
     con.executemany("INSERT INTO marts.budget_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
         (acme[0], acme[1], open_month, "2026-04-20", 19, "monthly", D("1000"), D("1100"), D("1.1"), 100,

@@ -569,7 +569,8 @@ def _make_clean(con) -> None:
                 "status = 'matched'")
     con.execute("UPDATE marts.customer_bill_tieout SET api_amount = coalesce(file_amount, 0), "
                 "file_amount = coalesce(file_amount, 0), difference_amount = 0, status = 'matched'")
-    con.execute("UPDATE marts.incentive_reconciliation SET status = 'matched', frozen_reason = NULL")
+    con.execute("UPDATE marts.incentive_reconciliation SET status = 'matched', comparison_status = 'matched', "
+                "frozen_reason = NULL")
 
 
 def _section(html: str, start: str, end: str) -> str:
@@ -595,8 +596,17 @@ def test_status_at_a_glance_per_area(recon_report, recon_warehouse):
                      ("amber", "incentives", "Incentives", "Amber"), ("amber", "budgets", "Budgets", "Amber"),
                      ("red", "coupons", "Coupons", "Red")]
     assert "3 errors" in glance and "USD 1,346.90" in glance  # 1,234.56 + 99.99 + 12.35
-    assert "2 warnings" in glance and "1 of 2 compared lines matched, 1 frozen" in glance
+    # the frozen line agrees with the statement: it counts as agreeing, and as frozen
+    assert "2 warnings" in glance and "2 of 2 compared lines match the statement, 1 frozen" in glance
     assert "2 of 3 customers at 75 %+" in glance and "1 expiring within 30 days" in glance
+
+
+def test_a_frozen_incentive_line_that_differs_from_the_statement_does_not_count_as_agreeing(recon_warehouse):
+    recon_warehouse.execute("UPDATE marts.incentive_reconciliation SET comparison_status = 'mismatch', "
+                            "statement_incentive_amount = 5.60, difference_amount = 0.02 WHERE status = 'frozen'")
+    data = load_reconciliation_data(recon_warehouse, CYCLE, True)
+    (incentive,) = [status for status in data.statuses if status.area.key == "incentive"]
+    assert incentive.facts[0] == "1 of 2 compared lines match the statement, 1 frozen"
 
 
 def test_a_clean_reconciliation_is_green_and_one_error_or_mismatch_turns_its_area_red(recon_warehouse):
