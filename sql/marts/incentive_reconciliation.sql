@@ -204,8 +204,8 @@ period_freezes as (
             when periods.period in (select period from frozen_by_statement) then 'the statement says Frozen'
             when periods.period = (select period from latest_closed_cycle)
                  and (select due_amount from newest_credit) > 0
-                then 'the partner bill of ' || periods.period || ' is not paid yet (amount due '
-                     || cast(round((select due_amount from newest_credit), 2) as varchar) || ')'
+                then 'the partner bill of ' || periods.period || ' is not paid yet (amount due USD '
+                     || format('{:,.2f}', round((select due_amount from newest_credit), 2)) || ')'
         end as frozen_reason
     from (select distinct period from compared) as periods
 ),

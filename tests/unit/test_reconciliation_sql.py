@@ -245,13 +245,13 @@ def test_a_period_is_frozen_by_its_statement_or_by_the_unpaid_bill_of_the_latest
     _rate(con, 0, "0.05")
     _statement(con, "2026-08", "svc.a", "11.00", status="Frozen")   # expected 10.00
     _statement(con, "2026-09", "svc.a", "10.00")
-    _credit(con, "123.45")
+    _credit(con, "12345.6")
     for cycle in ("2026-08", "2026-09"):
         reconcile(con, cycle)
     rows = incentive_rows(con)
     assert rows[("2026-08", "svc.a")] == (D("10.00"), D("11.00"), "mismatch", "frozen", "the statement says Frozen")
     assert rows[("2026-09", "svc.a")] == (D("10.00"), D("10.00"), "matched", "frozen",
-                                          "the partner bill of 2026-09 is not paid yet (amount due 123.45)")
+                                          "the partner bill of 2026-09 is not paid yet (amount due USD 12,345.60)")
     # frozen or not, a mismatch is a finding
     assert findings(con, "incentive") == {("INCENTIVE.AMOUNT_MISMATCH", "2026-08", None, "svc.a", "1.00")}
 
