@@ -73,6 +73,11 @@ INCENTIVE_FROZEN = "frozen"
 # for information and count neither way.
 INCENTIVE_COMPARED_STATUSES = (MATCHED, INCENTIVE_FROZEN, *INCENTIVE_MISMATCH_STATUSES)
 
+# Budget status needs both the API's budgets and a usage export of the open month; a month closed
+# before the open month's first export has neither, which is not the same as having no budgets.
+BUDGET_NO_DATA = ("no data: no budget status yet (it is built from the BSS API's budgets and the open "
+                  "month's usage export)")
+
 # How many rows the page lists before pointing to the CSV/XLSX.
 FINDING_LIMIT = 100
 CUSTOMER_TIEOUT_LIMIT = 50
@@ -295,7 +300,7 @@ def load_reconciliation_data(
         area_status(
             BUDGET, unavailable_reason=reasons[BUDGET.key],
             has_rows=bool(budget_summary.get("customer_count")),
-            no_data_reason="no data: no customer budget in the warehouse",
+            no_data_reason=BUDGET_NO_DATA,
             finding_groups=groups_of(BUDGET), facts=_budget_facts(budget_summary),
         ),
         area_status(

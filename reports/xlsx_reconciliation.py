@@ -24,6 +24,7 @@ from reports.reconciliation import (
     AREA_TITLES,
     AMOUNT_FIRST_ORDER,
     BUDGET,
+    BUDGET_NO_DATA,
     COMPONENT_LABELS,
     COUPON,
     DISCOUNT,
@@ -217,7 +218,7 @@ def _write_budgets_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         return
     next_row = write_table(sheet, formats, columns, reader.iter_budgets())
     if next_row == 1:
-        write_note(sheet, formats, 1, "No data: no customer budget in the warehouse.")
+        write_note(sheet, formats, 1, BUDGET_NO_DATA[0].upper() + BUDGET_NO_DATA[1:] + ".")
 
 
 def _write_coupons_sheet(sheet: Worksheet, formats: Formats, reader: ReconciliationReader,

@@ -790,7 +790,8 @@ def test_empty_marts_say_no_data(warehouse, tmp_path):
     part = _section(_html(render_month_close(warehouse, CYCLE, tmp_path / CYCLE)), 'id="reconciliation"', 'id="totals"')
     assert "No data for 2026-03: neither a bill file nor an API bill to tie out." in part
     assert "No data for 2026-03: no incentive to reconcile for this period." in part
-    assert "No data: no customer budget in the warehouse." in part
+    assert ("No data: no budget status yet (it is built from the BSS API&#39;s budgets and the open month&#39;s "
+            "usage export).") in part
     assert "No reconciliation finding for 2026-03." in part
 
 
