@@ -24,6 +24,7 @@ from pipelines.lib.csv_reading import utf8_bytes
 from pipelines.lib.findings import bill_line_findings
 from pipelines.lib.landing import Delivery
 from pipelines.lib.restatement import keep_previous_lines, record_restatement
+from pipelines.lib.warehouse import database_path
 from pipelines.lib.parsing import FINDING_SCHEMA, MemberRejected, ParsedMember, parse_member, physical_line_numbers
 from schemas.bill_line import BillLineModel
 from schemas.customer_discount import CustomerDiscountModel
@@ -259,8 +260,7 @@ def _spool_dir(con: duckdb.DuckDBPyConnection) -> Iterator[Path]:
 
     Spool folders left by a killed run are removed first: only the process holding the warehouse's
     write lock stages, so no other run can be using them."""
-    (database,), = con.execute("select path from duckdb_databases() where database_name = current_database()"
-                               ).fetchall()
+    database = database_path(con)
     base = Path(database).parent if database else Path(tempfile.gettempdir())
     if database:
         for leftover in base.glob(SPOOL_PREFIX + "*"):
@@ -278,19 +278,27 @@ def _insert_spooled(con, dataset: Dataset, files: list[Path], delivery: Delivery
     if not files:
         return
     paths = [str(f) for f in files]
-    target_columns = {r[0] for r in con.execute(f"describe {dataset.table}").fetchall()}
     spooled_columns = [r[0] for r in con.execute("describe select * from read_parquet($files)",
                                                  {"files": paths[:1]}).fetchall()]
-    columns = ", ".join(c for c in spooled_columns if c in target_columns)
-    lineage = {"src_object": delivery.object_key, "src_sha256": delivery.sha256, "load_id": load_id}
-    assignments = ", ".join(f"${k} as {k}" for k in lineage)
     (preserve,), = con.execute("select current_setting('preserve_insertion_order')").fetchall()
     con.execute("set preserve_insertion_order = false")
     try:
-        con.execute(f"insert into {dataset.table} by name select {columns}, {assignments} "
-                    f"from read_parquet($files)", {**lineage, "files": paths})
+        _insert_with_lineage(con, dataset, spooled_columns, "read_parquet($files)", delivery, load_id,
+                             {"files": paths})
     finally:
         con.execute(f"set preserve_insertion_order = {'true' if preserve else 'false'}")
+
+
+def _insert_with_lineage(con, dataset: Dataset, columns: list[str], source: str, delivery: Delivery,
+                         load_id: str, parameters: dict | None = None) -> None:
+    """Insert the `columns` of the relation `source` that the target table has, each row stamped
+    with the delivery's lineage (object, content hash, load)."""
+    target_columns = {r[0] for r in con.execute(f"describe {dataset.table}").fetchall()}
+    kept = ", ".join(c for c in columns if c in target_columns)
+    lineage = {"src_object": delivery.object_key, "src_sha256": delivery.sha256, "load_id": load_id}
+    assignments = ", ".join(f"${k} as {k}" for k in lineage)
+    con.execute(f"insert into {dataset.table} by name select {kept}, {assignments} from {source}",
+                {**lineage, **(parameters or {})})
 
 
 def _quarantine_duplicate_lines(con, delivery: Delivery, dataset: Dataset, bill_cycle: str, load_id: str,
@@ -479,13 +487,9 @@ def _insert_rows(con, dataset: Dataset, parsed: ParsedMember, delivery: Delivery
     if not parsed.loaded.height:
         return
     frame = _rows_for_table(dataset, parsed.loaded, member)
-    target_columns = {r[0] for r in con.execute(f"describe {dataset.table}").fetchall()}
-    frame = frame.select([c for c in frame.columns if c in target_columns])
-    lineage = {"src_object": delivery.object_key, "src_sha256": delivery.sha256, "load_id": load_id}
     con.register("incoming_rows", frame.to_arrow())
     try:
-        assignments = ", ".join(f"${k} as {k}" for k in lineage)
-        con.execute(f"insert into {dataset.table} by name select *, {assignments} from incoming_rows", lineage)
+        _insert_with_lineage(con, dataset, frame.columns, "incoming_rows", delivery, load_id)
     finally:
         con.unregister("incoming_rows")
 

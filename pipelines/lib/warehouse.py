@@ -41,6 +41,13 @@ class WarehouseBusy(RuntimeError):
     """Another process holds the write lock on the warehouse file."""
 
 
+def database_path(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The file the connection's current database lives in; None for an in-memory database."""
+    (path,), = con.execute("select path from duckdb_databases() where database_name = current_database()"
+                           ).fetchall()
+    return path or None
+
+
 class WarehouseOutdated(RuntimeError):
     """The warehouse file's tables differ from the ones this version of billrecon writes."""
 
@@ -52,8 +59,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     _create_schema(con)
     problems = schema_drift(con)
     if problems:
-        database = con.execute("select path from duckdb_databases() where database_name = current_database()"
-                               ).fetchone()[0] or "(in memory)"
+        database = database_path(con) or "(in memory)"
         raise WarehouseOutdated(
             f"the warehouse {database} was built by another version of billrecon: " + "; ".join(problems)
             + ". Rebuild it: move the file aside and run each month again. No row was changed.")
