@@ -150,6 +150,7 @@ def _write_batch_to_bills(batch: pl.DataFrame, ready: pl.DataFrame, bill: "_Open
         pl.col(list(CUSTOMER_BILL_TOTALLED)).sum()).iter_rows(named=True)}
     text = _csv_text(ready)
     line_ends = _line_ends(text, ready)
+    lines = memoryview(text)  # slices of a view are written without copying the text
     start = 0
     for length, customer_id in runs.iter_rows():
         if bill is None or bill.customer_id != customer_id:
@@ -159,7 +160,7 @@ def _write_batch_to_bills(batch: pl.DataFrame, ready: pl.DataFrame, bill: "_Open
             bill = _OpenBill(customer_id, path, header)
             written[customer_id] = path
         first = int(line_ends[start - 1]) + 1 if start else 0
-        bill.write(text[first:int(line_ends[start + length - 1]) + 1])
+        bill.write(lines[first:int(line_ends[start + length - 1]) + 1])
         bill.add_totals(totals[customer_id])
         start += length
     return bill
@@ -202,7 +203,7 @@ class _OpenBill:
         self._handle.write(header)
         self._totals = {column: Decimal(0) for column in CUSTOMER_BILL_TOTALLED}
 
-    def write(self, lines: bytes) -> None:
+    def write(self, lines: bytes | memoryview) -> None:
         self._handle.write(lines)
 
     def add_totals(self, sums: dict) -> None:

@@ -80,4 +80,3 @@ def record_build(con: duckdb.DuckDBPyConnection, model: str, bill_cycle: str, fi
     con.execute("delete from audit.model_builds where model = ? and bill_cycle = ?", [model, bill_cycle])
     con.execute("insert into audit.model_builds values (?, ?, ?, ?, ?)",
                 [model, bill_cycle, fingerprint, json.dumps(metadata, sort_keys=True), datetime.now(timezone.utc)])
-
