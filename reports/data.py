@@ -161,14 +161,16 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [column[0] for column in description]
 
 
-def ordered_query(con: duckdb.DuckDBPyConnection, export: TableExport) -> tuple[list[str], str]:
-    """``SELECT *`` of the export with its complete, deterministic ORDER BY."""
+def ordered_query(con: duckdb.DuckDBPyConnection, export: TableExport,
+                  extra_conditions: Sequence[str] = ()) -> tuple[list[str], str]:
+    """``SELECT *`` of the export (and any ``extra_conditions``) with its complete, deterministic ORDER BY."""
     columns = table_columns(con, export.table)
     ordering = list(export.leading_order)
     if not export.leading_order_is_unique:
         ordering += [c for c in columns if c not in export.leading_order]
     order_by = ", ".join(f"{quote_identifier(c)} ASC NULLS FIRST" for c in ordering)
-    return columns, f"SELECT * FROM {export.table} WHERE {export.where} ORDER BY {order_by}"
+    where = " AND ".join([f"({export.where})", *extra_conditions])
+    return columns, f"SELECT * FROM {export.table} WHERE {where} ORDER BY {order_by}"
 
 
 def stream_batches(
@@ -220,8 +222,6 @@ def stream_lines_by_customer_range(con: duckdb.DuckDBPyConnection, bill_cycle: s
     query. The ranges are half-open and the first is unbounded below, the last above, so together
     they cover every customer id whatever the mart listed; the order equals one big sorted query."""
     export = CUSTOMER_BILL_LINE
-    _, query = ordered_query(con, export)
-    head, order_by = query.split(" ORDER BY ")
     for index, start in enumerate(starts):
         end = starts[index + 1] if index + 1 < len(starts) else None
         conditions, params = [], list(export.parameters(bill_cycle))
@@ -231,7 +231,7 @@ def stream_lines_by_customer_range(con: duckdb.DuckDBPyConnection, bill_cycle: s
         if end is not None:
             conditions.append("customer_id < ?")
             params.append(end)
-        ranged = head + "".join(f" AND {c}" for c in conditions) + " ORDER BY " + order_by
+        _, ranged = ordered_query(con, export, conditions)
         for batch in con.sql(ranged, params=params).to_arrow_reader(batch_rows):
             yield pl.from_arrow(batch)
 
