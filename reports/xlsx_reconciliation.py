@@ -90,7 +90,12 @@ def _write_unavailable(sheet: Worksheet, formats: Formats, columns: Sequence[Col
                        first_row: int = 0) -> None:
     """The table's header (frozen, filtered) and one line saying why there are no rows."""
     write_table(sheet, formats, columns, [], first_row=first_row)
-    write_note(sheet, formats, first_row + 1, reason[:1].upper() + reason[1:] + ".")
+    write_note(sheet, formats, first_row + 1, _as_sentence(reason))
+
+
+def _as_sentence(reason: str) -> str:
+    """A lower-case reason ("no data: …") as a sentence for a note line."""
+    return reason[:1].upper() + reason[1:] + "."
 
 
 def _write_reconciliation_sheet(sheet: Worksheet, formats: Formats, reader: ReconciliationReader,
@@ -218,7 +223,7 @@ def _write_budgets_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         return
     next_row = write_table(sheet, formats, columns, reader.iter_budgets())
     if next_row == 1:
-        write_note(sheet, formats, 1, BUDGET_NO_DATA[0].upper() + BUDGET_NO_DATA[1:] + ".")
+        write_note(sheet, formats, 1, _as_sentence(BUDGET_NO_DATA))
 
 
 def _write_coupons_sheet(sheet: Worksheet, formats: Formats, reader: ReconciliationReader,
