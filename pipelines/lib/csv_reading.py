@@ -71,7 +71,8 @@ def utf8_bytes(data: bytes, spec: DatasetSpec) -> tuple[bytes, list[str]]:
 
 def header_row(data: bytes) -> list[str]:
     """The header fields, read from the start of the member only (NotUtf8 if they are not UTF-8)."""
-    first_line, _, _ = data.partition(b"\n")
+    end = data.find(b"\n")
+    first_line = data if end < 0 else data[:end]  # a slice: partition would copy the whole member
     if first_line.count(b'"') % 2:  # a quoted header field spans lines: read a larger prefix
         first_line = data[: 1 << 20]
     try:
@@ -108,7 +109,7 @@ def read_raw_csv(data: bytes, header: list[str], strict_utf8: bool = False) -> t
     The fast path is polars. If polars cannot read the member (a record with too many or too few
     fields, an unterminated quote), the member is read again with Python's csv module so that only
     the broken records are quarantined and the rest still loads."""
-    if not data.strip():
+    if not data or data.isspace():  # strip() would copy the whole member to learn the same
         return pl.DataFrame(), pl.DataFrame(schema=QUARANTINE_SCHEMA)
     try:
         frame = pl.read_csv(data, infer_schema=False, has_header=True, quote_char='"', raise_if_empty=False)

@@ -13,6 +13,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import numpy as np
 import pandera.errors
 import pandera.polars as pa
 import polars as pl
@@ -280,6 +281,12 @@ def _read_member(text: bytes, spec: DatasetSpec, strict_utf8: bool):
     return raw, broken, header
 
 
+def count_line_ends(data: bytes) -> int:
+    """LF bytes in `data`, counted by polars on a view of the bytes: `bytes.count` holds the GIL
+    (the inflating thread and the other parser wait) and is several times slower."""
+    return int(pl.Series(np.frombuffer(data, dtype=np.uint8)).eq(ord("\n")).sum())
+
+
 def parse_member(
     data: bytes,
     spec: DatasetSpec,
@@ -289,7 +296,7 @@ def parse_member(
 ) -> tuple[ParsedMember, str]:
     """Parse one CSV member into loaded/quarantined rows. Returns the result and the member as UTF-8
     bytes (decode them for line numbers, only when a row was rejected)."""
-    if max_rows is not None and data.count(b"\n") > max_rows + 1:
+    if max_rows is not None and count_line_ends(data) > max_rows + 1:
         # counted before parsing: a member of a billion short rows never reaches memory as a frame
         raise MemberRejected("FILE.MEMBER_TOO_MANY_ROWS",
                              f"member has more than {max_rows} lines, the limit per member")
