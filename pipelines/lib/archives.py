@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import gzip
 import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 # A member larger than this is refused before it is read (a decompression bomb stops here).
 DEFAULT_MAX_MEMBER_BYTES = 1 << 30
 READ_BUFFER = 1 << 20
+BLOCK = tarfile.BLOCKSIZE
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class ArchiveRejected(Exception):
@@ -31,36 +32,159 @@ class Member:
 
 
 def iter_csv_members(path: Path, max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES) -> Iterator[Member]:
-    """Yield each member of a gzip tarball in archive order; unsafe or oversized members are refused."""
+    """Yield each member of a gzip tarball in archive order; unsafe or oversized members are refused.
+
+    The tar stream is walked here rather than through `tarfile`'s stream mode, which copies each
+    member three times on its way out (joined, sliced, copied into a reader's buffer), all while
+    holding the GIL the parsing threads need: staging the 10 M-line month took 77 s with it and
+    71 s without. `tarfile` still parses every header block."""
     if path.stat().st_size == 0:
         raise ArchiveRejected("FILE.EMPTY_OBJECT", "the object is empty (0 bytes); ask for a re-delivery")
     try:
-        # 1 MiB reads (tarfile's default is 10 KiB): each read inflates in one zlib call with the
-        # GIL released, instead of a hundred calls that each wait for the parsing threads to yield it
-        with tarfile.open(path, mode="r|gz", bufsize=READ_BUFFER) as archive:
-            for info in archive:
+        with path.open("rb") as handle:
+            stream = _InflatedStream(handle)
+            seen_member = False
+            while (info := _next_header(stream)) is not None:
+                seen_member = True
                 refused = _refusal(info, max_member_bytes)
-                if refused:
-                    yield Member(info.name, None, *refused)
-                    continue
-                handle = archive.extractfile(info)
-                data = handle.read(max_member_bytes + 1) if handle else b""
-                if len(data) > max_member_bytes:
-                    yield Member(info.name, None, "FILE.MEMBER_TOO_LARGE",
-                                 f"member is larger than {max_member_bytes} bytes uncompressed")
-                    continue
-                yield Member(info.name, data)
-    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+                if info.isreg() or info.type not in tarfile.SUPPORTED_TYPES:
+                    # regular (and unknown) types carry data; links, folders and devices do not
+                    data = stream.read(info.size, keep=refused is None)
+                    stream.read(_padding(info.size), keep=False)
+                else:
+                    data = b""
+                yield Member(info.name, None, *refused) if refused else Member(info.name, data)
+            if not seen_member:
+                raise EOFError("the archive holds no member")
+            stream.drain()  # to the gzip trailer, whose checksum covers every byte read
+    except (tarfile.HeaderError, EOFError, zlib.error, ValueError, OSError) as exc:
         raise ArchiveRejected(
             "FILE.CORRUPT_ARCHIVE",
             f"not a readable gzip tar archive ({type(exc).__name__}: {exc}); ask for a re-delivery",
         ) from exc
 
 
+class _InflatedStream:
+    """The archive's tar bytes, inflated from the gzip file as they are read. Concatenated gzip
+    members (what parallel compressors may write) are read one after the other, as gzip does."""
+
+    def __init__(self, handle: BinaryIO):
+        self._handle = handle
+        self._inflater = zlib.decompressobj(wbits=31)  # gzip framing; the trailer's CRC is checked
+        self._chunk = b""
+        self._offset = 0
+
+    def read(self, size: int, keep: bool = True) -> bytes:
+        """The next `size` bytes (EOFError if the archive ends first); with `keep=False` they are
+        skipped and b"" returned. Bytes spanning several inflated chunks are copied once."""
+        parts: list[memoryview] = []
+        wanted = size
+        while wanted:
+            available = len(self._chunk) - self._offset
+            if not available:
+                if not self._inflate_more():
+                    raise EOFError(f"the archive ends {wanted} bytes before the member or block does")
+                continue
+            take = min(available, wanted)
+            if keep:
+                parts.append(memoryview(self._chunk)[self._offset:self._offset + take])
+            self._offset += take
+            wanted -= take
+        if not keep:
+            return b""
+        return b"".join(parts)
+
+    def drain(self) -> None:
+        """Inflate whatever is left (the tar's end blocks and padding), checking the gzip trailers."""
+        while self._inflate_more():
+            self._offset = len(self._chunk)
+
+    def at_end(self) -> bool:
+        """True when every byte has been read (the tar stream stopped without an end block)."""
+        return self._offset == len(self._chunk) and not self._inflate_more()
+
+    def _inflate_more(self) -> bool:
+        while True:
+            if self._inflater.eof:
+                rest = self._inflater.unused_data + self._handle.read(len(GZIP_MAGIC))
+                if not rest.startswith(GZIP_MAGIC):
+                    return False  # what follows the last gzip member is not read (as tarfile did)
+                self._inflater = zlib.decompressobj(wbits=31)
+                compressed = rest
+            else:
+                compressed = self._handle.read(READ_BUFFER)
+                if not compressed:
+                    raise EOFError("the gzip stream ends before its end marker (a truncated file)")
+            chunk = self._inflater.decompress(compressed)
+            if chunk:
+                self._chunk, self._offset = chunk, 0
+                return True
+
+
+def _next_header(stream: _InflatedStream) -> tarfile.TarInfo | None:
+    """The next member's header, with a GNU long name or a PAX path/size applied; None at the end."""
+    long_name: str | None = None
+    pax: dict[str, str] = {}
+    while True:
+        if stream.at_end():
+            return None  # no end-of-archive blocks: tar tolerates it, and so did tarfile
+        block = stream.read(BLOCK)
+        try:
+            info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+        except tarfile.EOFHeaderError:
+            return None  # a zero block ends the archive
+        if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+            value = stream.read(info.size)
+            stream.read(_padding(info.size), keep=False)
+            if info.type == tarfile.GNUTYPE_LONGNAME:
+                long_name = value.rstrip(b"\0").decode("utf-8", "surrogateescape")
+            continue
+        if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE):
+            records = stream.read(info.size)
+            stream.read(_padding(info.size), keep=False)
+            if info.type != tarfile.XGLTYPE:  # a global header's defaults name no member
+                pax.update(_pax_records(records))
+            continue
+        if info.type == tarfile.GNUTYPE_SPARSE and block[482]:
+            extension = stream.read(BLOCK)  # old GNU sparse maps continue in extension blocks
+            while extension[504]:
+                extension = stream.read(BLOCK)
+        if long_name is not None:
+            info.name = long_name
+        if "path" in pax:
+            info.name = pax["path"]
+        if "size" in pax:
+            info.size = int(pax["size"])
+        return info
+
+
+def _pax_records(data: bytes) -> dict[str, str]:
+    """PAX extended header records: "<length> <key>=<value>\n", the length counting the whole record."""
+    records: dict[str, str] = {}
+    position = 0
+    while position < len(data) and data[position:position + 1] != b"\0":
+        space = data.index(b" ", position)
+        length = int(data[position:space])
+        if length <= space - position + 1 or data[position + length - 1:position + length] != b"\n":
+            raise ValueError(f"malformed PAX record at byte {position}")
+        key, equals, value = data[space + 1:position + length - 1].partition(b"=")
+        if not equals:
+            raise ValueError(f"malformed PAX record at byte {position}")
+        records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        position += length
+    return records
+
+
+def _padding(size: int) -> int:
+    return -size % BLOCK
+
+
 def _refusal(info: tarfile.TarInfo, max_member_bytes: int) -> tuple[str, str] | None:
     name = PurePosixPath(info.name)
     if name.is_absolute() or ".." in name.parts:
         return "FILE.UNSAFE_MEMBER_PATH", f"member path '{info.name}' is absolute or leaves the archive"
+    if info.type == tarfile.GNUTYPE_SPARSE:
+        return "FILE.NOT_CSV", "member is a sparse file, not a CSV file"
     if not info.isfile():
         if info.isdir():
             return "FILE.NOT_CSV", "member is a directory, not a CSV file"

@@ -56,3 +56,105 @@ def test_oversized_member_is_refused_before_reading(tmp_path):
     path = write_archive(tmp_path / "big.tar.gz", {"big.csv": b"x\n" + b"1\n" * 1000})
     (member,) = list(iter_csv_members(path, max_member_bytes=100))
     assert member.rule_id == "FILE.MEMBER_TOO_LARGE" and member.data is None
+
+
+def _tar_bytes(entries: list[tuple[tarfile.TarInfo, bytes]], format: int = tarfile.PAX_FORMAT) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=format) as archive:
+        for info, data in entries:
+            archive.addfile(info, io.BytesIO(data) if data else None)
+    return buffer.getvalue()
+
+
+def _file(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+@pytest.mark.parametrize("format", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT])
+def test_long_member_names_are_read_in_pax_and_gnu_archives(tmp_path, format):
+    long_name = "customerBill/" + "x" * 120 + "_0001.csv"  # over the 100 bytes of a plain header
+    path = tmp_path / "long.tar.gz"
+    path.write_bytes(gzip.compress(_tar_bytes([_file(long_name, b"x\n1\n"), _file("m_0002.csv", b"x\n2\n")],
+                                              format)))
+    assert [(m.name, m.data) for m in iter_csv_members(path)] == [(long_name, b"x\n1\n"), ("m_0002.csv", b"x\n2\n")]
+
+
+def test_members_spanning_many_inflated_chunks_come_out_whole(tmp_path):
+    big = b"x\n" + b"".join(b"%08d\n" % i for i in range(400_000))  # 3.6 MB: several zlib outputs
+    path = write_archive(tmp_path / "big.tar.gz", {"a.csv": big, "b.csv": b"x\n2\n"})
+    assert [(m.name, m.data) for m in iter_csv_members(path)] == [("a.csv", big), ("b.csv", b"x\n2\n")]
+
+
+def test_concatenated_gzip_members_are_read_as_one_stream(tmp_path):
+    raw = _tar_bytes([_file("m_0001.csv", b"x\n1\n" * 300), _file("m_0002.csv", b"x\n2\n")])
+    path = tmp_path / "multi.tar.gz"
+    path.write_bytes(gzip.compress(raw[:700]) + gzip.compress(raw[700:]))  # cut inside the first member
+    assert [(m.name, m.data) for m in iter_csv_members(path)] == [
+        ("m_0001.csv", b"x\n1\n" * 300), ("m_0002.csv", b"x\n2\n")]
+
+
+def test_links_folders_and_sparse_files_are_refused_and_the_rest_read(tmp_path):
+    folder = tarfile.TarInfo("sub")
+    folder.type = tarfile.DIRTYPE
+    link = tarfile.TarInfo("link.csv")
+    link.type, link.linkname = tarfile.SYMTYPE, "m_0001.csv"
+    sparse, sparse_data = _file("holes.csv", b"x\n" * 300)
+    sparse.type = tarfile.GNUTYPE_SPARSE
+    path = tmp_path / "kinds.tar.gz"
+    path.write_bytes(gzip.compress(_tar_bytes(
+        [(folder, b""), (link, b""), (sparse, sparse_data), _file("m_0001.csv", b"x\n1\n")], tarfile.GNU_FORMAT)))
+    members = [(m.name, m.rule_id, m.problem, m.data) for m in iter_csv_members(path)]
+    assert members == [
+        ("sub", "FILE.NOT_CSV", "member is a directory, not a CSV file", None),
+        ("link.csv", "FILE.NOT_CSV", "member is a link or special file, not a CSV file", None),
+        ("holes.csv", "FILE.NOT_CSV", "member is a sparse file, not a CSV file", None),
+        ("m_0001.csv", None, None, b"x\n1\n"),
+    ]
+
+
+def test_a_damaged_byte_is_caught_by_the_gzip_checksum(tmp_path):
+    # stored (level 0) deflate: a flipped byte in the member's text still inflates, so only the
+    # trailer's CRC can tell; the archive is refused even though every member parsed
+    raw = _tar_bytes([_file("m_0001.csv", b"x\n1\n" * 100)])
+    damaged = bytearray(gzip.compress(raw, compresslevel=0, mtime=0))
+    text_at = 10 + 5 + 512 + 100  # gzip header, stored-block header, tar header, into the text
+    assert damaged[text_at:text_at + 4] in (b"x\n1\n", b"\n1\nx", b"1\nx\n", b"\nx\n1")
+    damaged[text_at] ^= 0x01
+    path = tmp_path / "flipped.tar.gz"
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(ArchiveRejected) as caught:
+        list(iter_csv_members(path))
+    assert caught.value.rule_id == "FILE.CORRUPT_ARCHIVE" and "incorrect data check" in str(caught.value)
+
+
+def test_an_archive_without_members_is_rejected(tmp_path):
+    path = tmp_path / "hollow.tar.gz"
+    path.write_bytes(gzip.compress(_tar_bytes([])))
+    with pytest.raises(ArchiveRejected) as caught:
+        list(iter_csv_members(path))
+    assert caught.value.rule_id == "FILE.CORRUPT_ARCHIVE"
+    assert "the archive holds no member" in str(caught.value)
+
+
+def test_a_tar_without_end_blocks_still_reads(tmp_path):
+    raw = _tar_bytes([_file("m_0001.csv", b"x\n1\n")])
+    path = tmp_path / "open-ended.tar.gz"
+    path.write_bytes(gzip.compress(raw[:1024]))  # header + one data block, no zero blocks
+    assert [(m.name, m.data) for m in iter_csv_members(path)] == [("m_0001.csv", b"x\n1\n")]
+
+
+def test_a_malformed_pax_header_rejects_the_archive(tmp_path):
+    info, data = _file("m_0001.csv", b"x\n1\n")
+    raw = bytearray(_tar_bytes([(info, data)], tarfile.PAX_FORMAT))
+    pax = tarfile.TarInfo("pax")
+    pax.type = tarfile.XHDTYPE
+    records = b"99 path=broken.csv\n"  # the length says 99 bytes, the record has 19
+    pax.size = len(records)
+    header = pax.tobuf(tarfile.USTAR_FORMAT) + records + b"\0" * (-len(records) % 512)
+    path = tmp_path / "badpax.tar.gz"
+    path.write_bytes(gzip.compress(header + bytes(raw)))
+    with pytest.raises(ArchiveRejected) as caught:
+        list(iter_csv_members(path))
+    assert "malformed PAX record" in str(caught.value)
