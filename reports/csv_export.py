@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from decimal import Decimal
 from typing import IO
@@ -23,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from reports import data as marts
-from reports.files import atomic_output_path
+from reports.files import DropBehind, DropBehindFiles, atomic_output_path
 from reports.safety import FORMULA_TRIGGERS, safe_file_stem, unique_file_stems
 
 CUSTOMER_BILLS_DIRECTORY = "customer_bills"
@@ -114,30 +115,30 @@ def write_customer_bills(
     bills_directory = directory / CUSTOMER_BILLS_DIRECTORY
     bills_directory.mkdir(parents=True, exist_ok=True)
     customer_ids, range_starts = marts.customer_ranges(con, bill_cycle)
-    stems = unique_file_stems([customer_id or "" for customer_id in customer_ids])
-    written: dict[str, Path] = {}
-    header = UTF8_BOM + _header_line([name for name, _ in CUSTOMER_BILL_COLUMNS])
+    folder = _BillFolder(bills_directory, unique_file_stems([customer_id or "" for customer_id in customer_ids]),
+                         UTF8_BOM + _header_line([name for name, _ in CUSTOMER_BILL_COLUMNS]))
     bill: _OpenBill | None = None
     with atomic_output_path(table_path) as temp_path, temp_path.open("wb") as table:
         table.write(_header_line(marts.table_columns(con, export.table)))
+        drop_behind = DropBehind(table)
         # The export is ordered by customer first: each customer's lines arrive together (perhaps
         # split over two batches), so one bill is open at a time.
         for batch in marts.stream_lines_by_customer_range(con, bill_cycle, range_starts):
             ready = csv_ready(batch)  # once for both files: the bills' columns are a subset
             ready.write_csv(table, include_header=False, line_terminator=LINE_END)
-            bill = _write_batch_to_bills(batch, ready, bill, bills_directory, stems, header, written)
+            drop_behind.wrote()
+            bill = _write_batch_to_bills(batch, ready, bill, folder)
     if bill is not None:
         bill.close()
-    current = set(written.values())
+    current = set(folder.written.values())
     for stale in bills_directory.glob("*.csv"):
         if stale not in current:
             stale.unlink()
-    return table_path, written
+    return table_path, folder.written
 
 
 def _write_batch_to_bills(batch: pl.DataFrame, ready: pl.DataFrame, bill: "_OpenBill | None",
-                          bills_directory: Path, stems: dict[str, str], header: bytes,
-                          written: dict[str, Path]) -> "_OpenBill | None":
+                          folder: "_BillFolder") -> "_OpenBill | None":
     """Append a batch's lines to the customers' bills; returns the bill still open at its end.
 
     The batch is ordered by customer, so each customer's lines are one run of rows. The batch is
@@ -156,9 +157,7 @@ def _write_batch_to_bills(batch: pl.DataFrame, ready: pl.DataFrame, bill: "_Open
         if bill is None or bill.customer_id != customer_id:
             if bill is not None:
                 bill.close()
-            path = bills_directory / f"{_stem(stems, customer_id)}.csv"
-            bill = _OpenBill(customer_id, path, header)
-            written[customer_id] = path
+            bill = folder.open(customer_id)
         first = int(line_ends[start - 1]) + 1 if start else 0
         bill.write(lines[first:int(line_ends[start + length - 1]) + 1])
         bill.add_totals(totals[customer_id])
@@ -193,11 +192,29 @@ def _line_ends(text: bytes, frame: pl.DataFrame) -> np.ndarray:
     return breaks[np.cumsum(inner + 1) - 1]
 
 
+@dataclass
+class _BillFolder:
+    """Where the bills go, under which names, with which header; and which were written."""
+
+    directory: Path
+    stems: dict[str, str]
+    header: bytes
+    written: dict[str, Path] = field(default_factory=dict)
+    drop_behind: DropBehindFiles = field(default_factory=DropBehindFiles)
+
+    def open(self, customer_id: str | None) -> "_OpenBill":
+        path = self.directory / f"{_stem(self.stems, customer_id)}.csv"
+        self.written[customer_id] = path
+        return _OpenBill(customer_id, path, self.header, self.drop_behind)
+
+
 class _OpenBill:
     """One customer's bill being written: its lines as they stream in, then the TOTAL line."""
 
-    def __init__(self, customer_id: str | None, path: Path, header: bytes):
+    def __init__(self, customer_id: str | None, path: Path, header: bytes, drop_behind: DropBehindFiles):
         self.customer_id = customer_id
+        self._path = path
+        self._drop_behind = drop_behind
         self._target = atomic_output_path(path)
         self._handle = self._target.__enter__().open("wb")
         self._handle.write(header)
@@ -216,5 +233,6 @@ class _OpenBill:
             for _, column in CUSTOMER_BILL_COLUMNS[1:]
         ]
         self._handle.write((",".join(fields) + LINE_END).encode("utf-8"))
+        self._drop_behind.closing(self._handle, self._path)
         self._handle.close()
         self._target.__exit__(None, None, None)
