@@ -148,10 +148,11 @@ def type_columns(frame: pl.DataFrame, spec: DatasetSpec, may_hold_nul: bool = Tr
     values, checks = [], []
     text_columns = [c for c in frame.columns if frame.schema[c] == pl.Utf8]
     # GMT+8 times are parsed once, for their check, their UTC value and the local date
-    local_times = [_local_time_column(c.name) for c in spec.columns if c.kind == "timestamp"]
+    times = [c.name for c in spec.columns if c.kind == "timestamp"]
+    local_times = [_local_time_column(name) for name in times]
     frame = frame.with_columns(
-        pl.col(c.name).str.extract(_TIME_RE, 1).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
-        .alias(_local_time_column(c.name)) for c in spec.columns if c.kind == "timestamp")
+        pl.col(name).str.extract(_TIME_RE, 1).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+        .alias(local) for name, local in zip(times, local_times))
     if text_columns and may_hold_nul:
         # a NUL byte is never part of real bill text: the row is damaged (searched per column only
         # when the member's bytes hold one at all)
