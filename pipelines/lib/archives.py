@@ -36,8 +36,8 @@ def iter_csv_members(path: Path, max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTE
 
     The tar stream is walked here rather than through `tarfile`'s stream mode, which copies each
     member three times on its way out (joined, sliced, copied into a reader's buffer), all while
-    holding the GIL the parsing threads need: staging the 10 M-line month took 77.3 s with it
-    and 73.5 s without. `tarfile` still parses every header block."""
+    holding the GIL the parsing threads need (the measurements are in bench/README.md). `tarfile`
+    still parses every header block."""
     if path.stat().st_size == 0:
         raise ArchiveRejected("FILE.EMPTY_OBJECT", "the object is empty (0 bytes); ask for a re-delivery")
     try:
