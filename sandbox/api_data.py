@@ -3,7 +3,7 @@
 world's bill files to the last of its 8 decimals.
 
 Each dataset has one builder that returns plain records: dicts keyed by the field names of the
-official SDK response models (domain/sdk-fields-intl.md and sdk-fields-cn.md), money as `Decimal`
+official SDK response models (docs/domain.md#the-bss-partner-api-routes-used), money as `Decimal`
 with at most 8 places, times as UTC text `yyyy-MM-ddTHH:mm:ssZ`. A builder runs on first use and
 keeps its result, so a test (or a later step that plants anomalies) can change a record in place,
 add or remove records, and the emulator serves exactly that.
@@ -38,11 +38,11 @@ if TYPE_CHECKING:
 Record = dict[str, Any]
 
 CURRENCY = "USD"
-MONEY_MEASURE_ID = 1            # every v2 amount is in major units of the currency (domain §2.11)
+MONEY_MEASURE_ID = 1            # every v2 amount is in major units of the currency (docs/domain.md)
 RESALE_ASSOCIATION = "3"        # intl association_type of a resale customer; the cn site says "2"
 PARTNER_TAX_RATE = Decimal("0.07")  # output tax (VAT) of the partner's registration area, outside amount due
 
-# Coupon types and statuses of the coupon APIs (domain §2.4).
+# Coupon types and statuses of the coupon APIs (docs/domain.md#coupons-and-vouchers).
 COUPON_TYPE_VOUCHER, COUPON_TYPE_CASH = 1, 4
 COUPON_INACTIVE, COUPON_USABLE, COUPON_USED, COUPON_EXPIRED = 1, 2, 3, 4
 # Bill-line column paid by each coupon type.
@@ -55,7 +55,8 @@ PERIOD_TYPE_MONTH, PERIOD_TYPE_YEAR = 2, 3
 CONTRACT_DISCOUNT_TYPE = "605"
 ORDER_DISCOUNT_TYPE_COMMERCIAL = 2   # discount_type of ListOrderDiscounts for a commercial (605) discount
 
-# File billing mode (FORMATS.md §1) → API charge mode: 1 yearly/monthly, 3 pay-per-use, 10 RI, 11 savings plan.
+# File billing mode (docs/formats.md#billing-mode-codes) → API charge mode: 1 yearly/monthly,
+# 3 pay-per-use, 10 RI, 11 savings plan.
 CHARGE_MODE_OF_BILLING_MODE = {0: "1", 1: "3", 2: "10", 3: "10", 4: "11", 5: "11", 6: "11"}
 # Bill type of the file → bill_type of the customer monthly sums (0 consumption, 1 unsubscribe, 2 HUAWEI write-off).
 BILL_TYPE_CODES = {"Expenditure": "0", "Refund": "1", "Adjustment": "2"}
@@ -88,7 +89,7 @@ COUNTRY_CODE_OF_REGION = {
 }
 
 # Measurement units (GET /v2/bases/measurements): (measure_id, name, abbreviation, measure_type).
-# IDs 1–3, 10, 11, 14, 15 and 17 are the documented ones (domain §2.11); the hour's ID is synthetic.
+# IDs 1–3, 10, 11, 14, 15 and 17 are HUAWEI CLOUD's documented ones; the hour's ID is synthetic.
 MEASURE_UNITS: tuple[tuple[int, str, str, int], ...] = (
     (1, "Yuan", "USD", 1),
     (2, "Jiao", "0.1 USD", 1),
@@ -572,7 +573,7 @@ class ApiData:
             amount_info, contract_part, rate = self._order_amount_info(row, rates, due_of)
             if is_refund:
                 # Unsubscribe orders show the refunded money as positive amounts, with
-                # official_amount = amount_after_discount (domain §2.5).
+                # official_amount = amount_after_discount (docs/domain.md#amounts).
                 after_discount = -row["amount_due"]
                 official = after_discount
             else:

@@ -1,4 +1,4 @@
-"""pandera models of the partner bill line (FORMATS.md §1), checked on eager polars frames.
+"""pandera models of the partner bill line (docs/formats.md#the-partner-bill-file), checked on eager polars frames.
 
 `BillLineModel` holds the structural rules (a failure quarantines the row); `BillLineIdentities`
 holds HUAWEI CLOUD's arithmetic (a failure is a finding; the row stays loaded).
@@ -12,7 +12,8 @@ import pandera.polars as pa
 from schemas.aliases import BILL_TYPE_VALUES, ORDER_TYPE_VALUES, PERIOD_UNIT_VALUES
 
 MONEY = pl.Decimal(20, 8)
-# Identities hold to 1e-8 per line (FORMATS.md §1); sums of 8-place decimals are exact, so equality.
+# Identities hold to 1e-8 per line (docs/formats.md#line-identities-and-signs); sums of 8-place
+# decimals are exact, so equality.
 _ZERO = pl.lit(0, dtype=MONEY)
 
 
@@ -48,7 +49,7 @@ class BillLineModel(pa.DataFrameModel):
 
 
 class BillLineIdentities(pa.DataFrameModel):
-    """HUAWEI CLOUD's line identities and sign rules (FORMATS.md §1)."""
+    """HUAWEI CLOUD's line identities and sign rules (docs/formats.md#line-identities-and-signs)."""
 
     @pa.dataframe_check(name="BILL.AMOUNT_DUE_IDENTITY")
     def amount_due_identity(cls, data: pa.PolarsData) -> pl.LazyFrame:

@@ -87,7 +87,7 @@ def check_header(header: list[str], spec: DatasetSpec) -> None:
     if len(header) == 1 and header[0].count(";") >= 2:
         raise MemberRejected(
             "FILE.WRONG_DELIMITER",
-            "the header is separated by semicolons; billrecon reads comma-separated files (FORMATS.md) — "
+            "the header is separated by semicolons; billrecon reads comma-separated files — "
             "re-export with commas",
         )
     lookup = header_lookup(spec.headers)
@@ -104,7 +104,7 @@ def check_header(header: list[str], spec: DatasetSpec) -> None:
 
 
 def read_raw_csv(data: bytes, header: list[str], strict_utf8: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every field as text, numbered by record; empty strings become null (FORMATS.md).
+    """Every field as text, numbered by record; empty strings become null (docs/formats.md#rules-common-to-every-csv).
 
     The fast path is polars. If polars cannot read the member (a record with too many or too few
     fields, an unterminated quote), the member is read again with Python's csv module so that only

@@ -1,7 +1,8 @@
 -- materialized: table
 -- core.customer_discount_rule: the partner's agreed customer discounts with their specificity.
 -- grain: one agreement rule. Source: staging.customer_discount (agreements/customer_discounts.csv).
--- Most specific rule wins (FORMATS.md §4): customer+resource > customer+service > customer > *+service > *.
+-- Most specific rule wins (docs/formats.md#customer-discounts): customer+resource > customer+service
+-- > customer > *+resource > *+service > *.
 with discounts as (
     select * from staging.customer_discount
 ),

@@ -197,7 +197,8 @@ rates_by_kind as (
     group by trade_id, quoting_item_type
 ),
 
--- a specific saving (product item) takes precedence over the product type's discount (domain §4.4)
+-- a specific saving (product item) takes precedence over the product type's discount
+-- (docs/domain.md#commercial-discounts)
 contract_rates as (
     select
         trade_id,

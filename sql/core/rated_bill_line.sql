@@ -2,7 +2,7 @@
 -- core.rated_bill_line: every bill line of the cycle with the customer's agreed discount applied.
 -- grain: one bill line. Source: staging.bill_line, core.customer_discount_rule.
 -- The customer pays list price × (1 − agreed rate) on Expenditure and Refund lines; Adjustment lines
--- stay between HUAWEI CLOUD and the partner (DESIGN.md), so they carry no customer charge.
+-- stay between HUAWEI CLOUD and the partner (docs/domain.md#bill-types), so they carry no customer charge.
 -- `not materialized`: a query on one bill cycle must filter the staging scan, not a copy of all months
 with lines as not materialized (
     select * from staging.bill_line

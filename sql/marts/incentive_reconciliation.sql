@@ -19,7 +19,7 @@
 -- exports it after the month close). status is the same, except that a compared row of a frozen period
 -- says `frozen` (its findings are still raised). A period is frozen when its statement says Frozen,
 -- or when it is the latest closed cycle and the newest partner credit reading still shows an amount
--- due (HUAWEI CLOUD holds incentives until the cycle's bill is paid, domain §4.3).
+-- due (HUAWEI CLOUD holds incentives until the cycle's bill is paid, docs/domain.md#incentives).
 --
 -- Without the policies of a period (the BSS API not configured), which services earn and at which
 -- rate is unknown: the rows show the performance the services would count and the statement

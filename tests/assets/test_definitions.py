@@ -1,4 +1,4 @@
-"""The Definitions load as `dagster dev` loads them, with the assets, groups and automation of DESIGN.md."""
+"""The Definitions load as `dagster dev` loads them, with the assets, groups and automation of docs/architecture.md."""
 
 import dagster as dg
 

@@ -1,4 +1,4 @@
-"""The reconciliation marts as the SQL models create them (docs/reconciliation.md, DESIGN.md),
+"""The reconciliation marts as the SQL models create them (docs/reconciliation.md, docs/architecture.md),
 with a small hand-made content for report tests. Columns and types are the contract; the rows
 are chosen so each area of the month-close pack shows a known status:
 
