@@ -21,7 +21,7 @@ from typing import Any
 from ..api_data import CURRENCY, MONEY_MEASURE_ID, ApiData, Record
 
 DEFAULT_LIMIT = 10
-DEFAULT_MAX_LIMIT = 100          # the documented maximum where one is known, else the domain's advice
+DEFAULT_MAX_LIMIT = 100          # the documented maximum where one is known, else 100 (docs/domain.md#paging)
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
