@@ -107,7 +107,7 @@ _INCENTIVE_STATUS_RANK = ("CASE WHEN status IN ('mismatch', 'missing_in_statemen
                           "WHEN status = 'matched' THEN 2 "
                           "WHEN status IN ('not_eligible', 'not_reconciled') THEN 3 ELSE 1 END")
 
-INCENTIVE_COLUMNS = ("period", "incentive_type", "service_type_code", "incentive_policy",
+INCENTIVE_COLUMNS = ("period", "incentive_type", "service_type_code", "service_type_name", "incentive_policy",
                      "eligible_performance_amount", "rate", "expected_incentive_amount",
                      "statement_incentive_amount", "difference_amount", "status",
                      "expected_reconciliation_date", "expected_payment_date", "frozen_reason",

@@ -19,7 +19,8 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from reports.formatting import CURRENCY, gmt8_text
+from reports.codes import incentive_policy_label
+from reports.formatting import CURRENCY, status_text
 from reports.reconciliation import (
     AREA_TITLES,
     AMOUNT_FIRST_ORDER,
@@ -175,15 +176,16 @@ def _write_incentives_sheet(sheet: Worksheet, formats: Formats, data: Reconcilia
         field("period", "Period", "text", 9),
         field("incentive_type", "Incentive type", "text", 18),
         field("service_type_code", "Service type code", "text", 28),
-        field("incentive_policy", "Policy", "text", 8),
+        field("service_type_name", "Service", "text", 28),
+        Column("Policy", lambda row: incentive_policy_label(row["incentive_policy"]), "text", 34),
         field("eligible_performance_amount", f"Eligible performance ({CURRENCY})", "money", 17),
         field("rate", "Rate", "rate", 9),
         field("expected_incentive_amount", f"Expected incentive ({CURRENCY})", "money", 16),
         field("statement_incentive_amount", f"Statement ({CURRENCY})", "money", 16),
         field("difference_amount", f"Difference ({CURRENCY}, statement − expected)", "money", 18),
-        field("status", "Status", "text", 20),
-        field("expected_reconciliation_date", "Expected reconciliation", "text", 13),
-        field("expected_payment_date", "Expected payment", "text", 13),
+        Column("Status", lambda row: status_text(row["status"]), "text", 20),
+        field("expected_reconciliation_date", "Expected reconciliation", "date", 13),
+        field("expected_payment_date", "Expected payment", "date", 13),
         field("frozen_reason", "Frozen reason", "text", 40),
     ]
     status = data.status(INCENTIVE.key)
@@ -204,7 +206,7 @@ def _write_budgets_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         field("customer_id", "Customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 30),
         field("bill_cycle", "Open month", "text", 10),
-        field("as_of_date", "As of", "text", 11),
+        field("as_of_date", "As of", "date", 11),
         field("days_covered", "Days covered", "count"),
         field("budget_type", "Budget type", "text", 14),
         field("budget_amount", f"Budget ({CURRENCY})", "money"),
@@ -238,8 +240,8 @@ def _write_coupons_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         field("balance", f"Balance ({CURRENCY})", "money"),
         field("used_amount", f"Used ({CURRENCY})", "money"),
         field("used_this_month_amount", f"Used this month ({CURRENCY})", "money", 16),
-        Column("Valid from (GMT+8)", lambda row: gmt8_text(row["valid_time"]), "text", 20),
-        Column("Expires (GMT+8)", lambda row: gmt8_text(row["expire_time"]), "text", 20),
+        field("valid_time", "Valid from (GMT+8)", "datetime_gmt8", 19),
+        field("expire_time", "Expires (GMT+8)", "datetime_gmt8", 19),
         field("days_to_expiry", "Days to expiry", "integer", 10),
         field("finding_rules", "Findings", "text", 40),
     ]
