@@ -256,7 +256,9 @@ def set_print_layout(sheet: Worksheet, bill_cycle: str, *, one_page: bool = Fals
     sheet.set_landscape()
     sheet.set_paper(_A4)
     sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-    sheet.hide_gridlines(0)  # gridlines stay on screen, and are printed: rows are easier to follow
+    # A table's gridlines are printed (a row is easier to follow across a wide page); the one-page
+    # statement reads better without them.
+    sheet.hide_gridlines(1 if one_page else 0)
     sheet.fit_to_pages(1, 1 if one_page else 0)
     last_row, last_column = sheet.dim_rowmax, sheet.dim_colmax
     footer_right = ""

@@ -275,7 +275,7 @@ def test_notes_are_shown_before_the_figures(report):
 
 
 def test_data_quality_section_lists_the_cycle_only(report):
-    html = _html(report)
+    html = _html(report).replace("<wbr>", "")  # rule ids may wrap after their dots and underscores
     assert MARCH_MEMBER in html
     assert AGREEMENTS_FILE in html  # not month-bound: shown in every cycle
     assert FEBRUARY_FILE not in html
