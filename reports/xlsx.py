@@ -41,6 +41,7 @@ from reports.xlsx_tables import (
     spreadsheet_text,
     write_cell,
     write_table,
+    worded,
     write_note,
     write_total_row,
 )
@@ -393,7 +394,7 @@ def _write_data_quality_sheet(
         field("rows_loaded", "Rows loaded", "count"),
         field("rows_quarantined", "Rows quarantined", "count", 12),
         field("findings_count", "Findings", "count"),
-        field("status", "Status", "text", 16),
+        worded("status", "Status", 16),
         Column("Rows add up", lambda row: "yes" if rows_balance(row) else "NO", "text", 10),
         field("first_error", "First error", "text", 60),
         field("landed_at", "Landed at (UTC)", "datetime_utc", 19),

@@ -20,7 +20,7 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from reports.codes import incentive_policy_label
-from reports.formatting import CURRENCY, status_text
+from reports.formatting import CURRENCY
 from reports.reconciliation import (
     AREA_TITLES,
     AMOUNT_FIRST_ORDER,
@@ -38,7 +38,7 @@ from reports.reconciliation import (
     missing_table_reason,
 )
 from reports.reconciliation_status import AreaStatus
-from reports.xlsx_tables import Column, Formats, field, write_note, write_table, write_total_row
+from reports.xlsx_tables import Column, Formats, field, worded, write_note, write_table, write_total_row
 
 SHEET_RECONCILIATION = "Reconciliation"
 SHEET_TIEOUT = "Tie-out"
@@ -138,7 +138,7 @@ def _write_tieout_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliati
         field("file_amount", f"Bill file ({CURRENCY})", "money", 16),
         field("api_amount", f"API ({CURRENCY})", "money", 16),
         field("difference_amount", f"Difference ({CURRENCY}, API − file)", "money", 17),
-        field("status", "Status", "text", 16),
+        worded("status", "Status", 16),
     ]
     status = data.status(TIEOUT.key)
     if status.level == "unavailable":
@@ -183,7 +183,7 @@ def _write_incentives_sheet(sheet: Worksheet, formats: Formats, data: Reconcilia
         field("expected_incentive_amount", f"Expected incentive ({CURRENCY})", "money", 16),
         field("statement_incentive_amount", f"Statement ({CURRENCY})", "money", 16),
         field("difference_amount", f"Difference ({CURRENCY}, statement − expected)", "money", 18),
-        Column("Status", lambda row: status_text(row["status"]), "text", 20),
+        worded("status", "Status", 20),
         field("expected_reconciliation_date", "Expected reconciliation", "date", 13),
         field("expected_payment_date", "Expected payment", "date", 13),
         field("frozen_reason", "Frozen reason", "text", 40),
@@ -217,7 +217,7 @@ def _write_budgets_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         field("forecast_utilisation", "Forecast utilisation", "ratio", 11),
         Column("Frozen", lambda row: None if row["is_frozen"] is None else ("yes" if row["is_frozen"] else "no"),
                "text", 8),
-        field("status", "Status", "text", 16),
+        worded("status", "Status", 16),
     ]
     status = data.status(BUDGET.key)
     if status.level == "unavailable":
@@ -234,8 +234,8 @@ def _write_coupons_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         field("coupon_id", "Coupon ID", "text", 26),
         field("customer_id", "Customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 28),
-        field("coupon_type", "Type", "text", 12),
-        field("status", "Status", "text", 12),
+        worded("coupon_type", "Type", 12),
+        worded("status", "Status", 12),
         field("face_value", f"Face value ({CURRENCY})", "money"),
         field("balance", f"Balance ({CURRENCY})", "money"),
         field("used_amount", f"Used ({CURRENCY})", "money"),

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from reports.formatting import GMT8, utc_timestamp_text
+from reports.formatting import GMT8, status_text, utc_timestamp_text
 from reports.safety import neutralise_spreadsheet_text
 
 MONEY_FORMAT = "#,##0.00"
@@ -73,6 +73,12 @@ class Column:
 def field(name: str, header: str, kind: CellKind = "text", width: float | None = None) -> Column:
     """A column that shows the row's ``name`` field as is."""
     return Column(header, lambda row: row[name], kind, width)
+
+
+def worded(name: str, header: str, width: float | None = None) -> Column:
+    """A column of codes such as statuses shown as words (``missing_in_file`` -> ``missing in file``),
+    the way the page shows them."""
+    return Column(header, lambda row: None if row[name] is None else status_text(row[name]), "text", width)
 
 
 class Formats:

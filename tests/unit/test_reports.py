@@ -729,7 +729,7 @@ def test_reconciliation_sheets_have_frozen_headers_filters_and_numeric_money(rec
     assert [row[1] for row in values[:4]] == ["Consumption (expenditure lines)", "Refunds", "Adjustments",
                                               "Amount due"]
     assert values[4][1:] == [FORMULA[0], "'" + FORMULA[1], 10.5, 1245.06, 1234.56, "mismatch"]
-    assert [row[6] for row in values[4:]] == ["mismatch", "missing_in_file", "matched", "matched"]
+    assert [row[6] for row in values[4:]] == ["mismatch", "missing in file", "matched", "matched"]
     budgets = workbook["Budgets"]
     utilisation = budgets.cell(row=2, column=9)
     assert utilisation.value == pytest.approx(1.1) and utilisation.number_format == "0.00%"
@@ -998,6 +998,12 @@ def test_codes_are_shown_with_their_names(recon_report):
          "1 – Specific product: counts toward performance and earns the rebate", "frozen"),
         ("hws.service.type.ec2", "Elastic Cloud Server",
          "0 – Non-specific product: counts toward performance and earns the rebate", "matched")]
+    quality = workbook["Data quality"]
+    status = [cell.value for cell in quality[1]].index("Status")
+    assert {row[status].value for row in quality.iter_rows(min_row=2)} == {"quarantined rows", "ok"}
+    budgets = workbook["Budgets"]
+    status = [cell.value for cell in budgets[1]].index("Status")
+    assert [row[status].value for row in budgets.iter_rows(min_row=2)] == ["over budget", "watch", "ok"]
     html = _section(_html(recon_report), 'id="incentives"', 'id="budgets"')
     assert re.search(r'<span class="name">Object Storage Service</span><span class="id">hws.service.type.obs</span>',
                      html)
