@@ -67,7 +67,7 @@ def write_reconciliation_sheets(
     _write_coupons_sheet(workbook.add_worksheet(SHEET_COUPONS), formats, reader, data)
 
 
-def _finding_columns(with_area: bool) -> list[Column]:
+def _finding_columns(with_area: bool, data: ReconciliationData) -> list[Column]:
     columns = []
     if with_area:
         columns.append(Column("Area", lambda row: AREA_TITLES.get(row["check_area"], row["check_area"]),
@@ -79,6 +79,7 @@ def _finding_columns(with_area: bool) -> list[Column]:
         field("customer_id", "Customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 28),
         field("reference", "Reference", "text", 26),
+        Column("Service", lambda row: data.service_name(row["reference"]), "text", 24),
         field("expected", "Expected", "exact"),
         field("actual", "Actual", "exact"),
         field("difference_amount", f"Difference ({CURRENCY}, actual − expected)", "money", 17),
@@ -112,7 +113,7 @@ def _write_reconciliation_sheet(sheet: Worksheet, formats: Formats, reader: Reco
     ]
     after = write_table(sheet, formats, status_columns, data.statuses, frozen_and_filtered=False)
     first_row = after + 1
-    columns = _finding_columns(with_area=True)
+    columns = _finding_columns(with_area=True, data=data)
     if FINDINGS_TABLE not in data.present_tables:
         _write_unavailable(sheet, formats, columns, missing_table_reason(FINDINGS_TABLE), first_row)
         return
@@ -160,7 +161,7 @@ def _write_tieout_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliati
 
 def _write_discount_sheet(sheet: Worksheet, formats: Formats, reader: ReconciliationReader,
                           data: ReconciliationData) -> None:
-    columns = _finding_columns(with_area=False)
+    columns = _finding_columns(with_area=False, data=data)
     status = data.status(DISCOUNT.key)
     if not status.judged:
         _write_unavailable(sheet, formats, columns, str(status.reason))
@@ -176,7 +177,8 @@ def _write_incentives_sheet(sheet: Worksheet, formats: Formats, data: Reconcilia
         field("period", "Period", "text", 9),
         field("incentive_type", "Incentive type", "text", 18),
         field("service_type_code", "Service type code", "text", 28),
-        field("service_type_name", "Service", "text", 28),
+        Column("Service", lambda row: row["service_type_name"] or data.service_name(row["service_type_code"]),
+               "text", 28),
         Column("Policy", lambda row: incentive_policy_label(row["incentive_policy"]), "text", 34),
         field("eligible_performance_amount", f"Eligible performance ({CURRENCY})", "money", 17),
         field("rate", "Rate", "rate", 9),

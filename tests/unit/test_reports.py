@@ -998,6 +998,15 @@ def test_codes_are_shown_with_their_names(recon_report):
          "1 – Specific product: counts toward performance and earns the rebate", "frozen"),
         ("hws.service.type.ec2", "Elastic Cloud Server",
          "0 – Non-specific product: counts toward performance and earns the rebate", "matched")]
+    reconciliation = workbook["Reconciliation"]
+    headers = [cell.value for cell in reconciliation[8]]
+    references = {row[headers.index("Reference")].value: row[headers.index("Service")].value
+                  for row in reconciliation.iter_rows(min_row=9)}
+    assert references["hws.service.type.rds"] == "Relational Database Service"  # named by the bill lines
+    assert references["hws.service.type.ec2 / *"] == "Elastic Cloud Server"  # an agreement's scope
+    assert references["consumption"] is None  # a reference that is no service
+    findings = _section(_html(recon_report), 'id="reconciliation-findings"', 'id="tie-out"')
+    assert re.search(r'hws\.service\.type\.rds<span class="hint block">Relational Database Service</span>', findings)
     quality = workbook["Data quality"]
     status = [cell.value for cell in quality[1]].index("Status")
     assert {row[status].value for row in quality.iter_rows(min_row=2)} == {"quarantined rows", "ok"}
@@ -1020,3 +1029,14 @@ def test_codes_are_shown_with_their_names(recon_report):
 ])
 def test_month_over_month_changes_on_a_tiny_base_are_words_not_percentages(change, base, text):
     assert format_change_percent(D(change), D(base)) == text
+
+
+def test_a_service_the_incentive_mart_does_not_name_is_named_from_the_bill_lines(recon_warehouse, tmp_path):
+    recon_warehouse.execute("UPDATE marts.incentive_reconciliation SET service_type_name = NULL")
+    report = render_month_close(recon_warehouse, CYCLE, tmp_path / CYCLE, api_configured=True)
+    incentives = openpyxl.load_workbook(report.xlsx)["Incentives"]
+    names = [row[3].value for row in incentives.iter_rows(min_row=2, max_row=3)]
+    assert [cell.value for cell in incentives[1]][3] == "Service"
+    assert names == ["Object Storage Service", "Elastic Cloud Server"]
+    html = _section(_html(report), 'id="incentives"', 'id="budgets"')
+    assert '<span class="name">Object Storage Service</span><span class="id">hws.service.type.obs</span>' in html
