@@ -21,9 +21,9 @@ BILLING_MODES: dict[int, str] = {
 # for table cells, and what the policy means.
 INCENTIVE_POLICIES: dict[int, tuple[str, str]] = {
     0: ("Non-specific product", "counts toward performance and earns the rebate"),
-    1: ("Specific product", "counts toward performance and earns the rebate"),
-    2: ("Excluded", "no performance, no rebate"),
-    13: ("Performance only", "counts toward performance, no rebate (its rate is 0 %)"),
+    1: ("Specific product", "counts toward performance and earns the rebate (the specific-product tier)"),
+    2: ("Excluded (no performance, no rebate)", "counts toward neither"),
+    13: ("Performance only (no rebate)", "counts toward performance but earns nothing: its rate is 0 %"),
 }
 
 
@@ -43,11 +43,10 @@ def billing_mode_label(code: object) -> str | None:
 
 
 def incentive_policy_label(code: object) -> str | None:
-    """``13`` -> ``13 – Performance only: counts toward performance, no rebate (its rate is 0 %)``."""
+    """``13`` -> ``13 – Performance only (no rebate)``; None -> None."""
     if code is None:
         return None
-    policy = INCENTIVE_POLICIES.get(_as_code(code))
-    return f"{code} – {policy[0]}: {policy[1]}" if policy else f"{code} – unknown policy"
+    return f"{code} – {incentive_policy_name(code)}"
 
 
 def incentive_policy_name(code: object) -> str | None:

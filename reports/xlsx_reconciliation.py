@@ -179,7 +179,7 @@ def _write_incentives_sheet(sheet: Worksheet, formats: Formats, data: Reconcilia
         field("service_type_code", "Service type code", "text", 28),
         Column("Service", lambda row: row["service_type_name"] or data.service_name(row["service_type_code"]),
                "text", 28),
-        Column("Policy", lambda row: incentive_policy_label(row["incentive_policy"]), "text", 34),
+        Column("Policy", lambda row: incentive_policy_label(row["incentive_policy"]), "text", 36),
         field("eligible_performance_amount", f"Eligible performance ({CURRENCY})", "money", 17),
         field("rate", "Rate", "rate", 9),
         field("expected_incentive_amount", f"Expected incentive ({CURRENCY})", "money", 16),

@@ -117,6 +117,11 @@ def write_table(
     with a closing line saying so (the CSV export has every row). A sheet has one frozen pane and
     one filter: a small table above the main one passes ``frozen_and_filtered=False``.
     """
+    # Headers wrap within their column; the row is made tall enough for the longest (a wrapped
+    # row's height is not worked out by every spreadsheet program, LibreOffice's among them).
+    header_lines = max((_wrapped_lines(column.header, column.width or _DEFAULT_WIDTHS[column.kind])
+                        for column in columns), default=1)
+    sheet.set_row(first_row, 15 * header_lines)
     for index, column in enumerate(columns):
         sheet.set_column(index, index, column.width or _DEFAULT_WIDTHS[column.kind])
         sheet.write_string(first_row, index, column.header, formats.header)
@@ -139,6 +144,18 @@ def write_table(
     if frozen_and_filtered:
         sheet.autofilter(first_row, 0, max(row_index, first_row + 1), len(columns) - 1)
     return row_index + 1
+
+
+def _wrapped_lines(text: str, width: float) -> int:
+    """How many lines ``text`` wraps to, word by word, in a column ``width`` characters wide
+    (bold text is a little wider than the width counts: allow one character of margin)."""
+    lines, used = 1, 0
+    for word in text.split():
+        if used and used + 1 + len(word) > width - 1:
+            lines, used = lines + 1, len(word)
+        else:
+            used += (1 if used else 0) + len(word)
+    return lines
 
 
 def write_total_row(

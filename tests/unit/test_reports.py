@@ -934,6 +934,9 @@ def test_every_sheet_prints_landscape_fitted_to_width_with_its_header_repeated(r
             header = _header_row(sheet)
             assert sheet.print_title_rows == f"${header}:${header}", sheet.title
             assert setup.fitToHeight == 0, sheet.title  # as many pages as the rows need
+    # a header that wraps gets a row tall enough to show it: "Difference (USD, statement − expected)" in 18
+    assert workbook["Incentives"].row_dimensions[1].height == 45
+    assert workbook["Customers"].row_dimensions[1].height == 45  # "Lines without agreement" in 12
     summary = workbook["Summary"]
     assert summary.page_setup.fitToHeight in (None, 1)  # one page (1 is the default, left out)
     last_text_row = max(cell.row for cell in _cells(summary))
@@ -995,9 +998,9 @@ def test_codes_are_shown_with_their_names(recon_report):
     rows = [{h: c.value for h, c in zip(headers, row)} for row in incentives.iter_rows(min_row=2, max_row=3)]
     assert [(r["Service type code"], r["Service"], r["Policy"], r["Status"]) for r in rows] == [
         ("hws.service.type.obs", "Object Storage Service",
-         "1 – Specific product: counts toward performance and earns the rebate", "frozen"),
+         "1 – Specific product", "frozen"),
         ("hws.service.type.ec2", "Elastic Cloud Server",
-         "0 – Non-specific product: counts toward performance and earns the rebate", "matched")]
+         "0 – Non-specific product", "matched")]
     reconciliation = workbook["Reconciliation"]
     headers = [cell.value for cell in reconciliation[8]]
     references = {row[headers.index("Reference")].value: row[headers.index("Service")].value
@@ -1017,8 +1020,8 @@ def test_codes_are_shown_with_their_names(recon_report):
     assert re.search(r'<span class="name">Object Storage Service</span><span class="id">hws.service.type.obs</span>',
                      html)
     assert '<span class="name">Specific product</span><span class="id">policy 1</span>' in html
-    assert ("<strong>13</strong> performance only, counts toward performance, no rebate (its rate is 0 %)."
-            in html)
+    assert ("<strong>13</strong> performance only (no rebate), counts toward performance but earns nothing: "
+            "its rate is 0 %." in html)
 
 
 @pytest.mark.parametrize(("change", "base", "text"), [
