@@ -7,6 +7,7 @@ at display time, and always half-up (the convention on invoices), never banker's
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -83,6 +84,32 @@ def format_percent(value: Decimal | None) -> str:
     return f"{percent:,.2f} %"
 
 
+# A change against a base this small (in CURRENCY) says nothing as a percentage: 5.00 -> 1,718.00
+# would read "34,260.00 %". Such changes, and rises beyond CHANGE_PERCENT_CAP, are shown in words.
+CHANGE_BASE_MINIMUM = Decimal("10")
+CHANGE_PERCENT_CAP = Decimal("10")  # a ratio: +1,000 %
+
+
+def format_change_percent(change: Decimal | None, base: Decimal | None) -> str:
+    """A month-over-month change as a percentage of its base, where that means something.
+
+    ``new`` when there was nothing before and there is now; ``n/a`` when nothing changed from
+    nothing or the base is under CHANGE_BASE_MINIMUM (in either sign); ``> 1,000.00 %`` for a rise
+    beyond CHANGE_PERCENT_CAP; otherwise the percentage (``-12.50 %``). The amount of the
+    change is always shown beside it, so nothing is lost.
+    """
+    change = _as_decimal(change)
+    if base is None or _as_decimal(base) == 0:
+        return "new" if change > 0 else "n/a"
+    base = _as_decimal(base)
+    if abs(base) < CHANGE_BASE_MINIMUM:
+        return "n/a"
+    ratio = change / abs(base)
+    if ratio > CHANGE_PERCENT_CAP:
+        return f"> {format_percent(CHANGE_PERCENT_CAP)}"
+    return format_percent(ratio)
+
+
 def margin_ratio(margin: Decimal | None, billed: Decimal | None) -> Decimal | None:
     """Margin as a share of what the customers are billed; undefined when nothing was billed."""
     if margin is None or not billed:
@@ -131,16 +158,6 @@ def format_when(value: date | datetime | str | None) -> str:
     return str(value)
 
 
-def gmt8_text(value: datetime | date | str | None) -> str | None:
-    """An instant as ISO text in GMT+8 (``2026-04-30 23:59:59+08:00``), for business times such
-    as a coupon's expiry, whatever the session's time zone; dates and text as they are."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(GMT8).isoformat(sep=" ")
-    if isinstance(value, (datetime, date)):
-        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
-    return value
-
-
 def meter_percent(ratio: Decimal | float | None) -> str:
     """Width of a utilisation bar in percent of its track, 0 to 100, one decimal (``62.5``)."""
     value = _as_decimal(ratio)
@@ -161,6 +178,12 @@ def pill_class(status: str | None) -> str:
     if status is None:
         return "info"
     return _PILL_CLASSES.get(status, "error")
+
+
+def break_points(code: str | None) -> list[str]:
+    """A code cut after each ``.`` and ``_`` (``RULE.SOME_ID`` -> ``RULE.``, ``SOME_``, ``ID``), so a
+    page can let a narrow column wrap there (``<wbr>``) rather than in the middle of a word."""
+    return re.findall(r"[^._]*[._]|[^._]+$", code or "")
 
 
 def status_text(status: str | None) -> str:

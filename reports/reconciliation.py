@@ -107,7 +107,7 @@ _INCENTIVE_STATUS_RANK = ("CASE WHEN status IN ('mismatch', 'missing_in_statemen
                           "WHEN status = 'matched' THEN 2 "
                           "WHEN status IN ('not_eligible', 'not_reconciled') THEN 3 ELSE 1 END")
 
-INCENTIVE_COLUMNS = ("period", "incentive_type", "service_type_code", "incentive_policy",
+INCENTIVE_COLUMNS = ("period", "incentive_type", "service_type_code", "service_type_name", "incentive_policy",
                      "eligible_performance_amount", "rate", "expected_incentive_amount",
                      "statement_incentive_amount", "difference_amount", "status",
                      "expected_reconciliation_date", "expected_payment_date", "frozen_reason",
@@ -194,6 +194,8 @@ class ReconciliationData:
     api_configured: bool | None
     present_tables: frozenset[str]
     customer_names: dict[str, str]
+    service_names: dict[str, str]
+    """Service type code -> name, for codes shown in findings and incentives."""
     statuses: list[AreaStatus]
     finding_groups: list[dict[str, Any]]
     """check_area × severity × rule_id: finding_count, difference_amount, abs_difference_amount."""
@@ -241,6 +243,13 @@ class ReconciliationData:
 
     def customer_name(self, customer_id: str | None) -> str | None:
         return self.customer_names.get(customer_id) if customer_id is not None else None
+
+    def service_name(self, reference: str | None) -> str | None:
+        """The name of the service a code or a finding's reference names: ``hws.service.type.obs``,
+        or an agreement's scope ``hws.service.type.obs / *``; None for any other reference."""
+        if reference is None:
+            return None
+        return self.service_names.get(reference.split(" / ")[0].strip())
 
 
 def load_reconciliation_data(
@@ -314,6 +323,7 @@ def load_reconciliation_data(
         api_configured=api_configured,
         present_tables=present,
         customer_names=reader.customer_names(),
+        service_names=reader.service_names(),
         statuses=statuses,
         finding_groups=finding_groups,
         findings=findings,
@@ -516,6 +526,23 @@ class ReconciliationReader:
             GROUP BY ALL
             ORDER BY c.customer_id NULLS FIRST, c.coupon_type NULLS FIRST, c.coupon_id NULLS FIRST,
                      c.expire_time NULLS FIRST, c.balance NULLS FIRST {limit_clause}""", [self.cycle])
+
+    # names -------------------------------------------------------------------------------------
+
+    def service_names(self) -> dict[str, str]:
+        """Service type code -> its newest name in the marts that carry one: the incentive mart
+        (the API's policies), then the expenditure mart (the bill lines), which wins."""
+        sources = []
+        if INCENTIVE_TABLE in self.present:
+            sources.append(f"SELECT service_type_code, max_by(service_type_name, period) FROM {INCENTIVE_TABLE} "
+                           "WHERE service_type_code IS NOT NULL AND service_type_name IS NOT NULL GROUP BY 1")
+        if EXPENDITURE_TABLE in existing_tables(self.con, [EXPENDITURE_TABLE]):
+            sources.append(f"SELECT service_type_code, max_by(service_type_name, bill_cycle) FROM {EXPENDITURE_TABLE} "
+                           "WHERE service_type_code IS NOT NULL AND service_type_name IS NOT NULL GROUP BY 1")
+        names: dict[str, str] = {}
+        for sql in sources:  # later sources win
+            names.update(dict(self.con.execute(sql).fetchall()))
+        return names
 
     # customer names ------------------------------------------------------------------------
 

@@ -42,7 +42,8 @@ CREATE TABLE marts.customer_bill_tieout (
 """
 INCENTIVE_DDL = """
 CREATE TABLE marts.incentive_reconciliation (
-  period VARCHAR, incentive_type VARCHAR, service_type_code VARCHAR, incentive_policy VARCHAR,
+  period VARCHAR, incentive_type VARCHAR, service_type_code VARCHAR, service_type_name VARCHAR,
+  incentive_policy VARCHAR,
   eligible_performance_amount DECIMAL(20,8), rate DECIMAL(9,6),
   expected_incentive_amount DECIMAL(20,8), statement_incentive_amount DECIMAL(20,8),
   difference_amount DECIMAL(20,8), status VARCHAR, expected_reconciliation_date DATE,
@@ -115,10 +116,10 @@ def fill_reconciliation_marts(con: duckdb.DuckDBPyConnection, cycle: str, open_m
         ("DISCOUNT.NOT_ALLOWED", "warning", "2026-02", acme[0], "T-9", D(0), D(5), D(5),
          "February", "discount"),  # another cycle: not in this pack
     ])
-    con.executemany("INSERT INTO marts.incentive_reconciliation VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        (cycle, "Monthly rebate", "hws.service.type.ec2", "0", D("700"), D("0.03"), D("21.00"), D("21.00"),
+    con.executemany("INSERT INTO marts.incentive_reconciliation VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        (cycle, "Monthly rebate", "hws.service.type.ec2", "Elastic Cloud Server", "0", D("700"), D("0.03"), D("21.00"), D("21.00"),
          D(0), "matched", "2026-04-08", "2026-05-15", None, "matched"),
-        (cycle, "Monthly rebate", "hws.service.type.obs", "1", D("185.85"), D("0.03"), D("5.58"), D("5.58"),
+        (cycle, "Monthly rebate", "hws.service.type.obs", "Object Storage Service", "1", D("185.85"), D("0.03"), D("5.58"), D("5.58"),
          D(0), "frozen", "2026-04-08", "2026-05-15", "the partner bill of the period is not yet paid", "matched"),
     ])
     con.executemany("INSERT INTO marts.budget_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [

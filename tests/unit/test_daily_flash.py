@@ -4,6 +4,7 @@ previous month whose figures are worked out below."""
 from __future__ import annotations
 
 import csv
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -242,3 +243,15 @@ def test_a_cycle_without_usage_export_is_refused(warehouse, tmp_path):
 def test_days_covered_by_an_export(export_date, covered):
     from datetime import date
     assert days_covered(OPEN, date.fromisoformat(export_date)) == covered
+
+
+def test_a_rise_from_a_tiny_base_is_not_shown_as_an_absurd_percentage(warehouse, tmp_path):
+    # Formula spent 5.00 in the same days of March and 1,718.00 now: +34,260 % would mean nothing
+    warehouse.execute("UPDATE staging.bill_line SET official_amount = 5 WHERE customer_id = ?", [FORMULA[0]])
+    warehouse.execute("UPDATE staging.usage_line SET official_amount = 1718 WHERE customer_id = ?", [FORMULA[0]])
+    html = render_daily_flash(warehouse, OPEN, tmp_path).html.read_text(encoding="utf-8")
+    increases = html[html.index('id="movers"'):html.index("<h3>Decreases</h3>")]
+    row = increases[increases.index("=HYPERLINK"):]
+    row = row[:row.index("</tr>")]
+    assert re.findall(r'<td class="num">([^<]+)</td>', row) == ["1,718.00", "5.00", "1,713.00", "n/a"]
+    assert "34,260" not in html

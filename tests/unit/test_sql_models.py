@@ -66,6 +66,21 @@ def test_most_specific_rule_wins_and_dates_are_respected(con):
     assert got["T6"][:2] == (D("0.05"), D("31.66666666"))
 
 
+def test_the_agreement_applied_to_a_line_reads_as_words(con):
+    add_line(con, 1, "c1", "svc.ecs", "res.gpu", "2026-09-03", "Expenditure", "100", "10", "90")
+    add_line(con, 2, "c1", "svc.obs", "res.bucket", "2026-09-03", "Expenditure", "100", "10", "90")
+    add_line(con, 3, "c2", "svc.obs", "res.bucket", "2026-09-03", "Expenditure", "100", "10", "90")
+    add_line(con, 4, "c2", "svc.rds", "res.db", "2026-09-03", "Expenditure", "100", "10", "90")
+    rated(con)
+    labels = dict(con.execute("select trade_id, agreement_rule from core.rated_bill_line").fetchall())
+    assert labels == {
+        "T1": "customer c1, service svc.ecs, resource type res.gpu: 20 % off, from 2026-01-01",
+        "T2": "customer c1, all services: 10 % off, from 2026-01-01 to 2026-09-14",
+        "T3": "every customer, service svc.obs: 7 % off, from 2026-01-01",
+        "T4": "every customer, all services: 5 % off, from 2026-01-01",
+    }
+
+
 def test_refunds_are_charged_back_and_adjustments_are_not_billed(con):
     add_line(con, 1, "c2", "svc.ecs", "res.vm", "2026-09-03", "Expenditure", "200", "20", "180", coupon="30")
     add_line(con, 2, "c2", "svc.ecs", "res.vm", "2026-09-04", "Refund", "-50", "-5", "-45", original="T1")
