@@ -1,4 +1,5 @@
-"""What HUAWEI CLOUD's codes mean, for people reading the reports (``docs/codes.md``).
+"""What HUAWEI CLOUD's codes mean, for people reading the reports (``docs/domain.md#billing-modes``,
+``docs/month_close_pack.md``).
 
 The warehouse keeps the codes as delivered; the page and the workbook show these names beside
 them. A code that is not listed here is shown as it is, marked unknown, never hidden.
