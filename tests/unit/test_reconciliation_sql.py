@@ -196,8 +196,9 @@ def _statement(con, period: str, service: str, amount: str, status: str = "Confi
            incentive_type=incentive_type, service_type_code=service, incentive_amount=D(amount), status=status)
 
 
-def _credit(con, due: str) -> None:
-    insert(con, "staging.api_partner_credit", snapshot_date=dt.date(2026, 10, 4), consumption_quota=D(10_000),
+def _credit(con, due: str, on: str = "2026-10-06") -> None:
+    """A partner credit reading taken on `on` (GMT+8 snapshot date)."""
+    insert(con, "staging.api_partner_credit", snapshot_date=dt.date.fromisoformat(on), consumption_quota=D(10_000),
            amount=D(0), coupon_amount=D(0), due_amount=D(due), unbilled_amount=D(0), used_consumption_quota=D(due))
 
 
@@ -237,30 +238,58 @@ def test_only_services_of_policy_0_1_and_13_have_an_expected_incentive(con):
     assert findings(con, "incentive") == {("INCENTIVE.EXTRA_IN_STATEMENT", "2026-09", None, "svc.two", "5.00")}
 
 
-def test_a_period_is_frozen_by_its_statement_or_by_the_unpaid_bill_of_the_latest_cycle(con):
-    for cycle in ("2026-08", "2026-09"):
+def test_a_period_is_frozen_by_its_own_statement_and_bill_whichever_month_ran_last(con):
+    for cycle, amount in (("2026-07", "100.00"), ("2026-08", "200.00"), ("2026-09", "300.00")):
         bill_file(con, cycle)
-        line(con, cycle, f"T-{cycle}", "Expenditure", "200.00")
+        line(con, cycle, f"T-{cycle}", "Expenditure", amount)
         _policy(con, cycle, "svc.a", 0)
+        _partner_bill(con, cycle, amount, "0")
     _rate(con, 0, "0.05")
+    _statement(con, "2026-07", "svc.a", "5.00", status="Paid")
     _statement(con, "2026-08", "svc.a", "11.00", status="Frozen")   # expected 10.00
-    _statement(con, "2026-09", "svc.a", "10.00")
-    _credit(con, "12345.6")
-    for cycle in ("2026-08", "2026-09"):
+    _statement(con, "2026-09", "svc.a", "15.00")                    # Confirmed: not paid out yet
+    # a reading taken after the bill of 2026-09 was issued (2026-10-05): USD 321.00 still due
+    _credit(con, "321.00", on="2026-10-06")
+    before = {}
+    for cycle in ("2026-07", "2026-08", "2026-09"):
         reconcile(con, cycle)
+        before[cycle] = incentive_rows(con)[(cycle, "svc.a")]
     rows = incentive_rows(con)
+    # each period keeps what it showed when it was closed: the later months change nothing in it
+    assert {cycle: rows[(cycle, "svc.a")] for cycle in before} == before
+    assert rows[("2026-07", "svc.a")] == (D("5.00"), D("5.00"), "matched", "matched", None)
     assert rows[("2026-08", "svc.a")] == (D("10.00"), D("11.00"), "mismatch", "frozen", "the statement says Frozen")
-    assert rows[("2026-09", "svc.a")] == (D("10.00"), D("10.00"), "matched", "frozen",
-                                          "the partner bill of 2026-09 is not paid yet (amount due USD 12,345.60)")
+    # the month's own bill (the API's 300.00, not the credit's 321.00) and the statement's status
+    assert rows[("2026-09", "svc.a")] == (
+        D("15.00"), D("15.00"), "matched", "frozen",
+        "the partner bill of 2026-09 (amount due USD 300.00) was not paid on 2026-10-06: the partner credit "
+        "showed USD 321.00 due that day, and the statement says Confirmed")
     # frozen or not, a mismatch is a finding
     assert findings(con, "incentive") == {("INCENTIVE.AMOUNT_MISMATCH", "2026-08", None, "svc.a", "1.00")}
 
-    con.execute("delete from staging.api_partner_credit")
-    _credit(con, "0")   # the partner paid: only the statement's own freeze is left
+    _credit(con, "0", on="2026-10-07")   # the partner paid: only the statement's own freeze is left
     reconcile(con, "2026-09")
     rows = incentive_rows(con)
     assert rows[("2026-09", "svc.a")][2:] == ("matched", "matched", None)
     assert rows[("2026-08", "svc.a")][3] == "frozen"
+
+
+def test_a_credit_reading_taken_before_the_bill_file_landed_freezes_nothing(con):
+    bill_file(con, "2026-09")
+    line(con, "2026-09", "T1", "Expenditure", "200.00")
+    _policy(con, "2026-09", "svc.a", 0)
+    _rate(con, 0, "0.05")
+    # the bill file of 2026-09 landed on 2026-10-04 (GMT+8): a reading of the day before shows an older bill
+    _credit(con, "500.00", on="2026-10-03")
+    reconcile(con, "2026-09")
+    assert incentive_rows(con)[("2026-09", "svc.a")][2:] == ("awaiting_statement", "awaiting_statement", None)
+
+    _credit(con, "500.00", on="2026-10-04")   # no statement yet, no bill from the API either
+    reconcile(con, "2026-09")
+    assert incentive_rows(con)[("2026-09", "svc.a")][2:] == (
+        "awaiting_statement", "awaiting_statement",
+        "the partner bill of 2026-09 was not paid on 2026-10-04: the partner credit showed USD 500.00 due "
+        "that day, and no statement has been delivered")
 
 
 def test_nothing_is_missing_from_a_statement_that_has_not_been_delivered_yet(con):
