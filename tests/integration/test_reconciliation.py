@@ -148,7 +148,8 @@ def test_a_clean_world_leaves_no_finding_no_audit_finding_and_no_quarantined_row
     incentive = {status for (status,) in result.query("select distinct comparison_status "
                                                       "from marts.incentive_reconciliation")}
     assert incentive <= {"matched", "not_eligible"} and "matched" in incentive
-    assert result.query("select count(*) from marts.budget_status")[0][0] == len(result.world.api_data.budgets)
+    assert result.query("select count(*) from marts.budget_status where bill_cycle = ?",
+                        [result.world.open_month])[0][0] == len(result.world.api_data.budgets)
     assert result.query("select count(*) from marts.coupon_status")[0][0] == len(result.world.api_data.coupons)
 
 

@@ -336,3 +336,97 @@ def test_expected_dates_count_working_days_of_the_next_month(con, period, reconc
                         "from marts.incentive_reconciliation").fetchall()
     assert dates == [(dt.date.fromisoformat(reconciliation), dt.date.fromisoformat(payment))]
     assert dates[0][0].weekday() < 5
+
+
+# ------------------------------------------------------------------------------------------ budgets
+
+def _usage(con, cycle: str, export: str, customer: str, amount: str, billing_mode: int = 1) -> None:
+    """A line of the usage export made on `export` (a refund is a negative amount)."""
+    trade_time = dt.datetime.combine(dt.date.fromisoformat(f"{cycle}-01"), dt.time(3), dt.timezone.utc)
+    insert(con, "staging.usage_line", bill_cycle=cycle, export_date=dt.date.fromisoformat(export),
+           customer_id=customer, trade_time=trade_time, trade_date_local=trade_time.date(),
+           billing_mode=billing_mode, service_type_code="svc.a", official_amount=D(amount), discount_amount=D(0),
+           amount_due=D(amount), src_record=1)
+
+
+def _budget(con, customer: str, amount: str, used: str, budget_type: str = "MONTHLY",
+            on: str = "2026-10-06") -> None:
+    insert(con, "staging.api_budget", snapshot_date=dt.date.fromisoformat(on), customer_id=customer,
+           budget_type=budget_type, budget_amount=D(amount), used_amount=D(used))
+
+
+def budget_rows(con) -> dict[tuple[str, str], dict]:
+    cursor = con.execute("""select bill_cycle, customer_id, budget_used_amount, utilisation, threshold_crossed,
+                                   forecast_amount, forecast_utilisation, status, alert_level, note
+                            from marts.budget_status""")
+    names = [c[0] for c in cursor.description]
+    return {(r[0], r[1]): dict(zip(names[2:], r[2:])) for r in cursor.fetchall()}
+
+
+def test_budgets_count_forecast_overruns_and_do_not_extrapolate_refunds_or_purchases(con):
+    # the export of 2026-10-06 covers 5 days of a 31-day month
+    _usage(con, "2026-10", "2026-10-06", "c.forecast", "100.00")               # 100 / 5 × 31 = 620
+    _budget(con, "c.forecast", "500.00", "100.00")
+    _usage(con, "2026-10", "2026-10-06", "c.alert", "400.00", billing_mode=0)   # a monthly subscription: 80 %
+    _budget(con, "c.alert", "500.00", "400.00")
+    _usage(con, "2026-10", "2026-10-06", "c.over", "510.00")
+    _budget(con, "c.over", "500.00", "510.00")
+    # usage 172.55, a refund of a subscription bought earlier 1,287.52, on a one-time budget used 7,460.36
+    _usage(con, "2026-10", "2026-10-06", "c.refund", "172.55")
+    _usage(con, "2026-10", "2026-10-06", "c.refund", "-1287.52", billing_mode=0)
+    _budget(con, "c.refund", "11380.00", "7460.36", budget_type="PACKAGE")
+    _usage(con, "2026-10", "2026-10-06", "c.ok", "10.00")
+    _budget(con, "c.ok", "500.00", "10.00")
+    reconcile(con, "2026-10")
+    rows = budget_rows(con)
+    assert rows[("2026-10", "c.forecast")] == {
+        "budget_used_amount": D("100.00"), "utilisation": D("0.2"), "threshold_crossed": 0,
+        "forecast_amount": D("620.00"), "forecast_utilisation": D("1.24"), "status": "forecast_over",
+        "alert_level": "amber", "note": None}
+    # a subscription is bought once: the forecast is what was bought, not 400 / 5 × 31
+    assert rows[("2026-10", "c.alert")]["forecast_amount"] == D("400.00")
+    assert (rows[("2026-10", "c.alert")]["status"], rows[("2026-10", "c.alert")]["alert_level"]) == ("alert_75", "amber")
+    assert (rows[("2026-10", "c.over")]["status"], rows[("2026-10", "c.over")]["alert_level"]) == ("over_budget", "red")
+    # the one-time budget counts what the API says was used since it was set; the refund is explained and
+    # is not extrapolated: 7,460.36 + 172.55 / 5 × 26 days left
+    assert rows[("2026-10", "c.refund")] == {
+        "budget_used_amount": D("7460.36"), "utilisation": D("0.655568"), "threshold_crossed": 0,
+        "forecast_amount": D("8357.62"), "forecast_utilisation": D("0.734413"), "status": "ok",
+        "alert_level": "green",
+        "note": "refunds of USD 1,287.52 exceed the month's usage of USD 172.55; a one-time budget: used counts "
+                "every month since it was set (the API's used amount)"}
+    mtd = con.execute("select mtd_spend_amount, refund_amount, one_off_amount, accruing_amount "
+                      "from marts.budget_status where customer_id = 'c.refund'").fetchone()
+    assert mtd == (D("-1114.97"), D("-1287.52"), D("0"), D("172.55"))
+    assert rows[("2026-10", "c.ok")]["status"] == "ok"
+    assert findings(con, "budget") == {("BUDGET.OVER_NOT_FROZEN", "2026-10", "c.over", None, "10.00")}
+
+
+def test_a_closed_month_keeps_its_own_budget_status_and_says_when_its_budgets_were_read(con):
+    _usage(con, "2026-09", "2026-10-01", "c1", "450.00")     # 2026-09's last export: the whole month
+    _budget(con, "c1", "500.00", "450.00", on="2026-09-30")
+    _usage(con, "2026-10", "2026-10-06", "c1", "100.00")
+    _usage(con, "2026-10", "2026-10-06", "c2", "20.00")
+    _budget(con, "c1", "400.00", "100.00", on="2026-10-06")  # the budget was lowered in October
+    _budget(con, "c2", "100.00", "20.00", on="2026-10-06")   # c2 got a budget only in October
+    bill_file(con, "2026-09")
+    reconcile(con, "2026-10")
+    rows = con.execute("""select bill_cycle, customer_id, budget_amount, api_used_amount, mtd_spend_amount,
+                                 days_covered, is_closed, budget_snapshot_date, status, note
+                          from marts.budget_status order by bill_cycle, customer_id""").fetchall()
+    assert rows == [
+        ("2026-09", "c1", D("500.00"), D("450.00"), D("450.00"), 30, True, dt.date(2026, 9, 30), "alert_90", None),
+        ("2026-10", "c1", D("400.00"), D("100.00"), D("100.00"), 5, False, dt.date(2026, 10, 6), "forecast_over",
+         None),
+        ("2026-10", "c2", D("100.00"), D("20.00"), D("20.00"), 5, False, dt.date(2026, 10, 6), "forecast_over", None),
+    ]
+
+    # no budget was read while 2026-09 was open: the newest reading stands in, and says so
+    con.execute("delete from staging.api_budget where snapshot_date = '2026-09-30'")
+    reconcile(con, "2026-10")
+    row = con.execute("""select budget_amount, api_used_amount, budget_snapshot_date, note from marts.budget_status
+                         where bill_cycle = '2026-09' and customer_id = 'c1'""").fetchone()
+    assert row == (D("400.00"), None, dt.date(2026, 10, 6),
+                   "budget as read on 2026-10-06, after 2026-09 ended: the BSS API keeps only the current budgets")
+    # a closed month's over-budget is shown, not raised: only the open month can still be acted on
+    assert findings(con, "budget") == set()
