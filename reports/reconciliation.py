@@ -81,6 +81,11 @@ def budget_no_data(bill_cycle: str) -> str:
             f"exports, and none of {bill_cycle} was loaded)")
 
 
+def budget_not_judged(bill_cycle: str, read_on: object) -> str:
+    return (f"not judged: no budget was read during {bill_cycle} (the BSS API keeps only the current budgets); "
+            f"the table compares those read on {read_on} with {bill_cycle}'s spend")
+
+
 # How many rows the page lists before pointing to the CSV/XLSX.
 FINDING_LIMIT = 100
 CUSTOMER_TIEOUT_LIMIT = 50
@@ -298,9 +303,12 @@ def load_reconciliation_data(
             facts=_incentive_facts(incentives),
         ),
         area_status(
+            # budgets read only after the month ended are shown, labelled, but not judged: the month's own
+            # budgets are not known
             BUDGET, unavailable_reason=reasons[BUDGET.key],
-            has_rows=bool(budget_summary.get("customer_count")),
-            no_data_reason=budget_no_data(bill_cycle),
+            has_rows=bool(budget_summary.get("customer_count")) and not budget_summary.get("budgets_read_after_month"),
+            no_data_reason=(budget_not_judged(bill_cycle, budget_summary["budget_snapshot_date"])
+                            if budget_summary.get("budgets_read_after_month") else budget_no_data(bill_cycle)),
             finding_groups=groups_of(BUDGET), facts=_budget_facts(budget_summary),
             limit_count=budget_summary.get("over_100_count") or 0,
             watch_count=budget_summary.get("watch_count") or 0,

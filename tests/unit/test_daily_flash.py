@@ -212,13 +212,15 @@ def test_budgets_first_over_75_and_not_available_without_the_api(warehouse, tmp_
 def test_the_budget_card_counts_threshold_crossings_and_forecast_overruns(warehouse, tmp_path):
     # a third customer at 10 % so far, forecast at 130 % of its budget by month end
     warehouse.execute("INSERT INTO marts.budget_status VALUES ('cust-g', 'Gamma', ?, '2026-04-21', 20, 'monthly', "
-                      "100, 10, 0.1, 0, 130, 1.3, false, 'forecast_over', 'amber', NULL, 30, false, '2026-04-21')",
-                      [OPEN])
+                      "100, 10, 0.1, 0, 130, 1.3, false, 'forecast_over', 'amber', ?, 30, false, '2026-04-21')",
+                      [OPEN, "refunds of USD 5.00 exceed the month's usage of USD 15.00"])
     html = render_daily_flash(warehouse, OPEN, tmp_path).html.read_text(encoding="utf-8")
     card = html[html.index('<div class="label">Budgets</div>'):]
     card = card[:card.index("</div></div>")]
     assert re.sub(r"<[^>]+>", " ", card).split() == (
         "Budgets 1 over budget 1 at 75 or 90 %, 1 more forecast over budget (of 3 customers)").split()
+    # a row's explanation (here: refunds above the month's usage) is shown beside its status
+    assert "refunds of USD 5.00 exceed the month&#39;s usage of USD 15.00" in html
 
 
 def test_csv_has_every_customer_with_exact_figures_and_neutralised_text(warehouse, tmp_path):

@@ -844,3 +844,17 @@ def test_bills_streamed_one_customer_range_per_query_are_the_same_files(warehous
     assert acme[2]["Trade Time (GMT+8)"] == "TOTAL"
     assert acme[1]["Product"] == "two\nline\r\nproduct"
     assert D(acme[2]["Charge (USD)"]) == D("1900") + D("117.28394956")
+
+
+def test_budgets_read_after_the_month_ended_are_shown_but_not_judged(recon_warehouse, tmp_path):
+    # a closed month raises no budget finding (only the open month can still be acted on)
+    recon_warehouse.execute("UPDATE marts.budget_status SET budget_snapshot_date = '2026-04-20'")
+    recon_warehouse.execute("DELETE FROM marts.reconciliation_findings WHERE check_area = 'budget'")
+    data = load_reconciliation_data(recon_warehouse, CYCLE, True)
+    (budget,) = [status for status in data.statuses if status.area.key == "budget"]
+    assert (budget.level, budget.reason) == (
+        "no_data", "not judged: no budget was read during 2026-03 (the BSS API keeps only the current budgets); "
+                   "the table compares those read on 2026-04-20 with 2026-03's spend")
+    html = _html(render_month_close(recon_warehouse, CYCLE, tmp_path / CYCLE, api_configured=True))
+    budgets = _section(html, 'id="budgets"', 'id="coupons"')
+    assert "Budgets as read on 2026-04-20: none was read during 2026-03" in budgets and "Acme" in budgets
