@@ -6,8 +6,8 @@
 -- newest export), staging.api_budget (one reading per snapshot date), core.current_customer (name, frozen).
 --
 -- The month's budget reading is the newest snapshot taken by the month's as-of date, else the oldest one
--- after it; a reading taken after the month ended says so in `note` (the BSS API keeps only the current
--- budgets), and its used_amount, which counts a later month, is not shown as the month's.
+-- after it (budget_snapshot_date tells; the BSS API keeps only the current budgets); a reading taken after
+-- the month ended has a used_amount that counts a later month, so it is not shown as the month's.
 --
 -- Spend (mtd_spend_amount) = Σ official_amount of the month's usage lines, net of refunds: refund_amount
 -- (Σ of the negative lines) and one_off_amount (subscriptions bought in the month: billing modes 0 yearly/
@@ -19,8 +19,8 @@
 -- forecast = budget_used + accruing ÷ days covered × the days left (refunds and purchases are not
 -- extrapolated). status: over_budget | alert_90 | alert_75 | forecast_over (below 75 % but forecast
 -- above the budget) | ok | not_measured; alert_level red (100 % reached) | amber (75/90 % reached or
--- forecast above the budget) | green. A negative spend (refunds above the month's usage) is explained in
--- `note`.
+-- forecast above the budget) | green. `note` explains a negative spend (refunds above the month's usage)
+-- and a one-time budget whose use in the month is not known.
 with budgets as (
     select * from staging.api_budget
 ),
@@ -166,15 +166,8 @@ final as (
                 || ' exceed the month''s usage of USD '
                 || format('{:,.2f}', round(mtd_spend_amount - refund_amount, 2))
             end,
-            case when budget_type = 'PACKAGE' and budget_used_amount is not null then
-                'a one-time budget: used counts every month since it was set (the API''s used amount)'
-            end,
             case when budget_type = 'PACKAGE' and budget_used_amount is null then
                 'a one-time budget: its use up to ' || bill_cycle || ' is not known'
-            end,
-            case when not reading_in_month then
-                'budget as read on ' || strftime(budget_snapshot_date, '%Y-%m-%d') || ', after ' || bill_cycle
-                || ' ended: the BSS API keeps only the current budgets'
             end), '') as note
     from forecast
     order by bill_cycle, customer_id

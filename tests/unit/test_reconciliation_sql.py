@@ -393,8 +393,7 @@ def test_budgets_count_forecast_overruns_and_do_not_extrapolate_refunds_or_purch
         "budget_used_amount": D("7460.36"), "utilisation": D("0.655568"), "threshold_crossed": 0,
         "forecast_amount": D("8357.62"), "forecast_utilisation": D("0.734413"), "status": "ok",
         "alert_level": "green",
-        "note": "refunds of USD 1,287.52 exceed the month's usage of USD 172.55; a one-time budget: used counts "
-                "every month since it was set (the API's used amount)"}
+        "note": "refunds of USD 1,287.52 exceed the month's usage of USD 172.55"}
     mtd = con.execute("select mtd_spend_amount, refund_amount, one_off_amount, accruing_amount "
                       "from marts.budget_status where customer_id = 'c.refund'").fetchone()
     assert mtd == (D("-1114.97"), D("-1287.52"), D("0"), D("172.55"))
@@ -421,12 +420,17 @@ def test_a_closed_month_keeps_its_own_budget_status_and_says_when_its_budgets_we
         ("2026-10", "c2", D("100.00"), D("20.00"), D("20.00"), 5, False, dt.date(2026, 10, 6), "forecast_over", None),
     ]
 
-    # no budget was read while 2026-09 was open: the newest reading stands in, and says so
+    # no budget was read while 2026-09 was open: the newest reading stands in, dated; its used amount counts
+    # October, so it is not shown as September's
     con.execute("delete from staging.api_budget where snapshot_date = '2026-09-30'")
+    _budget(con, "c3", "900.00", "80.00", budget_type="PACKAGE", on="2026-10-06")
     reconcile(con, "2026-10")
-    row = con.execute("""select budget_amount, api_used_amount, budget_snapshot_date, note from marts.budget_status
-                         where bill_cycle = '2026-09' and customer_id = 'c1'""").fetchone()
-    assert row == (D("400.00"), None, dt.date(2026, 10, 6),
-                   "budget as read on 2026-10-06, after 2026-09 ended: the BSS API keeps only the current budgets")
+    rows = con.execute("""select customer_id, budget_amount, api_used_amount, budget_snapshot_date, status, note
+                          from marts.budget_status where bill_cycle = '2026-09' order by customer_id""").fetchall()
+    assert rows == [
+        ("c1", D("400.00"), None, dt.date(2026, 10, 6), "over_budget", None),
+        ("c2", D("100.00"), None, dt.date(2026, 10, 6), "ok", None),
+        ("c3", D("900.00"), None, dt.date(2026, 10, 6), "not_measured",
+         "a one-time budget: its use up to 2026-09 is not known")]
     # a closed month's over-budget is shown, not raised: only the open month can still be acted on
     assert findings(con, "budget") == set()

@@ -669,7 +669,9 @@ def test_incentive_budget_and_coupon_sections(recon_report):
     incentives = _section(html, 'id="incentives"', 'id="budgets"')
     assert incentives.index("hws.service.type.obs") < incentives.index("hws.service.type.ec2")  # frozen first
     assert "3.00 %" in incentives and "2026-05-15" in incentives
-    assert "the partner bill of the period is not yet paid" in incentives
+    # the period's frozen reason is said once, above the table, not repeated in a column on every row
+    assert ('<span class="pill frozen">frozen</span> The partner bill of the period is not yet paid.</p>'
+            in incentives) and "Frozen reason" not in incentives
     assert re.search(r"All services</td>\s*<td[^>]*>885\.85</td>", incentives)
     budgets = _section(html, 'id="budgets"', 'id="coupons"')
     assert "Budgets: 2026-03, as of 2026-03-20" in budgets
