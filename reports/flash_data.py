@@ -206,7 +206,7 @@ def load_flash_data(
         budget_by_customer = {row["customer_id"]: row for row in reader.iter_budgets()}
         budgets = reader.budgets(limit=BUDGET_LIMIT)
         if not budget_summary["customer_count"]:
-            budget_reason = "no data: no customer budget in the warehouse"
+            budget_reason = f"no data: no budget status for {bill_cycle} in the warehouse"
 
     names = _latest_names(con, present)
     names.update({cid: row["customer_name"] for cid, row in budget_by_customer.items() if row["customer_name"]})
@@ -236,10 +236,9 @@ def load_flash_data(
     notes = []
     if comparison.note:
         notes.append(comparison.note)
-    if budget_summary.get("bill_cycle") and budget_summary["bill_cycle"] != bill_cycle:
-        notes.append(f"The budget figures describe {budget_summary['bill_cycle']} "
-                     f"(as of {budget_summary['as_of_date']}), not {bill_cycle}: the budget mart was "
-                     "last built for another month.")
+    if budget_summary.get("as_of_date") and budget_summary["as_of_date"] != export_date:
+        notes.append(f"The budget figures are as of {budget_summary['as_of_date']}, not {export_date}: the "
+                     "budget mart was built from another export of the month.")
     return FlashData(
         bill_cycle=bill_cycle,
         export_date=export_date,

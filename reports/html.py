@@ -53,6 +53,7 @@ from reports.reconciliation import (
     FINDINGS_TABLE,
     NO_MARTS_REASON,
     ReconciliationData,
+    coupons_as_read_note,
     missing_table_reason,
 )
 from reports.summary import data_quality_alerts, rows_balance, statement_lines
@@ -136,6 +137,7 @@ def render_month_close_html(
         component_labels=COMPONENT_LABELS,
         recon_limits={"expiry_days": EXPIRY_WINDOW_DAYS},
         no_marts_reason=NO_MARTS_REASON,
+        coupons_as_read_note=coupons_as_read_note,
     )
 
 

@@ -13,7 +13,7 @@ from pipelines.lib.sql_models import run_model
 from schemas.rules import CHECK_AREAS, RECONCILIATION_AREAS, rule
 
 # Views every reconciliation model may read; cheap to (re)create, so every asset does.
-SHARED_VIEWS = ("bill_file_cycle", "open_month", "current_customer", "current_coupon")
+SHARED_VIEWS = ("bill_file_cycle", "usage_month", "open_month", "current_customer", "current_coupon")
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
