@@ -186,6 +186,16 @@ def break_points(code: str | None) -> list[str]:
     return re.findall(r"[^._]*[._]|[^._]+$", code or "")
 
 
+# codes whose words are not just the code with spaces
+_STATUS_WORDS = {
+    "alert_75": "at 75 %",
+    "alert_90": "at 90 %",
+    "forecast_over": "forecast over budget",
+}
+
+
 def status_text(status: str | None) -> str:
-    """A status code for people: ``missing_in_api`` -> ``missing in api``."""
-    return "—" if status is None else str(status).replace("_", " ")
+    """A status code for people: ``missing_in_api`` -> ``missing in api``, ``alert_90`` -> ``at 90 %``."""
+    if status is None:
+        return "—"
+    return _STATUS_WORDS.get(str(status), str(status).replace("_", " "))

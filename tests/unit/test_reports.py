@@ -986,7 +986,7 @@ def test_audit_sheets_have_human_headers_and_dates_are_excel_dates(recon_warehou
         ("Customer bills", "Trade time (GMT+8)", datetime(2026, 3, 3, 10, 0), "yyyy-mm-dd hh:mm:ss"),
         ("Restatements", "Re-delivered at (UTC)", datetime(2026, 4, 6, 10, 30), "yyyy-mm-dd hh:mm:ss"),
         ("Incentives", "Expected payment", datetime(2026, 5, 15), "yyyy-mm-dd"),
-        ("Budgets", "As of", datetime(2026, 4, 20), "yyyy-mm-dd"),
+        ("Budgets", "As of", datetime(2026, 3, 20), "yyyy-mm-dd"),  # the pack's own month
         ("Coupons", "Expires (GMT+8)", datetime(2026, 4, 15, 23, 59, 59), "yyyy-mm-dd hh:mm:ss"),  # CP-3
     ]
     for sheet_name, header, value, number_format in expected:
@@ -1025,7 +1025,7 @@ def test_codes_are_shown_with_their_names(recon_report):
     assert {row[status].value for row in quality.iter_rows(min_row=2)} == {"quarantined rows", "ok"}
     budgets = workbook["Budgets"]
     status = [cell.value for cell in budgets[1]].index("Status")
-    assert [row[status].value for row in budgets.iter_rows(min_row=2)] == ["over budget", "watch", "ok"]
+    assert [row[status].value for row in budgets.iter_rows(min_row=2)] == ["over budget", "at 75 %", "ok"]
     html = _section(_html(recon_report), 'id="incentives"', 'id="budgets"')
     assert re.search(r'<span class="name">Object Storage Service</span><span class="id">hws.service.type.obs</span>',
                      html)
