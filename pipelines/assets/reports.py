@@ -7,19 +7,20 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.assets.marts import customer_bill_line, customer_monthly_expenditure, data_quality, restatement
-from pipelines.assets.staging import stg_bill_lines, stg_usage_lines
+from pipelines.assets.models import model_key
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource
 from pipelines.lib.fingerprint import warehouse_fingerprint
 from pipelines.lib.publish import publish
 from reports.daily_flash import render_daily_flash
+from reports.data import BILL_LINE_TABLE, DATA_QUALITY_TABLE, EXPENDITURE_TABLE, RESTATEMENT_TABLE
 from reports.month_close import render_month_close
+from reports.reconciliation import BUDGET_TABLE, RECONCILIATION_TABLES
 
-# The reconciliation marts both reports read (docs/reconciliation.md); referenced by key, as they
-# are defined in the marts module of the reconciliation work.
-RECONCILIATION_ASSETS = ["partner_bill_tieout", "customer_bill_tieout", "discount_audit", "incentive_reconciliation",
-                         "budget_status", "coupon_status", "reconciliation_findings"]
+# the model tables each report reads, as the reports name them: the report assets' upstream
+MONTH_CLOSE_READS = (EXPENDITURE_TABLE, BILL_LINE_TABLE, DATA_QUALITY_TABLE, RESTATEMENT_TABLE, *RECONCILIATION_TABLES)
+DAILY_FLASH_READS = (EXPENDITURE_TABLE, BUDGET_TABLE)
+
 NOT_THE_OPEN_MONTH = "not the open month"
 
 API_SKIPPED_NOTE = (
@@ -50,7 +51,7 @@ def report_notes(bss: BssApiResource, bill_file_present: bool, bill_cycle: str, 
 
 
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
-          deps=[customer_monthly_expenditure, customer_bill_line, data_quality, restatement, *RECONCILIATION_ASSETS],
+          deps=[model_key(table) for table in MONTH_CLOSE_READS],
           kinds={"html", "excel", "csv"})
 def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        reports: ReportsResource, bss_api: BssApiResource) -> dg.MaterializeResult:
@@ -104,7 +105,7 @@ def write_stamp(folder: Path, inputs: str) -> None:
 
 
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
-          deps=[stg_usage_lines, stg_bill_lines, customer_monthly_expenditure, *RECONCILIATION_ASSETS],
+          deps=["stg_usage_lines", "stg_bill_lines", *(model_key(table) for table in DAILY_FLASH_READS)],
           kinds={"html", "csv"})
 def daily_flash_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        reports: ReportsResource, bss_api: BssApiResource) -> dg.MaterializeResult:
@@ -112,8 +113,8 @@ def daily_flash_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 
     Grain: one page (and one per-customer CSV) per usage export date of the open month. Source:
     staging.usage_line (month to date at list price, newest export), staging.bill_line of the previous cycle
-    (or its usage export when that bill file is absent) for the same days, marts.budget_status. Only the open
-    month (usage exports staged, no bill file yet) gets one; any other cycle materializes with "not the open month".
+    (or its usage export when that bill file is absent) for the same days, marts.budget_status. Only the open month (usage exports staged, no bill file yet) gets one; any
+    other cycle materializes with "not the open month".
     """
     cycle = context.partition_key
     with warehouse.connect() as con:
