@@ -14,12 +14,13 @@ from pipelines.lib.fingerprint import warehouse_fingerprint
 from pipelines.lib.publish import publish
 from reports.daily_flash import render_daily_flash
 from reports.data import BILL_LINE_TABLE, DATA_QUALITY_TABLE, EXPENDITURE_TABLE, RESTATEMENT_TABLE
+from reports.flash_data import DAILY_SPEND_TABLE, newest_export_date
 from reports.month_close import render_month_close
 from reports.reconciliation import BUDGET_TABLE, RECONCILIATION_TABLES
 
 # the model tables each report reads, as the reports name them: the report assets' upstream
 MONTH_CLOSE_READS = (EXPENDITURE_TABLE, BILL_LINE_TABLE, DATA_QUALITY_TABLE, RESTATEMENT_TABLE, *RECONCILIATION_TABLES)
-DAILY_FLASH_READS = (EXPENDITURE_TABLE, BUDGET_TABLE)
+DAILY_FLASH_READS = (DAILY_SPEND_TABLE, EXPENDITURE_TABLE, BUDGET_TABLE)
 
 NOT_THE_OPEN_MONTH = "not the open month"
 
@@ -105,22 +106,22 @@ def write_stamp(folder: Path, inputs: str) -> None:
 
 
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
-          deps=["stg_usage_lines", "stg_bill_lines", *(model_key(table) for table in DAILY_FLASH_READS)],
+          deps=[model_key(table) for table in DAILY_FLASH_READS],
           kinds={"html", "csv"})
 def daily_flash_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        reports: ReportsResource, bss_api: BssApiResource) -> dg.MaterializeResult:
     """The daily flash of the open month: `<reports>/<bill_cycle>/daily_flash_<export date>.html` and `.csv`.
 
     Grain: one page (and one per-customer CSV) per usage export date of the open month. Source:
-    staging.usage_line (month to date at list price, newest export), staging.bill_line of the previous cycle
-    (or its usage export when that bill file is absent) for the same days, marts.budget_status. Only the open month (usage exports staged, no bill file yet) gets one; any
+    marts.daily_spend (month to date at list price from the newest usage export; the same days of the
+    previous cycle from its bill file, or its usage export when that bill file is absent),
+    marts.budget_status. Only the open month (usage exports staged, no bill file yet) gets one; any
     other cycle materializes with "not the open month".
     """
     cycle = context.partition_key
     with warehouse.connect() as con:
         loads, _ = bill_file_loads(con, cycle)
-        usage_lines = con.execute("select count(*) from staging.usage_line where bill_cycle = ?", [cycle]).fetchone()[0]
-        if loads or not usage_lines:
+        if loads or newest_export_date(con, cycle) is None:
             reason = "the bill file has been delivered" if loads else "no usage export is staged"
             context.log.info(f"no daily flash for {cycle}: {NOT_THE_OPEN_MONTH} ({reason})")
             return dg.MaterializeResult(metadata={"skipped": NOT_THE_OPEN_MONTH, "reason": reason})

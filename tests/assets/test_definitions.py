@@ -123,13 +123,16 @@ def test_model_assets_depend_on_what_their_sql_reads():
     assert parents(defs, "core_bill_file_cycle") == staging
 
 
-def test_no_core_asset_reads_a_mart():
+def test_no_core_asset_reads_a_mart_and_reports_read_marts_only():
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         upstream_groups = {graph.get(parent).group_name for parent in node.parent_keys}
         if node.group_name == "core":
             assert upstream_groups <= {"staging", "landing", "core"}, key
+        if node.group_name == "reports" and key.to_user_string() != "published_warehouse":
+            assert upstream_groups == {"marts"}, key
+    assert parents(defs, "daily_flash_report") == {"daily_spend", "customer_monthly_expenditure", "budget_status"}
     assert parents(defs, "discount_audit") >= {"core_discount_finding", "customer_monthly_expenditure"}
 
 
@@ -197,6 +200,6 @@ def test_nightly_refresh_selects_the_nights_sources_and_what_reads_them():
                                      "stg_incentive_statement", "restatement", "core_customer_coupon_use",
                                      "core_customer_service_performance"}
     assert {"landed_usage_exports", "stg_usage_lines", "landed_agreements", "stg_customer_discounts",
-            "landed_api_budgets", "stg_api_budgets", "budget_status", "daily_flash_report",
+            "landed_api_budgets", "stg_api_budgets", "budget_status", "daily_spend", "daily_flash_report",
             "month_close_report", "published_warehouse"} <= selected
     assert month_close_job.selection.resolve(graph) == graph.get_all_asset_keys()
