@@ -20,10 +20,14 @@ month_close_job = dg.define_asset_job(
 # what the open month's night brings, and everything that reads it; not the bill file (the sensor
 # closes a month when it lands) nor the incentive statement (finance drops it once a month)
 NIGHTLY_SOURCES = dg.AssetSelection.assets(*API_ASSETS, landed_usage_exports, landed_agreements)
+_REFRESHED = NIGHTLY_SOURCES.downstream()
+# and the models those read that the night does not feed (restatement, the open month's empty coupon
+# use and incentive performance): cheap, and a night on a new warehouse finds every table it reads
+NIGHTLY_SELECTION = _REFRESHED | (_REFRESHED.upstream() & dg.AssetSelection.groups("core", "marts"))
 
 nightly_job = dg.define_asset_job(
     "nightly_refresh",
-    selection=NIGHTLY_SOURCES.downstream(),
+    selection=NIGHTLY_SELECTION,
     partitions_def=bill_cycle_partitions,
     tags=WAREHOUSE_WRITER_TAG,
     description="Refresh the open month: pull the BSS partner APIs, land the newest usage export and agreements, "

@@ -195,10 +195,13 @@ def test_nightly_refresh_selects_the_nights_sources_and_what_reads_them():
     selected = {key.to_user_string()
                 for key in nightly_job.selection.resolve(graph)}
     everything = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    # the bill file, the incentive statement and what reads nothing else are month-close work
+    # landing and staging the bill file and the incentive statement are month-close work
     assert everything - selected == {"landed_bill_file", "stg_bill_lines", "landed_incentive_statement",
-                                     "stg_incentive_statement", "restatement", "core_customer_coupon_use",
-                                     "core_customer_service_performance"}
+                                     "stg_incentive_statement"}
+    # every model a selected asset reads is built too, so a first night on a new warehouse has them all
+    for key in nightly_job.selection.resolve(graph):
+        assert {parent.to_user_string() for parent in graph.get(key).parent_keys
+                if graph.get(parent).group_name in ("core", "marts")} <= selected, key
     assert {"landed_usage_exports", "stg_usage_lines", "landed_agreements", "stg_customer_discounts",
             "landed_api_budgets", "stg_api_budgets", "budget_status", "daily_spend", "daily_flash_report",
             "month_close_report", "published_warehouse"} <= selected
