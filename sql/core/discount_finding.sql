@@ -3,7 +3,7 @@
 -- grain: one finding: rule × bill line (reference trade_id), × order (order_id), × customer and service
 -- (service_type_code) or × customer and agreement key ('service / resource').
 -- Sources: staging.bill_line; audit.findings (the bill file's line identities, found by staging);
--- marts.customer_monthly_expenditure (margins); staging.customer_discount (ended agreement keys);
+-- staging.customer_discount (ended agreement keys);
 -- staging.api_order_discount and api_order (607/609 on orders); staging.api_incentive_policy
 -- (allow_discount); staging.api_business_discount (commercial discount rates); core.current_customer.
 -- Rules fed by the BSS API find nothing for a cycle whose API data was never pulled.
@@ -16,10 +16,6 @@ staged_findings as (
     select * from audit.findings
     where source = 'customerBill' and bill_cycle = $bill_cycle
       and rule_id in ('BILL.AMOUNT_DUE_IDENTITY', 'BILL.PAYMENT_IDENTITY')
-),
-
-margins as (
-    select * from marts.customer_monthly_expenditure where bill_cycle = $bill_cycle
 ),
 
 agreements as (
@@ -237,21 +233,6 @@ rate_mismatch as (
     where abs(discount_amount - expected_discount) > 0.01
 ),
 
-negative_margin as (
-    select
-        'DISCOUNT.NEGATIVE_MARGIN' as rule_id,
-        customer_id,
-        service_type_code as reference,
-        cast(amount_due + refund_amount as decimal(20, 8)) as expected,
-        customer_charge_amount as actual,
-        margin_amount as difference_amount,
-        service_type_code || ': the customer is billed ' || cast(round(customer_charge_amount, 2) as varchar)
-            || ', HUAWEI CLOUD charges ' || cast(round(amount_due + refund_amount, 2) as varchar)
-            || ' (margin ' || cast(round(margin_amount, 2) as varchar) || ')' as detail
-    from margins
-    where margin_amount < 0
-),
-
 -- Customer-specific agreement keys whose last version has ended by the end of the cycle.
 ended_keys as (
     select
@@ -302,7 +283,6 @@ found as (
     union all select * from partner_discount_orders
     union all select * from not_allowed
     union all select * from rate_mismatch
-    union all select * from negative_margin
     union all select * from agreement_expired
 ),
 

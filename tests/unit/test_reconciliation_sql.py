@@ -9,8 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import pytest
 
-from pipelines.lib.reconciliation import prepare
-from pipelines.lib.sql_models import run_model
+from pipelines.lib.sql_models import run_models
 from pipelines.lib.warehouse import ensure_schema
 
 D = Decimal
@@ -18,15 +17,6 @@ CENT = Decimal("0.01")
 NOW = dt.datetime(2026, 10, 4, 2, 0, tzinfo=dt.timezone.utc)
 LINEAGE = {"src_object": "k", "src_member": "m", "src_sha256": "h", "src_snapshot": "s", "load_id": "l",
            "fetched_at": NOW}
-
-# every model of the reconciliation, in the order the assets build them
-MODELS = [
-    ("core", "customer_discount_rule"), ("core", "rated_bill_line"), ("marts", "customer_monthly_expenditure"),
-    ("marts", "partner_bill_tieout"), ("marts", "customer_bill_tieout"), ("core", "discount_finding"),
-    ("marts", "discount_audit"), ("core", "customer_service_performance"), ("marts", "incentive_reconciliation"),
-    ("marts", "budget_status"), ("core", "customer_coupon_use"), ("core", "coupon_expiry_finding"),
-    ("core", "coupon_balance_finding"), ("marts", "coupon_status"), ("marts", "reconciliation_findings"),
-]
 
 
 @pytest.fixture
@@ -67,9 +57,8 @@ def line(con, cycle: str, trade_id: str, bill_type: str, amount: str, service: s
 
 
 def reconcile(con, cycle: str) -> None:
-    prepare(con)
-    for layer, name in MODELS:
-        run_model(con, layer, name, cycle)
+    """Every model of sql/core and sql/marts for the cycle, in the order their SQL reads each other."""
+    run_models(con, cycle)
 
 
 def findings(con, area: str | None = None) -> set[tuple]:
@@ -168,6 +157,25 @@ def test_partner_discounts_on_resale_are_found_per_line_and_per_order_and_discou
         ("DISCOUNT.PARTNER_DISCOUNT_ON_RESALE", "2026-09", "c1", "O1", "0.50"),
     }
     assert con.execute("select count(*) from marts.discount_audit").fetchone()[0] == 3
+
+
+def test_a_negative_margin_is_found_per_customer_and_service_of_every_cycle_in_the_mart(con):
+    # the partner gives c1 12 % on svc.a while HUAWEI CLOUD gives it 10 %: billed 88, charged 90
+    insert(con, "staging.customer_discount", customer_id="c1", service_type_code="svc.a", resource_type_code="*",
+           discount_rate=D("0.12"), valid_from=dt.date(2026, 1, 1))
+    for cycle in ("2026-08", "2026-09"):
+        bill_file(con, cycle)
+        line(con, cycle, f"T-{cycle}", "Expenditure", "100", discount="10")
+        line(con, cycle, f"T-{cycle}-b", "Expenditure", "100", service="svc.b")   # list price: margin 0
+        reconcile(con, cycle)
+    assert findings(con, "discount") == {("DISCOUNT.NEGATIVE_MARGIN", "2026-08", "c1", "svc.a", "-2.00"),
+                                         ("DISCOUNT.NEGATIVE_MARGIN", "2026-09", "c1", "svc.a", "-2.00")}
+    expected, actual, message = con.execute(
+        "select expected, actual, message from marts.discount_audit where bill_cycle = '2026-09'").fetchone()
+    assert (expected, actual) == (D(90), D(88))
+    assert "svc.a: the customer is billed 88.00, HUAWEI CLOUD charges 90.00 (margin -2.00)" in message
+    # core reads no mart: the per-cycle discount findings hold no margin
+    assert con.execute("select count(*) from core.discount_finding").fetchone()[0] == 0
 
 
 # ------------------------------------------------------------------------------------------ incentives

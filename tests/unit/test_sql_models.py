@@ -5,8 +5,8 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from pipelines.lib.sql_models import run_model
-from pipelines.lib.warehouse import ensure_schema
+from pipelines.lib.sql_models import read_models, run_model, tables_read
+from pipelines.lib.warehouse import SQL_DIR, ensure_schema
 
 D = Decimal
 
@@ -107,3 +107,31 @@ def test_rerunning_a_partition_replaces_it(con):
     first = con.execute("select * from marts.customer_monthly_expenditure").fetchall()
     run_model(con, "marts", "customer_monthly_expenditure", "2026-09")
     assert con.execute("select * from marts.customer_monthly_expenditure").fetchall() == first
+
+
+# ------------------------------------------------------------------------------------------ lineage
+
+def test_the_tables_a_model_reads_are_parsed_from_its_sql_not_its_comments_or_ctes():
+    sql = """-- materialized: table
+-- marts.not_read: named in a comment only
+with lines as (
+    select * from staging.bill_line where bill_cycle in (select bill_cycle from core.open_month)
+),
+
+final as (
+    select * from lines join "core"."current_customer" using (customer_id)
+)
+
+select * from final"""
+    assert tables_read(sql) == {"staging.bill_line", "core.open_month", "core.current_customer"}
+
+
+def test_every_model_file_is_read_and_comes_after_the_models_it_reads():
+    models = read_models()
+    position = {model.table: index for index, model in enumerate(models)}
+    assert set(position) == {f"{path.parent.name}.{path.stem}"
+                             for layer in ("core", "marts") for path in (SQL_DIR / layer).glob("*.sql")}
+    for model in models:
+        for table in model.reads & position.keys():
+            assert position[table] < position[model.table], (model.table, table)
+    assert next(m for m in models if m.table == "marts.customer_monthly_expenditure").reads == {"core.rated_bill_line"}
