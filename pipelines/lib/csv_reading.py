@@ -10,8 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from schemas.aliases import header_lookup, normalise_header
 from schemas.datasets import DatasetSpec
@@ -19,6 +22,11 @@ from schemas.datasets import DatasetSpec
 QUARANTINE_SCHEMA = {
     "record_number": pl.Int64, "rule_id": pl.Utf8, "reason": pl.Utf8, "raw_record": pl.Utf8,
 }
+
+
+# Python's csv module refuses fields over 128 KiB by default; a field is bounded by the member-size
+# limit instead (the whole member is in memory already), so a long field is read, not a crash.
+csv.field_size_limit(sys.maxsize)
 
 
 class MemberRejected(Exception):
@@ -106,28 +114,55 @@ def check_header(header: list[str], spec: DatasetSpec) -> None:
 def read_raw_csv(data: bytes, header: list[str], strict_utf8: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every field as text, numbered by record; empty strings become null (FORMATS.md).
 
-    The fast path is polars. If polars cannot read the member (a record with too many or too few
-    fields, an unterminated quote), the member is read again with Python's csv module so that only
-    the broken records are quarantined and the rest still loads."""
+    The fast path is Arrow's CSV reader, which reports every record whose field count differs from
+    the header's, in either direction (polars pads a short record with nulls, loading its values
+    under the wrong columns). If a record has too many or too few fields, or a quote is never
+    closed, the member is read again with Python's csv module so that only the broken records are
+    quarantined and the rest still loads."""
     if not data or data.isspace():  # strip() would copy the whole member to learn the same
         return pl.DataFrame(), pl.DataFrame(schema=QUARANTINE_SCHEMA)
     try:
-        frame = pl.read_csv(data, infer_schema=False, has_header=True, quote_char='"', raise_if_empty=False)
+        frame = _read_fast(data, header)
         broken = pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    except pl.exceptions.PolarsError as exc:
-        if strict_utf8 and "utf-8" in str(exc).lower():
+    except pa.ArrowInvalid as exc:
+        if strict_utf8 and "invalid utf8" in str(exc).lower():
             raise NotUtf8() from exc
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as decode_error:
-            raise NotUtf8() from decode_error
-        frame, broken = _read_record_by_record(text, header)
+        frame, broken = _read_record_by_record(_text(data), header)
     frame = frame.with_row_index("record_number", offset=1) if "record_number" not in frame.columns else frame
     frame = frame.with_columns(pl.col("record_number").cast(pl.Int64))
     text_columns = [c for c in frame.columns if c != "record_number"]
     # strip once, then blank → null (stripping twice in one expression cost twice the time)
     stripped = frame.with_columns(pl.col(c).str.strip_chars() for c in text_columns)
     return stripped.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in text_columns), broken
+
+
+def _read_fast(data: bytes, header: list[str]) -> pl.DataFrame:
+    """The member's records as string columns named by `header`, read by Arrow on its threads
+    (the GIL released). The header row is read as the first record, under positional names, so
+    that it is split exactly as the records are and no column's type is ever inferred."""
+    positional = [f"f{i}" for i in range(len(header))]
+    table = pacsv.read_csv(
+        pa.py_buffer(data),
+        read_options=pacsv.ReadOptions(column_names=positional),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
+                                         invalid_row_handler=_stop_at_a_ragged_record),
+        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(positional, pa.string()),
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    return pl.from_arrow(table.slice(1).rename_columns(header))
+
+
+def _stop_at_a_ragged_record(row) -> str:
+    """A record's field count differs from the header's: stop (ArrowInvalid); only a record-by-record
+    read tells which records are broken and where each starts."""
+    return "error"
+
+
+def _text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8() from exc
 
 
 def _read_record_by_record(text: str, header: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -179,3 +179,41 @@ def test_row_limit_stops_a_member_before_parsing():
 def test_header_only_member_reads_zero_rows():
     parsed = parse(member_csv([]))
     assert (parsed.rows_read, parsed.loaded.height, parsed.quarantined.height) == (0, 0, 0)
+
+
+def _lines(rows) -> list[str]:
+    return member_csv(rows).decode().splitlines()
+
+
+def _member(lines: list[str]) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_record_with_a_field_too_few_is_quarantined_not_loaded_with_shifted_columns():
+    lines = _lines([good_row(trade_id="T1"),
+                    good_row(trade_id="T2", official_amount="36.001", discount_amount="1", amount_due="35.001",
+                             credit_amount="35.001"),
+                    good_row(trade_id="T3")])
+    # T2 loses its discount types field ("605"): every later value would move one column left,
+    # amount due reading the truncated amount's 0
+    lines[2] = lines[2].replace(",605,", ",", 1)
+    # T3 loses its last (empty) field: the shortfall of a trailing empty value counts as well
+    lines[3] = lines[3][:-1]
+    parsed = parse(_member(lines))
+    assert parsed.loaded.select("trade_id", "amount_due").rows() == [("T1", Decimal("9"))]
+    assert parsed.quarantined.select("record_number", "rule_id", "reason").rows() == [
+        (2, "FILE.FIELD_COUNT", "record has 40 fields, the header has 41"),
+        (3, "FILE.FIELD_COUNT", "record has 40 fields, the header has 41"),
+    ]
+    assert '"35.001"' in parsed.quarantined["raw_record"][0]  # the values as delivered
+    assert parsed.rows_read == parsed.loaded.height + parsed.quarantined.height == 3
+
+
+def test_fields_longer_than_the_csv_module_limit_load_exactly():
+    long_name = "n" * 300_000  # Python's csv module refuses fields over 131,072 characters by default
+    lines = _lines([good_row(trade_id="T1", resource_name=long_name), good_row(trade_id="T2")])
+    lines[2] += ",surplus"  # a broken record sends the member down the record-by-record path
+    parsed = parse(_member(lines))
+    assert parsed.loaded["resource_name"].to_list() == [long_name]
+    assert parsed.quarantined.select("record_number", "rule_id").rows() == [(2, "FILE.FIELD_COUNT")]
+    assert physical_line_numbers("\n".join(lines), {2}) == {2: 3}
