@@ -455,12 +455,12 @@ def _load_member(con, delivery: Delivery, dataset: Dataset, bill_cycle: str | No
     _insert_audit(con, "audit.quarantine", parsed.quarantined, lines, delivery, dataset.source, bill_cycle,
                   load_id, member.name)
     _insert_audit(con, "audit.findings", findings, lines, delivery, dataset.source, bill_cycle, load_id, member.name)
-    warnings = list(parsed.warnings)
+    warnings = ([member.warning] if member.warning else []) + parsed.warnings
     if parsed.rows_read > limits.documented_rows:
         warnings.append(f"member has {parsed.rows_read} rows, more than the documented {limits.documented_rows}")
     status = ("quarantined_rows" if parsed.quarantined.height
               else "warning" if findings.height or warnings else "ok")
-    first_error = parsed.first_error
+    first_error = member.warning or parsed.first_error  # a member's name tells where the rest is
     if first_error is None and findings.height:
         row = findings.row(0, named=True)
         first_error = f"record {row['record_number']}: {row['message']}"
