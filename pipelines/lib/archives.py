@@ -13,7 +13,7 @@ DEFAULT_MAX_MEMBER_BYTES = 1 << 30
 READ_BUFFER = 1 << 20  # compressed bytes per zlib call, which runs with the GIL released
 # Inflated bytes per zlib call, at most: deflate inflates up to 1032 times, so without a cap one
 # call on 1 MiB of a bomb would hold a gigabyte. Ordinary CSV inflates about ten times, under it.
-INFLATE_CHUNK = 16 << 20
+INFLATE_CHUNK = 8 << 20
 # A PAX or GNU long-name header holds a name and a few attributes; one larger than this is not a
 # header of a bill archive, and reading it whole would let its stated size decide the memory used.
 MAX_HEADER_RECORD_BYTES = 1 << 20

@@ -158,3 +158,26 @@ def test_a_malformed_pax_header_rejects_the_archive(tmp_path):
     with pytest.raises(ArchiveRejected) as caught:
         list(iter_csv_members(path))
     assert "malformed PAX record" in str(caught.value)
+
+
+def test_a_negative_member_size_rejects_the_archive(tmp_path):
+    info, data = _file("m_0001.csv", b"x\n1\n")
+    block = bytearray(info.tobuf(tarfile.GNU_FORMAT))
+    block[124:136] = b"\xff" * 12  # base-256: -1 (tarfile reads it without objecting)
+    block[148:156] = b"%06o\0 " % (sum(block[:148]) + 8 * 32 + sum(block[156:]))  # the checksum again
+    path = tmp_path / "negative.tar.gz"
+    path.write_bytes(gzip.compress(bytes(block) + data + bytes(508) + bytes(1024)))
+    with pytest.raises(ArchiveRejected) as caught:
+        list(iter_csv_members(path))
+    assert caught.value.rule_id == "FILE.CORRUPT_ARCHIVE" and "negative size (-1)" in str(caught.value)
+
+
+def test_an_extended_header_larger_than_a_name_needs_rejects_the_archive_unread(tmp_path):
+    pax = tarfile.TarInfo("pax")
+    pax.type = tarfile.XHDTYPE
+    pax.size = 1 << 40  # a terabyte of "attributes": reading it whole would decide the memory used
+    path = tmp_path / "hugepax.tar.gz"
+    path.write_bytes(gzip.compress(pax.tobuf(tarfile.GNU_FORMAT) + bytes(4096)))
+    with pytest.raises(ArchiveRejected) as caught:
+        list(iter_csv_members(path))
+    assert f"an extended header of {1 << 40} bytes, more than the 1048576 a member name needs" in str(caught.value)

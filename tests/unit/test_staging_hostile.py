@@ -98,3 +98,76 @@ def test_a_member_name_that_is_not_utf8_is_escaped_and_its_lines_load(stage, tmp
     (status, first_error), = con.execute("select status, first_error from audit.loads "
                                          "where member like '%xff%'").fetchall()
     assert (status, first_error) == ("warning", "the member name is not UTF-8 (its bytes are shown as \\x escapes)")
+
+
+def _bomb_archive(path, bomb_bytes: int, trailing_bytes: int, good: bytes):
+    """A small .tar.gz whose first member inflates to `bomb_bytes` of zeros, then a good member, the
+    end of the archive and `trailing_bytes` more zeros; written compressed, never held inflated."""
+    import tarfile
+    import zlib
+
+    def header(name: str, size: int) -> bytes:
+        info = tarfile.TarInfo(name)
+        info.size = size
+        return info.tobuf(tarfile.GNU_FORMAT)
+
+    zeros = bytes(1 << 24)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with path.open("wb") as out:
+        out.write(deflate.compress(header("customerBill_202609_0001.csv", bomb_bytes)))
+        for _ in range(bomb_bytes // len(zeros)):
+            out.write(deflate.compress(zeros))
+        out.write(deflate.compress(header("customerBill_202609_0002.csv", len(good)) + good
+                                   + bytes(-len(good) % 512)))
+        for _ in range(trailing_bytes // len(zeros)):  # end-of-archive blocks, and far more of them
+            out.write(deflate.compress(zeros))
+        out.write(deflate.flush())
+    return path
+
+
+_MEASURE_STAGING = """
+import json, resource, sys
+from datetime import datetime, timezone
+from pathlib import Path
+import duckdb
+from pipelines.lib.landing import Delivery
+from pipelines.lib.staging import MemberLimits, stage_bill_delivery
+from pipelines.lib.warehouse import ensure_schema, transaction
+
+archive, warehouse, limit = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+con = duckdb.connect(warehouse)
+ensure_schema(con)
+delivery = Delivery("customerBill/customerBill_202609.tar.gz", "etag-1", archive.stat().st_size, "sha-1",
+                    archive, datetime(2026, 10, 5, tzinfo=timezone.utc), newly_landed=True)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with transaction(con):
+    stage_bill_delivery(con, delivery, "2026-09", "load-1", MemberLimits(max_bytes=limit))
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+loads = con.execute("select member, rows_read, rows_loaded, status, first_error from audit.loads order by member")
+print(json.dumps({"grown_kib": grown, "loads": loads.fetchall(),
+                  "rules": con.execute("select member, rule_id from audit.quarantine").fetchall()}))
+"""
+
+
+def test_an_inflate_bomb_is_refused_while_streaming_with_memory_near_the_member_limit(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    limit = 16 << 20
+    good = member_csv([good_row(trade_id="G1")])
+    # 768 MiB of zeros in 0.8 MB: before, one zlib call inflated the whole bomb into memory
+    archive = _bomb_archive(tmp_path / "bomb.tar.gz", bomb_bytes=512 << 20, trailing_bytes=256 << 20, good=good)
+    assert archive.stat().st_size < 1 << 20
+    done = subprocess.run([sys.executable, "-c", _MEASURE_STAGING, str(archive), str(tmp_path / "wh.duckdb"),
+                           str(limit)], capture_output=True, text=True, timeout=300, check=True)
+    measured = json.loads(done.stdout)
+    assert measured["loads"] == [
+        ["customerBill_202609_0001.csv", 0, 0, "rejected", f"member is {512 << 20} bytes, more than the {limit} allowed"],
+        ["customerBill_202609_0002.csv", 1, 1, "ok", None],
+    ]
+    assert measured["rules"] == [["customerBill_202609_0001.csv", "FILE.MEMBER_TOO_LARGE"]]
+    # what staging added to the peak: about 45 MiB of thread pools and buffers that any archive
+    # costs, two inflated chunks of 8 MiB, the small member; not the bomb (1022 MiB before, when
+    # one zlib call inflated it whole)
+    assert measured["grown_kib"] * 1024 < limit + (80 << 20), measured["grown_kib"]
