@@ -15,6 +15,7 @@ _MEASURES: dict[str, tuple[pl.Expr, pl.Expr]] = {
     "BILL.REFUND_SIGN": (pl.lit(0, MONEY), bill_line.max_amount()),
     "BILL.REFUND_WITHOUT_ORDER": (pl.lit(None, MONEY), pl.lit(None, MONEY)),
     "BILL.EXPENDITURE_SIGN": (pl.lit(0, MONEY), bill_line.min_amount()),
+    "BILL.TRADE_TIME_OUTSIDE_CYCLE": (pl.lit(None, MONEY), pl.lit(None, MONEY)),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Iterable
 
 import numpy as np
@@ -31,6 +32,9 @@ RATE = pl.Decimal(9, 6)
 # HUAWEI CLOUD's billing clock is GMT+8 all year, and the files say so (`GMT+08:00`): a fixed
 # offset, so times are shifted by it instead of being looked up in a zone's rules row by row.
 LOCAL_OFFSET = pl.duration(hours=8)
+# Earlier GMT+8 times are in year 0 in UTC, which Python's datetime (an analyst's fetch, pandera's
+# messages) cannot hold: they are quarantined as unreadable times rather than loaded.
+EARLIEST_LOCAL_TIME = datetime(1, 1, 1, 8)
 
 # ASCII digits only: \d would also admit other scripts' digits, which no cast reads
 _MONEY_RE = r"^[+-]?[0-9]{1,12}(\.[0-9]{1,8})?$"
@@ -153,6 +157,8 @@ def type_columns(frame: pl.DataFrame, spec: DatasetSpec, may_hold_nul: bool = Tr
     frame = frame.with_columns(
         pl.col(name).str.extract(_TIME_RE, 1).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
         .alias(local) for name, local in zip(times, local_times))
+    frame = frame.with_columns(pl.when(pl.col(local) >= EARLIEST_LOCAL_TIME).then(pl.col(local)).alias(local)
+                               for local in local_times)
     if text_columns and may_hold_nul:
         # a NUL byte is never part of real bill text: the row is damaged (searched per column only
         # when the member's bytes hold one at all)

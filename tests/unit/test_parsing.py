@@ -217,3 +217,34 @@ def test_fields_longer_than_the_csv_module_limit_load_exactly():
     assert parsed.loaded["resource_name"].to_list() == [long_name]
     assert parsed.quarantined.select("record_number", "rule_id").rows() == [(2, "FILE.FIELD_COUNT")]
     assert physical_line_numbers("\n".join(lines), {2}) == {2: 3}
+
+
+def test_trade_times_far_outside_the_bill_month_are_findings_and_the_lines_load_as_delivered():
+    times = {
+        "year-1": "0001-01-01 09:00:00 GMT+08:00",
+        "year-9999": "9999-12-31 23:59:59 GMT+08:00",
+        "first-of-month": "2026-09-01 00:00:00 GMT+08:00",
+        "first-of-next": "2026-10-01 23:59:59 GMT+08:00",        # still billed to September
+        "7-days-early": "2026-08-25 00:00:00 GMT+08:00",         # within the tolerance
+        "8-days-early": "2026-08-24 23:59:59 GMT+08:00",
+        "7-days-after-the-1st": "2026-10-08 23:59:59 GMT+08:00",
+        "8-days-after-the-1st": "2026-10-09 00:00:00 GMT+08:00",
+        # in year 0 once in UTC, which Python's datetime cannot hold: not loaded
+        "year-0-in-utc": "0001-01-01 07:59:59 GMT+08:00",
+    }
+    parsed = parse(member_csv([good_row(trade_id=name, trade_time=time) for name, time in times.items()]))
+    assert parsed.loaded.height == 8
+    assert parsed.quarantined.select("record_number", "rule_id", "reason").rows() == [
+        (9, "FILE.PARSE.TIME", "trade_time: '0001-01-01 07:59:59 GMT+08:00' – time is not a valid "
+                               "'YYYY-MM-DD HH:MM:SS[ GMT+08:00]' from 0001-01-01 08:00:00 on")]
+    loaded = dict(zip(parsed.loaded["trade_id"], parsed.loaded["trade_time"].cast(pl.Utf8)))
+    assert loaded["year-1"] == "0001-01-01 01:00:00.000000+00:00"
+    assert loaded["year-9999"] == "9999-12-31 15:59:59.000000+00:00"
+    findings = bill_line_findings(parsed.loaded)
+    outside = findings.filter(pl.col("rule_id") == "BILL.TRADE_TIME_OUTSIDE_CYCLE")
+    assert outside["reference"].to_list() == ["year-1", "year-9999", "8-days-early", "8-days-after-the-1st"]
+    assert outside["severity"].unique().to_list() == ["warning"]
+    assert outside["message"][0] == (
+        "trade time is more than 7 days outside the bill month (GMT+8; the 1st of the next month belongs to it); "
+        "raise it with HUAWEI CLOUD; the line is loaded as delivered and counted in the file's month")
+    assert findings.height == 4  # no other finding on these lines

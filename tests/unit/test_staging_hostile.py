@@ -2,7 +2,7 @@
 UTF-8, long fields. Every distinct line is loaded or quarantined exactly once, and for every member
 audit.loads says rows read = loaded + quarantined, matching staging and audit.quarantine."""
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import duckdb
@@ -127,7 +127,7 @@ def _bomb_archive(path, bomb_bytes: int, trailing_bytes: int, good: bytes):
 
 _MEASURE_STAGING = """
 import json, resource, sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 import duckdb
 from pipelines.lib.landing import Delivery
@@ -171,3 +171,24 @@ def test_an_inflate_bomb_is_refused_while_streaming_with_memory_near_the_member_
     # costs, two inflated chunks of 8 MiB, the small member; not the bomb (1022 MiB before, when
     # one zlib call inflated it whole)
     assert measured["grown_kib"] * 1024 < limit + (80 << 20), measured["grown_kib"]
+
+
+def test_lines_of_year_1_and_9999_load_as_delivered_with_a_finding_each(stage):
+    con = stage([("customerBill_202609_0001.csv", member_csv([
+        good_row(trade_id="T1"),
+        good_row(trade_id="Y1", trade_time="0001-01-01 09:00:00 GMT+08:00"),
+        good_row(trade_id="Y9999", trade_time="9999-12-31 23:59:59 GMT+08:00"),
+    ]))])
+    assert _counts_agree(con) == [("customerBill_202609_0001.csv", 3, 3, 0)]
+    assert con.execute("select trade_id, strftime(trade_time at time zone 'UTC', '%Y-%m-%d %H:%M:%S'), "
+                       "trade_date_local from staging.bill_line order by src_record").fetchall() == [
+        ("T1", "2026-09-03 02:00:00", date(2026, 9, 3)),
+        ("Y1", "0001-01-01 01:00:00", date(1, 1, 1)),
+        ("Y9999", "9999-12-31 15:59:59", date(9999, 12, 31)),
+    ]
+    assert con.execute("select record_number, line_number, rule_id, severity, reference from audit.findings "
+                       "order by record_number").fetchall() == [
+        (2, 3, "BILL.TRADE_TIME_OUTSIDE_CYCLE", "warning", "Y1"),
+        (3, 4, "BILL.TRADE_TIME_OUTSIDE_CYCLE", "warning", "Y9999"),
+    ]
+    assert con.execute("select status, findings_count from audit.loads").fetchall() == [("warning", 2)]
