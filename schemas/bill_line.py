@@ -13,6 +13,8 @@ from schemas.aliases import BILL_TYPE_VALUES, ORDER_TYPE_VALUES, PERIOD_UNIT_VAL
 from schemas.rules import TRADE_TIME_TOLERANCE_DAYS
 
 MONEY = pl.Decimal(20, 8)
+# Sums and differences of MONEY values: 38 digits cannot overflow for any amounts MONEY admits.
+MONEY_SUM = pl.Decimal(38, 8)
 # Identities hold to 1e-8 per line (FORMATS.md §1); sums of 8-place decimals are exact, so equality.
 _ZERO = pl.lit(0, dtype=MONEY)
 
@@ -95,7 +97,7 @@ PAYMENT_COMPONENTS = (
 
 
 def payment_total() -> pl.Expr:
-    return pl.sum_horizontal([_money(c) for c in PAYMENT_COMPONENTS]).cast(MONEY)
+    return pl.sum_horizontal([_money(c) for c in PAYMENT_COMPONENTS]).cast(MONEY_SUM)
 
 
 def payment_gap() -> pl.Expr:

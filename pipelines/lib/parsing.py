@@ -23,6 +23,7 @@ from pipelines.lib.csv_reading import (  # noqa: F401  (re-exported: callers cat
     QUARANTINE_SCHEMA, UTF8_BOM, MemberRejected, NotUtf8, check_header, header_row, read_raw_csv, utf8_bytes,
 )
 from schemas.aliases import header_lookup, normalise_header
+from schemas.bill_line import MONEY_SUM
 from schemas.datasets import ColumnSpec, DatasetSpec
 from schemas.rules import rule
 
@@ -47,8 +48,8 @@ _CYCLE_RE = r"^\d{4}-\d{2}$"
 
 FINDING_SCHEMA = {
     "record_number": pl.Int64, "rule_id": pl.Utf8, "severity": pl.Utf8, "bill_cycle": pl.Utf8,
-    "customer_id": pl.Utf8, "reference": pl.Utf8, "expected": MONEY, "actual": MONEY,
-    "difference_amount": MONEY, "message": pl.Utf8,
+    "customer_id": pl.Utf8, "reference": pl.Utf8, "expected": MONEY_SUM, "actual": MONEY_SUM,
+    "difference_amount": MONEY_SUM, "message": pl.Utf8,
 }
 
 

@@ -46,7 +46,7 @@ measured as (
         newest_budgets.budget_type,
         newest_budgets.budget_amount,
         newest_budgets.used_amount as api_used_amount,
-        cast(coalesce(spend.mtd_spend_amount, 0) as decimal(20, 8)) as mtd_spend_amount,
+        cast(coalesce(spend.mtd_spend_amount, 0) as decimal(38, 8)) as mtd_spend_amount,
         coalesce(spend.usage_line_count, 0) as usage_line_count,
         customers.is_frozen,
         open_month.as_of_date,
@@ -66,8 +66,8 @@ forecast as (
         case
             when days_covered > 0 then cast(
                 cast((cast(mtd_spend_amount * 100000000 as hugeint) * days_in_month * 2 + days_covered)
-                     // (2 * days_covered) as decimal(20, 0))
-                * cast(0.00000001 as decimal(9, 8)) as decimal(20, 8))
+                     // (2 * days_covered) as decimal(38, 0))
+                * cast(0.00000001 as decimal(9, 8)) as decimal(38, 8))
         end as forecast_amount,
         case
             when mtd_spend_amount >= budget_amount then 100
@@ -88,10 +88,10 @@ final as (
         budget_amount,
         api_used_amount,
         mtd_spend_amount,
-        cast(round(mtd_spend_amount / nullif(budget_amount, 0), 6) as decimal(18, 6)) as utilisation,
+        cast(round(mtd_spend_amount / nullif(budget_amount, 0), 6) as decimal(38, 6)) as utilisation,
         threshold_crossed,
         forecast_amount,
-        cast(round(forecast_amount / nullif(budget_amount, 0), 6) as decimal(18, 6)) as forecast_utilisation,
+        cast(round(forecast_amount / nullif(budget_amount, 0), 6) as decimal(38, 6)) as forecast_utilisation,
         is_frozen,
         as_of_date,
         days_covered,

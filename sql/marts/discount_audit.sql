@@ -24,9 +24,9 @@ overlap_findings as (
         rules.severity,
         staged_overlaps.customer_id,
         staged_overlaps.reference,
-        cast(null as decimal(20, 8)) as expected,
-        cast(null as decimal(20, 8)) as actual,
-        cast(null as decimal(20, 8)) as difference_amount,
+        cast(null as decimal(38, 8)) as expected,
+        cast(null as decimal(38, 8)) as actual,
+        cast(null as decimal(38, 8)) as difference_amount,
         rules.title || ' — ' || staged_overlaps.reference || ' of customer ' || staged_overlaps.customer_id
             || ' at rates ' || cast(staged_overlaps.expected as varchar) || ' and '
             || cast(staged_overlaps.actual as varchar) || ' '

@@ -110,7 +110,7 @@ budget_found as (
         cast(null as varchar) as reference,
         budget_amount as expected,
         mtd_spend_amount as actual,
-        cast(mtd_spend_amount - budget_amount as decimal(20, 8)) as difference_amount,
+        cast(mtd_spend_amount - budget_amount as decimal(38, 8)) as difference_amount,
         'spent ' || cast(round(mtd_spend_amount, 2) as varchar) || ' at list price this month as of '
             || strftime(as_of_date, '%Y-%m-%d') || ' against a ' || lower(coalesce(budget_type, '')) || ' budget of '
             || cast(round(budget_amount, 2) as varchar) || ' (over by '
@@ -133,9 +133,9 @@ derived_findings as (
         derived.bill_cycle,
         derived.customer_id,
         derived.reference,
-        cast(derived.expected as decimal(20, 8)) as expected,
-        cast(derived.actual as decimal(20, 8)) as actual,
-        cast(derived.difference_amount as decimal(20, 8)) as difference_amount,
+        cast(derived.expected as decimal(38, 8)) as expected,
+        cast(derived.actual as decimal(38, 8)) as actual,
+        cast(derived.difference_amount as decimal(38, 8)) as difference_amount,
         rules.title || ' — ' || derived.detail || '. ' || rules.action as message,
         rules.check_area
     from derived

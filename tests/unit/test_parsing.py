@@ -248,3 +248,16 @@ def test_trade_times_far_outside_the_bill_month_are_findings_and_the_lines_load_
         "trade time is more than 7 days outside the bill month (GMT+8; the 1st of the next month belongs to it); "
         "raise it with HUAWEI CLOUD; the line is loaded as delivered and counted in the file's month")
     assert findings.height == 4  # no other finding on these lines
+
+
+def test_findings_on_the_largest_amounts_are_exact_where_a_line_amount_would_overflow():
+    largest = "999999999999.99999999"  # the largest amount DECIMAL(20, 8) holds
+    parsed = parse(member_csv([good_row(trade_id="B1", official_amount=largest, discount_amount=f"-{largest}",
+                                        amount_due="0", cash_amount=largest, credit_amount=largest,
+                                        debt_amount=largest)]))
+    findings = bill_line_findings(parsed.loaded)
+    assert findings.select("rule_id", "expected", "actual", "difference_amount").rows() == [
+        ("BILL.AMOUNT_DUE_IDENTITY", Decimal("1999999999999.99999998"), Decimal(0), Decimal("-1999999999999.99999998")),
+        ("BILL.EXPENDITURE_SIGN", Decimal(0), Decimal(f"-{largest}"), Decimal(f"-{largest}")),
+        ("BILL.PAYMENT_IDENTITY", Decimal("2999999999999.99999997"), Decimal(0), Decimal("-2999999999999.99999997")),
+    ]
