@@ -137,13 +137,15 @@ def read_raw_csv(data: bytes, header: list[str], strict_utf8: bool = False) -> t
 
 
 def _read_fast(data: bytes, header: list[str]) -> pl.DataFrame:
-    """The member's records as string columns named by `header`, read by Arrow on its threads
-    (the GIL released). The header row is read as the first record, under positional names, so
+    """The member's records as string columns named by `header`, read by Arrow with the GIL
+    released. The header row is read as the first record, under positional names, so
     that it is split exactly as the records are and no column's type is ever inferred."""
     positional = [f"f{i}" for i in range(len(header))]
     table = pacsv.read_csv(
         pa.py_buffer(data),
-        read_options=pacsv.ReadOptions(column_names=positional),
+        # one thread: staging parses two members at once on the two cores, and Arrow's own
+        # threads cost more CPU than they save there
+        read_options=pacsv.ReadOptions(column_names=positional, use_threads=False),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
                                          invalid_row_handler=_stop_at_a_ragged_record),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(positional, pa.string()),
