@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import sys
+from typing import Iterator
 
 import polars as pl
 import pyarrow as pa
@@ -39,6 +40,7 @@ class MemberRejected(Exception):
 
 
 UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class NotUtf8(Exception):
@@ -70,6 +72,9 @@ def utf8_bytes(data: bytes, spec: DatasetSpec) -> tuple[bytes, list[str]]:
         chinese_known = [h for h in header if not h.isascii() and normalise_header(h) in lookup]
         if len(chinese_known) >= 3:
             return text.encode("utf-8"), ["member is GBK-encoded, not UTF-8; decoded as GB18030"]
+    if data.startswith(UTF16_BOMS):
+        raise MemberRejected("FILE.ENCODING", "the member is UTF-16 text (it starts with a UTF-16 byte-order "
+                                              "mark), not UTF-8; re-export the file as UTF-8")
     raise MemberRejected(
         "FILE.ENCODING",
         f"not UTF-8 text (byte {utf8_error.start}: {utf8_error.reason}) and not recognisably GBK; "
@@ -78,11 +83,15 @@ def utf8_bytes(data: bytes, spec: DatasetSpec) -> tuple[bytes, list[str]]:
 
 
 def header_row(data: bytes) -> list[str]:
-    """The header fields, read from the start of the member only (NotUtf8 if they are not UTF-8)."""
-    end = data.find(b"\n")
-    first_line = data if end < 0 else data[:end]  # a slice: partition would copy the whole member
+    """The header fields, read from the start of the member only (NotUtf8 if they are not UTF-8).
+    Blank lines before it are skipped, as blank lines are everywhere (see `records`)."""
+    start = 0
+    while data[start:start + 1] in (b"\n", b"\r"):
+        start += 1
+    end = data.find(b"\n", start)
+    first_line = data[start:] if end < 0 else data[start:end]  # a slice: partition would copy the member
     if first_line.count(b'"') % 2:  # a quoted header field spans lines: read a larger prefix
-        first_line = data[: 1 << 20]
+        first_line = data[start:start + (1 << 20)]
     try:
         decoded = first_line.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -92,6 +101,11 @@ def header_row(data: bytes) -> list[str]:
 
 def check_header(header: list[str], spec: DatasetSpec) -> None:
     """Problems that make the whole member unreadable, named precisely."""
+    if any("\x00" in name for name in header):
+        raise MemberRejected(
+            "FILE.ENCODING",
+            "the header holds NUL bytes, as UTF-16 text does (or the file is damaged); re-export the file as UTF-8",
+        )
     if len(header) == 1 and header[0].count(";") >= 2:
         raise MemberRejected(
             "FILE.WRONG_DELIMITER",
@@ -146,7 +160,7 @@ def _read_fast(data: bytes, header: list[str]) -> pl.DataFrame:
         # one thread: staging parses two members at once on the two cores, and Arrow's own
         # threads cost more CPU than they save there
         read_options=pacsv.ReadOptions(column_names=positional, use_threads=False),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True,
                                          invalid_row_handler=_stop_at_a_ragged_record),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(positional, pa.string()),
                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
@@ -167,18 +181,34 @@ def _text(data: bytes) -> str:
         raise NotUtf8() from exc
 
 
-def _read_record_by_record(text: str, header: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def records(text: str) -> Iterator[tuple[int, int, int, list[str]]]:
+    """(record number, first line, last line, fields) of each data record of a member, by Python's
+    csv module: the record-by-record read and the line numbers of rejected records. A blank line is
+    no record (nor is it one to Arrow's reader): it holds no value to load or to lose, and counting
+    it would quarantine a row for every stray newline of an edited file. The first record is the
+    header and is not yielded."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    next(reader, None)
+    number, start, header_seen = 0, 1, False
+    for fields in reader:
+        first, start = start, reader.line_num + 1
+        if not fields:
+            continue
+        if header_seen:
+            number += 1
+            yield number, first, reader.line_num, fields
+        header_seen = True
+
+
+def _read_record_by_record(text: str, header: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     good: list[list[str]] = []
     numbers: list[int] = []
     broken = []
-    for number, fields in enumerate(reader, start=1):
+    for number, first_line, last_line, fields in records(text):
         if len(fields) == len(header):
             good.append(fields)
             numbers.append(number)
             continue
-        swallowed = "\n" in "".join(fields) and reader.line_num > number + 1
+        swallowed = "\n" in "".join(fields) and last_line > first_line
         reason = (f"record has {len(fields)} fields, the header has {len(header)}"
                   + ("; an unterminated quote makes the rest of the member one field" if swallowed else ""))
         broken.append((number, "FILE.FIELD_COUNT", reason, json.dumps(fields, ensure_ascii=False)[:2000]))

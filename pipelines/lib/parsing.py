@@ -20,7 +20,8 @@ import pandera.polars as pa
 import polars as pl
 
 from pipelines.lib.csv_reading import (  # noqa: F401  (re-exported: callers catch MemberRejected here)
-    QUARANTINE_SCHEMA, UTF8_BOM, MemberRejected, NotUtf8, check_header, header_row, read_raw_csv, utf8_bytes,
+    QUARANTINE_SCHEMA, UTF8_BOM, MemberRejected, NotUtf8, check_header, header_row, read_raw_csv, records,
+    utf8_bytes,
 )
 from schemas.aliases import header_lookup, normalise_header
 from schemas.bill_line import MONEY_SUM
@@ -269,22 +270,18 @@ def split_structural(typed: pl.DataFrame, spec: DatasetSpec, model: type[pa.Data
 def physical_line_numbers(text: str, record_numbers: Iterable[int]) -> dict[int, int]:
     """Map record numbers (1 = first data row) to the line where each record starts.
 
-    Only run for members with rejected rows: quoted fields may span lines, so the record number
-    alone would point a reader at the wrong line of the file.
+    Only run for members with rejected rows: quoted fields may span lines (and blank lines are no
+    records), so the record number alone would point a reader at the wrong line of the file.
     """
     wanted = set(record_numbers)
-    if not wanted:
-        return {}
     found: dict[int, int] = {}
-    reader = csv.reader(io.StringIO(text, newline=""))
-    next(reader, None)
-    start = reader.line_num + 1
-    for index, _ in enumerate(reader, start=1):
-        if index in wanted:
-            found[index] = start
+    if not wanted:
+        return found
+    for number, first_line, _, _ in records(text):
+        if number in wanted:
+            found[number] = first_line
             if len(found) == len(wanted):
                 break
-        start = reader.line_num + 1
     return found
 
 

@@ -261,3 +261,68 @@ def test_findings_on_the_largest_amounts_are_exact_where_a_line_amount_would_ove
         ("BILL.EXPENDITURE_SIGN", Decimal(0), Decimal(f"-{largest}"), Decimal(f"-{largest}")),
         ("BILL.PAYMENT_IDENTITY", Decimal("2999999999999.99999997"), Decimal(0), Decimal("-2999999999999.99999997")),
     ]
+
+
+def test_blank_lines_are_no_records_wherever_they_are_and_line_numbers_stay_true():
+    lines = _lines([good_row(trade_id="T1"), good_row(trade_id="T2", amount_due="x"), good_row(trade_id="T3")])
+    # before the header (once read as an empty member, losing every line), between records, at the end
+    data = ("\n\r\n" + lines[0] + "\n" + lines[1] + "\n\n" + lines[2] + "\r\n\r\n" + lines[3] + "\n\n\n").encode()
+    parsed, text = parse_member(data, BILL_LINE, BillLineModel, "2026-09")
+    assert parsed.rows_read == 3 and parsed.loaded["trade_id"].to_list() == ["T1", "T3"]
+    assert parsed.quarantined.select("record_number", "rule_id").rows() == [(2, "FILE.PARSE.MONEY")]
+    assert physical_line_numbers(text.decode(), {1, 2, 3}) == {1: 4, 2: 6, 3: 8}
+    # the record-by-record read (taken when a record is broken) counts the same records
+    broken = data.replace(b"T3,", b"T3,surplus,")
+    parsed, _ = parse_member(broken, BILL_LINE, BillLineModel, "2026-09")
+    assert parsed.quarantined.select("record_number", "rule_id").rows() == [
+        (2, "FILE.PARSE.MONEY"), (3, "FILE.FIELD_COUNT")]
+    assert parsed.loaded["trade_id"].to_list() == ["T1"]
+
+
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\r"])
+def test_crlf_and_cr_only_line_ends_load_alike(line_end):
+    parsed = parse(member_csv([good_row(trade_id="T1"), good_row(trade_id="T2")]).replace(b"\n", line_end))
+    assert parsed.loaded["trade_id"].to_list() == ["T1", "T2"]
+    assert parsed.loaded["amount_due"].to_list() == [Decimal("9"), Decimal("9")]
+
+
+@pytest.mark.parametrize("data, message", [
+    (member_csv([good_row()]).decode().encode("utf-16"),
+     "the member is UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8; re-export the file as UTF-8"),
+    (member_csv([good_row()]).decode().encode("utf-16-le"),  # no mark: ASCII as UTF-16 is valid UTF-8 with NULs
+     "the header holds NUL bytes, as UTF-16 text does (or the file is damaged); re-export the file as UTF-8"),
+])
+def test_utf16_members_are_rejected_saying_so(data, message):
+    with pytest.raises(MemberRejected) as caught:
+        parse(data)
+    assert (caught.value.rule_id, str(caught.value)) == ("FILE.ENCODING", message)
+
+
+@pytest.mark.parametrize("amount, loaded", [
+    ("-0", Decimal("0")), ("-0.00", Decimal("0")), ("+9", Decimal("9")), (" 9 ", Decimal("9")),
+    ("999999999999.99999999", Decimal("999999999999.99999999")),
+    ("1e5", None), ("1E+05", None), (".5", None), ("9.", None), ("NaN", None), ("Infinity", None),
+    ("0x10", None), ("1,000", None), ("1000000000000", None), ("9.000000001", None),
+])
+def test_amounts_load_exactly_or_are_quarantined_as_money_parse_errors(amount, loaded):
+    parsed = parse(member_csv([good_row(amount_due=amount)]))
+    if loaded is None:
+        assert parsed.quarantined.select("rule_id", "reason").rows() == [
+            ("FILE.PARSE.MONEY", f"amount_due: '{amount.strip()}' – money value is not a decimal with at most 8 places")]
+    else:
+        assert parsed.loaded["amount_due"].to_list() == [loaded] and parsed.quarantined.height == 0
+
+
+@pytest.mark.parametrize("time, utc", [
+    ("2026-09-03 10:00:00", "2026-09-03 02:00:00"),
+    ("2026-09-03 10:00:00GMT+8:00", "2026-09-03 02:00:00"),
+    ("2026-09-03 10:00:00 GMT+09:00", None), ("2026-09-03T10:00:00Z", None), ("2026-09-03 10:00:00 UTC+8", None),
+    ("2026-09-03 24:00:00", None), ("2026-02-29 10:00:00", None), ("2026-09-31 10:00:00", None),
+    ("2026-09-03 10:00", None), ("２０２６-09-03 10:00:00", None),
+])
+def test_times_in_gmt8_load_and_other_zones_or_impossible_dates_are_quarantined(time, utc):
+    parsed = parse(member_csv([good_row(trade_time=time)]))
+    if utc is None:
+        assert parsed.quarantined["rule_id"].to_list() == ["FILE.PARSE.TIME"]
+    else:
+        assert parsed.loaded["trade_time"].dt.strftime("%Y-%m-%d %H:%M:%S").to_list() == [utc]
