@@ -61,7 +61,7 @@ RULES: dict[str, Rule] = {r.rule_id: r for r in [
     Rule("FILE.PARSE.TIME", "reject",
          "time is not a valid 'YYYY-MM-DD HH:MM:SS[ GMT+08:00]' from 0001-01-01 08:00:00 on",
          "correct the time in the source file"),
-    Rule("FILE.PARSE.DATE", "reject", "date is not a valid 'YYYY-MM-DD'", "correct the date"),
+    Rule("FILE.PARSE.DATE", "reject", "date is not a valid 'YYYY-MM-DD' from 0001-01-01 on", "correct the date"),
     Rule("FILE.PARSE.CYCLE", "reject", "billing cycle is not 'YYYY-MM'", "correct the billing cycle"),
     Rule("FILE.REQUIRED", "reject", "required value is empty", "fill in the value in the source file"),
     Rule("FILE.ENUM", "reject", "value is not one of the documented codes",

@@ -239,6 +239,11 @@ def _refusal(info: tarfile.TarInfo, max_member_bytes: int) -> tuple[str, str] | 
         return "FILE.NOT_CSV", "member is a link or special file, not a CSV file"
     if name.suffix.lower() != ".csv":
         return "FILE.NOT_CSV", f"member '{info.name}' is not a .csv file"
-    if info.size > max_member_bytes:
-        return "FILE.MEMBER_TOO_LARGE", f"member is {info.size} bytes, more than the {max_member_bytes} allowed"
+    return size_refusal(info.size, max_member_bytes)
+
+
+def size_refusal(size: int, max_member_bytes: int) -> tuple[str, str] | None:
+    """(rule id, problem) when a member or a plain CSV object is too large to be read into memory."""
+    if size > max_member_bytes:
+        return "FILE.MEMBER_TOO_LARGE", f"member is {size} bytes, more than the {max_member_bytes} allowed"
     return None

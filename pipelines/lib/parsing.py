@@ -35,7 +35,8 @@ RATE = pl.Decimal(9, 6)
 # offset, so times are shifted by it instead of being looked up in a zone's rules row by row.
 LOCAL_OFFSET = pl.duration(hours=8)
 # Earlier GMT+8 times are in year 0 in UTC, which Python's datetime (an analyst's fetch, pandera's
-# messages) cannot hold: they are quarantined as unreadable times rather than loaded.
+# messages) cannot hold: they are quarantined as unreadable times rather than loaded, and dates of
+# year 0 as unreadable dates.
 EARLIEST_LOCAL_TIME = datetime(1, 1, 1, 8)
 
 # ASCII digits only: \d would also admit other scripts' digits, which no cast reads
@@ -130,7 +131,8 @@ def _parse_expr(spec: ColumnSpec) -> tuple[pl.Expr, pl.Expr | None, str | None]:
         value = (local - LOCAL_OFFSET).dt.replace_time_zone("UTC")
         return value, text.is_not_null() & local.is_null(), "FILE.PARSE.TIME"
     if spec.kind == "date":
-        value = pl.when(text.str.contains(_DATE_RE)).then(text).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        parsed = pl.when(text.str.contains(_DATE_RE)).then(text).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        value = pl.when(parsed >= EARLIEST_LOCAL_TIME.date()).then(parsed)
         return value, text.is_not_null() & value.is_null(), "FILE.PARSE.DATE"
     if spec.kind == "cycle":
         ok = text.str.contains(_CYCLE_RE)

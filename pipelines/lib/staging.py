@@ -19,7 +19,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
-from pipelines.lib.archives import ArchiveRejected, Member, iter_csv_members
+from pipelines.lib.archives import ArchiveRejected, Member, iter_csv_members, size_refusal
 from pipelines.lib.csv_reading import utf8_bytes
 from pipelines.lib.findings import bill_line_findings
 from pipelines.lib.landing import Delivery
@@ -163,14 +163,18 @@ def stage_customer_discounts(con: duckdb.DuckDBPyConnection, delivery: Delivery,
 
 
 def stage_csv_object(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dataset, bill_cycle: str | None,
-                     load_id: str, after_load: Callable[[MemberOutcome], None] | None = None) -> StageResult:
+                     load_id: str, after_load: Callable[[MemberOutcome], None] | None = None,
+                     limits: MemberLimits = MemberLimits()) -> StageResult:
     """Stage a plain CSV object (an agreement file, an incentive statement) as one member, replacing
     its earlier audit rows (of the source and cycle, or of the key when there is no cycle). The
     caller has cleared the target table's rows this delivery replaces. `after_load` may add findings
-    on the loaded rows before the load is recorded."""
+    on the loaded rows before the load is recorded. An object over the member-size limit is refused
+    unread, as an archive member is."""
     _clear_audit(con, dataset.source, bill_cycle, delivery.object_key)
-    data = delivery.local_path.read_bytes()
-    outcome = _stage_member(con, delivery, dataset, bill_cycle, load_id, Member(delivery.object_key, data))
+    refused = size_refusal(delivery.local_path.stat().st_size, limits.max_bytes)
+    member = (Member(delivery.object_key, None, *refused) if refused
+              else Member(delivery.object_key, delivery.local_path.read_bytes()))
+    outcome = _stage_member(con, delivery, dataset, bill_cycle, load_id, member, limits)
     if after_load is not None:
         after_load(outcome)
     outcome.member = None

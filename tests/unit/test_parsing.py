@@ -8,7 +8,8 @@ import pytest
 from pipelines.lib.findings import bill_line_findings
 from pipelines.lib.parsing import MemberRejected, parse_member, physical_line_numbers
 from schemas.bill_line import BillLineModel
-from schemas.datasets import BILL_LINE
+from schemas.customer_discount import CustomerDiscountModel
+from schemas.datasets import BILL_LINE, CUSTOMER_DISCOUNT
 from tests.fixtures.bill_files import good_row, member_csv
 
 
@@ -326,3 +327,29 @@ def test_times_in_gmt8_load_and_other_zones_or_impossible_dates_are_quarantined(
         assert parsed.quarantined["rule_id"].to_list() == ["FILE.PARSE.TIME"]
     else:
         assert parsed.loaded["trade_time"].dt.strftime("%Y-%m-%d %H:%M:%S").to_list() == [utc]
+
+
+AGREEMENT_HEADER = "customer_id,service_type_code,resource_type_code,discount_rate,valid_from,valid_to\n"
+
+
+@pytest.mark.parametrize("row, rule_id", [
+    ("*,*,*,0.05,2026-01-01,", None),
+    ('"*","*","*","0.05","2026-01-01",""', None),
+    ("*,*,*,-0,2026-01-01,", None),
+    ("*,*,*,0.05,2026-02-30,", "FILE.PARSE.DATE"),
+    ("*,*,*,0.05,2026-1-1,", "FILE.PARSE.DATE"),
+    ("*,*,*,0.05,2026-01-01T00:00:00,", "FILE.PARSE.DATE"),
+    # year 0 is no date Python holds: quarantined, where a failing row of it once crashed the month
+    ("*,*,*,1.5,0000-06-01,", "FILE.PARSE.DATE"),
+    ("*,*,*,0.05,0000-06-01,0000-01-01", "FILE.PARSE.DATE"),
+    ("*,*,*,5e-2,2026-01-01,", "FILE.PARSE.RATE"),
+    ("*,*,*,0.1234567,2026-01-01,", "FILE.PARSE.RATE"),
+    ("*,*,*,1.5,2026-01-01,", "AGREEMENT.RATE_RANGE"),
+    ("*,*,*,0.05,2026-01-01,2025-01-01", "AGREEMENT.DATE_ORDER"),
+    ("*,*,*,0.05,2026-01-01", "FILE.FIELD_COUNT"),
+    ("*,*,*,0.05,2026-01-01,,", "FILE.FIELD_COUNT"),
+])
+def test_agreement_rows_load_or_are_quarantined_with_their_rule(row, rule_id):
+    parsed, _ = parse_member((AGREEMENT_HEADER + row + "\n").encode(), CUSTOMER_DISCOUNT, CustomerDiscountModel, None)
+    assert parsed.quarantined["rule_id"].to_list() == ([rule_id] if rule_id else [])
+    assert parsed.loaded.height == (0 if rule_id else 1)

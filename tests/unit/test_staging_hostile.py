@@ -192,3 +192,24 @@ def test_lines_of_year_1_and_9999_load_as_delivered_with_a_finding_each(stage):
         (3, 4, "BILL.TRADE_TIME_OUTSIDE_CYCLE", "warning", "Y9999"),
     ]
     assert con.execute("select status, findings_count from audit.loads").fetchall() == [("warning", 2)]
+
+
+def test_a_plain_csv_object_over_the_member_limit_is_refused_unread(tmp_path):
+    from pipelines.lib.staging import Dataset, stage_csv_object
+    from schemas.customer_discount import CustomerDiscountModel
+    from schemas.datasets import CUSTOMER_DISCOUNT
+
+    agreements = tmp_path / "customer_discounts.csv"
+    agreements.write_text("customer_id,service_type_code,resource_type_code,discount_rate,valid_from,valid_to\n"
+                          + "*,*,*,0.05,2026-01-01,\n" * 10, encoding="utf-8")
+    delivery = Delivery("agreements/customer_discounts.csv", "etag-1", agreements.stat().st_size, "sha-1",
+                        agreements, datetime(2026, 10, 5, tzinfo=timezone.utc), newly_landed=True)
+    con = duckdb.connect()
+    ensure_schema(con)
+    dataset = Dataset("agreements", CUSTOMER_DISCOUNT, CustomerDiscountModel, "staging.customer_discount")
+    (outcome,) = stage_csv_object(con, delivery, dataset, None, "load-1", limits=MemberLimits(max_bytes=100)).members
+    size = agreements.stat().st_size
+    assert (outcome.rows_read, outcome.status, outcome.first_error) == (
+        0, "rejected", f"member is {size} bytes, more than the 100 allowed")
+    assert con.execute("select rule_id from audit.quarantine").fetchall() == [("FILE.MEMBER_TOO_LARGE",)]
+    assert con.execute("select count(*) from staging.customer_discount").fetchone() == (0,)
