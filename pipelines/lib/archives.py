@@ -199,8 +199,8 @@ def _unique_name(raw: str, taken: set[str]) -> tuple[str, str | None]:
         copy += 1
         unique = f"{printable} (#{copy})"
     if copy > 1:
-        warnings.append(f"the archive holds more than one member named '{printable}'; this one is #{copy} in "
-                        f"archive order: its lines load, and a line identical to one already delivered is "
+        warnings.append(f"the archive holds more than one member named '{printable}'; this one is recorded as "
+                        f"'{unique}': its lines load, and a line identical to one already delivered is "
                         f"quarantined as a duplicate")
     taken.add(unique)
     return unique, "; ".join(warnings) or None

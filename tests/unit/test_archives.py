@@ -181,3 +181,22 @@ def test_an_extended_header_larger_than_a_name_needs_rejects_the_archive_unread(
     with pytest.raises(ArchiveRejected) as caught:
         list(iter_csv_members(path))
     assert f"an extended header of {1 << 40} bytes, more than the 1048576 a member name needs" in str(caught.value)
+
+
+def test_member_names_are_unique_and_printable_whatever_their_bytes(tmp_path):
+    raw = _tar_bytes([_file("a.csv", b"x\n1\n"), _file("a.csv (#2)", b"x\n2\n"), _file("a.csv", b"x\n3\n"),
+                      _file("line\nbreak.csv", b"x\n4\n"), _file("\udcff.csv", b"x\n5\n")])
+    path = tmp_path / "names.tar.gz"
+    path.write_bytes(gzip.compress(raw))
+    members = [(m.name, m.data, m.warning) for m in iter_csv_members(path)]
+    assert [(name, data) for name, data, _ in members] == [
+        # a member really named "a.csv (#2)" (not a .csv name: refused) keeps its name
+        ("a.csv", b"x\n1\n"), ("a.csv (#2)", None), ("a.csv (#3)", b"x\n3\n"),
+        ("line\\nbreak.csv", b"x\n4\n"), ("\\xff.csv", b"x\n5\n")]
+    assert [warning for _, _, warning in members] == [
+        None, None,
+        "the archive holds more than one member named 'a.csv'; this one is recorded as 'a.csv (#3)': its lines "
+        "load, and a line identical to one already delivered is quarantined as a duplicate",
+        "the member name holds control characters (shown escaped)",
+        "the member name is not UTF-8 (its bytes are shown as \\x escapes)",
+    ]

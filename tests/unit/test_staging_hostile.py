@@ -85,8 +85,10 @@ def test_members_of_one_name_each_count_and_no_distinct_line_is_lost(stage):
     status = con.execute("select member, status, first_error from audit.loads order by member").fetchall()
     assert status[0] == ("customerBill_202609_0001.csv", "ok", None)
     assert status[1][1] == "quarantined_rows"
-    assert status[1][2].startswith("the archive holds more than one member named 'customerBill_202609_0001.csv'; "
-                                   "this one is #2 in archive order")
+    assert status[1][2] == (
+        "the archive holds more than one member named 'customerBill_202609_0001.csv'; this one is recorded as "
+        "'customerBill_202609_0001.csv (#2)': its lines load, and a line identical to one already delivered is "
+        "quarantined as a duplicate")
 
 
 def test_a_member_name_that_is_not_utf8_is_escaped_and_its_lines_load(stage, tmp_path):
