@@ -171,10 +171,14 @@ def test_gbk_with_chinese_headers_is_decoded_and_other_encodings_are_not():
     assert caught.value.rule_id == "FILE.ENCODING"
 
 
-def test_row_limit_stops_a_member_before_parsing():
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n", b"\r"])
+def test_row_limit_stops_a_member_before_parsing_whatever_its_line_ends(line_end):
+    data = member_csv([good_row()] * 5).replace(b"\n", line_end)
     with pytest.raises(MemberRejected) as caught:
-        parse_member(member_csv([good_row()] * 5), BILL_LINE, BillLineModel, "2026-09", max_rows=3)
+        parse_member(data, BILL_LINE, BillLineModel, "2026-09", max_rows=3)
     assert caught.value.rule_id == "FILE.MEMBER_TOO_MANY_ROWS"
+    parsed, _ = parse_member(data, BILL_LINE, BillLineModel, "2026-09", max_rows=5)
+    assert parsed.loaded.height == 5
 
 
 def test_header_only_member_reads_zero_rows():
