@@ -25,6 +25,7 @@ from typing import Any, Literal
 import duckdb
 
 from reports.data import EXPENDITURE_TABLE, fetch_records
+from reports.formatting import money_sum
 from reports.reconciliation import (
     BUDGET,
     BUDGET_TABLE,
@@ -92,15 +93,15 @@ class FlashData:
 
     @property
     def mtd_official_amount(self) -> Decimal:
-        return sum((row["mtd_official_amount"] for row in self.customers), ZERO)
+        return money_sum(row["mtd_official_amount"] for row in self.customers)
 
     @property
     def mtd_amount_due(self) -> Decimal:
-        return sum((row["mtd_amount_due"] for row in self.customers), ZERO)
+        return money_sum(row["mtd_amount_due"] for row in self.customers)
 
     @property
     def previous_official_amount(self) -> Decimal:
-        return sum((row["previous_official_amount"] for row in self.customers), ZERO)
+        return money_sum(row["previous_official_amount"] for row in self.customers)
 
     @property
     def change_amount(self) -> Decimal:

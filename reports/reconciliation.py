@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 
 from reports.data import EXPENDITURE_TABLE, TableExport, fetch_records
-from reports.formatting import format_counted, format_usd
+from reports.formatting import format_counted, format_usd, money_sum
 from reports.reconciliation_status import Area, AreaStatus, area_status
 
 FINDINGS_TABLE = "marts.reconciliation_findings"
@@ -244,7 +244,7 @@ class ReconciliationData:
     def incentive_totals(self) -> dict[str, Decimal]:
         columns = ("eligible_performance_amount", "expected_incentive_amount",
                    "statement_incentive_amount", "difference_amount")
-        return {c: sum((row[c] or Decimal(0) for row in self.incentives), Decimal(0)) for c in columns}
+        return {c: money_sum(row[c] for row in self.incentives) for c in columns}
 
     def customer_name(self, customer_id: str | None) -> str | None:
         return self.customer_names.get(customer_id) if customer_id is not None else None
@@ -623,8 +623,8 @@ def _discount_facts(groups: list[dict[str, Any]], api_configured: bool | None) -
 def _incentive_facts(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
-    expected = sum((row["expected_incentive_amount"] or Decimal(0) for row in rows), Decimal(0))
-    statement = sum((row["statement_incentive_amount"] or Decimal(0) for row in rows), Decimal(0))
+    expected = money_sum(row["expected_incentive_amount"] for row in rows)
+    statement = money_sum(row["statement_incentive_amount"] for row in rows)
     compared = [row for row in rows if row["status"] in INCENTIVE_COMPARED_STATUSES]
     # a frozen line may well agree with the statement: count agreement by the comparison itself
     agreeing = sum(1 for row in compared if row["comparison_status"] == MATCHED)

@@ -24,7 +24,7 @@ import sqlglot
 from sqlglot import exp
 
 from pipelines.lib.reconciliation import RULE_TABLE, write_rule_table
-from pipelines.lib.warehouse import SQL_DIR
+from pipelines.lib.warehouse import SQL_DIR, widen_decimal_columns
 
 _HEADER = re.compile(r"^--\s*materialized:\s*(partition|table|view)\s*$")
 
@@ -129,7 +129,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: Model, bill_cycle: str | 
     if bill_cycle is None:
         raise ValueError(f"{model.table} is partitioned by bill cycle: pass bill_cycle")
     params = {"bill_cycle": bill_cycle}
-    con.execute(f"create table if not exists {model.table} as select * from ({model.sql}) where false", params)
+    _ensure_partitioned_table(con, model, params)
     con.execute(f"delete from {model.table} where bill_cycle = $bill_cycle", params)
     con.execute(f"insert into {model.table} by name select * from ({model.sql})", params)
     return con.execute(f"select count(*) from {model.table} where bill_cycle = $bill_cycle", params).fetchone()[0]
@@ -160,7 +160,7 @@ def clear(con: duckdb.DuckDBPyConnection, model: Model, bill_cycle: str | None =
     if bill_cycle is None:
         raise ValueError(f"{model.table} is partitioned by bill cycle: pass bill_cycle")
     params = {"bill_cycle": bill_cycle}
-    con.execute(f"create table if not exists {model.table} as select * from ({model.sql}) where false", params)
+    _ensure_partitioned_table(con, model, params)
     con.execute(f"delete from {model.table} where bill_cycle = $bill_cycle", params)
 
 
@@ -172,6 +172,16 @@ def _write_code_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) ->
 def _shown(path: Path) -> str:
     """The model's path as the repository names it (sql/<layer>/<name>.sql)."""
     return "/".join(path.parts[-3:])
+
+
+def _ensure_partitioned_table(con: duckdb.DuckDBPyConnection, model: Model, params: dict) -> None:
+    """Create the model's table when missing. A table built by an earlier version keeps the other
+    cycles' rows, so a money column the model now sums in a wider DECIMAL (same scale) is widened
+    in place, losslessly: inserting into the narrower column would overflow on the amounts the
+    wider type is there for."""
+    con.execute(f"create table if not exists {model.table} as select * from ({model.sql}) where false", params)
+    wanted = {r[0]: r[1] for r in con.execute(f"describe select * from ({model.sql})", params).fetchall()}
+    widen_decimal_columns(con, model.table, wanted)
 
 
 def _drop_other_kind(con: duckdb.DuckDBPyConnection, model: Model) -> None:

@@ -80,7 +80,7 @@ partner_discount_lines as (
         'DISCOUNT.PARTNER_DISCOUNT_ON_RESALE' as rule_id,
         customer_id,
         trade_id as reference,
-        cast(0 as decimal(20, 8)) as expected,
+        cast(0 as decimal(38, 8)) as expected,
         discount_amount as actual,
         discount_amount as difference_amount,
         'line ' || trade_id || ' carries discount types ' || discount_types || ', discount '
@@ -110,9 +110,9 @@ partner_discount_orders as (
         'DISCOUNT.PARTNER_DISCOUNT_ON_RESALE' as rule_id,
         customer_id,
         order_id as reference,
-        cast(0 as decimal(20, 8)) as expected,
-        cast(discount_amount as decimal(20, 8)) as actual,
-        cast(discount_amount as decimal(20, 8)) as difference_amount,
+        cast(0 as decimal(38, 8)) as expected,
+        cast(discount_amount as decimal(38, 8)) as actual,
+        cast(discount_amount as decimal(38, 8)) as difference_amount,
         'order ' || order_id || ' has a discount of type ' || discount_type || ' of '
             || cast(round(discount_amount, 2) as varchar) as detail
     from resale_order_discounts
@@ -127,7 +127,7 @@ not_allowed as (
         'DISCOUNT.NOT_ALLOWED' as rule_id,
         lines.customer_id,
         lines.trade_id as reference,
-        cast(0 as decimal(20, 8)) as expected,
+        cast(0 as decimal(38, 8)) as expected,
         lines.discount_amount as actual,
         lines.discount_amount as difference_amount,
         'line ' || lines.trade_id || ' of ' || lines.service_type_code || ' has a discount of '
@@ -222,9 +222,9 @@ rate_mismatch as (
         'DISCOUNT.RATE_MISMATCH' as rule_id,
         customer_id,
         trade_id as reference,
-        cast(expected_discount as decimal(20, 8)) as expected,
+        cast(expected_discount as decimal(38, 8)) as expected,
         discount_amount as actual,
-        cast(discount_amount - expected_discount as decimal(20, 8)) as difference_amount,
+        cast(discount_amount - expected_discount as decimal(38, 8)) as difference_amount,
         'line ' || trade_id || ': discount ' || cast(round(discount_amount, 2) as varchar) || ', list price '
             || cast(round(official_amount, 2) as varchar) || ' × contract rate ' || cast(rate as varchar)
             || ' = ' || cast(round(expected_discount, 2) as varchar) || ' (difference '
@@ -262,9 +262,9 @@ agreement_expired as (
         'AGREEMENT.EXPIRED' as rule_id,
         ended_keys.customer_id,
         ended_keys.service_type_code || ' / ' || ended_keys.resource_type_code as reference,
-        cast(null as decimal(20, 8)) as expected,
-        cast(null as decimal(20, 8)) as actual,
-        cast(null as decimal(20, 8)) as difference_amount,
+        cast(null as decimal(38, 8)) as expected,
+        cast(null as decimal(38, 8)) as actual,
+        cast(null as decimal(38, 8)) as difference_amount,
         'the rule ' || ended_keys.service_type_code || ' / ' || ended_keys.resource_type_code || ' ended on '
             || strftime(ended_keys.ended_on, '%Y-%m-%d') || ', the customer has lines in its scope up to '
             || strftime(max(line_scopes.last_trade_date), '%Y-%m-%d') as detail

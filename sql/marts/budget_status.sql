@@ -75,10 +75,10 @@ measured as (
         budgets.snapshot_date <= last_day(usage_months.month_start) as reading_in_month,
         case when budgets.snapshot_date <= last_day(usage_months.month_start) then budgets.used_amount end
             as api_used_amount,
-        cast(coalesce(spend.mtd_spend_amount, 0) as decimal(20, 8)) as mtd_spend_amount,
-        cast(coalesce(spend.refund_amount, 0) as decimal(20, 8)) as refund_amount,
-        cast(coalesce(spend.one_off_amount, 0) as decimal(20, 8)) as one_off_amount,
-        cast(coalesce(spend.accruing_amount, 0) as decimal(20, 8)) as accruing_amount,
+        cast(coalesce(spend.mtd_spend_amount, 0) as decimal(38, 8)) as mtd_spend_amount,
+        cast(coalesce(spend.refund_amount, 0) as decimal(38, 8)) as refund_amount,
+        cast(coalesce(spend.one_off_amount, 0) as decimal(38, 8)) as one_off_amount,
+        cast(coalesce(spend.accruing_amount, 0) as decimal(38, 8)) as accruing_amount,
         coalesce(spend.usage_line_count, 0) as usage_line_count,
         customers.is_frozen,
         usage_months.is_closed,
@@ -109,8 +109,8 @@ forecast as (
             when days_covered > 0 and budget_used_amount is not null then cast(
                 budget_used_amount
                 + cast((cast(accruing_amount * 100000000 as hugeint) * (days_in_month - days_covered) * 2
-                        + days_covered) // (2 * days_covered) as decimal(20, 0))
-                  * cast(0.00000001 as decimal(9, 8)) as decimal(20, 8))
+                        + days_covered) // (2 * days_covered) as decimal(38, 0))
+                  * cast(0.00000001 as decimal(9, 8)) as decimal(38, 8))
         end as forecast_amount,
         case
             when budget_used_amount >= budget_amount then 100
@@ -134,11 +134,11 @@ final as (
         refund_amount,
         one_off_amount,
         accruing_amount,
-        cast(budget_used_amount as decimal(20, 8)) as budget_used_amount,
-        cast(round(budget_used_amount / nullif(budget_amount, 0), 6) as decimal(18, 6)) as utilisation,
+        cast(budget_used_amount as decimal(38, 8)) as budget_used_amount,
+        cast(round(budget_used_amount / nullif(budget_amount, 0), 6) as decimal(38, 6)) as utilisation,
         threshold_crossed,
         forecast_amount,
-        cast(round(forecast_amount / nullif(budget_amount, 0), 6) as decimal(18, 6)) as forecast_utilisation,
+        cast(round(forecast_amount / nullif(budget_amount, 0), 6) as decimal(38, 6)) as forecast_utilisation,
         is_frozen,
         is_closed,
         as_of_date,

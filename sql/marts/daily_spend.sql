@@ -24,8 +24,8 @@ bill_file_spend as (
         customer_id,
         service_type_code,
         trade_date_local,
-        cast(sum(official_amount) as decimal(20, 8)) as official_amount,
-        cast(sum(amount_due) as decimal(20, 8)) as amount_due,
+        cast(sum(official_amount) as decimal(38, 8)) as official_amount,
+        cast(sum(amount_due) as decimal(38, 8)) as amount_due,
         count(*) as line_count
     from bill_lines
     group by all
@@ -39,8 +39,8 @@ usage_export_spend as (
         usage_lines.customer_id,
         usage_lines.service_type_code,
         usage_lines.trade_date_local,
-        cast(sum(usage_lines.official_amount) as decimal(20, 8)) as official_amount,
-        cast(sum(usage_lines.amount_due) as decimal(20, 8)) as amount_due,
+        cast(sum(usage_lines.official_amount) as decimal(38, 8)) as official_amount,
+        cast(sum(usage_lines.amount_due) as decimal(38, 8)) as amount_due,
         count(*) as line_count
     from usage_lines
     join newest_exports using (bill_cycle, export_date)

@@ -28,7 +28,7 @@ negative_margins as (
         rules.severity,
         margins.customer_id,
         margins.service_type_code as reference,
-        cast(margins.amount_due + margins.refund_amount as decimal(20, 8)) as expected,
+        cast(margins.amount_due + margins.refund_amount as decimal(38, 8)) as expected,
         margins.customer_charge_amount as actual,
         margins.margin_amount as difference_amount,
         rules.title || ' — ' || margins.service_type_code || ': the customer is billed '
@@ -49,9 +49,9 @@ overlap_findings as (
         rules.severity,
         staged_overlaps.customer_id,
         staged_overlaps.reference,
-        cast(null as decimal(20, 8)) as expected,
-        cast(null as decimal(20, 8)) as actual,
-        cast(null as decimal(20, 8)) as difference_amount,
+        cast(null as decimal(38, 8)) as expected,
+        cast(null as decimal(38, 8)) as actual,
+        cast(null as decimal(38, 8)) as difference_amount,
         rules.title || ' — ' || staged_overlaps.reference || ' of customer ' || staged_overlaps.customer_id
             || ' at rates ' || cast(staged_overlaps.expected as varchar) || ' and '
             || cast(staged_overlaps.actual as varchar) || ' '
