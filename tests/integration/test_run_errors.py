@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from pipelines.lib.warehouse import ensure_schema
+from pipelines.resources import ReportsResource
 
 MONTH = "2026-08"  # the first closed month of the integration world (conftest.SMALL_WORLD)
 MOUNT_THEN_RUN = 'mount -t tmpfs -o "$1" tmpfs "$2" && shift 2 && exec "$@"'
@@ -177,3 +178,19 @@ def test_a_full_disk_under_the_warehouse_fails_the_run_in_one_line(tmp_path, wor
     if not match.group(2).startswith("wh/"):
         assert match.group(2).startswith(f"{tmp_path}/billrecon-logs/billrecon-")
         assert "[Errno 28] No space left on device" in Path(match.group(2)).read_text(encoding="utf-8")
+
+
+def test_inside_dagster_the_failed_step_carries_the_one_line_as_its_description(tmp_path, world_dir):
+    from pipelines.runner import run_cycle
+    from tests.integration.conftest import pipeline_resources
+
+    resources = pipeline_resources(tmp_path, inbox=world_dir)
+    (tmp_path / "a-file").write_text("not a folder")
+    resources["reports"] = ReportsResource(out_dir=str(tmp_path / "a-file"))
+    outcome = run_cycle(MONTH, resources)
+    line = (f"cannot use {tmp_path}/a-file/{MONTH} (Not a directory): a file stands where a folder is needed, or the "
+            "reverse; fix the path in --warehouse / --reports (BILLRECON_WAREHOUSE / BILLRECON_REPORTS_DIR)")
+    assert not outcome.success
+    assert outcome.failure == line  # the report step failed; the publish step after it did not run
+    assert f"month_close_report failed:\ndagster._core.definitions.events.Failure: {line}" in outcome.details
+    assert "NotADirectoryError" in outcome.details  # the cause, with its trace, for the log
