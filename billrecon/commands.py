@@ -39,12 +39,13 @@ def failure_of(exc: BaseException) -> tuple[str, str | None]:
 
 
 def warehouse_path(args) -> Path | None:
-    """The warehouse a command works on (its folder keeps the logs); None for commands without one."""
+    """The warehouse a command works on (its folder keeps the logs); None for commands without a
+    --warehouse option."""
     from pipelines.settings import setting
 
-    if args.command not in ("demo", "run", "report"):
+    if not hasattr(args, "warehouse"):
         return None
-    return Path(getattr(args, "warehouse", None) or setting("warehouse", "path"))
+    return Path(args.warehouse or setting("warehouse", "path"))
 
 
 def check_request(month: str | None, warehouse: Path, reports_dir: Path) -> None:

@@ -38,6 +38,16 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
                 "only one run may write at a time (wait for it, or read the published snapshot)"
             ) from exc
         raise
+    except duckdb.Error as exc:
+        if any(sign in str(exc) for sign in UNREADABLE):
+            raise NotAWarehouse(
+                f"the warehouse {path} cannot be read ({str(exc).splitlines()[0]}): move it aside and run each month "
+                "again, or put back a copy (the published snapshot is one, as of the last complete run)") from exc
+        raise
+
+
+# What DuckDB says of a file that has a DuckDB header but cannot be read
+UNREADABLE = ("Corrupt database file", "not a valid DuckDB database file", "version number")
 
 
 class WarehouseBusy(ActionableError):

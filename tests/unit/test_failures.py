@@ -73,3 +73,21 @@ def test_the_warehouse_errors_say_their_own_line():
         raise RuntimeError("step failed") from busy
     except RuntimeError as chained:
         assert describe(chained) == str(busy)
+
+
+def test_a_damaged_warehouse_file_is_named_with_what_to_do(tmp_path):
+    path = tmp_path / "billrecon.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create table t as select 1 as a")
+    con.close()
+    damaged = bytearray(path.read_bytes())
+    damaged[12:20] = bytes(8)  # inside the checksummed main header, after the DUCK magic
+    path.write_bytes(bytes(damaged))
+    refused = _raised(lambda: connect(path))
+    assert isinstance(refused, NotAWarehouse)
+    assert describe(refused) == (
+        f"the warehouse {path} cannot be read (Corrupt database file: computed checksum "
+        + str(refused).split("computed checksum ")[1].split(")")[0]
+        + "): move it aside and run each month again, or put back a copy (the published snapshot is one, as of the "
+        "last complete run)")
+    assert path.read_bytes() == bytes(damaged)

@@ -100,3 +100,41 @@ def test_a_removed_lease_file_is_noticed_by_its_holder_and_a_new_one_is_taken(tm
     second.ensure_held()
     second.release()
     first.release()
+
+
+def test_a_run_holds_the_lease_throughout_and_stops_at_its_next_step_when_the_file_is_removed(tmp_path):
+    import dagster as dg
+
+    from pipelines.resources import WarehouseResource
+    from pipelines.runner import failure_line
+
+    warehouse = tmp_path / "billrecon.duckdb"
+    seen = {}
+
+    @dg.asset
+    def first(warehouse: WarehouseResource) -> None:
+        with warehouse.connect() as con:
+            con.execute("select 1")
+        try:  # another process cannot take the lease while the run is between steps
+            WarehouseLease(warehouse.path).acquire(0)
+        except LeaseTimeout:
+            seen["held"] = True
+        os.unlink(lease_path(warehouse.path))
+
+    @dg.asset(deps=[first])
+    def second(warehouse: WarehouseResource) -> None:
+        with warehouse.connect():
+            seen["second wrote"] = True
+
+    result = dg.materialize([first, second], resources={"warehouse": WarehouseResource(path=str(warehouse))},
+                            raise_on_error=False)
+    assert not result.success and seen == {"held": True}
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert failure.step_key == "second"
+    assert failure_line(failure.step_key, failure.event_specific_data.error) == (
+        f"the lease file {lease_path(warehouse)} was removed while this run held it, so another run may be writing "
+        "the warehouse: this run stopped; run the month again (every step already committed is whole, and the next "
+        "run finishes the work)")
+    after = WarehouseLease(warehouse)
+    after.acquire(0)  # released at the end of the run
+    after.release()
