@@ -10,6 +10,8 @@ from typing import Iterator
 
 import duckdb
 
+from pipelines.lib.failures import ActionableError
+
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 SCHEMAS = ("landing", "staging", "core", "marts", "audit")
 # DDL of the tables Python writes directly; core and marts are models (see sql_models.py)
@@ -20,6 +22,7 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
             read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file; a second writing process gets a clear error, not a corrupt file."""
     path = Path(path)
+    check_warehouse_file(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     config: dict[str, str] = {}
@@ -36,10 +39,44 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
                 "only one run may write at a time (wait for it, or read the published snapshot)"
             ) from exc
         raise
+    except duckdb.Error as exc:
+        if any(sign in str(exc) for sign in UNREADABLE):
+            raise NotAWarehouse(
+                f"the warehouse {path} cannot be read ({str(exc).splitlines()[0]}): move it aside and run each month "
+                "again, or put back a copy (the published snapshot is one, as of the last complete run)") from exc
+        raise
 
 
-class WarehouseBusy(RuntimeError):
+# What DuckDB says of a file that has a DuckDB header but cannot be read
+UNREADABLE = ("Corrupt database file", "not a valid DuckDB database file", "version number")
+
+
+class WarehouseBusy(ActionableError):
     """Another process holds the write lock on the warehouse file."""
+
+
+class NotAWarehouse(ActionableError):
+    """The warehouse path names something that is not a DuckDB database file."""
+
+
+# A DuckDB database file carries this at DUCKDB_MAGIC_OFFSET (its main header follows a checksum)
+DUCKDB_MAGIC = b"DUCK"
+DUCKDB_MAGIC_OFFSET = 8
+
+
+def check_warehouse_file(path: Path) -> None:
+    """Refuse a path that is a folder or a file of another kind. DuckDB itself would take a short
+    text file for an empty database and write over it."""
+    if path.is_dir():
+        raise NotAWarehouse(f"the warehouse {path} is a folder, not a DuckDB file: give the path of the "
+                            "file (e.g. --warehouse warehouse/billrecon.duckdb)")
+    if not path.is_file() or path.stat().st_size == 0:
+        return  # created on first use
+    with path.open("rb") as handle:
+        head = handle.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+    if head[DUCKDB_MAGIC_OFFSET:] != DUCKDB_MAGIC:
+        raise NotAWarehouse(f"{path} is not a DuckDB warehouse file: check --warehouse (BILLRECON_WAREHOUSE); "
+                            "give a new path to start a warehouse there; the file was not changed")
 
 
 def database_path(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -49,7 +86,7 @@ def database_path(con: duckdb.DuckDBPyConnection) -> str | None:
     return path or None
 
 
-class WarehouseOutdated(RuntimeError):
+class WarehouseOutdated(ActionableError):
     """The warehouse file's tables differ from the ones this version of billrecon writes."""
 
 

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -29,10 +30,11 @@ def test_a_table_missing_a_column_is_named_and_its_rows_kept(tmp_path):
     con.execute("alter table audit.model_builds drop column metadata")
     con.execute("insert into audit.model_builds values ('m', '2026-09', 'f', now())")
     con.close()
-    with pytest.raises(WarehouseOutdated) as refused:
+    with pytest.raises(dg.Failure) as refused:  # the run stops with the one line, the cause attached
         with WarehouseResource(path=str(path)).connect() as refused_connection:  # refused on opening:
             refused_connection.execute("delete from audit.model_builds")        # never runs
-    message = str(refused.value)
+    assert isinstance(refused.value.__cause__, WarehouseOutdated)
+    message = refused.value.description
     assert f"the warehouse {path} was built by another version of billrecon" in message
     assert "audit.model_builds lacks column(s) metadata" in message
     assert "move the file aside and run each month again" in message
