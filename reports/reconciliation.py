@@ -113,8 +113,8 @@ INCENTIVE_COLUMNS = ("period", "incentive_type", "service_type_code", "incentive
                      "expected_reconciliation_date", "expected_payment_date", "frozen_reason",
                      "comparison_status")
 BUDGET_COLUMNS = ("customer_id", "customer_name", "bill_cycle", "as_of_date", "days_covered",
-                  "budget_type", "budget_amount", "mtd_spend_amount", "utilisation",
-                  "threshold_crossed", "forecast_amount", "forecast_utilisation", "is_frozen",
+                  "budget_type", "budget_amount", "mtd_spend_amount", "utilisation_ratio",
+                  "threshold_crossed_ratio", "forecast_amount", "forecast_utilisation_ratio", "is_frozen",
                   "status")
 COUPON_COLUMNS = ("coupon_id", "customer_id", "coupon_type", "status", "face_value", "balance",
                   "used_amount", "used_this_month_amount", "valid_time", "expire_time",
@@ -440,9 +440,9 @@ class ReconciliationReader:
         return self._fetch(f"""
             SELECT count(*) AS customer_count,
                    count(budget_amount) AS budget_count,
-                   count(*) FILTER (WHERE threshold_crossed >= 75) AS over_75_count,
-                   count(*) FILTER (WHERE threshold_crossed >= 90) AS over_90_count,
-                   count(*) FILTER (WHERE threshold_crossed >= 100) AS over_100_count,
+                   count(*) FILTER (WHERE threshold_crossed_ratio >= 0.75) AS over_75_count,
+                   count(*) FILTER (WHERE threshold_crossed_ratio >= 0.90) AS over_90_count,
+                   count(*) FILTER (WHERE threshold_crossed_ratio >= 1) AS over_100_count,
                    count(*) FILTER (WHERE coalesce(CAST(is_frozen AS BOOLEAN), false)) AS frozen_count,
                    max(bill_cycle) AS bill_cycle, max(as_of_date) AS as_of_date,
                    max(days_covered) AS days_covered,
@@ -462,7 +462,7 @@ class ReconciliationReader:
         limit_clause = f"LIMIT {int(limit)}" if limit is not None else ""
         return (f"""
             SELECT {', '.join(BUDGET_COLUMNS)} FROM {BUDGET_TABLE}
-            ORDER BY utilisation DESC NULLS LAST, forecast_utilisation DESC NULLS LAST,
+            ORDER BY utilisation_ratio DESC NULLS LAST, forecast_utilisation_ratio DESC NULLS LAST,
                      customer_id NULLS FIRST, budget_type NULLS FIRST, budget_amount NULLS FIRST,
                      mtd_spend_amount NULLS FIRST {limit_clause}""")
 

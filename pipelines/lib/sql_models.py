@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.warehouse import SQL_DIR
+from pipelines.lib.warehouse import SQL_DIR, apply_comments
 
 _HEADER = re.compile(r"^--\s*materialized:\s*(partition|table|view)\s*$")
 
@@ -42,9 +42,16 @@ def load_model(layer: str, name: str) -> Model:
 
 
 def run_model(con: duckdb.DuckDBPyConnection, layer: str, name: str, bill_cycle: str | None = None) -> int:
-    """Materialize one model inside the caller's transaction; returns the rows it now holds."""
+    """Materialize one model inside the caller's transaction; returns the rows it now holds. A public
+    model gets the comments of its contract (replacing a table drops them)."""
     model = load_model(layer, name)
     _drop_other_kind(con, model)
+    rows = _materialize(con, model, bill_cycle)
+    apply_comments(con, [model.table])
+    return rows
+
+
+def _materialize(con: duckdb.DuckDBPyConnection, model: Model, bill_cycle: str | None) -> int:
     if model.materialized == "view":
         con.execute(f"create or replace view {model.table} as {model.sql}")
         return 0
@@ -70,12 +77,13 @@ def clear_model(con: duckdb.DuckDBPyConnection, layer: str, name: str, bill_cycl
     _drop_other_kind(con, model)
     if model.materialized == "table":
         con.execute(f"create or replace table {model.table} as select * from ({model.sql}) where false")
-        return
-    if bill_cycle is None:
-        raise ValueError(f"{model.table} is partitioned by bill cycle: pass bill_cycle")
-    params = {"bill_cycle": bill_cycle}
-    con.execute(f"create table if not exists {model.table} as select * from ({model.sql}) where false", params)
-    con.execute(f"delete from {model.table} where bill_cycle = $bill_cycle", params)
+    else:
+        if bill_cycle is None:
+            raise ValueError(f"{model.table} is partitioned by bill cycle: pass bill_cycle")
+        params = {"bill_cycle": bill_cycle}
+        con.execute(f"create table if not exists {model.table} as select * from ({model.sql}) where false", params)
+        con.execute(f"delete from {model.table} where bill_cycle = $bill_cycle", params)
+    apply_comments(con, [model.table])
 
 
 def _drop_other_kind(con: duckdb.DuckDBPyConnection, model: Model) -> None:

@@ -4,9 +4,10 @@
 -- forecast to the month's end.
 -- grain: customer with a budget (as of the latest run). Sources: staging.api_budget (newest snapshot),
 -- staging.usage_line (the open month's newest export), core.current_customer (name, frozen).
--- utilisation = spend ÷ budget as a ratio (1 = 100 %); threshold_crossed = the highest of 75/90/100 %
--- reached (0: none), compared exactly; forecast = spend ÷ days covered × days in the month (the export
--- made on day N covers days 1 … N − 1). status: ok | alert_75 | alert_90 | over_budget.
+-- Every fraction is a ratio (1 = 100 %), named *_ratio: utilisation_ratio = spend ÷ budget;
+-- threshold_crossed_ratio = the highest of 0.75 / 0.90 / 1.00 reached (0: none), compared exactly;
+-- forecast = spend ÷ days covered × days in the month (the export made on day N covers days
+-- 1 … N − 1). status: ok | alert_75 | alert_90 | over_budget.
 -- No rows while there is no open month (no usage export of a month without a bill file).
 with budgets as (
     select * from staging.api_budget
@@ -69,12 +70,12 @@ forecast as (
                      // (2 * days_covered) as decimal(20, 0))
                 * cast(0.00000001 as decimal(9, 8)) as decimal(20, 8))
         end as forecast_amount,
-        case
-            when mtd_spend_amount >= budget_amount then 100
-            when mtd_spend_amount >= budget_amount * 0.90 then 90
-            when mtd_spend_amount >= budget_amount * 0.75 then 75
+        cast(case
+            when mtd_spend_amount >= budget_amount then 1
+            when mtd_spend_amount >= budget_amount * 0.90 then 0.90
+            when mtd_spend_amount >= budget_amount * 0.75 then 0.75
             else 0
-        end as threshold_crossed
+        end as decimal(3, 2)) as threshold_crossed_ratio
     from measured
 ),
 
@@ -88,20 +89,20 @@ final as (
         budget_amount,
         api_used_amount,
         mtd_spend_amount,
-        cast(round(mtd_spend_amount / nullif(budget_amount, 0), 6) as decimal(18, 6)) as utilisation,
-        threshold_crossed,
+        cast(round(mtd_spend_amount / nullif(budget_amount, 0), 6) as decimal(18, 6)) as utilisation_ratio,
+        threshold_crossed_ratio,
         forecast_amount,
-        cast(round(forecast_amount / nullif(budget_amount, 0), 6) as decimal(18, 6)) as forecast_utilisation,
+        cast(round(forecast_amount / nullif(budget_amount, 0), 6) as decimal(18, 6)) as forecast_utilisation_ratio,
         is_frozen,
         as_of_date,
         days_covered,
         days_in_month,
         usage_line_count,
         budget_snapshot_date,
-        case threshold_crossed
-            when 100 then 'over_budget'
-            when 90 then 'alert_90'
-            when 75 then 'alert_75'
+        case threshold_crossed_ratio
+            when 1 then 'over_budget'
+            when 0.90 then 'alert_90'
+            when 0.75 then 'alert_75'
             else 'ok'
         end as status
     from forecast

@@ -116,7 +116,7 @@ budget_found as (
             || cast(round(budget_amount, 2) as varchar) || ' (over by '
             || cast(round(mtd_spend_amount - budget_amount, 2) as varchar) || ')' as detail
     from budgets
-    where threshold_crossed = 100 and not coalesce(is_frozen, false)
+    where threshold_crossed_ratio = 1 and not coalesce(is_frozen, false)
 ),
 
 derived as (

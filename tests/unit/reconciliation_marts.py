@@ -52,8 +52,8 @@ BUDGET_DDL = """
 CREATE TABLE marts.budget_status (
   customer_id VARCHAR, customer_name VARCHAR, bill_cycle VARCHAR, as_of_date DATE,
   days_covered INTEGER, budget_type VARCHAR, budget_amount DECIMAL(20,8),
-  mtd_spend_amount DECIMAL(20,8), utilisation DECIMAL(18,6), threshold_crossed INTEGER,
-  forecast_amount DECIMAL(20,8), forecast_utilisation DOUBLE, is_frozen BOOLEAN, status VARCHAR)
+  mtd_spend_amount DECIMAL(20,8), utilisation_ratio DECIMAL(18,6), threshold_crossed_ratio DECIMAL(3,2),
+  forecast_amount DECIMAL(20,8), forecast_utilisation_ratio DECIMAL(18,6), is_frozen BOOLEAN, status VARCHAR)
 """
 COUPON_DDL = """
 CREATE TABLE marts.coupon_status (
@@ -122,12 +122,12 @@ def fill_reconciliation_marts(con: duckdb.DuckDBPyConnection, cycle: str, open_m
          D(0), "frozen", "2026-04-08", "2026-05-15", "the partner bill of the period is not yet paid", "matched"),
     ])
     con.executemany("INSERT INTO marts.budget_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        (acme[0], acme[1], open_month, "2026-04-20", 19, "monthly", D("1000"), D("1100"), D("1.1"), 100,
-         D("1736.84"), 1.73684, False, "over_budget"),
-        (chinese[0], chinese[1], open_month, "2026-04-20", 19, "monthly", D("1000"), D("800"), D("0.8"), 75,
-         D("1263.16"), 1.26316, False, "watch"),
-        (formula[0], formula[1], open_month, "2026-04-20", 19, "monthly", D("500"), D("10"), D("0.02"), 0,
-         D("15.79"), 0.03158, False, "ok"),
+        (acme[0], acme[1], open_month, "2026-04-20", 19, "monthly", D("1000"), D("1100"), D("1.1"), D(1),
+         D("1736.84"), D("1.73684"), False, "over_budget"),
+        (chinese[0], chinese[1], open_month, "2026-04-20", 19, "monthly", D("1000"), D("800"), D("0.8"), D("0.75"),
+         D("1263.16"), D("1.26316"), False, "watch"),
+        (formula[0], formula[1], open_month, "2026-04-20", 19, "monthly", D("500"), D("10"), D("0.02"), D(0),
+         D("15.79"), D("0.03158"), False, "ok"),
     ])
     con.executemany("INSERT INTO marts.coupon_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?)", [
         ("CP-1", chinese[0], "cash_coupon", "active", D(200), D(100), D(100), D(100),

@@ -21,6 +21,7 @@ from reports.reconciliation import API_NOT_CONFIGURED, load_reconciliation_data
 from reports.reconciliation_status import glance_level
 from reports.safety import neutralise_spreadsheet_text, safe_file_stem, unique_file_stems
 from reports.xlsx import workbook_creation_date
+from schemas.warehouse_contract import column_note
 from tests.unit.reconciliation_marts import create_reconciliation_marts, fill_reconciliation_marts, insert_findings
 
 CYCLE = "2026-03"
@@ -707,6 +708,11 @@ def test_reconciliation_sheets_have_frozen_headers_filters_and_numeric_money(rec
     budgets = workbook["Budgets"]
     utilisation = budgets.cell(row=2, column=9)
     assert utilisation.value == pytest.approx(1.1) and utilisation.number_format == "0.00%"
+    threshold = budgets.cell(row=2, column=10)  # a ratio like utilisation, not a percent
+    assert threshold.value == 1 and threshold.number_format == "0.00%"
+    # the header notes come from the warehouse contract
+    assert budgets.cell(row=1, column=9).comment.text == column_note("marts.budget_status", "utilisation_ratio")
+    assert budgets.cell(row=1, column=1).comment.text == column_note("marts.budget_status", "customer_id")
     incentives = workbook["Incentives"]
     assert incentives.cell(row=5, column=1).value == "Total"
     assert incentives.cell(row=5, column=5).value == pytest.approx(885.85)
