@@ -22,8 +22,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
+# the instance `billrecon demo` recorded its runs in (pipelines/instance.py)
 dev: $(STAMP)
-	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
+	$(BIN)/python -m pipelines.instance $(CURDIR)/.dagster_home
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev
 
 # the README's warehouse tables, from the contract in schemas/warehouse_contract.py

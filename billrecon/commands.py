@@ -47,6 +47,7 @@ def generate(args) -> int:
 
 
 def demo(args) -> int:
+    from pipelines.instance import project_instance
     from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
     from sandbox.bss import BssEmulator
     from sandbox.objectstore import LocalS3Server, make_s3_client, upload_tree
@@ -88,23 +89,30 @@ def demo(args) -> int:
         cycles = [*world.closed_months, world.open_month]
         print(f"[3/4] closing {len(cycles)} months through the pipeline (files and BSS API → landing → staging → "
               "core → marts → reports)")
-        failures = _run_cycles(cycles, resources)
+        # a kept instance, so that `make dev` shows these runs, materializations and checks
+        instance = project_instance(Path(args.dagster_home))
+        try:
+            failures = _run_cycles(cycles, resources, instance)
+        finally:
+            instance.dispose()
     print("[4/4] sandbox stopped")
     _print_outcome(warehouse, Path(args.reports), cycles)
+    print(f"Dagster:   {Path(args.dagster_home).resolve()}  (the runs of this demo; `make dev` shows them)")
     print(f"done in {time.monotonic() - started:.0f} s")
     if failures:
         raise UserError(f"{len(failures)} month(s) failed: {'; '.join(failures)}")
     return 0
 
 
-def _run_cycles(cycles: list[str], resources: dict) -> list[str]:
+def _run_cycles(cycles: list[str], resources: dict, instance=None) -> list[str]:
+    """Run each cycle in-process, on `instance` (None: a throwaway one); returns the failures."""
     from pipelines.runner import run_cycle
 
     failures = []
     for index, cycle in enumerate(cycles, start=1):
         t0 = time.monotonic()
         print(f"      [{index}/{len(cycles)}] {cycle} … ", end="", flush=True)
-        outcome = run_cycle(cycle, resources)
+        outcome = run_cycle(cycle, resources, instance=instance)
         if outcome.success:
             checks = f", failed checks: {', '.join(outcome.failed_checks)}" if outcome.failed_checks else ""
             print(f"done in {time.monotonic() - t0:.1f} s{checks}")
