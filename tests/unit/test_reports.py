@@ -648,8 +648,8 @@ def test_tieout_tables_show_formatted_amounts_mismatches_first(recon_report):
     components = re.findall(r"<td>([A-Z][a-z ()]+)</td>", partner)
     assert components == ["Consumption (expenditure lines)", "Refunds", "Adjustments", "Amount due"]
     assert re.search(r"2,472\.27</td>\s*<td[^>]*>2,484\.62</td>\s*<td[^>]*>12\.35</td>\s*"
-                     r'<td><span class="pill error">mismatch</span>', partner)
-    assert partner.count('<span class="pill ok">matched</span>') == 3
+                     r'<td><span class="pill error" data-status="mismatch">mismatch</span>', partner)
+    assert partner.count('<span class="pill ok" data-status="matched">matched</span>') == 3
     customers = _section(html, "<h3>Customer tie-out</h3>", 'id="discount-audit"')
     assert customers.index("=HYPERLINK(&#34;") < customers.index("Ghost Trading")  # 1,234.56 before 99.99
     assert re.search(r"10\.50</td>\s*<td[^>]*>1,245\.06</td>\s*<td[^>]*>1,234\.56</td>", customers)
