@@ -415,7 +415,9 @@ def test_daily_flash_is_the_usage_export_the_budgets_api_and_the_warehouse(close
     usage = {r["customer_id"]: r for r in rows(con, """
         select customer_id, sum(official_amount) as official_amount, sum(amount_due) as amount_due,
                count(*) as line_count
-        from staging.usage_line where bill_cycle = ? group by customer_id""", [cycle])}
+        from staging.usage_line
+        where bill_cycle = ? and export_date = (select max(export_date) from staging.usage_line where bill_cycle = ?)
+        group by customer_id""", [cycle, cycle])}
     source = world.api_data.month_to_date_list_spend  # the newest usage export as generated
     assert number(page.figures["mtd_official_amount"]) == cents(sum(r["official_amount"] for r in usage.values()))
     assert number(page.figures["mtd_official_amount"]) == cents(sum(source.values()))
@@ -426,6 +428,20 @@ def test_daily_flash_is_the_usage_export_the_budgets_api_and_the_warehouse(close
         assert number(row["mtd_official_amount"]) == cents(usage[customer]["official_amount"]) == cents(source[customer])
         assert number(row["mtd_amount_due"]) == cents(usage[customer]["amount_due"])
         assert number(row["mtd_line_count"]) == usage[customer]["line_count"]
+
+    # the same days of the previous month, from that month's own bill file as delivered
+    (days,) = con.execute("select days_covered from core.open_month").fetchone()
+    previous = world.closed_months[-1]
+    same_days: dict[str, Decimal] = {}
+    for line in read_bill_lines(root / "files" / "customerBill" / f"customerBill_{previous.replace('-', '')}.tar.gz"):
+        assert line["trade_time"].endswith("GMT+08:00")  # its date is the GMT+8 trade date
+        if (line["bill_type"] == "Expenditure" and line["trade_time"][:7] == previous
+                and int(line["trade_time"][8:10]) <= days):
+            same_days[line["customer_id"]] = same_days.get(line["customer_id"], Decimal(0)) + money(line["official_amount"])
+    assert days > 0 and same_days
+    assert number(page.figures["previous_official_amount"]) == cents(sum(same_days.values()))
+    for customer, row in shown.items():
+        assert number(row["previous_official_amount"]) == cents(same_days.get(customer)), customer
 
     budgets = {r["customer_id"]: r for r in rows(con, "select * from marts.budget_status")}
     api_budgets = {b["customer_id"]: b["budget_amount"] for b in world.api_data.budgets}
