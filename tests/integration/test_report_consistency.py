@@ -271,6 +271,9 @@ def test_month_close_customers_services_and_totals_are_the_warehouse_and_the_bil
             assert number(shown[service][field]) == cents(row[field]), (service, field)
         assert number(shown[service]["line_count"]) == row["line_count"]
         assert number(shown[service]["customer_count"]) == row["customer_count"]
+    for field in MONEY_FIELDS:
+        assert number(shown["all"][field]) == cents(totals[field]), field
+    assert number(shown["all"]["customer_count"]) == totals["customer_count"]
     assert number(shown["all"]["line_count"]) == totals["line_count"] == len(read_bill_lines(
         root / "files" / "customerBill" / f"customerBill_{cycle.replace('-', '')}.tar.gz"))
 
@@ -337,6 +340,8 @@ def test_month_close_tie_out_findings_data_quality_and_incentives_are_the_wareho
         assert number(shown[key]["rate"]) == percent(row["rate"])
     for field in ("eligible_performance_amount", "expected_incentive_amount", "statement_incentive_amount"):
         assert number(shown["all"][field]) == cents(sum(r[field] or 0 for r in incentives.values())), field
+
+    assert_budgets_shown(page, world, con)
 
 
 # ------------------------------------------------------------------------------------------ month close, XLSX
@@ -443,14 +448,20 @@ def test_daily_flash_is_the_usage_export_the_budgets_api_and_the_warehouse(close
     for customer, row in shown.items():
         assert number(row["previous_official_amount"]) == cents(same_days.get(customer)), customer
 
+    assert_budgets_shown(page, world, con)
+
+
+def assert_budgets_shown(page: ReportPage, world, con) -> None:
+    """The page's budget table against marts.budget_status, the budgets API and the usage export."""
     budgets = {r["customer_id"]: r for r in rows(con, "select * from marts.budget_status")}
     api_budgets = {b["customer_id"]: b["budget_amount"] for b in world.api_data.budgets}
+    spend = world.api_data.month_to_date_list_spend
     shown = page.tables["budget_status"]["rows"]
     assert len(shown) > 0 and set(shown) <= set(budgets)
     for customer, row in shown.items():
         expected = budgets[customer]
         assert number(row["budget_amount"]) == cents(expected["budget_amount"]) == cents(api_budgets[customer])
-        assert number(row["mtd_spend_amount"]) == cents(expected["mtd_spend_amount"]) == cents(source.get(customer))
+        assert number(row["mtd_spend_amount"]) == cents(expected["mtd_spend_amount"]) == cents(spend.get(customer))
         assert number(row["utilisation_ratio"]) == percent(expected["utilisation_ratio"])
         assert number(row["forecast_amount"]) == cents(expected["forecast_amount"])
         assert number(row["forecast_utilisation_ratio"]) == percent(expected["forecast_utilisation_ratio"])
