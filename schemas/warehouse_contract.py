@@ -9,7 +9,8 @@ This is the one home of that contract. From it come:
   so `duckdb_columns()` shows them to analysts;
 - the notes on the XLSX column headers (`column_note`).
 
-Units: money is USD as `DECIMAL(20,8)`; a fraction is a ratio where 1 means 100 % (columns named
+Units: money is USD, `DECIMAL(20,8)` for a line's amounts and `DECIMAL(38,8)` for every sum, difference
+of sums and finding amount; a fraction is a ratio where 1 means 100 % (columns named
 `*_ratio`, and discount and incentive rates); nothing in the warehouse is a percent.
 """
 
@@ -188,6 +189,23 @@ TABLES: tuple[Table, ...] = (
         Column("src_record", "the line's data record ordinal in that member"),
     ),
     _table(
+        "marts.daily_spend",
+        "bill_cycle × source × customer × service type × GMT+8 trade date",
+        "What each customer spent on each service per day at list price, from the bill file where the "
+        "month has one and from the month's newest usage export (month to date, indicative until the "
+        "bill file closes the month); the daily flash reads it (a view).",
+        BILL_CYCLE,
+        Column("source", "bill_file (the bill file's Expenditure lines) or usage_export (the month's "
+                         "newest usage export)"),
+        Column("export_date", "the usage export's date; null for bill_file rows", DATE_GMT8),
+        CUSTOMER_ID,
+        SERVICE_TYPE_CODE,
+        Column("trade_date_local", "the lines' trade date", DATE_GMT8),
+        Column("official_amount", "Σ list price of the day's lines", USD),
+        Column("amount_due", "Σ amount due to HUAWEI CLOUD of the day's lines", USD),
+        Column("line_count", "lines summed", COUNT),
+    ),
+    _table(
         "marts.data_quality", "source object × member (member null for a whole-object row)",
         "What each source object and member delivered and what became of it: rows read = loaded + "
         "quarantined.",
@@ -266,33 +284,54 @@ TABLES: tuple[Table, ...] = (
         Column("comparison_status", "matched, mismatch, missing_in_statement, extra_in_statement, "
                                     "not_eligible, not_reconciled, awaiting_statement or policy_unknown"),
         Column("status", "comparison_status, or frozen when the period is frozen"),
-        Column("frozen_reason", "why the period is frozen; null when it is not"),
+        Column("frozen_reason", "why the period is frozen, from the period's own evidence (its statement, "
+                                "its bill and a partner-credit reading taken after that bill); null when "
+                                "it is not"),
         Column("expected_reconciliation_date", "5th working day of the next month", "date"),
         Column("expected_payment_date", "reconciliation + 5 working days + 30 calendar days", "date"),
     ),
     _table(
-        "marts.budget_status", "customer with a budget, as of the latest run",
-        "Each customer's budget against its month-to-date spend at list price in the open month, the "
-        "alert thresholds crossed, and a forecast to month end.",
-        Column("bill_cycle", "the open month", CYCLE),
+        "marts.budget_status", "bill cycle × customer with a budget, for every month with a usage export",
+        "Each customer's budget against its spend at list price in a month, as of that month's newest "
+        "usage export (the open month so far, a closed month as its last export left it): budget used, "
+        "the alert thresholds crossed, a forecast to month end, status and alert level.",
+        Column("bill_cycle", "the month measured (a month with a usage export)", CYCLE),
         CUSTOMER_ID, CUSTOMER_NAME, INDIRECT_PARTNER_ID,
-        Column("budget_type", "the budget's type as the API states it"),
-        Column("budget_amount", "the customer's budget for the month", USD),
-        Column("api_used_amount", "the budget's used amount as the API states it", USD),
-        Column("mtd_spend_amount", "month-to-date spend at list price, newest usage export", USD),
-        Column("utilisation_ratio", "mtd_spend_amount ÷ budget_amount", RATIO),
+        Column("budget_type", "the budget's type as the API states it: MONTHLY, or PACKAGE (one-time)"),
+        Column("budget_amount", "the customer's budget", USD),
+        Column("api_used_amount", "the budget's used amount as the API states it; null when the month's "
+                                  "reading was taken after the month ended", USD),
+        Column("mtd_spend_amount", "Σ list price of the month's usage lines in its newest export, net of "
+                                   "refunds", USD),
+        Column("refund_amount", "Σ of the negative usage lines (refunds; ≤ 0)", USD),
+        Column("one_off_amount", "Σ of subscriptions bought in the month (billing modes 0, 2, 4): counted "
+                                 "once, not extrapolated", USD),
+        Column("accruing_amount", "Σ of pay-per-use and hourly lines: accrues by the day, extrapolated by "
+                                  "the forecast", USD),
+        Column("budget_used_amount", "what counts against the budget: mtd_spend_amount for MONTHLY, the "
+                                     "API's used amount since the budget was set for PACKAGE (null when "
+                                     "not known for the month)", USD),
+        Column("utilisation_ratio", "budget_used_amount ÷ budget_amount", RATIO),
         Column("threshold_crossed_ratio", "the highest alert threshold reached: 0, 0.75, 0.90 or 1.00",
                RATIO),
-        Column("forecast_amount", "spend ÷ days covered × days in the month", USD),
+        Column("forecast_amount", "budget_used_amount + accruing_amount ÷ days covered × the days left",
+               USD),
         Column("forecast_utilisation_ratio", "forecast_amount ÷ budget_amount", RATIO),
         Column("is_frozen", "whether the customer account is frozen (customers API)"),
-        AS_OF_DATE,
+        Column("is_closed", "whether the month is closed (its bill file has been delivered)"),
+        Column("as_of_date", "the month's newest usage export date the row is measured at", DATE_GMT8),
         Column("days_covered", "days of the month the usage export covers (the export of day N covers "
                                "1 … N − 1)", DAYS),
-        Column("days_in_month", "days in the open month", DAYS),
+        Column("days_in_month", "days in the month", DAYS),
         Column("usage_line_count", "usage lines counted", COUNT),
-        Column("budget_snapshot_date", "date of the budgets API snapshot used", DATE_GMT8),
-        Column("status", "ok, alert_75, alert_90 or over_budget"),
+        Column("budget_snapshot_date", "date of the budgets API reading used: the newest by as_of_date, "
+                                       "else the oldest after it", DATE_GMT8),
+        Column("status", "over_budget, alert_90, alert_75, forecast_over (below 0.75 but forecast above "
+                         "the budget), ok or not_measured"),
+        Column("alert_level", "red (1.00 reached), amber (0.75 or 0.90 reached, or forecast above the "
+                              "budget) or green; null when not measured"),
+        Column("note", "why a figure looks odd: refunds above the month's usage, a one-time budget whose "
+                       "use in the month is not known; null otherwise"),
     ),
     _table(
         "marts.coupon_status", "coupon, as of the latest run",

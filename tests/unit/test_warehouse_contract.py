@@ -8,23 +8,17 @@ import duckdb
 import pytest
 
 from pipelines.lib.publish import publish
-from pipelines.lib.reconciliation import prepare
-from pipelines.lib.sql_models import run_model
+from pipelines.lib.sql_models import run_model, run_models
 from pipelines.lib.warehouse import SQL_DIR, apply_comments, ensure_schema
 from schemas.warehouse_contract import README, RATIO, TABLES, column_note, readme_with_section, table_contract
-from tests.unit.test_reconciliation_sql import MODELS
 
 CYCLE = "2026-09"
-# every model, so that every mart exists (empty: the columns are what is compared)
-ALL_MODELS = [*MODELS, ("marts", "customer_bill_line"), ("marts", "data_quality"), ("marts", "restatement")]
 PUBLIC_AUDIT_TABLES = {"audit.loads", "audit.quarantine", "audit.findings", "audit.restatement_line"}
 
 
 def build(con: duckdb.DuckDBPyConnection) -> None:
     ensure_schema(con)
-    prepare(con)
-    for layer, name in ALL_MODELS:
-        run_model(con, layer, name, CYCLE)
+    run_models(con, CYCLE)  # every model, so that every mart exists (empty: the columns are what is compared)
 
 
 def public_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str | None]]]:
@@ -89,7 +83,7 @@ def test_every_public_table_and_column_carries_its_comment_in_the_published_snap
     for table in TABLES:
         assert table_comments[table.name] == table.comment()
         assert columns[table.name] == [(column.name, column.note()) for column in table.columns]
-    assert column_note("marts.budget_status", "utilisation_ratio") == "mtd_spend_amount ÷ budget_amount [ratio, 1 = 100 %]"
+    assert column_note("marts.budget_status", "utilisation_ratio") == "budget_used_amount ÷ budget_amount [ratio, 1 = 100 %]"
 
 
 def test_a_rebuilt_model_gets_its_comments_back_and_an_unchanged_warehouse_costs_no_statement():
