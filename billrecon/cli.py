@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--warehouse", default="warehouse/billrecon.duckdb", help="warehouse file to (re)create")
     demo.add_argument("--reports", default="reports/out", help="folder for the month-close packs")
     demo.add_argument("--world-dir", default="warehouse/demo-world", help="where the generated files are written")
+    demo.add_argument("--dagster-home", default=".dagster_home",
+                      help="the Dagster instance that keeps the runs, for `make dev` (default .dagster_home)")
     _anomalies_option(demo, default=DEMO_ANOMALIES)
 
     run = sub.add_parser("run", help="run one bill cycle against the configured sources")

@@ -137,6 +137,7 @@ def demo(args) -> int:
 
 
 def _demo(args, warehouse: Path, world_dir: Path, started: float) -> int:
+    from pipelines.instance import project_instance
     from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
     from sandbox.bss import BssEmulator
     from sandbox.objectstore import LocalS3Server, make_s3_client, upload_tree
@@ -175,15 +176,21 @@ def _demo(args, warehouse: Path, world_dir: Path, started: float) -> int:
         cycles = [*world.closed_months, world.open_month]
         print(f"[3/4] closing {len(cycles)} months through the pipeline (files and BSS API → landing → staging → "
               "core → marts → reports)")
+        # a kept instance, so that `make dev` shows these runs, materializations and checks
+        instance = project_instance(Path(args.dagster_home))
         failed = []
-        for index, cycle in enumerate(cycles, start=1):
-            print(f"      [{index}/{len(cycles)}] {cycle} … ", end="", flush=True)
-            outcome, progress = _run_cycle(cycle, resources)
-            print(progress if outcome.success else f"FAILED: {outcome.failure}")
-            if not outcome.success:
-                failed.append(outcome)
+        try:
+            for index, cycle in enumerate(cycles, start=1):
+                print(f"      [{index}/{len(cycles)}] {cycle} … ", end="", flush=True)
+                outcome, progress = _run_cycle(cycle, resources, instance)
+                print(progress if outcome.success else f"FAILED: {outcome.failure}")
+                if not outcome.success:
+                    failed.append(outcome)
+        finally:
+            instance.dispose()
     print("[4/4] sandbox stopped")
     _print_outcome(warehouse, Path(args.reports), cycles)
+    print(f"Dagster:   {Path(args.dagster_home).resolve()}  (the runs of this demo; `make dev` shows them)")
     print(f"done in {time.monotonic() - started:.0f} s")
     if failed:
         raise RunFailed(f"{len(failed)} month(s) failed, the first {failed[0].bill_cycle}: {failed[0].failure}",
@@ -201,12 +208,13 @@ def _print_planted(world, world_dir: Path) -> None:
         print(f"        {record['rule_id']:<36} {where}{amount}")
 
 
-def _run_cycle(cycle: str, resources: dict):
-    """Run one cycle: its outcome, and a progress line (`done in 3.2 s`, the failed checks)."""
+def _run_cycle(cycle: str, resources: dict, instance=None):
+    """Run one cycle on `instance` (None: a throwaway one): its outcome, and a progress line
+    (`done in 3.2 s`, the failed checks)."""
     from pipelines.runner import run_cycle
 
     t0 = time.monotonic()
-    outcome = run_cycle(cycle, resources)
+    outcome = run_cycle(cycle, resources, instance=instance)
     checks = f", failed checks: {', '.join(outcome.failed_checks)}" if outcome.failed_checks else ""
     return outcome, f"done in {time.monotonic() - t0:.1f} s{checks}"
 

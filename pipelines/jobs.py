@@ -1,5 +1,5 @@
 """Jobs. Every job writes the warehouse, so every run carries the writer concurrency tag that
-dagster.yaml limits to one run at a time (DuckDB allows one writing process per file)."""
+pipelines/dagster.yaml limits to one run at a time (DuckDB allows one writing process per file)."""
 
 import dagster as dg
 

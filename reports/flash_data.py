@@ -229,9 +229,9 @@ def load_flash_data(
             "change_amount": mtd - before,
             "change_ratio": _ratio(mtd - before, before),
             "budget_amount": budget.get("budget_amount"),
-            "utilisation": budget.get("utilisation"),
-            "forecast_utilisation": budget.get("forecast_utilisation"),
-            "threshold_crossed": budget.get("threshold_crossed"),
+            "utilisation_ratio": budget.get("utilisation_ratio"),
+            "forecast_utilisation_ratio": budget.get("forecast_utilisation_ratio"),
+            "threshold_crossed_ratio": budget.get("threshold_crossed_ratio"),
             "forecast_amount": budget.get("forecast_amount"),
         })
 

@@ -14,15 +14,17 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib.fingerprint import warehouse_fingerprint
+from pipelines.lib.warehouse import apply_comments
 
 
 def publish(working: Path, published: Path) -> bool:
-    """Copy the working warehouse (after a checkpoint) to `published`, atomically.
+    """Copy the working warehouse (with the contract's comments, after a checkpoint) to `published`, atomically.
 
     Returns False when the published copy already holds the same data (same fingerprint): a
     nightly run with nothing new does not copy a large file for nothing."""
     con = duckdb.connect(str(working))
     try:
+        apply_comments(con)  # analysts read the contract in the snapshot's catalog
         con.execute("checkpoint")  # every committed change into the file, nothing left in the WAL
         fingerprint = warehouse_fingerprint(con)
     finally:

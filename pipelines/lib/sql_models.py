@@ -24,7 +24,7 @@ import sqlglot
 from sqlglot import exp
 
 from pipelines.lib.reconciliation import RULE_TABLE, write_rule_table
-from pipelines.lib.warehouse import SQL_DIR, widen_decimal_columns
+from pipelines.lib.warehouse import SQL_DIR, apply_comments, widen_decimal_columns
 
 _HEADER = re.compile(r"^--\s*materialized:\s*(partition|table|view)\s*$")
 
@@ -117,9 +117,16 @@ def read_models(sql_dir: Path = SQL_DIR) -> list[Model]:
 
 
 def materialize(con: duckdb.DuckDBPyConnection, model: Model, bill_cycle: str | None = None) -> int:
-    """Build one model inside the caller's transaction; returns the rows it now holds (0 for a view)."""
+    """Build one model inside the caller's transaction; returns the rows it now holds (0 for a view).
+    A public model gets the comments of its contract (replacing a table drops them)."""
     _write_code_tables(con, model.reads)
     _drop_other_kind(con, model)
+    rows = _materialize(con, model, bill_cycle)
+    apply_comments(con, [model.table])
+    return rows
+
+
+def _materialize(con: duckdb.DuckDBPyConnection, model: Model, bill_cycle: str | None) -> int:
     if model.materialized == "view":
         con.execute(f"create or replace view {model.table} as {model.sql}")
         return 0
@@ -156,12 +163,13 @@ def clear(con: duckdb.DuckDBPyConnection, model: Model, bill_cycle: str | None =
     _drop_other_kind(con, model)
     if model.materialized == "table":
         con.execute(f"create or replace table {model.table} as select * from ({model.sql}) where false")
-        return
-    if bill_cycle is None:
-        raise ValueError(f"{model.table} is partitioned by bill cycle: pass bill_cycle")
-    params = {"bill_cycle": bill_cycle}
-    _ensure_partitioned_table(con, model, params)
-    con.execute(f"delete from {model.table} where bill_cycle = $bill_cycle", params)
+    else:
+        if bill_cycle is None:
+            raise ValueError(f"{model.table} is partitioned by bill cycle: pass bill_cycle")
+        params = {"bill_cycle": bill_cycle}
+        _ensure_partitioned_table(con, model, params)
+        con.execute(f"delete from {model.table} where bill_cycle = $bill_cycle", params)
+    apply_comments(con, [model.table])
 
 
 def _write_code_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:

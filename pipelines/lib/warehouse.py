@@ -6,11 +6,12 @@ import contextlib
 import functools
 import re
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import duckdb
 
 from pipelines.lib.failures import ActionableError
+from schemas.warehouse_contract import TABLES
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 SCHEMAS = ("landing", "staging", "core", "marts", "audit")
@@ -103,6 +104,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         raise WarehouseOutdated(
             f"the warehouse {database} was built by another version of billrecon: " + "; ".join(problems)
             + ". Rebuild it: move the file aside and run each month again. No row was changed.")
+    apply_comments(con)
 
 
 def _create_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -163,6 +165,45 @@ def schema_drift(con: duckdb.DuckDBPyConnection) -> list[str]:
         if retyped:
             problems.append(f"{schema}.{table}: {', '.join(retyped)}")
     return problems
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def apply_comments(con: duckdb.DuckDBPyConnection, tables: Iterable[str] | None = None) -> int:
+    """Set `COMMENT ON` the public tables (`schema.table`; all of them when None) and their columns
+    from the contract in schemas/warehouse_contract.py, so analysts see it in `duckdb_columns()`.
+
+    Only what exists and differs is written: a rebuilt table has lost its comments, an unchanged one
+    costs one catalog query. Returns the number of comments written."""
+    names = None if tables is None else set(tables)
+    wanted = [table for table in TABLES if names is None or table.name in names]
+    if not wanted:
+        return 0
+    objects = {name: (kind, comment) for name, kind, comment in con.execute(
+        """select schema_name || '.' || table_name, 'table', comment from duckdb_tables()
+           where database_name = current_database()
+           union all
+           select schema_name || '.' || view_name, 'view', comment from duckdb_views()
+           where database_name = current_database() and not internal""").fetchall()}
+    columns = {(table, column): comment for table, column, comment in con.execute(
+        """select schema_name || '.' || table_name, column_name, comment from duckdb_columns()
+           where database_name = current_database() and schema_name in ('marts', 'audit')""").fetchall()}
+    statements = []
+    for table in wanted:
+        if table.name not in objects:
+            continue
+        kind, comment = objects[table.name]
+        if comment != table.comment():
+            statements.append(f"comment on {kind} {table.name} is {_sql_text(table.comment())}")
+        # a column the contract names but the table lacks is the contract test's business, not the run's
+        statements += [f"comment on column {table.name}.{column.name} is {_sql_text(column.note())}"
+                       for column in table.columns
+                       if (table.name, column.name) in columns and columns[(table.name, column.name)] != column.note()]
+    for statement in statements:
+        con.execute(statement)
+    return len(statements)
 
 
 @contextlib.contextmanager

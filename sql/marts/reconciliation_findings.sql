@@ -124,7 +124,7 @@ budget_found as (
             || ' budget of ' || cast(round(budget_amount, 2) as varchar) || ' (over by '
             || cast(round(budget_used_amount - budget_amount, 2) as varchar) || ')' as detail
     from budgets
-    where threshold_crossed = 100 and not coalesce(is_frozen, false)
+    where threshold_crossed_ratio = 1 and not coalesce(is_frozen, false)
       and bill_cycle = (select bill_cycle from open_month)
 ),
 

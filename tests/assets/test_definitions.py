@@ -67,6 +67,9 @@ def test_schedule_sensor_and_writer_concurrency_tag():
     assert defs.resolve_schedule_def("nightly_schedule").cron_schedule == "0 2 * * *"
     assert defs.resolve_schedule_def("nightly_schedule").execution_timezone == "Asia/Shanghai"
     assert defs.resolve_sensor_def("bill_file_sensor") is not None
+    # the UI shows what each does and when
+    assert "02:00 GMT+8" in defs.resolve_schedule_def("nightly_schedule").description
+    assert "customerBill/" in defs.resolve_sensor_def("bill_file_sensor").description
     assert defs.resolve_job_def("month_close").tags["billrecon/warehouse-writer"] == "duckdb"
 
 
@@ -87,7 +90,7 @@ def test_dagster_yaml_queues_warehouse_writers_one_at_a_time(tmp_path):
     import shutil
     from pathlib import Path
 
-    shutil.copy(Path(__file__).parents[2] / "dagster.yaml", tmp_path / "dagster.yaml")
+    shutil.copy(Path(__file__).parents[2] / "pipelines" / "dagster.yaml", tmp_path / "dagster.yaml")
     instance = dg.DagsterInstance.from_config(str(tmp_path))
     try:
         limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits

@@ -364,8 +364,8 @@ def _budget(con, customer: str, amount: str, used: str, budget_type: str = "MONT
 
 
 def budget_rows(con) -> dict[tuple[str, str], dict]:
-    cursor = con.execute("""select bill_cycle, customer_id, budget_used_amount, utilisation, threshold_crossed,
-                                   forecast_amount, forecast_utilisation, status, alert_level, note
+    cursor = con.execute("""select bill_cycle, customer_id, budget_used_amount, utilisation_ratio,
+                                   threshold_crossed_ratio, forecast_amount, forecast_utilisation_ratio, status, alert_level, note
                             from marts.budget_status""")
     names = [c[0] for c in cursor.description]
     return {(r[0], r[1]): dict(zip(names[2:], r[2:])) for r in cursor.fetchall()}
@@ -388,8 +388,8 @@ def test_budgets_count_forecast_overruns_and_do_not_extrapolate_refunds_or_purch
     reconcile(con, "2026-10")
     rows = budget_rows(con)
     assert rows[("2026-10", "c.forecast")] == {
-        "budget_used_amount": D("100.00"), "utilisation": D("0.2"), "threshold_crossed": 0,
-        "forecast_amount": D("620.00"), "forecast_utilisation": D("1.24"), "status": "forecast_over",
+        "budget_used_amount": D("100.00"), "utilisation_ratio": D("0.2"), "threshold_crossed_ratio": D("0"),
+        "forecast_amount": D("620.00"), "forecast_utilisation_ratio": D("1.24"), "status": "forecast_over",
         "alert_level": "amber", "note": None}
     # a subscription is bought once: the forecast is what was bought, not 400 / 5 × 31
     assert rows[("2026-10", "c.alert")]["forecast_amount"] == D("400.00")
@@ -398,14 +398,17 @@ def test_budgets_count_forecast_overruns_and_do_not_extrapolate_refunds_or_purch
     # the one-time budget counts what the API says was used since it was set; the refund is explained and
     # is not extrapolated: 7,460.36 + 172.55 / 5 × 26 days left
     assert rows[("2026-10", "c.refund")] == {
-        "budget_used_amount": D("7460.36"), "utilisation": D("0.655568"), "threshold_crossed": 0,
-        "forecast_amount": D("8357.62"), "forecast_utilisation": D("0.734413"), "status": "ok",
+        "budget_used_amount": D("7460.36"), "utilisation_ratio": D("0.655568"), "threshold_crossed_ratio": D("0"),
+        "forecast_amount": D("8357.62"), "forecast_utilisation_ratio": D("0.734413"), "status": "ok",
         "alert_level": "green",
         "note": "refunds of USD 1,287.52 exceed the month's usage of USD 172.55"}
     mtd = con.execute("select mtd_spend_amount, refund_amount, one_off_amount, accruing_amount "
                       "from marts.budget_status where customer_id = 'c.refund'").fetchone()
     assert mtd == (D("-1114.97"), D("-1287.52"), D("0"), D("172.55"))
     assert rows[("2026-10", "c.ok")]["status"] == "ok"
+    # the thresholds are ratios like the utilisation: 0.75 for c.alert (0.8), 1.00 for c.over
+    assert rows[("2026-10", "c.alert")]["threshold_crossed_ratio"] == D("0.75")
+    assert rows[("2026-10", "c.over")]["threshold_crossed_ratio"] == D("1.00")
     assert findings(con, "budget") == {("BUDGET.OVER_NOT_FROZEN", "2026-10", "c.over", None, "10.00")}
 
 

@@ -21,6 +21,7 @@ from reports.reconciliation import API_NOT_CONFIGURED, load_reconciliation_data
 from reports.reconciliation_status import glance_level
 from reports.safety import neutralise_spreadsheet_text, safe_file_stem, unique_file_stems
 from reports.xlsx import workbook_creation_date
+from schemas.warehouse_contract import column_note
 from tests.unit.reconciliation_marts import create_reconciliation_marts, fill_reconciliation_marts, insert_findings
 
 CYCLE = "2026-03"
@@ -597,8 +598,8 @@ def _make_clean(con) -> None:
                 "file_amount = coalesce(file_amount, 0), difference_amount = 0, status = 'matched'")
     con.execute("UPDATE marts.incentive_reconciliation SET status = 'matched', comparison_status = 'matched', "
                 "frozen_reason = NULL")
-    con.execute("UPDATE marts.budget_status SET mtd_spend_amount = 10, utilisation = 0.01, threshold_crossed = 0, "
-                "forecast_amount = 20, forecast_utilisation = 0.02, status = 'ok', alert_level = 'green'")
+    con.execute("UPDATE marts.budget_status SET mtd_spend_amount = 10, utilisation_ratio = 0.01, "
+                "threshold_crossed_ratio = 0, forecast_amount = 20, forecast_utilisation_ratio = 0.02, status = 'ok', alert_level = 'green'")
 
 
 def _section(html: str, start: str, end: str) -> str:
@@ -680,8 +681,8 @@ def test_tieout_tables_show_formatted_amounts_mismatches_first(recon_report):
     components = re.findall(r"<td>([A-Z][a-z ()]+)</td>", partner)
     assert components == ["Consumption (expenditure lines)", "Refunds", "Adjustments", "Amount due"]
     assert re.search(r"2,472\.27</td>\s*<td[^>]*>2,484\.62</td>\s*<td[^>]*>12\.35</td>\s*"
-                     r'<td><span class="pill error">mismatch</span>', partner)
-    assert partner.count('<span class="pill ok">matched</span>') == 3
+                     r'<td><span class="pill error" data-status="mismatch">mismatch</span>', partner)
+    assert partner.count('<span class="pill ok" data-status="matched">matched</span>') == 3
     customers = _section(html, "<h3>Customer tie-out</h3>", 'id="discount-audit"')
     assert customers.index("=HYPERLINK(&#34;") < customers.index("Ghost Trading")  # 1,234.56 before 99.99
     assert re.search(r"10\.50</td>\s*<td[^>]*>1,245\.06</td>\s*<td[^>]*>1,234\.56</td>", customers)
@@ -742,6 +743,11 @@ def test_reconciliation_sheets_have_frozen_headers_filters_and_numeric_money(rec
     budgets = workbook["Budgets"]
     utilisation = budgets.cell(row=2, column=9)
     assert utilisation.value == pytest.approx(1.1) and utilisation.number_format == "0.00%"
+    threshold = budgets.cell(row=2, column=10)  # a ratio like utilisation, not a percent
+    assert threshold.value == 1 and threshold.number_format == "0.00%"
+    # the header notes come from the warehouse contract
+    assert budgets.cell(row=1, column=9).comment.text == column_note("marts.budget_status", "utilisation_ratio")
+    assert budgets.cell(row=1, column=1).comment.text == column_note("marts.budget_status", "customer_id")
     incentives = workbook["Incentives"]
     assert incentives.cell(row=5, column=1).value == "Total"
     assert incentives.cell(row=5, column=6).value == pytest.approx(885.85)
