@@ -16,6 +16,11 @@ class UserError(Exception):
     """A problem the user can fix (bad option, missing configuration); shown without a traceback."""
 
 
+# `billrecon run` finished, but a re-delivery is held and the month keeps its previous delivery:
+# not a crash (1) nor a usage error (2), and not a silent 0, so that a schedule notices
+EXIT_HELD = 3
+
+
 def _world_config(args, first_month: str | None = None):
     from sandbox.world import WorldConfig
 
@@ -174,10 +179,57 @@ def run(args) -> int:
     failures = _run_cycles([args.month], resources)
     warehouse = Path(os.environ.get("BILLRECON_WAREHOUSE") or WarehouseResource().path)
     reports_dir = Path(os.environ.get("BILLRECON_REPORTS_DIR") or ReportsResource().out_dir)
+    held = []
     if warehouse.exists():
         _print_outcome(warehouse, reports_dir, [args.month])
+        held = _print_holds(warehouse, args.month)
     if failures:
         raise UserError(failures[0])
+    return EXIT_HELD if held else 0
+
+
+def _print_holds(warehouse: Path, bill_cycle: str) -> list:
+    """Say plainly which re-deliveries are held from the month (one line each); returns them."""
+    from pipelines.lib.holds import open_holds
+    from pipelines.lib.warehouse import connect
+
+    con = connect(warehouse, read_only=True)
+    try:
+        held = open_holds(con, bill_cycle)
+    finally:
+        con.close()
+    for delivery in held:
+        print(f"HELD: {delivery.message}")
+    return held
+
+
+def accept(args) -> int:
+    import getpass
+
+    from pipelines.lib.holds import NothingHeld, release
+    from pipelines.lib.warehouse import WarehouseBusy, WarehouseOutdated, connect, ensure_schema
+    from pipelines.resources import WarehouseResource
+
+    warehouse = Path(args.warehouse or os.environ.get("BILLRECON_WAREHOUSE") or WarehouseResource().path)
+    if not warehouse.exists():
+        raise UserError(f"warehouse {warehouse} does not exist: nothing is held")
+    try:
+        con = connect(warehouse)
+    except WarehouseBusy as exc:
+        raise UserError(str(exc)) from None
+    try:
+        ensure_schema(con)
+        released = release(con, args.key, args.etag, released_by=getpass.getuser())
+    except (NothingHeld, WarehouseOutdated) as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        con.close()
+    applies = (f"The next run of {released.bill_cycle} (`billrecon run --month {released.bill_cycle}`) applies it"
+               if released.bill_cycle else "The next run of each month (`billrecon run --month YYYY-MM`) applies it "
+                                           "to that month")
+    restated = "; marts.restatement will show what it changed" if released.source == "customerBill" else ""
+    print(f"released {released.object_key} (ETag {released.etag}), held since {released.held_at:%Y-%m-%d %H:%M} "
+          f"UTC for: {released.reason}. {applies}{restated}.")
     return 0
 
 

@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.lib.bss import BssConnection, RetryPolicy
+from pipelines.lib.holds import HoldThresholds
 from pipelines.lib.staging import MemberLimits
 from pipelines.lib.object_store import InboxObjectStore, ObjectStore, S3ObjectStore
 from pipelines.lib.warehouse import connect, ensure_schema
@@ -54,9 +55,16 @@ class WarehouseResource(dg.ConfigurableResource):
     threads: int = 2
     max_member_bytes: int = 1 << 30
     max_member_rows: int = 5_000_000
+    hold_max_line_drop_percent: int = HoldThresholds.max_line_drop_percent
+    hold_max_customer_drop_percent: int = HoldThresholds.max_customer_drop_percent
+    hold_max_lines_losing_agreement: int = HoldThresholds.max_lines_losing_agreement
 
     def member_limits(self) -> MemberLimits:
         return MemberLimits(max_bytes=self.max_member_bytes, max_rows=self.max_member_rows)
+
+    def hold_thresholds(self) -> HoldThresholds:
+        return HoldThresholds(self.hold_max_line_drop_percent, self.hold_max_customer_drop_percent,
+                              self.hold_max_lines_losing_agreement)
 
     @property
     def published(self) -> Path:

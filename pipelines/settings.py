@@ -30,6 +30,9 @@ SETTINGS: dict[str, dict[str, str]] = {
         "threads": "BILLRECON_DUCKDB_THREADS",
         "max_member_bytes": "BILLRECON_MAX_MEMBER_BYTES",
         "max_member_rows": "BILLRECON_MAX_MEMBER_ROWS",
+        "hold_max_line_drop_percent": "BILLRECON_HOLD_MAX_LINE_DROP_PERCENT",
+        "hold_max_customer_drop_percent": "BILLRECON_HOLD_MAX_CUSTOMER_DROP_PERCENT",
+        "hold_max_lines_losing_agreement": "BILLRECON_HOLD_MAX_LINES_LOSING_AGREEMENT",
     },
     "reports": {"out_dir": "BILLRECON_REPORTS_DIR"},
     "bss_api": {

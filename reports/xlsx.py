@@ -131,6 +131,14 @@ def _write_summary_sheet(
 ) -> None:
     """The headline statement as a table, then the cycle's facts, the reconciliation status,
     notes and alerts below it."""
+    first_row = 0
+    if data.held_deliveries:
+        # above the statement, inside the frozen pane: the figures below do not include these deliveries
+        sheet.write_string(0, 0, "Held deliveries: this month's figures do not include them", formats.section)
+        for first_row, held in enumerate(data.held_deliveries, start=1):
+            # not wrapped: the line runs on over the empty cells to its right
+            sheet.write_string(first_row, 0, neutralise_spreadsheet_text(held["message"]))
+        first_row += 2
     lines = statement_lines(data)
     columns = [
         Column("Item", lambda line: line.label, "text", 34),
@@ -139,7 +147,7 @@ def _write_summary_sheet(
     ]
     # The margin % line holds a ratio, not money: give that one cell the percent format.
     kinds = [("ratio" if line.is_ratio else None) for line in lines]
-    next_row = write_table(sheet, formats, columns, lines, kind_overrides={1: kinds})
+    next_row = write_table(sheet, formats, columns, lines, kind_overrides={1: kinds}, first_row=first_row)
 
     next_row += 1
     facts: list[tuple[str, Any, CellKind]] = [
