@@ -50,13 +50,14 @@ class Figures:
 @dataclass(frozen=True)
 class Gauge:
     """How one source is measured: `before` runs on what the month holds now, `after` on what the staged
-    delivery would leave (both inside the staging transaction). `scope` names what is measured in messages."""
+    delivery would leave (both inside the staging transaction). `lines` and `customers` name what is
+    counted in messages ("… of 1,502 lines of 2026-10"), `keeps` what stays while it is held."""
 
-    scope: str
-    keeps: str   # what the month keeps while the delivery is held, e.g. "the month keeps the delivery"
+    lines: str
+    keeps: str
     before: Callable[[duckdb.DuckDBPyConnection], Figures]
     after: Callable[[duckdb.DuckDBPyConnection], Figures]
-    line_noun: str = "lines"
+    customers: str = "customers"
 
 
 @dataclass(frozen=True)
@@ -156,12 +157,12 @@ def judge(result: StageResult, before: Figures, after: Figures, gauge: Gauge,
         removed = before.lines - after.lines
         if removed * 100 > before.lines * thresholds.max_line_drop_percent:
             return Hold("HOLD.LINE_DROP",
-                        f"it would remove {removed:,} of {before.lines:,} {gauge.line_noun} of {gauge.scope}", measured)
+                        f"it would remove {removed:,} of {before.lines:,} {gauge.lines}", measured)
     if before.customers and after.customers is not None:
         removed = before.customers - after.customers
         if removed * 100 > before.customers * thresholds.max_customer_drop_percent:
             return Hold("HOLD.CUSTOMER_DROP",
-                        f"it would remove {removed:,} of {before.customers:,} customers of {gauge.scope}", measured)
+                        f"it would remove {removed:,} of {before.customers:,} {gauge.customers}", measured)
     losing = after.lines_losing_agreement or 0
     if losing > thresholds.max_lines_losing_agreement:
         return Hold("HOLD.AGREEMENT_LOSS",
@@ -266,18 +267,18 @@ def _count(sql: str, *params) -> Callable[[duckdb.DuckDBPyConnection], Figures]:
 def bill_file_gauge(bill_cycle: str) -> Gauge:
     measure = _count("select count(*), count(distinct customer_id) from staging.bill_line where bill_cycle = ?",
                      bill_cycle)
-    return Gauge(bill_cycle, "the month keeps the delivery", measure, measure)
+    return Gauge(f"lines of {bill_cycle}", "the month keeps the delivery", measure, measure,
+                 customers=f"customers of {bill_cycle}")
 
 
 def statement_gauge(period: str) -> Gauge:
     measure = _count("select count(*), null from staging.incentive_statement where period = ?", period)
-    return Gauge(f"the {period} statement", "the period keeps the statement", measure, measure,
-                 line_noun="statement lines")
+    return Gauge(f"statement lines of {period}", "the period keeps the statement", measure, measure)
 
 
 def incentive_rates_gauge() -> Gauge:
     measure = _count("select count(*), null from staging.incentive_rate")
-    return Gauge("the incentive rates", "billing keeps the rates", measure, measure, line_noun="rates")
+    return Gauge("incentive rates", "billing keeps the rates", measure, measure)
 
 
 def agreements_gauge() -> Gauge:
@@ -312,4 +313,4 @@ def agreements_gauge() -> Gauge:
         con.execute("drop table agreed_line_keys")
         return Figures(rules=rules, lines_losing_agreement=lines, customers_losing_agreement=customers)
 
-    return Gauge("every month", "billing keeps the agreements", before, after)
+    return Gauge("agreement rules", "billing keeps the agreements", before, after)

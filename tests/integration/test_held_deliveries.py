@@ -258,7 +258,7 @@ def test_an_unusable_incentive_statement_redelivery_is_held(tmp_path, s3_server,
     assert outcome.success and "stg_incentive_statement:no_held_delivery" in outcome.failed_checks
     lines = statement_lines[0][0]
     assert [row[:4] for row in _held(warehouse)] == [
-        (key, "HOLD.LINE_DROP", f"it would remove {lines:,} of {lines:,} statement lines of the 2026-08 statement", 0)]
+        (key, "HOLD.LINE_DROP", f"it would remove {lines:,} of {lines:,} statement lines of 2026-08", 0)]
     assert _month(warehouse) == before and _month(published) == published_before
     assert _query(warehouse, "select * from staging.incentive_statement order by all") == sheet
 
@@ -279,3 +279,31 @@ def _landed(warehouse: str, key: str):
     (local,), = _query(warehouse, "select local_path from landing.objects where object_key = ? "
                                   "order by landed_at desc limit 1", [key])
     return Path(warehouse).parent / "landing" / local
+
+
+def test_incentive_rates_losing_most_rows_are_held_and_a_first_delivery_of_rates_is_not(tmp_path):
+    inbox = _inbox(tmp_path, {MEMBER: member_csv(FOUR_LINES)})
+    rates = inbox / "agreements" / "incentive_rates.csv"
+    header = "incentive_type,policy_code,rate,valid_from,valid_to\n"
+    # the first delivery has one good row of three: nothing to replace, so it loads what it can
+    rates.write_text(header + "Monthly rebate,0,0.05,2026-01-01,\nMonthly rebate,x,0.08,2026-01-01,\n"
+                              "Monthly rebate,1,1.5,2026-01-01,\n", encoding="utf-8")
+    resources = pipeline_resources(tmp_path, inbox=inbox)
+    warehouse = resources["warehouse"].path
+    _run(resources)
+    assert _held(warehouse) == []
+    rates.write_text(header + "Monthly rebate,0,0.05,2026-01-01,\nMonthly rebate,1,0.08,2026-01-01,\n"
+                              "Monthly rebate,13,0,2026-01-01,\n", encoding="utf-8")
+    _run(resources)
+    assert _query(warehouse, "select count(*) from staging.incentive_rate") == [(3,)]
+    before = _month(warehouse)
+
+    # a re-export where two of the three rates lost their policy code
+    rates.write_text(header + "Monthly rebate,0,0.05,2026-01-01,\nMonthly rebate,,0.08,2026-01-01,\n"
+                              "Monthly rebate,,0,2026-01-01,\n", encoding="utf-8")
+    outcome = _run(resources)
+    assert "stg_incentive_rates:no_held_delivery" in outcome.failed_checks
+    assert _held(warehouse) == [("agreements/incentive_rates.csv", "HOLD.LINE_DROP",
+                                 "it would remove 2 of 3 incentive rates", 3, 1, 2, 0, False)]
+    assert _query(warehouse, "select policy_code from staging.incentive_rate order by 1") == [(0,), (1,), (13,)]
+    assert _month(warehouse) == before
