@@ -471,7 +471,7 @@ ORDER BY restated_at, abs(amount_due_delta) DESC, customer_id
 
 # Held re-deliveries the month does not use, oldest first, with the line the run printed for each.
 _HELD_DELIVERIES_SQL = """
-SELECT object_key, etag, rule_id, reason, message, held_at, rows_read, rows_loaded, rows_quarantined
+SELECT object_key, etag, rule_id, reason, message, held_at, rows_read, rows_loaded, rows_quarantined, first_error
 FROM audit.held_deliveries
 WHERE released_at IS NULL AND (bill_cycle = ? OR bill_cycle IS NULL)
 ORDER BY held_at, object_key

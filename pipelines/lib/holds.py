@@ -189,11 +189,12 @@ def _record_hold(con, delivery: Delivery, source: str, bill_cycle: str | None, g
     message = hold_message(delivery.object_key, delivery.etag, hold.reason, gauge.keeps, replaced, hold.rule_id)
     held_at = datetime.now(timezone.utc)
     rejected = sum(1 for m in result.members if m.status == "rejected")
+    first_error = next((m.first_error for m in result.members if m.first_error), None)
     con.execute(
-        "insert into audit.held_deliveries values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null)",
+        "insert into audit.held_deliveries values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null)",
         [source, delivery.object_key, delivery.etag, delivery.sha256, bill_cycle, replaced.etag, replaced.landed_at,
          hold.rule_id, hold.reason, message, result.rows_read, result.rows_loaded, result.rows_quarantined,
-         rejected, json.dumps(hold.measured, sort_keys=True), held_at])
+         rejected, first_error, json.dumps(hold.measured, sort_keys=True), held_at])
     return HeldDelivery(source, delivery.object_key, delivery.etag, bill_cycle, hold.rule_id, hold.reason,
                         message, held_at)
 

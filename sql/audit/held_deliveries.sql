@@ -17,6 +17,7 @@ create table if not exists audit.held_deliveries (
     rows_loaded         bigint not null,    -- rows that passed validation (not applied)
     rows_quarantined    bigint not null,
     members_rejected    bigint not null,
+    first_error         varchar,            -- the first rejected member or quarantined row, as staging said it
     measured            varchar not null,   -- JSON: the figures before and after that were compared
     held_at             timestamptz not null,
     released_at         timestamptz,

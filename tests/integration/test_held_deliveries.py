@@ -305,5 +305,7 @@ def test_incentive_rates_losing_most_rows_are_held_and_a_first_delivery_of_rates
     assert "stg_incentive_rates:no_held_delivery" in outcome.failed_checks
     assert _held(warehouse) == [("agreements/incentive_rates.csv", "HOLD.LINE_DROP",
                                  "it would remove 2 of 3 incentive rates", 3, 1, 2, 0, False)]
+    (first_error,), = _query(warehouse, "select first_error from audit.held_deliveries")
+    assert first_error.startswith("record 2: ")
     assert _query(warehouse, "select policy_code from staging.incentive_rate order by 1") == [(0,), (1,), (13,)]
     assert _month(warehouse) == before

@@ -518,18 +518,20 @@ def test_a_held_delivery_is_shown_at_the_top_of_the_page_and_the_summary_sheet(w
     message = f"{MARCH_FILE} (ETag e-2) is held: it would remove 10 of 10 lines of {CYCLE}; the month keeps ..."
     warehouse.execute(
         """INSERT INTO audit.held_deliveries VALUES ('customerBill', ?, 'e-2', 'sha', ?, 'e-1', NULL,
-               'HOLD.LINE_DROP', 'it would remove 10 of 10 lines', ?, 0, 0, 0, 0, '{}', now(), NULL, NULL)""",
+               'HOLD.LINE_DROP', 'it would remove 10 of 10 lines', ?, 10, 0, 10, 0, 'record 1: amount due is not a decimal',
+               '{}', now(), NULL, NULL)""",
         [MARCH_FILE, CYCLE, message])
     # a released hold and another month's hold are not this month's
     warehouse.execute(
         """INSERT INTO audit.held_deliveries VALUES ('customerBill', ?, 'e-0', 'sha', ?, 'e-1', NULL,
-               'HOLD.LINE_DROP', 'r', 'released one', 0, 0, 0, 0, '{}', now(), now(), 'me'),
+               'HOLD.LINE_DROP', 'r', 'released one', 0, 0, 0, 0, NULL, '{}', now(), now(), 'me'),
               ('customerBill', 'customerBill/customerBill_202602.tar.gz', 'e-9', 'sha', '2026-02', 'e-8', NULL,
-               'HOLD.LINE_DROP', 'r', 'february one', 0, 0, 0, 0, '{}', now(), NULL, NULL)""", [MARCH_FILE, CYCLE])
+               'HOLD.LINE_DROP', 'r', 'february one', 0, 0, 0, 0, NULL, '{}', now(), NULL, NULL)""", [MARCH_FILE, CYCLE])
     report = render_month_close(warehouse, CYCLE, tmp_path / CYCLE)
     html = _html(report)
     assert html.index('id="held"') < html.index('id="reconciliation"')
     assert html.count("is held:") == 1 and "released one" not in html and "february one" not in html
+    assert "10 rows read, 10 of them quarantined; first problem: record 1: amount due is not a decimal" in html
     summary = openpyxl.load_workbook(report.xlsx)["Summary"]
     assert [summary.cell(row, 1).value for row in (1, 2, 4)] == [
         "Held deliveries: this month's figures do not include them", message, "Item"]
