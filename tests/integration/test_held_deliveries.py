@@ -5,6 +5,7 @@ newer delivery releases it. Each case runs the real pipeline on files in an inbo
 import json
 from decimal import Decimal
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -12,7 +13,7 @@ from billrecon.cli import main
 from billrecon.commands import EXIT_HELD
 from pipelines.lib.object_store import file_sha256
 from pipelines.resources import WarehouseResource
-from pipelines.runner import run_cycle
+from pipelines.runner import all_assets, run_cycle
 from tests.fixtures.bill_files import good_row, member_csv, write_archive
 from tests.integration.conftest import pipeline_resources
 from tests.integration.test_bad_input import _inbox
@@ -133,9 +134,16 @@ def test_a_redelivery_dropping_most_lines_is_held_until_a_newer_good_one_replace
     before = _month(warehouse)
 
     write_archive(inbox / KEY, {MEMBER: member_csv(FOUR_LINES[:1])})
-    outcome = _run(resources)
-    assert "stg_bill_lines:no_held_delivery" in outcome.failed_checks
+    result = dg.materialize(all_assets(), partition_key=CYCLE, resources=resources)
+    assert result.success
     assert _held(warehouse) == [(KEY, "HOLD.LINE_DROP", "it would remove 3 of 4 lines of 2026-09", 1, 1, 0, 0, False)]
+    # Dagster states it in the asset's metadata and a failed warning check, with the same line
+    (message,), = _query(warehouse, "select message from audit.held_deliveries")
+    assert result.asset_materializations_for_node("stg_bill_lines")[0].metadata["held"].value == message
+    (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_held_delivery"
+                and e.asset_key.to_user_string() == "stg_bill_lines"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["rule_id"].value == "HOLD.LINE_DROP"
     measured = json.loads(_query(warehouse, "select measured from audit.held_deliveries")[0][0])
     assert measured == {"before": {"lines": 4, "customers": 3}, "after": {"lines": 1, "customers": 1}}
     assert _month(warehouse) == before
