@@ -35,7 +35,8 @@ def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: Wareho
     """Typed, validated lines of the cycle's incentive statement (staging.incentive_statement).
 
     Grain: one statement line. Source: the newest delivery of incentives/incentive_statement_YYYYMM.csv;
-    a line of another period than the file's is quarantined (STATEMENT.PERIOD_MISMATCH).
+    a line of another period than the file's is quarantined (STATEMENT.PERIOD_MISMATCH). A re-delivery that
+    cannot be read whole or drops most lines is held (audit.held_deliveries) and the period keeps its statement.
     """
     cycle = context.partition_key
     key = statement_key(cycle)
@@ -62,5 +63,6 @@ def stg_incentive_rates(context: dg.AssetExecutionContext, warehouse: WarehouseR
     Without it, no rate is agreed and every expected incentive is 0.
     """
     return stage_agreement_file(context, warehouse, INCENTIVE_RATES_KEY, "stg_incentive_rates", stage_incentive_rates,
-                                incentive_rates_gauge(), when_missing="no rebate rate is agreed, every expected incentive is 0",
+                                incentive_rates_gauge(),
+                                when_missing="no rebate rate is agreed, every expected incentive is 0",
                                 skipped="no incentive rates file")

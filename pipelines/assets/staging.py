@@ -101,7 +101,8 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     """Typed, validated partner bill lines of the cycle (staging.bill_line).
 
     Grain: one bill line. Source: the current delivery of customerBill_YYYYMM.tar.gz. A re-delivery
-    replaces the month whole; an unchanged delivery is not loaded again.
+    replaces the month whole, or is held (audit.held_deliveries) when it cannot be read whole or drops
+    many lines or customers; an unchanged delivery is not loaded again.
     """
     cycle = context.partition_key
     key = f"customerBill/customerBill_{cycle.replace('-', '')}.tar.gz"
@@ -169,7 +170,8 @@ def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 def stg_customer_discounts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The partner's customer discount agreements (staging.customer_discount), newest delivery.
 
-    Grain: one agreement rule. Source: agreements/customer_discounts.csv.
+    Grain: one agreement rule. Source: agreements/customer_discounts.csv. A re-delivery that cannot be
+    read or would leave bill lines without their agreement is held (audit.held_deliveries).
     """
     return stage_agreement_file(context, warehouse, "agreements/customer_discounts.csv", "stg_customer_discounts",
                                 stage_customer_discounts, agreements_gauge(),
