@@ -2,7 +2,7 @@
 -- core.rated_bill_line: every bill line of the cycle with the customer's agreed discount applied.
 -- grain: one bill line. Source: staging.bill_line, core.customer_discount_rule.
 -- The customer pays list price × (1 − agreed rate) on Expenditure and Refund lines; Adjustment lines
--- stay between HUAWEI CLOUD and the partner (DESIGN.md), so they carry no customer charge.
+-- stay between HUAWEI CLOUD and the partner (docs/domain.md#bill-types), so they carry no customer charge.
 -- `not materialized`: a query on one bill cycle must filter the staging scan, not a copy of all months
 with lines as not materialized (
     select * from staging.bill_line
@@ -88,7 +88,7 @@ final as (
         coalesce(lines.stored_card_amount, 0)::decimal(20, 8) as stored_card_amount,
         coalesce(lines.debt_amount, 0)::decimal(20, 8) as debt_amount,
         (coalesce(lines.cash_coupon_amount, 0) + coalesce(lines.voucher_amount, 0)
-            + coalesce(lines.stored_card_amount, 0))::decimal(20, 8) as coupon_paid_amount,
+            + coalesce(lines.stored_card_amount, 0))::decimal(38, 8) as coupon_paid_amount,
         coalesce(matching_rules.discount_rate, 0)::decimal(9, 6) as discount_rate,
         matching_rules.rule_label as agreement_rule,
         matching_rules.rule_label is not null as has_agreement,
