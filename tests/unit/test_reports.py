@@ -558,9 +558,12 @@ def test_a_held_delivery_is_shown_at_the_top_of_the_page_and_the_summary_sheet(w
     assert html.index('id="held"') < html.index('id="reconciliation"')
     assert html.count("is held:") == 1 and "released one" not in html and "february one" not in html
     assert "10 rows read, 10 of them quarantined; first problem: record 1: amount due is not a decimal" in html
+    assert html.index('id="verdict"') < html.index('id="held"')
     summary = openpyxl.load_workbook(report.xlsx)["Summary"]
-    assert [summary.cell(row, 1).value for row in (1, 2, 4)] == [
-        "Held deliveries: this month's figures do not include them", message, "Item"]
+    column = [summary.cell(row, 1).value for row in range(1, 12)]
+    # the verdict, then the held delivery, both above the statement
+    assert column[2:4] == ["Held deliveries: this month's figures do not include them", message]
+    assert column.index("Item") > 3
 
 
 def test_no_restatement_section_without_a_redelivery(report):
