@@ -1,4 +1,4 @@
-"""billrecon command line: demo, run, report, generate, sandbox serve."""
+"""billrecon command line: demo, run, accept, report, generate, sandbox serve."""
 
 from __future__ import annotations
 
@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--inbox", help="local folder with the bucket's key layout (instead of the S3 bucket)")
     run.add_argument("--warehouse", help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb)")
     run.add_argument("--reports", help="reports folder (default BILLRECON_REPORTS_DIR or reports/out)")
+
+    accept = sub.add_parser("accept", help="release a held re-delivery: the next run of its month(s) applies it")
+    accept.add_argument("--key", required=True, help="object key of the held delivery, as the run printed it")
+    accept.add_argument("--etag", help="the held delivery's ETag (refused if another one is held)")
+    accept.add_argument("--warehouse", help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb)")
 
     report = sub.add_parser("report", help="render the month-close pack of a cycle from the warehouse")
     report.add_argument("--month", type=_month, required=True)
@@ -107,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": commands.demo,
         "run": commands.run,
         "report": commands.report,
+        "accept": commands.accept,
         "generate": commands.generate,
         "sandbox": commands.sandbox_serve,
     }

@@ -97,6 +97,11 @@ def writing(warehouse: Path):
         yield
 
 
+# `billrecon run` finished, but a re-delivery is held and the month keeps its previous delivery:
+# not a crash (1) nor a usage error (2), and not a silent 0, so that a schedule notices
+EXIT_HELD = 3
+
+
 def _world_config(args, first_month: str | None = None):
     from sandbox.world import WorldConfig
 
@@ -289,6 +294,50 @@ def run(args) -> int:
             print("note: BILLRECON_BSS_ENDPOINT is not set; the parts fed by the BSS partner API are skipped "
                   "(the report says so). Everything fed by the files is built.")
         _print_outcome(warehouse, reports_dir, [args.month])  # under the lease: the next run waits for it
+        held = _print_holds(warehouse, args.month)
+    return EXIT_HELD if held else 0
+
+
+def _print_holds(warehouse: Path, bill_cycle: str) -> list:
+    """Say plainly which re-deliveries are held from the month (one line each); returns them."""
+    from pipelines.lib.holds import open_holds
+    from pipelines.lib.warehouse import connect
+
+    con = connect(warehouse, read_only=True)
+    try:
+        held = open_holds(con, bill_cycle)
+    finally:
+        con.close()
+    for delivery in held:
+        print(f"HELD: {delivery.message}")
+    return held
+
+
+def accept(args) -> int:
+    import getpass
+
+    from pipelines.lib.holds import NothingHeld, release
+    from pipelines.lib.warehouse import connect, ensure_schema
+
+    warehouse = warehouse_path(args)
+    if not warehouse.exists():
+        raise UserError(f"warehouse {warehouse} does not exist: nothing is held")
+    check_request(None, warehouse, warehouse.parent)
+    with writing(warehouse):
+        con = connect(warehouse)
+        try:
+            ensure_schema(con)
+            released = release(con, args.key, args.etag, released_by=getpass.getuser())
+        except NothingHeld as exc:
+            raise UserError(str(exc)) from None
+        finally:
+            con.close()
+    applies = (f"The next run of {released.bill_cycle} (`billrecon run --month {released.bill_cycle}`) applies it"
+               if released.bill_cycle else "The next run of each month (`billrecon run --month YYYY-MM`) applies it "
+                                           "to that month")
+    restated = "; marts.restatement will show what it changed" if released.source == "customerBill" else ""
+    print(f"released {released.object_key} (ETag {released.etag}), held since {released.held_at:%Y-%m-%d %H:%M} "
+          f"UTC for: {released.reason}. {applies}{restated}.")
     return 0
 
 

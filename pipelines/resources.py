@@ -16,6 +16,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from pipelines.lib.bss import BssConnection, RetryPolicy
+from pipelines.lib.holds import HoldThresholds
 from pipelines.lib.failures import describe
 from pipelines.lib.lease import WarehouseLease, hold_lease
 from pipelines.lib.publish import remove_abandoned_copies
@@ -76,6 +77,9 @@ class WarehouseResource(dg.ConfigurableResource):
     threads: int = 2
     max_member_bytes: int = 1 << 30
     max_member_rows: int = 5_000_000
+    hold_max_line_drop_percent: int = HoldThresholds.max_line_drop_percent
+    hold_max_customer_drop_percent: int = HoldThresholds.max_customer_drop_percent
+    hold_max_lines_losing_agreement: int = HoldThresholds.max_lines_losing_agreement
     lease_timeout_seconds: int = 1800  # how long a run waits for the run that is writing the warehouse
 
     _lease_hold: Optional[contextlib.ExitStack] = PrivateAttr(default=None)
@@ -115,6 +119,10 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def member_limits(self) -> MemberLimits:
         return MemberLimits(max_bytes=self.max_member_bytes, max_rows=self.max_member_rows)
+
+    def hold_thresholds(self) -> HoldThresholds:
+        return HoldThresholds(self.hold_max_line_drop_percent, self.hold_max_customer_drop_percent,
+                              self.hold_max_lines_losing_agreement)
 
     @property
     def published(self) -> Path:

@@ -176,6 +176,15 @@ def _write_summary_sheet(
     next_row = _write_summary_text(sheet, 0, verdict.headline + ".", formats.title)
     for line in verdict.details:
         next_row = _write_summary_text(sheet, next_row, line, formats.note)
+    if data.held_deliveries:
+        # right under the verdict, inside the frozen pane: the figures below do not include them
+        next_row += 1
+        sheet.write_string(next_row, 0, "Held deliveries: this month's figures do not include them", formats.section)
+        for held in data.held_deliveries:
+            next_row += 1
+            # not wrapped: the line runs on over the empty cells to its right
+            sheet.write_string(next_row, 0, spreadsheet_text(held["message"]))
+        next_row += 1
 
     for heading, texts in (("Notes", notes), ("Data quality alerts", data_quality_alerts(data))):
         if not texts:

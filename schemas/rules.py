@@ -95,6 +95,23 @@ RULES: dict[str, Rule] = {r.rule_id: r for r in [
 ]}
 
 
+# Held deliveries (pipelines/lib/holds.py), area "delivery": a re-delivery that would replace what a
+# month was built from with something that cannot be trusted is held in audit.held_deliveries, one
+# rule per reason, and the month keeps its current delivery until `billrecon accept` releases it.
+RULES.update({r.rule_id: r for r in [
+    Rule("HOLD.UNREADABLE", "error", "the re-delivery cannot be read whole (the archive or a member is rejected)",
+         "check the file with its sender; accept it only if what could be read is the whole month"),
+    Rule("HOLD.LINE_DROP", "error", "the re-delivery would remove a large share of the lines it replaces",
+         "check the file with its sender, then accept it if the lines were really withdrawn"),
+    Rule("HOLD.CUSTOMER_DROP", "error", "the re-delivery would remove a large share of the month's customers",
+         "check the file with its sender, then accept it if those customers really have no lines"),
+    Rule("HOLD.AGREEMENT_LOSS", "error",
+         "the re-delivered agreements would leave bill lines without the agreement they are billed at now",
+         "check the agreements file, then accept it if those customers are really to be billed at list price"),
+]})
+HOLD_AREA = "delivery"
+
+
 # BSS API records (pipelines/lib/bss): the same treatment as file rows. A record that cannot be typed
 # or breaks a structural rule goes to audit.quarantine (source 'api:<dataset>', record_number = its
 # position in the snapshot); HUAWEI CLOUD's arithmetic is reported in audit.findings.

@@ -101,6 +101,17 @@ def test_dagster_yaml_queues_warehouse_writers_one_at_a_time(tmp_path):
         instance.dispose()
 
 
+def test_a_held_delivery_fails_a_warning_check_on_each_source_that_can_be_held():
+    specs = {(s.asset_key.to_user_string(), s.name): s for a in defs.assets for s in a.check_specs}
+    held_checks = sorted(asset for asset, name in specs if name == "no_held_delivery")
+    assert held_checks == ["stg_bill_lines", "stg_customer_discounts", "stg_incentive_rates",
+                           "stg_incentive_statement"]
+    # the month keeps its previous delivery: nothing downstream has to wait for the check
+    assert not [a for a in held_checks if specs[(a, "no_held_delivery")].blocking]
+    thresholds = resources_from_env({"BILLRECON_HOLD_MAX_LINE_DROP_PERCENT": "35"})["warehouse"]
+    assert thresholds.hold_max_line_drop_percent == dg.EnvVar.int("BILLRECON_HOLD_MAX_LINE_DROP_PERCENT")
+
+
 # ------------------------------------------------------------------------------------------ the model graph
 
 def parents(definitions: dg.Definitions, name: str) -> set[str]:

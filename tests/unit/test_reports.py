@@ -14,6 +14,7 @@ import duckdb
 import openpyxl
 import pytest
 
+from pipelines.lib.warehouse import SQL_DIR
 from reports import data as marts_data
 from reports import render_month_close
 from reports.formatting import format_change_percent, format_money, format_percent
@@ -175,6 +176,7 @@ def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA audit")
     for ddl in (BILL_LINE_DDL, EXPENDITURE_DDL, DATA_QUALITY_DDL, FINDINGS_DDL, QUARANTINE_DDL, RESTATEMENT_DDL):
         con.execute(ddl)
+    con.execute((SQL_DIR / "audit" / "held_deliveries.sql").read_text(encoding="utf-8"))
     con.executemany(f"INSERT INTO marts.customer_bill_line VALUES ({', '.join(['?'] * 25)})",
                     BILL_LINES)
     con.executemany(
@@ -537,6 +539,32 @@ def test_a_restatement_is_shown_with_its_changes_per_customer(warehouse, tmp_pat
     assert 'id="restatements"' in html and "2026-04-07 03:00" in html and "12.50" in html
     sheet = openpyxl.load_workbook(report.xlsx)["Restatements"]
     assert [c.value for c in sheet[2]][5:] == [ACME[0], 1, 0, 2, 10, 22.5, 12.5]
+
+
+def test_a_held_delivery_is_shown_at_the_top_of_the_page_and_the_summary_sheet(warehouse, tmp_path):
+    message = f"{MARCH_FILE} (ETag e-2) is held: it would remove 10 of 10 lines of {CYCLE}; the month keeps ..."
+    warehouse.execute(
+        """INSERT INTO audit.held_deliveries VALUES ('customerBill', ?, 'e-2', 'sha', ?, 'e-1', NULL,
+               'HOLD.LINE_DROP', 'it would remove 10 of 10 lines', ?, 10, 0, 10, 0, 'record 1: amount due is not a decimal',
+               '{}', now(), NULL, NULL)""",
+        [MARCH_FILE, CYCLE, message])
+    # a released hold and another month's hold are not this month's
+    warehouse.execute(
+        """INSERT INTO audit.held_deliveries VALUES ('customerBill', ?, 'e-0', 'sha', ?, 'e-1', NULL,
+               'HOLD.LINE_DROP', 'r', 'released one', 0, 0, 0, 0, NULL, '{}', now(), now(), 'me'),
+              ('customerBill', 'customerBill/customerBill_202602.tar.gz', 'e-9', 'sha', '2026-02', 'e-8', NULL,
+               'HOLD.LINE_DROP', 'r', 'february one', 0, 0, 0, 0, NULL, '{}', now(), NULL, NULL)""", [MARCH_FILE, CYCLE])
+    report = render_month_close(warehouse, CYCLE, tmp_path / CYCLE)
+    html = _html(report)
+    assert html.index('id="held"') < html.index('id="reconciliation"')
+    assert html.count("is held:") == 1 and "released one" not in html and "february one" not in html
+    assert "10 rows read, 10 of them quarantined; first problem: record 1: amount due is not a decimal" in html
+    assert html.index('id="verdict"') < html.index('id="held"')
+    summary = openpyxl.load_workbook(report.xlsx)["Summary"]
+    column = [summary.cell(row, 1).value for row in range(1, 12)]
+    # the verdict, then the held delivery, both above the statement
+    assert column[2:4] == ["Held deliveries: this month's figures do not include them", message]
+    assert column.index("Item") > 3
 
 
 def test_no_restatement_section_without_a_redelivery(report):
