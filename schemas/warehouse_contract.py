@@ -417,6 +417,28 @@ TABLES: tuple[Table, ...] = (
         Column("new_amount_due", "the line's amount due now (null when removed)", USD),
         Column("amount_due_delta", "new − previous amount due (nulls count as 0)", USD),
     ),
+    _table(
+        "audit.held_deliveries", "held re-delivery (object key × ETag)",
+        "Re-deliveries read but not applied because they would replace what a month was built from with "
+        "something that cannot be trusted; the month keeps its delivery until `billrecon accept` or a newer one.",
+        SOURCE, OBJECT_KEY, ETAG, SHA256,
+        Column("bill_cycle", "the month the delivery would replace (null for agreement files, which every "
+                             "month reads)", CYCLE),
+        Column("replaces_etag", "ETag of the delivery the month keeps"),
+        Column("replaces_landed_at", "when the kept delivery landed", TIMESTAMP),
+        RULE_ID,
+        Column("reason", "what applying it would do, in figures"),
+        Column("message", "the one line the run, the report and Dagster show"),
+        ROWS_READ,
+        Column("rows_loaded", "rows that passed validation (not applied)", COUNT),
+        ROWS_QUARANTINED,
+        Column("members_rejected", "members rejected whole", COUNT),
+        Column("first_error", "the first rejected member or quarantined row, as staging said it"),
+        Column("measured", "the figures before and after that were compared, JSON"),
+        Column("held_at", "when it was held", TIMESTAMP),
+        Column("released_at", "when it was released (null while held)", TIMESTAMP),
+        Column("released_by", "who accepted it, or the newer delivery that replaced it"),
+    ),
 )
 
 

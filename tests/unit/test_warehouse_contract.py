@@ -13,7 +13,8 @@ from pipelines.lib.warehouse import SQL_DIR, apply_comments, ensure_schema
 from schemas.warehouse_contract import README, RATIO, TABLES, column_note, readme_with_section, table_contract
 
 CYCLE = "2026-09"
-PUBLIC_AUDIT_TABLES = {"audit.loads", "audit.quarantine", "audit.findings", "audit.restatement_line"}
+PUBLIC_AUDIT_TABLES = {"audit.loads", "audit.quarantine", "audit.findings", "audit.restatement_line",
+                       "audit.held_deliveries"}
 
 
 def build(con: duckdb.DuckDBPyConnection) -> None:
