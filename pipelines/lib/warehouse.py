@@ -18,6 +18,12 @@ DDL_LAYERS = ("landing", "audit", "staging")
 def connect(path: str | Path, *, memory_limit: str | None = None, threads: int | None = None,
             read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file; a second writing process gets a clear error, not a corrupt file."""
+    from pipelines.lib.lakehouse import is_lake  # the lake module imports this one
+
+    if is_lake(path):
+        raise WarehouseNotWired(
+            "BILLRECON_WAREHOUSE names a DuckLake (ducklake:…), which the pipeline does not write yet: set it "
+            "to a DuckDB file (default warehouse/billrecon.duckdb); README.md, Scale out, says what exists")
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,6 +45,10 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
 
 class WarehouseBusy(RuntimeError):
     """Another process holds the write lock on the warehouse file."""
+
+
+class WarehouseNotWired(RuntimeError):
+    """The warehouse setting names a DuckLake, which the assets cannot write yet."""
 
 
 def database_path(con: duckdb.DuckDBPyConnection) -> str | None:
