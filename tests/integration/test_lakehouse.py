@@ -27,13 +27,6 @@ P1_OCT = lakehouse.Partition("p1", "2026-10")
 P2_OCT = lakehouse.Partition("p2", "2026-10")
 
 
-@pytest.fixture(scope="module")
-def s3_server():
-    from sandbox.objectstore import LocalS3Server
-    with LocalS3Server() as server:
-        yield server
-
-
 def folder_lake(postgres_database: str, tmp_path: Path) -> lakehouse.LakeSettings:
     return lakehouse.LakeSettings(catalog=postgres_database, data_path=str(tmp_path / "lake") + "/")
 
