@@ -3,8 +3,8 @@
 
 import dagster as dg
 
-from pipelines.assets.core import SKIPPED_NOTE, bill_line_inputs, core_rated_bill_lines
-from pipelines.lib.fingerprint import last_build, loads_fingerprint, record_build
+from pipelines.assets.core import SKIPPED_NOTE, bill_line_fingerprint, core_rated_bill_lines
+from pipelines.lib.fingerprint import last_build, record_build
 from pipelines.assets.incentive_files import stg_incentive_rates, stg_incentive_statement
 from pipelines.assets.staging import stg_bill_lines, stg_customer_discounts, stg_usage_lines
 from pipelines.lib.sql_models import run_model
@@ -37,7 +37,7 @@ def customer_monthly_expenditure(context: dg.AssetExecutionContext, warehouse: W
     """
     cycle = context.partition_key
     with warehouse.connect() as con:
-        fingerprint = loads_fingerprint(con, bill_line_inputs(cycle))
+        fingerprint = bill_line_fingerprint(con, cycle)
         built = last_build(con, "marts.customer_monthly_expenditure", cycle, fingerprint)
         if built is not None and built["rows"] == _mart_rows(con, cycle):
             # the last build from these very inputs passed the tie-out; the rows are still there

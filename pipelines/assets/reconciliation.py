@@ -17,7 +17,7 @@ nothing (which services earn, and at which rate, is known from the API's incenti
 
 import dagster as dg
 
-from pipelines.assets.api import API_ASSETS, SKIPPED
+from pipelines.assets.api import SKIPPED, api_staging
 from pipelines.assets.incentive_files import stg_incentive_rates, stg_incentive_statement
 from pipelines.assets.marts import customer_monthly_expenditure
 from pipelines.assets.staging import stg_bill_lines, stg_customer_discounts, stg_usage_lines
@@ -28,11 +28,6 @@ from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, WarehouseResource
 
 FINDINGS_BY_AREA = "findings_by_area"
-
-
-def _api_staging(dataset: str) -> dg.AssetsDefinition:
-    name = f"stg_api_{dataset}"
-    return next(a for a in API_ASSETS if a.key.to_user_string() == name)
 
 
 def _api_fed(context, warehouse: WarehouseResource, bss_api: BssApiResource,
@@ -67,7 +62,7 @@ def _tie_out(context: dg.AssetExecutionContext, warehouse: WarehouseResource, bs
 
 
 @dg.asset(group_name="marts", partitions_def=bill_cycle_partitions,
-          deps=[stg_bill_lines, _api_staging("partner_monthly_bill")], kinds={"duckdb", "sql"})
+          deps=[stg_bill_lines, api_staging("partner_monthly_bill")], kinds={"duckdb", "sql"})
 def partner_bill_tieout(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                         bss_api: BssApiResource) -> dg.MaterializeResult:
     """Does the bill file add up to HUAWEI CLOUD's monthly bill, component by component, to the cent.
@@ -79,7 +74,7 @@ def partner_bill_tieout(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
 
 @dg.asset(group_name="marts", partitions_def=bill_cycle_partitions,
-          deps=[stg_bill_lines, _api_staging("customer_monthly_sums"), _api_staging("customers")],
+          deps=[stg_bill_lines, api_staging("customer_monthly_sums"), api_staging("customers")],
           kinds={"duckdb", "sql"})
 def customer_bill_tieout(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                          bss_api: BssApiResource) -> dg.MaterializeResult:
@@ -92,8 +87,8 @@ def customer_bill_tieout(context: dg.AssetExecutionContext, warehouse: Warehouse
 
 
 @dg.asset(group_name="marts", partitions_def=bill_cycle_partitions,
-          deps=[stg_bill_lines, stg_customer_discounts, customer_monthly_expenditure, _api_staging("orders"),
-                _api_staging("incentive_policies"), _api_staging("business_discounts"), _api_staging("customers")],
+          deps=[stg_bill_lines, stg_customer_discounts, customer_monthly_expenditure, api_staging("orders"),
+                api_staging("incentive_policies"), api_staging("business_discounts"), api_staging("customers")],
           kinds={"duckdb", "sql"})
 def discount_audit(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Bill lines, orders, customer services and agreement rules whose discounts break a rule.
@@ -116,8 +111,8 @@ def discount_audit(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 
 
 @dg.asset(group_name="marts", partitions_def=bill_cycle_partitions,
-          deps=[stg_bill_lines, stg_incentive_statement, stg_incentive_rates, _api_staging("incentive_policies"),
-                _api_staging("customers"), _api_staging("partner_credit")],
+          deps=[stg_bill_lines, stg_incentive_statement, stg_incentive_rates, api_staging("incentive_policies"),
+                api_staging("customers"), api_staging("partner_credit")],
           kinds={"duckdb", "sql"})
 def incentive_reconciliation(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The incentive the statement pays vs the incentive computed from the bill lines, with the expected
@@ -138,7 +133,7 @@ def incentive_reconciliation(context: dg.AssetExecutionContext, warehouse: Wareh
 
 
 @dg.asset(group_name="marts", partitions_def=bill_cycle_partitions,
-          deps=[stg_bill_lines, stg_usage_lines, _api_staging("budgets"), _api_staging("customers")],
+          deps=[stg_bill_lines, stg_usage_lines, api_staging("budgets"), api_staging("customers")],
           kinds={"duckdb", "sql"})
 def budget_status(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                   bss_api: BssApiResource) -> dg.MaterializeResult:
@@ -155,7 +150,7 @@ def budget_status(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 
 
 @dg.asset(group_name="marts", partitions_def=bill_cycle_partitions,
-          deps=[stg_bill_lines, stg_usage_lines, _api_staging("coupons"), _api_staging("customers")],
+          deps=[stg_bill_lines, stg_usage_lines, api_staging("coupons"), api_staging("customers")],
           kinds={"duckdb", "sql"})
 def coupon_status(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                   bss_api: BssApiResource) -> dg.MaterializeResult:

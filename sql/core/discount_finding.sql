@@ -5,7 +5,8 @@
 -- Sources: staging.bill_line; audit.findings (the bill file's line identities, found by staging);
 -- marts.customer_monthly_expenditure (margins); staging.customer_discount (ended agreement keys);
 -- staging.api_order_discount and api_order (607/609 on orders); staging.api_incentive_policy
--- (allow_discount); staging.api_business_discount (commercial discount rates); core.current_customer.
+-- (allow_discount); staging.api_business_discount (commercial discount rates); core.current_customer;
+-- core.refund_original_order (refunds whose original order is unknown).
 -- Rules fed by the BSS API find nothing for a cycle whose API data was never pulled.
 -- Sign: difference_amount = actual − expected.
 with lines as not materialized (
@@ -48,6 +49,10 @@ customers as (
 
 rules as (
     select * from core.reconciliation_rule
+),
+
+refund_originals as (
+    select * from core.refund_original_order where bill_cycle = $bill_cycle
 ),
 
 -- BILL.* identities: staging found them on the loaded lines; the discount audit shows them too
@@ -236,19 +241,32 @@ rate_mismatch as (
     where abs(discount_amount - expected_discount) > 0.01
 ),
 
+-- On what the agreement prices: the cycle's Expenditure lines. A refund mirrors the margin of its
+-- original order (docs/reconciliation.md), so a cycle whose refunds outweigh its spend loses margin
+-- without any agreement below cost.
+expenditure_margins as (
+    select
+        customer_id,
+        service_type_code,
+        amount_due,
+        customer_charge_amount - customer_refund_amount as charged,
+        customer_charge_amount - customer_refund_amount - amount_due as margin
+    from margins
+),
+
 negative_margin as (
     select
         'DISCOUNT.NEGATIVE_MARGIN' as rule_id,
         customer_id,
         service_type_code as reference,
-        cast(amount_due + refund_amount as decimal(20, 8)) as expected,
-        customer_charge_amount as actual,
-        margin_amount as difference_amount,
-        service_type_code || ': the customer is billed ' || cast(round(customer_charge_amount, 2) as varchar)
-            || ', HUAWEI CLOUD charges ' || cast(round(amount_due + refund_amount, 2) as varchar)
-            || ' (margin ' || cast(round(margin_amount, 2) as varchar) || ')' as detail
-    from margins
-    where margin_amount < 0
+        amount_due as expected,
+        cast(charged as decimal(20, 8)) as actual,
+        cast(margin as decimal(20, 8)) as difference_amount,
+        service_type_code || ': the customer is billed ' || cast(round(charged, 2) as varchar)
+            || ', HUAWEI CLOUD charges ' || cast(round(amount_due, 2) as varchar)
+            || ' (margin ' || cast(round(margin, 2) as varchar) || ')' as detail
+    from expenditure_margins
+    where margin < 0
 ),
 
 -- Customer-specific agreement keys whose last version has ended by the end of the cycle.
@@ -295,8 +313,30 @@ agreement_expired as (
     group by ended_keys.customer_id, ended_keys.service_type_code, ended_keys.resource_type_code, ended_keys.ended_on
 ),
 
+-- one per original order (a refund without an order number is BILL.REFUND_WITHOUT_ORDER already)
+refund_original_unknown as (
+    select
+        'REFUND.ORIGINAL_ORDER_UNKNOWN' as rule_id,
+        customer_id,
+        original_order_id as reference,
+        cast(null as decimal(20, 8)) as expected,
+        cast(null as decimal(20, 8)) as actual,
+        cast(null as decimal(20, 8)) as difference_amount,
+        'order ' || original_order_id || ' is in no bill file up to ' || $bill_cycle
+            || ' and in no order pulled from the API: ' || count(*) || ' refund line(s) of it priced by grossing up '
+            || case
+                   when bool_and(partner_discount_known)
+                       then 'with the commercial discount ' || cast(max(partner_discount_rate) as varchar)
+                   else 'with no commercial discount known (the refund as list price)'
+               end as detail
+    from refund_originals
+    where original_found_in = 'unknown' and original_order_id is not null
+    group by customer_id, original_order_id
+),
+
 found as (
     select * from line_identities
+    union all select * from refund_original_unknown
     union all select * from partner_discount_lines
     union all select * from partner_discount_orders
     union all select * from not_allowed

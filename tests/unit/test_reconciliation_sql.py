@@ -21,7 +21,7 @@ LINEAGE = {"src_object": "k", "src_member": "m", "src_sha256": "h", "src_snapsho
 
 # every model of the reconciliation, in the order the assets build them
 MODELS = [
-    ("core", "customer_discount_rule"), ("core", "rated_bill_line"), ("marts", "customer_monthly_expenditure"),
+    ("core", "customer_discount_rule"), ("core", "refund_original_order"), ("core", "rated_bill_line"), ("marts", "customer_monthly_expenditure"),
     ("marts", "partner_bill_tieout"), ("marts", "customer_bill_tieout"), ("core", "discount_finding"),
     ("marts", "discount_audit"), ("core", "customer_service_performance"), ("marts", "incentive_reconciliation"),
     ("marts", "budget_status"), ("core", "customer_coupon_use"), ("core", "coupon_expiry_finding"),
@@ -307,3 +307,22 @@ def test_expected_dates_count_working_days_of_the_next_month(con, period, reconc
                         "from marts.incentive_reconciliation").fetchall()
     assert dates == [(dt.date.fromisoformat(reconciliation), dt.date.fromisoformat(payment))]
     assert dates[0][0].weekday() < 5
+
+
+# ------------------------------------------------------------------------------------------ refunds
+
+def test_a_refund_of_an_unknown_order_raises_one_finding_per_order(con):
+    bill_file(con, "2026-09")
+    line(con, "2026-08", "O1", "Expenditure", "100")
+    line(con, "2026-09", "R1", "Refund", "-10")
+    line(con, "2026-09", "R2", "Refund", "-20")
+    line(con, "2026-09", "R3", "Refund", "-30")
+    line(con, "2026-09", "R4", "Refund", "-40", customer="c2")
+    for refund, order in (("R1", "O1"), ("R2", "O404"), ("R3", "O404"), ("R4", "O1")):
+        con.execute("update staging.bill_line set original_order_id = ? where trade_id = ?", [order, refund])
+    reconcile(con, "2026-09")
+    # R2 and R3 refund one unknown order; R4 names O1, but O1 was c1's order, not c2's
+    assert findings(con, "discount") == {("REFUND.ORIGINAL_ORDER_UNKNOWN", "2026-09", "c1", "O404", None),
+                             ("REFUND.ORIGINAL_ORDER_UNKNOWN", "2026-09", "c2", "O1", None)}
+    (message,) = con.execute("select message from marts.reconciliation_findings where reference = 'O404'").fetchone()
+    assert "order O404" in message and "2 refund line(s)" in message and "no commercial discount known" in message
