@@ -182,14 +182,15 @@ class WorldReading:
         billed = [line for month, lines in self.lines.items() if month <= cycle for line in lines
                   if line["bill_type"] == "Expenditure" and (line["customer_id"], line["trade_id"]) == key]
         if billed:
-            return {**refund, "trade_date": min(line["trade_date"] for line in billed),
+            return {**refund, "found_in": "bill_file", "trade_date": min(line["trade_date"] for line in billed),
                     "official_amount": sum((line["official_amount"] for line in billed), ZERO),
                     "amount_due": sum((line["amount_due"] for line in billed), ZERO)}
         for order in self.api.orders:
             paid = dt.datetime.strptime(order["payment_time"], "%Y-%m-%dT%H:%M:%SZ") + dt.timedelta(hours=8)
             if ((order["customer_id"], order["order_id"]) == key and order["order_type"] != 4
                     and _month_of(paid.date()) in self.pulled and _month_of(paid.date()) <= cycle):
-                return {**refund, "trade_date": paid.date(), "official_amount": Decimal(order["official_amount"]),
+                return {**refund, "found_in": "api_order", "trade_date": paid.date(),
+                        "official_amount": Decimal(order["official_amount"]),
                         "amount_due": Decimal(order["amount_after_discount"])}
         return None
 
