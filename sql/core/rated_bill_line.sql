@@ -68,36 +68,37 @@ matching_rules as (
     ) = 1
 ),
 
-rated as (
+-- A refund is rated at the agreement of its original order's date (its own date when the order is
+-- unknown): one rate per line, so each line looks up one key.
+dated as (
     select
         lines.*,
-        coalesce(matching_rules.discount_rate, 0)::decimal(9, 6) as line_rate,
-        matching_rules.rule_label as line_rule,
+        coalesce(originals.original_trade_date_local, lines.trade_date_local) as agreement_date,
         originals.original_found_in,
         originals.original_official_amount,
         originals.original_amount_due,
-        originals.partner_discount_rate,
-        original_rules.discount_rate as original_rate,
-        original_rules.rule_label as original_rule
+        originals.partner_discount_rate
     from lines
-    left join matching_rules
-        on matching_rules.bill_cycle = lines.bill_cycle
-        and matching_rules.customer_id = lines.customer_id
-        and matching_rules.service_type_code = lines.service_type_code
-        and matching_rules.resource_key = coalesce(lines.resource_type_code, '')
-        and matching_rules.trade_date_local = lines.trade_date_local
     -- only refund lines find a row here (few per cycle); the join is on the line's identity
     left join refund_originals as originals
         on originals.bill_cycle = lines.bill_cycle
         and originals.src_object = lines.src_object
         and originals.src_member = lines.src_member
         and originals.src_record = lines.src_record
-    left join matching_rules as original_rules
-        on original_rules.bill_cycle = originals.bill_cycle
-        and original_rules.customer_id = originals.customer_id
-        and original_rules.service_type_code = originals.service_type_code
-        and original_rules.resource_key = originals.resource_key
-        and original_rules.trade_date_local = originals.original_trade_date_local
+),
+
+rated as (
+    select
+        dated.*,
+        coalesce(matching_rules.discount_rate, 0)::decimal(9, 6) as agreed_rate,
+        matching_rules.rule_label as agreed_rule
+    from dated
+    left join matching_rules
+        on matching_rules.bill_cycle = dated.bill_cycle
+        and matching_rules.customer_id = dated.customer_id
+        and matching_rules.service_type_code = dated.service_type_code
+        and matching_rules.resource_key = coalesce(dated.resource_type_code, '')
+        and matching_rules.trade_date_local = dated.agreement_date
 ),
 
 -- A refund's charge is base × numerator ÷ denominator, rounded half away from zero to 8 places:
@@ -110,8 +111,8 @@ refund_shares as (
         case
             when bill_type <> 'Refund' then null
             when original_found_in in ('bill_file', 'api_order')
-                then (original_official_amount * (1 - coalesce(original_rate, 0)))::decimal(20, 8)
-            else (amount_due * (1 - line_rate))::decimal(20, 8)
+                then (original_official_amount * (1 - agreed_rate))::decimal(20, 8)
+            else (amount_due * (1 - agreed_rate))::decimal(20, 8)
         end as share_base,
         case when original_found_in in ('bill_file', 'api_order') then amount_due else 1 end as share_numerator,
         case
@@ -157,14 +158,11 @@ final as (
         coalesce(lines.debt_amount, 0)::decimal(20, 8) as debt_amount,
         (coalesce(lines.cash_coupon_amount, 0) + coalesce(lines.voucher_amount, 0)
             + coalesce(lines.stored_card_amount, 0))::decimal(20, 8) as coupon_paid_amount,
-        case when lines.original_found_in in ('bill_file', 'api_order')
-            then coalesce(lines.original_rate, 0) else lines.line_rate end::decimal(9, 6) as discount_rate,
-        case when lines.original_found_in in ('bill_file', 'api_order')
-            then lines.original_rule else lines.line_rule end as agreement_rule,
-        case when lines.original_found_in in ('bill_file', 'api_order')
-            then lines.original_rule is not null else lines.line_rule is not null end as has_agreement,
+        lines.agreed_rate as discount_rate,
+        lines.agreed_rule as agreement_rule,
+        lines.agreed_rule is not null as has_agreement,
         case
-            when lines.bill_type = 'Expenditure' then (lines.official_amount * (1 - lines.line_rate))::decimal(20, 8)
+            when lines.bill_type = 'Expenditure' then (lines.official_amount * (1 - lines.agreed_rate))::decimal(20, 8)
             when lines.bill_type <> 'Refund' then 0::decimal(20, 8)
             when lines.share_denominator = 0 then 0::decimal(20, 8)
             else (sign(lines.share_base) * sign(lines.share_numerator) * sign(lines.share_denominator)

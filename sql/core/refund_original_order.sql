@@ -22,7 +22,7 @@ with refunds as (
     where bill_cycle = $bill_cycle and bill_type = 'Refund'
 ),
 
--- an order's Expenditure lines carry its number as trade_id (docs: the bill file's columns)
+-- an order's Expenditure lines carry its number as trade_id (yearly/monthly and RI lines)
 order_lines as (
     select * from staging.bill_line
     where bill_cycle <= $bill_cycle and bill_type = 'Expenditure'

@@ -85,7 +85,7 @@ def closed(world_files, s3_server, tmp_path_factory):
 
 
 def test_every_refund_line_is_billed_its_share_of_the_original_orders_charge(closed):
-    world, _, resources, reading = closed
+    _, _, resources, reading = closed
     path = resources["warehouse"].path
     rules = reading.rules_by_customer()
     refunds = query(path, """select bill_cycle, trade_id, customer_charge_amount, refund_original_found_in

@@ -155,3 +155,17 @@ def test_a_refund_of_an_unknown_order_is_grossed_up_with_the_commercial_discount
     assert got["T1"] == (D("0.05"), D("-47.5"), True)
     # the quoting items of svc.rds disagree: no rate to gross up with, the refund is taken as the list price
     assert got["T2"] == (D("0.05"), D("-42.75"), True)
+
+
+def test_a_refund_without_an_order_number_or_of_a_free_order(con):
+    # no original order number (BILL.REFUND_WITHOUT_ORDER at staging): priced like an unknown order;
+    # without the API's commercial discount, its amount due is taken as the list price
+    add_line(con, 1, "c2", "svc.ecs", "res.vm", "2026-09-10", "Refund", "-20", "0", "-20")
+    # an order HUAWEI CLOUD charged nothing for gives nothing back, whatever its list price
+    add_line(con, 2, "c2", "svc.ecs", "res.vm", "2026-09-03", "Expenditure", "100", "100", "0")
+    add_line(con, 3, "c2", "svc.ecs", "res.vm", "2026-09-12", "Refund", "0", "0", "0", original="T2")
+    got = rated(con)
+    assert got["T1"] == (D("0.05"), D("-19"), True)
+    assert got["T3"] == (D("0.05"), D("0"), True)
+    assert dict(con.execute("select original_order_id, original_found_in from core.refund_original_order"
+                            ).fetchall()) == {None: "unknown", "T2": "bill_file"}
