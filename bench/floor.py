@@ -34,7 +34,8 @@ import duckdb
 
 TEXT, MONEY, SMALL = "VARCHAR", "DECIMAL(20,8)", "SMALLINT"
 
-# FORMATS.md §1 in file order: (canonical name, type). read_csv assigns these by position.
+# The bill line columns in file order (docs/formats.md#bill-line-columns): (canonical name, type).
+# read_csv assigns these by position.
 BILL_LINE_TYPES: tuple[tuple[str, str], ...] = (
     ("bill_cycle", TEXT), ("customer_id", TEXT), ("customer_name", TEXT), ("account_name", TEXT),
     ("partner_id", TEXT), ("partner_name", TEXT), ("bill_type", TEXT), ("billing_mode", SMALL),

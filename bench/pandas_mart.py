@@ -3,7 +3,7 @@
 This is what a careful analyst would write with pandas alone, from the same files billrecon
 reads: the monthly bill archive (`customerBill_YYYYMM.tar.gz`, read member by member with
 `tarfile` in stream mode and `pandas.read_csv`, default C parser) and the partner's
-`agreements/customer_discounts.csv`. It computes the mart's core columns as DESIGN.md defines them,
+`agreements/customer_discounts.csv`. It computes the mart's core columns as the README defines them,
 per bill_cycle × customer × service type:
 
 - `line_count` (every line), and over Expenditure lines `official_amount`, `discount_amount`,
@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# English file headers (FORMATS.md §1) of the columns the mart needs → canonical names.
+# English file headers (docs/formats.md#bill-line-columns) of the columns the mart needs → canonical names.
 BILL_HEADERS = {
     "Billing Cycle": "bill_cycle",
     "Customer ID": "customer_id",

@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--warehouse", default="warehouse/billrecon.duckdb", help="warehouse file to (re)create")
     demo.add_argument("--reports", default="reports/out", help="folder for the month-close packs")
     demo.add_argument("--world-dir", default="warehouse/demo-world", help="where the generated files are written")
-    _anomalies_option(demo)
+    _anomalies_option(demo, default=DEMO_ANOMALIES)
 
     run = sub.add_parser("run", help="run one bill cycle against the configured sources")
     run.add_argument("--month", type=_month, required=True, help="bill cycle, YYYY-MM")
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate = sub.add_parser("generate", help="write a synthetic partner world as files")
     _world_options(generate)
     generate.add_argument("--out", required=True, help="folder to write the bucket layout into")
-    _anomalies_option(generate)
+    _anomalies_option(generate, default=0)
 
     sandbox = sub.add_parser("sandbox", help="the stand-ins for HUAWEI CLOUD")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
@@ -72,10 +72,16 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _anomalies_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--anomalies", type=_non_negative, default=0, metavar="K",
+# The demo plants one anomaly of every kind by default, so a first reader sees what each finding looks
+# like and what to do about it; 0 gives a clean world.
+DEMO_ANOMALIES = 1
+
+
+def _anomalies_option(parser: argparse.ArgumentParser, default: int) -> None:
+    clean = "a clean world" if default == 0 else "one of every kind; 0: a clean world"
+    parser.add_argument("--anomalies", type=_non_negative, default=default, metavar="K",
                         help="plant K anomalies of every kind of docs/reconciliation.md and list them in "
-                             "ground_truth.json at the root of the world folder (default 0: a clean world)")
+                             f"ground_truth.json at the root of the world folder (default {default}: {clean})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,7 +68,7 @@ def demo(args) -> int:
     paths = write_world(world, world_dir)
     print(f"      {len(paths)} files written under {world_dir}")
     if config.anomalies:
-        print(f"      {len(world.planted)} anomalies planted, listed in {world_dir / 'ground_truth.json'}")
+        _print_planted(world, world_dir)
 
     world.api_data.prepare()  # the emulator answers from this; built now rather than on the first request
     with LocalS3Server() as s3, BssEmulator(world) as bss:
@@ -95,6 +95,16 @@ def demo(args) -> int:
     if failures:
         raise UserError(f"{len(failures)} month(s) failed: {'; '.join(failures)}")
     return 0
+
+
+def _print_planted(world, world_dir: Path) -> None:
+    """The planted anomalies, labelled as such: each is a finding the packs will show on purpose."""
+    print(f"      {len(world.planted)} anomalies planted on purpose, so the packs show what each finding looks "
+          f"like (--anomalies 0 for a clean world); listed in {world_dir / 'ground_truth.json'}:")
+    for record in world.ground_truth:
+        where = " ".join(str(record[key]) for key in ("bill_cycle", "customer_id", "reference") if record[key])
+        amount = f"  {record['amount']}" if record["amount"] is not None else ""
+        print(f"        {record['rule_id']:<36} {where}{amount}")
 
 
 def _run_cycles(cycles: list[str], resources: dict) -> list[str]:

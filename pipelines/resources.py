@@ -1,6 +1,6 @@
 """Dagster resources: where files come from, the warehouse file, where reports go.
 
-Settings arrive through Dagster `EnvVar` (see `settings_from_env` in definitions.py), resolved at
+Settings arrive through Dagster `EnvVar` (see `resources_from_env` in pipelines/settings.py), resolved at
 run time; secrets are never read at import and never logged.
 """
 

@@ -1,5 +1,5 @@
 """Rendering only: marts -> month-close HTML / XLSX / CSV, and the open month's daily flash
-(see DESIGN.md, ``reports/``).
+(docs/architecture.md#code-layout).
 
 Reads the public marts and the audit tables of a DuckDB connection and writes files; it never
 changes the warehouse and imports nothing from ``pipelines`` or ``sandbox``.

@@ -25,6 +25,7 @@ import polars as pl
 
 from reports import data as marts
 from reports.files import DropBehind, DropBehindFiles, atomic_output_path
+from reports.formatting import MONEY_CONTEXT, money_sum
 from reports.safety import FORMULA_TRIGGERS, safe_file_stem, unique_file_stems
 
 CUSTOMER_BILLS_DIRECTORY = "customer_bills"
@@ -225,11 +226,12 @@ class _OpenBill:
 
     def add_totals(self, sums: dict) -> None:
         for column in CUSTOMER_BILL_TOTALLED:
-            self._totals[column] += sums[column] or Decimal(0)
+            self._totals[column] = money_sum((self._totals[column], sums[column]))
 
     def close(self) -> None:
         fields = [TOTAL_LABEL] + [
-            format(self._totals[column].quantize(Decimal("0.00000001")), "f") if column in self._totals else ""
+            format(self._totals[column].quantize(Decimal("0.00000001"), context=MONEY_CONTEXT), "f")
+            if column in self._totals else ""
             for _, column in CUSTOMER_BILL_COLUMNS[1:]
         ]
         self._handle.write((",".join(fields) + LINE_END).encode("utf-8"))

@@ -1,6 +1,6 @@
 """Reading what a month-close report needs from the warehouse.
 
-Reports read only the public marts and the audit tables (``DESIGN.md``: Warehouse). Every query
+Reports read only the public marts and the audit tables (docs/architecture.md#the-warehouse-contract). Every query
 takes the bill cycle as a bound parameter. Every ORDER BY ends in a complete tie-breaker so the
 same warehouse content always comes back in the same order, which keeps the rendered files
 byte-identical.
@@ -244,8 +244,8 @@ def stream_rows(
 ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
     """Column names and an iterator over every row of ``export`` for ``bill_cycle``.
 
-    All columns are exported (``SELECT *``): the marts may gain columns (``DESIGN.md`` allows
-    it) and the exports follow without a code change. The iterator fetches in batches so a large
+    All columns are exported (``SELECT *``): the marts may gain columns (the warehouse
+    contract allows it) and the exports follow without a code change. The iterator fetches in batches so a large
     month is never held in memory at once. It uses ``con`` itself (not a cursor, which would not
     see the caller's uncommitted transaction), so consume it fully before the next query.
     """

@@ -42,9 +42,9 @@ class DropBehind:
     the kernel's writeback, and the window before it, written back by then, is dropped from memory.
 
     A ten-million-line month writes gigabytes of CSV that this run never reads again. Left cached,
-    every new page of it had to be reclaimed from older cached files first: writing
-    ``customer_bill_line.csv`` at 10 M lines took 40.5 s and 17 s of system time, 34.5 s and 7 s
-    with these hints. Only a hint: where ``posix_fadvise`` does not exist nothing happens."""
+    every new page of it has to be reclaimed from older cached files first, which costs system time
+    (measured in bench/README.md). Only a hint: where ``posix_fadvise`` does not exist nothing
+    happens."""
 
     def __init__(self, handle: BinaryIO, window: int = DROP_BEHIND_WINDOW):
         self._handle = handle

@@ -1,18 +1,32 @@
 """How values from the warehouse are shown to people and written to files.
 
-The warehouse keeps money as DECIMAL(20,8). People read it rounded to cents with thousands
+The warehouse keeps money as DECIMAL(20,8) per line and DECIMAL(38,8) per sum. People read it rounded to cents with thousands
 separators; machine-readable exports (CSV) keep every stored digit. Rounding happens only here,
 at display time, and always half-up (the convention on invoices), never banker's rounding.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import Iterable
 
 CURRENCY = "USD"
 
 _CENT = Decimal("0.01")
+# Python's default decimal context keeps 28 digits: a sum beyond 10^20 at 8 places would be rounded
+# (and refused by quantize). 38 digits hold every DECIMAL(38,8) amount exactly.
+MONEY_CONTEXT = Context(prec=38)
+
+
+def money_sum(values: Iterable[Decimal | None]) -> Decimal:
+    """The exact sum of amounts (None counts as 0), however large."""
+    total = Decimal(0)
+    for value in values:
+        if value is not None:
+            total = MONEY_CONTEXT.add(total, value)
+    return total
 
 
 def _as_decimal(value: Decimal | int | float | None) -> Decimal:
@@ -83,6 +97,32 @@ def format_percent(value: Decimal | None) -> str:
     return f"{percent:,.2f} %"
 
 
+# A change against a base this small (in CURRENCY) says nothing as a percentage: 5.00 -> 1,718.00
+# would read "34,260.00 %". Such changes, and rises beyond CHANGE_PERCENT_CAP, are shown in words.
+CHANGE_BASE_MINIMUM = Decimal("10")
+CHANGE_PERCENT_CAP = Decimal("10")  # a ratio: +1,000 %
+
+
+def format_change_percent(change: Decimal | None, base: Decimal | None) -> str:
+    """A month-over-month change as a percentage of its base, where that means something.
+
+    ``new`` when there was nothing before and there is now; ``n/a`` when nothing changed from
+    nothing or the base is under CHANGE_BASE_MINIMUM (in either sign); ``> 1,000.00 %`` for a rise
+    beyond CHANGE_PERCENT_CAP; otherwise the percentage (``-12.50 %``). The amount of the
+    change is always shown beside it, so nothing is lost.
+    """
+    change = _as_decimal(change)
+    if base is None or _as_decimal(base) == 0:
+        return "new" if change > 0 else "n/a"
+    base = _as_decimal(base)
+    if abs(base) < CHANGE_BASE_MINIMUM:
+        return "n/a"
+    ratio = change / abs(base)
+    if ratio > CHANGE_PERCENT_CAP:
+        return f"> {format_percent(CHANGE_PERCENT_CAP)}"
+    return format_percent(ratio)
+
+
 def margin_ratio(margin: Decimal | None, billed: Decimal | None) -> Decimal | None:
     """Margin as a share of what the customers are billed; undefined when nothing was billed."""
     if margin is None or not billed:
@@ -131,16 +171,6 @@ def format_when(value: date | datetime | str | None) -> str:
     return str(value)
 
 
-def gmt8_text(value: datetime | date | str | None) -> str | None:
-    """An instant as ISO text in GMT+8 (``2026-04-30 23:59:59+08:00``), for business times such
-    as a coupon's expiry, whatever the session's time zone; dates and text as they are."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(GMT8).isoformat(sep=" ")
-    if isinstance(value, (datetime, date)):
-        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
-    return value
-
-
 def meter_percent(ratio: Decimal | float | None) -> str:
     """Width of a utilisation bar in percent of its track, 0 to 100, one decimal (``62.5``)."""
     value = _as_decimal(ratio)
@@ -163,6 +193,22 @@ def pill_class(status: str | None) -> str:
     return _PILL_CLASSES.get(status, "error")
 
 
+def break_points(code: str | None) -> list[str]:
+    """A code cut after each ``.`` and ``_`` (``RULE.SOME_ID`` -> ``RULE.``, ``SOME_``, ``ID``), so a
+    page can let a narrow column wrap there (``<wbr>``) rather than in the middle of a word."""
+    return re.findall(r"[^._]*[._]|[^._]+$", code or "")
+
+
+# codes whose words are not just the code with spaces
+_STATUS_WORDS = {
+    "alert_75": "at 75 %",
+    "alert_90": "at 90 %",
+    "forecast_over": "forecast over budget",
+}
+
+
 def status_text(status: str | None) -> str:
-    """A status code for people: ``missing_in_api`` -> ``missing in api``."""
-    return "—" if status is None else str(status).replace("_", " ")
+    """A status code for people: ``missing_in_api`` -> ``missing in api``, ``alert_90`` -> ``at 90 %``."""
+    if status is None:
+        return "—"
+    return _STATUS_WORDS.get(str(status), str(status).replace("_", " "))

@@ -25,9 +25,14 @@ from reports.data import (
     TOP_CUSTOMER_LIMIT,
     MonthCloseData,
 )
+from reports.codes import INCENTIVE_POLICIES, incentive_policy_name
 from reports.files import atomic_output_path
 from reports.formatting import (
+    break_points,
+    CHANGE_BASE_MINIMUM,
     CURRENCY,
+    format_change_percent,
+    money_sum,
     format_count,
     format_counted,
     format_exact,
@@ -49,9 +54,11 @@ from reports.reconciliation import (
     FINDINGS_TABLE,
     NO_MARTS_REASON,
     ReconciliationData,
+    coupons_as_read_note,
     missing_table_reason,
 )
 from reports.summary import data_quality_alerts, rows_balance, statement_lines
+from reports.verdict import month_close_verdict
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 MONTH_CLOSE_TEMPLATE = "month_close.html.j2"
@@ -82,9 +89,14 @@ def template_environment() -> jinja2.Environment:
         meter=meter_percent,
         pill_class=pill_class,
         status_text=status_text,
+        break_points=break_points,
     )
     environment.globals["counted"] = format_counted
     environment.globals["margin_ratio"] = margin_ratio
+    environment.globals["change_percent"] = format_change_percent
+    environment.globals["policy_name"] = incentive_policy_name
+    environment.globals["incentive_policies"] = INCENTIVE_POLICIES
+    environment.globals["change_base_minimum"] = format_money(CHANGE_BASE_MINIMUM)
     return environment
 
 
@@ -98,6 +110,7 @@ def render_month_close_html(
         currency=CURRENCY,
         cycle=data.bill_cycle,
         data=data,
+        verdict=month_close_verdict(data, reconciliation),
         totals=data.totals,
         notes=list(notes),
         alerts=data_quality_alerts(data),
@@ -125,6 +138,7 @@ def render_month_close_html(
         component_labels=COMPONENT_LABELS,
         recon_limits={"expiry_days": EXPIRY_WINDOW_DAYS},
         no_marts_reason=NO_MARTS_REASON,
+        coupons_as_read_note=coupons_as_read_note,
     )
 
 
@@ -152,7 +166,7 @@ def _sum_group(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     group: dict[str, Any] = {"row_count": len(rows)}
     for column in EXPENDITURE_MONEY_COLUMNS:
-        group[column] = sum((row[column] for row in rows), Decimal(0))
+        group[column] = money_sum(row[column] for row in rows)
     for column in EXPENDITURE_COUNT_COLUMNS:
         group[column] = sum(row[column] for row in rows)
     return group

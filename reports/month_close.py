@@ -79,7 +79,7 @@ def render_month_close(
 
     # No transaction of our own around the reads: a failed BEGIN inside the caller's open
     # transaction would abort it, and DuckDB cannot tell us whether one is open. The pipeline
-    # renders after the marts are committed, with a single writer (DESIGN.md: Orchestration).
+    # renders after the marts are committed, with a single writer (docs/architecture.md#reliability-rules).
     data = marts.load_month_close_data(con, bill_cycle)
     reconciliation = load_reconciliation_data(con, bill_cycle, api_configured)
     recon_exports = reconciliation_exports(reconciliation.present_tables)

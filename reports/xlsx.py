@@ -22,13 +22,14 @@ from typing import Any
 
 import duckdb
 import xlsxwriter
+from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from reports import data as marts
+from reports.codes import billing_mode_label
 from reports.files import atomic_output_path
 from reports.formatting import CURRENCY, margin_ratio
 from reports.reconciliation import ReconciliationData, ReconciliationReader, load_reconciliation_data
-from reports.safety import neutralise_spreadsheet_text
 from reports.summary import data_quality_alerts, rows_balance, statement_lines
 from reports.xlsx_reconciliation import reconciliation_summary_lines, write_reconciliation_sheets
 from reports.xlsx_tables import (
@@ -36,10 +37,15 @@ from reports.xlsx_tables import (
     Column,
     Formats,
     field,
+    set_print_layout,
+    spreadsheet_text,
     write_cell,
     write_table,
+    worded,
+    write_note,
     write_total_row,
 )
+from reports.verdict import Verdict, month_close_verdict
 
 SHEET_SUMMARY = "Summary"
 SHEET_CUSTOMERS = "Customers"
@@ -50,11 +56,41 @@ SHEET_FINDINGS = "Findings"
 SHEET_QUARANTINE = "Quarantine"
 SHEET_RESTATEMENTS = "Restatements"
 
-# The audit tables are exported with all their columns; these are the ones that need more room.
-_AUDIT_COLUMN_WIDTHS: dict[str, float] = {
-    "object_key": 44, "member": 34, "message": 60, "reason": 50, "raw_record": 80,
-    "customer_id": 34, "reference": 26, "load_id": 26,
+# The audit tables are exported with all their columns (a column added later shows up without a
+# code change, under a header made from its name); these are the headers people read.
+_AUDIT_COLUMNS: dict[str, tuple[str, CellKind, float | None]] = {
+    "load_id": ("Load ID", "text", 26),
+    "source": ("Source", "text", 14),
+    "object_key": ("Object key", "text", 44),
+    "member": ("Member", "text", 34),
+    "bill_cycle": ("Bill cycle", "text", 10),
+    "line_number": ("Line", "integer", 8),
+    "record_number": ("Record", "integer", 8),
+    "rule_id": ("Rule", "text", 30),
+    "severity": ("Severity", "text", 10),
+    "customer_id": ("Customer ID", "text", 34),
+    "reference": ("Reference", "text", 26),
+    "expected": ("Expected", "exact", None),
+    "actual": ("Actual", "exact", None),
+    "difference_amount": ("Difference (actual − expected)", "exact", 16),
+    "message": ("Message", "text", 60),
+    "reason": ("Reason", "text", 50),
+    "raw_record": ("Row as delivered", "text", 80),
+    "previous_etag": ("Previous ETag", "text", 24),
+    "new_etag": ("New ETag", "text", 24),
+    "restated_at": ("Re-delivered at (UTC)", "datetime_utc", 19),
+    "lines_added": ("Lines added", "count", None),
+    "lines_removed": ("Lines removed", "count", None),
+    "lines_changed": ("Lines changed", "count", None),
+    "previous_amount_due": (f"Amount due before ({CURRENCY})", "money", 16),
+    "new_amount_due": (f"Amount due now ({CURRENCY})", "money", 16),
+    "amount_due_delta": (f"Change ({CURRENCY})", "money", 16),
 }
+
+
+def _audit_column(index: int, name: str) -> Column:
+    header, kind, width = _AUDIT_COLUMNS.get(name, (name.replace("_", " ").capitalize(), "auto", None))
+    return Column(header, itemgetter(index), kind, width)
 
 
 def write_month_close_workbook(
@@ -93,6 +129,7 @@ def write_month_close_workbook(
                              "customer's bill per service; every line is in customer_bills/<customer id>.csv "
                              "and customer_bill_line.csv."]
         _write_summary_sheet(workbook.add_worksheet(SHEET_SUMMARY), formats, data, notes,
+                             month_close_verdict(data, reconciliation),
                              reconciliation_summary_lines(reconciliation))
         _write_customers_sheet(workbook.add_worksheet(SHEET_CUSTOMERS), formats, data)
         _write_services_sheet(workbook.add_worksheet(SHEET_SERVICES), formats, data)
@@ -102,11 +139,12 @@ def write_month_close_workbook(
                                    (SHEET_QUARANTINE, marts.QUARANTINE),
                                    (SHEET_RESTATEMENTS, marts.RESTATEMENT)):
             names, rows = marts.stream_rows(con, export, data.bill_cycle)
-            columns = [Column(name, itemgetter(index), "auto", _AUDIT_COLUMN_WIDTHS.get(name))
-                       for index, name in enumerate(names)]
+            columns = [_audit_column(index, name) for index, name in enumerate(names)]
             write_table(workbook.add_worksheet(sheet_name), formats, columns, rows)
         reader = ReconciliationReader(con, data.bill_cycle, reconciliation.present_tables)
         write_reconciliation_sheets(workbook, formats, reader, reconciliation)
+        for sheet in workbook.worksheets():
+            set_print_layout(sheet, data.bill_cycle, one_page=sheet.get_name() == SHEET_SUMMARY)
         workbook.close()
     return path
 
@@ -127,31 +165,58 @@ def workbook_creation_date(bill_cycle: str) -> datetime:
 
 def _write_summary_sheet(
     sheet: Worksheet, formats: Formats, data: marts.MonthCloseData, notes: Sequence[str],
-    reconciliation_lines: Sequence[str] = (),
+    verdict: Verdict, reconciliation_lines: Sequence[str] = (),
 ) -> None:
-    """The headline statement as a table, then the cycle's facts, the reconciliation status,
-    notes and alerts below it."""
-    lines = statement_lines(data)
-    columns = [
-        Column("Item", lambda line: line.label, "text", 34),
-        Column(f"Amount ({CURRENCY})", lambda line: line.amount, "money", 18),
-        Column("Explanation", lambda line: line.explanation, "text", 80),
-    ]
-    # The margin % line holds a ratio, not money: give that one cell the percent format.
-    kinds = [("ratio" if line.is_ratio else None) for line in lines]
-    next_row = write_table(sheet, formats, columns, lines, kind_overrides={1: kinds})
+    """The verdict first, then the notes and alerts, the headline statement as a table (only when
+    the month has bill lines: an empty month shows no zeros as if they were figures), the
+    cycle's facts and the reconciliation status."""
+    sheet.set_column(0, 0, 34)
+    sheet.set_column(1, 1, 18)
+    sheet.set_column(2, 2, 80)
+    next_row = _write_summary_text(sheet, 0, verdict.headline + ".", formats.title)
+    for line in verdict.details:
+        next_row = _write_summary_text(sheet, next_row, line, formats.note)
+
+    for heading, texts in (("Notes", notes), ("Data quality alerts", data_quality_alerts(data))):
+        if not texts:
+            continue
+        next_row += 1
+        sheet.write_string(next_row, 0, heading, formats.section)
+        next_row += 1
+        for text in texts:
+            next_row = _write_summary_text(sheet, next_row, text, formats.note)
+
+    next_row += 1
+    if data.has_lines:
+        lines = statement_lines(data)
+        columns = [
+            Column("Item", lambda line: line.label, "text", 34),
+            Column(f"Amount ({CURRENCY})", lambda line: line.amount, "money", 18),
+            Column("Explanation", lambda line: line.explanation, "text", 80),
+        ]
+        # The margin % line holds a ratio, not money: give that one cell the percent format.
+        kinds = [("ratio" if line.is_ratio else None) for line in lines]
+        next_row = write_table(sheet, formats, columns, lines, kind_overrides={1: kinds},
+                               first_row=next_row, frozen_and_filtered=False)
+    else:
+        next_row = _write_summary_text(
+            sheet, next_row, f"No bill lines for {data.bill_cycle}: there are no totals to show. "
+            "They appear here once the month's bill file is loaded.", formats.section)
 
     next_row += 1
     facts: list[tuple[str, Any, CellKind]] = [
         ("Bill cycle", data.bill_cycle, "text"),
         ("Currency", CURRENCY, "text"),
-        ("Customers", data.totals.customer_count, "count"),
-        ("Bill lines", data.totals.line_count, "count"),
+    ]
+    if data.has_lines:
+        facts += [("Customers", data.totals.customer_count, "count"),
+                  ("Bill lines", data.totals.line_count, "count")]
+    facts += [
         ("Quarantined rows", data.quarantined_row_count, "count"),
         ("Validation findings", data.finding_count, "count"),
     ]
     if data.data_landed_until is not None:
-        facts.append(("Source data landed up to (UTC)", data.data_landed_until, "text"))
+        facts.append(("Source data landed up to (UTC)", data.data_landed_until, "datetime_utc"))
     for label, value, kind in facts:
         write_cell(sheet, formats, next_row, 0, label, "text")
         write_cell(sheet, formats, next_row, 1, value, kind)
@@ -163,19 +228,22 @@ def _write_summary_sheet(
                            formats.section)
         next_row += 1
         for text in reconciliation_lines:
-            # not wrapped: the line runs on over the empty cells to its right
-            sheet.write_string(next_row, 0, neutralise_spreadsheet_text(text))
-            next_row += 1
+            next_row = _write_summary_text(sheet, next_row, text, formats.note)
 
-    for heading, texts in (("Notes", notes), ("Data quality alerts", data_quality_alerts(data))):
-        if not texts:
-            continue
-        next_row += 1
-        sheet.write_string(next_row, 0, heading, formats.section)
-        next_row += 1
-        for text in texts:
-            sheet.write_string(next_row, 0, neutralise_spreadsheet_text(text), formats.note)
-            next_row += 1
+
+# Characters of the Summary's text that fit on one line across its three columns (132 wide).
+_SUMMARY_LINE_CHARS = 120
+
+
+def _write_summary_text(sheet: Worksheet, row: int, text: str, cell_format: Format) -> int:
+    """A sentence across the Summary's three columns, wrapped, in a row tall enough to show it
+    all (neither Excel nor LibreOffice sizes a merged row by itself). Returns the next row."""
+    lines = max(1, -(-len(text) // _SUMMARY_LINE_CHARS))
+    points = 20 if cell_format.font_size > 12 else 15
+    sheet.set_row(row, points * lines)
+    sheet.merge_range(row, 0, row, 2, "", cell_format)
+    sheet.write_string(row, 0, spreadsheet_text(text), cell_format)
+    return row + 1
 
 
 _EXPENDITURE_COLUMNS: list[Column] = [
@@ -214,7 +282,7 @@ def _write_customers_sheet(sheet: Worksheet, formats: Formats, data: marts.Month
         *_EXPENDITURE_COLUMNS,
     ]
     next_row = write_table(sheet, formats, columns, data.customers)
-    write_total_row(sheet, formats, next_row + 1, columns, _totals_record(data), label_column=0)
+    _write_totals_if_billed(sheet, formats, next_row + 1, columns, data)
 
 
 def _write_services_sheet(sheet: Worksheet, formats: Formats, data: marts.MonthCloseData) -> None:
@@ -225,7 +293,16 @@ def _write_services_sheet(sheet: Worksheet, formats: Formats, data: marts.MonthC
         *_EXPENDITURE_COLUMNS,
     ]
     next_row = write_table(sheet, formats, columns, data.services)
-    write_total_row(sheet, formats, next_row + 1, columns, _totals_record(data), label_column=0)
+    _write_totals_if_billed(sheet, formats, next_row + 1, columns, data)
+
+
+def _write_totals_if_billed(sheet: Worksheet, formats: Formats, row: int, columns: Sequence[Column],
+                            data: marts.MonthCloseData) -> None:
+    """The total line under a table; none for a month without lines (zeros are not figures)."""
+    if data.has_lines:
+        write_total_row(sheet, formats, row, columns, _totals_record(data), label_column=0)
+    else:
+        write_note(sheet, formats, 1, f"No bill lines for {data.bill_cycle}.")
 
 
 def _totals_record(data: marts.MonthCloseData) -> dict[str, Any]:
@@ -274,9 +351,9 @@ def _write_customer_bills_sheet(
         field("customer_id", "Customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 28),
         field("partner_id", "Partner ID", "text", 20),
-        field("trade_time_local", "Trade time (GMT+8)", "text", 19),
+        field("trade_time_local", "Trade time (GMT+8)", "datetime_gmt8", 19),
         field("bill_type", "Bill type", "text", 12),
-        field("billing_mode", "Billing mode", "integer", 9),
+        Column("Billing mode", lambda row: billing_mode_label(row["billing_mode"]), "text", 20),
         field("trade_id", "Order / transaction no.", "text", 26),
         field("original_order_id", "Original order no.", "text", 22),
         field("service_type_code", "Service type code", "text", 26),
@@ -317,9 +394,9 @@ def _write_data_quality_sheet(
         field("rows_loaded", "Rows loaded", "count"),
         field("rows_quarantined", "Rows quarantined", "count", 12),
         field("findings_count", "Findings", "count"),
-        field("status", "Status", "text", 16),
+        worded("status", "Status", 16),
         Column("Rows add up", lambda row: "yes" if rows_balance(row) else "NO", "text", 10),
         field("first_error", "First error", "text", 60),
-        field("landed_at", "Landed at (UTC)", "text", 26),
+        field("landed_at", "Landed at (UTC)", "datetime_utc", 19),
     ]
     write_table(sheet, formats, columns, data.data_quality)

@@ -19,12 +19,12 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from reports.formatting import CURRENCY, gmt8_text
+from reports.codes import incentive_policy_label
+from reports.formatting import CURRENCY
 from reports.reconciliation import (
     AREA_TITLES,
     AMOUNT_FIRST_ORDER,
     BUDGET,
-    BUDGET_NO_DATA,
     COMPONENT_LABELS,
     COUPON,
     DISCOUNT,
@@ -33,11 +33,12 @@ from reports.reconciliation import (
     TIEOUT,
     ReconciliationData,
     ReconciliationReader,
+    budget_no_data,
     iter_with_names,
     missing_table_reason,
 )
 from reports.reconciliation_status import AreaStatus
-from reports.xlsx_tables import Column, Formats, field, write_note, write_table, write_total_row
+from reports.xlsx_tables import Column, Formats, field, worded, write_note, write_table, write_total_row
 
 SHEET_RECONCILIATION = "Reconciliation"
 SHEET_TIEOUT = "Tie-out"
@@ -66,7 +67,7 @@ def write_reconciliation_sheets(
     _write_coupons_sheet(workbook.add_worksheet(SHEET_COUPONS), formats, reader, data)
 
 
-def _finding_columns(with_area: bool) -> list[Column]:
+def _finding_columns(with_area: bool, data: ReconciliationData) -> list[Column]:
     columns = []
     if with_area:
         columns.append(Column("Area", lambda row: AREA_TITLES.get(row["check_area"], row["check_area"]),
@@ -78,6 +79,7 @@ def _finding_columns(with_area: bool) -> list[Column]:
         field("customer_id", "Customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 28),
         field("reference", "Reference", "text", 26),
+        Column("Service", lambda row: data.service_name(row["reference"]), "text", 24),
         field("expected", "Expected", "exact"),
         field("actual", "Actual", "exact"),
         field("difference_amount", f"Difference ({CURRENCY}, actual − expected)", "money", 17),
@@ -111,7 +113,7 @@ def _write_reconciliation_sheet(sheet: Worksheet, formats: Formats, reader: Reco
     ]
     after = write_table(sheet, formats, status_columns, data.statuses, frozen_and_filtered=False)
     first_row = after + 1
-    columns = _finding_columns(with_area=True)
+    columns = _finding_columns(with_area=True, data=data)
     if FINDINGS_TABLE not in data.present_tables:
         _write_unavailable(sheet, formats, columns, missing_table_reason(FINDINGS_TABLE), first_row)
         return
@@ -137,7 +139,7 @@ def _write_tieout_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliati
         field("file_amount", f"Bill file ({CURRENCY})", "money", 16),
         field("api_amount", f"API ({CURRENCY})", "money", 16),
         field("difference_amount", f"Difference ({CURRENCY}, API − file)", "money", 17),
-        field("status", "Status", "text", 16),
+        worded("status", "Status", 16),
     ]
     status = data.status(TIEOUT.key)
     if status.level == "unavailable":
@@ -159,7 +161,7 @@ def _write_tieout_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliati
 
 def _write_discount_sheet(sheet: Worksheet, formats: Formats, reader: ReconciliationReader,
                           data: ReconciliationData) -> None:
-    columns = _finding_columns(with_area=False)
+    columns = _finding_columns(with_area=False, data=data)
     status = data.status(DISCOUNT.key)
     if not status.judged:
         _write_unavailable(sheet, formats, columns, str(status.reason))
@@ -175,15 +177,17 @@ def _write_incentives_sheet(sheet: Worksheet, formats: Formats, data: Reconcilia
         field("period", "Period", "text", 9),
         field("incentive_type", "Incentive type", "text", 18),
         field("service_type_code", "Service type code", "text", 28),
-        field("incentive_policy", "Policy", "text", 8),
+        Column("Service", lambda row: row["service_type_name"] or data.service_name(row["service_type_code"]),
+               "text", 28),
+        Column("Policy", lambda row: incentive_policy_label(row["incentive_policy"]), "text", 36),
         field("eligible_performance_amount", f"Eligible performance ({CURRENCY})", "money", 17),
         field("rate", "Rate", "rate", 9),
         field("expected_incentive_amount", f"Expected incentive ({CURRENCY})", "money", 16),
         field("statement_incentive_amount", f"Statement ({CURRENCY})", "money", 16),
         field("difference_amount", f"Difference ({CURRENCY}, statement − expected)", "money", 18),
-        field("status", "Status", "text", 20),
-        field("expected_reconciliation_date", "Expected reconciliation", "text", 13),
-        field("expected_payment_date", "Expected payment", "text", 13),
+        worded("status", "Status", 20),
+        field("expected_reconciliation_date", "Expected reconciliation", "date", 13),
+        field("expected_payment_date", "Expected payment", "date", 13),
         field("frozen_reason", "Frozen reason", "text", 40),
     ]
     status = data.status(INCENTIVE.key)
@@ -203,8 +207,8 @@ def _write_budgets_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
     columns = [
         field("customer_id", "Customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 30),
-        field("bill_cycle", "Open month", "text", 10),
-        field("as_of_date", "As of", "text", 11),
+        field("bill_cycle", "Month", "text", 10),
+        field("as_of_date", "As of", "date", 11),
         field("days_covered", "Days covered", "count"),
         field("budget_type", "Budget type", "text", 14),
         field("budget_amount", f"Budget ({CURRENCY})", "money"),
@@ -215,7 +219,8 @@ def _write_budgets_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         field("forecast_utilisation", "Forecast utilisation", "ratio", 11),
         Column("Frozen", lambda row: None if row["is_frozen"] is None else ("yes" if row["is_frozen"] else "no"),
                "text", 8),
-        field("status", "Status", "text", 16),
+        worded("status", "Status", 16),
+        field("note", "Note", "text", 50),
     ]
     status = data.status(BUDGET.key)
     if status.level == "unavailable":
@@ -223,7 +228,7 @@ def _write_budgets_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         return
     next_row = write_table(sheet, formats, columns, reader.iter_budgets())
     if next_row == 1:
-        write_note(sheet, formats, 1, _as_sentence(BUDGET_NO_DATA))
+        write_note(sheet, formats, 1, _as_sentence(budget_no_data(data.bill_cycle)))
 
 
 def _write_coupons_sheet(sheet: Worksheet, formats: Formats, reader: ReconciliationReader,
@@ -232,14 +237,14 @@ def _write_coupons_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         field("coupon_id", "Coupon ID", "text", 26),
         field("customer_id", "Customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 28),
-        field("coupon_type", "Type", "text", 12),
-        field("status", "Status", "text", 12),
+        worded("coupon_type", "Type", 12),
+        worded("status", "Status", 12),
         field("face_value", f"Face value ({CURRENCY})", "money"),
         field("balance", f"Balance ({CURRENCY})", "money"),
         field("used_amount", f"Used ({CURRENCY})", "money"),
         field("used_this_month_amount", f"Used this month ({CURRENCY})", "money", 16),
-        Column("Valid from (GMT+8)", lambda row: gmt8_text(row["valid_time"]), "text", 20),
-        Column("Expires (GMT+8)", lambda row: gmt8_text(row["expire_time"]), "text", 20),
+        field("valid_time", "Valid from (GMT+8)", "datetime_gmt8", 19),
+        field("expire_time", "Expires (GMT+8)", "datetime_gmt8", 19),
         field("days_to_expiry", "Days to expiry", "integer", 10),
         field("finding_rules", "Findings", "text", 40),
     ]

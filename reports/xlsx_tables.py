@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal
 
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from reports.formatting import utc_timestamp_text
+from reports.formatting import GMT8, status_text, utc_timestamp_text
 from reports.safety import neutralise_spreadsheet_text
 
 MONEY_FORMAT = "#,##0.00"
@@ -32,7 +32,8 @@ INTEGER_FORMAT = "0"
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_CELL_CHARS = 32_767
 
-CellKind = Literal["text", "money", "count", "ratio", "rate", "exact", "integer", "auto"]
+CellKind = Literal["text", "money", "count", "ratio", "rate", "exact", "integer", "auto",
+                   "date", "datetime_utc", "datetime_gmt8"]
 
 NUMBER_FORMATS: dict[str, str] = {
     "money": MONEY_FORMAT,
@@ -43,9 +44,19 @@ NUMBER_FORMATS: dict[str, str] = {
     "integer": INTEGER_FORMAT,
 }
 
+# Dates and instants are real Excel dates. Excel has no time zones: an instant is written as the
+# wall-clock time of the zone its kind names (UTC for load times, GMT+8 for HUAWEI CLOUD's business
+# times), and the column header says which.
+DATE_FORMATS: dict[str, str] = {
+    "date": "yyyy-mm-dd",
+    "datetime_utc": "yyyy-mm-dd hh:mm:ss",
+    "datetime_gmt8": "yyyy-mm-dd hh:mm:ss",
+}
+_DATE_ZONES = {"datetime_utc": timezone.utc, "datetime_gmt8": GMT8}
+
 _DEFAULT_WIDTHS: dict[str, float] = {
     "text": 22, "money": 15, "count": 10, "ratio": 10, "rate": 10, "exact": 14,
-    "integer": 10, "auto": 18,
+    "integer": 10, "auto": 18, "date": 11, "datetime_utc": 19, "datetime_gmt8": 19,
 }
 
 
@@ -64,6 +75,12 @@ def field(name: str, header: str, kind: CellKind = "text", width: float | None =
     return Column(header, lambda row: row[name], kind, width)
 
 
+def worded(name: str, header: str, width: float | None = None) -> Column:
+    """A column of codes such as statuses shown as words (``missing_in_file`` -> ``missing in file``),
+    the way the page shows them."""
+    return Column(header, lambda row: None if row[name] is None else status_text(row[name]), "text", width)
+
+
 class Formats:
     """The workbook's cell formats, created once per workbook as xlsxwriter requires."""
 
@@ -78,7 +95,10 @@ class Formats:
         self.total_number = {kind: workbook.add_format({"num_format": number_format,
                                                          "bold": True, "top": 1})
                              for kind, number_format in NUMBER_FORMATS.items()}
+        self.date = {kind: workbook.add_format({"num_format": date_format, "align": "left"})
+                     for kind, date_format in DATE_FORMATS.items()}
         self.section = workbook.add_format({"bold": True})
+        self.title = workbook.add_format({"bold": True, "font_size": 14})
         self.note = workbook.add_format({"text_wrap": True, "valign": "top"})
 
 
@@ -97,6 +117,11 @@ def write_table(
     with a closing line saying so (the CSV export has every row). A sheet has one frozen pane and
     one filter: a small table above the main one passes ``frozen_and_filtered=False``.
     """
+    # Headers wrap within their column; the row is made tall enough for the longest (a wrapped
+    # row's height is not worked out by every spreadsheet program, LibreOffice's among them).
+    header_lines = max((_wrapped_lines(column.header, column.width or _DEFAULT_WIDTHS[column.kind])
+                        for column in columns), default=1)
+    sheet.set_row(first_row, 15 * header_lines)
     for index, column in enumerate(columns):
         sheet.set_column(index, index, column.width or _DEFAULT_WIDTHS[column.kind])
         sheet.write_string(first_row, index, column.header, formats.header)
@@ -119,6 +144,18 @@ def write_table(
     if frozen_and_filtered:
         sheet.autofilter(first_row, 0, max(row_index, first_row + 1), len(columns) - 1)
     return row_index + 1
+
+
+def _wrapped_lines(text: str, width: float) -> int:
+    """How many lines ``text`` wraps to, word by word, in a column ``width`` characters wide
+    (bold text is a little wider than the width counts: allow one character of margin)."""
+    lines, used = 1, 0
+    for word in text.split():
+        if used and used + 1 + len(word) > width - 1:
+            lines, used = lines + 1, len(word)
+        else:
+            used += (1 if used else 0) + len(word)
+    return lines
 
 
 def write_total_row(
@@ -158,7 +195,32 @@ def write_cell(
         # "+ 0.0" turns a negative zero into zero, which Excel would otherwise show as -0.00.
         sheet.write_number(row, column, float(value) + 0.0, formats.number[kind])
         return
+    if kind in DATE_FORMATS:
+        moment = excel_date(value, kind)
+        if moment is not None:
+            sheet.write_datetime(row, column, moment, formats.date[kind])
+            return
     sheet.write_string(row, column, spreadsheet_text(value))
+
+
+def excel_date(value: Any, kind: CellKind) -> date | datetime | None:
+    """``value`` as a naive date or wall-clock time for Excel; None when it is not one.
+
+    Text in ISO form (the bill file's GMT+8 trade times are kept as text) is parsed; a stored
+    instant is converted to the zone of ``kind`` first, whatever the session's time zone.
+    """
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value) if kind != "date" else date.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(_DATE_ZONES.get(kind, timezone.utc)).replace(tzinfo=None)
+        return value.date() if kind == "date" else value
+    if isinstance(value, date):
+        return value
+    return None
 
 
 def write_note(sheet: Worksheet, formats: Formats, row: int, text: str) -> None:
@@ -169,6 +231,10 @@ def write_note(sheet: Worksheet, formats: Formats, row: int, text: str) -> None:
 def _kind_of(value: Any) -> CellKind:
     if isinstance(value, bool):
         return "text"
+    if isinstance(value, datetime):
+        return "datetime_utc"
+    if isinstance(value, date):
+        return "date"
     if isinstance(value, Decimal):
         # Decimals of the audit tables are not always money (a finding's expected and actual
         # values can be discount rates), so show every stored digit rather than cents.
@@ -193,3 +259,41 @@ def spreadsheet_text(value: Any) -> str:
         marker = " …[cut at Excel's cell limit]"
         text = text[: EXCEL_MAX_CELL_CHARS - len(marker)] + marker
     return text
+
+
+# A printed sheet shows at most this many rows of its table: the long detail sheets (every bill
+# line, quarantined row or finding) would otherwise print to hundreds of pages nobody reads. The
+# footer of a sheet printed short says how many rows it has; the sheet itself keeps them all.
+PRINT_ROW_LIMIT = 100
+_A4 = 9
+
+
+def set_print_layout(sheet: Worksheet, bill_cycle: str, *, one_page: bool = False) -> None:
+    """Landscape A4 fitted to the page width, the table's header repeated on every page, and a
+    print area of the sheet's content (cut at PRINT_ROW_LIMIT table rows); ``one_page`` fits the
+    whole sheet on one page.
+
+    Call it once the sheet is written: it reads the sheet's extent and its frozen header row
+    (xlsxwriter's ``dim_rowmax``/``dim_colmax`` and ``panes``, kept in constant-memory mode too).
+    """
+    sheet.set_landscape()
+    sheet.set_paper(_A4)
+    sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    # A table's gridlines are printed (a row is easier to follow across a wide page); the one-page
+    # statement reads better without them.
+    sheet.hide_gridlines(1 if one_page else 0)
+    sheet.fit_to_pages(1, 1 if one_page else 0)
+    last_row, last_column = sheet.dim_rowmax, sheet.dim_colmax
+    footer_right = ""
+    if last_row is not None and last_column is not None:
+        print_last_row = last_row
+        header_row = sheet.panes[0] - 1 if sheet.panes else None
+        if header_row is not None and header_row >= 0:
+            sheet.repeat_rows(header_row)
+            if not one_page and last_row - header_row > PRINT_ROW_LIMIT:
+                print_last_row = header_row + PRINT_ROW_LIMIT
+                footer_right = (f"&RPrinted: the first {PRINT_ROW_LIMIT:,} of {last_row - header_row:,} "
+                                "rows (the sheet has them all)")
+        sheet.print_area(0, 0, print_last_row, last_column)
+    name = sheet.get_name().replace("&", "&&")
+    sheet.set_footer(f"&LMonth close {bill_cycle} · {name}&CPage &P of &N{footer_right}")

@@ -1,6 +1,7 @@
 """Stand-ins for HUAWEI CLOUD on a laptop: a synthetic partner world, its files, and a local S3 server.
 
-The sandbox produces the formats of FORMATS.md and never imports the pipeline.
+The sandbox produces the files of docs/formats.md and never imports the pipeline
+(docs/architecture.md#the-sandbox-and-its-seal).
 """
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""The partner's own agreements (FORMATS.md §4): the discounts it grants its customers and the
+"""The partner's own agreements (docs/formats.md#customer-discounts): the discounts it grants its customers and the
 rebate rates of HUAWEI CLOUD's partner programme."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def make_customer_discounts(
 
     Services that allow no discount (savings plans) are sold at list price: a `*` rule for each
     of them at rate 0, and the same for every customer with a customer-wide rule, which would
-    otherwise outrank the `*` rule (FORMATS.md §4)."""
+    otherwise outrank the `*` rule (docs/formats.md#customer-discounts)."""
     services = [code for code, _, _ in SERVICES if code not in DISCOUNT_FORBIDDEN]
     resource_types = sorted({(o.service, o.resource_type) for o in (*USAGE_OFFERS, *SUBSCRIPTION_OFFERS)
                              if o.service not in DISCOUNT_FORBIDDEN})
@@ -121,7 +121,7 @@ def make_incentive_rates(world_begin: dt.date, change_day: dt.date | None) -> pl
 
 class AgreedRates:
     """The rate the partner bills a customer's line at: the most specific rule of
-    agreements/customer_discounts.csv valid on the line's GMT+8 trade date (FORMATS.md §4:
+    agreements/customer_discounts.csv valid on the line's GMT+8 trade date (docs/formats.md#customer-discounts:
     customer+resource > customer+service > customer > *+service > *; between overlapping rules of
     one key, the later valid_from wins). Used to compute what planted anomalies do to margins."""
 

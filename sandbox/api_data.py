@@ -3,7 +3,7 @@
 world's bill files to the last of its 8 decimals.
 
 Each dataset has one builder that returns plain records: dicts keyed by the field names of the
-official SDK response models (domain/sdk-fields-intl.md and sdk-fields-cn.md), money as `Decimal`
+official SDK response models (docs/domain.md#the-bss-partner-api-routes-used), money as `Decimal`
 with at most 8 places, times as UTC text `yyyy-MM-ddTHH:mm:ssZ`. A builder runs on first use and
 keeps its result, so a test (or a later step that plants anomalies) can change a record in place,
 add or remove records, and the emulator serves exactly that.
@@ -38,11 +38,11 @@ if TYPE_CHECKING:
 Record = dict[str, Any]
 
 CURRENCY = "USD"
-MONEY_MEASURE_ID = 1            # every v2 amount is in major units of the currency (domain §2.11)
+MONEY_MEASURE_ID = 1            # every v2 amount is in major units of the currency (docs/domain.md)
 RESALE_ASSOCIATION = "3"        # intl association_type of a resale customer; the cn site says "2"
 PARTNER_TAX_RATE = Decimal("0.07")  # output tax (VAT) of the partner's registration area, outside amount due
 
-# Coupon types and statuses of the coupon APIs (domain §2.4).
+# Coupon types and statuses of the coupon APIs (docs/domain.md#coupons-and-vouchers).
 COUPON_TYPE_VOUCHER, COUPON_TYPE_CASH = 1, 4
 COUPON_INACTIVE, COUPON_USABLE, COUPON_USED, COUPON_EXPIRED = 1, 2, 3, 4
 # Bill-line column paid by each coupon type.
@@ -55,7 +55,8 @@ PERIOD_TYPE_MONTH, PERIOD_TYPE_YEAR = 2, 3
 CONTRACT_DISCOUNT_TYPE = "605"
 ORDER_DISCOUNT_TYPE_COMMERCIAL = 2   # discount_type of ListOrderDiscounts for a commercial (605) discount
 
-# File billing mode (FORMATS.md §1) → API charge mode: 1 yearly/monthly, 3 pay-per-use, 10 RI, 11 savings plan.
+# File billing mode (docs/formats.md#billing-mode-codes) → API charge mode: 1 yearly/monthly,
+# 3 pay-per-use, 10 RI, 11 savings plan.
 CHARGE_MODE_OF_BILLING_MODE = {0: "1", 1: "3", 2: "10", 3: "10", 4: "11", 5: "11", 6: "11"}
 # Bill type of the file → bill_type of the customer monthly sums (0 consumption, 1 unsubscribe, 2 HUAWEI write-off).
 BILL_TYPE_CODES = {"Expenditure": "0", "Refund": "1", "Adjustment": "2"}
@@ -88,7 +89,7 @@ COUNTRY_CODE_OF_REGION = {
 }
 
 # Measurement units (GET /v2/bases/measurements): (measure_id, name, abbreviation, measure_type).
-# IDs 1–3, 10, 11, 14, 15 and 17 are the documented ones (domain §2.11); the hour's ID is synthetic.
+# IDs 1–3, 10, 11, 14, 15 and 17 are HUAWEI CLOUD's documented ones; the hour's ID is synthetic.
 MEASURE_UNITS: tuple[tuple[int, str, str, int], ...] = (
     (1, "Yuan", "USD", 1),
     (2, "Jiao", "0.1 USD", 1),
@@ -333,11 +334,12 @@ class ApiData:
     @functools.cached_property
     def budgets(self) -> list[Record]:
         """Grain: customer (BudgetInfo of ListSubCustomerBudget). Every resale customer has a budget
-        (customers stay frozen until one is set). Sized from the last closed month's list-price spend;
-        about a quarter of the customers spending this month have a tight monthly budget, sized from
-        this month's spend so far, that has crossed or nearly crossed its 75/90 % alerts. No budget is
-        used up: every budget exceeds both its used_amount and the customer's month-to-date spend,
-        so BUDGET.OVER_NOT_FROZEN (docs/reconciliation.md) stays silent on a clean world.
+        (customers stay frozen until one is set), sized as a partner would: a MONTHLY budget 5–40 %
+        above the customer's list-price spend of the last closed month, or, for about a quarter of the
+        customers, a tight one of 80–100 % of it (this month's pace will likely take them over: the
+        forecast the reports show as amber); at least 100, rounded up to a round figure. No budget is
+        used up: every budget exceeds both its used_amount and the customer's month-to-date spend, so
+        BUDGET.OVER_NOT_FROZEN (docs/reconciliation.md) stays silent on a clean world.
 
         used_amount: MONTHLY budgets count the open month: Σ official_amount of the customer in the
         newest usage export. PACKAGE (one-time) budgets were set before the first closed month and
@@ -356,14 +358,11 @@ class ApiData:
             used = _decimal(month_to_date.get(customer_id))
             if one_time:
                 used += _decimal(all_closed.get(customer_id))
-                base = used * _factor(one_time_factor, 1.05, 1.8)
-                amount = max(_round_up(base, 10), Decimal(500))
-            elif roll < 0.45 and used >= 50:
-                # A tight budget, already near or past its 75/90 % alerts this month.
-                amount = _round_up(used * _factor(tight_factor, 1.02, 1.4), 10)
+                amount = max(_round_up(used * _factor(one_time_factor, 1.05, 1.8), 10), Decimal(500))
             else:
-                base = _decimal(last_spend.get(customer_id)) * _factor(monthly_factor, 0.6, 1.6)
-                amount = max(_round_up(base, 10), Decimal(100))
+                factor = _factor(tight_factor, 0.8, 1.0) if roll < 0.45 else _factor(monthly_factor, 1.05, 1.4)
+                base = _decimal(last_spend.get(customer_id)) * factor
+                amount = max(_round_up(base, 100 if base >= 1000 else 10), Decimal(100))
             # Headroom over what is spent so far, whatever the budget was sized from.
             headroom = max(used, _decimal(month_to_date.get(customer_id))) * Decimal("1.05")
             amount = max(amount, _round_up(headroom, 10)).quantize(_CENT)
@@ -572,7 +571,7 @@ class ApiData:
             amount_info, contract_part, rate = self._order_amount_info(row, rates, due_of)
             if is_refund:
                 # Unsubscribe orders show the refunded money as positive amounts, with
-                # official_amount = amount_after_discount (domain §2.5).
+                # official_amount = amount_after_discount (docs/domain.md#amounts).
                 after_discount = -row["amount_due"]
                 official = after_discount
             else:

@@ -60,7 +60,7 @@ RESOURCE_TYPES: dict[str, str] = {
 # Services whose lines carry no region (global services).
 GLOBAL_SERVICES = frozenset({"hws.service.type.cdn", "hws.service.type.sp"})
 
-# Billing-mode file codes (FORMATS.md §1).
+# Billing-mode file codes (docs/formats.md#billing-mode-codes).
 YEARLY_MONTHLY, PAY_PER_USE, RI_SUBSCRIPTION, RI_HOURLY, SP_SUBSCRIPTION, SP_HOURLY = 0, 1, 2, 3, 4, 5
 
 
@@ -228,7 +228,7 @@ SUBSCRIPTION_OFFERS: tuple[SubscriptionOffer, ...] = (
                       yearly_only=True, weight=0.25, name_prefix="sp"),
 )
 
-# Discount type codes used on lines (domain §2.5); 607/609 never appear on resale lines.
+# Discount type codes used on lines (docs/domain.md#discount-types); 607/609 never appear on resale lines.
 COMMERCIAL_CONTRACT_DISCOUNT = "605"
 PROMO_PRODUCT_DISCOUNT = "200"
 PROMO_DISCOUNT = "700"

@@ -1,4 +1,4 @@
-"""HUAWEI CLOUD-side discounts on the partner's bill lines (domain §4.4): the commercial contract
+"""HUAWEI CLOUD-side discounts on the partner's bill lines (docs/domain.md#discount-types): the commercial contract
 discount (type 605), one partner-wide rate per service, and promotions (types 200 and 700). These
 are not the partner's own customer discounts (agreements.py).
 

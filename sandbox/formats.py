@@ -1,4 +1,4 @@
-"""The file contract of FORMATS.md as the sandbox produces it: column order, header names, key names.
+"""The file contract of docs/formats.md as the sandbox produces it: column order, header names, key names.
 
 This is the sandbox's own copy. The pipeline keeps its alias table in `schemas/`; the two are
 deliberately independent so a drift between them shows up as a failing test, not as silent agreement.
@@ -6,7 +6,7 @@ deliberately independent so a drift between them shows up as a failing test, not
 
 from __future__ import annotations
 
-# FORMATS.md §1, in file order: (canonical name, English header, Chinese header).
+# docs/formats.md#bill-line-columns, in file order: (canonical name, English header, Chinese header).
 _BILL_LINE_HEADERS: tuple[tuple[str, str, str], ...] = (
     ("bill_cycle", "Billing Cycle", "账期"),
     ("customer_id", "Customer ID", "客户ID"),
@@ -53,7 +53,7 @@ _BILL_LINE_HEADERS: tuple[tuple[str, str, str], ...] = (
 
 BILL_LINE_COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in _BILL_LINE_HEADERS)
 
-# FORMATS.md §2: the usage export carries a subset of the bill-line columns, same headers.
+# docs/formats.md#daily-usage-exports: the usage export carries a subset of the bill-line columns, same headers.
 USAGE_COLUMNS: tuple[str, ...] = (
     "bill_cycle", "customer_id", "trade_time", "billing_mode", "service_type_code",
     "resource_type_code", "region_code", "resource_id", "usage_type", "usage_amount", "usage_unit",
@@ -67,19 +67,20 @@ MONEY_COLUMNS: tuple[str, ...] = (
     "stored_card_amount", "debt_amount", "writeoff_amount",
 )
 
-# The components whose sum is amount_due (second identity of FORMATS.md §1).
+# The components whose sum is amount_due (second identity of docs/formats.md#line-identities-and-signs).
 PAYMENT_COLUMNS: tuple[str, ...] = (
     "cash_amount", "credit_amount", "cash_coupon_amount", "voucher_amount",
     "stored_card_amount", "debt_amount", "writeoff_amount",
 )
 
-# FORMATS.md §4, column order of the partner-side agreement files.
+# Column order of the partner-side agreement files (docs/formats.md#customer-discounts and
+# docs/formats.md#incentive-rates).
 CUSTOMER_DISCOUNT_COLUMNS: tuple[str, ...] = (
     "customer_id", "service_type_code", "resource_type_code", "discount_rate", "valid_from", "valid_to",
 )
 INCENTIVE_RATE_COLUMNS: tuple[str, ...] = ("incentive_type", "policy_code", "rate", "valid_from", "valid_to")
 
-# Bill type as written in a Chinese-language export (FORMATS.md §1, bill_type rule).
+# Bill type as written in a Chinese-language export (docs/formats.md#enumerations).
 BILL_TYPE_ZH: dict[str, str] = {"Expenditure": "消费", "Refund": "退款", "Adjustment": "调账"}
 
 # Time strings in files: GMT+8 wall clock with an explicit suffix.
@@ -123,7 +124,8 @@ def usage_member_name(month: str, export_date: str, seq: int) -> str:
 CUSTOMER_DISCOUNTS_KEY = "agreements/customer_discounts.csv"
 INCENTIVE_RATES_KEY = "agreements/incentive_rates.csv"
 
-# FORMATS.md §3, in file order: (canonical name, English header). Finance exports it in English only.
+# docs/formats.md#incentive-statement, in file order: (canonical name, English header). Finance
+# exports it in English only.
 _INCENTIVE_STATEMENT_HEADERS: tuple[tuple[str, str], ...] = (
     ("statement_id", "Statement ID"),
     ("period", "Reconciliation Period"),

@@ -1,5 +1,6 @@
-"""Monthly incentive statements (FORMATS.md §3): what HUAWEI CLOUD's partner programme says it pays
-the partner for a closed month, computed exactly as the contract of docs/reconciliation.md says.
+"""Monthly incentive statements (docs/formats.md#incentive-statement): what HUAWEI CLOUD's partner
+programme says it pays the partner for a closed month, computed exactly as the contract of
+docs/reconciliation.md says.
 
 For each service whose incentive policy earns (0, 1 or 13) and that has eligible lines in the
 month, one partner-level line (Customer ID empty) of the `Monthly rebate`:

@@ -278,7 +278,7 @@ def _text(values: tuple[str | None, ...] | list[str], codes: np.ndarray, empty: 
 
 
 def _render(state: WorldState, month_index: int, lines: _Batch) -> pl.DataFrame:
-    """The bill-line frame (FORMATS.md §1 columns, in order) of merged lines."""
+    """The bill-line frame (docs/formats.md#bill-line-columns, in order) of merged lines."""
     month = state.months[month_index]
     catalog = state.catalog
     amounts = lines.amounts

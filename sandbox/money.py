@@ -16,7 +16,7 @@ UNITS_PER_USD = 100_000_000
 CENT = 1_000_000           # 0.01 USD in units
 RATE_SCALE = 10_000        # rates are integers out of 10,000
 
-# Payment instruments, in the order of FORMATS.md §1.
+# Payment instruments, in the order of the bill line columns (docs/formats.md#bill-line-columns).
 CASH, CREDIT, CASH_COUPON, VOUCHER, STORED_CARD, DEBT, WRITEOFF = range(7)
 PAYMENT_NAMES = ("cash_amount", "credit_amount", "cash_coupon_amount", "voucher_amount",
                  "stored_card_amount", "debt_amount", "writeoff_amount")
@@ -67,7 +67,7 @@ class LineAmounts:
         )
 
     def check(self) -> None:
-        """Assert both identities of FORMATS.md §1 (cheap, run on every batch)."""
+        """Assert both identities of docs/formats.md#line-identities-and-signs (cheap, run on every batch)."""
         assert np.array_equal(self.payments.sum(axis=0), self.due), "payment split does not add up"
 
 
@@ -111,9 +111,9 @@ def refund_of(original: LineAmounts, remaining_rate: np.ndarray, pays_cash: np.n
 
     A refund gives back money at the price paid, so its list price is the refunded amount and it
     carries no discount (HUAWEI CLOUD shows an unsubscribe order the same way: official amount =
-    amount after discount), and the refunded amount never exceeds the original amount due. The
-    partner bills the customer back the same share of the original order's customer charge
-    (docs/reconciliation.md, "Refunds"). Each coupon part is
+    amount after discount, docs/domain.md#amounts), and the refunded amount never exceeds the
+    original amount due. The partner bills the customer back the same share of the original order's
+    customer charge (docs/reconciliation.md, "Refunds"). Each coupon part is
     −floor(original part × rate); the main instrument takes the rest, which is never positive
     because Σ floor(coupon·r) ≤ floor(Σ coupon·r) ≤ floor(due·r).
     """

@@ -1,4 +1,4 @@
-"""Daily cumulative usage exports (FORMATS.md §2) derived from a month's lines.
+"""Daily cumulative usage exports (docs/formats.md#daily-usage-exports) derived from a month's lines.
 
 The export made on day N holds every line of the data month whose trade time is at or before
 00:00 on day N (data up to day N−1), so each export contains the previous one. A few pay-per-use

@@ -60,7 +60,7 @@ class WorldConfig:
     member_rows: int = 100_000      # max data rows per CSV member
     partner_id: str = "5c0f3a8e9d2b4c71a6e8f0b2d4c6e8a1"
     partner_name: str = "Skyline Cloud Distribution Ltd"
-    bill_type_language: str = "en"  # "zh" writes bill types as 消费/退款/调账 (FORMATS.md §1)
+    bill_type_language: str = "en"  # "zh" writes bill types as 消费/退款/调账 (docs/formats.md#enumerations)
     utf8_bom: bool = False          # start every CSV member with a UTF-8 byte-order mark
     anomalies: int = 0              # plant this many of each kind of anomaly (sandbox/anomalies.py)
     # The first closed months that came before the partner's warehouse: their orders, refunds and API
@@ -141,7 +141,7 @@ class LazyFrames(Mapping[K, pl.DataFrame]):
 
 @dataclass
 class World:
-    """A generated world. Frames use the canonical column names of FORMATS.md; money is
+    """A generated world. Frames use the canonical column names of docs/formats.md; money is
     Decimal(20,8); times are GMT+8 strings like the files'."""
 
     config: WorldConfig
@@ -153,10 +153,10 @@ class World:
     resellers: pl.DataFrame          # reseller_id, reseller_name, account_name
     closed_months: list[str]
     open_month: str
-    bill_lines: LazyFrames[str]      # closed month → bill lines (FORMATS.md §1 columns, in order)
-    usage_exports: LazyFrames[tuple[str, str]]   # (data month, export date YYYYMMDD) → §2 columns
-    customer_discounts: pl.DataFrame  # FORMATS.md §4
-    incentive_rates: pl.DataFrame     # FORMATS.md §4
+    bill_lines: LazyFrames[str]      # closed month → bill lines (docs/formats.md#bill-line-columns, in order)
+    usage_exports: LazyFrames[tuple[str, str]]   # (data month, export date YYYYMMDD) → usage columns
+    customer_discounts: pl.DataFrame  # docs/formats.md#customer-discounts
+    incentive_rates: pl.DataFrame     # docs/formats.md#incentive-rates
     products: pl.DataFrame           # the catalogue: one row per offer
     regions: pl.DataFrame            # region_code, region_name, price_factor
     services: pl.DataFrame           # service_type_code, service_type_name, incentive_policy
@@ -198,7 +198,7 @@ class World:
         return ground_truth_records(self.planted)
 
     def incentive_statement(self, month: str, lines: pl.DataFrame | None = None) -> pl.DataFrame:
-        """The incentive statement of closed `month` (FORMATS.md §3), planted changes included.
+        """The incentive statement of closed `month` (docs/formats.md#incentive-statement), planted changes included.
         `lines`, when given, must be the month's bill lines: it saves building them again."""
         if month not in self.closed_months:
             raise KeyError(month)
@@ -311,7 +311,8 @@ def iter_usage_exports(world: World) -> Iterator[tuple[tuple[str, str], pl.DataF
 
 def _export_days(cfg: WorldConfig, month: str) -> list[dt.date]:
     """Export dates of a data month: the open month's from its 2nd day on; the last closed month's
-    on the first days of the open month (domain §1.3: the 1st exports only the previous month)."""
+    on the first days of the open month (the 1st exports only the previous month:
+    docs/formats.md#keys-and-delivery-times)."""
     open_month = add_months(cfg.first_month, cfg.closed_months)
     open_first = date_of(month_start(open_month))
     if month == open_month:

@@ -1,4 +1,4 @@
-"""Write a world as the files of FORMATS.md: monthly bill archives, daily usage archives, the
+"""Write a world as the files of docs/formats.md: monthly bill archives, daily usage archives, the
 partner's agreement CSVs and the monthly incentive statements, byte-for-byte reproducible from the
 seed; plus `ground_truth.json`, the anomalies the world planted (an empty list when none).
 
@@ -42,7 +42,8 @@ DEFAULT_COMPRESSLEVEL = 6
 
 
 def write_world(world: World, out_dir: Path, compresslevel: int = DEFAULT_COMPRESSLEVEL) -> list[Path]:
-    """Write every file of the world under `out_dir` (keys of FORMATS.md as relative paths).
+    """Write every file of the world under `out_dir` (the keys of
+    docs/formats.md#keys-and-delivery-times as relative paths).
 
     Months are built one at a time and not kept, so a large world streams through memory.
     Returns the written paths in a stable order."""

@@ -1,6 +1,6 @@
 """Header alias tables: every header a partner file may carry, mapped to the canonical column name.
 
-Files are read by header name, never by position (FORMATS.md): HUAWEI CLOUD delivers English or
+Files are read by header name, never by position (docs/formats.md#header-aliases): HUAWEI CLOUD delivers English or
 Chinese headers depending on the subscription language, and column order may differ.
 """
 
@@ -63,7 +63,7 @@ CUSTOMER_DISCOUNT_HEADERS: dict[str, tuple[str, ...]] = {
     c: (c,) for c in ("customer_id", "service_type_code", "resource_type_code", "discount_rate", "valid_from", "valid_to")
 }
 
-# FORMATS.md §3: finance exports the incentive statement from Partner Center, in English only.
+# docs/formats.md#incentive-statement: finance exports the incentive statement from Partner Center, in English only.
 INCENTIVE_STATEMENT_HEADERS: dict[str, tuple[str, ...]] = {
     "statement_id": ("Statement ID",),
     "period": ("Reconciliation Period",),
@@ -78,7 +78,7 @@ INCENTIVE_STATEMENT_HEADERS: dict[str, tuple[str, ...]] = {
 STATEMENT_STATUS_VALUES = {status: status for status in (
     "Pending confirmation", "Confirmed", "Rejected", "Frozen", "Paid")}
 
-# FORMATS.md §4: agreements/incentive_rates.csv, canonical names as headers.
+# docs/formats.md#incentive-rates: agreements/incentive_rates.csv, canonical names as headers.
 INCENTIVE_RATE_HEADERS: dict[str, tuple[str, ...]] = {
     c: (c,) for c in ("incentive_type", "policy_code", "rate", "valid_from", "valid_to")
 }

@@ -1,4 +1,5 @@
-"""pandera models of customer budgets and coupons from the BSS API (domain §2.3, §2.4)."""
+"""pandera models of customer budgets and coupons from the BSS API
+(docs/domain.md#budgets, docs/domain.md#coupons-and-vouchers)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """pandera models of HUAWEI CLOUD's monthly bill, the customers' monthly sums, the partner's credit
-and its invoices from the BSS API (domain §2.8, §2.10). Amount identities are findings, not
-rejections (pipelines/lib/bss/staging.py), as for bill lines."""
+and its invoices from the BSS API (docs/domain.md#the-partners-monthly-bill-and-credit). Amount
+identities are findings, not rejections (pipelines/lib/bss/staging.py), as for bill lines."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import polars as pl
 MONEY = pl.Decimal(20, 8)
 UTC_TIME = pl.Datetime("us", "UTC")
 CYCLE_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-MONEY_MEASURE_ID = 1   # every v2 amount is in major units of the currency (domain §2.11)
+MONEY_MEASURE_ID = 1   # every v2 amount is in major units of the currency (docs/domain.md)
 
 # Rule id of each dataframe check, by check name and by method name: pandera (0.35) reports a check
 # inherited from a base shared by several models under its method name for all but the first model.

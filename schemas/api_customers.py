@@ -1,4 +1,5 @@
-"""pandera models of the partner's customers and resellers as the BSS API lists them (domain §2.2)."""
+"""pandera models of the partner's customers and resellers as the BSS API lists them
+(docs/domain.md#the-reseller-model)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""pandera models of yearly/monthly orders and their discounts from the BSS API (domain §2.5)."""
+"""pandera models of yearly/monthly orders and their discounts from the BSS API (docs/domain.md#discount-types)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""pandera models of incentive policies and the partner's commercial discount (domain §2.9)."""
+"""pandera models of incentive policies and the partner's commercial discount (docs/domain.md#incentives)."""
 
 from __future__ import annotations
 

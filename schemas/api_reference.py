@@ -1,4 +1,4 @@
-"""pandera models of the BSS reference data: service types, resource types, measurement units (domain §2.11)."""
+"""pandera models of the BSS reference data: service types, resource types, measurement units (docs/domain.md)."""
 
 from __future__ import annotations
 

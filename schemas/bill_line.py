@@ -1,4 +1,4 @@
-"""pandera models of the partner bill line (FORMATS.md §1), checked on eager polars frames.
+"""pandera models of the partner bill line (docs/formats.md#the-partner-bill-file), checked on eager polars frames.
 
 `BillLineModel` holds the structural rules (a failure quarantines the row); `BillLineIdentities`
 holds HUAWEI CLOUD's arithmetic (a failure is a finding; the row stays loaded).
@@ -10,9 +10,13 @@ import polars as pl
 import pandera.polars as pa
 
 from schemas.aliases import BILL_TYPE_VALUES, ORDER_TYPE_VALUES, PERIOD_UNIT_VALUES
+from schemas.rules import TRADE_TIME_TOLERANCE_DAYS
 
 MONEY = pl.Decimal(20, 8)
-# Identities hold to 1e-8 per line (FORMATS.md §1); sums of 8-place decimals are exact, so equality.
+# Sums and differences of MONEY values: 38 digits cannot overflow for any amounts MONEY admits.
+MONEY_SUM = pl.Decimal(38, 8)
+# Identities hold to 1e-8 per line (docs/formats.md#line-identities-and-signs); sums of 8-place
+# decimals are exact, so equality.
 _ZERO = pl.lit(0, dtype=MONEY)
 
 
@@ -48,7 +52,7 @@ class BillLineModel(pa.DataFrameModel):
 
 
 class BillLineIdentities(pa.DataFrameModel):
-    """HUAWEI CLOUD's line identities and sign rules (FORMATS.md §1)."""
+    """HUAWEI CLOUD's line identities and sign rules (docs/formats.md#line-identities-and-signs)."""
 
     @pa.dataframe_check(name="BILL.AMOUNT_DUE_IDENTITY")
     def amount_due_identity(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -65,6 +69,11 @@ class BillLineIdentities(pa.DataFrameModel):
     @pa.dataframe_check(name="BILL.REFUND_WITHOUT_ORDER")
     def refund_has_original_order(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select((pl.col("bill_type") != "Refund") | pl.col("original_order_id").is_not_null())
+
+    @pa.dataframe_check(name="BILL.TRADE_TIME_OUTSIDE_CYCLE")
+    def trade_time_near_bill_month(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        earliest, latest = trade_date_window()
+        return data.lazyframe.select(pl.col("trade_date_local").is_between(earliest, latest))
 
     @pa.dataframe_check(name="BILL.EXPENDITURE_SIGN")
     def expenditure_amounts_not_negative(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -89,7 +98,7 @@ PAYMENT_COMPONENTS = (
 
 
 def payment_total() -> pl.Expr:
-    return pl.sum_horizontal([_money(c) for c in PAYMENT_COMPONENTS]).cast(MONEY)
+    return pl.sum_horizontal([_money(c) for c in PAYMENT_COMPONENTS]).cast(MONEY_SUM)
 
 
 def payment_gap() -> pl.Expr:
@@ -105,3 +114,11 @@ def max_amount() -> pl.Expr:
 
 def min_amount() -> pl.Expr:
     return pl.min_horizontal([_money(c) for c in _SIGNED_AMOUNTS])
+
+
+def trade_date_window() -> tuple[pl.Expr, pl.Expr]:
+    """(earliest, latest) local trade date a line of its `bill_cycle` may have, both inclusive."""
+    first_day = (pl.col("bill_cycle") + "-01").str.to_date("%Y-%m-%d")
+    tolerance = f"{TRADE_TIME_TOLERANCE_DAYS}d"
+    return (first_day.dt.offset_by(f"-{tolerance}"),
+            first_day.dt.offset_by("1mo").dt.offset_by(tolerance))

@@ -1,4 +1,4 @@
-"""pandera model of the partner's customer discount agreements (FORMATS.md §4)."""
+"""pandera model of the partner's customer discount agreements (docs/formats.md#customer-discounts)."""
 
 from __future__ import annotations
 

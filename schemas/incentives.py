@@ -1,5 +1,5 @@
-"""pandera models of the incentive files: the monthly incentive statement (FORMATS.md §3) and the
-partner programme's rebate rates (agreements/incentive_rates.csv, FORMATS.md §4)."""
+"""pandera models of the incentive files: the monthly incentive statement (docs/formats.md#incentive-statement)
+and the partner programme's rebate rates (docs/formats.md#incentive-rates)."""
 
 from __future__ import annotations
 

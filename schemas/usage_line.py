@@ -1,4 +1,4 @@
-"""pandera model of the daily customer usage export (FORMATS.md §2): structural rules only.
+"""pandera model of the daily customer usage export (docs/formats.md#daily-usage-exports): structural rules only.
 
 Usage exports are indicative (month-to-date views, budgets), so no identities are audited on them.
 """

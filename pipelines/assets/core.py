@@ -1,20 +1,11 @@
-"""Core assets: conformed facts and dimensions built by the SQL models under sql/core."""
+"""What the core model assets (sql/core, built by pipelines/assets/models.py) do beyond building
+their SQL: conformed facts and dimensions."""
 
-import hashlib
+from pipelines.assets.models import ModelHooks
+from pipelines.lib.fingerprint import UpTo
 
-import dagster as dg
-
-from pipelines.assets.api import api_staging
-from pipelines.assets.staging import stg_bill_lines, stg_customer_discounts
-from pipelines.lib.fingerprint import UpTo, last_build, loads_fingerprint, record_build, rows_fingerprint
-from pipelines.lib.sql_models import run_model
-from pipelines.lib.warehouse import transaction
-from pipelines.partitions import bill_cycle_partitions
-from pipelines.resources import WarehouseResource
-
-
-SKIPPED_NOTE = ("inputs unchanged since the last build (same code, bill files, agreements, API orders and "
-                "commercial discounts): not rebuilt")
+BILL_LINE_SKIPPED_NOTE = ("inputs unchanged since the last build (same code, bill files, agreements, API orders "
+                          "and commercial discounts): not rebuilt")
 
 
 def bill_line_inputs(bill_cycle: str) -> dict[str, str | UpTo | None]:
@@ -32,57 +23,39 @@ _COMMERCIAL_RATES = """select quoting_item_type, service_type_code, discount_rat
                        from staging.api_business_discount order by all"""
 
 
-def bill_line_fingerprint(con, bill_cycle: str) -> str:
-    """What a cycle's rated lines (and the marts summing them) depend on. An earlier cycle's bill
-    file or order pull arriving later changes it, so the cycle's refunds are priced again when the
-    cycle runs; a later cycle's never does."""
-    loads = loads_fingerprint(con, bill_line_inputs(bill_cycle))
-    api_rows = rows_fingerprint(con, [(_ORDERS_UP_TO, {"bill_cycle": bill_cycle}), (_COMMERCIAL_RATES, {})])
-    return hashlib.sha256(f"{loads} {api_rows}".encode()).hexdigest()
+def bill_line_contents(bill_cycle: str) -> list[tuple[str, dict]]:
+    """The API rows a cycle's refunds are priced from. An earlier cycle's bill file or order pull
+    arriving later changes the fingerprint of the cycle's rated lines (and of the marts summing
+    them), so its refunds are priced again when the cycle runs; a later cycle's never does."""
+    return [(_ORDERS_UP_TO, {"bill_cycle": bill_cycle}), (_COMMERCIAL_RATES, {})]
 
 
-def _refund_originals(con, bill_cycle: str) -> dict[str, int]:
-    """How the cycle's refund lines found their original orders (build metadata)."""
+# the hooks of every model built from the cycle's bill lines as rated (refunds priced from their
+# original orders): skipped while its inputs are unchanged
+BILL_LINE_HOOKS = {"inputs": bill_line_inputs, "contents": bill_line_contents, "skipped_note": BILL_LINE_SKIPPED_NOTE}
+
+
+def _refund_metadata(context, con, bill_cycle: str, rows: int) -> dict:
+    """How the cycle's refund lines found their original orders."""
     counts = dict(con.execute(
         """select original_found_in, count(*) from core.refund_original_order
            where bill_cycle = ? group by all""", [bill_cycle]).fetchall())
-    return {f"refunds_original_in_{place}": counts.get(place, 0) for place in ("bill_file", "api_order", "unknown")}
+    return {"refund_lines": rows,
+            **{f"refunds_original_in_{place}": counts.get(place, 0) for place in ("bill_file", "api_order", "unknown")}}
 
 
-@dg.asset(group_name="core", partitions_def=bill_cycle_partitions, deps=[stg_customer_discounts],
-          kinds={"duckdb", "sql"})
-def core_customer_discount_rule(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The partner's agreed customer discounts with their specificity (core.customer_discount_rule).
-
-    Grain: one agreement rule. Source: staging.customer_discount.
-    """
-    with warehouse.connect() as con, transaction(con):
-        rows = run_model(con, "core", "customer_discount_rule")
-    return dg.MaterializeResult(metadata={"rules": rows})
+def _refunds_still_built(con, bill_cycle: str, built: dict) -> bool:
+    exists = con.execute("""select count(*) from duckdb_tables()
+                            where schema_name = 'core' and table_name = 'refund_original_order'""").fetchone()[0]
+    return bool(exists) and con.execute("select count(*) from core.refund_original_order where bill_cycle = ?",
+                                        [bill_cycle]).fetchone()[0] == built["refund_lines"]
 
 
-@dg.asset(group_name="core", partitions_def=bill_cycle_partitions,
-          deps=[stg_bill_lines, core_customer_discount_rule, api_staging("orders"), api_staging("business_discounts")],
-          kinds={"duckdb", "sql"})
-def core_rated_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Every bill line of the cycle with the customer's agreed discount and charge (core.rated_bill_line),
-    refunds priced from their original orders (core.refund_original_order).
-
-    Grain: one bill line. Source: staging.bill_line joined to core.customer_discount_rule; for refund
-    lines, the original order in the bill files of this or an earlier cycle or in the API's orders.
-    """
-    cycle = context.partition_key
-    with warehouse.connect() as con:
-        fingerprint = bill_line_fingerprint(con, cycle)
-        built = last_build(con, "core.rated_bill_line", cycle, fingerprint)
-        if built is not None:
-            return dg.MaterializeResult(metadata={**built, "skipped": SKIPPED_NOTE})
-        with transaction(con):
-            refunds = run_model(con, "core", "refund_original_order", cycle)
-            run_model(con, "core", "rated_bill_line", cycle)
-            # counted where the lines are aggregated anyway (customer_monthly_expenditure reports lines
-            # without an agreement): evaluating the view here too would rate every line once more
-            metadata = {"view": "core.rated_bill_line", "refund_lines": refunds,
-                        **_refund_originals(con, cycle)}
-            record_build(con, "core.rated_bill_line", cycle, fingerprint, metadata)
-    return dg.MaterializeResult(metadata=metadata)
+MODEL_HOOKS = {
+    "core.customer_discount_rule": ModelHooks(metadata=lambda context, con, cycle, rows: {"rules": rows}),
+    "core.refund_original_order": ModelHooks(
+        metadata=_refund_metadata, still_built=_refunds_still_built, **BILL_LINE_HOOKS),
+    # a view: counting its lines here would rate every line once more; customer_monthly_expenditure
+    # counts the lines without an agreement where it aggregates them anyway
+    "core.rated_bill_line": ModelHooks(**BILL_LINE_HOOKS),
+}

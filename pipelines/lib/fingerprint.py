@@ -93,6 +93,16 @@ def rows_fingerprint(con: duckdb.DuckDBPyConnection, queries: list[tuple[str, di
     return digest.hexdigest()
 
 
+def inputs_fingerprint(con: duckdb.DuckDBPyConnection, sources: dict[str, str | UpTo | None],
+                       queries: list[tuple[str, dict]] = ()) -> str:
+    """What a model is built from: the code and the loads of `sources` (loads_fingerprint) and, when
+    given, the content of the rows `queries` return (rows_fingerprint)."""
+    loads = loads_fingerprint(con, sources)
+    if not queries:
+        return loads
+    return hashlib.sha256(f"{loads} {rows_fingerprint(con, list(queries))}".encode()).hexdigest()
+
+
 def last_build(con: duckdb.DuckDBPyConnection, model: str, bill_cycle: str, fingerprint: str) -> dict | None:
     """What the model reported when it was last built from inputs with this fingerprint, if it was."""
     rows = con.execute(

@@ -1,5 +1,6 @@
 """Staging of the incentive files: the monthly incentive statement finance exports from Partner Center
-(FORMATS.md §3) and the partner programme's rebate rates (FORMATS.md §4). Both are plain CSV objects,
+(docs/formats.md#incentive-statement) and the partner programme's rebate rates
+(docs/formats.md#incentive-rates). Both are plain CSV objects,
 staged like the customer discount agreements: typed, validated, bad rows quarantined, one
 audit.loads row per delivery."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -57,6 +58,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     writes: `create table if not exists` leaves a table of an older version as it was, and the run
     would otherwise stop half-way on the first insert that names a new column."""
     _create_schema(con)
+    for (schema, table), columns in expected_columns().items():
+        widen_decimal_columns(con, f"{schema}.{table}", columns)
     problems = schema_drift(con)
     if problems:
         database = database_path(con) or "(in memory)"
@@ -92,6 +95,21 @@ def _columns(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, 
                order by schema_name, table_name, column_index""", {"layers": list(DDL_LAYERS)}).fetchall():
         tables.setdefault((schema, table), {})[column] = data_type
     return tables
+
+
+_DECIMAL = re.compile(r"^DECIMAL\((\d+),(\d+)\)$")
+
+
+def widen_decimal_columns(con: duckdb.DuckDBPyConnection, table: str, wanted: dict[str, str]) -> None:
+    """Widen in place each DECIMAL column of `table` that `wanted` (column -> type) gives more digits
+    at the same scale: lossless, so the rows an earlier version wrote stay as they are, and the sums
+    the wider type is there for no longer overflow on insert. Every other difference is left alone."""
+    for column, kind in con.execute(
+            "select column_name, data_type from duckdb_columns() where database_name = current_database() "
+            "and schema_name || '.' || table_name = ?", [table]).fetchall():
+        have, want = _DECIMAL.match(kind), _DECIMAL.match(wanted.get(column, ""))
+        if have and want and have.group(2) == want.group(2) and int(want.group(1)) > int(have.group(1)):
+            con.execute(f'alter table {table} alter column "{column}" set data type {wanted[column]}')
 
 
 def schema_drift(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -9,7 +9,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-# Documented quotas (domain §3.5): 10 requests/s per (source IP, API, account), with exceptions.
+# Documented quotas (docs/domain.md#throttling-and-retries): 10 requests/s per (source IP, API,
+# account), with exceptions.
 DEFAULT_RATE_PER_SECOND = 10.0
 DOCUMENTED_ROUTE_RATES: Mapping[str, float] = {"list_subcustomer_monthly_bills": 30.0}
 

@@ -1,12 +1,13 @@
 """The API operations the emulator serves: paths, parameters, filters, paging and response shapes.
 
 Route names are the official SDK method names (`BssintlClient.list_sub_customers`, …); request
-parameter and response field names are those of the SDK models (domain/sdk-fields-*.md). Each
+parameter and response field names are those of the SDK models (docs/domain.md). Each
 handler reads `ApiData` records and returns the response body as a dict; problems are raised as
 `ApiError` and become `{"error_code", "error_msg"}` bodies.
 
-Scoping (domain §0): most partner APIs take `indirect_partner_id`. Without it a distributor sees
-only its own direct customers; with a reseller's ID it sees that reseller's customers.
+Scoping (docs/domain.md#distributors-resellers-and-scope): most partner APIs take
+`indirect_partner_id`. Without it a distributor sees only its own direct customers; with a
+reseller's ID it sees that reseller's customers.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from typing import Any
 from ..api_data import CURRENCY, MONEY_MEASURE_ID, ApiData, Record
 
 DEFAULT_LIMIT = 10
-DEFAULT_MAX_LIMIT = 100          # the documented maximum where one is known, else the domain's advice
+DEFAULT_MAX_LIMIT = 100          # the documented maximum where one is known, else 100 (docs/domain.md#paging)
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
-# Association types meaning "resale" on the international (3) and China (2) sites (domain §0).
+# Association types meaning "resale" on the international (3) and China (2) sites (docs/domain.md).
 _RESALE_CODES = {"2", "3"}
 _REFERRAL_CODE = "1"
 
@@ -228,7 +229,7 @@ def list_sub_customer_budget(api: ApiData, call: Call) -> dict:
     if len(customer_ids) > DEFAULT_MAX_LIMIT:
         raise bad_parameter(f"at most {DEFAULT_MAX_LIMIT} customer_ids per call")
     wanted = set(customer_ids)
-    # Customers that are not this partner's (or this reseller's) are silently left out (domain §2.3).
+    # Customers that are not this partner's (or this reseller's) are silently left out (docs/domain.md#budgets).
     infos = [dict(b) for b in api.budgets
              if b["customer_id"] in wanted and in_scope(api, b["customer_id"], reseller)]
     return {"measure_id": MONEY_MEASURE_ID, "currency": CURRENCY, "budget_infos": infos}
@@ -413,7 +414,7 @@ def list_invoices(api: ApiData, call: Call) -> dict:
         raise ApiError(403, "CBC.0151", "Access denied.")
     begin, end = call.utc_time("start_time"), call.utc_time("end_time")
     records = _only(api.invoices, lambda r: _within(r["applyTime"], begin, end))
-    # This API's offset is a page number (domain §2.10), counted from 1; 0 reads as the first page.
+    # This API's offset is a page number (docs/domain.md#paging), counted from 1; 0 reads as the first page.
     page_number = max(call.integer("offset", 1), 1)
     _, limit = call.paging()
     start = (page_number - 1) * limit

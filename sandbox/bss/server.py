@@ -35,7 +35,7 @@ from . import jsontext, signing
 from .gateway import FaultConfig, Throttle, ThrottleConfig, retry_after_header
 from .routes import ROUTES, ApiError, Call, resolve
 
-MAX_BODY_BYTES = 12 * 1024 * 1024   # the gateway's limit for AK/SK-signed bodies (domain §3.1)
+MAX_BODY_BYTES = 12 * 1024 * 1024   # the gateway's limit for AK/SK-signed bodies (docs/domain.md)
 DEFAULT_DOMAIN_ID = "0d5c7e1f9a3b4c2d8e6f1a0b3c5d7e9f"
 
 

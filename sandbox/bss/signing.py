@@ -1,6 +1,6 @@
 """Verification of SDK-HMAC-SHA256 request signatures, as the HUAWEI CLOUD API gateway does it.
 
-The canonical request follows the official SDK's signer (huaweicloudsdkcore, domain §3.1):
+The canonical request follows the official SDK's signer (huaweicloudsdkcore; docs/domain.md#signing-and-endpoints):
 
     METHOD \\n canonical URI \\n canonical query \\n canonical headers \\n signed headers \\n hex(sha256(body))
 

@@ -1,7 +1,8 @@
 -- materialized: table
 -- core.customer_discount_rule: the partner's agreed customer discounts with their specificity.
 -- grain: one agreement rule. Source: staging.customer_discount (agreements/customer_discounts.csv).
--- Most specific rule wins (FORMATS.md §4): customer+resource > customer+service > customer > *+service > *.
+-- Most specific rule wins (docs/formats.md#customer-discounts): customer+resource > customer+service
+-- > customer > *+resource > *+service > *.
 with discounts as (
     select * from staging.customer_discount
 ),
@@ -22,10 +23,18 @@ final as (
             when service_type_code <> '*' then 20
             else 10
         end as specificity,
-        concat_ws(' / ', customer_id, service_type_code, resource_type_code)
-            || ' from ' || strftime(valid_from, '%Y-%m-%d')
-            || coalesce(' to ' || strftime(valid_to, '%Y-%m-%d'), '')
-            || ': ' || cast(discount_rate as varchar) as rule_label,
+        -- for people (the bills' "Agreement applied"): 'customer c1, all services: 12.5 % off, from 2026-01-01'
+        case when customer_id = '*' then 'every customer' else 'customer ' || customer_id end
+            || ', '
+            || case
+                   when service_type_code = '*' and resource_type_code = '*' then 'all services'
+                   else concat_ws(', ',
+                                  case when service_type_code <> '*' then 'service ' || service_type_code end,
+                                  case when resource_type_code <> '*' then 'resource type ' || resource_type_code end)
+               end
+            || ': ' || rtrim(rtrim(cast(cast(discount_rate * 100 as decimal(12, 4)) as varchar), '0'), '.')
+            || ' % off, from ' || strftime(valid_from, '%Y-%m-%d')
+            || coalesce(' to ' || strftime(valid_to, '%Y-%m-%d'), '') as rule_label,
         src_object,
         src_record
     from discounts

@@ -6,7 +6,8 @@
 -- customer back the share of the original order's customer charge that HUAWEI CLOUD refunds of the
 -- original amount due, at the agreement in force on the original order's date; a refund whose
 -- original order is unknown is grossed up with the partner's discount (docs/reconciliation.md,
--- "Refunds"). Adjustment lines stay between HUAWEI CLOUD and the partner, so they carry no customer charge.
+-- "Refunds"). Adjustment lines stay between HUAWEI CLOUD and the partner (docs/domain.md#bill-types), so
+-- they carry no customer charge.
 -- `not materialized`: a query on one bill cycle must filter the staging scan, not a copy of all months
 with lines as not materialized (
     select * from staging.bill_line
@@ -157,7 +158,7 @@ final as (
         coalesce(lines.stored_card_amount, 0)::decimal(20, 8) as stored_card_amount,
         coalesce(lines.debt_amount, 0)::decimal(20, 8) as debt_amount,
         (coalesce(lines.cash_coupon_amount, 0) + coalesce(lines.voucher_amount, 0)
-            + coalesce(lines.stored_card_amount, 0))::decimal(20, 8) as coupon_paid_amount,
+            + coalesce(lines.stored_card_amount, 0))::decimal(38, 8) as coupon_paid_amount,
         lines.agreed_rate as discount_rate,
         lines.agreed_rule as agreement_rule,
         lines.agreed_rule is not null as has_agreement,

@@ -99,8 +99,9 @@ final as (
         end as original_found_in,
         coalesce(in_bills.bill_cycle, in_api.bill_cycle) as original_bill_cycle,
         coalesce(in_bills.trade_date_local, in_api.trade_date_local) as original_trade_date_local,
-        coalesce(in_bills.official_amount, in_api.official_amount)::decimal(20, 8) as original_official_amount,
-        coalesce(in_bills.amount_due, in_api.amount_due)::decimal(20, 8) as original_amount_due,
+        -- an order's totals are sums of its lines: 38 digits, as every sum of money
+        coalesce(in_bills.official_amount, in_api.official_amount)::decimal(38, 8) as original_official_amount,
+        coalesce(in_bills.amount_due, in_api.amount_due)::decimal(38, 8) as original_amount_due,
         -- gross-up rate: only for an unknown original; 0 when the API has given no single rate
         case
             when in_bills.order_id is null and in_api.order_id is null then coalesce(partner_rates.rate, 0)

@@ -1,4 +1,4 @@
--- staging.bill_line: typed, validated partner bill lines (FORMATS.md §1), as delivered.
+-- staging.bill_line: typed, validated partner bill lines (docs/formats.md#the-partner-bill-file), as delivered.
 -- grain: one bill line. Source: customerBill/customerBill_YYYYMM.tar.gz, filled by pipelines/lib/staging.py.
 create table if not exists staging.bill_line (
     bill_cycle          varchar not null,

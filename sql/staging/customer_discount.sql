@@ -1,4 +1,4 @@
--- staging.customer_discount: the partner's customer discount agreements (FORMATS.md §4).
+-- staging.customer_discount: the partner's customer discount agreements (docs/formats.md#customer-discounts).
 -- grain: one agreement rule. Source: agreements/customer_discounts.csv (newest delivery).
 create table if not exists staging.customer_discount (
     customer_id         varchar not null,

@@ -1,4 +1,4 @@
--- staging.incentive_rate: the partner programme's rebate rates (FORMATS.md §4).
+-- staging.incentive_rate: the partner programme's rebate rates (docs/formats.md#incentive-rates).
 -- grain: incentive type × policy code × validity. Source: agreements/incentive_rates.csv (newest delivery).
 create table if not exists staging.incentive_rate (
     incentive_type  varchar not null,

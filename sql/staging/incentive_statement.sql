@@ -1,4 +1,5 @@
--- staging.incentive_statement: HUAWEI CLOUD's monthly incentive statement as finance exported it (FORMATS.md §3).
+-- staging.incentive_statement: HUAWEI CLOUD's monthly incentive statement as finance exported it
+-- (docs/formats.md#incentive-statement).
 -- grain: one statement line. Source: incentives/incentive_statement_YYYYMM.csv (newest delivery of each period);
 -- a line of another period than the file's is quarantined (STATEMENT.PERIOD_MISMATCH).
 create table if not exists staging.incentive_statement (

@@ -1,4 +1,4 @@
--- staging.usage_line: the newest daily usage export of each open month (FORMATS.md §2).
+-- staging.usage_line: the newest daily usage export of each open month (docs/formats.md#daily-usage-exports).
 -- grain: one usage line of the current export. Source: customerUsage/customerUsageV2_YYYYMM_YYYYMMDD.tar.gz.
 create table if not exists staging.usage_line (
     bill_cycle          varchar not null,

@@ -149,6 +149,7 @@ def test_an_empty_month_loads_nothing_and_the_report_says_so(tmp_path):
                        ).fetchall() == [(0, "ok")]
     html = (tmp_path / "reports" / CYCLE / f"month_close_{CYCLE}.html").read_text(encoding="utf-8")
     assert "was delivered but holds no lines" in html
+    assert f'<p class="headline">{CYCLE} is not ready to close: its bill file holds no lines.</p>' in html
 
 
 def test_a_member_over_the_documented_row_count_loads_with_a_warning(tmp_path):

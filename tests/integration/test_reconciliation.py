@@ -10,15 +10,18 @@ world with nothing planted must leave no finding, no audit finding and no quaran
 from __future__ import annotations
 
 import contextlib
+import re
 from collections import Counter
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
+import openpyxl
 import pytest
 
 from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
 from pipelines.runner import CycleRun, run_cycle
+from reports.formatting import format_money
 from sandbox.anomalies import RULE_IDS
 from sandbox.bss import BssEmulator
 from sandbox.objectstore import make_s3_client, upload_tree
@@ -148,7 +151,8 @@ def test_a_clean_world_leaves_no_finding_no_audit_finding_and_no_quarantined_row
     incentive = {status for (status,) in result.query("select distinct comparison_status "
                                                       "from marts.incentive_reconciliation")}
     assert incentive <= {"matched", "not_eligible"} and "matched" in incentive
-    assert result.query("select count(*) from marts.budget_status")[0][0] == len(result.world.api_data.budgets)
+    assert result.query("select count(*) from marts.budget_status where bill_cycle = ?",
+                        [result.world.open_month])[0][0] == len(result.world.api_data.budgets)
     assert result.query("select count(*) from marts.coupon_status")[0][0] == len(result.world.api_data.coupons)
 
 
@@ -193,12 +197,20 @@ def test_incentives_of_the_newest_closed_cycle_are_frozen_until_its_bill_is_paid
     result = reconciled(1, PLANTED)
     older, newest = result.world.closed_months
     rows = result.query("select period, comparison_status, status, frozen_reason from marts.incentive_reconciliation")
+    # the reason quotes the sources: the newest month's own bill, the credit reading and the statement's status
+    bill = result.world.api_data.partner_bill(newest)["initial_amount_due"]
+    due = Decimal(result.world.api_data.consumption_quota["due_amount"])
+    (reading_date,) = result.query("select max(snapshot_date) from staging.api_partner_credit")[0]
+    reason = (f"the partner bill of {newest} (amount due USD {bill.quantize(CENT, ROUND_HALF_UP):,}) was not paid "
+              f"on {reading_date}: the partner credit showed USD {due.quantize(CENT, ROUND_HALF_UP):,} due that day, "
+              "and the statement says Confirmed")
     compared = {"matched", "mismatch", "missing_in_statement", "extra_in_statement"}
-    for period, comparison, status, reason in rows:
-        if period == newest and comparison in compared:
-            assert status == "frozen" and reason.startswith(f"the partner bill of {newest} is not paid yet")
-        else:
-            assert status == comparison and (period == newest or reason is None)
+    for period, comparison, status, frozen_reason in rows:
+        if period == newest:
+            assert frozen_reason == reason
+            assert status == ("frozen" if comparison in compared else comparison)
+        else:   # the older month's statement says Paid
+            assert (status, frozen_reason) == (comparison, None)
     # frozen or not, the planted incentive anomalies of both periods are reported
     planted = {(r["bill_cycle"], r["reference"]) for r in result.world.ground_truth
                if r["rule_id"].startswith("INCENTIVE.")}
@@ -241,3 +253,40 @@ def test_without_the_bss_api_the_file_fed_rules_still_find_their_anomalies(recon
     statuses = {status for (status,) in result.query("select distinct status from marts.incentive_reconciliation")}
     assert statuses == {"policy_unknown"}
     assert result.query("select count(*) from audit.quarantine")[0][0] == 0
+
+
+# ------------------------------------------------------------------------------------------ the verdict
+
+# The findings a cycle's pack judges by: the cycle's, those of no cycle, and the open month's budget
+# findings (docs/month_close_pack.md), counted here straight from the warehouse.
+PACK_FINDINGS = """from marts.reconciliation_findings where (bill_cycle = ? or bill_cycle is null
+    or (check_area = 'budget' and bill_cycle in (select bill_cycle from marts.budget_status)))"""
+
+
+def pack_verdict(result: Reconciled, month: str) -> tuple[str, str]:
+    """The verdict headline of the month's page and the first cell of its workbook's Summary."""
+    folder = result.resources["reports"].cycle_dir(month)
+    html = (folder / f"month_close_{month}.html").read_text(encoding="utf-8")
+    page = re.search(r'<p class="headline">([^<]*)</p>', html).group(1)
+    summary = openpyxl.load_workbook(folder / f"month_close_{month}.xlsx", read_only=True)["Summary"]
+    return page, summary["A1"].value
+
+
+def test_each_pack_opens_with_the_verdict_the_warehouse_gives(reconciled):
+    result = reconciled(1, PLANTED)
+    open_month = result.world.open_month
+    assert pack_verdict(result, open_month) == (
+        (f"{open_month} cannot be closed yet: its bill file has not been delivered.",) * 2)
+    # A closed month's pack counts the findings of no cycle and the open month's budget findings as
+    # they stood when it was rendered: run it again now, after the open month, to compare with today.
+    month = result.world.closed_months[-1]
+    rerun = run_cycle(month, result.resources)
+    assert rerun.success, rerun.failure
+    errors, at_stake = result.query(f"select count(*), coalesce(sum(abs(difference_amount)), 0) "
+                                    f"{PACK_FINDINGS} and severity = 'error'", [month])[0]
+    assert errors > 1  # two of every kind are planted
+    headline = f"{month} is not ready to close: {errors:,} findings to resolve, USD {format_money(at_stake)} at stake."
+    assert pack_verdict(result, month) == (headline, headline)
+    clean = reconciled(1, 0)
+    for month in clean.world.closed_months:
+        assert pack_verdict(clean, month) == ((f"{month} is ready to close.",) * 2)

@@ -1,4 +1,4 @@
-"""The synthetic world and its files: determinism, the line identities of FORMATS.md §1 checked on
+"""The synthetic world and its files: determinism, the line identities of docs/formats.md checked on
 the CSV text with Decimal, member layout, headers, quoting, agreements and usage exports."""
 
 from __future__ import annotations

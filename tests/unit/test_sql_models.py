@@ -5,8 +5,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import pytest
 
-from pipelines.lib.sql_models import run_model
-from pipelines.lib.warehouse import ensure_schema
+from pipelines.lib.sql_models import read_models, run_model, tables_read
+from pipelines.lib.warehouse import SQL_DIR, ensure_schema
 
 D = Decimal
 
@@ -67,6 +67,21 @@ def test_most_specific_rule_wins_and_dates_are_respected(con):
     assert got["T5"][:2] == (D("0.07"), D("93"))
     # 33.33333333 × 0.95 = 31.6666666635 → rounded half away from zero at 8 places
     assert got["T6"][:2] == (D("0.05"), D("31.66666666"))
+
+
+def test_the_agreement_applied_to_a_line_reads_as_words(con):
+    add_line(con, 1, "c1", "svc.ecs", "res.gpu", "2026-09-03", "Expenditure", "100", "10", "90")
+    add_line(con, 2, "c1", "svc.obs", "res.bucket", "2026-09-03", "Expenditure", "100", "10", "90")
+    add_line(con, 3, "c2", "svc.obs", "res.bucket", "2026-09-03", "Expenditure", "100", "10", "90")
+    add_line(con, 4, "c2", "svc.rds", "res.db", "2026-09-03", "Expenditure", "100", "10", "90")
+    rated(con)
+    labels = dict(con.execute("select trade_id, agreement_rule from core.rated_bill_line").fetchall())
+    assert labels == {
+        "T1": "customer c1, service svc.ecs, resource type res.gpu: 20 % off, from 2026-01-01",
+        "T2": "customer c1, all services: 10 % off, from 2026-01-01 to 2026-09-14",
+        "T3": "every customer, service svc.obs: 7 % off, from 2026-01-01",
+        "T4": "every customer, all services: 5 % off, from 2026-01-01",
+    }
 
 
 def test_refunds_are_charged_back_and_adjustments_are_not_billed(con):
@@ -169,3 +184,55 @@ def test_a_refund_without_an_order_number_or_of_a_free_order(con):
     assert got["T3"] == (D("0.05"), D("0"), True)
     assert dict(con.execute("select original_order_id, original_found_in from core.refund_original_order"
                             ).fetchall()) == {None: "unknown", "T2": "bill_file"}
+
+
+# ------------------------------------------------------------------------------------------ lineage
+
+def test_the_tables_a_model_reads_are_parsed_from_its_sql_not_its_comments_or_ctes():
+    sql = """-- materialized: table
+-- marts.not_read: named in a comment only
+with lines as (
+    select * from staging.bill_line where bill_cycle in (select bill_cycle from core.open_month)
+),
+
+final as (
+    select * from lines join "core"."current_customer" using (customer_id)
+)
+
+select * from final"""
+    assert tables_read(sql) == {"staging.bill_line", "core.open_month", "core.current_customer"}
+
+
+def test_every_model_file_is_read_and_comes_after_the_models_it_reads():
+    models = read_models()
+    position = {model.table: index for index, model in enumerate(models)}
+    assert set(position) == {f"{path.parent.name}.{path.stem}"
+                             for layer in ("core", "marts") for path in (SQL_DIR / layer).glob("*.sql")}
+    for model in models:
+        for table in model.reads & position.keys():
+            assert position[table] < position[model.table], (model.table, table)
+    assert next(m for m in models if m.table == "marts.customer_monthly_expenditure").reads == {"core.rated_bill_line"}
+
+
+def test_a_month_total_beyond_a_line_amount_is_exact_and_an_older_narrow_mart_is_widened(con):
+    rated(con)
+    run_model(con, "marts", "customer_monthly_expenditure", "2026-09")  # the table, empty
+    money = [name for name, kind in con.execute(
+        "select column_name, data_type from duckdb_columns() where table_name = 'customer_monthly_expenditure'"
+    ).fetchall() if kind == "DECIMAL(38,8)"]
+    assert "amount_due" in money and "margin_amount" in money
+    for column in money:  # as an older version built it, holding another month
+        con.execute(f"alter table marts.customer_monthly_expenditure alter column {column} type decimal(20, 8)")
+    con.execute("insert into marts.customer_monthly_expenditure by name "
+                "select '2026-08' as bill_cycle, 'c0' as customer_id, 1.5 as amount_due")
+    largest = "999999999999.99999999"  # the largest line amount DECIMAL(20, 8) holds
+    for record in (1, 2, 3):
+        add_line(con, record, "c2", "svc.ecs", "res.vm", "2026-09-03", "Expenditure", largest, "0", largest)
+    rated(con)
+    run_model(con, "marts", "customer_monthly_expenditure", "2026-09")
+    assert con.execute("select bill_cycle, amount_due, official_amount from marts.customer_monthly_expenditure "
+                       "order by bill_cycle").fetchall() == [
+        ("2026-08", D("1.5"), None), ("2026-09", 3 * D(largest), 3 * D(largest))]
+    assert con.execute("select distinct data_type from duckdb_columns() where table_name = "
+                       "'customer_monthly_expenditure' and column_name in (select unnest(?))", [money]
+                       ).fetchall() == [("DECIMAL(38,8)",)]

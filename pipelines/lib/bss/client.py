@@ -4,8 +4,8 @@
 China-site SDK) is pointed at the same endpoint for the operations only it models (customer monthly
 sums, incentive policies, commercial discounts, issued partner coupons, and the coupon list with an
 `indirect_partner_id`). Both are built with `GlobalCredentials(ak, sk, domain_id)` and an explicit
-endpoint and no region: without a region the SDK never calls IAM (domain §3.3), so the endpoint is
-the only host contacted.
+endpoint and no region: without a region the SDK never calls IAM, so the endpoint is the only host
+contacted (docs/domain.md#signing-and-endpoints).
 
 Records are read from the response's raw JSON with every number parsed as `Decimal`, not from the
 SDK's models: several models type amounts as `float` (order amounts, coupon face values), which
@@ -92,7 +92,7 @@ class MalformedBody(Exception):
 
 
 class ErrorInBody(Exception):
-    """A 200 answer that carries an error code (some partner APIs report errors this way, domain §3.4)."""
+    """A 200 answer that carries an error code (some partner APIs report errors this way, docs/domain.md#errors)."""
 
     def __init__(self, error_code: str, error_msg: str | None, request_id: str | None):
         super().__init__(error_code)

@@ -6,10 +6,10 @@ as of now (customers, resellers, budgets, coupons, partner credit, commercial di
 reference data). `history=True` marks the slowly changing ones whose staging keeps one copy per
 snapshot date.
 
-Scoping (domain §0): most partner APIs answer only for the caller's own customers unless
-`indirect_partner_id` names one of its resellers. A scoped dataset is therefore pulled once for the
-partner itself and once per reseller (listed first), and each record keeps the scope it came from
-as `_indirect_partner_id`.
+Scoping (docs/domain.md#distributors-resellers-and-scope): most partner APIs answer only for the
+caller's own customers unless `indirect_partner_id` names one of its resellers. A scoped dataset is
+therefore pulled once for the partner itself and once per reseller (listed first), and each record
+keeps the scope it came from as `_indirect_partner_id`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pipelines.lib.bss.client import BssApi, Operation
 from pipelines.lib.bss.paging import PageStyle, fetch_all_pages
 
 SCOPE_FIELD = "_indirect_partner_id"   # added to records of scoped datasets: the reseller asked for (None = own)
-BUDGET_BATCH = 100                     # documented maximum of customer_ids per budget query (domain §2.3)
+BUDGET_BATCH = 100                     # documented maximum of customer_ids per budget query (docs/domain.md#budgets)
 _GMT8 = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -45,7 +45,7 @@ class ApiDataset:
     history: bool = False
     list_field: str | None = None      # None: the answer itself is the one record
     count_field: str | None = None     # None with a list_field: the list comes whole, unpaged
-    page_size: int = 100               # documented maximum where known (domain §2.1)
+    page_size: int = 100               # documented maximum where known (docs/domain.md#paging)
     page_style: PageStyle = "offset"
     scoped: bool = False
     envelope_fields: tuple[str, ...] = ()   # fields of the answer copied into each record that lacks them

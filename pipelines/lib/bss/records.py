@@ -210,7 +210,7 @@ def _order(r: dict) -> list[dict]:
             "official_amount": order.get("official_amount"),
             "amount_after_discount": order.get("amount_after_discount"),
             "discount_amount": _money_sum([d.get("discount_amount") for d in discounts], "discount_amount"),
-            # coupon_amount is paid by vouchers, flexipurchase_coupon_amount by cash coupons (domain §2.5)
+            # coupon_amount is paid by vouchers, flexipurchase_coupon_amount by cash coupons (docs/domain.md#amounts)
             "voucher_amount": info.get("coupon_amount"), "cash_coupon_amount": info.get("flexipurchase_coupon_amount"),
             "stored_card_amount": info.get("stored_card_amount"), "commission_amount": info.get("commission_amount"),
             "consumed_amount": info.get("consumed_amount"), "discount_types": ";".join(codes) or None,
