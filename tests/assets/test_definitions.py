@@ -17,7 +17,7 @@ EXPECTED_GROUPS = {
     "core": {"core_customer_discount_rule", "core_rated_bill_lines"},
     "marts": {"customer_monthly_expenditure", "customer_bill_line", "data_quality", "restatement",
               "partner_bill_tieout", "customer_bill_tieout", "discount_audit", "incentive_reconciliation",
-              "budget_status", "coupon_status", "reconciliation_findings"},
+              "budget_status", "coupon_status", "reconciliation_findings", "focus_views"},
     "reports": {"month_close_report", "daily_flash_report", "published_warehouse"},
 }
 
