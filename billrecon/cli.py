@@ -1,4 +1,4 @@
-"""billrecon command line: demo, run, report, generate, sandbox serve."""
+"""billrecon command line: demo, run, report, export, generate, sandbox serve."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from billrecon import export_command
 
 
 def _month(text: str) -> str:
@@ -38,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--month", type=_month, required=True)
     report.add_argument("--warehouse")
     report.add_argument("--reports")
+
+    export_command.add_parser(sub, _month)
 
     generate = sub.add_parser("generate", help="write a synthetic partner world as files")
     _world_options(generate)
@@ -86,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": commands.demo,
         "run": commands.run,
         "report": commands.report,
+        "export": export_command.run,
         "generate": commands.generate,
         "sandbox": commands.sandbox_serve,
     }

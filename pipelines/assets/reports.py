@@ -7,11 +7,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.assets.focus import focus_views
 from pipelines.assets.marts import customer_bill_line, customer_monthly_expenditure, data_quality, restatement
 from pipelines.assets.staging import stg_bill_lines, stg_usage_lines
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource
 from pipelines.lib.fingerprint import warehouse_fingerprint
+from pipelines.lib.focus import VIEWS, export, is_closed, pack_file_name
 from pipelines.lib.publish import publish
 from reports.daily_flash import render_daily_flash
 from reports.month_close import render_month_close
@@ -50,8 +52,9 @@ def report_notes(bss: BssApiResource, bill_file_present: bool, bill_cycle: str, 
 
 
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
-          deps=[customer_monthly_expenditure, customer_bill_line, data_quality, restatement, *RECONCILIATION_ASSETS],
-          kinds={"html", "excel", "csv"})
+          deps=[customer_monthly_expenditure, customer_bill_line, data_quality, restatement, focus_views,
+                *RECONCILIATION_ASSETS],
+          kinds={"html", "excel", "csv", "parquet"})
 def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        reports: ReportsResource, bss_api: BssApiResource) -> dg.MaterializeResult:
     """The month-close pack of the cycle under `<reports>/<bill_cycle>/`.
@@ -59,6 +62,7 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     Grain: one pack per bill cycle. Source: marts.customer_monthly_expenditure, marts.customer_bill_line,
     marts.data_quality, audit.findings, audit.quarantine, and the reconciliation marts (tie-outs, discount
     audit, incentives, budgets, coupons, reconciliation_findings), each section saying so when its mart is absent.
+    A closed month's pack also holds its two FOCUS exports (marts.focus_partner_cost, marts.focus_customer_billing).
     """
     cycle = context.partition_key
     with warehouse.connect() as con:
@@ -74,6 +78,9 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             return dg.MaterializeResult(metadata={"html": dg.MetadataValue.path(str(html)),
                                                   "unchanged": True, "notes": dg.MetadataValue.json(notes)})
         report = render_month_close(con, cycle, folder, notes, api_configured=bss_api.configured)
+        if is_closed(con, cycle):
+            for view in VIEWS:
+                export(con, cycle, view, folder / pack_file_name(view, cycle))
         write_stamp(folder, inputs)
     return dg.MaterializeResult(metadata={
         "html": dg.MetadataValue.path(str(report.html)),
