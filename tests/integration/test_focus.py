@@ -365,3 +365,23 @@ def test_an_unwritable_target_leaves_nothing_behind(closed_world, tmp_path, caps
                             "--month", closed_world["world"].closed_months[0], "--view", "partner"])
     assert err.startswith("billrecon: cannot write")
     assert target.is_dir() and not list(tmp_path.glob(".*partial"))
+
+
+def test_a_warehouse_without_the_focus_views_says_to_run_the_month_again(tmp_path, capsys):
+    from pipelines.lib.warehouse import ensure_schema
+
+    old = tmp_path / "old.duckdb"
+    connection = duckdb.connect(str(old))
+    ensure_schema(connection)   # the tables an older version wrote, without the FOCUS views
+    connection.close()
+    err = _refused(capsys, ["export", "focus", "--warehouse", str(old), "--out", str(tmp_path / "f.csv"),
+                            "--month", "2026-09", "--view", "customer"])
+    assert "has no FOCUS views" in err and "billrecon run --month 2026-09" in err
+
+
+def test_a_file_that_is_not_a_warehouse_is_refused(tmp_path, capsys):
+    bogus = tmp_path / "notes.duckdb"
+    bogus.write_text("not a database\n")
+    err = _refused(capsys, ["export", "focus", "--warehouse", str(bogus), "--out", str(tmp_path / "f.csv"),
+                            "--month", "2026-09", "--view", "partner"])
+    assert err.startswith(f"billrecon: cannot open warehouse {bogus}")
