@@ -103,6 +103,15 @@ final as (
         -- HUAWEI CLOUD bills the partner for its resellers' customers too (docs/focus.md#partner-and-resellers)
         coalesce(periods.partner_id, classified.partner_id) as billed_partner_id,
         coalesce(periods.partner_name, classified.partner_name, classified.partner_id) as billed_partner_name,
+        -- HUAWEI CLOUD's amounts, for the partner view (read here, not by a second pass over the lines)
+        classified.official_amount,
+        classified.discount_amount,
+        classified.discount_types,
+        classified.truncated_amount,
+        classified.amount_due,
+        classified.cash_coupon_amount,
+        classified.voucher_amount,
+        classified.stored_card_amount,
         periods.billing_currency as "BillingCurrency",
         periods.billing_period_end as "BillingPeriodEnd",
         periods.billing_period_start as "BillingPeriodStart",

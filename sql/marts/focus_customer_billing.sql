@@ -25,7 +25,9 @@ final as (
         charges.billed_partner_name as "InvoiceIssuerName",
         bill_lines.official_amount as "ListCost",
         charges.* exclude (bill_cycle, src_member, src_record, customer_id, account_name, customer_name,
-                           billed_partner_id, billed_partner_name),
+                           billed_partner_id, billed_partner_name, official_amount, discount_amount,
+                           discount_types, truncated_amount, amount_due, cash_coupon_amount, voucher_amount,
+                           stored_card_amount),
         charges.billed_partner_id as "x_PartnerId",
         bill_lines.discount_rate as "x_DiscountRate",
         bill_lines.agreement_rule as "x_AgreementRule"
