@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+import traceback
 from pathlib import Path
 
 from billrecon import export_command
+
+EXIT_FAILED = 1
+EXIT_BAD_REQUEST = 2
 
 
 def _month(text: str) -> str:
@@ -18,8 +21,16 @@ def _month(text: str) -> str:
     return text
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line (what is wrong, where to look), not the usage text."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_REQUEST, f"billrecon: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="billrecon", description="Billing reconciliation for HUAWEI CLOUD partners.")
+    parser = _Parser(prog="billrecon", description="Billing reconciliation for HUAWEI CLOUD partners.",
+                     epilog="Exit status: 0 done, 1 the run failed, 2 a bad request (option or configuration).")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="generate a world, start the sandbox, close every month, print where the "
@@ -28,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--warehouse", default="warehouse/billrecon.duckdb", help="warehouse file to (re)create")
     demo.add_argument("--reports", default="reports/out", help="folder for the month-close packs")
     demo.add_argument("--world-dir", default="warehouse/demo-world", help="where the generated files are written")
-    _anomalies_option(demo)
+    _anomalies_option(demo, default=DEMO_ANOMALIES)
 
     run = sub.add_parser("run", help="run one bill cycle against the configured sources")
     run.add_argument("--month", type=_month, required=True, help="bill cycle, YYYY-MM")
@@ -46,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate = sub.add_parser("generate", help="write a synthetic partner world as files")
     _world_options(generate)
     generate.add_argument("--out", required=True, help="folder to write the bucket layout into")
-    _anomalies_option(generate)
+    _anomalies_option(generate, default=0)
 
     sandbox = sub.add_parser("sandbox", help="the stand-ins for HUAWEI CLOUD")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
@@ -76,16 +87,24 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _anomalies_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--anomalies", type=_non_negative, default=0, metavar="K",
+# The demo plants one anomaly of every kind by default, so a first reader sees what each finding looks
+# like and what to do about it; 0 gives a clean world.
+DEMO_ANOMALIES = 1
+
+
+def _anomalies_option(parser: argparse.ArgumentParser, default: int) -> None:
+    clean = "a clean world" if default == 0 else "one of every kind; 0: a clean world"
+    parser.add_argument("--anomalies", type=_non_negative, default=default, metavar="K",
                         help="plant K anomalies of every kind of docs/reconciliation.md and list them in "
-                             "ground_truth.json at the root of the world folder (default 0: a clean world)")
+                             f"ground_truth.json at the root of the world folder (default {default}: {clean})")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from billrecon import commands
+    from billrecon.failure_log import report_late_errors_to_the_log
 
+    report_late_errors_to_the_log()
     handlers = {
         "demo": commands.demo,
         "run": commands.run,
@@ -98,9 +117,22 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args) or 0
     except commands.UserError as exc:
         print(f"billrecon: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_REQUEST
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - every failure ends as one line; its trace goes to the log
+        line, details = commands.failure_of(exc)
+        return _failed(args, line, details or traceback.format_exc())
+
+
+def _failed(args, line: str, details: str) -> int:
+    from billrecon.commands import warehouse_path
+    from billrecon.failure_log import write_failure_log
+
+    log = write_failure_log(warehouse_path(args), line, details)
+    where = f"full log: {log}" if log else "no log could be written either"
+    print(f"billrecon: {line} ({where})", file=sys.stderr)
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 
@@ -24,20 +23,23 @@ def add_parser(sub: argparse._SubParsersAction, month_type) -> None:
 
 
 def run(args) -> int:
+    """Only reads the warehouse (a read-only connection), so it takes no lease: a run writing
+    meanwhile holds the file, and the connection is refused with one line (exit 2)."""
     import duckdb
 
-    from billrecon.commands import UserError
+    from billrecon.commands import UserError, check_request, warehouse_path
     from pipelines.lib.focus import FocusExportError, export
-    from pipelines.lib.warehouse import WarehouseBusy, connect
-    from pipelines.resources import WarehouseResource
+    from pipelines.lib.warehouse import NotAWarehouse, WarehouseBusy, connect
 
-    warehouse = Path(args.warehouse or os.environ.get("BILLRECON_WAREHOUSE") or WarehouseResource().path)
+    warehouse = warehouse_path(args)
+    # the month is checked against the warehouse's own months below, which names the closed ones
+    check_request(None, warehouse, None)
     if not warehouse.is_file():
         raise UserError(f"warehouse {warehouse} does not exist; pass --warehouse FILE or run "
                         f"`billrecon run --month {args.month}` first")
     try:
         con = connect(warehouse, read_only=True)
-    except (duckdb.Error, WarehouseBusy) as exc:
+    except (duckdb.Error, WarehouseBusy, NotAWarehouse) as exc:
         raise UserError(f"cannot open warehouse {warehouse}: {str(exc).strip().splitlines()[0]}") from None
     try:
         written = export(con, args.month, args.view, Path(args.out), args.partner)

@@ -32,6 +32,7 @@ from reports.formatting import (
     CHANGE_BASE_MINIMUM,
     CURRENCY,
     format_change_percent,
+    money_sum,
     format_count,
     format_counted,
     format_exact,
@@ -53,6 +54,7 @@ from reports.reconciliation import (
     FINDINGS_TABLE,
     NO_MARTS_REASON,
     ReconciliationData,
+    coupons_as_read_note,
     missing_table_reason,
 )
 from reports.summary import data_quality_alerts, rows_balance, statement_lines
@@ -136,6 +138,7 @@ def render_month_close_html(
         component_labels=COMPONENT_LABELS,
         recon_limits={"expiry_days": EXPIRY_WINDOW_DAYS},
         no_marts_reason=NO_MARTS_REASON,
+        coupons_as_read_note=coupons_as_read_note,
     )
 
 
@@ -163,7 +166,7 @@ def _sum_group(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     group: dict[str, Any] = {"row_count": len(rows)}
     for column in EXPENDITURE_MONEY_COLUMNS:
-        group[column] = sum((row[column] for row in rows), Decimal(0))
+        group[column] = money_sum(row[column] for row in rows)
     for column in EXPENDITURE_COUNT_COLUMNS:
         group[column] = sum(row[column] for row in rows)
     return group

@@ -10,11 +10,12 @@ it cannot be shown, in the words the page prints: ``not available: …`` or ``no
 
 Which rows belong to a cycle's pack:
 - tie-outs and incentives: the cycle's rows (``bill_cycle`` / ``period``);
-- budgets and coupons: the marts as of the latest run (they have no closed-month history), so
-  every pack shows the current state, with its as-of date;
+- budgets: the cycle's rows (the budget mart keeps each month with a usage export as of its last
+  export, so a closed month shows its own figures);
+- coupons: the mart as of the latest run (the BSS API keeps no history of coupon balances), so a
+  closed month's pack labels them with the date they were read;
 - findings: the cycle's, plus those that belong to no cycle (overlapping agreements, coupons used
-  beyond their balance), plus the budget findings of the open month the budget mart describes,
-  so that an area's colour always agrees with the table under it.
+  beyond their balance), so that an area's colour always agrees with the table under it.
 
 Every query binds the cycle as a parameter; table names are module constants, never data. Every
 ORDER BY ends in tie-breakers over the contract columns, so the same marts give the same bytes.
@@ -30,7 +31,7 @@ from typing import Any
 import duckdb
 
 from reports.data import EXPENDITURE_TABLE, TableExport, fetch_records
-from reports.formatting import format_counted, format_usd
+from reports.formatting import format_counted, format_usd, money_sum
 from reports.reconciliation_status import Area, AreaStatus, area_status
 
 FINDINGS_TABLE = "marts.reconciliation_findings"
@@ -73,10 +74,17 @@ INCENTIVE_FROZEN = "frozen"
 # for information and count neither way.
 INCENTIVE_COMPARED_STATUSES = (MATCHED, INCENTIVE_FROZEN, *INCENTIVE_MISMATCH_STATUSES)
 
-# Budget status needs both the API's budgets and a usage export of the open month; a month closed
-# before the open month's first export has neither, which is not the same as having no budgets.
-BUDGET_NO_DATA = ("no data: no budget status yet (it is built from the BSS API's budgets and the open "
-                  "month's usage export)")
+# Budget status needs both the API's budgets and a usage export of the month; a month none of whose
+# exports was loaded while it was open never gets one, which is not the same as having no budgets.
+def budget_no_data(bill_cycle: str) -> str:
+    return (f"no data: no budget status for {bill_cycle} (budgets are measured on the month's daily usage "
+            f"exports, and none of {bill_cycle} was loaded)")
+
+
+def budget_not_judged(bill_cycle: str, read_on: object) -> str:
+    return (f"not judged: no budget was read during {bill_cycle} (the BSS API keeps only the current budgets); "
+            f"the table compares those read on {read_on} with {bill_cycle}'s spend")
+
 
 # How many rows the page lists before pointing to the CSV/XLSX.
 FINDING_LIMIT = 100
@@ -115,7 +123,7 @@ INCENTIVE_COLUMNS = ("period", "incentive_type", "service_type_code", "service_t
 BUDGET_COLUMNS = ("customer_id", "customer_name", "bill_cycle", "as_of_date", "days_covered",
                   "budget_type", "budget_amount", "mtd_spend_amount", "utilisation",
                   "threshold_crossed", "forecast_amount", "forecast_utilisation", "is_frozen",
-                  "status")
+                  "status", "alert_level", "note")
 COUPON_COLUMNS = ("coupon_id", "customer_id", "coupon_type", "status", "face_value", "balance",
                   "used_amount", "used_this_month_amount", "valid_time", "expire_time",
                   "days_to_expiry")
@@ -159,10 +167,7 @@ def unavailable_reason(area: Area, present: frozenset[str], api_configured: bool
 
 def findings_scope(present: frozenset[str]) -> str:
     """WHERE clause (one parameter: the cycle) choosing the findings shown in a cycle's pack."""
-    where = "bill_cycle = ? OR bill_cycle IS NULL"
-    if BUDGET_TABLE in present:
-        where += f" OR (check_area = 'budget' AND bill_cycle IN (SELECT bill_cycle FROM {BUDGET_TABLE}))"
-    return f"({where})"
+    return "(bill_cycle = ? OR bill_cycle IS NULL)"
 
 
 def reconciliation_exports(present: frozenset[str]) -> tuple[TableExport, ...]:
@@ -176,7 +181,7 @@ def reconciliation_exports(present: frozenset[str]) -> tuple[TableExport, ...]:
                     ("bill_cycle", "customer_id")),
         TableExport("incentive_reconciliation", INCENTIVE_TABLE, "period = ?", 1,
                     ("period", "incentive_type", "service_type_code")),
-        TableExport("budget_status", BUDGET_TABLE, "TRUE", 0, ("customer_id",)),
+        TableExport("budget_status", BUDGET_TABLE, "bill_cycle = ?", 1, ("customer_id",)),
         TableExport("coupon_status", COUPON_TABLE, "TRUE", 0, ("customer_id", "coupon_id")),
     )
     return tuple(export for export in exports if export.table in present)
@@ -239,7 +244,7 @@ class ReconciliationData:
     def incentive_totals(self) -> dict[str, Decimal]:
         columns = ("eligible_performance_amount", "expected_incentive_amount",
                    "statement_incentive_amount", "difference_amount")
-        return {c: sum((row[c] or Decimal(0) for row in self.incentives), Decimal(0)) for c in columns}
+        return {c: money_sum(row[c] for row in self.incentives) for c in columns}
 
     def customer_name(self, customer_id: str | None) -> str | None:
         return self.customer_names.get(customer_id) if customer_id is not None else None
@@ -307,15 +312,20 @@ def load_reconciliation_data(
             facts=_incentive_facts(incentives),
         ),
         area_status(
+            # budgets read only after the month ended are shown, labelled, but not judged: the month's own
+            # budgets are not known
             BUDGET, unavailable_reason=reasons[BUDGET.key],
-            has_rows=bool(budget_summary.get("customer_count")),
-            no_data_reason=BUDGET_NO_DATA,
+            has_rows=bool(budget_summary.get("customer_count")) and not budget_summary.get("budgets_read_after_month"),
+            no_data_reason=(budget_not_judged(bill_cycle, budget_summary["budget_snapshot_date"])
+                            if budget_summary.get("budgets_read_after_month") else budget_no_data(bill_cycle)),
             finding_groups=groups_of(BUDGET), facts=_budget_facts(budget_summary),
+            limit_count=budget_summary.get("over_100_count") or 0,
+            watch_count=budget_summary.get("watch_count") or 0,
         ),
         area_status(
             COUPON, unavailable_reason=reasons[COUPON.key], has_rows=True,
             no_data_reason="no data", finding_groups=groups_of(COUPON),
-            facts=_coupon_facts(coupon_summary),
+            facts=_coupon_facts(coupon_summary, bill_cycle),
         ),
     ]
     return ReconciliationData(
@@ -453,26 +463,35 @@ class ReconciliationReader:
                    count(*) FILTER (WHERE threshold_crossed >= 75) AS over_75_count,
                    count(*) FILTER (WHERE threshold_crossed >= 90) AS over_90_count,
                    count(*) FILTER (WHERE threshold_crossed >= 100) AS over_100_count,
+                   -- below 75 % but forecast above the budget by month end
+                   count(*) FILTER (WHERE status = 'forecast_over') AS forecast_over_count,
+                   count(*) FILTER (WHERE alert_level = 'amber') AS watch_count,
+                   count(*) FILTER (WHERE mtd_spend_amount < 0) AS net_refund_count,
                    count(*) FILTER (WHERE coalesce(CAST(is_frozen AS BOOLEAN), false)) AS frozen_count,
                    max(bill_cycle) AS bill_cycle, max(as_of_date) AS as_of_date,
-                   max(days_covered) AS days_covered,
+                   max(days_covered) AS days_covered, max(days_in_month) AS days_in_month,
+                   bool_or(is_closed) AS is_closed,
+                   max(budget_snapshot_date) AS budget_snapshot_date,
+                   bool_or(budget_snapshot_date > last_day(CAST(bill_cycle || '-01' AS DATE)))
+                       AS budgets_read_after_month,
                    coalesce(sum(budget_amount), 0) AS budget_amount,
                    coalesce(sum(mtd_spend_amount), 0) AS mtd_spend_amount
-            FROM {BUDGET_TABLE}""")[0]
+            FROM {BUDGET_TABLE} WHERE bill_cycle = ?""", [self.cycle])[0]
 
     def budgets(self, limit: int | None = BUDGET_LIMIT) -> list[dict[str, Any]]:
-        return self._fetch(self._budgets_sql(limit))
+        return self._fetch(self._budgets_sql(limit), [self.cycle])
 
     def iter_budgets(self) -> Iterator[dict[str, Any]]:
-        return self._iter(self._budgets_sql(None))
+        return self._iter(self._budgets_sql(None), [self.cycle])
 
     @staticmethod
     def _budgets_sql(limit: int | None) -> str:
-        """Customers over 75 % come first: highest utilisation first."""
+        """The cycle's budgets: red, then amber, then the rest; highest utilisation first within each."""
         limit_clause = f"LIMIT {int(limit)}" if limit is not None else ""
         return (f"""
-            SELECT {', '.join(BUDGET_COLUMNS)} FROM {BUDGET_TABLE}
-            ORDER BY utilisation DESC NULLS LAST, forecast_utilisation DESC NULLS LAST,
+            SELECT {', '.join(BUDGET_COLUMNS)} FROM {BUDGET_TABLE} WHERE bill_cycle = ?
+            ORDER BY CASE alert_level WHEN 'red' THEN 0 WHEN 'amber' THEN 1 ELSE 2 END,
+                     utilisation DESC NULLS LAST, forecast_utilisation DESC NULLS LAST,
                      customer_id NULLS FIRST, budget_type NULLS FIRST, budget_amount NULLS FIRST,
                      mtd_spend_amount NULLS FIRST {limit_clause}""")
 
@@ -493,8 +512,12 @@ class ReconciliationReader:
                    count(*) FILTER (WHERE {self._EXPIRING}) AS expiring_count,
                    coalesce(sum(balance) FILTER (WHERE {self._EXPIRING}), 0) AS expiring_balance,
                    coalesce(sum(balance), 0) AS balance,
-                   coalesce(sum(used_this_month_amount), 0) AS used_this_month_amount
-            FROM {COUPON_TABLE}""")[0]
+                   coalesce(sum(used_this_month_amount), 0) AS used_this_month_amount,
+                   max(used_in_bill_cycle) AS used_in_bill_cycle,
+                   max(as_of_date) AS as_of_date, max(snapshot_date) AS snapshot_date,
+                   -- read after the pack's month ended: the month's own balances are not known
+                   max(snapshot_date) > last_day(CAST(? || '-01' AS DATE)) AS read_after_cycle
+            FROM {COUPON_TABLE}""", [self.cycle])[0]
 
     def coupons_expiring(self, limit: int | None = COUPON_LIMIT) -> list[dict[str, Any]]:
         limit_clause = f"LIMIT {int(limit)}" if limit is not None else ""
@@ -600,8 +623,8 @@ def _discount_facts(groups: list[dict[str, Any]], api_configured: bool | None) -
 def _incentive_facts(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
-    expected = sum((row["expected_incentive_amount"] or Decimal(0) for row in rows), Decimal(0))
-    statement = sum((row["statement_incentive_amount"] or Decimal(0) for row in rows), Decimal(0))
+    expected = money_sum(row["expected_incentive_amount"] for row in rows)
+    statement = money_sum(row["statement_incentive_amount"] for row in rows)
     compared = [row for row in rows if row["status"] in INCENTIVE_COMPARED_STATUSES]
     # a frozen line may well agree with the statement: count agreement by the comparison itself
     agreeing = sum(1 for row in compared if row["comparison_status"] == MATCHED)
@@ -615,22 +638,41 @@ def _incentive_facts(rows: list[dict[str, Any]]) -> list[str]:
 def _budget_facts(summary: dict[str, Any]) -> list[str]:
     if not summary.get("customer_count"):
         return []
-    facts = [f"{summary['over_75_count']:,} of {format_counted(summary['customer_count'], 'customer')} "
-             "at 75 %+",
-             f"{summary['over_90_count']:,} at 90 %+, {summary['over_100_count']:,} at 100 %+"]
+    facts = [f"{summary['over_100_count']:,} over budget, "
+             f"{summary['over_75_count'] - summary['over_100_count']:,} at 75/90 %, "
+             f"{summary['forecast_over_count']:,} more forecast above budget "
+             f"(of {format_counted(summary['customer_count'], 'customer')})"]
+    if summary.get("net_refund_count"):
+        facts.append(f"{format_counted(summary['net_refund_count'], 'customer')} with refunds above the "
+                     "month's usage (see the note)")
     if summary.get("as_of_date") is not None:
-        facts.append(f"As of {summary['as_of_date']} (open month {summary['bill_cycle']})")
+        if summary.get("is_closed"):
+            facts.append(f"As of {summary['as_of_date']}, the last usage export of {summary['bill_cycle']}")
+        else:
+            facts.append(f"As of {summary['as_of_date']} (open month {summary['bill_cycle']})")
+    if summary.get("budgets_read_after_month"):
+        facts.append(f"Budgets as read on {summary['budget_snapshot_date']}: none was read during "
+                     f"{summary['bill_cycle']}")
     return facts
 
 
-def _coupon_facts(summary: dict[str, Any]) -> list[str]:
+def _coupon_facts(summary: dict[str, Any], bill_cycle: str) -> list[str]:
     if not summary:
         return []
     if not summary["coupon_count"]:
         return ["No coupons"]
-    return [f"{format_counted(summary['coupon_count'], 'coupon')}, "
-            f"{summary['expiring_count']:,} expiring within {EXPIRY_WINDOW_DAYS} days",
-            f"Balance expiring {format_usd(summary['expiring_balance'])}"]
+    facts = [f"{format_counted(summary['coupon_count'], 'coupon')}, "
+             f"{summary['expiring_count']:,} expiring within {EXPIRY_WINDOW_DAYS} days",
+             f"Balance expiring {format_usd(summary['expiring_balance'])}"]
+    if summary.get("read_after_cycle"):
+        facts.append(coupons_as_read_note(summary, bill_cycle))
+    return facts
+
+
+def coupons_as_read_note(summary: dict[str, Any], bill_cycle: str) -> str:
+    """Why a closed month's pack shows later coupon balances, and from which day its days left count."""
+    return (f"As read on {summary['snapshot_date']}, after {bill_cycle} ended (the BSS API keeps only "
+            f"current balances); days left count from {summary['as_of_date']}")
 
 
 def iter_with_names(rows: Iterable[dict[str, Any]], names: dict[str, str]) -> Iterator[dict[str, Any]]:

@@ -3,9 +3,10 @@
 One rule for every area (tie-out, discount audit, incentives, budgets, coupons):
 
 - **red**: at least one finding of severity ``error``, or a money mismatch in the area's mart
-  (a tie-out or incentive line that does not match to the cent);
-- **amber**: otherwise, at least one ``warning`` finding, or something frozen (an incentive the
-  statement holds back);
+  (a tie-out or incentive line that does not match to the cent), or a limit reached (a budget at
+  100 %);
+- **amber**: otherwise, at least one ``warning`` finding, something frozen (an incentive the
+  statement holds back), or something to watch (a budget at 75/90 % or forecast above 100 %);
 - **green**: neither; ``info`` findings are counted but do not change the colour;
 - **not available**: the area cannot be judged (its mart is not in the warehouse, or the BSS
   partner API it compares with is not configured); the reason is shown instead of a colour;
@@ -61,6 +62,10 @@ class AreaStatus:
     """Σ |difference_amount| of the area's findings: the money at stake, signs not netted."""
     mismatch_count: int
     frozen_count: int
+    limit_count: int
+    """Rows of the mart at a limit without a finding (a budget at 100 %): red."""
+    watch_count: int
+    """Rows of the mart to watch without a finding (a budget at 75/90 % or forecast over): amber."""
     facts: tuple[str, ...]
     """Short lines about the area's figures (shown under the status)."""
 
@@ -98,11 +103,12 @@ class AreaStatus:
         return self.level in ("green", "amber", "red")
 
 
-def glance_level(error_count: int, warning_count: int, mismatch_count: int, frozen_count: int) -> Level:
+def glance_level(error_count: int, warning_count: int, mismatch_count: int, frozen_count: int,
+                 limit_count: int = 0, watch_count: int = 0) -> Level:
     """Red, amber or green by the rule in the module docstring."""
-    if error_count or mismatch_count:
+    if error_count or mismatch_count or limit_count:
         return "red"
-    if warning_count or frozen_count:
+    if warning_count or frozen_count or watch_count:
         return "amber"
     return "green"
 
@@ -137,6 +143,8 @@ def area_status(
     finding_groups: Sequence[Mapping[str, Any]],
     mismatch_count: int = 0,
     frozen_count: int = 0,
+    limit_count: int = 0,
+    watch_count: int = 0,
     facts: Sequence[str] = (),
 ) -> AreaStatus:
     """The status of one area from its availability, its findings and its mart's counts."""
@@ -150,7 +158,7 @@ def area_status(
         level = "no_data"
         reason = no_data_reason
     else:
-        level = glance_level(errors, warnings, mismatch_count, frozen_count)
+        level = glance_level(errors, warnings, mismatch_count, frozen_count, limit_count, watch_count)
     return AreaStatus(
         area=area,
         level=level,
@@ -161,5 +169,7 @@ def area_status(
         difference_amount=amount,
         mismatch_count=mismatch_count,
         frozen_count=frozen_count,
+        limit_count=limit_count,
+        watch_count=watch_count,
         facts=tuple(facts),
     )

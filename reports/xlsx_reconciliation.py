@@ -25,7 +25,6 @@ from reports.reconciliation import (
     AREA_TITLES,
     AMOUNT_FIRST_ORDER,
     BUDGET,
-    BUDGET_NO_DATA,
     COMPONENT_LABELS,
     COUPON,
     DISCOUNT,
@@ -34,6 +33,7 @@ from reports.reconciliation import (
     TIEOUT,
     ReconciliationData,
     ReconciliationReader,
+    budget_no_data,
     iter_with_names,
     missing_table_reason,
 )
@@ -207,7 +207,7 @@ def _write_budgets_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
     columns = [
         field("customer_id", "Customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 30),
-        field("bill_cycle", "Open month", "text", 10),
+        field("bill_cycle", "Month", "text", 10),
         field("as_of_date", "As of", "date", 11),
         field("days_covered", "Days covered", "count"),
         field("budget_type", "Budget type", "text", 14),
@@ -220,6 +220,7 @@ def _write_budgets_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         Column("Frozen", lambda row: None if row["is_frozen"] is None else ("yes" if row["is_frozen"] else "no"),
                "text", 8),
         worded("status", "Status", 16),
+        field("note", "Note", "text", 50),
     ]
     status = data.status(BUDGET.key)
     if status.level == "unavailable":
@@ -227,7 +228,7 @@ def _write_budgets_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         return
     next_row = write_table(sheet, formats, columns, reader.iter_budgets())
     if next_row == 1:
-        write_note(sheet, formats, 1, _as_sentence(BUDGET_NO_DATA))
+        write_note(sheet, formats, 1, _as_sentence(budget_no_data(data.bill_cycle)))
 
 
 def _write_coupons_sheet(sheet: Worksheet, formats: Formats, reader: ReconciliationReader,

@@ -622,11 +622,11 @@ class _Planter:
                         order["order_id"], amount)
 
     def _plant_budgets(self, api: ApiData) -> None:
-        """A customer that is not frozen, with at least 5.00 spent this month, given a budget of
-        50–90 % of that spend (in whole dollars)."""
+        """A customer that is not frozen, with a monthly budget and at least 5.00 spent this month, given
+        a budget of 50–90 % of that spend (in whole dollars). (A one-time budget counts earlier months.)"""
         frozen = {c["customer_id"] for c in api.customers if c["is_frozen"]}
         spend = api.month_to_date_list_spend
-        candidates = [b for b in api.budgets if b["customer_id"] not in frozen
+        candidates = [b for b in api.budgets if b["customer_id"] not in frozen and b["budget_type"] == "MONTHLY"
                       and spend.get(b["customer_id"], Decimal(0)) >= 5]
         for budget in self._pick(candidates):
             spent = spend[budget["customer_id"]]

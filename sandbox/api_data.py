@@ -334,11 +334,12 @@ class ApiData:
     @functools.cached_property
     def budgets(self) -> list[Record]:
         """Grain: customer (BudgetInfo of ListSubCustomerBudget). Every resale customer has a budget
-        (customers stay frozen until one is set). Sized from the last closed month's list-price spend;
-        about a quarter of the customers spending this month have a tight monthly budget, sized from
-        this month's spend so far, that has crossed or nearly crossed its 75/90 % alerts. No budget is
-        used up: every budget exceeds both its used_amount and the customer's month-to-date spend,
-        so BUDGET.OVER_NOT_FROZEN (docs/reconciliation.md) stays silent on a clean world.
+        (customers stay frozen until one is set), sized as a partner would: a MONTHLY budget 5–40 %
+        above the customer's list-price spend of the last closed month, or, for about a quarter of the
+        customers, a tight one of 80–100 % of it (this month's pace will likely take them over: the
+        forecast the reports show as amber); at least 100, rounded up to a round figure. No budget is
+        used up: every budget exceeds both its used_amount and the customer's month-to-date spend, so
+        BUDGET.OVER_NOT_FROZEN (docs/reconciliation.md) stays silent on a clean world.
 
         used_amount: MONTHLY budgets count the open month: Σ official_amount of the customer in the
         newest usage export. PACKAGE (one-time) budgets were set before the first closed month and
@@ -357,14 +358,11 @@ class ApiData:
             used = _decimal(month_to_date.get(customer_id))
             if one_time:
                 used += _decimal(all_closed.get(customer_id))
-                base = used * _factor(one_time_factor, 1.05, 1.8)
-                amount = max(_round_up(base, 10), Decimal(500))
-            elif roll < 0.45 and used >= 50:
-                # A tight budget, already near or past its 75/90 % alerts this month.
-                amount = _round_up(used * _factor(tight_factor, 1.02, 1.4), 10)
+                amount = max(_round_up(used * _factor(one_time_factor, 1.05, 1.8), 10), Decimal(500))
             else:
-                base = _decimal(last_spend.get(customer_id)) * _factor(monthly_factor, 0.6, 1.6)
-                amount = max(_round_up(base, 10), Decimal(100))
+                factor = _factor(tight_factor, 0.8, 1.0) if roll < 0.45 else _factor(monthly_factor, 1.05, 1.4)
+                base = _decimal(last_spend.get(customer_id)) * factor
+                amount = max(_round_up(base, 100 if base >= 1000 else 10), Decimal(100))
             # Headroom over what is spent so far, whatever the budget was sized from.
             headroom = max(used, _decimal(month_to_date.get(customer_id))) * Decimal("1.05")
             amount = max(amount, _round_up(headroom, 10)).quantize(_CENT)

@@ -9,6 +9,7 @@ from pipelines.assets.landing import land_prefix, landed_agreements
 from pipelines.assets.staging import (
     already_staged, audit_totals, log_stage_result, stage_agreement_file, staging_check_specs, staging_result,
 )
+from pipelines.assets.tables import stages, writes
 from pipelines.lib.landing import current_delivery
 from pipelines.lib.statements import (
     INCENTIVE_RATES_KEY, STATEMENT_SOURCE, stage_incentive_rates, stage_incentive_statement, statement_key,
@@ -18,7 +19,8 @@ from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import ObjectStoreResource, WarehouseResource
 
 
-@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"})
+@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
+          metadata=writes("landing.objects"))
 def landed_incentive_statement(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                                object_store: ObjectStoreResource) -> dg.MaterializeResult:
     """The incentive statement of the cycle, landed if new or re-delivered (new ETag).
@@ -30,7 +32,8 @@ def landed_incentive_statement(context: dg.AssetExecutionContext, warehouse: War
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_incentive_statement],
-          check_specs=staging_check_specs("stg_incentive_statement"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_incentive_statement"), kinds={"duckdb", "polars"},
+          metadata=stages("staging.incentive_statement"))
 def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Typed, validated lines of the cycle's incentive statement (staging.incentive_statement).
 
@@ -53,7 +56,8 @@ def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: Wareho
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
-          check_specs=staging_check_specs("stg_incentive_rates"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_incentive_rates"), kinds={"duckdb", "polars"},
+          metadata=stages("staging.incentive_rate"))
 def stg_incentive_rates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The partner programme's rebate rates per incentive type and policy code (staging.incentive_rate).
 

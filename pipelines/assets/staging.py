@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.assets.landing import landed_agreements, landed_bill_file, landed_usage_exports
+from pipelines.assets.tables import stages
 from pipelines.lib.landing import Delivery, current_delivery
 from pipelines.lib.staging import (
     StageResult, parse_usage_key, stage_bill_delivery, stage_customer_discounts, stage_usage_delivery,
@@ -79,7 +80,8 @@ def staging_result(totals: dict, asset_name: str, skipped: str | None = None) ->
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_bill_file],
-          check_specs=staging_check_specs("stg_bill_lines"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_bill_lines"), kinds={"duckdb", "polars"},
+          metadata=stages("staging.bill_line", "audit.restatement_line"))
 def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Typed, validated partner bill lines of the cycle (staging.bill_line).
 
@@ -106,7 +108,8 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_usage_exports],
-          check_specs=staging_check_specs("stg_usage_lines"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_usage_lines"), kinds={"duckdb", "polars"},
+          metadata=stages("staging.usage_line"))
 def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Month-to-date usage lines from the newest daily export of the month (staging.usage_line).
 
@@ -135,7 +138,8 @@ def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
-          check_specs=staging_check_specs("stg_customer_discounts"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_customer_discounts"), kinds={"duckdb", "polars"},
+          metadata=stages("staging.customer_discount"))
 def stg_customer_discounts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The partner's customer discount agreements (staging.customer_discount), newest delivery.
 

@@ -1,5 +1,6 @@
-"""FOCUS 1.2 cost and usage exports (docs/focus.md): the data files the FOCUS models read, the
-models themselves, and writing one view's month to a CSV or Parquet file.
+"""FOCUS 1.2 cost and usage exports (docs/focus.md): the data files the FOCUS models read, and
+writing one view's month to a CSV or Parquet file. The models are files of sql/core and sql/marts,
+built by the model factory (pipelines/assets/models.py).
 
 The views are marts.focus_partner_cost (what HUAWEI CLOUD bills the partner) and
 marts.focus_customer_billing (what the partner bills each customer); one row per bill line.
@@ -8,24 +9,23 @@ marts.focus_customer_billing (what the partner bills each customer); one row per
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.sql_models import run_model
 from pipelines.lib.warehouse import SQL_DIR
+from reports.files import atomic_output_path
 from schemas.focus import COLUMN_TYPES, SERVICE_SUBCATEGORIES
 
 SEEDS_DIR = SQL_DIR / "seeds"
 
 # view name on the command line -> mart
 VIEWS = {"partner": "focus_partner_cost", "customer": "focus_customer_billing"}
+MART_TABLES = tuple(f"marts.{mart}" for mart in VIEWS.values())
 FORMATS = (".csv", ".parquet")
-# the models in build order: the seeds' tables, then core, then marts
-_MODELS = (("core", "focus_billing_period"), ("core", "focus_charge"),
-           ("marts", "focus_partner_cost"), ("marts", "focus_customer_billing"))
+# the tables the data files of sql/seeds become (written by the asset focus_seeds)
+SEED_TABLES = ("core.focus_pricing_unit", "core.focus_service_category")
 
 
 class FocusExportError(Exception):
@@ -55,19 +55,17 @@ def read_service_categories(path: Path | None = None) -> list[dict[str, str]]:
     return rows
 
 
-def load_seeds(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create core.focus_service_category and core.focus_pricing_unit from sql/seeds."""
+def load_seeds(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """(Re)create SEED_TABLES from their files in sql/seeds, inside the caller's transaction;
+    returns each table's rows."""
     read_service_categories()
-    for path in sorted(SEEDS_DIR.glob("focus_*.csv")):
-        con.execute(f"create or replace table core.{path.stem} as "
+    rows = {}
+    for table in SEED_TABLES:
+        path = SEEDS_DIR / f"{table.split('.')[1]}.csv"
+        con.execute(f"create or replace table {table} as "
                     "select * from read_csv(?, header = true, all_varchar = true)", [str(path)])
-
-
-def build_views(con: duckdb.DuckDBPyConnection) -> None:
-    """The seeds' tables and the FOCUS models, inside the caller's transaction."""
-    load_seeds(con)
-    for layer, name in _MODELS:
-        run_model(con, layer, name)
+        rows[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
+    return rows
 
 
 @dataclass(frozen=True)
@@ -100,15 +98,14 @@ def export(con: duckdb.DuckDBPyConnection, bill_cycle: str, view: str, out: Path
     params = {"cycle": bill_cycle, **({"partner": partner_id} if partner_id is not None else {})}
     if not out.parent.is_dir():
         raise FocusExportError(f"cannot write {out}: folder {out.parent} does not exist")
-    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
     options = "format parquet, compression zstd" if suffix == ".parquet" else "format csv, header true"
     try:
-        # in the bill file's order: the same month gives the same bytes
-        rows = con.execute(f"copy ({query} where {where} order by \"x_SourceMember\", \"x_SourceRecord\") "
-                           f"to '{_quoted(partial)}' ({options})", params).fetchone()[0]
-        os.replace(partial, out)
+        # a temporary sibling renamed into place; one a killed run left is removed by the next run
+        with atomic_output_path(out) as partial:
+            # in the bill file's order: the same month gives the same bytes
+            rows = con.execute(f"copy ({query} where {where} order by \"x_SourceMember\", \"x_SourceRecord\") "
+                               f"to '{_quoted(partial)}' ({options})", params).fetchone()[0]
     except (duckdb.IOException, OSError) as exc:
-        partial.unlink(missing_ok=True)
         raise FocusExportError(f"cannot write {out}: {_first_line(exc)}") from None
     return Export(out, rows)
 

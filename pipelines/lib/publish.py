@@ -31,7 +31,7 @@ def publish(working: Path, published: Path) -> bool:
     if published.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == fingerprint:
         return False
     published.parent.mkdir(parents=True, exist_ok=True)
-    incoming = published.with_name(f".{published.name}.{os.getpid()}.incoming")
+    incoming = published.with_name(_incoming_name(published, str(os.getpid())))
     try:
         with working.open("rb") as source, incoming.open("wb") as target:
             shutil.copyfileobj(source, target, length=16 << 20)
@@ -48,3 +48,15 @@ def publish(working: Path, published: Path) -> bool:
         os.close(directory)
     stamp.write_text(fingerprint, encoding="utf-8")  # after the swap: a crash here only costs a copy
     return True
+
+
+def _incoming_name(published: Path, writer: str) -> str:
+    return f".{published.name}.{writer}.incoming"
+
+
+def remove_abandoned_copies(published: Path) -> None:
+    """Remove the copies that runs killed while publishing left beside the snapshot (each a whole
+    warehouse in size). Call while holding the warehouse lease: no other run is publishing then."""
+    if published.parent.is_dir():
+        for abandoned in published.parent.glob(_incoming_name(published, "*")):
+            abandoned.unlink(missing_ok=True)

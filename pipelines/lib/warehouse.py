@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from pathlib import Path
 from typing import Iterator
 
 import duckdb
+
+from pipelines.lib.failures import ActionableError
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 SCHEMAS = ("landing", "staging", "core", "marts", "audit")
@@ -19,6 +22,7 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
             read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file; a second writing process gets a clear error, not a corrupt file."""
     path = Path(path)
+    check_warehouse_file(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     config: dict[str, str] = {}
@@ -35,10 +39,44 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
                 "only one run may write at a time (wait for it, or read the published snapshot)"
             ) from exc
         raise
+    except duckdb.Error as exc:
+        if any(sign in str(exc) for sign in UNREADABLE):
+            raise NotAWarehouse(
+                f"the warehouse {path} cannot be read ({str(exc).splitlines()[0]}): move it aside and run each month "
+                "again, or put back a copy (the published snapshot is one, as of the last complete run)") from exc
+        raise
 
 
-class WarehouseBusy(RuntimeError):
+# What DuckDB says of a file that has a DuckDB header but cannot be read
+UNREADABLE = ("Corrupt database file", "not a valid DuckDB database file", "version number")
+
+
+class WarehouseBusy(ActionableError):
     """Another process holds the write lock on the warehouse file."""
+
+
+class NotAWarehouse(ActionableError):
+    """The warehouse path names something that is not a DuckDB database file."""
+
+
+# A DuckDB database file carries this at DUCKDB_MAGIC_OFFSET (its main header follows a checksum)
+DUCKDB_MAGIC = b"DUCK"
+DUCKDB_MAGIC_OFFSET = 8
+
+
+def check_warehouse_file(path: Path) -> None:
+    """Refuse a path that is a folder or a file of another kind. DuckDB itself would take a short
+    text file for an empty database and write over it."""
+    if path.is_dir():
+        raise NotAWarehouse(f"the warehouse {path} is a folder, not a DuckDB file: give the path of the "
+                            "file (e.g. --warehouse warehouse/billrecon.duckdb)")
+    if not path.is_file() or path.stat().st_size == 0:
+        return  # created on first use
+    with path.open("rb") as handle:
+        head = handle.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+    if head[DUCKDB_MAGIC_OFFSET:] != DUCKDB_MAGIC:
+        raise NotAWarehouse(f"{path} is not a DuckDB warehouse file: check --warehouse (BILLRECON_WAREHOUSE); "
+                            "give a new path to start a warehouse there; the file was not changed")
 
 
 def database_path(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -48,7 +86,7 @@ def database_path(con: duckdb.DuckDBPyConnection) -> str | None:
     return path or None
 
 
-class WarehouseOutdated(RuntimeError):
+class WarehouseOutdated(ActionableError):
     """The warehouse file's tables differ from the ones this version of billrecon writes."""
 
 
@@ -57,6 +95,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     writes: `create table if not exists` leaves a table of an older version as it was, and the run
     would otherwise stop half-way on the first insert that names a new column."""
     _create_schema(con)
+    for (schema, table), columns in expected_columns().items():
+        widen_decimal_columns(con, f"{schema}.{table}", columns)
     problems = schema_drift(con)
     if problems:
         database = database_path(con) or "(in memory)"
@@ -92,6 +132,21 @@ def _columns(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, 
                order by schema_name, table_name, column_index""", {"layers": list(DDL_LAYERS)}).fetchall():
         tables.setdefault((schema, table), {})[column] = data_type
     return tables
+
+
+_DECIMAL = re.compile(r"^DECIMAL\((\d+),(\d+)\)$")
+
+
+def widen_decimal_columns(con: duckdb.DuckDBPyConnection, table: str, wanted: dict[str, str]) -> None:
+    """Widen in place each DECIMAL column of `table` that `wanted` (column -> type) gives more digits
+    at the same scale: lossless, so the rows an earlier version wrote stay as they are, and the sums
+    the wider type is there for no longer overflow on insert. Every other difference is left alone."""
+    for column, kind in con.execute(
+            "select column_name, data_type from duckdb_columns() where database_name = current_database() "
+            "and schema_name || '.' || table_name = ?", [table]).fetchall():
+        have, want = _DECIMAL.match(kind), _DECIMAL.match(wanted.get(column, ""))
+        if have and want and have.group(2) == want.group(2) and int(want.group(1)) > int(have.group(1)):
+            con.execute(f'alter table {table} alter column "{column}" set data type {wanted[column]}')
 
 
 def schema_drift(con: duckdb.DuckDBPyConnection) -> list[str]:

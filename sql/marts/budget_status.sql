@@ -1,81 +1,124 @@
 -- materialized: table
--- marts.budget_status: each customer's budget against its month-to-date spend at list price, as of the
--- newest usage export of the open month (core.open_month), with the alert thresholds crossed and a
--- forecast to the month's end.
--- grain: customer with a budget (as of the latest run). Sources: staging.api_budget (newest snapshot),
--- staging.usage_line (the open month's newest export), core.current_customer (name, frozen).
--- utilisation = spend ÷ budget as a ratio (1 = 100 %); threshold_crossed = the highest of 75/90/100 %
--- reached (0: none), compared exactly; forecast = spend ÷ days covered × days in the month (the export
--- made on day N covers days 1 … N − 1). status: ok | alert_75 | alert_90 | over_budget.
--- No rows while there is no open month (no usage export of a month without a bill file).
+-- marts.budget_status: each customer's budget against its spend at list price in a month with a usage
+-- export, as of that month's newest export: the open month so far, and each closed month as its last
+-- export left it (so a closed month's pack keeps what was true for that month).
+-- grain: bill cycle × customer with a budget. Sources: core.usage_month, staging.usage_line (each month's
+-- newest export), staging.api_budget (one reading per snapshot date), core.current_customer (name, frozen).
+--
+-- The month's budget reading is the newest snapshot taken by the month's as-of date, else the oldest one
+-- after it (budget_snapshot_date tells; the BSS API keeps only the current budgets); a reading taken after
+-- the month ended has a used_amount that counts a later month, so it is not shown as the month's.
+--
+-- Spend (mtd_spend_amount) = Σ official_amount of the month's usage lines, net of refunds: refund_amount
+-- (Σ of the negative lines) and one_off_amount (subscriptions bought in the month: billing modes 0 yearly/
+-- monthly, 2 RI, 4 savings plan) happen once; accruing_amount (pay-per-use and hourly lines) accrues
+-- by the day. A MONTHLY budget counts the month's spend; a PACKAGE (one-time) budget counts every month
+-- since it was set, which only the API's used_amount knows: budget_used_amount is that (null when the
+-- month's reading is not from the month). utilisation = budget_used ÷ budget (1 = 100 %);
+-- threshold_crossed = the highest of 75/90/100 % reached (0: none), compared exactly;
+-- forecast = budget_used + accruing ÷ days covered × the days left (refunds and purchases are not
+-- extrapolated). status: over_budget | alert_90 | alert_75 | forecast_over (below 75 % but forecast
+-- above the budget) | ok | not_measured; alert_level red (100 % reached) | amber (75/90 % reached or
+-- forecast above the budget) | green. `note` explains a negative spend (refunds above the month's usage)
+-- and a one-time budget whose use in the month is not known.
 with budgets as (
     select * from staging.api_budget
 ),
 
-open_month as (
-    select * from core.open_month
+usage_months as (
+    select * from core.usage_month
 ),
 
 usage_lines as (
-    select customer_id, official_amount from staging.usage_line
-    where bill_cycle = (select bill_cycle from open_month)
+    select bill_cycle, export_date, customer_id, billing_mode, official_amount from staging.usage_line
 ),
 
 customers as (
     select * from core.current_customer
 ),
 
-newest_budgets as (
-    select budgets.*
-    from budgets
-    where snapshot_date = (select max(snapshot_date) from budgets)
+budget_readings as (
+    select usage_months.bill_cycle, readings.snapshot_date
+    from usage_months
+    cross join (select distinct snapshot_date from budgets) as readings
+    qualify row_number() over (
+        partition by usage_months.bill_cycle
+        order by readings.snapshot_date > usage_months.as_of_date,
+                 abs(date_diff('day', usage_months.as_of_date, readings.snapshot_date))) = 1
 ),
 
 spend as (
-    select customer_id, sum(official_amount) as mtd_spend_amount, count(*) as usage_line_count
+    select
+        usage_lines.bill_cycle,
+        usage_lines.customer_id,
+        sum(official_amount) as mtd_spend_amount,
+        coalesce(sum(official_amount) filter (where official_amount < 0), 0) as refund_amount,
+        coalesce(sum(official_amount) filter (where official_amount >= 0 and billing_mode in (0, 2, 4)), 0)
+            as one_off_amount,
+        coalesce(sum(official_amount) filter (where official_amount >= 0 and billing_mode not in (0, 2, 4)), 0)
+            as accruing_amount,
+        count(*) as usage_line_count
     from usage_lines
-    group by customer_id
+    join usage_months on usage_months.bill_cycle = usage_lines.bill_cycle
+                     and usage_months.as_of_date = usage_lines.export_date
+    group by all
 ),
 
 measured as (
     select
-        open_month.bill_cycle,
-        newest_budgets.customer_id,
+        usage_months.bill_cycle,
+        budgets.customer_id,
         customers.customer_name,
-        newest_budgets.indirect_partner_id,
-        newest_budgets.budget_type,
-        newest_budgets.budget_amount,
-        newest_budgets.used_amount as api_used_amount,
-        cast(coalesce(spend.mtd_spend_amount, 0) as decimal(20, 8)) as mtd_spend_amount,
+        budgets.indirect_partner_id,
+        budgets.budget_type,
+        budgets.budget_amount,
+        budgets.snapshot_date <= last_day(usage_months.month_start) as reading_in_month,
+        case when budgets.snapshot_date <= last_day(usage_months.month_start) then budgets.used_amount end
+            as api_used_amount,
+        cast(coalesce(spend.mtd_spend_amount, 0) as decimal(38, 8)) as mtd_spend_amount,
+        cast(coalesce(spend.refund_amount, 0) as decimal(38, 8)) as refund_amount,
+        cast(coalesce(spend.one_off_amount, 0) as decimal(38, 8)) as one_off_amount,
+        cast(coalesce(spend.accruing_amount, 0) as decimal(38, 8)) as accruing_amount,
         coalesce(spend.usage_line_count, 0) as usage_line_count,
         customers.is_frozen,
-        open_month.as_of_date,
-        open_month.days_covered,
-        open_month.days_in_month,
-        newest_budgets.snapshot_date as budget_snapshot_date
-    from newest_budgets
-    cross join open_month
-    left join spend using (customer_id)
-    left join customers using (customer_id)
+        usage_months.is_closed,
+        usage_months.as_of_date,
+        usage_months.days_covered,
+        usage_months.days_in_month,
+        budgets.snapshot_date as budget_snapshot_date
+    from usage_months
+    join budget_readings using (bill_cycle)
+    join budgets on budgets.snapshot_date = budget_readings.snapshot_date
+    left join spend on spend.bill_cycle = usage_months.bill_cycle and spend.customer_id = budgets.customer_id
+    left join customers on customers.customer_id = budgets.customer_id
+),
+
+used as (
+    select
+        *,
+        case when budget_type = 'PACKAGE' then api_used_amount else mtd_spend_amount end as budget_used_amount
+    from measured
 ),
 
 forecast as (
     select
         *,
-        -- exact, in units of 1e-8, rounded half-up: decimal division would give a float
+        -- the accruing spend of the days left, exact in units of 1e-8 rounded half-up (decimal division
+        -- would give a float); accruing_amount is never negative
         case
-            when days_covered > 0 then cast(
-                cast((cast(mtd_spend_amount * 100000000 as hugeint) * days_in_month * 2 + days_covered)
-                     // (2 * days_covered) as decimal(20, 0))
-                * cast(0.00000001 as decimal(9, 8)) as decimal(20, 8))
+            when days_covered > 0 and budget_used_amount is not null then cast(
+                budget_used_amount
+                + cast((cast(accruing_amount * 100000000 as hugeint) * (days_in_month - days_covered) * 2
+                        + days_covered) // (2 * days_covered) as decimal(38, 0))
+                  * cast(0.00000001 as decimal(9, 8)) as decimal(38, 8))
         end as forecast_amount,
         case
-            when mtd_spend_amount >= budget_amount then 100
-            when mtd_spend_amount >= budget_amount * 0.90 then 90
-            when mtd_spend_amount >= budget_amount * 0.75 then 75
+            when budget_used_amount >= budget_amount then 100
+            when budget_used_amount >= budget_amount * 0.90 then 90
+            when budget_used_amount >= budget_amount * 0.75 then 75
             else 0
         end as threshold_crossed
-    from measured
+    from used
 ),
 
 final as (
@@ -88,24 +131,46 @@ final as (
         budget_amount,
         api_used_amount,
         mtd_spend_amount,
-        cast(round(mtd_spend_amount / nullif(budget_amount, 0), 6) as decimal(18, 6)) as utilisation,
+        refund_amount,
+        one_off_amount,
+        accruing_amount,
+        cast(budget_used_amount as decimal(38, 8)) as budget_used_amount,
+        cast(round(budget_used_amount / nullif(budget_amount, 0), 6) as decimal(38, 6)) as utilisation,
         threshold_crossed,
         forecast_amount,
-        cast(round(forecast_amount / nullif(budget_amount, 0), 6) as decimal(18, 6)) as forecast_utilisation,
+        cast(round(forecast_amount / nullif(budget_amount, 0), 6) as decimal(38, 6)) as forecast_utilisation,
         is_frozen,
+        is_closed,
         as_of_date,
         days_covered,
         days_in_month,
         usage_line_count,
         budget_snapshot_date,
-        case threshold_crossed
-            when 100 then 'over_budget'
-            when 90 then 'alert_90'
-            when 75 then 'alert_75'
+        case
+            when budget_used_amount is null then 'not_measured'
+            when threshold_crossed = 100 then 'over_budget'
+            when threshold_crossed = 90 then 'alert_90'
+            when threshold_crossed = 75 then 'alert_75'
+            when forecast_amount > budget_amount then 'forecast_over'
             else 'ok'
-        end as status
+        end as status,
+        case
+            when threshold_crossed = 100 then 'red'
+            when threshold_crossed > 0 or forecast_amount > budget_amount then 'amber'
+            when budget_used_amount is null then null
+            else 'green'
+        end as alert_level,
+        nullif(concat_ws('; ',
+            case when mtd_spend_amount < 0 then
+                'refunds of USD ' || format('{:,.2f}', round(-refund_amount, 2))
+                || ' exceed the month''s usage of USD '
+                || format('{:,.2f}', round(mtd_spend_amount - refund_amount, 2))
+            end,
+            case when budget_type = 'PACKAGE' and budget_used_amount is null then
+                'a one-time budget: its use up to ' || bill_cycle || ' is not known'
+            end), '') as note
     from forecast
-    order by customer_id
+    order by bill_cycle, customer_id
 )
 
 select * from final

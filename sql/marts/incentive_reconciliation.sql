@@ -4,7 +4,8 @@
 -- grain: period × incentive type × service type (every period with bill lines or a statement).
 -- Sources: core.customer_service_performance, core.current_customer (resale customers),
 -- staging.api_incentive_policy (the service's policy in the period), staging.incentive_rate,
--- staging.incentive_statement (partner-level lines), core.bill_file_cycle, staging.api_partner_credit.
+-- staging.incentive_statement (partner-level lines), staging.api_partner_monthly_bill,
+-- staging.api_partner_credit.
 --
 -- Eligible performance: Σ over resale customers' Expenditure and Refund lines of the service of
 -- (amount due − coupons − stored-value card), for services whose policy is 0, 1 or 13. Only those
@@ -17,9 +18,14 @@
 -- comparison_status: matched | mismatch | missing_in_statement | extra_in_statement | not_eligible |
 -- not_reconciled | policy_unknown | awaiting_statement (no statement delivered for the period yet: finance
 -- exports it after the month close). status is the same, except that a compared row of a frozen period
--- says `frozen` (its findings are still raised). A period is frozen when its statement says Frozen,
--- or when it is the latest closed cycle and the newest partner credit reading still shows an amount
--- due (HUAWEI CLOUD holds incentives until the cycle's bill is paid, docs/domain.md#incentives).
+-- says `frozen` (its findings are still raised). HUAWEI CLOUD holds a cycle's incentives until the
+-- cycle's partner bill is paid (docs/domain.md#incentives). A period is frozen when its statement
+-- says Frozen, or when none of its
+-- statement lines says Paid and the newest partner credit reading, taken on or after the day the
+-- period's bill was issued (the 5th of the next month, or the day its bill file landed if earlier),
+-- still shows an amount due. Only the period's own
+-- evidence counts, so closing a later month does not change an earlier one. The reason quotes the
+-- period's own bill (the API's initial_amount_due) and the reading with its date.
 --
 -- Without the policies of a period (the BSS API not configured), which services earn and at which
 -- rate is unknown: the rows show the performance the services would count and the statement
@@ -48,8 +54,8 @@ statement_lines as (
     select * from staging.incentive_statement where customer_id is null
 ),
 
-bill_files as (
-    select * from core.bill_file_cycle
+partner_bills as (
+    select * from staging.api_partner_monthly_bill
 ),
 
 credit_readings as (
@@ -58,6 +64,16 @@ credit_readings as (
 
 statement_deliveries as (
     select distinct bill_cycle as period from audit.loads where source = 'incentives' and status <> 'rejected'
+),
+
+-- the day (GMT+8, as the snapshot dates) each period's bill file first landed: its bill was issued by then
+bill_file_days as (
+    select
+        bill_cycle as period,
+        date '1970-01-01' + cast(floor((epoch(min(loaded_at)) + 8 * 3600) / 86400) as integer) as landed_on
+    from audit.loads
+    where source = 'customerBill' and status <> 'rejected'
+    group by bill_cycle
 ),
 
 -- every customer of the bill file is a resale one until the customers API has been pulled
@@ -185,29 +201,48 @@ compared as (
     full outer join statement using (period, incentive_type, service_type_code)
 ),
 
-latest_closed_cycle as (
-    select max(bill_cycle) as period from bill_files
-),
-
 newest_credit as (
-    select due_amount from credit_readings order by snapshot_date desc, fetched_at desc limit 1
+    select snapshot_date, due_amount from credit_readings order by snapshot_date desc, fetched_at desc limit 1
 ),
 
-frozen_by_statement as (
-    select distinct period from staging.incentive_statement where status = 'Frozen'
+period_statements as (
+    select
+        period,
+        string_agg(distinct status, ', ' order by status) as statuses,
+        bool_or(status = 'Frozen') as says_frozen,
+        bool_or(status = 'Paid') as says_paid
+    from staging.incentive_statement
+    group by period
+),
+
+period_bills as (
+    select bill_cycle as period, initial_amount_due from partner_bills
+    qualify row_number() over (partition by bill_cycle order by fetched_at desc) = 1
 ),
 
 period_freezes as (
     select
         periods.period,
         case
-            when periods.period in (select period from frozen_by_statement) then 'the statement says Frozen'
-            when periods.period = (select period from latest_closed_cycle)
-                 and (select due_amount from newest_credit) > 0
-                then 'the partner bill of ' || periods.period || ' is not paid yet (amount due USD '
-                     || format('{:,.2f}', round((select due_amount from newest_credit), 2)) || ')'
+            when period_statements.says_frozen then 'the statement says Frozen'
+            when not coalesce(period_statements.says_paid, false)
+                 and newest_credit.due_amount > 0
+                 and newest_credit.snapshot_date >= least(cast(periods.period || '-05' as date) + interval 1 month,
+                                                          coalesce(bill_file_days.landed_on, date '9999-12-31'))
+                then 'the partner bill of ' || periods.period
+                     || coalesce(' (amount due USD ' || format('{:,.2f}', round(period_bills.initial_amount_due, 2))
+                                 || ')', '')
+                     || ' was not paid on ' || strftime(newest_credit.snapshot_date, '%Y-%m-%d')
+                     || ': the partner credit showed USD ' || format('{:,.2f}', round(newest_credit.due_amount, 2))
+                     || ' due that day, and '
+                     || coalesce('the statement says ' || period_statements.statuses,
+                                 'no statement has been delivered')
         end as frozen_reason
     from (select distinct period from compared) as periods
+    left join period_statements using (period)
+    left join period_bills using (period)
+    left join bill_file_days using (period)
+    left join newest_credit on true
 ),
 
 calendar as (
@@ -244,17 +279,17 @@ final as (
         compared.service_type_name,
         compared.incentive_policy,
         cast(compared.line_count as bigint) as line_count,
-        cast(compared.eligible_performance_amount as decimal(20, 8)) as eligible_performance_amount,
+        cast(compared.eligible_performance_amount as decimal(38, 8)) as eligible_performance_amount,
         cast(compared.rate as decimal(9, 6)) as rate,
-        cast(compared.expected_incentive_amount as decimal(20, 8)) as expected_incentive_amount,
-        cast(compared.statement_performance_amount as decimal(20, 8)) as statement_performance_amount,
+        cast(compared.expected_incentive_amount as decimal(38, 8)) as expected_incentive_amount,
+        cast(compared.statement_performance_amount as decimal(38, 8)) as statement_performance_amount,
         cast(compared.statement_rate as decimal(9, 6)) as statement_rate,
-        cast(compared.statement_incentive_amount as decimal(20, 8)) as statement_incentive_amount,
+        cast(compared.statement_incentive_amount as decimal(38, 8)) as statement_incentive_amount,
         case
             when compared.comparison_status in
                  ('matched', 'mismatch', 'missing_in_statement', 'extra_in_statement', 'not_eligible')
                 then cast(coalesce(compared.statement_incentive_amount, 0)
-                          - coalesce(compared.expected_incentive_amount, 0) as decimal(20, 8))
+                          - coalesce(compared.expected_incentive_amount, 0) as decimal(38, 8))
         end as difference_amount,
         compared.statement_status,
         compared.comparison_status,

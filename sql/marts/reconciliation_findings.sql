@@ -2,11 +2,13 @@
 -- marts.reconciliation_findings: every reconciliation finding of docs/reconciliation.md, all areas,
 -- all cycles: what analysts filter and the reports list.
 -- grain: one finding. Sources: marts.partner_bill_tieout, marts.customer_bill_tieout (tie-outs of cycles
--- with a bill file), marts.discount_audit, marts.incentive_reconciliation, marts.budget_status,
+-- with a bill file), marts.discount_audit, marts.incentive_reconciliation, marts.budget_status (and
+-- core.open_month),
 -- core.coupon_expiry_finding, core.coupon_balance_finding; severities and texts from core.reconciliation_rule.
 -- Sign: difference_amount = actual − expected (expected: our computation or the authoritative side).
 -- bill_cycle is null for findings that belong to no cycle (agreement overlaps, coupons used beyond
--- their balance over all loaded cycles); budget findings carry the open month.
+-- their balance over all loaded cycles); budget findings carry the open month (closed months'
+-- budget rows are status, kept for their packs).
 with partner_tieout as (
     select * from marts.partner_bill_tieout
 ),
@@ -25,6 +27,10 @@ incentives as (
 
 budgets as (
     select * from marts.budget_status
+),
+
+open_month as (
+    select * from core.open_month
 ),
 
 coupon_expiry_findings as (
@@ -102,6 +108,7 @@ incentive_found as (
     where comparison_status in ('mismatch', 'missing_in_statement', 'extra_in_statement')
 ),
 
+-- only the open month raises it: freezing the customer or raising its budget is still possible then
 budget_found as (
     select
         'BUDGET.OVER_NOT_FROZEN' as rule_id,
@@ -109,14 +116,16 @@ budget_found as (
         customer_id,
         cast(null as varchar) as reference,
         budget_amount as expected,
-        mtd_spend_amount as actual,
-        cast(mtd_spend_amount - budget_amount as decimal(20, 8)) as difference_amount,
-        'spent ' || cast(round(mtd_spend_amount, 2) as varchar) || ' at list price this month as of '
-            || strftime(as_of_date, '%Y-%m-%d') || ' against a ' || lower(coalesce(budget_type, '')) || ' budget of '
-            || cast(round(budget_amount, 2) as varchar) || ' (over by '
-            || cast(round(mtd_spend_amount - budget_amount, 2) as varchar) || ')' as detail
+        budget_used_amount as actual,
+        cast(budget_used_amount - budget_amount as decimal(38, 8)) as difference_amount,
+        'spent ' || cast(round(budget_used_amount, 2) as varchar) || ' at list price '
+            || case when budget_type = 'PACKAGE' then 'since the budget was set' else 'this month' end
+            || ' as of ' || strftime(as_of_date, '%Y-%m-%d') || ' against a ' || lower(coalesce(budget_type, ''))
+            || ' budget of ' || cast(round(budget_amount, 2) as varchar) || ' (over by '
+            || cast(round(budget_used_amount - budget_amount, 2) as varchar) || ')' as detail
     from budgets
     where threshold_crossed = 100 and not coalesce(is_frozen, false)
+      and bill_cycle = (select bill_cycle from open_month)
 ),
 
 derived as (
@@ -133,9 +142,9 @@ derived_findings as (
         derived.bill_cycle,
         derived.customer_id,
         derived.reference,
-        cast(derived.expected as decimal(20, 8)) as expected,
-        cast(derived.actual as decimal(20, 8)) as actual,
-        cast(derived.difference_amount as decimal(20, 8)) as difference_amount,
+        cast(derived.expected as decimal(38, 8)) as expected,
+        cast(derived.actual as decimal(38, 8)) as actual,
+        cast(derived.difference_amount as decimal(38, 8)) as difference_amount,
         rules.title || ' — ' || derived.detail || '. ' || rules.action as message,
         rules.check_area
     from derived

@@ -355,7 +355,7 @@ def test_bad_requests_get_one_line_and_exit_code_2(closed_world, tmp_path, capsy
     assert "does not exist" in _refused(capsys, ["export", "focus", "--warehouse", str(tmp_path / "none.duckdb"),
                                                  "--out", str(out), "--month", world.closed_months[0],
                                                  "--view", "partner"])
-    assert not out.exists() and not list(tmp_path.glob(".*partial"))
+    assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
 
 
 def test_an_unwritable_target_leaves_nothing_behind(closed_world, tmp_path, capsys):
@@ -364,7 +364,7 @@ def test_an_unwritable_target_leaves_nothing_behind(closed_world, tmp_path, caps
     err = _refused(capsys, ["export", "focus", "--warehouse", str(closed_world["warehouse"]), "--out", str(target),
                             "--month", closed_world["world"].closed_months[0], "--view", "partner"])
     assert err.startswith("billrecon: cannot write")
-    assert target.is_dir() and not list(tmp_path.glob(".*partial"))
+    assert target.is_dir() and not list(tmp_path.glob(".*.tmp"))
 
 
 def test_a_warehouse_without_the_focus_views_says_to_run_the_month_again(tmp_path, capsys):
@@ -384,4 +384,4 @@ def test_a_file_that_is_not_a_warehouse_is_refused(tmp_path, capsys):
     bogus.write_text("not a database\n")
     err = _refused(capsys, ["export", "focus", "--warehouse", str(bogus), "--out", str(tmp_path / "f.csv"),
                             "--month", "2026-09", "--view", "partner"])
-    assert err.startswith(f"billrecon: cannot open warehouse {bogus}")
+    assert err.startswith(f"billrecon: {bogus} is not a DuckDB warehouse file")

@@ -151,7 +151,8 @@ def test_a_clean_world_leaves_no_finding_no_audit_finding_and_no_quarantined_row
     incentive = {status for (status,) in result.query("select distinct comparison_status "
                                                       "from marts.incentive_reconciliation")}
     assert incentive <= {"matched", "not_eligible"} and "matched" in incentive
-    assert result.query("select count(*) from marts.budget_status")[0][0] == len(result.world.api_data.budgets)
+    assert result.query("select count(*) from marts.budget_status where bill_cycle = ?",
+                        [result.world.open_month])[0][0] == len(result.world.api_data.budgets)
     assert result.query("select count(*) from marts.coupon_status")[0][0] == len(result.world.api_data.coupons)
 
 
@@ -196,12 +197,20 @@ def test_incentives_of_the_newest_closed_cycle_are_frozen_until_its_bill_is_paid
     result = reconciled(1, PLANTED)
     older, newest = result.world.closed_months
     rows = result.query("select period, comparison_status, status, frozen_reason from marts.incentive_reconciliation")
+    # the reason quotes the sources: the newest month's own bill, the credit reading and the statement's status
+    bill = result.world.api_data.partner_bill(newest)["initial_amount_due"]
+    due = Decimal(result.world.api_data.consumption_quota["due_amount"])
+    (reading_date,) = result.query("select max(snapshot_date) from staging.api_partner_credit")[0]
+    reason = (f"the partner bill of {newest} (amount due USD {bill.quantize(CENT, ROUND_HALF_UP):,}) was not paid "
+              f"on {reading_date}: the partner credit showed USD {due.quantize(CENT, ROUND_HALF_UP):,} due that day, "
+              "and the statement says Confirmed")
     compared = {"matched", "mismatch", "missing_in_statement", "extra_in_statement"}
-    for period, comparison, status, reason in rows:
-        if period == newest and comparison in compared:
-            assert status == "frozen" and reason.startswith(f"the partner bill of {newest} is not paid yet")
-        else:
-            assert status == comparison and (period == newest or reason is None)
+    for period, comparison, status, frozen_reason in rows:
+        if period == newest:
+            assert frozen_reason == reason
+            assert status == ("frozen" if comparison in compared else comparison)
+        else:   # the older month's statement says Paid
+            assert (status, frozen_reason) == (comparison, None)
     # frozen or not, the planted incentive anomalies of both periods are reported
     planted = {(r["bill_cycle"], r["reference"]) for r in result.world.ground_truth
                if r["rule_id"].startswith("INCENTIVE.")}

@@ -5,7 +5,7 @@ are chosen so each area of the month-close pack shows a known status:
 - tie-out: red (a partner component and two customers do not match, with error findings);
 - discount audit: amber (two warnings, one of them without a cycle);
 - incentives: amber (one line frozen, no finding);
-- budgets: amber (the open month's BUDGET.OVER_NOT_FROZEN warning; another customer at 80 %);
+- budgets: red (a customer at 110 % with its BUDGET.OVER_NOT_FROZEN warning; another at 80 %);
 - coupons: red (COUPON.USED_BEYOND_BALANCE, an error without a cycle, on one customer's vouchers;
   another coupon expires in 10 days).
 
@@ -54,14 +54,15 @@ CREATE TABLE marts.budget_status (
   customer_id VARCHAR, customer_name VARCHAR, bill_cycle VARCHAR, as_of_date DATE,
   days_covered INTEGER, budget_type VARCHAR, budget_amount DECIMAL(20,8),
   mtd_spend_amount DECIMAL(20,8), utilisation DECIMAL(18,6), threshold_crossed INTEGER,
-  forecast_amount DECIMAL(20,8), forecast_utilisation DOUBLE, is_frozen BOOLEAN, status VARCHAR)
+  forecast_amount DECIMAL(20,8), forecast_utilisation DOUBLE, is_frozen BOOLEAN, status VARCHAR,
+  alert_level VARCHAR, note VARCHAR, days_in_month INTEGER, is_closed BOOLEAN, budget_snapshot_date DATE)
 """
 COUPON_DDL = """
 CREATE TABLE marts.coupon_status (
   coupon_id VARCHAR, customer_id VARCHAR, coupon_type VARCHAR, status VARCHAR,
   face_value DECIMAL(20,8), balance DECIMAL(20,8), used_amount DECIMAL(20,8),
   used_this_month_amount DECIMAL(20,8), valid_time TIMESTAMPTZ, expire_time TIMESTAMPTZ,
-  days_to_expiry INTEGER)
+  days_to_expiry INTEGER, used_in_bill_cycle VARCHAR, as_of_date DATE, snapshot_date DATE)
 """
 ALL_DDL = (FINDINGS_DDL, DISCOUNT_AUDIT_DDL, PARTNER_TIEOUT_DDL, CUSTOMER_TIEOUT_DDL, INCENTIVE_DDL,
            BUDGET_DDL, COUPON_DDL)
@@ -80,7 +81,8 @@ def insert_findings(con: duckdb.DuckDBPyConnection, rows) -> None:
 
 def fill_reconciliation_marts(con: duckdb.DuckDBPyConnection, cycle: str, open_month: str,
                               customers: dict[str, tuple[str, str]]) -> None:
-    """Rows for ``cycle`` (closed) and the budget/coupon marts as of ``open_month``.
+    """Rows for ``cycle`` (closed; its budgets as of its last usage export) and the coupon mart as read
+    in ``open_month``.
 
     ``customers`` maps "chinese", "acme", "formula" to (id, name).
     """
@@ -109,7 +111,7 @@ def fill_reconciliation_marts(con: duckdb.DuckDBPyConnection, cycle: str, open_m
          D("-2.03703670"), D("-2.03703670"), "the customer is billed less than the partner pays", "discount"),
         ("AGREEMENT.EXPIRED", "warning", None, chinese[0], "hws.service.type.ec2 / *", None, None, None,
          "the agreement ended before lines of its scope", "discount"),
-        ("BUDGET.OVER_NOT_FROZEN", "warning", open_month, acme[0], None, D("1000"), D("1100"), D("100"),
+        ("BUDGET.OVER_NOT_FROZEN", "warning", cycle, acme[0], None, D("1000"), D("1100"), D("100"),
          "over budget and not frozen", "budget"),
         ("COUPON.USED_BEYOND_BALANCE", "error", None, acme[0], "voucher", D("100"), D("125.50"), D("25.50"),
          "vouchers paid more than they gave", "coupon"),
@@ -122,15 +124,17 @@ def fill_reconciliation_marts(con: duckdb.DuckDBPyConnection, cycle: str, open_m
         (cycle, "Monthly rebate", "hws.service.type.obs", "Object Storage Service", "1", D("185.85"), D("0.03"), D("5.58"), D("5.58"),
          D(0), "frozen", "2026-04-08", "2026-05-15", "the partner bill of the period is not yet paid", "matched"),
     ])
-    con.executemany("INSERT INTO marts.budget_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        (acme[0], acme[1], open_month, "2026-04-20", 19, "monthly", D("1000"), D("1100"), D("1.1"), 100,
-         D("1736.84"), 1.73684, False, "over_budget"),
-        (chinese[0], chinese[1], open_month, "2026-04-20", 19, "monthly", D("1000"), D("800"), D("0.8"), 75,
-         D("1263.16"), 1.26316, False, "watch"),
-        (formula[0], formula[1], open_month, "2026-04-20", 19, "monthly", D("500"), D("10"), D("0.02"), 0,
-         D("15.79"), 0.03158, False, "ok"),
+    con.executemany("INSERT INTO marts.budget_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "30, true, '2026-03-20')", [
+        (acme[0], acme[1], cycle, "2026-03-20", 19, "monthly", D("1000"), D("1100"), D("1.1"), 100,
+         D("1736.84"), 1.73684, False, "over_budget", "red", None),
+        (chinese[0], chinese[1], cycle, "2026-03-20", 19, "monthly", D("1000"), D("800"), D("0.8"), 75,
+         D("1263.16"), 1.26316, False, "alert_75", "amber", None),
+        (formula[0], formula[1], cycle, "2026-03-20", 19, "monthly", D("500"), D("10"), D("0.02"), 0,
+         D("15.79"), 0.03158, False, "ok", "green", None),
     ])
-    con.executemany("INSERT INTO marts.coupon_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?)", [
+    con.executemany("INSERT INTO marts.coupon_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, "
+                    f"'{cycle}', '2026-04-20', '2026-04-20')", [
         ("CP-1", chinese[0], "cash_coupon", "active", D(200), D(100), D(100), D(100),
          "2026-01-01 00:00:00+08", "2026-04-30 23:59:59+08", 10),
         ("CP-2", acme[0], "voucher", "active", D(500), D(400), D(100), D(100),

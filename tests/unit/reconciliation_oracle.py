@@ -324,10 +324,13 @@ class WorldReading:
     def budgets(self) -> set[Finding]:
         spend = self.month_to_date_spend()
         frozen = {c["customer_id"] for c in self.api.customers if c["is_frozen"]}
+        # a one-time (PACKAGE) budget counts every month since it was set: the API's used amount
+        used = {b["customer_id"]: b["used_amount"] if b["budget_type"] == "PACKAGE" else spend.get(b["customer_id"], ZERO)
+                for b in self.api.budgets}
         return {finding("BUDGET.OVER_NOT_FROZEN", self.open_month, b["customer_id"], None,
-                        spend[b["customer_id"]] - b["budget_amount"])
+                        used[b["customer_id"]] - b["budget_amount"])
                 for b in self.api.budgets
-                if spend.get(b["customer_id"], ZERO) >= b["budget_amount"] and b["customer_id"] not in frozen}
+                if used[b["customer_id"]] >= b["budget_amount"] and b["customer_id"] not in frozen}
 
     def coupons(self) -> set[Finding]:
         found = set()

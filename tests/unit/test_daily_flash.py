@@ -1,7 +1,9 @@
-"""The daily flash of the open month, against staging tables created by the project's own DDL and a
-previous month whose figures are worked out below."""
+"""The daily flash of the open month, against staging tables created by the project's own DDL (read
+through the marts.daily_spend model) and a previous month whose figures are worked out below."""
 
 from __future__ import annotations
+
+import re
 
 import csv
 import re
@@ -11,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.lib.sql_models import run_model
 from reports.daily_flash import render_daily_flash
 from reports.flash_data import NoUsageExport, days_covered, load_flash_data
 from reports.reconciliation import API_NOT_CONFIGURED
@@ -97,12 +100,15 @@ def build_flash_warehouse(con: duckdb.DuckDBPyConnection, with_bill_file: bool =
     ])
     if with_budgets:
         con.execute(BUDGET_DDL)
-        con.executemany("INSERT INTO marts.budget_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        con.executemany("INSERT INTO marts.budget_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                        "NULL, 30, false, '2026-04-21')", [
             (ALPHA[0], ALPHA[1], OPEN, "2026-04-21", 20, "monthly", D(200), D("150.25"), D("0.75125"), 75,
-             D("225.375"), 1.126875, False, "watch"),
+             D("225.375"), 1.126875, False, "alert_75", "amber"),
             (BETA[0], BETA[1], OPEN, "2026-04-21", 20, "monthly", D(250), D(300), D("1.2"), 100,
-             D(450), 1.8, False, "over_budget"),
+             D(450), 1.8, False, "over_budget", "red"),
         ])
+    # a view: rows the tests add to staging later show through it
+    run_model(con, "marts", "daily_spend")
 
 
 @pytest.fixture
@@ -205,6 +211,20 @@ def test_budgets_first_over_75_and_not_available_without_the_api(warehouse, tmp_
     build_flash_warehouse(con, with_budgets=False)  # an older warehouse: no budget mart at all
     html = render_daily_flash(con, OPEN, tmp_path / "c").html.read_text(encoding="utf-8")
     assert "Not available: this warehouse has no marts.budget_status" in html
+
+
+def test_the_budget_card_counts_threshold_crossings_and_forecast_overruns(warehouse, tmp_path):
+    # a third customer at 10 % so far, forecast at 130 % of its budget by month end
+    warehouse.execute("INSERT INTO marts.budget_status VALUES ('cust-g', 'Gamma', ?, '2026-04-21', 20, 'monthly', "
+                      "100, 10, 0.1, 0, 130, 1.3, false, 'forecast_over', 'amber', ?, 30, false, '2026-04-21')",
+                      [OPEN, "refunds of USD 5.00 exceed the month's usage of USD 15.00"])
+    html = render_daily_flash(warehouse, OPEN, tmp_path).html.read_text(encoding="utf-8")
+    card = html[html.index('<div class="label">Budgets</div>'):]
+    card = card[:card.index("</div></div>")]
+    assert re.sub(r"<[^>]+>", " ", card).split() == (
+        "Budgets 1 over budget 1 at 75 or 90 %, 1 more forecast over budget (of 3 customers)").split()
+    # a row's explanation (here: refunds above the month's usage) is shown beside its status
+    assert "refunds of USD 5.00 exceed the month&#39;s usage of USD 15.00" in html
 
 
 def test_csv_has_every_customer_with_exact_figures_and_neutralised_text(warehouse, tmp_path):

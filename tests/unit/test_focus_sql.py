@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.lib.focus import build_views, read_service_categories
+from pipelines.lib.focus import load_seeds, read_service_categories
 from pipelines.lib.sql_models import run_model
 from sandbox.anomalies import UNSOLD_SERVICES
 from sandbox.catalog import SERVICES
@@ -34,10 +34,11 @@ def line(con, trade_id: str, bill_type: str, billing_mode: int, official: str, d
 
 def build(con) -> None:
     bill_file(con, CYCLE)
+    load_seeds(con)
     for layer, name in (("core", "customer_discount_rule"), ("core", "bill_file_cycle"), ("core", "rated_bill_line"),
-                        ("marts", "customer_bill_line")):
+                        ("marts", "customer_bill_line"), ("core", "focus_billing_period"), ("core", "focus_charge"),
+                        ("marts", "focus_partner_cost"), ("marts", "focus_customer_billing")):
         run_model(con, layer, name, CYCLE)
-    build_views(con)
 
 
 def focus_rows(con, mart: str) -> dict[str, dict]:

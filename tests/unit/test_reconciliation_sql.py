@@ -9,8 +9,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import pytest
 
-from pipelines.lib.reconciliation import prepare
-from pipelines.lib.sql_models import run_model
+from pipelines.lib.focus import load_seeds
+from pipelines.lib.sql_models import run_models
 from pipelines.lib.warehouse import ensure_schema
 
 D = Decimal
@@ -18,15 +18,6 @@ CENT = Decimal("0.01")
 NOW = dt.datetime(2026, 10, 4, 2, 0, tzinfo=dt.timezone.utc)
 LINEAGE = {"src_object": "k", "src_member": "m", "src_sha256": "h", "src_snapshot": "s", "load_id": "l",
            "fetched_at": NOW}
-
-# every model of the reconciliation, in the order the assets build them
-MODELS = [
-    ("core", "customer_discount_rule"), ("core", "rated_bill_line"), ("marts", "customer_monthly_expenditure"),
-    ("marts", "partner_bill_tieout"), ("marts", "customer_bill_tieout"), ("core", "discount_finding"),
-    ("marts", "discount_audit"), ("core", "customer_service_performance"), ("marts", "incentive_reconciliation"),
-    ("marts", "budget_status"), ("core", "customer_coupon_use"), ("core", "coupon_expiry_finding"),
-    ("core", "coupon_balance_finding"), ("marts", "coupon_status"), ("marts", "reconciliation_findings"),
-]
 
 
 @pytest.fixture
@@ -67,9 +58,10 @@ def line(con, cycle: str, trade_id: str, bill_type: str, amount: str, service: s
 
 
 def reconcile(con, cycle: str) -> None:
-    prepare(con)
-    for layer, name in MODELS:
-        run_model(con, layer, name, cycle)
+    """Every model of sql/core and sql/marts for the cycle, in the order their SQL reads each other,
+    after the data files of sql/seeds (the FOCUS models join them), as a run does."""
+    load_seeds(con)
+    run_models(con, cycle)
 
 
 def findings(con, area: str | None = None) -> set[tuple]:
@@ -170,6 +162,25 @@ def test_partner_discounts_on_resale_are_found_per_line_and_per_order_and_discou
     assert con.execute("select count(*) from marts.discount_audit").fetchone()[0] == 3
 
 
+def test_a_negative_margin_is_found_per_customer_and_service_of_every_cycle_in_the_mart(con):
+    # the partner gives c1 12 % on svc.a while HUAWEI CLOUD gives it 10 %: billed 88, charged 90
+    insert(con, "staging.customer_discount", customer_id="c1", service_type_code="svc.a", resource_type_code="*",
+           discount_rate=D("0.12"), valid_from=dt.date(2026, 1, 1))
+    for cycle in ("2026-08", "2026-09"):
+        bill_file(con, cycle)
+        line(con, cycle, f"T-{cycle}", "Expenditure", "100", discount="10")
+        line(con, cycle, f"T-{cycle}-b", "Expenditure", "100", service="svc.b")   # list price: margin 0
+        reconcile(con, cycle)
+    assert findings(con, "discount") == {("DISCOUNT.NEGATIVE_MARGIN", "2026-08", "c1", "svc.a", "-2.00"),
+                                         ("DISCOUNT.NEGATIVE_MARGIN", "2026-09", "c1", "svc.a", "-2.00")}
+    expected, actual, message = con.execute(
+        "select expected, actual, message from marts.discount_audit where bill_cycle = '2026-09'").fetchone()
+    assert (expected, actual) == (D(90), D(88))
+    assert "svc.a: the customer is billed 88.00, HUAWEI CLOUD charges 90.00 (margin -2.00)" in message
+    # core reads no mart: the per-cycle discount findings hold no margin
+    assert con.execute("select count(*) from core.discount_finding").fetchone()[0] == 0
+
+
 # ------------------------------------------------------------------------------------------ incentives
 
 def _policy(con, cycle: str, service: str, policy: int) -> None:
@@ -196,8 +207,9 @@ def _statement(con, period: str, service: str, amount: str, status: str = "Confi
            incentive_type=incentive_type, service_type_code=service, incentive_amount=D(amount), status=status)
 
 
-def _credit(con, due: str) -> None:
-    insert(con, "staging.api_partner_credit", snapshot_date=dt.date(2026, 10, 4), consumption_quota=D(10_000),
+def _credit(con, due: str, on: str = "2026-10-06") -> None:
+    """A partner credit reading taken on `on` (GMT+8 snapshot date)."""
+    insert(con, "staging.api_partner_credit", snapshot_date=dt.date.fromisoformat(on), consumption_quota=D(10_000),
            amount=D(0), coupon_amount=D(0), due_amount=D(due), unbilled_amount=D(0), used_consumption_quota=D(due))
 
 
@@ -237,30 +249,58 @@ def test_only_services_of_policy_0_1_and_13_have_an_expected_incentive(con):
     assert findings(con, "incentive") == {("INCENTIVE.EXTRA_IN_STATEMENT", "2026-09", None, "svc.two", "5.00")}
 
 
-def test_a_period_is_frozen_by_its_statement_or_by_the_unpaid_bill_of_the_latest_cycle(con):
-    for cycle in ("2026-08", "2026-09"):
+def test_a_period_is_frozen_by_its_own_statement_and_bill_whichever_month_ran_last(con):
+    for cycle, amount in (("2026-07", "100.00"), ("2026-08", "200.00"), ("2026-09", "300.00")):
         bill_file(con, cycle)
-        line(con, cycle, f"T-{cycle}", "Expenditure", "200.00")
+        line(con, cycle, f"T-{cycle}", "Expenditure", amount)
         _policy(con, cycle, "svc.a", 0)
+        _partner_bill(con, cycle, amount, "0")
     _rate(con, 0, "0.05")
+    _statement(con, "2026-07", "svc.a", "5.00", status="Paid")
     _statement(con, "2026-08", "svc.a", "11.00", status="Frozen")   # expected 10.00
-    _statement(con, "2026-09", "svc.a", "10.00")
-    _credit(con, "12345.6")
-    for cycle in ("2026-08", "2026-09"):
+    _statement(con, "2026-09", "svc.a", "15.00")                    # Confirmed: not paid out yet
+    # a reading taken after the bill of 2026-09 was issued (2026-10-05): USD 321.00 still due
+    _credit(con, "321.00", on="2026-10-06")
+    before = {}
+    for cycle in ("2026-07", "2026-08", "2026-09"):
         reconcile(con, cycle)
+        before[cycle] = incentive_rows(con)[(cycle, "svc.a")]
     rows = incentive_rows(con)
+    # each period keeps what it showed when it was closed: the later months change nothing in it
+    assert {cycle: rows[(cycle, "svc.a")] for cycle in before} == before
+    assert rows[("2026-07", "svc.a")] == (D("5.00"), D("5.00"), "matched", "matched", None)
     assert rows[("2026-08", "svc.a")] == (D("10.00"), D("11.00"), "mismatch", "frozen", "the statement says Frozen")
-    assert rows[("2026-09", "svc.a")] == (D("10.00"), D("10.00"), "matched", "frozen",
-                                          "the partner bill of 2026-09 is not paid yet (amount due USD 12,345.60)")
+    # the month's own bill (the API's 300.00, not the credit's 321.00) and the statement's status
+    assert rows[("2026-09", "svc.a")] == (
+        D("15.00"), D("15.00"), "matched", "frozen",
+        "the partner bill of 2026-09 (amount due USD 300.00) was not paid on 2026-10-06: the partner credit "
+        "showed USD 321.00 due that day, and the statement says Confirmed")
     # frozen or not, a mismatch is a finding
     assert findings(con, "incentive") == {("INCENTIVE.AMOUNT_MISMATCH", "2026-08", None, "svc.a", "1.00")}
 
-    con.execute("delete from staging.api_partner_credit")
-    _credit(con, "0")   # the partner paid: only the statement's own freeze is left
+    _credit(con, "0", on="2026-10-07")   # the partner paid: only the statement's own freeze is left
     reconcile(con, "2026-09")
     rows = incentive_rows(con)
     assert rows[("2026-09", "svc.a")][2:] == ("matched", "matched", None)
     assert rows[("2026-08", "svc.a")][3] == "frozen"
+
+
+def test_a_credit_reading_taken_before_the_bill_file_landed_freezes_nothing(con):
+    bill_file(con, "2026-09")
+    line(con, "2026-09", "T1", "Expenditure", "200.00")
+    _policy(con, "2026-09", "svc.a", 0)
+    _rate(con, 0, "0.05")
+    # the bill file of 2026-09 landed on 2026-10-04 (GMT+8): a reading of the day before shows an older bill
+    _credit(con, "500.00", on="2026-10-03")
+    reconcile(con, "2026-09")
+    assert incentive_rows(con)[("2026-09", "svc.a")][2:] == ("awaiting_statement", "awaiting_statement", None)
+
+    _credit(con, "500.00", on="2026-10-04")   # no statement yet, no bill from the API either
+    reconcile(con, "2026-09")
+    assert incentive_rows(con)[("2026-09", "svc.a")][2:] == (
+        "awaiting_statement", "awaiting_statement",
+        "the partner bill of 2026-09 was not paid on 2026-10-04: the partner credit showed USD 500.00 due "
+        "that day, and no statement has been delivered")
 
 
 def test_nothing_is_missing_from_a_statement_that_has_not_been_delivered_yet(con):
@@ -307,3 +347,101 @@ def test_expected_dates_count_working_days_of_the_next_month(con, period, reconc
                         "from marts.incentive_reconciliation").fetchall()
     assert dates == [(dt.date.fromisoformat(reconciliation), dt.date.fromisoformat(payment))]
     assert dates[0][0].weekday() < 5
+
+
+# ------------------------------------------------------------------------------------------ budgets
+
+def _usage(con, cycle: str, export: str, customer: str, amount: str, billing_mode: int = 1) -> None:
+    """A line of the usage export made on `export` (a refund is a negative amount)."""
+    trade_time = dt.datetime.combine(dt.date.fromisoformat(f"{cycle}-01"), dt.time(3), dt.timezone.utc)
+    insert(con, "staging.usage_line", bill_cycle=cycle, export_date=dt.date.fromisoformat(export),
+           customer_id=customer, trade_time=trade_time, trade_date_local=trade_time.date(),
+           billing_mode=billing_mode, service_type_code="svc.a", official_amount=D(amount), discount_amount=D(0),
+           amount_due=D(amount), src_record=1)
+
+
+def _budget(con, customer: str, amount: str, used: str, budget_type: str = "MONTHLY",
+            on: str = "2026-10-06") -> None:
+    insert(con, "staging.api_budget", snapshot_date=dt.date.fromisoformat(on), customer_id=customer,
+           budget_type=budget_type, budget_amount=D(amount), used_amount=D(used))
+
+
+def budget_rows(con) -> dict[tuple[str, str], dict]:
+    cursor = con.execute("""select bill_cycle, customer_id, budget_used_amount, utilisation, threshold_crossed,
+                                   forecast_amount, forecast_utilisation, status, alert_level, note
+                            from marts.budget_status""")
+    names = [c[0] for c in cursor.description]
+    return {(r[0], r[1]): dict(zip(names[2:], r[2:])) for r in cursor.fetchall()}
+
+
+def test_budgets_count_forecast_overruns_and_do_not_extrapolate_refunds_or_purchases(con):
+    # the export of 2026-10-06 covers 5 days of a 31-day month
+    _usage(con, "2026-10", "2026-10-06", "c.forecast", "100.00")               # 100 / 5 × 31 = 620
+    _budget(con, "c.forecast", "500.00", "100.00")
+    _usage(con, "2026-10", "2026-10-06", "c.alert", "400.00", billing_mode=0)   # a monthly subscription: 80 %
+    _budget(con, "c.alert", "500.00", "400.00")
+    _usage(con, "2026-10", "2026-10-06", "c.over", "510.00")
+    _budget(con, "c.over", "500.00", "510.00")
+    # usage 172.55, a refund of a subscription bought earlier 1,287.52, on a one-time budget used 7,460.36
+    _usage(con, "2026-10", "2026-10-06", "c.refund", "172.55")
+    _usage(con, "2026-10", "2026-10-06", "c.refund", "-1287.52", billing_mode=0)
+    _budget(con, "c.refund", "11380.00", "7460.36", budget_type="PACKAGE")
+    _usage(con, "2026-10", "2026-10-06", "c.ok", "10.00")
+    _budget(con, "c.ok", "500.00", "10.00")
+    reconcile(con, "2026-10")
+    rows = budget_rows(con)
+    assert rows[("2026-10", "c.forecast")] == {
+        "budget_used_amount": D("100.00"), "utilisation": D("0.2"), "threshold_crossed": 0,
+        "forecast_amount": D("620.00"), "forecast_utilisation": D("1.24"), "status": "forecast_over",
+        "alert_level": "amber", "note": None}
+    # a subscription is bought once: the forecast is what was bought, not 400 / 5 × 31
+    assert rows[("2026-10", "c.alert")]["forecast_amount"] == D("400.00")
+    assert (rows[("2026-10", "c.alert")]["status"], rows[("2026-10", "c.alert")]["alert_level"]) == ("alert_75", "amber")
+    assert (rows[("2026-10", "c.over")]["status"], rows[("2026-10", "c.over")]["alert_level"]) == ("over_budget", "red")
+    # the one-time budget counts what the API says was used since it was set; the refund is explained and
+    # is not extrapolated: 7,460.36 + 172.55 / 5 × 26 days left
+    assert rows[("2026-10", "c.refund")] == {
+        "budget_used_amount": D("7460.36"), "utilisation": D("0.655568"), "threshold_crossed": 0,
+        "forecast_amount": D("8357.62"), "forecast_utilisation": D("0.734413"), "status": "ok",
+        "alert_level": "green",
+        "note": "refunds of USD 1,287.52 exceed the month's usage of USD 172.55"}
+    mtd = con.execute("select mtd_spend_amount, refund_amount, one_off_amount, accruing_amount "
+                      "from marts.budget_status where customer_id = 'c.refund'").fetchone()
+    assert mtd == (D("-1114.97"), D("-1287.52"), D("0"), D("172.55"))
+    assert rows[("2026-10", "c.ok")]["status"] == "ok"
+    assert findings(con, "budget") == {("BUDGET.OVER_NOT_FROZEN", "2026-10", "c.over", None, "10.00")}
+
+
+def test_a_closed_month_keeps_its_own_budget_status_and_says_when_its_budgets_were_read(con):
+    _usage(con, "2026-09", "2026-10-01", "c1", "450.00")     # 2026-09's last export: the whole month
+    _budget(con, "c1", "500.00", "450.00", on="2026-09-30")
+    _usage(con, "2026-10", "2026-10-06", "c1", "100.00")
+    _usage(con, "2026-10", "2026-10-06", "c2", "20.00")
+    _budget(con, "c1", "400.00", "100.00", on="2026-10-06")  # the budget was lowered in October
+    _budget(con, "c2", "100.00", "20.00", on="2026-10-06")   # c2 got a budget only in October
+    bill_file(con, "2026-09")
+    reconcile(con, "2026-10")
+    rows = con.execute("""select bill_cycle, customer_id, budget_amount, api_used_amount, mtd_spend_amount,
+                                 days_covered, is_closed, budget_snapshot_date, status, note
+                          from marts.budget_status order by bill_cycle, customer_id""").fetchall()
+    assert rows == [
+        ("2026-09", "c1", D("500.00"), D("450.00"), D("450.00"), 30, True, dt.date(2026, 9, 30), "alert_90", None),
+        ("2026-10", "c1", D("400.00"), D("100.00"), D("100.00"), 5, False, dt.date(2026, 10, 6), "forecast_over",
+         None),
+        ("2026-10", "c2", D("100.00"), D("20.00"), D("20.00"), 5, False, dt.date(2026, 10, 6), "forecast_over", None),
+    ]
+
+    # no budget was read while 2026-09 was open: the newest reading stands in, dated; its used amount counts
+    # October, so it is not shown as September's
+    con.execute("delete from staging.api_budget where snapshot_date = '2026-09-30'")
+    _budget(con, "c3", "900.00", "80.00", budget_type="PACKAGE", on="2026-10-06")
+    reconcile(con, "2026-10")
+    rows = con.execute("""select customer_id, budget_amount, api_used_amount, budget_snapshot_date, status, note
+                          from marts.budget_status where bill_cycle = '2026-09' order by customer_id""").fetchall()
+    assert rows == [
+        ("c1", D("400.00"), None, dt.date(2026, 10, 6), "over_budget", None),
+        ("c2", D("100.00"), None, dt.date(2026, 10, 6), "ok", None),
+        ("c3", D("900.00"), None, dt.date(2026, 10, 6), "not_measured",
+         "a one-time budget: its use up to 2026-09 is not known")]
+    # a closed month's over-budget is shown, not raised: only the open month can still be acted on
+    assert findings(con, "budget") == set()

@@ -562,7 +562,7 @@ def test_a_large_month_lists_customer_bills_per_service_in_the_workbook(warehous
 
 # ------------------------------------------------------------------------------ reconciliation
 
-OPEN_MONTH = EMPTY_CYCLE  # the month the budget and coupon marts describe
+OPEN_MONTH = EMPTY_CYCLE  # the month the coupon mart was read in
 RECON_CSVS = ["reconciliation_findings", "partner_bill_tieout", "customer_bill_tieout",
               "incentive_reconciliation", "budget_status", "coupon_status"]
 RECON_SHEETS = ["Reconciliation", "Tie-out", "Discount audit", "Incentives", "Budgets", "Coupons"]
@@ -597,6 +597,8 @@ def _make_clean(con) -> None:
                 "file_amount = coalesce(file_amount, 0), difference_amount = 0, status = 'matched'")
     con.execute("UPDATE marts.incentive_reconciliation SET status = 'matched', comparison_status = 'matched', "
                 "frozen_reason = NULL")
+    con.execute("UPDATE marts.budget_status SET mtd_spend_amount = 10, utilisation = 0.01, threshold_crossed = 0, "
+                "forecast_amount = 20, forecast_utilisation = 0.02, status = 'ok', alert_level = 'green'")
 
 
 def _section(html: str, start: str, end: str) -> str:
@@ -613,18 +615,23 @@ def test_glance_rule(errors, warnings, mismatches, frozen, level):
 
 def test_status_at_a_glance_per_area(recon_report, recon_warehouse):
     assert _levels(recon_warehouse) == {"tieout": "red", "discount": "amber", "incentive": "amber",
-                                        "budget": "amber", "coupon": "red"}
+                                        "budget": "red", "coupon": "red"}
     html = _html(recon_report)
     glance = _section(html, '<div class="glance">', 'id="reconciliation-findings"')
     cards = re.findall(r'<a class="area (\w+)" href="#([\w-]+)">\s*<div class="title">([^<]+)</div>\s*'
                        r'<div class="level">([^<]+)</div>', glance)
     assert cards == [("red", "tie-out", "Bill tie-out", "Red"), ("amber", "discount-audit", "Discount audit", "Amber"),
-                     ("amber", "incentives", "Incentives", "Amber"), ("amber", "budgets", "Budgets", "Amber"),
+                     ("amber", "incentives", "Incentives", "Amber"), ("red", "budgets", "Budgets", "Red"),
                      ("red", "coupons", "Coupons", "Red")]
     assert "3 errors" in glance and "USD 1,346.90" in glance  # 1,234.56 + 99.99 + 12.35
     # the frozen line agrees with the statement: it counts as agreeing, and as frozen
     assert "2 warnings" in glance and "2 of 2 compared lines match the statement, 1 frozen" in glance
-    assert "2 of 3 customers at 75 %+" in glance and "1 expiring within 30 days" in glance
+    assert "1 over budget, 1 at 75/90 %, 0 more forecast above budget (of 3 customers)" in glance
+    assert "As of 2026-03-20, the last usage export of 2026-03" in glance
+    assert "1 expiring within 30 days" in glance
+    # the coupons were read after 2026-03 ended: the pack says so instead of passing them off as March's
+    assert ("As read on 2026-04-20, after 2026-03 ended (the BSS API keeps only current balances); "
+            "days left count from 2026-04-20") in glance
 
 
 def test_a_frozen_incentive_line_that_differs_from_the_statement_does_not_count_as_agreeing(recon_warehouse):
@@ -643,7 +650,7 @@ def test_a_clean_reconciliation_is_green_and_one_error_or_mismatch_turns_its_are
                             "WHERE service_type_code = 'hws.service.type.ec2'")
     insert_findings(recon_warehouse, [
         ("DISCOUNT.RATE_MISMATCH", "error", CYCLE, ACME[0], "T-201", D(37), D(35), D(-2), "rate", "discount"),
-        ("BUDGET.OVER_NOT_FROZEN", "warning", OPEN_MONTH, ACME[0], None, D(1000), D(1100), D(100), "over", "budget"),
+        ("BUDGET.OVER_NOT_FROZEN", "warning", CYCLE, ACME[0], None, D(1000), D(1100), D(100), "over", "budget"),
         ("COUPON.USED_AFTER_EXPIRY", "info", CYCLE, ACME[0], "T-200", None, None, D(5), "info only", "coupon"),
     ])
     assert _levels(recon_warehouse) == {"tieout": "green", "discount": "red", "incentive": "red",
@@ -663,7 +670,7 @@ def test_reconciliation_comes_right_after_the_notes_findings_first(recon_report)
                      "TIEOUT.PARTNER_BILL", "BUDGET.OVER_NOT_FROZEN", "DISCOUNT.NEGATIVE_MARGIN",
                      "AGREEMENT.EXPIRED"]
     assert "7 findings" in findings
-    assert "cycle 2026-04" in findings and "no cycle" in findings  # the open month's budget, cycle-less ones
+    assert "no cycle" in findings  # cycle-less findings are in every pack
     assert "February" not in findings  # another cycle's finding
 
 
@@ -688,10 +695,12 @@ def test_incentive_budget_and_coupon_sections(recon_report):
     incentives = _section(html, 'id="incentives"', 'id="budgets"')
     assert incentives.index("hws.service.type.obs") < incentives.index("hws.service.type.ec2")  # frozen first
     assert "3.00 %" in incentives and "2026-05-15" in incentives
-    assert "the partner bill of the period is not yet paid" in incentives
+    # the period's frozen reason is said once, above the table, not repeated in a column on every row
+    assert ('<span class="pill frozen">frozen</span> The partner bill of the period is not yet paid.</p>'
+            in incentives) and "Frozen reason" not in incentives
     assert re.search(r"All services</td>\s*<td[^>]*>885\.85</td>", incentives)
     budgets = _section(html, 'id="budgets"', 'id="coupons"')
-    assert "open month 2026-04, as of 2026-04-20" in budgets
+    assert "Budgets: 2026-03, as of 2026-03-20" in budgets
     assert budgets.index("Acme") < budgets.index("上海云帆科技有限公司") < budgets.index("=HYPERLINK")
     assert 'style="width: 100.0%"' in budgets and "110.00 %" in budgets  # the bar stops at 100 %
     coupons = _section(html, 'id="coupons"', 'id="totals"')
@@ -720,7 +729,7 @@ def test_reconciliation_sheets_have_frozen_headers_filters_and_numeric_money(rec
 
     status = workbook["Reconciliation"]
     assert [(row[0].value, row[1].value) for row in status.iter_rows(min_row=2, max_row=6)] == [
-        ("Bill tie-out", "Red"), ("Discount audit", "Amber"), ("Incentives", "Amber"), ("Budgets", "Amber"),
+        ("Bill tie-out", "Red"), ("Discount audit", "Amber"), ("Incentives", "Amber"), ("Budgets", "Red"),
         ("Coupons", "Red")]
     assert status["D2"].value == pytest.approx(1346.90)
     assert status.max_row == 8 + 7  # header row 8, the cycle's seven findings
@@ -754,7 +763,7 @@ def test_a_formula_name_is_neutralised_in_the_new_sheets_and_csvs(recon_report):
         assert names[FORMULA[0]] == "'" + FORMULA[1], export
 
 
-def test_reconciliation_csvs_hold_the_cycle_and_the_current_budgets_and_coupons(recon_report):
+def test_reconciliation_csvs_hold_the_cycle_its_budgets_and_the_current_coupons(recon_report):
     assert list(recon_report.csv_by_mart)[-6:] == RECON_CSVS
 
     def rows(name):
@@ -764,7 +773,7 @@ def test_reconciliation_csvs_hold_the_cycle_and_the_current_budgets_and_coupons(
     findings = rows("reconciliation_findings")
     assert sorted((r["rule_id"], r["bill_cycle"]) for r in findings) == sorted([
         ("TIEOUT.PARTNER_BILL", CYCLE), ("TIEOUT.CUSTOMER_AMOUNT", CYCLE), ("TIEOUT.CUSTOMER_MISSING_IN_FILE", CYCLE),
-        ("DISCOUNT.NEGATIVE_MARGIN", CYCLE), ("AGREEMENT.EXPIRED", ""), ("BUDGET.OVER_NOT_FROZEN", OPEN_MONTH),
+        ("DISCOUNT.NEGATIVE_MARGIN", CYCLE), ("AGREEMENT.EXPIRED", ""), ("BUDGET.OVER_NOT_FROZEN", CYCLE),
         ("COUPON.USED_BEYOND_BALANCE", "")])
     partner = rows("partner_bill_tieout")
     assert {r["bill_cycle"] for r in partner} == {CYCLE} and len(partner) == 4
@@ -816,8 +825,9 @@ def test_empty_marts_say_no_data(warehouse, tmp_path):
     part = _section(_html(render_month_close(warehouse, CYCLE, tmp_path / CYCLE)), 'id="reconciliation"', 'id="totals"')
     assert "No data for 2026-03: neither a bill file nor an API bill to tie out." in part
     assert "No data for 2026-03: no incentive to reconcile for this period." in part
-    assert ("No data: no budget status yet (it is built from the BSS API&#39;s budgets and the open month&#39;s "
-            "usage export).") in part
+    # nothing promises a status that will never come: the month's usage exports were not loaded
+    assert ("No data: no budget status for 2026-03 (budgets are measured on the month&#39;s daily usage exports, "
+            "and none of 2026-03 was loaded).") in part
     assert "No reconciliation finding for 2026-03." in part
 
 
@@ -976,7 +986,7 @@ def test_audit_sheets_have_human_headers_and_dates_are_excel_dates(recon_warehou
         ("Customer bills", "Trade time (GMT+8)", datetime(2026, 3, 3, 10, 0), "yyyy-mm-dd hh:mm:ss"),
         ("Restatements", "Re-delivered at (UTC)", datetime(2026, 4, 6, 10, 30), "yyyy-mm-dd hh:mm:ss"),
         ("Incentives", "Expected payment", datetime(2026, 5, 15), "yyyy-mm-dd"),
-        ("Budgets", "As of", datetime(2026, 4, 20), "yyyy-mm-dd"),
+        ("Budgets", "As of", datetime(2026, 3, 20), "yyyy-mm-dd"),  # the pack's own month
         ("Coupons", "Expires (GMT+8)", datetime(2026, 4, 15, 23, 59, 59), "yyyy-mm-dd hh:mm:ss"),  # CP-3
     ]
     for sheet_name, header, value, number_format in expected:
@@ -1015,7 +1025,7 @@ def test_codes_are_shown_with_their_names(recon_report):
     assert {row[status].value for row in quality.iter_rows(min_row=2)} == {"quarantined rows", "ok"}
     budgets = workbook["Budgets"]
     status = [cell.value for cell in budgets[1]].index("Status")
-    assert [row[status].value for row in budgets.iter_rows(min_row=2)] == ["over budget", "watch", "ok"]
+    assert [row[status].value for row in budgets.iter_rows(min_row=2)] == ["over budget", "at 75 %", "ok"]
     html = _section(_html(recon_report), 'id="incentives"', 'id="budgets"')
     assert re.search(r'<span class="name">Object Storage Service</span><span class="id">hws.service.type.obs</span>',
                      html)
@@ -1043,3 +1053,17 @@ def test_a_service_the_incentive_mart_does_not_name_is_named_from_the_bill_lines
     assert names == ["Object Storage Service", "Elastic Cloud Server"]
     html = _section(_html(report), 'id="incentives"', 'id="budgets"')
     assert '<span class="name">Object Storage Service</span><span class="id">hws.service.type.obs</span>' in html
+
+
+def test_budgets_read_after_the_month_ended_are_shown_but_not_judged(recon_warehouse, tmp_path):
+    # a closed month raises no budget finding (only the open month can still be acted on)
+    recon_warehouse.execute("UPDATE marts.budget_status SET budget_snapshot_date = '2026-04-20'")
+    recon_warehouse.execute("DELETE FROM marts.reconciliation_findings WHERE check_area = 'budget'")
+    data = load_reconciliation_data(recon_warehouse, CYCLE, True)
+    (budget,) = [status for status in data.statuses if status.area.key == "budget"]
+    assert (budget.level, budget.reason) == (
+        "no_data", "not judged: no budget was read during 2026-03 (the BSS API keeps only the current budgets); "
+                   "the table compares those read on 2026-04-20 with 2026-03's spend")
+    html = _html(render_month_close(recon_warehouse, CYCLE, tmp_path / CYCLE, api_configured=True))
+    budgets = _section(html, 'id="budgets"', 'id="coupons"')
+    assert "Budgets as read on 2026-04-20: none was read during 2026-03" in budgets and "Acme" in budgets
