@@ -4,12 +4,23 @@
 -- discount, quantities and units, service category, SKU, region and resource, and the x_ columns both
 -- views share. The two FOCUS views add the amounts and the accounts of their side; the lower-case
 -- columns are keys for them, not FOCUS columns.
--- grain: one bill line. Source: staging.bill_line, staging.api_indirect_partner, core.focus_billing_period,
--- core.focus_service_category and core.focus_pricing_unit (data files under sql/seeds).
+-- grain: one bill line. Source: core.rated_bill_line (the lines with the customer's agreed price, for the
+-- customer view), staging.bill_line (the orders refunds name), staging.api_indirect_partner,
+-- core.focus_billing_period, core.focus_service_category and core.focus_pricing_unit (data files under
+-- sql/seeds).
+-- Lean for the exports of millions of lines: the lines are read once, every join's other side is small
+-- (a cycle, a reseller, a service type, a unit, an order a refund names).
 -- Billing modes are the file's codes (docs/formats.md#billing-mode-codes): 0 yearly/monthly, 1 pay-per-use,
 -- 2/3 reserved instance subscription/hourly, 4/5/6 savings plan subscription/hourly/deduction.
 with lines as not materialized (
-    select * from staging.bill_line
+    select * from core.rated_bill_line
+),
+
+-- the orders of the cycle that a refund of the cycle names: a handful, not every order of the month
+refunded_orders as (
+    select distinct bill_cycle, original_order_id as trade_id
+    from staging.bill_line
+    where bill_type = 'Refund' and original_order_id is not null
 ),
 
 resellers as (
@@ -40,7 +51,8 @@ cycle_orders as (
         max(period_unit) as period_unit,
         max(usage_amount) as usage_amount,
         max(usage_unit) as usage_unit
-    from lines
+    from staging.bill_line
+    semi join refunded_orders using (bill_cycle, trade_id)
     where bill_type = 'Expenditure'
     group by bill_cycle, trade_id
 ),
@@ -112,6 +124,10 @@ final as (
         classified.cash_coupon_amount,
         classified.voucher_amount,
         classified.stored_card_amount,
+        -- the partner's price to the customer, for the customer view
+        classified.customer_charge_amount,
+        classified.discount_rate,
+        classified.agreement_rule,
         periods.billing_currency as "BillingCurrency",
         periods.billing_period_end as "BillingPeriodEnd",
         periods.billing_period_start as "BillingPeriodStart",

@@ -4,35 +4,33 @@
 -- services; the billing account is the customer. HUAWEI CLOUD's settlement with the partner (its
 -- discounts, coupons, adjustments) stays out: that is marts.focus_partner_cost.
 -- grain: one line of a customer's bill (Expenditure or Refund) of a closed bill cycle.
--- Source: marts.customer_bill_line (the customer charge), core.focus_charge.
+-- Source: core.focus_charge (the bill lines with the customer charge of marts.customer_bill_line, read in
+-- the same pass).
 -- ListCost = official_amount; ContractedCost = BilledCost = EffectiveCost = the customer charge at the
 -- agreed discount.
-with bill_lines as not materialized (
-    select * from marts.customer_bill_line
-),
-
-charges as not materialized (
+with charges as (
     select * from core.focus_charge
+    -- the lines of a customer's bill, as marts.customer_bill_line keeps them
+    where "x_BillType" in ('Expenditure', 'Refund')
 ),
 
 final as (
     select
-        bill_lines.customer_charge_amount as "BilledCost",
-        bill_lines.customer_id as "BillingAccountId",
-        coalesce(bill_lines.customer_name, bill_lines.customer_id) as "BillingAccountName",
-        bill_lines.customer_charge_amount as "ContractedCost",
-        bill_lines.customer_charge_amount as "EffectiveCost",
+        charges.customer_charge_amount as "BilledCost",
+        charges.customer_id as "BillingAccountId",
+        coalesce(charges.customer_name, charges.customer_id) as "BillingAccountName",
+        charges.customer_charge_amount as "ContractedCost",
+        charges.customer_charge_amount as "EffectiveCost",
         charges.billed_partner_name as "InvoiceIssuerName",
-        bill_lines.official_amount as "ListCost",
+        charges.official_amount as "ListCost",
         charges.* exclude (bill_cycle, src_member, src_record, customer_id, account_name, customer_name,
                            billed_partner_id, billed_partner_name, official_amount, discount_amount,
                            discount_types, truncated_amount, amount_due, cash_coupon_amount, voucher_amount,
-                           stored_card_amount),
+                           stored_card_amount, customer_charge_amount, discount_rate, agreement_rule),
         charges.billed_partner_id as "x_PartnerId",
-        bill_lines.discount_rate as "x_DiscountRate",
-        bill_lines.agreement_rule as "x_AgreementRule"
-    from bill_lines
-    join charges using (bill_cycle, src_member, src_record)
+        charges.discount_rate as "x_DiscountRate",
+        charges.agreement_rule as "x_AgreementRule"
+    from charges
 )
 
 select * from final

@@ -29,7 +29,7 @@ final as (
         charges.* exclude (bill_cycle, src_member, src_record, customer_id, account_name, customer_name,
                            billed_partner_id, billed_partner_name, official_amount, discount_amount,
                            discount_types, truncated_amount, amount_due, cash_coupon_amount, voucher_amount,
-                           stored_card_amount),
+                           stored_card_amount, customer_charge_amount, discount_rate, agreement_rule),
         charges.discount_types as "x_DiscountTypes",
         charges.discount_amount as "x_DiscountAmount",
         coalesce(charges.truncated_amount, 0)::decimal(20, 8) as "x_TruncatedAmount",
