@@ -169,7 +169,8 @@ def _demo(args, warehouse: Path, world_dir: Path, started: float) -> int:
             "object_store": ObjectStoreResource(endpoint_url=s3.endpoint_url, bucket=bucket,
                                                 access_key=s3.access_key, secret_key=s3.secret_key),
             "warehouse": WarehouseResource(path=str(warehouse)),
-            "reports": ReportsResource(out_dir=args.reports),
+            # the demo's packs hold the FOCUS files too; a nightly close writes them only when asked
+            "reports": ReportsResource(out_dir=args.reports, focus_exports=1),
             "bss_api": BssApiResource(endpoint=bss.endpoint_url, access_key=bss.access_key,
                                       secret_key=bss.secret_key, domain_id=bss.domain_id),
         }

@@ -63,7 +63,8 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     Grain: one pack per bill cycle. Source: marts.customer_monthly_expenditure, marts.customer_bill_line,
     marts.data_quality, audit.findings, audit.quarantine, and the reconciliation marts (tie-outs, discount
     audit, incentives, budgets, coupons, reconciliation_findings), each section saying so when its mart is absent.
-    A closed month's pack also holds its two FOCUS exports (marts.focus_partner_cost, marts.focus_customer_billing).
+    With BILLRECON_FOCUS_EXPORTS=1 (on in `billrecon demo`), a closed month's pack also holds its two FOCUS
+    exports (marts.focus_partner_cost, marts.focus_customer_billing).
     """
     cycle = context.partition_key
     with warehouse.connect() as con:
@@ -73,14 +74,14 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         for note in notes:
             context.log.warning(note)
         folder = reports.cycle_dir(cycle)
-        inputs = report_inputs(con, cycle, notes, bss_api.configured)
+        inputs = report_inputs(con, cycle, notes, bss_api.configured, reports.writes_focus)
         html = folder / f"month_close_{cycle}.html"
         if html.exists() and read_stamp(folder) == inputs:
             # same warehouse content, notes and code as the pack on disk: its bytes would not change
             return dg.MaterializeResult(metadata={"html": dg.MetadataValue.path(str(html)),
                                                   "unchanged": True, "notes": dg.MetadataValue.json(notes)})
         report = render_month_close(con, cycle, folder, notes, api_configured=bss_api.configured)
-        if is_closed(con, cycle):
+        if reports.writes_focus and is_closed(con, cycle):
             for view in VIEWS:
                 export(con, cycle, view, folder / pack_file_name(view, cycle))
         write_stamp(folder, inputs)
@@ -96,10 +97,11 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 STAMP_FILE = ".inputs.fingerprint"
 
 
-def report_inputs(con, cycle: str, notes: list[str], api_configured: bool) -> str:
-    """What a pack is made from: the warehouse's content fingerprint, the cycle, the notes, the API switch."""
+def report_inputs(con, cycle: str, notes: list[str], api_configured: bool, focus_exports: bool = False) -> str:
+    """What a pack is made from: the warehouse's content fingerprint, the cycle, the notes, the API
+    switch and whether it holds the FOCUS files."""
     return json.dumps({"warehouse": warehouse_fingerprint(con), "cycle": cycle, "notes": notes,
-                       "api_configured": api_configured}, sort_keys=True)
+                       "api_configured": api_configured, "focus_exports": focus_exports}, sort_keys=True)
 
 
 def read_stamp(folder: Path) -> str | None:

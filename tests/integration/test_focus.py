@@ -56,7 +56,7 @@ def closed_world(tmp_path_factory, world_dir):
         resources = {
             "object_store": ObjectStoreResource(inbox_dir=str(world_dir)),
             "warehouse": WarehouseResource(path=str(root / "wh" / "billrecon.duckdb")),
-            "reports": ReportsResource(out_dir=str(root / "reports")),
+            "reports": ReportsResource(out_dir=str(root / "reports"), focus_exports=1),
             "bss_api": BssApiResource(endpoint=bss.endpoint_url, access_key=bss.access_key,
                                       secret_key=bss.secret_key, domain_id=bss.domain_id),
         }
