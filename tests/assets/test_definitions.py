@@ -121,6 +121,11 @@ def test_model_assets_depend_on_what_their_sql_reads():
     staging = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()
                if key.to_user_string().startswith("stg_")}
     assert parents(defs, "restatement") == {"stg_bill_lines"}
+    # the tables of the data files in sql/seeds map to the asset that writes them
+    assert parents(defs, "core_focus_charge") == {"core_rated_bill_line", "core_focus_billing_period", "focus_seeds",
+                                                  "stg_bill_lines", "stg_api_resellers"}
+    assert parents(defs, "focus_customer_billing") == {"core_focus_charge"}
+    assert {"focus_partner_cost", "focus_customer_billing"} <= parents(defs, "month_close_report")
     assert parents(defs, "core_bill_file_cycle") == staging
 
 
