@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import pytest
 
+from pipelines.lib.focus import load_seeds
 from pipelines.lib.sql_models import run_models
 from pipelines.lib.warehouse import ensure_schema
 
@@ -57,7 +58,9 @@ def line(con, cycle: str, trade_id: str, bill_type: str, amount: str, service: s
 
 
 def reconcile(con, cycle: str) -> None:
-    """Every model of sql/core and sql/marts for the cycle, in the order their SQL reads each other."""
+    """Every model of sql/core and sql/marts for the cycle, in the order their SQL reads each other,
+    after the data files of sql/seeds (the FOCUS models join them), as a run does."""
+    load_seeds(con)
     run_models(con, cycle)
 
 
