@@ -216,14 +216,20 @@ def _print_planted(world, world_dir: Path) -> None:
 
 
 def _run_cycle(cycle: str, resources: dict, instance=None):
-    """Run one cycle on `instance` (None: a throwaway one): its outcome, and a progress line
-    (`done in 3.2 s`, the failed checks)."""
+    """Run one cycle on `instance` (None: a throwaway one): its outcome, and its progress line."""
     from pipelines.runner import run_cycle
 
     t0 = time.monotonic()
     outcome = run_cycle(cycle, resources, instance=instance)
-    checks = f", failed checks: {', '.join(outcome.failed_checks)}" if outcome.failed_checks else ""
-    return outcome, f"done in {time.monotonic() - t0:.1f} s{checks}"
+    return outcome, progress_line(outcome, time.monotonic() - t0)
+
+
+def progress_line(outcome, seconds: float) -> str:
+    """`done in 3.2 s`, then the checks that did not pass: a failed (error) check is a fault to look
+    into; a warning check is a finding to read in the pack (the demo plants some), said apart."""
+    checks = "".join(f"; {label}: {', '.join(names)}" for label, names in (
+        ("failed checks", outcome.error_checks), ("checks with findings to review", outcome.warning_checks)) if names)
+    return f"done in {seconds:.1f} s{checks}"
 
 
 def _print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None:
