@@ -10,11 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.lib.focus import load_seeds, read_service_categories
-from pipelines.lib.sql_models import run_model
+from pipelines.lib.focus import read_service_categories
 from sandbox.anomalies import UNSOLD_SERVICES
 from sandbox.catalog import SERVICES
 from tests.unit.test_reconciliation_sql import bill_file, con, insert  # noqa: F401  (con: a fixture)
+from tests.unit.warehouse_models import build_every_model
 
 D = Decimal
 UTC = dt.timezone.utc
@@ -34,11 +34,7 @@ def line(con, trade_id: str, bill_type: str, billing_mode: int, official: str, d
 
 def build(con) -> None:
     bill_file(con, CYCLE)
-    load_seeds(con)
-    for layer, name in (("core", "customer_discount_rule"), ("core", "bill_file_cycle"), ("core", "rated_bill_line"),
-                        ("marts", "customer_bill_line"), ("core", "focus_billing_period"), ("core", "focus_charge"),
-                        ("marts", "focus_partner_cost"), ("marts", "focus_customer_billing")):
-        run_model(con, layer, name, CYCLE)
+    build_every_model(con, CYCLE)
 
 
 def focus_rows(con, mart: str) -> dict[str, dict]:
