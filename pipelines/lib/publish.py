@@ -37,12 +37,14 @@ def publish(working: Path, published: Path) -> bool:
     try:
         with working.open("rb") as source, incoming.open("wb") as target:
             shutil.copyfileobj(source, target, length=16 << 20)
-            target.flush()
+        _comment_checked_tables(incoming)
+        with incoming.open("rb+") as target:
             os.fsync(target.fileno())
         incoming.chmod(0o444)
         os.replace(incoming, published)  # readers see the old file or the new one, never a mix
     finally:
         incoming.unlink(missing_ok=True)
+        incoming.with_name(incoming.name + ".wal").unlink(missing_ok=True)
     directory = os.open(published.parent, os.O_RDONLY)
     try:
         os.fsync(directory)  # the rename itself survives a crash
@@ -50,6 +52,18 @@ def publish(working: Path, published: Path) -> bool:
         os.close(directory)
     stamp.write_text(fingerprint, encoding="utf-8")  # after the swap: a crash here only costs a copy
     return True
+
+
+def _comment_checked_tables(copy: Path) -> None:
+    """The comments of the tables the working file cannot carry safely (see apply_comments), written
+    into the copy and checkpointed before it is renamed into place: a run killed meanwhile leaves only
+    the copy, which the next run removes."""
+    con = duckdb.connect(str(copy))
+    try:
+        apply_comments(con, checked_tables=True)
+        con.execute("checkpoint")
+    finally:
+        con.close()
 
 
 def _incoming_name(published: Path, writer: str) -> str:
@@ -60,5 +74,6 @@ def remove_abandoned_copies(published: Path) -> None:
     """Remove the copies that runs killed while publishing left beside the snapshot (each a whole
     warehouse in size). Call while holding the warehouse lease: no other run is publishing then."""
     if published.parent.is_dir():
-        for abandoned in published.parent.glob(_incoming_name(published, "*")):
-            abandoned.unlink(missing_ok=True)
+        for pattern in (_incoming_name(published, "*"), _incoming_name(published, "*") + ".wal"):
+            for abandoned in published.parent.glob(pattern):
+                abandoned.unlink(missing_ok=True)
