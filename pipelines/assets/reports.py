@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.assets.journal import accounting_journal
 from pipelines.assets.marts import customer_bill_line, customer_monthly_expenditure, data_quality, restatement
 from pipelines.assets.staging import stg_bill_lines, stg_usage_lines
 from pipelines.partitions import bill_cycle_partitions
@@ -50,13 +51,16 @@ def report_notes(bss: BssApiResource, bill_file_present: bool, bill_cycle: str, 
 
 
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
-          deps=[customer_monthly_expenditure, customer_bill_line, data_quality, restatement, *RECONCILIATION_ASSETS],
-          kinds={"html", "excel", "csv"})
+          deps=[customer_monthly_expenditure, customer_bill_line, data_quality, restatement, accounting_journal,
+                *RECONCILIATION_ASSETS],
+          kinds={"html", "excel", "csv", "pdf"})
 def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        reports: ReportsResource, bss_api: BssApiResource) -> dg.MaterializeResult:
-    """The month-close pack of the cycle under `<reports>/<bill_cycle>/`.
+    """The month-close pack of the cycle under `<reports>/<bill_cycle>/`, with the accounting journal
+    (`journal_<cycle>.csv`) and one bill (CSV) and statement (PDF) per customer in `customer_bills/`.
 
     Grain: one pack per bill cycle. Source: marts.customer_monthly_expenditure, marts.customer_bill_line,
+    marts.accounting_journal (with core.chart_of_accounts),
     marts.data_quality, audit.findings, audit.quarantine, and the reconciliation marts (tie-outs, discount
     audit, incentives, budgets, coupons, reconciliation_findings), each section saying so when its mart is absent.
     """
@@ -79,6 +83,8 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         "html": dg.MetadataValue.path(str(report.html)),
         "xlsx": dg.MetadataValue.path(str(report.xlsx)),
         "customer_bills": len(report.customer_bills),
+        "customer_statements": len(report.customer_statements),
+        "journal": dg.MetadataValue.path(str(report.journal)) if report.journal else "no accounting journal",
         "notes": dg.MetadataValue.json(notes),
         "unchanged": False,
     })

@@ -13,11 +13,11 @@ EXPECTED_GROUPS = {
     "landing": {"landed_bill_file", "landed_usage_exports", "landed_agreements", "landed_incentive_statement",
                 *(f"landed_api_{name}" for name in API_DATASETS)},
     "staging": {"stg_bill_lines", "stg_usage_lines", "stg_customer_discounts", "stg_incentive_statement",
-                "stg_incentive_rates", *(f"stg_api_{name}" for name in API_DATASETS)},
-    "core": {"core_customer_discount_rule", "core_rated_bill_lines"},
+                "stg_incentive_rates", "stg_chart_of_accounts", *(f"stg_api_{name}" for name in API_DATASETS)},
+    "core": {"core_customer_discount_rule", "core_rated_bill_lines", "core_chart_of_accounts"},
     "marts": {"customer_monthly_expenditure", "customer_bill_line", "data_quality", "restatement",
               "partner_bill_tieout", "customer_bill_tieout", "discount_audit", "incentive_reconciliation",
-              "budget_status", "coupon_status", "reconciliation_findings"},
+              "budget_status", "coupon_status", "reconciliation_findings", "accounting_journal"},
     "reports": {"month_close_report", "daily_flash_report", "published_warehouse"},
 }
 
@@ -42,6 +42,8 @@ def test_blocking_checks_guard_the_money():
     specs = {(s.asset_key.to_user_string(), s.name): s for a in defs.assets for s in a.check_specs}
     assert specs[("stg_bill_lines", "rows_read_equal_loaded_plus_quarantined")].blocking
     assert specs[("customer_monthly_expenditure", "totals_equal_staged_lines")].blocking
+    assert specs[("accounting_journal", "debits_equal_credits")].blocking
+    assert specs[("accounting_journal", "margin_equals_expenditure")].blocking
     for name in API_DATASETS:
         assert specs[(f"stg_api_{name}", "rows_read_equal_loaded_plus_quarantined")].blocking
 
