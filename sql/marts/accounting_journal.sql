@@ -6,7 +6,7 @@
 -- credit line of equal amount; a negative amount swaps the sides, so amounts are never negative.
 -- grain: bill_cycle × customer × entry × account. Sources: marts.customer_monthly_expenditure,
 -- marts.customer_bill_line (the customer charge of refunds apart), marts.incentive_reconciliation,
--- core.chart_of_accounts.
+-- core.chart_of_accounts, staging.api_indirect_partner (to tell the partner's own id from its resellers').
 with expenditure as (
     select * from marts.customer_monthly_expenditure where bill_cycle = $bill_cycle
 ),
@@ -54,8 +54,16 @@ customers as (
     left join customer_charges using (customer_id)
 ),
 
+resellers as (
+    select * from staging.api_indirect_partner
+),
+
+-- the partner's own id: the one on the lines of customers not bought through a reseller (a reseller's
+-- customers carry the reseller's id); unknown (null) unless exactly one id is left
 partner as (
-    select max(partner_id) as partner_id from expenditure
+    select case when count(distinct partner_id) = 1 then max(partner_id) end as partner_id
+    from expenditure
+    where partner_id not in (select indirect_partner_id from resellers)
 ),
 
 -- one row per posting: amount > 0 debits debit_account and credits credit_account
@@ -84,12 +92,9 @@ postings (customer_id, customer_name, partner_id, entry, debit_account, credit_a
            adjustment_amount, 'HUAWEI CLOUD''s adjustments (between HUAWEI CLOUD and the partner)'
     from customers
     union all
-    select null, null, partner.partner_id, 'incentive', 'incentive_receivable', 'incentive_income',
-           coalesce(sum(incentives.expected_incentive_amount), 0),
-           'incentive expected for the month''s performance'
-    from incentives, partner
-    where partner.partner_id is not null
-    group by partner.partner_id
+    select null, null, (select partner_id from partner), 'incentive', 'incentive_receivable', 'incentive_income',
+           coalesce(sum(expected_incentive_amount), 0), 'incentive expected for the month''s performance'
+    from incentives
 ),
 
 sides as (

@@ -146,3 +146,19 @@ def test_the_accounts_the_staging_check_accepts_are_the_default_charts(con):
     run_model(con, "core", "chart_of_accounts")
     assert sorted(ACCOUNTS) == [row[0] for row in con.execute(
         "select account from core.chart_of_accounts order by account").fetchall()]
+
+
+def test_the_incentive_is_the_partners_own_and_not_a_resellers(con):
+    add_line(con, 1, "c1", "svc.ecs", "res.vm", "2026-09-03", "Expenditure", "10", "2", "8")
+    add_line(con, 2, "c2", "svc.ecs", "res.vm", "2026-09-03", "Expenditure", "10", "2", "8")
+    con.execute("update staging.bill_line set partner_id = 'r9' where customer_id = 'c2'")  # a reseller's customer
+    build(con, incentive="1.5")
+    incentive = "select distinct partner_id from marts.accounting_journal where entry = 'incentive'"
+    assert con.execute(incentive).fetchall() == [(None,)]  # two ids and no reseller list: cannot tell
+    con.execute("insert into staging.api_indirect_partner (fetched_at, indirect_partner_id, src_snapshot, "
+                "src_sha256, src_record, load_id) values (now(), 'r9', 's', 'h', 1, 'l')")
+    run_model(con, "marts", "accounting_journal", CYCLE)
+    assert con.execute(incentive).fetchall() == [("p0",)]
+    assert dict(con.execute("select customer_id, max(partner_id) from marts.accounting_journal "
+                            "where customer_id is not null group by 1").fetchall()) == {"c1": "p0", "c2": "r9"}
+    assert journal_imbalances(con, CYCLE) == {}
