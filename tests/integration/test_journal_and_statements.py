@@ -18,12 +18,14 @@ from tests.integration.conftest import pipeline_resources
 CYCLE = "2026-09"
 CHART = "agreements/chart_of_accounts.csv"
 # the world's chart with four bad rows: an unknown account, a second row for revenue, an empty code,
-# and cost_of_sales left out altogether
+# a code too long; and cost_of_sales left out altogether
 TAMPERED_ROWS = [
     ("goodwill", "190001", "Goodwill"),
     ("revenue", "699999", "Second revenue row"),
     ("cost_refunds", "", "Refunds without a code"),
+    ("billing_adjustments", "6" * 33, "Adjustments with a code too long"),
 ]
+LEFT_OUT = ("billing_adjustments", "cost_of_sales", "cost_refunds")
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def closed_month(tmp_path_factory, world_dir):
     shutil.copytree(world_dir, inbox)
     with open(inbox / CHART, encoding="utf-8", newline="") as handle:
         rows = [row for row in csv.reader(handle)]
-    header, accounts = rows[0], [row for row in rows[1:] if row[0] not in ("cost_of_sales", "cost_refunds")]
+    header, accounts = rows[0], [row for row in rows[1:] if row[0] not in LEFT_OUT]
     with open(inbox / CHART, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows([header, *accounts, *TAMPERED_ROWS])
     resources = pipeline_resources(root, inbox=inbox)
@@ -48,15 +50,17 @@ def test_bad_chart_rows_are_quarantined_and_their_accounts_take_the_default(clos
     con, _, _ = closed_month
     quarantined = con.execute(
         "select rule_id from audit.quarantine where object_key = ? order by rule_id", [CHART]).fetchall()
-    assert quarantined == [("CHART.DUPLICATE_ACCOUNT",), ("CHART.UNKNOWN_ACCOUNT",), ("FILE.REQUIRED",)]
+    assert quarantined == [("CHART.DUPLICATE_ACCOUNT",), ("CHART.UNKNOWN_ACCOUNT",), ("FILE.REQUIRED",),
+                           ("FILE.TOO_LONG",)]
     loads = con.execute("select rows_read, rows_loaded, rows_quarantined from audit.loads where object_key = ?",
                         [CHART]).fetchone()
-    assert loads == (11, 8, 3)
+    assert loads == (11, 7, 4)
     chart = {account: (code, source) for account, code, source in con.execute(
         "select account, account_code, source from core.chart_of_accounts").fetchall()}
     assert chart["revenue"] == ("600101", CHART)           # the first row wins
     assert chart["cost_of_sales"] == ("5000", "default")
     assert chart["cost_refunds"] == ("5010", "default")
+    assert chart["billing_adjustments"] == ("5900", "default")
 
 
 def test_the_journal_balances_and_implies_the_marts_margin_exactly(closed_month):
@@ -99,7 +103,7 @@ def test_the_pack_holds_the_journal_and_says_which_codes_are_defaults(closed_mon
                                     [CYCLE]).fetchone()[0]
     assert sum(Decimal(r["debit_amount"]) for r in rows) == sum(Decimal(r["credit_amount"]) for r in rows) > 0
     html = (folder / f"month_close_{CYCLE}.html").read_text(encoding="utf-8")
-    assert (f"{CHART} does not map 2 of the journal&#39;s 10 accounts (cost_of_sales, cost_refunds): "
+    assert (f"{CHART} does not map 3 of the journal&#39;s 10 accounts ({', '.join(LEFT_OUT)}): "
             f"journal_{CYCLE}.csv uses their default codes") in html
     assert f"journal_{CYCLE}.csv" in html
 
