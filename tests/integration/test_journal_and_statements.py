@@ -130,3 +130,21 @@ def test_every_statement_total_read_back_equals_the_csv_bill_and_the_mart(closed
     # Chinese names render as text, not as missing glyphs
     chinese = [customer for customer, name in names.items() if re.search(r"[\u4e00-\u9fff]", name or "")]
     assert chinese
+
+
+def test_without_a_chart_file_the_default_chart_applies_and_the_pack_says_so(tmp_path, world_dir):
+    inbox = tmp_path / "inbox"
+    shutil.copytree(world_dir, inbox)
+    (inbox / CHART).unlink()
+    resources = pipeline_resources(tmp_path, inbox=inbox)
+    result = dg.materialize(all_assets(), partition_key=CYCLE, resources=resources)
+    assert result.success
+    checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks[("accounting_journal", "debits_equal_credits")] is True
+    with duckdb.connect(resources["warehouse"].path, read_only=True) as con:
+        assert con.execute("select count(*), count(*) filter (where source = 'default') "
+                           "from core.chart_of_accounts").fetchone() == (10, 10)
+        codes = dict(con.execute("select distinct account, account_code from marts.accounting_journal").fetchall())
+    assert codes["revenue"] == "4000" and codes["huawei_payable"] == "2100"
+    html = (resources["reports"].cycle_dir(CYCLE) / f"month_close_{CYCLE}.html").read_text(encoding="utf-8")
+    assert f"No chart of accounts has been delivered ({CHART}): journal_{CYCLE}.csv uses the default" in html
