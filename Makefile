@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench dev clean
+.PHONY: demo test bench dev readme clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
+# the instance `billrecon demo` recorded its runs in (pipelines/instance.py)
 dev: $(STAMP)
-	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
+	$(BIN)/python -m pipelines.instance $(CURDIR)/.dagster_home
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev
+
+# the README's warehouse tables, from the contract in schemas/warehouse_contract.py
+readme: $(STAMP)
+	$(BIN)/python -m schemas.warehouse_contract --write-readme
 
 clean:
 	rm -rf $(VENV) warehouse reports/out .dagster_home

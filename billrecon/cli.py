@@ -1,11 +1,14 @@
-"""billrecon command line: demo, run, report, generate, sandbox serve."""
+"""billrecon command line: demo, run, accept, report, generate, sandbox serve."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+import traceback
 from pathlib import Path
+
+EXIT_FAILED = 1
+EXIT_BAD_REQUEST = 2
 
 
 def _month(text: str) -> str:
@@ -16,8 +19,16 @@ def _month(text: str) -> str:
     return text
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line (what is wrong, where to look), not the usage text."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_REQUEST, f"billrecon: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="billrecon", description="Billing reconciliation for HUAWEI CLOUD partners.")
+    parser = _Parser(prog="billrecon", description="Billing reconciliation for HUAWEI CLOUD partners.",
+                     epilog="Exit status: 0 done, 1 the run failed, 2 a bad request (option or configuration).")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="generate a world, start the sandbox, close every month, print where the "
@@ -26,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--warehouse", default="warehouse/billrecon.duckdb", help="warehouse file to (re)create")
     demo.add_argument("--reports", default="reports/out", help="folder for the month-close packs")
     demo.add_argument("--world-dir", default="warehouse/demo-world", help="where the generated files are written")
+    demo.add_argument("--dagster-home", default=".dagster_home",
+                      help="the Dagster instance that keeps the runs, for `make dev` (default .dagster_home)")
     _anomalies_option(demo, default=DEMO_ANOMALIES)
 
     run = sub.add_parser("run", help="run one bill cycle against the configured sources")
@@ -33,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--inbox", help="local folder with the bucket's key layout (instead of the S3 bucket)")
     run.add_argument("--warehouse", help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb)")
     run.add_argument("--reports", help="reports folder (default BILLRECON_REPORTS_DIR or reports/out)")
+
+    accept = sub.add_parser("accept", help="release a held re-delivery: the next run of its month(s) applies it")
+    accept.add_argument("--key", required=True, help="object key of the held delivery, as the run printed it")
+    accept.add_argument("--etag", help="the held delivery's ETag (refused if another one is held)")
+    accept.add_argument("--warehouse", help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb)")
 
     report = sub.add_parser("report", help="render the month-close pack of a cycle from the warehouse")
     report.add_argument("--month", type=_month, required=True)
@@ -87,11 +105,14 @@ def _anomalies_option(parser: argparse.ArgumentParser, default: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from billrecon import commands
+    from billrecon.failure_log import report_late_errors_to_the_log
 
+    report_late_errors_to_the_log()
     handlers = {
         "demo": commands.demo,
         "run": commands.run,
         "report": commands.report,
+        "accept": commands.accept,
         "generate": commands.generate,
         "sandbox": commands.sandbox_serve,
     }
@@ -99,9 +120,22 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args) or 0
     except commands.UserError as exc:
         print(f"billrecon: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_REQUEST
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - every failure ends as one line; its trace goes to the log
+        line, details = commands.failure_of(exc)
+        return _failed(args, line, details or traceback.format_exc())
+
+
+def _failed(args, line: str, details: str) -> int:
+    from billrecon.commands import warehouse_path
+    from billrecon.failure_log import write_failure_log
+
+    log = write_failure_log(warehouse_path(args), line, details)
+    where = f"full log: {log}" if log else "no log could be written either"
+    print(f"billrecon: {line} ({where})", file=sys.stderr)
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":

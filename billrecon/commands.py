@@ -3,17 +3,103 @@ the pipeline itself never imports the sandbox."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sys
 import time
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
 
 class UserError(Exception):
-    """A problem the user can fix (bad option, missing configuration); shown without a traceback."""
+    """A bad request the user can fix (bad option, missing configuration): shown as one line, exit 2,
+    and nothing was run."""
+
+
+class RunFailed(Exception):
+    """A run that failed: its message is the one line for the terminal, `details` go to the log."""
+
+    def __init__(self, line: str, details: str):
+        super().__init__(line)
+        self.details = details
+
+
+def failure_of(exc: BaseException) -> tuple[str, str | None]:
+    """The one line for any failure, and its details when they are not the current traceback."""
+    from pipelines.lib.failures import describe
+
+    if isinstance(exc, RunFailed):
+        return str(exc), exc.details
+    line = describe(exc)
+    if line is None:
+        line = (f"unexpected error ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): "
+                "this is a bug in billrecon; please report it with the log")
+    return line, None
+
+
+def warehouse_path(args) -> Path | None:
+    """The warehouse a command works on (its folder keeps the logs); None for commands without a
+    --warehouse option."""
+    from pipelines.settings import setting
+
+    if not hasattr(args, "warehouse"):
+        return None
+    return Path(args.warehouse or setting("warehouse", "path"))
+
+
+def check_request(month: str | None, warehouse: Path, reports_dir: Path) -> None:
+    """Refuse, before anything runs, what cannot work: a month outside the bill cycles, paths that
+    are files where folders are needed (or the reverse), a warehouse path that is no DuckDB file,
+    settings the run could not use."""
+    from pipelines.lib.warehouse import NotAWarehouse, check_warehouse_file
+    from pipelines.partitions import bill_cycle_partitions
+    from pipelines.settings import invalid_settings
+
+    problems = invalid_settings()
+    if problems:
+        raise UserError("; ".join(problems) + ": fix the variable (see .env.example) or unset it")
+    if month is not None:
+        cycles = bill_cycle_partitions.get_partition_keys()
+        if month not in cycles:
+            raise UserError(f"{month} is not a bill cycle of this pipeline: give a month from {cycles[0]} to "
+                            f"{cycles[-1]} (the open month)")
+    _check_folder(reports_dir, "--reports")
+    _check_folder(warehouse.parent, "the folder of --warehouse")
+    try:
+        check_warehouse_file(warehouse)
+    except NotAWarehouse as exc:
+        raise UserError(str(exc)) from None
+
+
+def _check_folder(folder: Path, option: str) -> None:
+    existing = next(path for path in (folder, *folder.parents) if path.exists() or path == Path(path.anchor))
+    if not existing.is_dir():
+        problem = "is a file" if existing == folder else f"cannot be created: {existing} is a file"
+        raise UserError(f"{option} {folder} {problem}, not a folder: give the path of a folder (it is created "
+                        "when missing)")
+
+
+@contextlib.contextmanager
+def writing(warehouse: Path):
+    """Hold the warehouse lease (one writer at a time) for the block, waiting for a run that holds it."""
+    from pipelines.lib.lease import hold_lease
+    from pipelines.settings import setting
+
+    timeout = setting("warehouse", "lease_timeout_seconds")
+
+    def waiting(holder) -> None:
+        if sys.stderr.isatty():  # for a person watching; a log of the nightly run gets the outcome only
+            print(f"waiting for {holder.describe()} to finish writing {warehouse} (up to {timeout} s)",
+                  file=sys.stderr, flush=True)
+
+    with hold_lease(warehouse, timeout, on_wait=waiting):
+        yield
+
+
+# `billrecon run` finished, but a re-delivery is held and the month keeps its previous delivery:
+# not a crash (1) nor a usage error (2), and not a silent 0, so that a schedule notices
+EXIT_HELD = 3
 
 
 def _world_config(args, first_month: str | None = None):
@@ -47,15 +133,22 @@ def generate(args) -> int:
 
 
 def demo(args) -> int:
+    started = time.monotonic()
+    warehouse = Path(args.warehouse)
+    world_dir = Path(args.world_dir)
+    check_request(None, warehouse, Path(args.reports))
+    with writing(warehouse):
+        return _demo(args, warehouse, world_dir, started)
+
+
+def _demo(args, warehouse: Path, world_dir: Path, started: float) -> int:
+    from pipelines.instance import project_instance
     from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
     from sandbox.bss import BssEmulator
     from sandbox.objectstore import LocalS3Server, make_s3_client, upload_tree
     from sandbox.world import generate_world
     from sandbox.writer import write_world
 
-    started = time.monotonic()
-    warehouse = Path(args.warehouse)
-    world_dir = Path(args.world_dir)
     # the demo starts from nothing: a fresh world, warehouse and landing folder
     for stale in (world_dir, warehouse.parent / "landing"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -88,12 +181,25 @@ def demo(args) -> int:
         cycles = [*world.closed_months, world.open_month]
         print(f"[3/4] closing {len(cycles)} months through the pipeline (files and BSS API → landing → staging → "
               "core → marts → reports)")
-        failures = _run_cycles(cycles, resources)
+        # a kept instance, so that `make dev` shows these runs, materializations and checks
+        instance = project_instance(Path(args.dagster_home))
+        failed = []
+        try:
+            for index, cycle in enumerate(cycles, start=1):
+                print(f"      [{index}/{len(cycles)}] {cycle} … ", end="", flush=True)
+                outcome, progress = _run_cycle(cycle, resources, instance)
+                print(progress if outcome.success else f"FAILED: {outcome.failure}")
+                if not outcome.success:
+                    failed.append(outcome)
+        finally:
+            instance.dispose()
     print("[4/4] sandbox stopped")
     _print_outcome(warehouse, Path(args.reports), cycles)
+    print(f"Dagster:   {Path(args.dagster_home).resolve()}  (the runs of this demo; `make dev` shows them)")
     print(f"done in {time.monotonic() - started:.0f} s")
-    if failures:
-        raise UserError(f"{len(failures)} month(s) failed: {'; '.join(failures)}")
+    if failed:
+        raise RunFailed(f"{len(failed)} month(s) failed, the first {failed[0].bill_cycle}: {failed[0].failure}",
+                        "\n\n".join(outcome.details for outcome in failed))
     return 0
 
 
@@ -107,27 +213,22 @@ def _print_planted(world, world_dir: Path) -> None:
         print(f"        {record['rule_id']:<36} {where}{amount}")
 
 
-def _run_cycles(cycles: list[str], resources: dict) -> list[str]:
+def _run_cycle(cycle: str, resources: dict, instance=None):
+    """Run one cycle on `instance` (None: a throwaway one): its outcome, and a progress line
+    (`done in 3.2 s`, the failed checks)."""
     from pipelines.runner import run_cycle
 
-    failures = []
-    for index, cycle in enumerate(cycles, start=1):
-        t0 = time.monotonic()
-        print(f"      [{index}/{len(cycles)}] {cycle} … ", end="", flush=True)
-        outcome = run_cycle(cycle, resources)
-        if outcome.success:
-            checks = f", failed checks: {', '.join(outcome.failed_checks)}" if outcome.failed_checks else ""
-            print(f"done in {time.monotonic() - t0:.1f} s{checks}")
-        else:
-            print("FAILED")
-            print(f"        {outcome.failure}")
-            failures.append(f"{cycle}: {outcome.failure}")
-    return failures
+    t0 = time.monotonic()
+    outcome = run_cycle(cycle, resources, instance=instance)
+    checks = f", failed checks: {', '.join(outcome.failed_checks)}" if outcome.failed_checks else ""
+    return outcome, f"done in {time.monotonic() - t0:.1f} s{checks}"
 
 
 def _print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None:
     from pipelines.lib.warehouse import connect
 
+    if not warehouse.exists():
+        return
     con = connect(warehouse, read_only=True)
     try:
         print()
@@ -161,9 +262,7 @@ def _print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> Non
 
 
 def run(args) -> int:
-    from pipelines.runner import run_cycle
-    from pipelines.resources import ReportsResource, WarehouseResource
-    from pipelines.settings import resources_from_env
+    from pipelines.settings import resources_from_env, setting
 
     # command-line options override the environment, and travel to Dagster the same way (EnvVar)
     if args.inbox:
@@ -177,40 +276,93 @@ def run(args) -> int:
     if not (os.environ.get("BILLRECON_S3_ENDPOINT") or os.environ.get("BILLRECON_INBOX_DIR")):
         raise UserError("no file source configured: pass --inbox DIR, or set BILLRECON_S3_ENDPOINT (and the bucket "
                         "and keys) or BILLRECON_INBOX_DIR; see .env.example")
+    missing = [name for name in ("BILLRECON_BSS_AK", "BILLRECON_BSS_SK", "BILLRECON_BSS_DOMAIN_ID")
+               if os.environ.get("BILLRECON_BSS_ENDPOINT") and not os.environ.get(name)]
+    if missing:
+        raise UserError(f"BILLRECON_BSS_ENDPOINT is set but not {', '.join(missing)}: set them (see .env.example), "
+                        "or unset BILLRECON_BSS_ENDPOINT to run on the files alone")
+    warehouse, reports_dir = Path(setting("warehouse", "path")), Path(setting("reports", "out_dir"))
+    check_request(args.month, warehouse, reports_dir)
     resources = resources_from_env()
-    if not resources["bss_api"].configured:
-        print("note: BILLRECON_BSS_ENDPOINT is not set; the parts fed by the BSS partner API are skipped "
-              "(the report says so). Everything fed by the files is built.")
-    failures = _run_cycles([args.month], resources)
-    warehouse = Path(os.environ.get("BILLRECON_WAREHOUSE") or WarehouseResource().path)
-    reports_dir = Path(os.environ.get("BILLRECON_REPORTS_DIR") or ReportsResource().out_dir)
-    if warehouse.exists():
-        _print_outcome(warehouse, reports_dir, [args.month])
-    if failures:
-        raise UserError(failures[0])
+    with writing(warehouse):
+        outcome, progress = _run_cycle(args.month, resources)
+        if not outcome.success:
+            # one line; nothing of the failed run is summarised (its marts may not exist yet)
+            raise RunFailed(f"{args.month} failed: {outcome.failure}", outcome.details)
+        print(f"{args.month} {progress}")
+        if not os.environ.get("BILLRECON_BSS_ENDPOINT"):
+            print("note: BILLRECON_BSS_ENDPOINT is not set; the parts fed by the BSS partner API are skipped "
+                  "(the report says so). Everything fed by the files is built.")
+        _print_outcome(warehouse, reports_dir, [args.month])  # under the lease: the next run waits for it
+        held = _print_holds(warehouse, args.month)
+    return EXIT_HELD if held else 0
+
+
+def _print_holds(warehouse: Path, bill_cycle: str) -> list:
+    """Say plainly which re-deliveries are held from the month (one line each); returns them."""
+    from pipelines.lib.holds import open_holds
+    from pipelines.lib.warehouse import connect
+
+    con = connect(warehouse, read_only=True)
+    try:
+        held = open_holds(con, bill_cycle)
+    finally:
+        con.close()
+    for delivery in held:
+        print(f"HELD: {delivery.message}")
+    return held
+
+
+def accept(args) -> int:
+    import getpass
+
+    from pipelines.lib.holds import NothingHeld, release
+    from pipelines.lib.warehouse import connect, ensure_schema
+
+    warehouse = warehouse_path(args)
+    if not warehouse.exists():
+        raise UserError(f"warehouse {warehouse} does not exist: nothing is held")
+    check_request(None, warehouse, warehouse.parent)
+    with writing(warehouse):
+        con = connect(warehouse)
+        try:
+            ensure_schema(con)
+            released = release(con, args.key, args.etag, released_by=getpass.getuser())
+        except NothingHeld as exc:
+            raise UserError(str(exc)) from None
+        finally:
+            con.close()
+    applies = (f"The next run of {released.bill_cycle} (`billrecon run --month {released.bill_cycle}`) applies it"
+               if released.bill_cycle else "The next run of each month (`billrecon run --month YYYY-MM`) applies it "
+                                           "to that month")
+    restated = "; marts.restatement will show what it changed" if released.source == "customerBill" else ""
+    print(f"released {released.object_key} (ETag {released.etag}), held since {released.held_at:%Y-%m-%d %H:%M} "
+          f"UTC for: {released.reason}. {applies}{restated}.")
     return 0
 
 
 def report(args) -> int:
     from pipelines.lib.warehouse import connect
-    from pipelines.settings import resources_from_env
+    from pipelines.settings import resources_from_env, setting
     from pipelines.assets.reports import report_notes
     from reports.month_close import render_month_close
 
     resources = resources_from_env()
-    warehouse = args.warehouse or os.environ.get("BILLRECON_WAREHOUSE") or resources["warehouse"].path
-    out_dir = Path(args.reports or os.environ.get("BILLRECON_REPORTS_DIR") or resources["reports"].out_dir)
-    if not Path(warehouse).exists():
+    warehouse = Path(args.warehouse or setting("warehouse", "path"))
+    out_dir = Path(args.reports or setting("reports", "out_dir"))
+    check_request(args.month, warehouse, out_dir)
+    if not warehouse.exists():
         raise UserError(f"warehouse {warehouse} does not exist; run `billrecon run --month {args.month}` first")
-    con = connect(warehouse, read_only=True)
-    try:
-        loads, lines_read = con.execute(
-            "select count(*), coalesce(sum(rows_read), 0) from audit.loads where source = 'customerBill' "
-            "and bill_cycle = ?", [args.month]).fetchone()
-        notes = report_notes(resources["bss_api"], loads > 0, args.month, lines_read)
-        written = render_month_close(con, args.month, out_dir / args.month, notes)
-    finally:
-        con.close()
+    with writing(warehouse):  # a run writing meanwhile holds the file, and would write the same pack
+        con = connect(warehouse, read_only=True)
+        try:
+            loads, lines_read = con.execute(
+                "select count(*), coalesce(sum(rows_read), 0) from audit.loads where source = 'customerBill' "
+                "and bill_cycle = ?", [args.month]).fetchone()
+            notes = report_notes(resources["bss_api"], loads > 0, args.month, lines_read)
+            written = render_month_close(con, args.month, out_dir / args.month, notes)
+        finally:
+            con.close()
     print(f"{written.html}\n{written.xlsx}")
     return 0
 

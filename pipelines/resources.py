@@ -7,16 +7,39 @@ run time; secrets are never read at import and never logged.
 from __future__ import annotations
 
 import contextlib
+import shutil
 from pathlib import Path
 from typing import Iterator, Optional
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
 from pipelines.lib.bss import BssConnection, RetryPolicy
-from pipelines.lib.staging import MemberLimits
+from pipelines.lib.holds import HoldThresholds
+from pipelines.lib.failures import describe
+from pipelines.lib.lease import WarehouseLease, hold_lease
+from pipelines.lib.publish import remove_abandoned_copies
+from pipelines.lib.staging import SPOOL_PREFIX, MemberLimits
 from pipelines.lib.object_store import InboxObjectStore, ObjectStore, S3ObjectStore
 from pipelines.lib.warehouse import connect, ensure_schema
+from reports.files import remove_abandoned_temp_files
+
+
+@contextlib.contextmanager
+def expected_failures() -> Iterator[None]:
+    """Turn a failure the user can act on (disk full, a folder that cannot be written, an outdated
+    warehouse, …) into a dg.Failure whose description is the one line that says so; the original
+    exception stays attached as its cause, with its trace, for the log."""
+    try:
+        yield
+    except dg.Failure:
+        raise
+    except Exception as exc:
+        line = describe(exc)
+        if line is None:
+            raise
+        raise dg.Failure(description=line) from exc
 
 
 class ObjectStoreResource(dg.ConfigurableResource):
@@ -54,9 +77,52 @@ class WarehouseResource(dg.ConfigurableResource):
     threads: int = 2
     max_member_bytes: int = 1 << 30
     max_member_rows: int = 5_000_000
+    hold_max_line_drop_percent: int = HoldThresholds.max_line_drop_percent
+    hold_max_customer_drop_percent: int = HoldThresholds.max_customer_drop_percent
+    hold_max_lines_losing_agreement: int = HoldThresholds.max_lines_losing_agreement
+    lease_timeout_seconds: int = 1800  # how long a run waits for the run that is writing the warehouse
+
+    _lease_hold: Optional[contextlib.ExitStack] = PrivateAttr(default=None)
+    _lease: Optional[WarehouseLease] = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """A run holds the warehouse lease from before its first step to after its last (one writer
+        at a time), then checks the warehouse once, so an outdated file fails the run once rather
+        than every step; files a killed run left behind are removed while the lease is held."""
+        hold = contextlib.ExitStack()
+        with expected_failures():
+            try:
+                self._lease = hold.enter_context(hold_lease(
+                    self.path, self.lease_timeout_seconds,
+                    on_wait=lambda holder: context.log.info(f"waiting for {holder.describe()} to finish writing "
+                                                            f"{self.path} (up to {self.lease_timeout_seconds} s)")))
+                self._remove_abandoned_files()
+                with self.connect():
+                    pass
+            except BaseException:
+                hold.close()
+                raise
+        self._lease_hold = hold
+
+    def _remove_abandoned_files(self) -> None:
+        """What runs killed mid-write left beside the warehouse and the snapshot (no other writer
+        runs while the lease is held)."""
+        remove_abandoned_copies(self.published)
+        # staging removes its spools too, but only a run that stages something gets there
+        for spool in Path(self.path).parent.glob(SPOOL_PREFIX + "*"):
+            shutil.rmtree(spool, ignore_errors=True)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._lease_hold is not None:
+            self._lease_hold.close()
+            self._lease_hold = self._lease = None
 
     def member_limits(self) -> MemberLimits:
         return MemberLimits(max_bytes=self.max_member_bytes, max_rows=self.max_member_rows)
+
+    def hold_thresholds(self) -> HoldThresholds:
+        return HoldThresholds(self.hold_max_line_drop_percent, self.hold_max_customer_drop_percent,
+                              self.hold_max_lines_losing_agreement)
 
     @property
     def published(self) -> Path:
@@ -71,12 +137,16 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = connect(self.path, memory_limit=self.memory_limit, threads=self.threads)
-        try:
-            ensure_schema(con)
-            yield con
-        finally:
-            con.close()
+        """The working warehouse; inside a run, only while the run still holds its lease."""
+        with expected_failures():
+            if self._lease is not None:
+                self._lease.ensure_held()
+            con = connect(self.path, memory_limit=self.memory_limit, threads=self.threads)
+            try:
+                ensure_schema(con)
+                yield con
+            finally:
+                con.close()
 
 
 class ReportsResource(dg.ConfigurableResource):
@@ -86,6 +156,11 @@ class ReportsResource(dg.ConfigurableResource):
 
     def cycle_dir(self, bill_cycle: str) -> Path:
         return Path(self.out_dir) / bill_cycle
+
+    def remove_abandoned_files(self) -> None:
+        """Temporary files of report writers that were killed, in every cycle's folder (call under
+        the warehouse lease, which every run writing reports holds)."""
+        remove_abandoned_temp_files(Path(self.out_dir))
 
 
 class BssApiResource(dg.ConfigurableResource):

@@ -10,8 +10,11 @@ import dagster as dg
 from pipelines.definitions import defs
 from pipelines.jobs import WAREHOUSE_WRITER_TAG
 
-# the command prints its own progress; Dagster's console logger only speaks up for errors
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# The command prints its own progress and its own one-line failures; Dagster's console logger
+# stays silent (a failed step would print its stack trace) and the run's events go to the log.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+FAILURE_EVENTS = (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE)
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,8 @@ class CycleRun:
     bill_cycle: str
     success: bool
     failed_checks: list[str]
-    failure: str | None
+    failure: str | None         # one line: the cause and what to do
+    details: str = ""           # the run's events and every failure's full trace, for the log
 
 
 def all_assets() -> list:
@@ -42,10 +46,39 @@ def run_cycle(bill_cycle: str, resources: Mapping[str, object], *, quiet: bool =
         f"{e.asset_key.to_user_string()}:{e.check_name}"
         for e in result.get_asset_check_evaluations() if not e.passed
     ]
-    failure = None
-    if not result.success:
-        failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-        failure = "; ".join(
-            f"{e.step_key}: {e.event_specific_data.error.message.strip()}" for e in failures
-        ) or "the run failed"
-    return CycleRun(bill_cycle, result.success, failed_checks, failure)
+    if result.success:
+        return CycleRun(bill_cycle, True, failed_checks, None)
+    errors = [(e.step_key, e.event_specific_data.error) for e in result.all_events
+              if e.event_type in FAILURE_EVENTS and getattr(e.event_specific_data, "error", None) is not None]
+    # a cause shared by several steps (a full disk) is said once; the run's own failure event
+    # repeats its steps' failures and is only read when no step failed (a resource's setup)
+    step_errors = [(step, error) for step, error in errors if step is not None] or errors
+    lines = list(dict.fromkeys(failure_line(step, error) for step, error in step_errors)) or ["the run failed"]
+    failure = lines[0] + (f" (and {len(lines) - 1} other failure(s), in the log)" if len(lines) > 1 else "")
+    details = "\n".join([f"run {result.run_id} of {bill_cycle}", "",
+                         *(f"{e.step_key or '-'} {e.event_type_value}: {e.message}" for e in result.all_events), "",
+                         *(f"{step or 'run'} failed:\n{error.to_string()}" for step, error in errors)])
+    return CycleRun(bill_cycle, False, failed_checks, failure, details)
+
+
+def failure_line(step: str | None, error) -> str:
+    """A dg.Failure's description (an expected failure, already one line), else the root error,
+    reported as what it is: a bug."""
+    link = error
+    while link is not None:
+        if link.cls_name == "Failure":
+            return _text(link)
+        if link.cause is None and link.context is None:
+            break
+        link = link.cause or link.context
+    where = f"step {step}" if step else "the run"
+    first_line = next(iter(_text(link).splitlines()), "")[:300]
+    return (f"{where} stopped on an unexpected error ({link.cls_name}: {first_line}): "
+            "this is a bug in billrecon; please report it with the log")
+
+
+def _text(error) -> str:
+    """The message without the `module.Class: ` prefix the serialized error starts with."""
+    message = error.message.strip()
+    prefix, separator, rest = message.partition(": ")
+    return rest.strip() if separator and prefix.endswith(error.cls_name) else message

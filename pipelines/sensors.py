@@ -10,7 +10,13 @@ from pipelines.resources import ObjectStoreResource
 _BILL_KEY = re.compile(r"^customerBill/customerBill_(\d{4})(\d{2})\.tar\.gz$")
 
 
-@dg.sensor(job=month_close_job, minimum_interval_seconds=900, default_status=dg.DefaultSensorStatus.STOPPED)
+DESCRIPTION = ("Every 15 minutes, lists customerBill/ in the bucket (or inbox): a new monthly bill file, or a "
+               "re-delivery of one (same key, new ETag), starts the month close of its bill cycle, once per "
+               "key and ETag.")
+
+
+@dg.sensor(job=month_close_job, minimum_interval_seconds=900, default_status=dg.DefaultSensorStatus.STOPPED,
+           description=DESCRIPTION)
 def bill_file_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStoreResource):
     """One run per (key, ETag): the run key makes a re-delivery (new ETag) start a new month close."""
     for info in object_store.store().list("customerBill/"):

@@ -30,6 +30,10 @@ SETTINGS: dict[str, dict[str, str]] = {
         "threads": "BILLRECON_DUCKDB_THREADS",
         "max_member_bytes": "BILLRECON_MAX_MEMBER_BYTES",
         "max_member_rows": "BILLRECON_MAX_MEMBER_ROWS",
+        "hold_max_line_drop_percent": "BILLRECON_HOLD_MAX_LINE_DROP_PERCENT",
+        "hold_max_customer_drop_percent": "BILLRECON_HOLD_MAX_CUSTOMER_DROP_PERCENT",
+        "hold_max_lines_losing_agreement": "BILLRECON_HOLD_MAX_LINES_LOSING_AGREEMENT",
+        "lease_timeout_seconds": "BILLRECON_LEASE_TIMEOUT_SECONDS",
     },
     "reports": {"out_dir": "BILLRECON_REPORTS_DIR"},
     "bss_api": {
@@ -51,6 +55,31 @@ _CLASSES = {
 }
 
 
+def _is_int(resource_key: str, field: str) -> bool:
+    return _CLASSES[resource_key].model_fields[field].annotation is int
+
+
+def setting(resource_key: str, field: str, environ: os._Environ | dict | None = None):
+    """The value a run will use for one field: its variable when set, else the field's default."""
+    environ = os.environ if environ is None else environ
+    text = environ.get(SETTINGS[resource_key][field])
+    if not text:
+        return _CLASSES[resource_key].model_fields[field].default
+    return int(text) if _is_int(resource_key, field) else text
+
+
+def invalid_settings(environ: os._Environ | dict | None = None) -> list[str]:
+    """Set variables whose value the run could not use (a whole number expected)."""
+    environ = os.environ if environ is None else environ
+    problems = []
+    for key, fields in SETTINGS.items():
+        for field, variable in fields.items():
+            text = environ.get(variable)
+            if text and _is_int(key, field) and not text.strip().isdigit():
+                problems.append(f"{variable}={text!r} is not a whole number")
+    return problems
+
+
 def resources_from_env(environ: os._Environ | dict | None = None) -> dict[str, dg.ConfigurableResource]:
     """Resources whose set fields come from EnvVar; unset variables keep the field's default."""
     environ = os.environ if environ is None else environ
@@ -59,7 +88,7 @@ def resources_from_env(environ: os._Environ | dict | None = None) -> dict[str, d
         values = {field: dg.EnvVar(var) for field, var in fields.items() if environ.get(var)}
         cls = _CLASSES[key]
         for field, value in list(values.items()):
-            if cls.model_fields[field].annotation is int:
+            if _is_int(key, field):
                 values[field] = dg.EnvVar.int(fields[field])
         built[key] = cls(**values)
     return built

@@ -25,6 +25,7 @@ import polars as pl
 
 from reports import data as marts
 from reports.files import DropBehind, DropBehindFiles, atomic_output_path
+from reports.formatting import MONEY_CONTEXT, money_sum
 from reports.safety import FORMULA_TRIGGERS, safe_file_stem, unique_file_stems
 
 CUSTOMER_BILLS_DIRECTORY = "customer_bills"
@@ -125,11 +126,16 @@ def write_customer_bills(
         drop_behind = DropBehind(table)
         # The export is ordered by customer first: each customer's lines arrive together (perhaps
         # split over two batches), so one bill is open at a time.
-        for batch in marts.stream_lines_by_customer_range(con, bill_cycle, range_starts):
-            ready = csv_ready(batch)  # once for both files: the bills' columns are a subset
-            ready.write_csv(table, include_header=False, line_terminator=LINE_END)
-            drop_behind.wrote()
-            bill = _write_batch_to_bills(batch, ready, bill, folder)
+        try:
+            for batch in marts.stream_lines_by_customer_range(con, bill_cycle, range_starts):
+                ready = csv_ready(batch)  # once for both files: the bills' columns are a subset
+                ready.write_csv(table, include_header=False, line_terminator=LINE_END)
+                drop_behind.wrote()
+                bill = _write_batch_to_bills(batch, ready, bill, folder)
+        except BaseException:
+            if bill is not None:
+                bill.abandon()  # a failed export (a full disk) leaves the bill on disk as it was
+            raise
     if bill is not None:
         bill.close()
     current = set(folder.written.values())
@@ -218,7 +224,8 @@ class _OpenBill:
         self._path = path
         self._drop_behind = drop_behind
         self._target = atomic_output_path(path)
-        self._handle = self._target.__enter__().open("wb")
+        self._temp_path = self._target.__enter__()
+        self._handle = self._temp_path.open("wb")
         self._handle.write(header)
         self._totals = {column: Decimal(0) for column in CUSTOMER_BILL_TOTALLED}
 
@@ -227,14 +234,19 @@ class _OpenBill:
 
     def add_totals(self, sums: dict) -> None:
         for column in CUSTOMER_BILL_TOTALLED:
-            self._totals[column] += sums[column] or Decimal(0)
+            self._totals[column] = money_sum((self._totals[column], sums[column]))
 
     def close(self) -> None:
         fields = [TOTAL_LABEL] + [
-            format(self._totals[column].quantize(Decimal("0.00000001")), "f") if column in self._totals else ""
+            format(self._totals[column].quantize(Decimal("0.00000001"), context=MONEY_CONTEXT), "f")
+            if column in self._totals else ""
             for _, column in CUSTOMER_BILL_COLUMNS[1:]
         ]
         self._handle.write((",".join(fields) + LINE_END).encode("utf-8"))
         self._drop_behind.closing(self._handle, self._path)
         self._handle.close()
         self._target.__exit__(None, None, None)
+
+    def abandon(self) -> None:
+        self._handle.close()
+        self._temp_path.unlink(missing_ok=True)

@@ -35,7 +35,7 @@ from fontTools import subset
 from fpdf import FPDF
 
 from reports.files import atomic_output_path
-from reports.formatting import CURRENCY, format_count, format_money
+from reports.formatting import CURRENCY, format_count, format_money, money_sum
 
 FONT = "WenQuanYiMicroHei"
 FONT_PATH = files("paperang_p2_fonts_cjk").joinpath("fonts/wqy-microhei.ttc")
@@ -78,16 +78,16 @@ class CustomerStatement:
 
     @property
     def usage_charge(self) -> Decimal:
-        return sum((row.charge for row in self.usage), Decimal(0))
+        return money_sum(row.charge for row in self.usage)
 
     @property
     def refund_charge(self) -> Decimal:
-        return sum((row.charge for row in self.refunds), Decimal(0))
+        return money_sum(row.charge for row in self.refunds)
 
     @property
     def total_due(self) -> Decimal:
         """The exact Σ charge of the customer's lines: the CSV bill's TOTAL charge."""
-        return self.usage_charge + self.refund_charge
+        return money_sum((self.usage_charge, self.refund_charge))
 
 
 def load_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> list[CustomerStatement]:
@@ -270,10 +270,10 @@ class _StatementDocument(FPDF):
                            format_count(row.line_count), format_money(row.list_price), format_money(row.charge)))
             if len(group) > 1:
                 self._row(("", f"Subtotal {service}", format_count(sum(row.line_count for row in group)),
-                           format_money(sum((row.list_price for row in group), Decimal(0))),
-                           format_money(sum((row.charge for row in group), Decimal(0)))), shaded=True)
+                           format_money(money_sum(row.list_price for row in group)),
+                           format_money(money_sum(row.charge for row in group))), shaded=True)
         self._row((f"Total {title.lower()}", "", format_count(sum(row.line_count for row in rows)),
-                   format_money(sum((row.list_price for row in rows), Decimal(0))), format_money(total)),
+                   format_money(money_sum(row.list_price for row in rows)), format_money(total)),
                   shaded=True, rule=True)
         self.ln(4)
 

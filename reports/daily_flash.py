@@ -51,8 +51,8 @@ CSV_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("change_amount", "change_amount", "money"),
     ("change_ratio", "change_ratio", "ratio"),
     ("budget_amount", "budget_amount", "money"),
-    ("utilisation", "utilisation", "ratio"),
-    ("threshold_crossed", "threshold_crossed", "count"),
+    ("utilisation_ratio", "utilisation_ratio", "ratio"),
+    ("threshold_crossed_ratio", "threshold_crossed_ratio", "ratio"),
     ("forecast_amount", "forecast_amount", "money"),
 )
 

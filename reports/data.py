@@ -32,7 +32,7 @@ FINDINGS_TABLE = "audit.findings"
 QUARANTINE_TABLE = "audit.quarantine"
 RESTATEMENT_TABLE = "marts.restatement"
 JOURNAL_TABLE = "marts.accounting_journal"
-CHART_TABLE = "core.chart_of_accounts"
+CHART_TABLE = "marts.chart_of_accounts"
 
 # Sums of customer_monthly_expenditure shown per cycle, per customer and per service.
 EXPENDITURE_MONEY_COLUMNS = (
@@ -333,6 +333,8 @@ class MonthCloseData:
     quarantine_by_reason: list[dict[str, Any]]
     data_landed_until: datetime | None
     restatements: list[dict[str, Any]]
+    # re-deliveries held from this month (its own files', and the agreements every month reads)
+    held_deliveries: list[dict[str, Any]]
 
     @property
     def has_lines(self) -> bool:
@@ -478,6 +480,15 @@ ORDER BY restated_at, abs(amount_due_delta) DESC, customer_id
 """
 
 
+# Held re-deliveries the month does not use, oldest first, with the line the run printed for each.
+_HELD_DELIVERIES_SQL = """
+SELECT object_key, etag, rule_id, reason, message, held_at, rows_read, rows_loaded, rows_quarantined, first_error
+FROM audit.held_deliveries
+WHERE released_at IS NULL AND (bill_cycle = ? OR bill_cycle IS NULL)
+ORDER BY held_at, object_key
+"""
+
+
 def load_month_close_data(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> MonthCloseData:
     """Read the aggregated view of ``bill_cycle`` that the page and the summary sheets show."""
     cycle = [bill_cycle]
@@ -501,5 +512,6 @@ def load_month_close_data(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> Mo
         quarantine_by_reason=fetch_records(con, _QUARANTINE_BY_REASON_SQL, audit_parameters),
         data_landed_until=max(landed) if landed else None,
         restatements=fetch_records(con, _RESTATEMENTS_SQL, cycle),
+        held_deliveries=fetch_records(con, _HELD_DELIVERIES_SQL, cycle),
     )
 

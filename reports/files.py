@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,29 @@ from typing import BinaryIO
 
 # How much of a long export is written between two hints to the kernel (see DropBehind).
 DROP_BEHIND_WINDOW = 256 << 20
+
+TEMP_TOKEN_BYTES = 8
+# `.<final name>.<random hex>.tmp`, as atomic_output_path names them, and nothing else
+_TEMP_NAME = re.compile(rf"\..+\.[0-9a-f]{{{2 * TEMP_TOKEN_BYTES}}}\.tmp")
+
+
+def _temp_path_for(final_path: Path) -> Path:
+    return final_path.with_name(f".{final_path.name}.{secrets.token_hex(TEMP_TOKEN_BYTES)}.tmp")
+
+
+def remove_abandoned_temp_files(root: Path) -> list[Path]:
+    """Remove the temporary files that writers killed mid-write left anywhere under `root` (a
+    killed month close leaves a copy of its largest CSV). Only for a writer that holds the
+    warehouse lease: no other report writer is running then. Returns what was removed."""
+    removed = []
+    if root.is_dir():
+        for folder, _, names in os.walk(root):
+            for name in names:
+                if _TEMP_NAME.fullmatch(name):
+                    path = Path(folder) / name
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager
@@ -25,7 +49,7 @@ def atomic_output_path(final_path: Path) -> Iterator[Path]:
     On an exception the temporary file is removed and ``final_path`` is left untouched.
     """
     final_path.parent.mkdir(parents=True, exist_ok=True)
-    temp_path = final_path.with_name(f".{final_path.name}.{secrets.token_hex(8)}.tmp")
+    temp_path = _temp_path_for(final_path)
     # Created here with O_EXCL (never reusing someone else's file) and mode 0o666 so the usual
     # umask applies, unlike tempfile.mkstemp which makes the file private to the owner.
     os.close(os.open(temp_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))

@@ -1,13 +1,13 @@
 """Reading what the daily flash report of the open month shows.
 
-Month to date is the newest daily usage export of the month in ``staging.usage_line`` (list
-price, indicative: the bill file closes the month). The export of day N holds usage up to day
+Month to date is the newest daily usage export of the month (list price, indicative: the bill
+file closes the month), as ``marts.daily_spend`` sums it per customer, service and day. The export of day N holds usage up to day
 N − 1, so it covers ``min(N − 1, days in month)`` days (an export dated in the next month covers
 the whole month).
 
 The comparison is against the same days of the previous month, per customer: from the previous
-cycle's bill file (``staging.bill_line``, Expenditure lines' list price, GMT+8 trade dates in the
-window) when it has been loaded, otherwise from the previous month's newest usage export, with
+cycle's bill file (Expenditure lines' list price, GMT+8 trade dates in the window, the mart's
+``bill_file`` rows) when it has been loaded, otherwise from the previous month's newest usage export, with
 the same window. Budgets come from ``marts.budget_status``.
 
 Every query aggregates in DuckDB (one GROUP BY per source) and binds its values as parameters; a
@@ -25,6 +25,7 @@ from typing import Any, Literal
 import duckdb
 
 from reports.data import EXPENDITURE_TABLE, fetch_records
+from reports.formatting import money_sum
 from reports.reconciliation import (
     BUDGET,
     BUDGET_TABLE,
@@ -33,8 +34,9 @@ from reports.reconciliation import (
     unavailable_reason,
 )
 
-USAGE_TABLE = "staging.usage_line"
-STAGED_BILL_TABLE = "staging.bill_line"
+DAILY_SPEND_TABLE = "marts.daily_spend"
+USAGE_EXPORT = "source = 'usage_export'"
+BILL_FILE = "source = 'bill_file'"
 
 MOVER_LIMIT = 10
 TOP_CUSTOMER_LIMIT = 15
@@ -91,15 +93,15 @@ class FlashData:
 
     @property
     def mtd_official_amount(self) -> Decimal:
-        return sum((row["mtd_official_amount"] for row in self.customers), ZERO)
+        return money_sum(row["mtd_official_amount"] for row in self.customers)
 
     @property
     def mtd_amount_due(self) -> Decimal:
-        return sum((row["mtd_amount_due"] for row in self.customers), ZERO)
+        return money_sum(row["mtd_amount_due"] for row in self.customers)
 
     @property
     def previous_official_amount(self) -> Decimal:
-        return sum((row["previous_official_amount"] for row in self.customers), ZERO)
+        return money_sum(row["previous_official_amount"] for row in self.customers)
 
     @property
     def change_amount(self) -> Decimal:
@@ -172,9 +174,9 @@ def _ratio(change: Decimal, base: Decimal) -> Decimal | None:
 
 def newest_export_date(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> date | None:
     """The newest usage export staged for the cycle, or None (no table, no export)."""
-    if USAGE_TABLE not in existing_tables(con, [USAGE_TABLE]):
+    if DAILY_SPEND_TABLE not in existing_tables(con, [DAILY_SPEND_TABLE]):
         return None
-    return con.execute(f"SELECT max(export_date) FROM {USAGE_TABLE} WHERE bill_cycle = ?",
+    return con.execute(f"SELECT max(export_date) FROM {DAILY_SPEND_TABLE} WHERE {USAGE_EXPORT} AND bill_cycle = ?",
                        [bill_cycle]).fetchone()[0]
 
 
@@ -186,12 +188,12 @@ def load_flash_data(
     if export_date is None:
         raise NoUsageExport(f"no usage export is staged for {bill_cycle}: there is no month to date to report")
     covered = days_covered(bill_cycle, export_date)
-    present = existing_tables(con, [BUDGET_TABLE, EXPENDITURE_TABLE, STAGED_BILL_TABLE])
+    present = existing_tables(con, [BUDGET_TABLE, EXPENDITURE_TABLE])
 
     now = {row["customer_id"]: row for row in fetch_records(con, f"""
         SELECT customer_id, sum(official_amount) AS official_amount, sum(amount_due) AS amount_due,
-               count(*) AS line_count
-        FROM {USAGE_TABLE} WHERE bill_cycle = ? AND export_date = ?
+               sum(line_count) AS line_count
+        FROM {DAILY_SPEND_TABLE} WHERE {USAGE_EXPORT} AND bill_cycle = ? AND export_date = ?
         GROUP BY customer_id""", [bill_cycle, export_date])}
     comparison = _comparison(con, bill_cycle, covered, present)
     previous = _previous_spend(con, comparison)
@@ -227,9 +229,9 @@ def load_flash_data(
             "change_amount": mtd - before,
             "change_ratio": _ratio(mtd - before, before),
             "budget_amount": budget.get("budget_amount"),
-            "utilisation": budget.get("utilisation"),
-            "forecast_utilisation": budget.get("forecast_utilisation"),
-            "threshold_crossed": budget.get("threshold_crossed"),
+            "utilisation_ratio": budget.get("utilisation_ratio"),
+            "forecast_utilisation_ratio": budget.get("forecast_utilisation_ratio"),
+            "threshold_crossed_ratio": budget.get("threshold_crossed_ratio"),
             "forecast_amount": budget.get("forecast_amount"),
         })
 
@@ -264,8 +266,8 @@ def _comparison(con: duckdb.DuckDBPyConnection, bill_cycle: str, covered: int,
         return Comparison(previous, first, None, "none",
                           "the usage export covers no day of the month yet: nothing to compare")
     last = first + timedelta(days=window_days - 1)
-    if STAGED_BILL_TABLE in present and con.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {STAGED_BILL_TABLE} WHERE bill_cycle = ?)", [previous]).fetchone()[0]:
+    if con.execute(f"SELECT EXISTS (SELECT 1 FROM {DAILY_SPEND_TABLE} WHERE {BILL_FILE} AND bill_cycle = ?)",
+                   [previous]).fetchone()[0]:
         return Comparison(previous, first, last, "bill_file",
                           f"the bill file of {previous} (list price of expenditure lines)")
     export = newest_export_date(con, previous)
@@ -285,19 +287,12 @@ def _previous_spend(con: duckdb.DuckDBPyConnection, comparison: Comparison) -> d
     """Customer id -> list price over the comparison window."""
     if not comparison.available:
         return {}
-    if comparison.source == "bill_file":
-        rows = con.execute(f"""
-            SELECT customer_id, sum(official_amount) FROM {STAGED_BILL_TABLE}
-            WHERE bill_cycle = ? AND bill_type = 'Expenditure' AND trade_date_local BETWEEN ? AND ?
-            GROUP BY customer_id""",
-            [comparison.bill_cycle, comparison.first_day, comparison.last_day]).fetchall()
-    else:
-        rows = con.execute(f"""
-            SELECT customer_id, sum(official_amount) FROM {USAGE_TABLE}
-            WHERE bill_cycle = ? AND export_date = (SELECT max(export_date) FROM {USAGE_TABLE} WHERE bill_cycle = ?)
-              AND trade_date_local BETWEEN ? AND ?
-            GROUP BY customer_id""",
-            [comparison.bill_cycle, comparison.bill_cycle, comparison.first_day, comparison.last_day]).fetchall()
+    source = BILL_FILE if comparison.source == "bill_file" else USAGE_EXPORT
+    rows = con.execute(f"""
+        SELECT customer_id, sum(official_amount) FROM {DAILY_SPEND_TABLE}
+        WHERE {source} AND bill_cycle = ? AND trade_date_local BETWEEN ? AND ?
+        GROUP BY customer_id""",
+        [comparison.bill_cycle, comparison.first_day, comparison.last_day]).fetchall()
     return {customer_id: amount for customer_id, amount in rows}
 
 
@@ -316,7 +311,7 @@ def _services(con: duckdb.DuckDBPyConnection, bill_cycle: str, export_date: date
     """Month to date per service, largest first, with the newest known service name."""
     rows = fetch_records(con, f"""
         SELECT service_type_code, sum(official_amount) AS official_amount, count(DISTINCT customer_id) AS customer_count
-        FROM {USAGE_TABLE} WHERE bill_cycle = ? AND export_date = ?
+        FROM {DAILY_SPEND_TABLE} WHERE {USAGE_EXPORT} AND bill_cycle = ? AND export_date = ?
         GROUP BY service_type_code ORDER BY official_amount DESC, service_type_code""", [bill_cycle, export_date])
     names: dict[str, str] = {}
     if EXPENDITURE_TABLE in present:

@@ -1,6 +1,6 @@
 """How values from the warehouse are shown to people and written to files.
 
-The warehouse keeps money as DECIMAL(20,8). People read it rounded to cents with thousands
+The warehouse keeps money as DECIMAL(20,8) per line and DECIMAL(38,8) per sum. People read it rounded to cents with thousands
 separators; machine-readable exports (CSV) keep every stored digit. Rounding happens only here,
 at display time, and always half-up (the convention on invoices), never banker's rounding.
 """
@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import Iterable
 
 CURRENCY = "USD"
 
 _CENT = Decimal("0.01")
+# Python's default decimal context keeps 28 digits: a sum beyond 10^20 at 8 places would be rounded
+# (and refused by quantize). 38 digits hold every DECIMAL(38,8) amount exactly.
+MONEY_CONTEXT = Context(prec=38)
+
+
+def money_sum(values: Iterable[Decimal | None]) -> Decimal:
+    """The exact sum of amounts (None counts as 0), however large."""
+    total = Decimal(0)
+    for value in values:
+        if value is not None:
+            total = MONEY_CONTEXT.add(total, value)
+    return total
 
 
 def _as_decimal(value: Decimal | int | float | None) -> Decimal:
@@ -186,6 +199,16 @@ def break_points(code: str | None) -> list[str]:
     return re.findall(r"[^._]*[._]|[^._]+$", code or "")
 
 
+# codes whose words are not just the code with spaces
+_STATUS_WORDS = {
+    "alert_75": "at 75 %",
+    "alert_90": "at 90 %",
+    "forecast_over": "forecast over budget",
+}
+
+
 def status_text(status: str | None) -> str:
-    """A status code for people: ``missing_in_api`` -> ``missing in api``."""
-    return "—" if status is None else str(status).replace("_", " ")
+    """A status code for people: ``missing_in_api`` -> ``missing in api``, ``alert_90`` -> ``at 90 %``."""
+    if status is None:
+        return "—"
+    return _STATUS_WORDS.get(str(status), str(status).replace("_", " "))

@@ -32,6 +32,7 @@ from reports.formatting import (
     CHANGE_BASE_MINIMUM,
     CURRENCY,
     format_change_percent,
+    money_sum,
     format_count,
     format_counted,
     format_exact,
@@ -167,7 +168,7 @@ def _sum_group(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     group: dict[str, Any] = {"row_count": len(rows)}
     for column in EXPENDITURE_MONEY_COLUMNS:
-        group[column] = sum((row[column] for row in rows), Decimal(0))
+        group[column] = money_sum(row[column] for row in rows)
     for column in EXPENDITURE_COUNT_COLUMNS:
         group[column] = sum(row[column] for row in rows)
     return group

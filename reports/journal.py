@@ -19,8 +19,9 @@ def journal_file_name(bill_cycle: str) -> str:
 
 def has_journal(con: duckdb.DuckDBPyConnection) -> bool:
     return con.execute(
-        """select count(*) = 2 from duckdb_tables()
-           where (schema_name, table_name) in (('marts', 'accounting_journal'), ('core', 'chart_of_accounts'))"""
+        # information_schema lists views too (the chart is one; duckdb_tables() does not)
+        """select count(*) = 2 from information_schema.tables where table_catalog = current_database()
+           and (table_schema, table_name) in (('marts', 'accounting_journal'), ('marts', 'chart_of_accounts'))"""
     ).fetchone()[0]
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import duckdb
 
 from reports.data import EXPENDITURE_TABLE, TableExport, fetch_records
-from reports.formatting import format_counted, format_usd
+from reports.formatting import format_counted, format_usd, money_sum
 from reports.reconciliation_status import Area, AreaStatus, area_status
 
 FINDINGS_TABLE = "marts.reconciliation_findings"
@@ -121,8 +121,8 @@ INCENTIVE_COLUMNS = ("period", "incentive_type", "service_type_code", "service_t
                      "expected_reconciliation_date", "expected_payment_date", "frozen_reason",
                      "comparison_status")
 BUDGET_COLUMNS = ("customer_id", "customer_name", "bill_cycle", "as_of_date", "days_covered",
-                  "budget_type", "budget_amount", "mtd_spend_amount", "utilisation",
-                  "threshold_crossed", "forecast_amount", "forecast_utilisation", "is_frozen",
+                  "budget_type", "budget_amount", "mtd_spend_amount", "utilisation_ratio",
+                  "threshold_crossed_ratio", "forecast_amount", "forecast_utilisation_ratio", "is_frozen",
                   "status", "alert_level", "note")
 COUPON_COLUMNS = ("coupon_id", "customer_id", "coupon_type", "status", "face_value", "balance",
                   "used_amount", "used_this_month_amount", "valid_time", "expire_time",
@@ -244,7 +244,7 @@ class ReconciliationData:
     def incentive_totals(self) -> dict[str, Decimal]:
         columns = ("eligible_performance_amount", "expected_incentive_amount",
                    "statement_incentive_amount", "difference_amount")
-        return {c: sum((row[c] or Decimal(0) for row in self.incentives), Decimal(0)) for c in columns}
+        return {c: money_sum(row[c] for row in self.incentives) for c in columns}
 
     def customer_name(self, customer_id: str | None) -> str | None:
         return self.customer_names.get(customer_id) if customer_id is not None else None
@@ -460,10 +460,10 @@ class ReconciliationReader:
         return self._fetch(f"""
             SELECT count(*) AS customer_count,
                    count(budget_amount) AS budget_count,
-                   count(*) FILTER (WHERE threshold_crossed >= 75) AS over_75_count,
-                   count(*) FILTER (WHERE threshold_crossed >= 90) AS over_90_count,
-                   count(*) FILTER (WHERE threshold_crossed >= 100) AS over_100_count,
-                   -- below 75 % but forecast above the budget by month end
+                   count(*) FILTER (WHERE threshold_crossed_ratio >= 0.75) AS over_75_count,
+                   count(*) FILTER (WHERE threshold_crossed_ratio >= 0.90) AS over_90_count,
+                   count(*) FILTER (WHERE threshold_crossed_ratio >= 1) AS over_100_count,
+                   -- below 0.75 but forecast above the budget by month end
                    count(*) FILTER (WHERE status = 'forecast_over') AS forecast_over_count,
                    count(*) FILTER (WHERE alert_level = 'amber') AS watch_count,
                    count(*) FILTER (WHERE mtd_spend_amount < 0) AS net_refund_count,
@@ -491,7 +491,7 @@ class ReconciliationReader:
         return (f"""
             SELECT {', '.join(BUDGET_COLUMNS)} FROM {BUDGET_TABLE} WHERE bill_cycle = ?
             ORDER BY CASE alert_level WHEN 'red' THEN 0 WHEN 'amber' THEN 1 ELSE 2 END,
-                     utilisation DESC NULLS LAST, forecast_utilisation DESC NULLS LAST,
+                     utilisation_ratio DESC NULLS LAST, forecast_utilisation_ratio DESC NULLS LAST,
                      customer_id NULLS FIRST, budget_type NULLS FIRST, budget_amount NULLS FIRST,
                      mtd_spend_amount NULLS FIRST {limit_clause}""")
 
@@ -623,8 +623,8 @@ def _discount_facts(groups: list[dict[str, Any]], api_configured: bool | None) -
 def _incentive_facts(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
-    expected = sum((row["expected_incentive_amount"] or Decimal(0) for row in rows), Decimal(0))
-    statement = sum((row["statement_incentive_amount"] or Decimal(0) for row in rows), Decimal(0))
+    expected = money_sum(row["expected_incentive_amount"] for row in rows)
+    statement = money_sum(row["statement_incentive_amount"] for row in rows)
     compared = [row for row in rows if row["status"] in INCENTIVE_COMPARED_STATUSES]
     # a frozen line may well agree with the statement: count agreement by the comparison itself
     agreeing = sum(1 for row in compared if row["comparison_status"] == MATCHED)

@@ -90,7 +90,7 @@ _AUDIT_COLUMNS: dict[str, tuple[str, CellKind, float | None]] = {
 
 def _audit_column(index: int, name: str) -> Column:
     header, kind, width = _AUDIT_COLUMNS.get(name, (name.replace("_", " ").capitalize(), "auto", None))
-    return Column(header, itemgetter(index), kind, width)
+    return Column(header, itemgetter(index), kind, width, source=name)
 
 
 def write_month_close_workbook(
@@ -140,7 +140,7 @@ def write_month_close_workbook(
                                    (SHEET_RESTATEMENTS, marts.RESTATEMENT)):
             names, rows = marts.stream_rows(con, export, data.bill_cycle)
             columns = [_audit_column(index, name) for index, name in enumerate(names)]
-            write_table(workbook.add_worksheet(sheet_name), formats, columns, rows)
+            write_table(workbook.add_worksheet(sheet_name), formats, columns, rows, notes_from=export.table)
         reader = ReconciliationReader(con, data.bill_cycle, reconciliation.present_tables)
         write_reconciliation_sheets(workbook, formats, reader, reconciliation)
         for sheet in workbook.worksheets():
@@ -176,6 +176,15 @@ def _write_summary_sheet(
     next_row = _write_summary_text(sheet, 0, verdict.headline + ".", formats.title)
     for line in verdict.details:
         next_row = _write_summary_text(sheet, next_row, line, formats.note)
+    if data.held_deliveries:
+        # right under the verdict, inside the frozen pane: the figures below do not include them
+        next_row += 1
+        sheet.write_string(next_row, 0, "Held deliveries: this month's figures do not include them", formats.section)
+        for held in data.held_deliveries:
+            next_row += 1
+            # not wrapped: the line runs on over the empty cells to its right
+            sheet.write_string(next_row, 0, spreadsheet_text(held["message"]))
+        next_row += 1
 
     for heading, texts in (("Notes", notes), ("Data quality alerts", data_quality_alerts(data))):
         if not texts:
@@ -281,7 +290,7 @@ def _write_customers_sheet(sheet: Worksheet, formats: Formats, data: marts.Month
         field("service_count", "Services", "count"),
         *_EXPENDITURE_COLUMNS,
     ]
-    next_row = write_table(sheet, formats, columns, data.customers)
+    next_row = write_table(sheet, formats, columns, data.customers, notes_from=marts.EXPENDITURE_TABLE)
     _write_totals_if_billed(sheet, formats, next_row + 1, columns, data)
 
 
@@ -292,7 +301,7 @@ def _write_services_sheet(sheet: Worksheet, formats: Formats, data: marts.MonthC
         field("customer_count", "Customers", "count"),
         *_EXPENDITURE_COLUMNS,
     ]
-    next_row = write_table(sheet, formats, columns, data.services)
+    next_row = write_table(sheet, formats, columns, data.services, notes_from=marts.EXPENDITURE_TABLE)
     _write_totals_if_billed(sheet, formats, next_row + 1, columns, data)
 
 
@@ -344,7 +353,8 @@ def _write_customer_bills_sheet(
             field("refund_amount", "Refunds from HUAWEI CLOUD", "money", 17),
             field("margin_amount", "Margin", "money"),
         ]
-        write_table(sheet, formats, columns, (dict(zip(names, row, strict=True)) for row in rows))
+        write_table(sheet, formats, columns, (dict(zip(names, row, strict=True)) for row in rows),
+                    notes_from=marts.CUSTOMER_MONTHLY_EXPENDITURE.table)
         return
     names, rows = marts.stream_rows(con, marts.CUSTOMER_BILL_LINE, data.bill_cycle)
     columns = [
@@ -372,7 +382,8 @@ def _write_customer_bills_sheet(
         Column("Margin", _line_margin, "money"),
         field("agreement_rule", "Agreement applied", "text", 30),
     ]
-    write_table(sheet, formats, columns, (dict(zip(names, row, strict=True)) for row in rows))
+    write_table(sheet, formats, columns, (dict(zip(names, row, strict=True)) for row in rows),
+                notes_from=marts.CUSTOMER_BILL_LINE.table)
 
 
 def _line_margin(row: dict[str, Any]) -> Decimal | None:
@@ -399,4 +410,4 @@ def _write_data_quality_sheet(
         field("first_error", "First error", "text", 60),
         field("landed_at", "Landed at (UTC)", "datetime_utc", 19),
     ]
-    write_table(sheet, formats, columns, data.data_quality)
+    write_table(sheet, formats, columns, data.data_quality, notes_from=marts.DATA_QUALITY_TABLE)

@@ -25,11 +25,15 @@ from reports.reconciliation import (
     AREA_TITLES,
     AMOUNT_FIRST_ORDER,
     BUDGET,
+    BUDGET_TABLE,
     COMPONENT_LABELS,
     COUPON,
+    COUPON_TABLE,
+    CUSTOMER_TIEOUT_TABLE,
     DISCOUNT,
     FINDINGS_TABLE,
     INCENTIVE,
+    INCENTIVE_TABLE,
     TIEOUT,
     ReconciliationData,
     ReconciliationReader,
@@ -119,7 +123,7 @@ def _write_reconciliation_sheet(sheet: Worksheet, formats: Formats, reader: Reco
         return
     next_row = write_table(sheet, formats, columns,
                            iter_with_names(reader.iter_findings(), data.customer_names),
-                           first_row=first_row)
+                           first_row=first_row, notes_from=FINDINGS_TABLE)
     if next_row == first_row + 1:
         write_note(sheet, formats, next_row, f"No reconciliation finding for {data.bill_cycle}.")
 
@@ -154,7 +158,7 @@ def _write_tieout_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliati
         for row in reader.iter_customer_tieout():
             yield {**row, "level": "Customer", "key": row["customer_id"]}
 
-    next_row = write_table(sheet, formats, columns, rows())
+    next_row = write_table(sheet, formats, columns, rows(), notes_from=CUSTOMER_TIEOUT_TABLE)
     if next_row == 1:
         write_note(sheet, formats, 1, f"No data for {data.bill_cycle}.")
 
@@ -167,7 +171,8 @@ def _write_discount_sheet(sheet: Worksheet, formats: Formats, reader: Reconcilia
         _write_unavailable(sheet, formats, columns, str(status.reason))
         return
     rows = reader.iter_findings(area=DISCOUNT.key, order=AMOUNT_FIRST_ORDER)
-    next_row = write_table(sheet, formats, columns, iter_with_names(rows, data.customer_names))
+    next_row = write_table(sheet, formats, columns, iter_with_names(rows, data.customer_names),
+                           notes_from=FINDINGS_TABLE)
     if next_row == 1:
         write_note(sheet, formats, 1, f"No discount finding for {data.bill_cycle}.")
 
@@ -194,7 +199,7 @@ def _write_incentives_sheet(sheet: Worksheet, formats: Formats, data: Reconcilia
     if status.level == "unavailable":
         _write_unavailable(sheet, formats, columns, str(status.reason))
         return
-    next_row = write_table(sheet, formats, columns, data.incentives)
+    next_row = write_table(sheet, formats, columns, data.incentives, notes_from=INCENTIVE_TABLE)
     if next_row == 1:
         write_note(sheet, formats, 1, f"No data for {data.bill_cycle}.")
         return
@@ -213,12 +218,12 @@ def _write_budgets_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         field("budget_type", "Budget type", "text", 14),
         field("budget_amount", f"Budget ({CURRENCY})", "money"),
         field("mtd_spend_amount", f"Month to date, list price ({CURRENCY})", "money", 17),
-        field("utilisation", "Utilisation", "ratio", 11),
-        field("threshold_crossed", "Threshold crossed (%)", "integer", 11),
+        field("utilisation_ratio", "Utilisation", "ratio", 11),
+        field("threshold_crossed_ratio", "Threshold crossed", "ratio", 11),
         field("forecast_amount", f"Forecast to month end ({CURRENCY})", "money", 17),
-        field("forecast_utilisation", "Forecast utilisation", "ratio", 11),
+        field("forecast_utilisation_ratio", "Forecast utilisation", "ratio", 11),
         Column("Frozen", lambda row: None if row["is_frozen"] is None else ("yes" if row["is_frozen"] else "no"),
-               "text", 8),
+               "text", 8, source="is_frozen"),
         worded("status", "Status", 16),
         field("note", "Note", "text", 50),
     ]
@@ -226,7 +231,7 @@ def _write_budgets_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
     if status.level == "unavailable":
         _write_unavailable(sheet, formats, columns, str(status.reason))
         return
-    next_row = write_table(sheet, formats, columns, reader.iter_budgets())
+    next_row = write_table(sheet, formats, columns, reader.iter_budgets(), notes_from=BUDGET_TABLE)
     if next_row == 1:
         write_note(sheet, formats, 1, _as_sentence(budget_no_data(data.bill_cycle)))
 
@@ -255,6 +260,6 @@ def _write_coupons_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
     rules = {row["coupon_id"]: row["finding_rules"] for row in reader.coupons_with_findings(limit=None)}
     rows = ({**row, "finding_rules": rules.get(row["coupon_id"])}
             for row in iter_with_names(reader.iter_coupons(), data.customer_names))
-    next_row = write_table(sheet, formats, columns, rows)
+    next_row = write_table(sheet, formats, columns, rows, notes_from=COUPON_TABLE)
     if next_row == 1:
         write_note(sheet, formats, 1, "No coupons.")

@@ -19,6 +19,7 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from reports.formatting import GMT8, status_text, utc_timestamp_text
+from schemas.warehouse_contract import column_note
 from reports.safety import neutralise_spreadsheet_text
 
 MONEY_FORMAT = "#,##0.00"
@@ -62,23 +63,26 @@ _DEFAULT_WIDTHS: dict[str, float] = {
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a sheet: header text, how to read the value from a record, and its kind."""
+    """One column of a sheet: header text, how to read the value from a record, its kind, and the
+    warehouse column it shows (``source``), whose contract becomes the header's note."""
 
     header: str
     value: Callable[[Any], Any]
     kind: CellKind = "text"
     width: float | None = None
+    source: str | None = None
 
 
 def field(name: str, header: str, kind: CellKind = "text", width: float | None = None) -> Column:
     """A column that shows the row's ``name`` field as is."""
-    return Column(header, lambda row: row[name], kind, width)
+    return Column(header, lambda row: row[name], kind, width, source=name)
 
 
 def worded(name: str, header: str, width: float | None = None) -> Column:
     """A column of codes such as statuses shown as words (``missing_in_file`` -> ``missing in file``),
     the way the page shows them."""
-    return Column(header, lambda row: None if row[name] is None else status_text(row[name]), "text", width)
+    return Column(header, lambda row: None if row[name] is None else status_text(row[name]), "text", width,
+                  source=name)
 
 
 class Formats:
@@ -110,12 +114,15 @@ def write_table(
     kind_overrides: dict[int, list[CellKind | None]] | None = None,
     first_row: int = 0,
     frozen_and_filtered: bool = True,
+    notes_from: str | None = None,
 ) -> int:
     """Write a header row at ``first_row`` and one row per record; freeze the header, filter the table.
 
     Returns the index of the first row after the table. A table longer than Excel allows is cut
     with a closing line saying so (the CSV export has every row). A sheet has one frozen pane and
     one filter: a small table above the main one passes ``frozen_and_filtered=False``.
+    ``notes_from`` names the public table (``schema.table``) the columns come from: see
+    ``write_header_notes``.
     """
     # Headers wrap within their column; the row is made tall enough for the longest (a wrapped
     # row's height is not worked out by every spreadsheet program, LibreOffice's among them).
@@ -125,6 +132,8 @@ def write_table(
     for index, column in enumerate(columns):
         sheet.set_column(index, index, column.width or _DEFAULT_WIDTHS[column.kind])
         sheet.write_string(first_row, index, column.header, formats.header)
+    if notes_from:
+        write_header_notes(sheet, columns, notes_from, first_row)
     if frozen_and_filtered:
         sheet.freeze_panes(first_row + 1, 0)
 
@@ -144,6 +153,15 @@ def write_table(
     if frozen_and_filtered:
         sheet.autofilter(first_row, 0, max(row_index, first_row + 1), len(columns) - 1)
     return row_index + 1
+
+
+def write_header_notes(sheet: Worksheet, columns: Sequence[Column], table: str, row: int) -> None:
+    """The header of each column that shows a column of the public table ``table`` gets a note with
+    that column's meaning and unit, from the warehouse contract (schemas/warehouse_contract.py)."""
+    for index, column in enumerate(columns):
+        note = column_note(table, column.source) if column.source else None
+        if note:
+            sheet.write_comment(row, index, note, {"x_scale": 2})
 
 
 def _wrapped_lines(text: str, width: float) -> int:

@@ -10,8 +10,11 @@ import polars as pl
 import pandera.polars as pa
 
 from schemas.aliases import BILL_TYPE_VALUES, ORDER_TYPE_VALUES, PERIOD_UNIT_VALUES
+from schemas.rules import TRADE_TIME_TOLERANCE_DAYS
 
 MONEY = pl.Decimal(20, 8)
+# Sums and differences of MONEY values: 38 digits cannot overflow for any amounts MONEY admits.
+MONEY_SUM = pl.Decimal(38, 8)
 # Identities hold to 1e-8 per line (docs/formats.md#line-identities-and-signs); sums of 8-place
 # decimals are exact, so equality.
 _ZERO = pl.lit(0, dtype=MONEY)
@@ -67,6 +70,11 @@ class BillLineIdentities(pa.DataFrameModel):
     def refund_has_original_order(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select((pl.col("bill_type") != "Refund") | pl.col("original_order_id").is_not_null())
 
+    @pa.dataframe_check(name="BILL.TRADE_TIME_OUTSIDE_CYCLE")
+    def trade_time_near_bill_month(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        earliest, latest = trade_date_window()
+        return data.lazyframe.select(pl.col("trade_date_local").is_between(earliest, latest))
+
     @pa.dataframe_check(name="BILL.EXPENDITURE_SIGN")
     def expenditure_amounts_not_negative(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select((pl.col("bill_type") != "Expenditure") | (min_amount() >= _ZERO))
@@ -90,7 +98,7 @@ PAYMENT_COMPONENTS = (
 
 
 def payment_total() -> pl.Expr:
-    return pl.sum_horizontal([_money(c) for c in PAYMENT_COMPONENTS]).cast(MONEY)
+    return pl.sum_horizontal([_money(c) for c in PAYMENT_COMPONENTS]).cast(MONEY_SUM)
 
 
 def payment_gap() -> pl.Expr:
@@ -106,3 +114,11 @@ def max_amount() -> pl.Expr:
 
 def min_amount() -> pl.Expr:
     return pl.min_horizontal([_money(c) for c in _SIGNED_AMOUNTS])
+
+
+def trade_date_window() -> tuple[pl.Expr, pl.Expr]:
+    """(earliest, latest) local trade date a line of its `bill_cycle` may have, both inclusive."""
+    first_day = (pl.col("bill_cycle") + "-01").str.to_date("%Y-%m-%d")
+    tolerance = f"{TRADE_TIME_TOLERANCE_DAYS}d"
+    return (first_day.dt.offset_by(f"-{tolerance}"),
+            first_day.dt.offset_by("1mo").dt.offset_by(tolerance))

@@ -12,6 +12,13 @@ from typing import Literal
 Severity = Literal["reject", "error", "warning", "info"]
 
 
+# A bill line's trade time (GMT+8) falls in its bill month, or on the 1st of the next month by
+# 23:59:59, which HUAWEI CLOUD still bills to the month before. Usage reported late and lines settled
+# after the month may stray a few days further; a time more than this many days outside that window
+# is a finding, BILL.TRADE_TIME_OUTSIDE_CYCLE (year 1 or 9999 is no transaction time).
+TRADE_TIME_TOLERANCE_DAYS = 7
+
+
 @dataclass(frozen=True)
 class Rule:
     rule_id: str
@@ -51,9 +58,10 @@ RULES: dict[str, Rule] = {r.rule_id: r for r in [
     Rule("FILE.PARSE.RATE", "reject", "rate is not a decimal between 0 and 1 with at most 6 places",
          "correct the agreement file"),
     Rule("FILE.PARSE.INT", "reject", "value is not a whole number", "correct the value in the source file"),
-    Rule("FILE.PARSE.TIME", "reject", "time is not a valid 'YYYY-MM-DD HH:MM:SS[ GMT+08:00]'",
+    Rule("FILE.PARSE.TIME", "reject",
+         "time is not a valid 'YYYY-MM-DD HH:MM:SS[ GMT+08:00]' from 0001-01-01 08:00:00 on",
          "correct the time in the source file"),
-    Rule("FILE.PARSE.DATE", "reject", "date is not a valid 'YYYY-MM-DD'", "correct the date"),
+    Rule("FILE.PARSE.DATE", "reject", "date is not a valid 'YYYY-MM-DD' from 0001-01-01 on", "correct the date"),
     Rule("FILE.PARSE.CYCLE", "reject", "billing cycle is not 'YYYY-MM'", "correct the billing cycle"),
     Rule("FILE.REQUIRED", "reject", "required value is empty", "fill in the value in the source file"),
     Rule("FILE.ENUM", "reject", "value is not one of the documented codes",
@@ -81,11 +89,31 @@ RULES: dict[str, Rule] = {r.rule_id: r for r in [
     Rule("BILL.REFUND_WITHOUT_ORDER", "warning", "refund line has no original order number",
          "raise it with HUAWEI CLOUD"),
     Rule("BILL.EXPENDITURE_SIGN", "error", "expenditure line has a negative amount", "raise it with HUAWEI CLOUD"),
+    Rule("BILL.TRADE_TIME_OUTSIDE_CYCLE", "warning",
+         f"trade time is more than {TRADE_TIME_TOLERANCE_DAYS} days outside the bill month (GMT+8; the 1st "
+         "of the next month belongs to it)", "raise it with HUAWEI CLOUD; the line is loaded as delivered and counted in the file's month"),
     Rule("AGREEMENT.OVERLAP", "error", "two discount rules of equal specificity overlap in time",
          "fix the agreement file; the rule with the later valid_from is used meanwhile"),
     Rule("BILL.NO_AGREEMENT", "warning", "no customer discount rule matches the line; billed at list price",
          "add a default '*' rule to agreements/customer_discounts.csv"),
 ]}
+
+
+# Held deliveries (pipelines/lib/holds.py), area "delivery": a re-delivery that would replace what a
+# month was built from with something that cannot be trusted is held in audit.held_deliveries, one
+# rule per reason, and the month keeps its current delivery until `billrecon accept` releases it.
+RULES.update({r.rule_id: r for r in [
+    Rule("HOLD.UNREADABLE", "error", "the re-delivery cannot be read whole (the archive or a member is rejected)",
+         "check the file with its sender; accept it only if what could be read is the whole month"),
+    Rule("HOLD.LINE_DROP", "error", "the re-delivery would remove a large share of the lines it replaces",
+         "check the file with its sender, then accept it if the lines were really withdrawn"),
+    Rule("HOLD.CUSTOMER_DROP", "error", "the re-delivery would remove a large share of the month's customers",
+         "check the file with its sender, then accept it if those customers really have no lines"),
+    Rule("HOLD.AGREEMENT_LOSS", "error",
+         "the re-delivered agreements would leave bill lines without the agreement they are billed at now",
+         "check the agreements file, then accept it if those customers are really to be billed at list price"),
+]})
+HOLD_AREA = "delivery"
 
 
 # BSS API records (pipelines/lib/bss): the same treatment as file rows. A record that cannot be typed

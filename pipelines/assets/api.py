@@ -14,6 +14,7 @@ import inspect
 import dagster as dg
 
 from pipelines.assets.staging import audit_totals, staging_check_specs, staging_result
+from pipelines.assets.tables import stages, writes
 from pipelines.lib.bss import (
     DATASETS,
     ApiDataset,
@@ -55,7 +56,7 @@ def _landing_asset(dataset: ApiDataset) -> dg.AssetsDefinition:
     description = inspect.cleandoc(description)
 
     @dg.asset(name=f"landed_api_{dataset.name}", group_name="landing", partitions_def=bill_cycle_partitions,
-              kinds={"api", "duckdb"}, description=description)
+              kinds={"api", "duckdb"}, description=description, metadata=writes("landing.api_snapshots"))
     def landed(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                bss_api: BssApiResource) -> dg.MaterializeResult:
         if not bss_api.configured:
@@ -127,7 +128,8 @@ def _staging_asset(dataset: ApiDataset, landed: dg.AssetsDefinition) -> dg.Asset
     description = inspect.cleandoc(description)
 
     @dg.asset(name=name, group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed],
-              check_specs=staging_check_specs(name), kinds={"duckdb", "polars"}, description=description)
+              check_specs=staging_check_specs(name), kinds={"duckdb", "polars"}, description=description,
+              metadata=stages(*(t.table for t in STAGING[dataset.name].tables)))
     def staged(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                bss_api: BssApiResource) -> dg.MaterializeResult:
         if not bss_api.configured:

@@ -1,17 +1,9 @@
-"""Core assets: conformed facts and dimensions built by the SQL models under sql/core."""
+"""What the core model assets (sql/core, built by pipelines/assets/models.py) do beyond building
+their SQL: conformed facts and dimensions."""
 
-
-import dagster as dg
-
-from pipelines.assets.staging import stg_bill_lines, stg_customer_discounts
-from pipelines.lib.fingerprint import last_build, loads_fingerprint, record_build
-from pipelines.lib.sql_models import run_model
-from pipelines.lib.warehouse import transaction
-from pipelines.partitions import bill_cycle_partitions
-from pipelines.resources import WarehouseResource
-
-
-SKIPPED_NOTE = "inputs unchanged since the last build (same code, bill file and agreements): not rebuilt"
+from pipelines.assets.models import ModelHooks
+from pipelines.lib.chart_of_accounts import CHART_OF_ACCOUNTS_KEY
+from pipelines.lib.journal import chart_source
 
 
 def bill_line_inputs(bill_cycle: str) -> dict[str, str | None]:
@@ -19,35 +11,19 @@ def bill_line_inputs(bill_cycle: str) -> dict[str, str | None]:
     return {"customerBill": bill_cycle, "agreements": None}
 
 
-@dg.asset(group_name="core", partitions_def=bill_cycle_partitions, deps=[stg_customer_discounts],
-          kinds={"duckdb", "sql"})
-def core_customer_discount_rule(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The partner's agreed customer discounts with their specificity (core.customer_discount_rule).
-
-    Grain: one agreement rule. Source: staging.customer_discount.
-    """
-    with warehouse.connect() as con, transaction(con):
-        rows = run_model(con, "core", "customer_discount_rule")
-    return dg.MaterializeResult(metadata={"rules": rows})
+def _chart_metadata(context, con, cycle: str, rows: int) -> dict:
+    """The accounts of the journal and how many take their default code (docs/journal.md)."""
+    sources = chart_source(con)
+    if sources["default"]:
+        context.log.warning(f"{sources['default']} of {rows} accounts take the default code: "
+                            f"{CHART_OF_ACCOUNTS_KEY} does not map them")
+    return {"accounts": rows, "default_accounts": sources["default"]}
 
 
-@dg.asset(group_name="core", partitions_def=bill_cycle_partitions,
-          deps=[stg_bill_lines, core_customer_discount_rule], kinds={"duckdb", "sql"})
-def core_rated_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Every bill line of the cycle with the customer's agreed discount and charge (core.rated_bill_line).
-
-    Grain: one bill line. Source: staging.bill_line joined to core.customer_discount_rule.
-    """
-    cycle = context.partition_key
-    with warehouse.connect() as con:
-        fingerprint = loads_fingerprint(con, bill_line_inputs(cycle))
-        built = last_build(con, "core.rated_bill_line", cycle, fingerprint)
-        if built is not None:
-            return dg.MaterializeResult(metadata={**built, "skipped": SKIPPED_NOTE})
-        with transaction(con):
-            run_model(con, "core", "rated_bill_line", cycle)
-            # counted where the lines are aggregated anyway (customer_monthly_expenditure reports lines
-            # without an agreement): evaluating the view here too would rate every line once more
-            metadata = {"view": "core.rated_bill_line"}
-            record_build(con, "core.rated_bill_line", cycle, fingerprint, metadata)
-    return dg.MaterializeResult(metadata=metadata)
+MODEL_HOOKS = {
+    "core.customer_discount_rule": ModelHooks(metadata=lambda context, con, cycle, rows: {"rules": rows}),
+    # a view: counting its lines here would rate every line once more; customer_monthly_expenditure
+    # counts the lines without an agreement where it aggregates them anyway
+    "core.rated_bill_line": ModelHooks(inputs=bill_line_inputs),
+    "core.chart_of_accounts": ModelHooks(metadata=_chart_metadata),
+}

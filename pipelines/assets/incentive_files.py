@@ -7,18 +7,20 @@ import dagster as dg
 
 from pipelines.assets.landing import land_prefix, landed_agreements
 from pipelines.assets.staging import (
-    already_staged, audit_totals, log_stage_result, stage_agreement_file, staging_check_specs, staging_result,
+    already_staged, audit_totals, stage_agreement_file, stage_unless_held, staging_check_specs, staging_result,
 )
+from pipelines.lib.holds import incentive_rates_gauge, statement_gauge
+from pipelines.assets.tables import stages, writes
 from pipelines.lib.landing import current_delivery
 from pipelines.lib.statements import (
     INCENTIVE_RATES_KEY, STATEMENT_SOURCE, stage_incentive_rates, stage_incentive_statement, statement_key,
 )
-from pipelines.lib.warehouse import transaction
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import ObjectStoreResource, WarehouseResource
 
 
-@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"})
+@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
+          metadata=writes("landing.objects"))
 def landed_incentive_statement(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                                object_store: ObjectStoreResource) -> dg.MaterializeResult:
     """The incentive statement of the cycle, landed if new or re-delivered (new ETag).
@@ -30,12 +32,14 @@ def landed_incentive_statement(context: dg.AssetExecutionContext, warehouse: War
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_incentive_statement],
-          check_specs=staging_check_specs("stg_incentive_statement"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_incentive_statement"), kinds={"duckdb", "polars"},
+          metadata=stages("staging.incentive_statement"))
 def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Typed, validated lines of the cycle's incentive statement (staging.incentive_statement).
 
     Grain: one statement line. Source: the newest delivery of incentives/incentive_statement_YYYYMM.csv;
-    a line of another period than the file's is quarantined (STATEMENT.PERIOD_MISMATCH).
+    a line of another period than the file's is quarantined (STATEMENT.PERIOD_MISMATCH). A re-delivery that
+    cannot be read whole or drops most lines is held (audit.held_deliveries) and the period keeps its statement.
     """
     cycle = context.partition_key
     key = statement_key(cycle)
@@ -47,13 +51,15 @@ def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: Wareho
                            skipped=f"no incentive statement for {cycle} yet")
         if already_staged(con, STATEMENT_SOURCE, key, delivery.etag, cycle):
             return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement", skipped="unchanged")
-        with transaction(con):
-            log_stage_result(context, stage_incentive_statement(con, delivery, cycle, context.run_id))
-        return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement")
+        held = stage_unless_held(context, warehouse, con, delivery, STATEMENT_SOURCE, cycle,
+                                 lambda: stage_incentive_statement(con, delivery, cycle, context.run_id),
+                                 statement_gauge(cycle))
+        return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement", held=held)
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
-          check_specs=staging_check_specs("stg_incentive_rates"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_incentive_rates"), kinds={"duckdb", "polars"},
+          metadata=stages("staging.incentive_rate"))
 def stg_incentive_rates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The partner programme's rebate rates per incentive type and policy code (staging.incentive_rate).
 
@@ -61,5 +67,6 @@ def stg_incentive_rates(context: dg.AssetExecutionContext, warehouse: WarehouseR
     Without it, no rate is agreed and every expected incentive is 0.
     """
     return stage_agreement_file(context, warehouse, INCENTIVE_RATES_KEY, "stg_incentive_rates", stage_incentive_rates,
+                                incentive_rates_gauge(),
                                 when_missing="no rebate rate is agreed, every expected incentive is 0",
                                 skipped="no incentive rates file")

@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from pipelines.assets.tables import writes
 from pipelines.lib.landing import land, record_ignored_bill_objects
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import ObjectStoreResource, WarehouseResource
@@ -27,7 +28,8 @@ def land_prefix(context, warehouse: WarehouseResource, object_store: ObjectStore
     })
 
 
-@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"})
+@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
+          metadata=writes("landing.objects", "audit.ignored_objects"))
 def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                      object_store: ObjectStoreResource) -> dg.MaterializeResult:
     """The monthly partner bill file of the cycle, landed if new or re-delivered (new ETag).
@@ -47,7 +49,8 @@ def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return result
 
 
-@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"})
+@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
+          metadata=writes("landing.objects"))
 def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                          object_store: ObjectStoreResource) -> dg.MaterializeResult:
     """The daily cumulative usage exports of the month.
@@ -58,7 +61,8 @@ def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: Warehouse
                  f"customerUsage/customerUsageV2_{_compact(context.partition_key)}_")
 
 
-@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"})
+@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
+          metadata=writes("landing.objects"))
 def landed_agreements(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                       object_store: ObjectStoreResource) -> dg.MaterializeResult:
     """The partner's agreement files (customer discounts, incentive rates), as of this run.

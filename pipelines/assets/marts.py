@@ -1,18 +1,16 @@
-"""Mart assets: the public tables analysts query and reports read (sql/marts)."""
-
+"""What the mart assets (sql/marts, built by pipelines/assets/models.py) do beyond building their
+SQL: the public tables analysts query and reports read. The reconciliation marts are in
+pipelines/assets/reconciliation.py."""
 
 import dagster as dg
 
-from pipelines.assets.core import SKIPPED_NOTE, bill_line_inputs, core_rated_bill_lines
-from pipelines.lib.fingerprint import last_build, loads_fingerprint, record_build
-from pipelines.assets.incentive_files import stg_incentive_rates, stg_incentive_statement
-from pipelines.assets.staging import stg_bill_lines, stg_customer_discounts, stg_usage_lines
-from pipelines.lib.sql_models import run_model
-from pipelines.lib.warehouse import transaction
-from pipelines.partitions import bill_cycle_partitions
-from pipelines.resources import WarehouseResource
+from pipelines.assets.core import bill_line_inputs
+from pipelines.assets.models import ModelCheck, ModelHooks
+from pipelines.lib.journal import expenditure_margin, journal_imbalances, journal_margin
 
 TOTALS_TIE = "totals_equal_staged_lines"
+BALANCED = "debits_equal_credits"
+MARGIN_TIE = "margin_equals_expenditure"
 
 # mart column -> (bill type, staging expression) it must equal when summed over the cycle
 _TIE_OUT = {
@@ -26,50 +24,17 @@ _TIE_OUT = {
 }
 
 
-@dg.asset(group_name="marts", partitions_def=bill_cycle_partitions, deps=[core_rated_bill_lines],
-          check_specs=[dg.AssetCheckSpec(TOTALS_TIE, asset="customer_monthly_expenditure", blocking=True,
-                                         description="Mart totals equal the staged bill lines to the 8th decimal.")],
-          kinds={"duckdb", "sql"})
-def customer_monthly_expenditure(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """What each customer consumed, what HUAWEI CLOUD charged for it, what the partner bills, and the margin.
-
-    Grain: bill_cycle × customer × service type (marts.customer_monthly_expenditure). Source: core.rated_bill_line.
-    """
-    cycle = context.partition_key
-    with warehouse.connect() as con:
-        fingerprint = loads_fingerprint(con, bill_line_inputs(cycle))
-        built = last_build(con, "marts.customer_monthly_expenditure", cycle, fingerprint)
-        if built is not None and built["rows"] == _mart_rows(con, cycle):
-            # the last build from these very inputs passed the tie-out; the rows are still there
-            return dg.MaterializeResult(
-                metadata={**built, "skipped": SKIPPED_NOTE},
-                check_results=[dg.AssetCheckResult(check_name=TOTALS_TIE, passed=True,
-                                                   severity=dg.AssetCheckSeverity.ERROR,
-                                                   metadata={"differences": dg.MetadataValue.json({}),
-                                                             "skipped": SKIPPED_NOTE})])
-        with transaction(con):
-            rows = run_model(con, "marts", "customer_monthly_expenditure", cycle)
-        differences = _tie_out_differences(con, cycle)
-        totals = con.execute(
-            """select coalesce(sum(amount_due), 0), coalesce(sum(customer_charge_amount), 0),
-                      coalesce(sum(margin_amount), 0), count(distinct customer_id),
-                      coalesce(sum(unmatched_agreement_line_count), 0)
-               from marts.customer_monthly_expenditure where bill_cycle = ?""", [cycle]).fetchone()
-        metadata = {"rows": rows, "customers": totals[3], "amount_due": str(totals[0]),
-                    "customer_charge": str(totals[1]), "margin": str(totals[2]),
-                    "lines_without_agreement": int(totals[4])}
-        if totals[4]:
-            context.log.warning(f"{totals[4]} line(s) match no customer discount rule and are billed at list price")
-        if not differences:
-            with transaction(con):
-                record_build(con, "marts.customer_monthly_expenditure", cycle, fingerprint, metadata)
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[dg.AssetCheckResult(
-            check_name=TOTALS_TIE, passed=not differences, severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"differences": dg.MetadataValue.json(differences)},
-        )],
-    )
+def _expenditure_metadata(context: dg.AssetExecutionContext, con, cycle: str, rows: int) -> dict:
+    totals = con.execute(
+        """select coalesce(sum(amount_due), 0), coalesce(sum(customer_charge_amount), 0),
+                  coalesce(sum(margin_amount), 0), count(distinct customer_id),
+                  coalesce(sum(unmatched_agreement_line_count), 0)
+           from marts.customer_monthly_expenditure where bill_cycle = ?""", [cycle]).fetchone()
+    if totals[4]:
+        context.log.warning(f"{totals[4]} line(s) match no customer discount rule and are billed at list price")
+    return {"rows": rows, "customers": totals[3], "amount_due": str(totals[0]),
+            "customer_charge": str(totals[1]), "margin": str(totals[2]),
+            "lines_without_agreement": int(totals[4])}
 
 
 def _mart_rows(con, cycle: str) -> int | None:
@@ -94,41 +59,56 @@ def _tie_out_differences(con, cycle: str) -> dict[str, str]:
             for column, mart_total, staged_total in zip(_TIE_OUT, mart, staged) if mart_total != staged_total}
 
 
-@dg.asset(group_name="marts", partitions_def=bill_cycle_partitions, deps=[core_rated_bill_lines],
-          kinds={"duckdb", "sql"})
-def customer_bill_line(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The lines of each customer's bill at the partner's agreed price.
-
-    Grain: one Expenditure or Refund line (marts.customer_bill_line). Source: core.rated_bill_line.
-    """
-    with warehouse.connect() as con, transaction(con):
-        rows = run_model(con, "marts", "customer_bill_line", context.partition_key)
-    return dg.MaterializeResult(metadata={"lines": rows})
+def _totals_tie(con, cycle: str, metadata: dict) -> tuple[bool, dict]:
+    differences = _tie_out_differences(con, cycle)
+    return not differences, {"differences": dg.MetadataValue.json(differences)}
 
 
-@dg.asset(group_name="marts", partitions_def=bill_cycle_partitions,
-          deps=[stg_bill_lines, stg_usage_lines, stg_customer_discounts, stg_incentive_statement, stg_incentive_rates],
-          kinds={"duckdb", "sql"})
-def data_quality(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Rows read, loaded and quarantined per source object and member, with status and first error.
-
-    Grain: source object × member (marts.data_quality; the whole table is rebuilt). Source: audit.loads.
-    """
-    with warehouse.connect() as con, transaction(con):
-        rows = run_model(con, "marts", "data_quality")
-        bad = con.execute("select count(*) from marts.data_quality where status <> 'ok'").fetchone()[0]
-    return dg.MaterializeResult(metadata={"rows": rows, "not_ok": bad})
+def _data_quality_metadata(context, con, cycle: str, rows: int) -> dict:
+    bad = con.execute("select count(*) from marts.data_quality where status <> 'ok'").fetchone()[0]
+    return {"rows": rows, "not_ok": bad}
 
 
-@dg.asset(group_name="marts", partitions_def=bill_cycle_partitions, deps=[stg_bill_lines], kinds={"duckdb", "sql"})
-def restatement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """What each re-delivery of a monthly bill file changed: lines added, removed, changed and the
-    amount-due delta per customer.
+def _restatement_metadata(context, con, cycle: str, rows: int) -> dict:
+    delta = con.execute("select coalesce(sum(amount_due_delta), 0) from marts.restatement where bill_cycle = ?",
+                        [cycle]).fetchone()[0]
+    return {"rows": rows, "amount_due_delta_this_cycle": str(delta)}
 
-    Grain: bill_cycle × restatement × customer (marts.restatement; rebuilt whole). Source: audit.restatement_line.
-    """
-    with warehouse.connect() as con, transaction(con):
-        rows = run_model(con, "marts", "restatement")
-        delta = con.execute("select coalesce(sum(amount_due_delta), 0) from marts.restatement where bill_cycle = ?",
-                            [context.partition_key]).fetchone()[0]
-    return dg.MaterializeResult(metadata={"rows": rows, "amount_due_delta_this_cycle": str(delta)})
+
+def _journal_metadata(context, con, cycle: str, rows: int) -> dict:
+    debits = con.execute("select coalesce(sum(debit_amount), 0) from marts.accounting_journal "
+                         "where bill_cycle = ?", [cycle]).fetchone()[0]
+    return {"lines": rows, "debits": str(debits), "margin": str(journal_margin(con, cycle))}
+
+
+def _journal_balanced(con, cycle: str, metadata: dict) -> tuple[bool, dict]:
+    imbalances = journal_imbalances(con, cycle)
+    return not imbalances, {"imbalances": dg.MetadataValue.json(imbalances)}
+
+
+def _journal_margin_ties(con, cycle: str, metadata: dict) -> tuple[bool, dict]:
+    implied, mart = journal_margin(con, cycle), expenditure_margin(con, cycle)
+    return implied == mart, {"journal_margin": str(implied), "expenditure_margin": str(mart)}
+
+
+MODEL_HOOKS = {
+    "marts.customer_monthly_expenditure": ModelHooks(
+        inputs=bill_line_inputs,
+        # the last build from these very inputs passed the tie-out; skip it while its rows are still there
+        still_built=lambda con, cycle, built: built["rows"] == _mart_rows(con, cycle),
+        metadata=_expenditure_metadata,
+        checks=(ModelCheck(TOTALS_TIE, "Mart totals equal the staged bill lines to the 8th decimal.",
+                           dg.AssetCheckSeverity.ERROR, _totals_tie, blocking=True),),
+    ),
+    "marts.data_quality": ModelHooks(metadata=_data_quality_metadata),
+    "marts.restatement": ModelHooks(metadata=_restatement_metadata),
+    # docs/journal.md: the ledger takes the journal only when both hold
+    "marts.accounting_journal": ModelHooks(
+        metadata=_journal_metadata,
+        checks=(ModelCheck(BALANCED, "Debits equal credits for the month, for every partner.",
+                           dg.AssetCheckSeverity.ERROR, _journal_balanced, blocking=True),
+                ModelCheck(MARGIN_TIE, "The margin the journal implies equals "
+                                       "marts.customer_monthly_expenditure's margin.",
+                           dg.AssetCheckSeverity.ERROR, _journal_margin_ties, blocking=True)),
+    ),
+}

@@ -7,20 +7,23 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.assets.journal import accounting_journal
-from pipelines.assets.marts import customer_bill_line, customer_monthly_expenditure, data_quality, restatement
-from pipelines.assets.staging import stg_bill_lines, stg_usage_lines
+from pipelines.assets.models import model_key
 from pipelines.partitions import bill_cycle_partitions
-from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource
+from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource, expected_failures
 from pipelines.lib.fingerprint import warehouse_fingerprint
 from pipelines.lib.publish import publish
 from reports.daily_flash import render_daily_flash
+from reports.data import (BILL_LINE_TABLE, CHART_TABLE, DATA_QUALITY_TABLE, EXPENDITURE_TABLE, JOURNAL_TABLE,
+                          RESTATEMENT_TABLE)
+from reports.flash_data import DAILY_SPEND_TABLE, newest_export_date
 from reports.month_close import render_month_close
+from reports.reconciliation import BUDGET_TABLE, RECONCILIATION_TABLES
 
-# The reconciliation marts both reports read (docs/reconciliation.md); referenced by key, as they
-# are defined in the marts module of the reconciliation work.
-RECONCILIATION_ASSETS = ["partner_bill_tieout", "customer_bill_tieout", "discount_audit", "incentive_reconciliation",
-                         "budget_status", "coupon_status", "reconciliation_findings"]
+# the model tables each report reads, as the reports name them: the report assets' upstream
+MONTH_CLOSE_READS = (EXPENDITURE_TABLE, BILL_LINE_TABLE, DATA_QUALITY_TABLE, RESTATEMENT_TABLE, JOURNAL_TABLE,
+                     CHART_TABLE, *RECONCILIATION_TABLES)
+DAILY_FLASH_READS = (DAILY_SPEND_TABLE, EXPENDITURE_TABLE, BUDGET_TABLE)
+
 NOT_THE_OPEN_MONTH = "not the open month"
 
 API_SKIPPED_NOTE = (
@@ -51,8 +54,7 @@ def report_notes(bss: BssApiResource, bill_file_present: bool, bill_cycle: str, 
 
 
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
-          deps=[customer_monthly_expenditure, customer_bill_line, data_quality, restatement, accounting_journal,
-                *RECONCILIATION_ASSETS],
+          deps=[model_key(table) for table in MONTH_CLOSE_READS],
           kinds={"html", "excel", "csv", "pdf"})
 def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        reports: ReportsResource, bss_api: BssApiResource) -> dg.MaterializeResult:
@@ -60,12 +62,13 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     (`journal_<cycle>.csv`) and one bill (CSV) and statement (PDF) per customer in `customer_bills/`.
 
     Grain: one pack per bill cycle. Source: marts.customer_monthly_expenditure, marts.customer_bill_line,
-    marts.accounting_journal (with core.chart_of_accounts),
+    marts.accounting_journal, marts.chart_of_accounts,
     marts.data_quality, audit.findings, audit.quarantine, and the reconciliation marts (tie-outs, discount
     audit, incentives, budgets, coupons, reconciliation_findings), each section saying so when its mart is absent.
     """
     cycle = context.partition_key
     with warehouse.connect() as con:
+        reports.remove_abandoned_files()
         loads, lines_read = bill_file_loads(con, cycle)
         notes = report_notes(bss_api, loads > 0, cycle, lines_read)
         for note in notes:
@@ -110,22 +113,23 @@ def write_stamp(folder: Path, inputs: str) -> None:
 
 
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
-          deps=[stg_usage_lines, stg_bill_lines, customer_monthly_expenditure, *RECONCILIATION_ASSETS],
+          deps=[model_key(table) for table in DAILY_FLASH_READS],
           kinds={"html", "csv"})
 def daily_flash_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        reports: ReportsResource, bss_api: BssApiResource) -> dg.MaterializeResult:
     """The daily flash of the open month: `<reports>/<bill_cycle>/daily_flash_<export date>.html` and `.csv`.
 
     Grain: one page (and one per-customer CSV) per usage export date of the open month. Source:
-    staging.usage_line (month to date at list price, newest export), staging.bill_line of the previous cycle
-    (or its usage export when that bill file is absent) for the same days, marts.budget_status. Only the open
-    month (usage exports staged, no bill file yet) gets one; any other cycle materializes with "not the open month".
+    marts.daily_spend (month to date at list price from the newest usage export; the same days of the
+    previous cycle from its bill file, or its usage export when that bill file is absent),
+    marts.budget_status. Only the open month (usage exports staged, no bill file yet) gets one; any
+    other cycle materializes with "not the open month".
     """
     cycle = context.partition_key
     with warehouse.connect() as con:
+        reports.remove_abandoned_files()
         loads, _ = bill_file_loads(con, cycle)
-        usage_lines = con.execute("select count(*) from staging.usage_line where bill_cycle = ?", [cycle]).fetchone()[0]
-        if loads or not usage_lines:
+        if loads or newest_export_date(con, cycle) is None:
             reason = "the bill file has been delivered" if loads else "no usage export is staged"
             context.log.info(f"no daily flash for {cycle}: {NOT_THE_OPEN_MONTH} ({reason})")
             return dg.MaterializeResult(metadata={"skipped": NOT_THE_OPEN_MONTH, "reason": reason})
@@ -145,7 +149,8 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
     Grain: the whole warehouse file. Source: the working warehouse, after every other asset of the run.
     """
-    copied = publish(Path(warehouse.path), warehouse.published)
+    with expected_failures():
+        copied = publish(Path(warehouse.path), warehouse.published)
     path = warehouse.published
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)),
                                           "bytes": path.stat().st_size,

@@ -8,6 +8,11 @@ import dagster as dg
 import duckdb
 
 from pipelines.assets.landing import landed_agreements, landed_bill_file, landed_usage_exports
+from pipelines.assets.tables import stages
+from pipelines.lib.chart_of_accounts import CHART_OF_ACCOUNTS_KEY, stage_chart_of_accounts
+from pipelines.lib.holds import (
+    Gauge, HeldDelivery, agreements_gauge, bill_file_gauge, chart_of_accounts_gauge, stage_or_hold,
+)
 from pipelines.lib.landing import Delivery, current_delivery
 from pipelines.lib.staging import (
     StageResult, parse_usage_key, stage_bill_delivery, stage_customer_discounts, stage_usage_delivery,
@@ -18,15 +23,25 @@ from pipelines.resources import WarehouseResource
 
 ROWS_ADD_UP = "rows_read_equal_loaded_plus_quarantined"
 VALIDATION = "validation_findings"
+NOT_HELD = "no_held_delivery"
+# the sources whose re-delivery is compared with what it replaces, and held when it cannot be trusted
+HELD_SOURCE_ASSETS = {"stg_bill_lines", "stg_customer_discounts", "stg_incentive_statement", "stg_incentive_rates",
+                      "stg_chart_of_accounts"}
 
 
 def staging_check_specs(asset_name: str) -> list[dg.AssetCheckSpec]:
-    return [
+    specs = [
         dg.AssetCheckSpec(ROWS_ADD_UP, asset=asset_name, blocking=True,
                           description="Every row read is either loaded or quarantined, for every member."),
         dg.AssetCheckSpec(VALIDATION, asset=asset_name,
                           description="pandera validation: quarantined rows and findings on loaded rows."),
     ]
+    if asset_name in HELD_SOURCE_ASSETS:
+        specs.append(dg.AssetCheckSpec(
+            NOT_HELD, asset=asset_name,
+            description="The current delivery is applied: none is held in audit.held_deliveries "
+                        "(a held one waits for `billrecon accept` or a newer delivery)."))
+    return specs
 
 
 def already_staged(con, source: str, key: str, etag: str, bill_cycle: str | None) -> bool:
@@ -52,15 +67,22 @@ def audit_totals(con, source: str, bill_cycle: str | None, key: str | None = Non
                      "unbalanced", "rejected", "first_error"], row))
 
 
-def staging_result(totals: dict, asset_name: str, skipped: str | None = None) -> dg.MaterializeResult:
+def staging_result(totals: dict, asset_name: str, skipped: str | None = None,
+                   held: HeldDelivery | None = None) -> dg.MaterializeResult:
     balanced = totals["unbalanced"] == 0
     clean = totals["rows_quarantined"] == 0 and totals["findings"] == 0 and totals["rejected"] == 0
     metadata = {k: v for k, v in totals.items() if k != "first_error" and v is not None}
     if skipped:
         metadata["note"] = skipped
+    if held is not None:
+        metadata["held"] = held.message
+    hold_check = [dg.AssetCheckResult(
+        check_name=NOT_HELD, asset_key=asset_name, passed=held is None, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"held": held.message if held else "", "rule_id": held.rule_id if held else ""},
+    )] if asset_name in HELD_SOURCE_ASSETS else []
     return dg.MaterializeResult(
         metadata=metadata,
-        check_results=[
+        check_results=[*hold_check,
             dg.AssetCheckResult(
                 check_name=ROWS_ADD_UP, asset_key=asset_name, passed=balanced,
                 severity=dg.AssetCheckSeverity.ERROR,
@@ -79,12 +101,14 @@ def staging_result(totals: dict, asset_name: str, skipped: str | None = None) ->
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_bill_file],
-          check_specs=staging_check_specs("stg_bill_lines"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_bill_lines"), kinds={"duckdb", "polars"},
+          metadata=stages("staging.bill_line", "audit.restatement_line"))
 def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Typed, validated partner bill lines of the cycle (staging.bill_line).
 
     Grain: one bill line. Source: the current delivery of customerBill_YYYYMM.tar.gz. A re-delivery
-    replaces the month whole; an unchanged delivery is not loaded again.
+    replaces the month whole, or is held (audit.held_deliveries) when it cannot be read whole or drops
+    many lines or customers; an unchanged delivery is not loaded again.
     """
     cycle = context.partition_key
     key = f"customerBill/customerBill_{cycle.replace('-', '')}.tar.gz"
@@ -99,14 +123,28 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         if already_staged(con, "customerBill", key, delivery.etag, cycle):
             context.log.info(f"{key} (ETag {delivery.etag}) is already staged; nothing to load")
             return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines", skipped="unchanged")
-        with transaction(con):
-            result = stage_bill_delivery(con, delivery, cycle, context.run_id, warehouse.member_limits())
+        held = stage_unless_held(
+            context, warehouse, con, delivery, "customerBill", cycle,
+            lambda: stage_bill_delivery(con, delivery, cycle, context.run_id, warehouse.member_limits()),
+            bill_file_gauge(cycle))
+        return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines", held=held)
+
+
+def stage_unless_held(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                      con: duckdb.DuckDBPyConnection, delivery: Delivery, source: str, bill_cycle: str | None,
+                      stage: Callable[[], StageResult], gauge: Gauge) -> HeldDelivery | None:
+    """Stage a delivery that replaces what months were built from, or hold it (pipelines/lib/holds.py)."""
+    result, held = stage_or_hold(con, delivery, source, bill_cycle, stage, gauge, warehouse.hold_thresholds())
+    if result is not None:
         log_stage_result(context, result)
-        return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines")
+    if held is not None:
+        context.log.warning(held.message)
+    return held
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_usage_exports],
-          check_specs=staging_check_specs("stg_usage_lines"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_usage_lines"), kinds={"duckdb", "polars"},
+          metadata=stages("staging.usage_line"))
 def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Month-to-date usage lines from the newest daily export of the month (staging.usage_line).
 
@@ -135,31 +173,50 @@ def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
-          check_specs=staging_check_specs("stg_customer_discounts"), kinds={"duckdb", "polars"})
+          check_specs=staging_check_specs("stg_customer_discounts"), kinds={"duckdb", "polars"},
+          metadata=stages("staging.customer_discount"))
 def stg_customer_discounts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The partner's customer discount agreements (staging.customer_discount), newest delivery.
 
-    Grain: one agreement rule. Source: agreements/customer_discounts.csv.
+    Grain: one agreement rule. Source: agreements/customer_discounts.csv. A re-delivery that cannot be
+    read or would leave bill lines without their agreement is held (audit.held_deliveries).
     """
     return stage_agreement_file(context, warehouse, "agreements/customer_discounts.csv", "stg_customer_discounts",
-                                stage_customer_discounts, when_missing="every customer is billed at list price",
-                                skipped="no agreements file")
+                                stage_customer_discounts, agreements_gauge(),
+                                when_missing="every customer is billed at list price", skipped="no agreements file")
+
+
+@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
+          check_specs=staging_check_specs("stg_chart_of_accounts"), kinds={"duckdb", "polars"},
+          metadata=stages("staging.chart_of_account"))
+def stg_chart_of_accounts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The partner's ledger code and name per journal account (staging.chart_of_account).
+
+    Grain: one account. Source: the newest delivery of agreements/chart_of_accounts.csv. Without it,
+    the default chart of docs/journal.md applies. A re-delivery that cannot be read, or would drop
+    more than the allowed share of the accounts it maps now, is held (audit.held_deliveries).
+    """
+    return stage_agreement_file(context, warehouse, CHART_OF_ACCOUNTS_KEY, "stg_chart_of_accounts",
+                                stage_chart_of_accounts, chart_of_accounts_gauge(),
+                                when_missing="the journal uses the default chart of accounts",
+                                skipped="no chart of accounts file")
 
 
 def stage_agreement_file(context: dg.AssetExecutionContext, warehouse: WarehouseResource, key: str, asset: str,
-                         stage: Callable[[duckdb.DuckDBPyConnection, Delivery, str], StageResult], *,
+                         stage: Callable[[duckdb.DuckDBPyConnection, Delivery, str], StageResult], gauge: Gauge, *,
                          when_missing: str, skipped: str) -> dg.MaterializeResult:
     """Stage the newest delivery of an agreement file (whole-file, no bill cycle) unless it is staged
-    already; without one, warn with what that means and report the asset as skipped."""
+    already or held; without one, warn with what that means and report the asset as skipped."""
     with warehouse.connect() as con:
         delivery = current_delivery(con, key, warehouse.landing_path)
         if delivery is None:
             context.log.warning(f"{key} not found: {when_missing}")
             return staging_result(audit_totals(con, "agreements", None, key), asset, skipped=skipped)
+        held = None
         if not already_staged(con, "agreements", key, delivery.etag, None):
-            with transaction(con):
-                log_stage_result(context, stage(con, delivery, context.run_id))
-        return staging_result(audit_totals(con, "agreements", None, key), asset)
+            held = stage_unless_held(context, warehouse, con, delivery, "agreements", None,
+                                     lambda: stage(con, delivery, context.run_id), gauge)
+        return staging_result(audit_totals(con, "agreements", None, key), asset, held=held)
 
 
 def log_stage_result(context, result: StageResult) -> None:

@@ -11,6 +11,12 @@ from typing import BinaryIO, Iterator
 # A member larger than this is refused before it is read (a decompression bomb stops here).
 DEFAULT_MAX_MEMBER_BYTES = 1 << 30
 READ_BUFFER = 1 << 20  # compressed bytes per zlib call, which runs with the GIL released
+# Inflated bytes per zlib call, at most: deflate inflates up to 1032 times, so without a cap one
+# call on 1 MiB of a bomb would hold a gigabyte. Ordinary CSV inflates about ten times, under it.
+INFLATE_CHUNK = 8 << 20
+# A PAX or GNU long-name header holds a name and a few attributes; one larger than this is not a
+# header of a bill archive, and reading it whole would let its stated size decide the memory used.
+MAX_HEADER_RECORD_BYTES = 1 << 20
 BLOCK = tarfile.BLOCKSIZE
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -25,10 +31,11 @@ class ArchiveRejected(Exception):
 
 @dataclass(frozen=True)
 class Member:
-    name: str
+    name: str                   # unique within the archive (see `_unique_name`), printable
     data: bytes | None          # None when the member was refused
     rule_id: str | None = None  # why it was refused
     problem: str | None = None
+    warning: str | None = None  # about the name: not UTF-8, or not the only member with it
 
 
 def iter_csv_members(path: Path, max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES) -> Iterator[Member]:
@@ -43,9 +50,9 @@ def iter_csv_members(path: Path, max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTE
     try:
         with path.open("rb") as handle:
             stream = _InflatedStream(handle)
-            seen_member = False
+            names: set[str] = set()
             while (info := _next_header(stream)) is not None:
-                seen_member = True
+                name, warning = _unique_name(info.name, names)
                 refused = _refusal(info, max_member_bytes)
                 if info.isreg() or info.type not in tarfile.SUPPORTED_TYPES:
                     # regular (and unknown) types carry data; links, folders and devices do not
@@ -53,8 +60,9 @@ def iter_csv_members(path: Path, max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTE
                     stream.read(_padding(info.size), keep=False)
                 else:
                     data = b""
-                yield Member(info.name, None, *refused) if refused else Member(info.name, data)
-            if not seen_member:
+                yield (Member(name, None, *refused, warning=warning) if refused
+                       else Member(name, data, warning=warning))
+            if not names:
                 raise EOFError("the archive holds no member")
             stream.drain()  # to the gzip trailer, whose checksum covers every byte read
     except (tarfile.HeaderError, EOFError, zlib.error, ValueError, OSError) as exc:
@@ -105,7 +113,9 @@ class _InflatedStream:
 
     def _inflate_more(self) -> bool:
         while True:
-            if self._inflater.eof:
+            if self._inflater.unconsumed_tail:  # what the last call left uninflated, under the cap
+                compressed = self._inflater.unconsumed_tail
+            elif self._inflater.eof:
                 rest = self._inflater.unused_data + self._handle.read(len(GZIP_MAGIC))
                 if not rest.startswith(GZIP_MAGIC):
                     return False  # what follows the last gzip member is not read (as tarfile did)
@@ -115,7 +125,7 @@ class _InflatedStream:
                 compressed = self._handle.read(READ_BUFFER)
                 if not compressed:
                     raise EOFError("the gzip stream ends before its end marker (a truncated file)")
-            chunk = self._inflater.decompress(compressed)
+            chunk = self._inflater.decompress(compressed, INFLATE_CHUNK)
             if chunk:
                 self._chunk, self._offset = chunk, 0
                 return True
@@ -133,6 +143,11 @@ def _next_header(stream: _InflatedStream) -> tarfile.TarInfo | None:
             info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
         except tarfile.EOFHeaderError:
             return None  # a zero block ends the archive
+        if info.size < 0:  # base-256 sizes can be negative; tarfile does not object
+            raise ValueError(f"a header states a negative size ({info.size})")
+        if info.type in _HEADER_RECORD_TYPES and info.size > MAX_HEADER_RECORD_BYTES:
+            raise ValueError(f"an extended header of {info.size} bytes, more than the "
+                             f"{MAX_HEADER_RECORD_BYTES} a member name needs")
         if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
             value = stream.read(info.size)
             stream.read(_padding(info.size), keep=False)
@@ -154,8 +169,41 @@ def _next_header(stream: _InflatedStream) -> tarfile.TarInfo | None:
         if "path" in pax:
             info.name = pax["path"]
         if "size" in pax:
+            if not pax["size"].isascii() or not pax["size"].isdigit():
+                raise ValueError(f"a PAX header states the size '{pax['size']}'")
             info.size = int(pax["size"])
         return info
+
+
+_HEADER_RECORD_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
+                        tarfile.SOLARIS_XHDTYPE)
+
+
+def _unique_name(raw: str, taken: set[str]) -> tuple[str, str | None]:
+    """The member's name as recorded everywhere (staging lineage, audit rows, reports), and a warning.
+
+    A name that is not UTF-8 shows its bytes as \\x escapes, and control characters are escaped, so
+    every name can be stored and printed. A name already taken in this archive (a tar may hold
+    two members of one name) gets " (#2)", " (#3)", … in archive order: each member is then
+    counted on its own, and its lines are checked against every other member's for duplicates."""
+    encoded = raw.encode("utf-8", "surrogateescape")
+    name = encoded.decode("utf-8", "backslashreplace")
+    warnings = []
+    if name != raw:
+        warnings.append("the member name is not UTF-8 (its bytes are shown as \\x escapes)")
+    printable = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
+    if printable != name:
+        warnings.append("the member name holds control characters (shown escaped)")
+    unique, copy = printable, 1
+    while unique in taken:
+        copy += 1
+        unique = f"{printable} (#{copy})"
+    if copy > 1:
+        warnings.append(f"the archive holds more than one member named '{printable}'; this one is recorded as "
+                        f"'{unique}': its lines load, and a line identical to one already delivered is "
+                        f"quarantined as a duplicate")
+    taken.add(unique)
+    return unique, "; ".join(warnings) or None
 
 
 def _pax_records(data: bytes) -> dict[str, str]:
@@ -191,6 +239,11 @@ def _refusal(info: tarfile.TarInfo, max_member_bytes: int) -> tuple[str, str] | 
         return "FILE.NOT_CSV", "member is a link or special file, not a CSV file"
     if name.suffix.lower() != ".csv":
         return "FILE.NOT_CSV", f"member '{info.name}' is not a .csv file"
-    if info.size > max_member_bytes:
-        return "FILE.MEMBER_TOO_LARGE", f"member is {info.size} bytes, more than the {max_member_bytes} allowed"
+    return size_refusal(info.size, max_member_bytes)
+
+
+def size_refusal(size: int, max_member_bytes: int) -> tuple[str, str] | None:
+    """(rule id, problem) when a member or a plain CSV object is too large to be read into memory."""
+    if size > max_member_bytes:
+        return "FILE.MEMBER_TOO_LARGE", f"member is {size} bytes, more than the {max_member_bytes} allowed"
     return None

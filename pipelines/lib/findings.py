@@ -6,6 +6,7 @@ import polars as pl
 
 from pipelines.lib.parsing import FINDING_SCHEMA, MONEY, failing_rows
 from schemas import bill_line
+from schemas.bill_line import MONEY_SUM
 from schemas.rules import rule
 
 # rule id -> (expected, actual) expressions describing the failed identity
@@ -15,6 +16,7 @@ _MEASURES: dict[str, tuple[pl.Expr, pl.Expr]] = {
     "BILL.REFUND_SIGN": (pl.lit(0, MONEY), bill_line.max_amount()),
     "BILL.REFUND_WITHOUT_ORDER": (pl.lit(None, MONEY), pl.lit(None, MONEY)),
     "BILL.EXPENDITURE_SIGN": (pl.lit(0, MONEY), bill_line.min_amount()),
+    "BILL.TRADE_TIME_OUTSIDE_CYCLE": (pl.lit(None, MONEY), pl.lit(None, MONEY)),
 }
 
 
@@ -35,9 +37,9 @@ def bill_line_findings(lines: pl.DataFrame) -> pl.DataFrame:
             pl.col("bill_cycle"),
             pl.col("customer_id"),
             pl.col("trade_id").alias("reference"),
-            expected.cast(MONEY).alias("expected"),
-            actual.cast(MONEY).alias("actual"),
-            (actual - expected).cast(MONEY).alias("difference_amount"),
+            expected.cast(MONEY_SUM).alias("expected"),
+            actual.cast(MONEY_SUM).alias("actual"),
+            (actual - expected).cast(MONEY_SUM).alias("difference_amount"),
             pl.lit(f"{info.title}; {info.action}").alias("message"),
         ))
     if not frames:

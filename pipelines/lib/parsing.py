@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Iterable
 
 import numpy as np
@@ -19,9 +20,11 @@ import pandera.polars as pa
 import polars as pl
 
 from pipelines.lib.csv_reading import (  # noqa: F401  (re-exported: callers catch MemberRejected here)
-    QUARANTINE_SCHEMA, UTF8_BOM, MemberRejected, NotUtf8, check_header, header_row, read_raw_csv, utf8_bytes,
+    QUARANTINE_SCHEMA, UTF8_BOM, MemberRejected, NotUtf8, check_header, header_row, read_raw_csv, records,
+    utf8_bytes,
 )
 from schemas.aliases import header_lookup, normalise_header
+from schemas.bill_line import MONEY_SUM
 from schemas.datasets import ColumnSpec, DatasetSpec
 from schemas.rules import rule
 
@@ -31,6 +34,10 @@ RATE = pl.Decimal(9, 6)
 # HUAWEI CLOUD's billing clock is GMT+8 all year, and the files say so (`GMT+08:00`): a fixed
 # offset, so times are shifted by it instead of being looked up in a zone's rules row by row.
 LOCAL_OFFSET = pl.duration(hours=8)
+# Earlier GMT+8 times are in year 0 in UTC, which Python's datetime (an analyst's fetch, pandera's
+# messages) cannot hold: they are quarantined as unreadable times rather than loaded, and dates of
+# year 0 as unreadable dates.
+EARLIEST_LOCAL_TIME = datetime(1, 1, 1, 8)
 
 # ASCII digits only: \d would also admit other scripts' digits, which no cast reads
 _MONEY_RE = r"^[+-]?[0-9]{1,12}(\.[0-9]{1,8})?$"
@@ -43,8 +50,8 @@ _CYCLE_RE = r"^\d{4}-\d{2}$"
 
 FINDING_SCHEMA = {
     "record_number": pl.Int64, "rule_id": pl.Utf8, "severity": pl.Utf8, "bill_cycle": pl.Utf8,
-    "customer_id": pl.Utf8, "reference": pl.Utf8, "expected": MONEY, "actual": MONEY,
-    "difference_amount": MONEY, "message": pl.Utf8,
+    "customer_id": pl.Utf8, "reference": pl.Utf8, "expected": MONEY_SUM, "actual": MONEY_SUM,
+    "difference_amount": MONEY_SUM, "message": pl.Utf8,
 }
 
 
@@ -124,7 +131,8 @@ def _parse_expr(spec: ColumnSpec) -> tuple[pl.Expr, pl.Expr | None, str | None]:
         value = (local - LOCAL_OFFSET).dt.replace_time_zone("UTC")
         return value, text.is_not_null() & local.is_null(), "FILE.PARSE.TIME"
     if spec.kind == "date":
-        value = pl.when(text.str.contains(_DATE_RE)).then(text).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        parsed = pl.when(text.str.contains(_DATE_RE)).then(text).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        value = pl.when(parsed >= EARLIEST_LOCAL_TIME.date()).then(parsed)
         return value, text.is_not_null() & value.is_null(), "FILE.PARSE.DATE"
     if spec.kind == "cycle":
         ok = text.str.contains(_CYCLE_RE)
@@ -153,6 +161,8 @@ def type_columns(frame: pl.DataFrame, spec: DatasetSpec, may_hold_nul: bool = Tr
     frame = frame.with_columns(
         pl.col(name).str.extract(_TIME_RE, 1).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
         .alias(local) for name, local in zip(times, local_times))
+    frame = frame.with_columns(pl.when(pl.col(local) >= EARLIEST_LOCAL_TIME).then(pl.col(local)).alias(local)
+                               for local in local_times)
     if text_columns and may_hold_nul:
         # a NUL byte is never part of real bill text: the row is damaged (searched per column only
         # when the member's bytes hold one at all)
@@ -263,22 +273,18 @@ def split_structural(typed: pl.DataFrame, spec: DatasetSpec, model: type[pa.Data
 def physical_line_numbers(text: str, record_numbers: Iterable[int]) -> dict[int, int]:
     """Map record numbers (1 = first data row) to the line where each record starts.
 
-    Only run for members with rejected rows: quoted fields may span lines, so the record number
-    alone would point a reader at the wrong line of the file.
+    Only run for members with rejected rows: quoted fields may span lines (and blank lines are no
+    records), so the record number alone would point a reader at the wrong line of the file.
     """
     wanted = set(record_numbers)
-    if not wanted:
-        return {}
     found: dict[int, int] = {}
-    reader = csv.reader(io.StringIO(text, newline=""))
-    next(reader, None)
-    start = reader.line_num + 1
-    for index, _ in enumerate(reader, start=1):
-        if index in wanted:
-            found[index] = start
+    if not wanted:
+        return found
+    for number, first_line, _, _ in records(text):
+        if number in wanted:
+            found[number] = first_line
             if len(found) == len(wanted):
                 break
-        start = reader.line_num + 1
     return found
 
 
@@ -293,9 +299,15 @@ def _read_member(text: bytes, spec: DatasetSpec, strict_utf8: bool):
 
 
 def count_line_ends(data: bytes) -> int:
-    """LF bytes in `data`, counted by polars on a view of the bytes: `bytes.count` holds the GIL
-    (the inflating thread and the other parser wait) and is several times slower."""
-    return int(pl.Series(np.frombuffer(data, dtype=np.uint8)).eq(ord("\n")).sum())
+    """Line ends in `data`: LF bytes, counted by polars on a view of the bytes (`bytes.count` holds
+    the GIL, and the inflating thread and the other parser wait, and is several times slower).
+    Lines may also end with CR alone, which both CSV readers honour; CR bytes are counted too
+    when the LFs would make lines of 4 KiB on average, as in a member of CR line ends only."""
+    view = pl.Series(np.frombuffer(data, dtype=np.uint8))
+    line_feeds = int(view.eq(ord("\n")).sum())
+    if line_feeds * 4096 >= len(data):
+        return line_feeds
+    return max(line_feeds, int(view.eq(ord("\r")).sum()))
 
 
 def parse_member(

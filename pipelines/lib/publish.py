@@ -14,15 +14,17 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib.fingerprint import warehouse_fingerprint
+from pipelines.lib.warehouse import apply_comments
 
 
 def publish(working: Path, published: Path) -> bool:
-    """Copy the working warehouse (after a checkpoint) to `published`, atomically.
+    """Copy the working warehouse (with the contract's comments, after a checkpoint) to `published`, atomically.
 
     Returns False when the published copy already holds the same data (same fingerprint): a
     nightly run with nothing new does not copy a large file for nothing."""
     con = duckdb.connect(str(working))
     try:
+        apply_comments(con)  # analysts read the contract in the snapshot's catalog
         con.execute("checkpoint")  # every committed change into the file, nothing left in the WAL
         fingerprint = warehouse_fingerprint(con)
     finally:
@@ -31,7 +33,7 @@ def publish(working: Path, published: Path) -> bool:
     if published.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == fingerprint:
         return False
     published.parent.mkdir(parents=True, exist_ok=True)
-    incoming = published.with_name(f".{published.name}.{os.getpid()}.incoming")
+    incoming = published.with_name(_incoming_name(published, str(os.getpid())))
     try:
         with working.open("rb") as source, incoming.open("wb") as target:
             shutil.copyfileobj(source, target, length=16 << 20)
@@ -48,3 +50,15 @@ def publish(working: Path, published: Path) -> bool:
         os.close(directory)
     stamp.write_text(fingerprint, encoding="utf-8")  # after the swap: a crash here only costs a copy
     return True
+
+
+def _incoming_name(published: Path, writer: str) -> str:
+    return f".{published.name}.{writer}.incoming"
+
+
+def remove_abandoned_copies(published: Path) -> None:
+    """Remove the copies that runs killed while publishing left beside the snapshot (each a whole
+    warehouse in size). Call while holding the warehouse lease: no other run is publishing then."""
+    if published.parent.is_dir():
+        for abandoned in published.parent.glob(_incoming_name(published, "*")):
+            abandoned.unlink(missing_ok=True)

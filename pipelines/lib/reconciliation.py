@@ -1,38 +1,30 @@
 """What the reconciliation models (sql/core, sql/marts; docs/reconciliation.md) share: the rule
-dimension they take severities and texts from, and the views of the current state of the world.
+dimension they take severities and texts from.
 
-Rule ids, severities, titles and actions are kept once, in schemas/rules.py; `prepare` writes them
-to core.reconciliation_rule so that the SQL joins them instead of repeating them.
+Rule ids, severities, titles and actions are kept once, in schemas/rules.py; `write_rule_table`
+writes them to core.reconciliation_rule so that the SQL joins them instead of repeating them (the
+SQL runner writes it before any model that reads it).
 """
 
 from __future__ import annotations
 
 import duckdb
 
-from pipelines.lib.sql_models import run_model
 from schemas.rules import CHECK_AREAS, RECONCILIATION_AREAS, rule
 
-# Views every reconciliation model may read; cheap to (re)create, so every asset does.
-SHARED_VIEWS = ("bill_file_cycle", "usage_month", "open_month", "current_customer", "current_coupon")
-
-
-def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """The rule dimension and the shared views, inside the caller's transaction."""
-    write_rule_table(con)
-    for view in SHARED_VIEWS:
-        run_model(con, "core", view)
+RULE_TABLE = "core.reconciliation_rule"
 
 
 def write_rule_table(con: duckdb.DuckDBPyConnection) -> None:
     """core.reconciliation_rule: one row per reconciliation rule, from schemas/rules.py."""
-    con.execute("""create or replace table core.reconciliation_rule (
+    con.execute(f"""create or replace table {RULE_TABLE} (
                        rule_id varchar primary key, check_area varchar not null, severity varchar not null,
                        title varchar not null, action varchar not null)""")
     rows = []
     for rule_id, area in sorted(RECONCILIATION_AREAS.items()):
         info = rule(rule_id)
         rows.append((rule_id, area, info.severity, info.title, info.action))
-    con.executemany("insert into core.reconciliation_rule values (?, ?, ?, ?, ?)", rows)
+    con.executemany(f"insert into {RULE_TABLE} values (?, ?, ?, ?, ?)", rows)
 
 
 def findings_by_area(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

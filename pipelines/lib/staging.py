@@ -19,7 +19,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
-from pipelines.lib.archives import ArchiveRejected, Member, iter_csv_members
+from pipelines.lib.archives import ArchiveRejected, Member, iter_csv_members, size_refusal
 from pipelines.lib.csv_reading import utf8_bytes
 from pipelines.lib.findings import bill_line_findings
 from pipelines.lib.landing import Delivery
@@ -163,14 +163,18 @@ def stage_customer_discounts(con: duckdb.DuckDBPyConnection, delivery: Delivery,
 
 
 def stage_csv_object(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dataset, bill_cycle: str | None,
-                     load_id: str, after_load: Callable[[MemberOutcome], None] | None = None) -> StageResult:
+                     load_id: str, after_load: Callable[[MemberOutcome], None] | None = None,
+                     limits: MemberLimits = MemberLimits()) -> StageResult:
     """Stage a plain CSV object (an agreement file, an incentive statement) as one member, replacing
     its earlier audit rows (of the source and cycle, or of the key when there is no cycle). The
     caller has cleared the target table's rows this delivery replaces. `after_load` may add findings
-    on the loaded rows before the load is recorded."""
+    on the loaded rows before the load is recorded. An object over the member-size limit is refused
+    unread, as an archive member is."""
     _clear_audit(con, dataset.source, bill_cycle, delivery.object_key)
-    data = delivery.local_path.read_bytes()
-    outcome = _stage_member(con, delivery, dataset, bill_cycle, load_id, Member(delivery.object_key, data))
+    refused = size_refusal(delivery.local_path.stat().st_size, limits.max_bytes)
+    member = (Member(delivery.object_key, None, *refused) if refused
+              else Member(delivery.object_key, delivery.local_path.read_bytes()))
+    outcome = _stage_member(con, delivery, dataset, bill_cycle, load_id, member, limits)
     if after_load is not None:
         after_load(outcome)
     outcome.member = None
@@ -455,12 +459,12 @@ def _load_member(con, delivery: Delivery, dataset: Dataset, bill_cycle: str | No
     _insert_audit(con, "audit.quarantine", parsed.quarantined, lines, delivery, dataset.source, bill_cycle,
                   load_id, member.name)
     _insert_audit(con, "audit.findings", findings, lines, delivery, dataset.source, bill_cycle, load_id, member.name)
-    warnings = list(parsed.warnings)
+    warnings = ([member.warning] if member.warning else []) + parsed.warnings
     if parsed.rows_read > limits.documented_rows:
         warnings.append(f"member has {parsed.rows_read} rows, more than the documented {limits.documented_rows}")
     status = ("quarantined_rows" if parsed.quarantined.height
               else "warning" if findings.height or warnings else "ok")
-    first_error = parsed.first_error
+    first_error = member.warning or parsed.first_error  # a member's name tells where the rest is
     if first_error is None and findings.height:
         row = findings.row(0, named=True)
         first_error = f"record {row['record_number']}: {row['message']}"

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import duckdb
+
+from pipelines.lib.failures import ActionableError
+from schemas.warehouse_contract import TABLES
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 SCHEMAS = ("landing", "staging", "core", "marts", "audit")
@@ -19,6 +23,7 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
             read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file; a second writing process gets a clear error, not a corrupt file."""
     path = Path(path)
+    check_warehouse_file(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     config: dict[str, str] = {}
@@ -35,10 +40,44 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
                 "only one run may write at a time (wait for it, or read the published snapshot)"
             ) from exc
         raise
+    except duckdb.Error as exc:
+        if any(sign in str(exc) for sign in UNREADABLE):
+            raise NotAWarehouse(
+                f"the warehouse {path} cannot be read ({str(exc).splitlines()[0]}): move it aside and run each month "
+                "again, or put back a copy (the published snapshot is one, as of the last complete run)") from exc
+        raise
 
 
-class WarehouseBusy(RuntimeError):
+# What DuckDB says of a file that has a DuckDB header but cannot be read
+UNREADABLE = ("Corrupt database file", "not a valid DuckDB database file", "version number")
+
+
+class WarehouseBusy(ActionableError):
     """Another process holds the write lock on the warehouse file."""
+
+
+class NotAWarehouse(ActionableError):
+    """The warehouse path names something that is not a DuckDB database file."""
+
+
+# A DuckDB database file carries this at DUCKDB_MAGIC_OFFSET (its main header follows a checksum)
+DUCKDB_MAGIC = b"DUCK"
+DUCKDB_MAGIC_OFFSET = 8
+
+
+def check_warehouse_file(path: Path) -> None:
+    """Refuse a path that is a folder or a file of another kind. DuckDB itself would take a short
+    text file for an empty database and write over it."""
+    if path.is_dir():
+        raise NotAWarehouse(f"the warehouse {path} is a folder, not a DuckDB file: give the path of the "
+                            "file (e.g. --warehouse warehouse/billrecon.duckdb)")
+    if not path.is_file() or path.stat().st_size == 0:
+        return  # created on first use
+    with path.open("rb") as handle:
+        head = handle.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+    if head[DUCKDB_MAGIC_OFFSET:] != DUCKDB_MAGIC:
+        raise NotAWarehouse(f"{path} is not a DuckDB warehouse file: check --warehouse (BILLRECON_WAREHOUSE); "
+                            "give a new path to start a warehouse there; the file was not changed")
 
 
 def database_path(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -48,7 +87,7 @@ def database_path(con: duckdb.DuckDBPyConnection) -> str | None:
     return path or None
 
 
-class WarehouseOutdated(RuntimeError):
+class WarehouseOutdated(ActionableError):
     """The warehouse file's tables differ from the ones this version of billrecon writes."""
 
 
@@ -57,12 +96,15 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     writes: `create table if not exists` leaves a table of an older version as it was, and the run
     would otherwise stop half-way on the first insert that names a new column."""
     _create_schema(con)
+    for (schema, table), columns in expected_columns().items():
+        widen_decimal_columns(con, f"{schema}.{table}", columns)
     problems = schema_drift(con)
     if problems:
         database = database_path(con) or "(in memory)"
         raise WarehouseOutdated(
             f"the warehouse {database} was built by another version of billrecon: " + "; ".join(problems)
             + ". Rebuild it: move the file aside and run each month again. No row was changed.")
+    apply_comments(con)
 
 
 def _create_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -94,6 +136,21 @@ def _columns(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[str, 
     return tables
 
 
+_DECIMAL = re.compile(r"^DECIMAL\((\d+),(\d+)\)$")
+
+
+def widen_decimal_columns(con: duckdb.DuckDBPyConnection, table: str, wanted: dict[str, str]) -> None:
+    """Widen in place each DECIMAL column of `table` that `wanted` (column -> type) gives more digits
+    at the same scale: lossless, so the rows an earlier version wrote stay as they are, and the sums
+    the wider type is there for no longer overflow on insert. Every other difference is left alone."""
+    for column, kind in con.execute(
+            "select column_name, data_type from duckdb_columns() where database_name = current_database() "
+            "and schema_name || '.' || table_name = ?", [table]).fetchall():
+        have, want = _DECIMAL.match(kind), _DECIMAL.match(wanted.get(column, ""))
+        if have and want and have.group(2) == want.group(2) and int(want.group(1)) > int(have.group(1)):
+            con.execute(f'alter table {table} alter column "{column}" set data type {wanted[column]}')
+
+
 def schema_drift(con: duckdb.DuckDBPyConnection) -> list[str]:
     """What the DDL tables of the warehouse lack or type differently; extra columns are allowed."""
     actual = _columns(con)
@@ -108,6 +165,45 @@ def schema_drift(con: duckdb.DuckDBPyConnection) -> list[str]:
         if retyped:
             problems.append(f"{schema}.{table}: {', '.join(retyped)}")
     return problems
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def apply_comments(con: duckdb.DuckDBPyConnection, tables: Iterable[str] | None = None) -> int:
+    """Set `COMMENT ON` the public tables (`schema.table`; all of them when None) and their columns
+    from the contract in schemas/warehouse_contract.py, so analysts see it in `duckdb_columns()`.
+
+    Only what exists and differs is written: a rebuilt table has lost its comments, an unchanged one
+    costs one catalog query. Returns the number of comments written."""
+    names = None if tables is None else set(tables)
+    wanted = [table for table in TABLES if names is None or table.name in names]
+    if not wanted:
+        return 0
+    objects = {name: (kind, comment) for name, kind, comment in con.execute(
+        """select schema_name || '.' || table_name, 'table', comment from duckdb_tables()
+           where database_name = current_database()
+           union all
+           select schema_name || '.' || view_name, 'view', comment from duckdb_views()
+           where database_name = current_database() and not internal""").fetchall()}
+    columns = {(table, column): comment for table, column, comment in con.execute(
+        """select schema_name || '.' || table_name, column_name, comment from duckdb_columns()
+           where database_name = current_database() and schema_name in ('marts', 'audit')""").fetchall()}
+    statements = []
+    for table in wanted:
+        if table.name not in objects:
+            continue
+        kind, comment = objects[table.name]
+        if comment != table.comment():
+            statements.append(f"comment on {kind} {table.name} is {_sql_text(table.comment())}")
+        # a column the contract names but the table lacks is the contract test's business, not the run's
+        statements += [f"comment on column {table.name}.{column.name} is {_sql_text(column.note())}"
+                       for column in table.columns
+                       if (table.name, column.name) in columns and columns[(table.name, column.name)] != column.note()]
+    for statement in statements:
+        con.execute(statement)
+    return len(statements)
 
 
 @contextlib.contextmanager

@@ -11,8 +11,8 @@ create table if not exists audit.findings (
     severity           varchar not null,
     customer_id        varchar,
     reference          varchar,
-    expected           decimal(20, 8),
-    actual             decimal(20, 8),
-    difference_amount  decimal(20, 8),
+    expected           decimal(38, 8),   -- sums of line amounts: wider than a line's DECIMAL(20, 8)
+    actual             decimal(38, 8),
+    difference_amount  decimal(38, 8),
     message            varchar not null
 );

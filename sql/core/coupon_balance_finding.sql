@@ -49,9 +49,9 @@ final as (
         rules.severity,
         beyond.customer_id,
         beyond.coupon_type as reference,
-        cast(beyond.used_amount as decimal(20, 8)) as expected,
-        cast(beyond.paid_amount as decimal(20, 8)) as actual,
-        cast(beyond.paid_amount - beyond.used_amount as decimal(20, 8)) as difference_amount,
+        cast(beyond.used_amount as decimal(38, 8)) as expected,
+        cast(beyond.paid_amount as decimal(38, 8)) as actual,
+        cast(beyond.paid_amount - beyond.used_amount as decimal(38, 8)) as difference_amount,
         rules.title || ' — ' || beyond.line_count || ' bill line(s) were paid '
             || cast(round(beyond.paid_amount, 2) as varchar) || ' by ' || replace(beyond.coupon_type, '_', ' ')
             || ', the customer''s ' || beyond.coupon_count || ' coupon(s) of that type gave '

@@ -47,7 +47,7 @@ final as (
         rules.severity,
         uncovered.customer_id,
         uncovered.trade_id as reference,
-        cast(0 as decimal(20, 8)) as expected,
+        cast(0 as decimal(38, 8)) as expected,
         uncovered.paid_amount as actual,
         uncovered.paid_amount as difference_amount,
         rules.title || ' — line ' || uncovered.trade_id || ' of '

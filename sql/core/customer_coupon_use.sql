@@ -25,7 +25,7 @@ final as (
         customer_id,
         coupon_type,
         count(*) as line_count,
-        cast(sum(paid_amount) as decimal(20, 8)) as paid_amount
+        cast(sum(paid_amount) as decimal(38, 8)) as paid_amount
     from coupon_payments
     group by all
     order by customer_id, coupon_type

@@ -26,9 +26,9 @@ final as (
         customer_id,
         service_type_code,
         count(*) as line_count,
-        cast(sum(amount_due) as decimal(20, 8)) as amount_due,
-        cast(sum(coupon_paid_amount) as decimal(20, 8)) as coupon_paid_amount,
-        cast(sum(amount_due - coupon_paid_amount) as decimal(20, 8)) as performance_amount
+        cast(sum(amount_due) as decimal(38, 8)) as amount_due,
+        cast(sum(coupon_paid_amount) as decimal(38, 8)) as coupon_paid_amount,
+        cast(sum(amount_due - coupon_paid_amount) as decimal(38, 8)) as performance_amount
     from eligible_lines
     group by all
     order by customer_id, service_type_code

@@ -3,7 +3,7 @@
 -- grain: one finding: rule × bill line (reference trade_id), × order (order_id), × customer and service
 -- (service_type_code) or × customer and agreement key ('service / resource').
 -- Sources: staging.bill_line; audit.findings (the bill file's line identities, found by staging);
--- marts.customer_monthly_expenditure (margins); staging.customer_discount (ended agreement keys);
+-- staging.customer_discount (ended agreement keys);
 -- staging.api_order_discount and api_order (607/609 on orders); staging.api_incentive_policy
 -- (allow_discount); staging.api_business_discount (commercial discount rates); core.current_customer.
 -- Rules fed by the BSS API find nothing for a cycle whose API data was never pulled.
@@ -16,10 +16,6 @@ staged_findings as (
     select * from audit.findings
     where source = 'customerBill' and bill_cycle = $bill_cycle
       and rule_id in ('BILL.AMOUNT_DUE_IDENTITY', 'BILL.PAYMENT_IDENTITY')
-),
-
-margins as (
-    select * from marts.customer_monthly_expenditure where bill_cycle = $bill_cycle
 ),
 
 agreements as (
@@ -84,7 +80,7 @@ partner_discount_lines as (
         'DISCOUNT.PARTNER_DISCOUNT_ON_RESALE' as rule_id,
         customer_id,
         trade_id as reference,
-        cast(0 as decimal(20, 8)) as expected,
+        cast(0 as decimal(38, 8)) as expected,
         discount_amount as actual,
         discount_amount as difference_amount,
         'line ' || trade_id || ' carries discount types ' || discount_types || ', discount '
@@ -114,9 +110,9 @@ partner_discount_orders as (
         'DISCOUNT.PARTNER_DISCOUNT_ON_RESALE' as rule_id,
         customer_id,
         order_id as reference,
-        cast(0 as decimal(20, 8)) as expected,
-        cast(discount_amount as decimal(20, 8)) as actual,
-        cast(discount_amount as decimal(20, 8)) as difference_amount,
+        cast(0 as decimal(38, 8)) as expected,
+        cast(discount_amount as decimal(38, 8)) as actual,
+        cast(discount_amount as decimal(38, 8)) as difference_amount,
         'order ' || order_id || ' has a discount of type ' || discount_type || ' of '
             || cast(round(discount_amount, 2) as varchar) as detail
     from resale_order_discounts
@@ -131,7 +127,7 @@ not_allowed as (
         'DISCOUNT.NOT_ALLOWED' as rule_id,
         lines.customer_id,
         lines.trade_id as reference,
-        cast(0 as decimal(20, 8)) as expected,
+        cast(0 as decimal(38, 8)) as expected,
         lines.discount_amount as actual,
         lines.discount_amount as difference_amount,
         'line ' || lines.trade_id || ' of ' || lines.service_type_code || ' has a discount of '
@@ -226,30 +222,15 @@ rate_mismatch as (
         'DISCOUNT.RATE_MISMATCH' as rule_id,
         customer_id,
         trade_id as reference,
-        cast(expected_discount as decimal(20, 8)) as expected,
+        cast(expected_discount as decimal(38, 8)) as expected,
         discount_amount as actual,
-        cast(discount_amount - expected_discount as decimal(20, 8)) as difference_amount,
+        cast(discount_amount - expected_discount as decimal(38, 8)) as difference_amount,
         'line ' || trade_id || ': discount ' || cast(round(discount_amount, 2) as varchar) || ', list price '
             || cast(round(official_amount, 2) as varchar) || ' × contract rate ' || cast(rate as varchar)
             || ' = ' || cast(round(expected_discount, 2) as varchar) || ' (difference '
             || cast(round(discount_amount - expected_discount, 2) as varchar) || ')' as detail
     from rate_checked
     where abs(discount_amount - expected_discount) > 0.01
-),
-
-negative_margin as (
-    select
-        'DISCOUNT.NEGATIVE_MARGIN' as rule_id,
-        customer_id,
-        service_type_code as reference,
-        cast(amount_due + refund_amount as decimal(20, 8)) as expected,
-        customer_charge_amount as actual,
-        margin_amount as difference_amount,
-        service_type_code || ': the customer is billed ' || cast(round(customer_charge_amount, 2) as varchar)
-            || ', HUAWEI CLOUD charges ' || cast(round(amount_due + refund_amount, 2) as varchar)
-            || ' (margin ' || cast(round(margin_amount, 2) as varchar) || ')' as detail
-    from margins
-    where margin_amount < 0
 ),
 
 -- Customer-specific agreement keys whose last version has ended by the end of the cycle.
@@ -281,9 +262,9 @@ agreement_expired as (
         'AGREEMENT.EXPIRED' as rule_id,
         ended_keys.customer_id,
         ended_keys.service_type_code || ' / ' || ended_keys.resource_type_code as reference,
-        cast(null as decimal(20, 8)) as expected,
-        cast(null as decimal(20, 8)) as actual,
-        cast(null as decimal(20, 8)) as difference_amount,
+        cast(null as decimal(38, 8)) as expected,
+        cast(null as decimal(38, 8)) as actual,
+        cast(null as decimal(38, 8)) as difference_amount,
         'the rule ' || ended_keys.service_type_code || ' / ' || ended_keys.resource_type_code || ' ended on '
             || strftime(ended_keys.ended_on, '%Y-%m-%d') || ', the customer has lines in its scope up to '
             || strftime(max(line_scopes.last_trade_date), '%Y-%m-%d') as detail
@@ -302,7 +283,6 @@ found as (
     union all select * from partner_discount_orders
     union all select * from not_allowed
     union all select * from rate_mismatch
-    union all select * from negative_margin
     union all select * from agreement_expired
 ),
 

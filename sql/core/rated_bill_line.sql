@@ -88,7 +88,7 @@ final as (
         coalesce(lines.stored_card_amount, 0)::decimal(20, 8) as stored_card_amount,
         coalesce(lines.debt_amount, 0)::decimal(20, 8) as debt_amount,
         (coalesce(lines.cash_coupon_amount, 0) + coalesce(lines.voucher_amount, 0)
-            + coalesce(lines.stored_card_amount, 0))::decimal(20, 8) as coupon_paid_amount,
+            + coalesce(lines.stored_card_amount, 0))::decimal(38, 8) as coupon_paid_amount,
         coalesce(matching_rules.discount_rate, 0)::decimal(9, 6) as discount_rate,
         matching_rules.rule_label as agreement_rule,
         matching_rules.rule_label is not null as has_agreement,

@@ -122,8 +122,8 @@ final as (
         chart.account_code,
         chart.account_name,
         chart.section,
-        sides.debit_amount::decimal(20, 8) as debit_amount,
-        sides.credit_amount::decimal(20, 8) as credit_amount,
+        sides.debit_amount::decimal(38, 8) as debit_amount,
+        sides.credit_amount::decimal(38, 8) as credit_amount,
         sides.memo
     from sides
     join chart using (account)

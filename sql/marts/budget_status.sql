@@ -14,13 +14,14 @@
 -- monthly, 2 RI, 4 savings plan) happen once; accruing_amount (pay-per-use and hourly lines) accrues
 -- by the day. A MONTHLY budget counts the month's spend; a PACKAGE (one-time) budget counts every month
 -- since it was set, which only the API's used_amount knows: budget_used_amount is that (null when the
--- month's reading is not from the month). utilisation = budget_used ÷ budget (1 = 100 %);
--- threshold_crossed = the highest of 75/90/100 % reached (0: none), compared exactly;
--- forecast = budget_used + accruing ÷ days covered × the days left (refunds and purchases are not
--- extrapolated). status: over_budget | alert_90 | alert_75 | forecast_over (below 75 % but forecast
--- above the budget) | ok | not_measured; alert_level red (100 % reached) | amber (75/90 % reached or
--- forecast above the budget) | green. `note` explains a negative spend (refunds above the month's usage)
--- and a one-time budget whose use in the month is not known.
+-- month's reading is not from the month).
+-- Every fraction is a ratio (1 = 100 %), named *_ratio: utilisation_ratio = budget_used ÷ budget;
+-- threshold_crossed_ratio = the highest of 0.75 / 0.90 / 1.00 reached (0: none), compared exactly;
+-- forecast = budget_used + accruing ÷ days covered × the days left (the export made on day N covers days
+-- 1 … N − 1; refunds and purchases are not extrapolated). status: over_budget | alert_90 | alert_75 |
+-- forecast_over (below 0.75 but forecast above the budget) | ok | not_measured; alert_level red (1.00
+-- reached) | amber (0.75/0.90 reached or forecast above the budget) | green. `note` explains a negative
+-- spend (refunds above the month's usage) and a one-time budget whose use in the month is not known.
 with budgets as (
     select * from staging.api_budget
 ),
@@ -75,10 +76,10 @@ measured as (
         budgets.snapshot_date <= last_day(usage_months.month_start) as reading_in_month,
         case when budgets.snapshot_date <= last_day(usage_months.month_start) then budgets.used_amount end
             as api_used_amount,
-        cast(coalesce(spend.mtd_spend_amount, 0) as decimal(20, 8)) as mtd_spend_amount,
-        cast(coalesce(spend.refund_amount, 0) as decimal(20, 8)) as refund_amount,
-        cast(coalesce(spend.one_off_amount, 0) as decimal(20, 8)) as one_off_amount,
-        cast(coalesce(spend.accruing_amount, 0) as decimal(20, 8)) as accruing_amount,
+        cast(coalesce(spend.mtd_spend_amount, 0) as decimal(38, 8)) as mtd_spend_amount,
+        cast(coalesce(spend.refund_amount, 0) as decimal(38, 8)) as refund_amount,
+        cast(coalesce(spend.one_off_amount, 0) as decimal(38, 8)) as one_off_amount,
+        cast(coalesce(spend.accruing_amount, 0) as decimal(38, 8)) as accruing_amount,
         coalesce(spend.usage_line_count, 0) as usage_line_count,
         customers.is_frozen,
         usage_months.is_closed,
@@ -109,15 +110,15 @@ forecast as (
             when days_covered > 0 and budget_used_amount is not null then cast(
                 budget_used_amount
                 + cast((cast(accruing_amount * 100000000 as hugeint) * (days_in_month - days_covered) * 2
-                        + days_covered) // (2 * days_covered) as decimal(20, 0))
-                  * cast(0.00000001 as decimal(9, 8)) as decimal(20, 8))
+                        + days_covered) // (2 * days_covered) as decimal(38, 0))
+                  * cast(0.00000001 as decimal(9, 8)) as decimal(38, 8))
         end as forecast_amount,
-        case
-            when budget_used_amount >= budget_amount then 100
-            when budget_used_amount >= budget_amount * 0.90 then 90
-            when budget_used_amount >= budget_amount * 0.75 then 75
+        cast(case
+            when budget_used_amount >= budget_amount then 1
+            when budget_used_amount >= budget_amount * 0.90 then 0.90
+            when budget_used_amount >= budget_amount * 0.75 then 0.75
             else 0
-        end as threshold_crossed
+        end as decimal(3, 2)) as threshold_crossed_ratio
     from used
 ),
 
@@ -134,11 +135,11 @@ final as (
         refund_amount,
         one_off_amount,
         accruing_amount,
-        cast(budget_used_amount as decimal(20, 8)) as budget_used_amount,
-        cast(round(budget_used_amount / nullif(budget_amount, 0), 6) as decimal(18, 6)) as utilisation,
-        threshold_crossed,
+        cast(budget_used_amount as decimal(38, 8)) as budget_used_amount,
+        cast(round(budget_used_amount / nullif(budget_amount, 0), 6) as decimal(38, 6)) as utilisation_ratio,
+        threshold_crossed_ratio,
         forecast_amount,
-        cast(round(forecast_amount / nullif(budget_amount, 0), 6) as decimal(18, 6)) as forecast_utilisation,
+        cast(round(forecast_amount / nullif(budget_amount, 0), 6) as decimal(38, 6)) as forecast_utilisation_ratio,
         is_frozen,
         is_closed,
         as_of_date,
@@ -148,15 +149,15 @@ final as (
         budget_snapshot_date,
         case
             when budget_used_amount is null then 'not_measured'
-            when threshold_crossed = 100 then 'over_budget'
-            when threshold_crossed = 90 then 'alert_90'
-            when threshold_crossed = 75 then 'alert_75'
+            when threshold_crossed_ratio = 1 then 'over_budget'
+            when threshold_crossed_ratio = 0.90 then 'alert_90'
+            when threshold_crossed_ratio = 0.75 then 'alert_75'
             when forecast_amount > budget_amount then 'forecast_over'
             else 'ok'
         end as status,
         case
-            when threshold_crossed = 100 then 'red'
-            when threshold_crossed > 0 or forecast_amount > budget_amount then 'amber'
+            when threshold_crossed_ratio = 1 then 'red'
+            when threshold_crossed_ratio > 0 or forecast_amount > budget_amount then 'amber'
             when budget_used_amount is null then null
             else 'green'
         end as alert_level,

@@ -45,10 +45,10 @@ final as (
         coupons.status_code,
         coupons.face_value,
         coupons.balance,
-        cast(coupons.face_value - coalesce(coupons.balance, 0) as decimal(20, 8)) as used_amount,
+        cast(coupons.face_value - coalesce(coupons.balance, 0) as decimal(38, 8)) as used_amount,
         case
             when coupons.coupon_type in ('cash_coupon', 'voucher')
-                then cast(coalesce(use_this_month.paid_amount, 0) as decimal(20, 8))
+                then cast(coalesce(use_this_month.paid_amount, 0) as decimal(38, 8))
         end as used_this_month_amount,
         (select bill_cycle from newest_closed_cycle) as used_in_bill_cycle,
         coupons.valid_time,

@@ -44,8 +44,8 @@ compared as (
     select
         coalesce(file_totals.customer_id, api_totals.customer_id) as customer_id,
         file_totals.customer_name as file_customer_name,
-        cast(file_totals.file_amount as decimal(20, 8)) as file_amount,
-        cast(api_totals.api_amount as decimal(20, 8)) as api_amount,
+        cast(file_totals.file_amount as decimal(38, 8)) as file_amount,
+        cast(api_totals.api_amount as decimal(38, 8)) as api_amount,
         coalesce(file_totals.file_line_count, 0) as file_line_count,
         coalesce(api_totals.api_record_count, 0) as api_record_count
     from file_totals
@@ -59,7 +59,7 @@ final as (
         coalesce(compared.file_customer_name, customers.customer_name) as customer_name,
         compared.file_amount,
         compared.api_amount,
-        cast(coalesce(compared.api_amount, 0) - coalesce(compared.file_amount, 0) as decimal(20, 8))
+        cast(coalesce(compared.api_amount, 0) - coalesce(compared.file_amount, 0) as decimal(38, 8))
             as difference_amount,
         case
             when compared.file_amount is null then 'missing_in_file'

@@ -1,10 +1,15 @@
 -- materialized: view
 -- marts.discount_audit: bill lines, orders, customer services and agreement rules whose discounts
 -- break a rule of docs/reconciliation.md; the discount-area rows of marts.reconciliation_findings.
--- grain: one finding. Sources: core.discount_finding (every bill cycle) and audit.findings (the
--- agreement overlaps staging found in agreements/customer_discounts.csv; they belong to no cycle).
+-- grain: one finding. Sources: core.discount_finding (every bill cycle), marts.customer_monthly_expenditure
+-- (negative margins per customer and service, every bill cycle) and audit.findings (the agreement
+-- overlaps staging found in agreements/customer_discounts.csv; they belong to no cycle).
 with cycle_findings as (
     select * from core.discount_finding
+),
+
+margins as (
+    select * from marts.customer_monthly_expenditure
 ),
 
 staged_overlaps as (
@@ -13,6 +18,26 @@ staged_overlaps as (
 
 rules as (
     select * from core.reconciliation_rule
+),
+
+negative_margins as (
+    select
+        margins.bill_cycle,
+        rules.check_area,
+        rules.rule_id,
+        rules.severity,
+        margins.customer_id,
+        margins.service_type_code as reference,
+        cast(margins.amount_due + margins.refund_amount as decimal(38, 8)) as expected,
+        margins.customer_charge_amount as actual,
+        margins.margin_amount as difference_amount,
+        rules.title || ' — ' || margins.service_type_code || ': the customer is billed '
+            || cast(round(margins.customer_charge_amount, 2) as varchar)
+            || ', HUAWEI CLOUD charges ' || cast(round(margins.amount_due + margins.refund_amount, 2) as varchar)
+            || ' (margin ' || cast(round(margins.margin_amount, 2) as varchar) || '). ' || rules.action as message
+    from margins
+    cross join rules
+    where rules.rule_id = 'DISCOUNT.NEGATIVE_MARGIN' and margins.margin_amount < 0
 ),
 
 -- Rates are not money: they go into the message, and the money columns stay empty.
@@ -24,9 +49,9 @@ overlap_findings as (
         rules.severity,
         staged_overlaps.customer_id,
         staged_overlaps.reference,
-        cast(null as decimal(20, 8)) as expected,
-        cast(null as decimal(20, 8)) as actual,
-        cast(null as decimal(20, 8)) as difference_amount,
+        cast(null as decimal(38, 8)) as expected,
+        cast(null as decimal(38, 8)) as actual,
+        cast(null as decimal(38, 8)) as difference_amount,
         rules.title || ' — ' || staged_overlaps.reference || ' of customer ' || staged_overlaps.customer_id
             || ' at rates ' || cast(staged_overlaps.expected as varchar) || ' and '
             || cast(staged_overlaps.actual as varchar) || ' '
@@ -39,6 +64,12 @@ unioned as (
     select bill_cycle, check_area, rule_id, severity, customer_id, reference, expected, actual,
            difference_amount, message
     from cycle_findings
+
+    union all
+
+    select bill_cycle, check_area, rule_id, severity, customer_id, reference, expected, actual,
+           difference_amount, message
+    from negative_margins
 
     union all
 

@@ -279,17 +279,17 @@ final as (
         compared.service_type_name,
         compared.incentive_policy,
         cast(compared.line_count as bigint) as line_count,
-        cast(compared.eligible_performance_amount as decimal(20, 8)) as eligible_performance_amount,
+        cast(compared.eligible_performance_amount as decimal(38, 8)) as eligible_performance_amount,
         cast(compared.rate as decimal(9, 6)) as rate,
-        cast(compared.expected_incentive_amount as decimal(20, 8)) as expected_incentive_amount,
-        cast(compared.statement_performance_amount as decimal(20, 8)) as statement_performance_amount,
+        cast(compared.expected_incentive_amount as decimal(38, 8)) as expected_incentive_amount,
+        cast(compared.statement_performance_amount as decimal(38, 8)) as statement_performance_amount,
         cast(compared.statement_rate as decimal(9, 6)) as statement_rate,
-        cast(compared.statement_incentive_amount as decimal(20, 8)) as statement_incentive_amount,
+        cast(compared.statement_incentive_amount as decimal(38, 8)) as statement_incentive_amount,
         case
             when compared.comparison_status in
                  ('matched', 'mismatch', 'missing_in_statement', 'extra_in_statement', 'not_eligible')
                 then cast(coalesce(compared.statement_incentive_amount, 0)
-                          - coalesce(compared.expected_incentive_amount, 0) as decimal(20, 8))
+                          - coalesce(compared.expected_incentive_amount, 0) as decimal(38, 8))
         end as difference_amount,
         compared.statement_status,
         compared.comparison_status,

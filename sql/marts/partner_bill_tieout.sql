@@ -34,13 +34,13 @@ file_totals as (
 ),
 
 file_side as (
-    select component, cast(amount as decimal(20, 8)) as file_amount
+    select component, cast(amount as decimal(38, 8)) as file_amount
     from file_totals
     unpivot (amount for component in (consumption, refunds, adjustments, amount_due))
 ),
 
 api_side as (
-    select component, cast(amount as decimal(20, 8)) as api_amount
+    select component, cast(amount as decimal(38, 8)) as api_amount
     from (
         select
             consume_amount as consumption,
@@ -76,7 +76,7 @@ final as (
         component,
         file_amount,
         api_amount,
-        cast(coalesce(api_amount, 0) - coalesce(file_amount, 0) as decimal(20, 8)) as difference_amount,
+        cast(coalesce(api_amount, 0) - coalesce(file_amount, 0) as decimal(38, 8)) as difference_amount,
         status,
         exists (select 1 from bill_files) as bill_file_present,
         component_order

@@ -117,14 +117,14 @@ budget_found as (
         cast(null as varchar) as reference,
         budget_amount as expected,
         budget_used_amount as actual,
-        cast(budget_used_amount - budget_amount as decimal(20, 8)) as difference_amount,
+        cast(budget_used_amount - budget_amount as decimal(38, 8)) as difference_amount,
         'spent ' || cast(round(budget_used_amount, 2) as varchar) || ' at list price '
             || case when budget_type = 'PACKAGE' then 'since the budget was set' else 'this month' end
             || ' as of ' || strftime(as_of_date, '%Y-%m-%d') || ' against a ' || lower(coalesce(budget_type, ''))
             || ' budget of ' || cast(round(budget_amount, 2) as varchar) || ' (over by '
             || cast(round(budget_used_amount - budget_amount, 2) as varchar) || ')' as detail
     from budgets
-    where threshold_crossed = 100 and not coalesce(is_frozen, false)
+    where threshold_crossed_ratio = 1 and not coalesce(is_frozen, false)
       and bill_cycle = (select bill_cycle from open_month)
 ),
 
@@ -142,9 +142,9 @@ derived_findings as (
         derived.bill_cycle,
         derived.customer_id,
         derived.reference,
-        cast(derived.expected as decimal(20, 8)) as expected,
-        cast(derived.actual as decimal(20, 8)) as actual,
-        cast(derived.difference_amount as decimal(20, 8)) as difference_amount,
+        cast(derived.expected as decimal(38, 8)) as expected,
+        cast(derived.actual as decimal(38, 8)) as actual,
+        cast(derived.difference_amount as decimal(38, 8)) as difference_amount,
         rules.title || ' — ' || derived.detail || '. ' || rules.action as message,
         rules.check_area
     from derived

@@ -16,9 +16,9 @@ final as (
         count(*) filter (where change = 'added') as lines_added,
         count(*) filter (where change = 'removed') as lines_removed,
         count(*) filter (where change = 'changed') as lines_changed,
-        coalesce(sum(previous_amount_due), 0)::decimal(20, 8) as previous_amount_due,
-        coalesce(sum(new_amount_due), 0)::decimal(20, 8) as new_amount_due,
-        sum(amount_due_delta)::decimal(20, 8) as amount_due_delta
+        coalesce(sum(previous_amount_due), 0)::decimal(38, 8) as previous_amount_due,
+        coalesce(sum(new_amount_due), 0)::decimal(38, 8) as new_amount_due,
+        sum(amount_due_delta)::decimal(38, 8) as amount_due_delta
     from changes
     group by all
     order by bill_cycle, restated_at, customer_id

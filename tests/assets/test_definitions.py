@@ -1,9 +1,18 @@
-"""The Definitions load as `dagster dev` loads them, with the assets, groups and automation of docs/architecture.md."""
+"""The Definitions load as `dagster dev` loads them, with the assets, groups and automation of docs/architecture.md;
+the SQL model assets and their graph are read from the files under sql/."""
+
+import shutil
+from pathlib import Path
 
 import dagster as dg
+import pytest
 
-from pipelines.definitions import defs
+from pipelines.definitions import build_definitions, defs
+from pipelines.jobs import month_close_job, nightly_job
+from pipelines.lib.sql_models import ModelError
 from pipelines.settings import resources_from_env
+
+SQL = Path(__file__).parents[2] / "sql"
 
 API_DATASETS = {"customers", "resellers", "budgets", "coupons", "partner_coupons", "orders", "partner_monthly_bill",
                 "customer_monthly_sums", "incentive_policies", "business_discounts", "partner_credit", "invoices",
@@ -14,10 +23,9 @@ EXPECTED_GROUPS = {
                 *(f"landed_api_{name}" for name in API_DATASETS)},
     "staging": {"stg_bill_lines", "stg_usage_lines", "stg_customer_discounts", "stg_incentive_statement",
                 "stg_incentive_rates", "stg_chart_of_accounts", *(f"stg_api_{name}" for name in API_DATASETS)},
-    "core": {"core_customer_discount_rule", "core_rated_bill_lines", "core_chart_of_accounts"},
-    "marts": {"customer_monthly_expenditure", "customer_bill_line", "data_quality", "restatement",
-              "partner_bill_tieout", "customer_bill_tieout", "discount_audit", "incentive_reconciliation",
-              "budget_status", "coupon_status", "reconciliation_findings", "accounting_journal"},
+    # one asset per model file
+    "core": {f"core_{path.stem}" for path in (SQL / "core").glob("*.sql")},
+    "marts": {path.stem for path in (SQL / "marts").glob("*.sql")},
     "reports": {"month_close_report", "daily_flash_report", "published_warehouse"},
 }
 
@@ -35,7 +43,7 @@ def test_every_asset_is_partitioned_by_bill_cycle_and_documents_its_grain():
         for key in assets_def.keys:
             assert assets_def.partitions_def is not None
             description = assets_def.descriptions_by_key[key]
-            assert "Grain" in description and "Source" in description, key
+            assert "grain" in description.lower() and "source" in description.lower(), key
 
 
 def test_blocking_checks_guard_the_money():
@@ -61,6 +69,9 @@ def test_schedule_sensor_and_writer_concurrency_tag():
     assert defs.resolve_schedule_def("nightly_schedule").cron_schedule == "0 2 * * *"
     assert defs.resolve_schedule_def("nightly_schedule").execution_timezone == "Asia/Shanghai"
     assert defs.resolve_sensor_def("bill_file_sensor") is not None
+    # the UI shows what each does and when
+    assert "02:00 GMT+8" in defs.resolve_schedule_def("nightly_schedule").description
+    assert "customerBill/" in defs.resolve_sensor_def("bill_file_sensor").description
     assert defs.resolve_job_def("month_close").tags["billrecon/warehouse-writer"] == "duckdb"
 
 
@@ -81,7 +92,7 @@ def test_dagster_yaml_queues_warehouse_writers_one_at_a_time(tmp_path):
     import shutil
     from pathlib import Path
 
-    shutil.copy(Path(__file__).parents[2] / "dagster.yaml", tmp_path / "dagster.yaml")
+    shutil.copy(Path(__file__).parents[2] / "pipelines" / "dagster.yaml", tmp_path / "dagster.yaml")
     instance = dg.DagsterInstance.from_config(str(tmp_path))
     try:
         limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
@@ -90,3 +101,130 @@ def test_dagster_yaml_queues_warehouse_writers_one_at_a_time(tmp_path):
         assert job_tags["billrecon/warehouse-writer"] == "duckdb"
     finally:
         instance.dispose()
+
+
+def test_a_held_delivery_fails_a_warning_check_on_each_source_that_can_be_held():
+    specs = {(s.asset_key.to_user_string(), s.name): s for a in defs.assets for s in a.check_specs}
+    held_checks = sorted(asset for asset, name in specs if name == "no_held_delivery")
+    assert held_checks == ["stg_bill_lines", "stg_chart_of_accounts", "stg_customer_discounts",
+                           "stg_incentive_rates", "stg_incentive_statement"]
+    # the month keeps its previous delivery: nothing downstream has to wait for the check
+    assert not [a for a in held_checks if specs[(a, "no_held_delivery")].blocking]
+    thresholds = resources_from_env({"BILLRECON_HOLD_MAX_LINE_DROP_PERCENT": "35"})["warehouse"]
+    assert thresholds.hold_max_line_drop_percent == dg.EnvVar.int("BILLRECON_HOLD_MAX_LINE_DROP_PERCENT")
+
+
+# ------------------------------------------------------------------------------------------ the model graph
+
+def parents(definitions: dg.Definitions, name: str) -> set[str]:
+    return {key.to_user_string() for key in definitions.resolve_asset_graph().get(dg.AssetKey(name)).parent_keys}
+
+
+def test_model_assets_depend_on_what_their_sql_reads():
+    assert parents(defs, "customer_monthly_expenditure") == {"core_rated_bill_line"}
+    assert parents(defs, "core_rated_bill_line") == {"core_customer_discount_rule", "stg_bill_lines"}
+    assert parents(defs, "core_customer_discount_rule") == {"stg_customer_discounts"}
+    # API staging tables map to the asset that stages them (declared with the tables it writes)
+    assert parents(defs, "partner_bill_tieout") == {"core_bill_file_cycle", "stg_bill_lines",
+                                                    "stg_api_partner_monthly_bill"}
+    assert parents(defs, "reconciliation_findings") == {
+        "partner_bill_tieout", "customer_bill_tieout", "discount_audit", "incentive_reconciliation", "budget_status",
+        "core_coupon_expiry_finding", "core_coupon_balance_finding", "core_open_month"}
+    # views are assets too: their readers run after them
+    assert parents(defs, "core_usage_month") == {"core_bill_file_cycle", "stg_usage_lines"}
+    assert parents(defs, "core_open_month") == {"core_usage_month"}
+    # an audit table maps to every asset that writes it
+    staging = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()
+               if key.to_user_string().startswith("stg_")}
+    assert parents(defs, "restatement") == {"stg_bill_lines"}
+    # the journal's models are assets by being files
+    assert parents(defs, "core_chart_of_accounts") == {"stg_chart_of_accounts"}
+    assert parents(defs, "accounting_journal") == {"customer_monthly_expenditure", "customer_bill_line",
+                                                   "incentive_reconciliation", "core_chart_of_accounts",
+                                                   "stg_api_resellers"}
+    assert parents(defs, "core_bill_file_cycle") == staging
+
+
+def test_no_core_asset_reads_a_mart_and_reports_read_marts_only():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        upstream_groups = {graph.get(parent).group_name for parent in node.parent_keys}
+        if node.group_name == "core":
+            assert upstream_groups <= {"staging", "landing", "core"}, key
+        if node.group_name == "reports" and key.to_user_string() != "published_warehouse":
+            assert upstream_groups == {"marts"}, key
+    assert parents(defs, "daily_flash_report") == {"daily_spend", "customer_monthly_expenditure", "budget_status"}
+    assert parents(defs, "discount_audit") >= {"core_discount_finding", "customer_monthly_expenditure"}
+
+
+def test_a_new_model_file_is_a_new_asset_with_an_edge_per_table_it_reads(tmp_path):
+    sql = tmp_path / "sql"
+    shutil.copytree(SQL, sql)
+    (sql / "marts" / "customer_margin_by_reseller.sql").write_text(
+        "-- materialized: view\n"
+        "-- marts.customer_margin_by_reseller: margins per reseller.\n"
+        "-- grain: bill_cycle × reseller. Source: the expenditure mart and the current customers.\n"
+        "with expenditure as (\n    select * from marts.customer_monthly_expenditure\n),\n\n"
+        "customers as (\n    select * from core.current_customer\n),\n\n"
+        "final as (\n    select expenditure.bill_cycle, customers.indirect_partner_id, sum(margin_amount) as margin_amount\n"
+        "    from expenditure join customers using (customer_id)\n    group by all\n)\n\n"
+        "select * from final\n", encoding="utf-8")
+
+    definitions = build_definitions(sql)
+
+    assert parents(definitions, "customer_margin_by_reseller") == {"customer_monthly_expenditure",
+                                                                   "core_current_customer"}
+    node = definitions.resolve_asset_graph().get(dg.AssetKey("customer_margin_by_reseller"))
+    assert node.group_name == "marts"
+    assert "customer_margin_by_reseller" not in {key.to_user_string()
+                                                 for key in defs.resolve_asset_graph().get_all_asset_keys()}
+
+
+@pytest.mark.parametrize(("path", "sql", "message"), [
+    ("core/margin_finding.sql", "-- materialized: table\nselect * from marts.customer_monthly_expenditure\n",
+     "sql/core/margin_finding.sql reads marts.customer_monthly_expenditure: a core model reads landing, audit, "
+     "staging, core only"),
+    ("marts/typo.sql", "-- materialized: table\nselect * from staging.bill_lines\n",
+     "sql/marts/typo.sql reads staging.bill_lines, which no model or asset writes"),
+    ("marts/no_schema.sql", "-- materialized: table\nselect * from bill_line\n",
+     "sql/marts/no_schema.sql reads bill_line without its schema: name it as schema.table"),
+    ("marts/no_header.sql", "select * from staging.bill_line\n",
+     "sql/marts/no_header.sql: the first line must be '-- materialized: partition|table|view'"),
+    ("marts/broken.sql", "-- materialized: table\nselect * from (staging.bill_line\n", "sql/marts/broken.sql cannot be parsed"),
+    ("core/loop.sql", "-- materialized: view\nselect * from core.loop_back\n", "the models read each other in a circle"),
+])
+def test_a_model_that_cannot_join_the_graph_stops_the_definitions_with_its_file_named(tmp_path, path, sql, message):
+    shutil.copytree(SQL, tmp_path / "sql")
+    (tmp_path / "sql" / path).write_text(sql, encoding="utf-8")
+    if path == "core/loop.sql":
+        (tmp_path / "sql" / "core" / "loop_back.sql").write_text("-- materialized: view\nselect * from core.loop\n",
+                                                                 encoding="utf-8")
+    with pytest.raises(ModelError) as raised:
+        build_definitions(tmp_path / "sql")
+    assert message in str(raised.value)
+
+
+def test_hooks_of_a_model_without_its_file_stop_the_definitions(tmp_path):
+    shutil.copytree(SQL, tmp_path / "sql")
+    (tmp_path / "sql" / "marts" / "restatement.sql").unlink()
+    with pytest.raises(ModelError, match="hooks for marts.restatement, which no file of sql/ builds"):
+        build_definitions(tmp_path / "sql")
+
+
+def test_nightly_refresh_selects_the_nights_sources_and_what_reads_them():
+    graph = defs.resolve_asset_graph()
+    selected = {key.to_user_string()
+                for key in nightly_job.selection.resolve(graph)}
+    everything = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    # landing and staging the bill file and the incentive statement are month-close work
+    assert everything - selected == {"landed_bill_file", "stg_bill_lines", "landed_incentive_statement",
+                                     "stg_incentive_statement"}
+    # every model a selected asset reads is built too, so a first night on a new warehouse has them all
+    for key in nightly_job.selection.resolve(graph):
+        assert {parent.to_user_string() for parent in graph.get(key).parent_keys
+                if graph.get(parent).group_name in ("core", "marts")} <= selected, key
+    assert {"landed_usage_exports", "stg_usage_lines", "landed_agreements", "stg_customer_discounts",
+            "landed_api_budgets", "stg_api_budgets", "budget_status", "daily_spend", "daily_flash_report",
+            "month_close_report", "published_warehouse"} <= selected
+    assert month_close_job.selection.resolve(graph) == graph.get_all_asset_keys()

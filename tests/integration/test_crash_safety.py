@@ -1,4 +1,5 @@
-"""Runs killed with SIGKILL, a second writer, and an analyst reading while a run publishes.
+"""Runs killed with SIGKILL, runs started together, a second writer, and an analyst reading while a
+run publishes.
 
 Each run here is a real `billrecon run` process against a DuckDB file on disk."""
 
@@ -16,6 +17,7 @@ import pytest
 
 from sandbox.world import WorldConfig, generate_world
 from sandbox.writer import write_world
+from tests.unit.test_lease import HOLDER as LEASE_HOLDER
 
 FIRST, SECOND = "2026-08", "2026-09"
 WORLD = WorldConfig(seed=5, customers=30, resellers=2, closed_months=2, lines_per_month=10_000,
@@ -29,19 +31,31 @@ def inbox(tmp_path_factory) -> Path:
     return root
 
 
-def billrecon(args: list[str], workdir: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def billrecon(args: list[str], workdir: Path, **settings: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **settings}
     env.pop("BILLRECON_S3_ENDPOINT", None)
     return subprocess.Popen([sys.executable, "-m", "billrecon.cli", *args], cwd=workdir, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def start_month(month: str, inbox: Path, workdir: Path, **settings: str) -> subprocess.Popen:
+    return billrecon(["run", "--month", month, "--inbox", str(inbox), "--warehouse", "wh/billrecon.duckdb",
+                      "--reports", "reports"], workdir, **settings)
+
+
 def run_month(month: str, inbox: Path, workdir: Path) -> str:
-    process = billrecon(["run", "--month", month, "--inbox", str(inbox), "--warehouse", "wh/billrecon.duckdb",
-                         "--reports", "reports"], workdir)
+    process = start_month(month, inbox, workdir)
     output, _ = process.communicate(timeout=300)
     assert process.returncode == 0, output
     return output
+
+
+def leftovers(workdir: Path) -> list[str]:
+    """Temporary files and folders of writers: report temp files, publish copies, staging spools,
+    landing downloads."""
+    return sorted(str(path.relative_to(workdir)) for path in workdir.rglob(".*")
+                  if path.name.endswith((".tmp", ".incoming")) or path.name.startswith((".billrecon-spool-",
+                                                                                        ".incoming-")))
 
 
 def marts(path: Path) -> dict:
@@ -96,8 +110,7 @@ def test_a_killed_run_changes_nothing_published_and_the_next_run_completes(
     working = tmp_path / "wh" / "billrecon.duckdb"
     first_month_before = marts(working)
 
-    process = billrecon(["run", "--month", SECOND, "--inbox", str(inbox), "--warehouse", "wh/billrecon.duckdb",
-                         "--reports", "reports"], tmp_path)
+    process = start_month(SECOND, inbox, tmp_path)
     time.sleep(duration * fraction)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
@@ -113,6 +126,50 @@ def test_a_killed_run_changes_nothing_published_and_the_next_run_completes(
     run_month(SECOND, inbox, tmp_path)
     assert marts(working) == expected
     assert marts(published) == expected
+    assert leftovers(tmp_path) == []
+
+
+def test_two_runs_started_in_the_same_second_both_finish_with_the_result_of_one(
+        tmp_path, inbox, after_first_month, uninterrupted):
+    expected, _ = uninterrupted
+    shutil.copytree(after_first_month, tmp_path, dirs_exist_ok=True)
+    runs = [start_month(SECOND, inbox, tmp_path) for _ in range(2)]
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    for output in outputs:
+        assert "Traceback" not in output and f"{SECOND} done in" in output
+    assert marts(tmp_path / "wh" / "billrecon.duckdb") == expected
+    assert marts(tmp_path / "wh" / "published" / "billrecon.duckdb") == expected
+    months_are_whole(tmp_path / "wh" / "billrecon.duckdb")
+
+
+def test_a_run_waiting_past_the_lease_timeout_says_so_in_one_line_and_changes_nothing(
+        tmp_path, inbox, after_first_month):
+    shutil.copytree(after_first_month, tmp_path, dirs_exist_ok=True)
+    working = tmp_path / "wh" / "billrecon.duckdb"
+    before = {path: path.read_bytes() for path in (working, tmp_path / "wh" / "published" / "billrecon.duckdb")}
+    holder = subprocess.Popen([sys.executable, "-c", LEASE_HOLDER, str(working)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        process = start_month(SECOND, inbox, tmp_path, BILLRECON_LEASE_TIMEOUT_SECONDS="3")
+        output, _ = process.communicate(timeout=120)
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert process.returncode == 1
+    assert waited >= 3
+    [line] = output.splitlines()
+    log = next((tmp_path / "wh" / "logs").glob("billrecon-*.log"))
+    assert line == (f"billrecon: the warehouse wh/billrecon.duckdb is being written by the run of process {holder.pid} "
+                    f"on {os.uname().nodename} (since "
+                    + line.split("(since ")[1].split(")")[0]
+                    + "), and this run waited 3 s for it (BILLRECON_LEASE_TIMEOUT_SECONDS): run again once that run "
+                    f"has finished, or allow a longer wait; nothing was changed (full log: {log.relative_to(tmp_path)})")
+    assert "LeaseTimeout" in log.read_text()  # the trace is in the log
+    assert {path: path.read_bytes() for path in before} == before
+    assert not (tmp_path / "reports" / SECOND).exists()
 
 
 def test_a_second_writer_fails_with_a_clear_message(tmp_path, inbox, after_first_month):
@@ -129,9 +186,72 @@ def test_a_second_writer_fails_with_a_clear_message(tmp_path, inbox, after_first
     finally:
         holder.kill()
         holder.wait()
-    assert process.returncode != 0
-    assert "is open for writing by another process; only one run may write at a time" in output
+    assert process.returncode == 1
+    [line] = output.splitlines()
+    assert line.startswith(f"billrecon: {SECOND} failed: the warehouse wh/billrecon.duckdb is open for writing by "
+                           "another process; only one run may write at a time (wait for it, or read the published "
+                           "snapshot) (full log: wh/logs/billrecon-")
     months_are_whole(tmp_path / "wh" / "billrecon.duckdb")
+
+
+# Writes the month-close pack like a run does, and stops for good in the middle of the largest
+# file (customer_bill_line.csv, a copy of every line of the month), to be killed there.
+STOPPED_REPORT_WRITER = """
+import sys, time
+from pathlib import Path
+import reports.files
+from pipelines.lib.warehouse import connect
+from reports.month_close import render_month_close
+
+def stop(self):
+    print("writing", flush=True)
+    time.sleep(120)
+
+reports.files.DropBehind.wrote = stop
+con = connect(sys.argv[1], read_only=True)
+render_month_close(con, sys.argv[2], Path(sys.argv[3]), [])
+"""
+
+# Publishes the warehouse like a run does, and stops for good after the first block of the copy.
+STOPPED_PUBLISHER = """
+import shutil, sys, time
+from pathlib import Path
+from pipelines.lib import publish
+
+def copy_then_stop(source, target, length):
+    target.write(source.read(length))
+    target.flush()
+    print("copying", flush=True)
+    time.sleep(120)
+
+publish.shutil.copyfileobj = copy_then_stop
+publish.publish(Path(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+def _kill_when(ready: str, script: str, *args: Path | str) -> None:
+    writer = subprocess.Popen([sys.executable, "-c", script, *map(str, args)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == ready
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+
+
+def test_the_temporary_files_of_killed_report_writers_and_publishers_are_gone_after_the_next_run(
+        tmp_path, inbox, after_first_month):
+    shutil.copytree(after_first_month, tmp_path, dirs_exist_ok=True)
+    working = tmp_path / "wh" / "billrecon.duckdb"
+    published = tmp_path / "wh" / "published" / "billrecon.duckdb"
+    published.unlink()  # else publishing the unchanged warehouse would not copy at all
+    _kill_when("writing", STOPPED_REPORT_WRITER, working, FIRST, tmp_path / "reports" / FIRST)
+    _kill_when("copying", STOPPED_PUBLISHER, working, published)
+    report_temp, publish_copy = leftovers(tmp_path)
+    assert report_temp.startswith(f"reports/{FIRST}/.customer_bill_line.csv.") and report_temp.endswith(".tmp")
+    assert publish_copy.startswith("wh/published/.billrecon.duckdb.") and publish_copy.endswith(".incoming")
+    assert (tmp_path / report_temp).stat().st_size > 0 and (tmp_path / publish_copy).stat().st_size > 0
+    run_month(SECOND, inbox, tmp_path)  # another month: the sweep covers every cycle's folder
+    assert leftovers(tmp_path) == []
+    assert (tmp_path / "reports" / FIRST / "customer_bill_line.csv").exists()  # the pack on disk was kept
+    assert summary(published) == summary(working)
 
 
 SUMMARY = ("select bill_cycle, count(*), sum(amount_due)::varchar from marts.customer_monthly_expenditure "

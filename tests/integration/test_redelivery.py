@@ -124,7 +124,7 @@ def test_a_run_with_nothing_new_skips_the_bill_line_models_and_a_new_agreement_r
     built = first.asset_materializations_for_node("customer_monthly_expenditure")[0].metadata
     assert "skipped" not in built
     second = _materialize(resources)
-    for asset in ("core_rated_bill_lines", "customer_monthly_expenditure"):
+    for asset in ("core_rated_bill_line", "customer_monthly_expenditure"):
         metadata = second.asset_materializations_for_node(asset)[0].metadata
         assert "inputs unchanged" in metadata["skipped"].value
     skipped = second.asset_materializations_for_node("customer_monthly_expenditure")[0].metadata
@@ -145,5 +145,5 @@ def test_a_run_with_nothing_new_skips_the_bill_line_models_and_a_new_agreement_r
     con.execute("update audit.loads set sha256 = 'changed' where source = 'agreements'")
     con.close()
     fourth = _materialize(resources)
-    for asset in ("core_rated_bill_lines", "customer_monthly_expenditure"):
+    for asset in ("core_rated_bill_line", "customer_monthly_expenditure"):
         assert "skipped" not in fourth.asset_materializations_for_node(asset)[0].metadata

@@ -53,8 +53,8 @@ BUDGET_DDL = """
 CREATE TABLE marts.budget_status (
   customer_id VARCHAR, customer_name VARCHAR, bill_cycle VARCHAR, as_of_date DATE,
   days_covered INTEGER, budget_type VARCHAR, budget_amount DECIMAL(20,8),
-  mtd_spend_amount DECIMAL(20,8), utilisation DECIMAL(18,6), threshold_crossed INTEGER,
-  forecast_amount DECIMAL(20,8), forecast_utilisation DOUBLE, is_frozen BOOLEAN, status VARCHAR,
+  mtd_spend_amount DECIMAL(20,8), utilisation_ratio DECIMAL(18,6), threshold_crossed_ratio DECIMAL(3,2),
+  forecast_amount DECIMAL(20,8), forecast_utilisation_ratio DECIMAL(18,6), is_frozen BOOLEAN, status VARCHAR,
   alert_level VARCHAR, note VARCHAR, days_in_month INTEGER, is_closed BOOLEAN, budget_snapshot_date DATE)
 """
 COUPON_DDL = """
@@ -126,12 +126,12 @@ def fill_reconciliation_marts(con: duckdb.DuckDBPyConnection, cycle: str, open_m
     ])
     con.executemany("INSERT INTO marts.budget_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                     "30, true, '2026-03-20')", [
-        (acme[0], acme[1], cycle, "2026-03-20", 19, "monthly", D("1000"), D("1100"), D("1.1"), 100,
-         D("1736.84"), 1.73684, False, "over_budget", "red", None),
-        (chinese[0], chinese[1], cycle, "2026-03-20", 19, "monthly", D("1000"), D("800"), D("0.8"), 75,
-         D("1263.16"), 1.26316, False, "alert_75", "amber", None),
-        (formula[0], formula[1], cycle, "2026-03-20", 19, "monthly", D("500"), D("10"), D("0.02"), 0,
-         D("15.79"), 0.03158, False, "ok", "green", None),
+        (acme[0], acme[1], cycle, "2026-03-20", 19, "monthly", D("1000"), D("1100"), D("1.1"), D(1),
+         D("1736.84"), D("1.73684"), False, "over_budget", "red", None),
+        (chinese[0], chinese[1], cycle, "2026-03-20", 19, "monthly", D("1000"), D("800"), D("0.8"), D("0.75"),
+         D("1263.16"), D("1.26316"), False, "alert_75", "amber", None),
+        (formula[0], formula[1], cycle, "2026-03-20", 19, "monthly", D("500"), D("10"), D("0.02"), D(0),
+         D("15.79"), D("0.03158"), False, "ok", "green", None),
     ])
     con.executemany("INSERT INTO marts.coupon_status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ, ?, "
                     f"'{cycle}', '2026-04-20', '2026-04-20')", [

@@ -38,6 +38,7 @@ def build(con, incentive: str | None = None):
     if incentive is not None:
         con.execute("insert into marts.incentive_reconciliation values (?, 'Monthly rebate', ?)", [CYCLE, incentive])
     run_model(con, "core", "chart_of_accounts")
+    run_model(con, "marts", "chart_of_accounts")  # the view the pack reads
     run_model(con, "marts", "accounting_journal", CYCLE)
 
 

@@ -158,3 +158,45 @@ def test_a_malformed_pax_header_rejects_the_archive(tmp_path):
     with pytest.raises(ArchiveRejected) as caught:
         list(iter_csv_members(path))
     assert "malformed PAX record" in str(caught.value)
+
+
+def test_a_negative_member_size_rejects_the_archive(tmp_path):
+    info, data = _file("m_0001.csv", b"x\n1\n")
+    block = bytearray(info.tobuf(tarfile.GNU_FORMAT))
+    block[124:136] = b"\xff" * 12  # base-256: -1 (tarfile reads it without objecting)
+    block[148:156] = b"%06o\0 " % (sum(block[:148]) + 8 * 32 + sum(block[156:]))  # the checksum again
+    path = tmp_path / "negative.tar.gz"
+    path.write_bytes(gzip.compress(bytes(block) + data + bytes(508) + bytes(1024)))
+    with pytest.raises(ArchiveRejected) as caught:
+        list(iter_csv_members(path))
+    assert caught.value.rule_id == "FILE.CORRUPT_ARCHIVE" and "negative size (-1)" in str(caught.value)
+
+
+def test_an_extended_header_larger_than_a_name_needs_rejects_the_archive_unread(tmp_path):
+    pax = tarfile.TarInfo("pax")
+    pax.type = tarfile.XHDTYPE
+    pax.size = 1 << 40  # a terabyte of "attributes": reading it whole would decide the memory used
+    path = tmp_path / "hugepax.tar.gz"
+    path.write_bytes(gzip.compress(pax.tobuf(tarfile.GNU_FORMAT) + bytes(4096)))
+    with pytest.raises(ArchiveRejected) as caught:
+        list(iter_csv_members(path))
+    assert f"an extended header of {1 << 40} bytes, more than the 1048576 a member name needs" in str(caught.value)
+
+
+def test_member_names_are_unique_and_printable_whatever_their_bytes(tmp_path):
+    raw = _tar_bytes([_file("a.csv", b"x\n1\n"), _file("a.csv (#2)", b"x\n2\n"), _file("a.csv", b"x\n3\n"),
+                      _file("line\nbreak.csv", b"x\n4\n"), _file("\udcff.csv", b"x\n5\n")])
+    path = tmp_path / "names.tar.gz"
+    path.write_bytes(gzip.compress(raw))
+    members = [(m.name, m.data, m.warning) for m in iter_csv_members(path)]
+    assert [(name, data) for name, data, _ in members] == [
+        # a member really named "a.csv (#2)" (not a .csv name: refused) keeps its name
+        ("a.csv", b"x\n1\n"), ("a.csv (#2)", None), ("a.csv (#3)", b"x\n3\n"),
+        ("line\\nbreak.csv", b"x\n4\n"), ("\\xff.csv", b"x\n5\n")]
+    assert [warning for _, _, warning in members] == [
+        None, None,
+        "the archive holds more than one member named 'a.csv'; this one is recorded as 'a.csv (#3)': its lines "
+        "load, and a line identical to one already delivered is quarantined as a duplicate",
+        "the member name holds control characters (shown escaped)",
+        "the member name is not UTF-8 (its bytes are shown as \\x escapes)",
+    ]

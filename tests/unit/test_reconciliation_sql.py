@@ -9,8 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import pytest
 
-from pipelines.lib.reconciliation import prepare
-from pipelines.lib.sql_models import run_model
+from pipelines.lib.sql_models import run_models
 from pipelines.lib.warehouse import ensure_schema
 
 D = Decimal
@@ -18,15 +17,6 @@ CENT = Decimal("0.01")
 NOW = dt.datetime(2026, 10, 4, 2, 0, tzinfo=dt.timezone.utc)
 LINEAGE = {"src_object": "k", "src_member": "m", "src_sha256": "h", "src_snapshot": "s", "load_id": "l",
            "fetched_at": NOW}
-
-# every model of the reconciliation, in the order the assets build them
-MODELS = [
-    ("core", "customer_discount_rule"), ("core", "rated_bill_line"), ("marts", "customer_monthly_expenditure"),
-    ("marts", "partner_bill_tieout"), ("marts", "customer_bill_tieout"), ("core", "discount_finding"),
-    ("marts", "discount_audit"), ("core", "customer_service_performance"), ("marts", "incentive_reconciliation"),
-    ("marts", "budget_status"), ("core", "customer_coupon_use"), ("core", "coupon_expiry_finding"),
-    ("core", "coupon_balance_finding"), ("marts", "coupon_status"), ("marts", "reconciliation_findings"),
-]
 
 
 @pytest.fixture
@@ -67,9 +57,8 @@ def line(con, cycle: str, trade_id: str, bill_type: str, amount: str, service: s
 
 
 def reconcile(con, cycle: str) -> None:
-    prepare(con)
-    for layer, name in MODELS:
-        run_model(con, layer, name, cycle)
+    """Every model of sql/core and sql/marts for the cycle, in the order their SQL reads each other."""
+    run_models(con, cycle)
 
 
 def findings(con, area: str | None = None) -> set[tuple]:
@@ -168,6 +157,25 @@ def test_partner_discounts_on_resale_are_found_per_line_and_per_order_and_discou
         ("DISCOUNT.PARTNER_DISCOUNT_ON_RESALE", "2026-09", "c1", "O1", "0.50"),
     }
     assert con.execute("select count(*) from marts.discount_audit").fetchone()[0] == 3
+
+
+def test_a_negative_margin_is_found_per_customer_and_service_of_every_cycle_in_the_mart(con):
+    # the partner gives c1 12 % on svc.a while HUAWEI CLOUD gives it 10 %: billed 88, charged 90
+    insert(con, "staging.customer_discount", customer_id="c1", service_type_code="svc.a", resource_type_code="*",
+           discount_rate=D("0.12"), valid_from=dt.date(2026, 1, 1))
+    for cycle in ("2026-08", "2026-09"):
+        bill_file(con, cycle)
+        line(con, cycle, f"T-{cycle}", "Expenditure", "100", discount="10")
+        line(con, cycle, f"T-{cycle}-b", "Expenditure", "100", service="svc.b")   # list price: margin 0
+        reconcile(con, cycle)
+    assert findings(con, "discount") == {("DISCOUNT.NEGATIVE_MARGIN", "2026-08", "c1", "svc.a", "-2.00"),
+                                         ("DISCOUNT.NEGATIVE_MARGIN", "2026-09", "c1", "svc.a", "-2.00")}
+    expected, actual, message = con.execute(
+        "select expected, actual, message from marts.discount_audit where bill_cycle = '2026-09'").fetchone()
+    assert (expected, actual) == (D(90), D(88))
+    assert "svc.a: the customer is billed 88.00, HUAWEI CLOUD charges 90.00 (margin -2.00)" in message
+    # core reads no mart: the per-cycle discount findings hold no margin
+    assert con.execute("select count(*) from core.discount_finding").fetchone()[0] == 0
 
 
 # ------------------------------------------------------------------------------------------ incentives
@@ -356,8 +364,8 @@ def _budget(con, customer: str, amount: str, used: str, budget_type: str = "MONT
 
 
 def budget_rows(con) -> dict[tuple[str, str], dict]:
-    cursor = con.execute("""select bill_cycle, customer_id, budget_used_amount, utilisation, threshold_crossed,
-                                   forecast_amount, forecast_utilisation, status, alert_level, note
+    cursor = con.execute("""select bill_cycle, customer_id, budget_used_amount, utilisation_ratio,
+                                   threshold_crossed_ratio, forecast_amount, forecast_utilisation_ratio, status, alert_level, note
                             from marts.budget_status""")
     names = [c[0] for c in cursor.description]
     return {(r[0], r[1]): dict(zip(names[2:], r[2:])) for r in cursor.fetchall()}
@@ -380,8 +388,8 @@ def test_budgets_count_forecast_overruns_and_do_not_extrapolate_refunds_or_purch
     reconcile(con, "2026-10")
     rows = budget_rows(con)
     assert rows[("2026-10", "c.forecast")] == {
-        "budget_used_amount": D("100.00"), "utilisation": D("0.2"), "threshold_crossed": 0,
-        "forecast_amount": D("620.00"), "forecast_utilisation": D("1.24"), "status": "forecast_over",
+        "budget_used_amount": D("100.00"), "utilisation_ratio": D("0.2"), "threshold_crossed_ratio": D("0"),
+        "forecast_amount": D("620.00"), "forecast_utilisation_ratio": D("1.24"), "status": "forecast_over",
         "alert_level": "amber", "note": None}
     # a subscription is bought once: the forecast is what was bought, not 400 / 5 × 31
     assert rows[("2026-10", "c.alert")]["forecast_amount"] == D("400.00")
@@ -390,14 +398,17 @@ def test_budgets_count_forecast_overruns_and_do_not_extrapolate_refunds_or_purch
     # the one-time budget counts what the API says was used since it was set; the refund is explained and
     # is not extrapolated: 7,460.36 + 172.55 / 5 × 26 days left
     assert rows[("2026-10", "c.refund")] == {
-        "budget_used_amount": D("7460.36"), "utilisation": D("0.655568"), "threshold_crossed": 0,
-        "forecast_amount": D("8357.62"), "forecast_utilisation": D("0.734413"), "status": "ok",
+        "budget_used_amount": D("7460.36"), "utilisation_ratio": D("0.655568"), "threshold_crossed_ratio": D("0"),
+        "forecast_amount": D("8357.62"), "forecast_utilisation_ratio": D("0.734413"), "status": "ok",
         "alert_level": "green",
         "note": "refunds of USD 1,287.52 exceed the month's usage of USD 172.55"}
     mtd = con.execute("select mtd_spend_amount, refund_amount, one_off_amount, accruing_amount "
                       "from marts.budget_status where customer_id = 'c.refund'").fetchone()
     assert mtd == (D("-1114.97"), D("-1287.52"), D("0"), D("172.55"))
     assert rows[("2026-10", "c.ok")]["status"] == "ok"
+    # the thresholds are ratios like the utilisation: 0.75 for c.alert (0.8), 1.00 for c.over
+    assert rows[("2026-10", "c.alert")]["threshold_crossed_ratio"] == D("0.75")
+    assert rows[("2026-10", "c.over")]["threshold_crossed_ratio"] == D("1.00")
     assert findings(con, "budget") == {("BUDGET.OVER_NOT_FROZEN", "2026-10", "c.over", None, "10.00")}
 
 

@@ -14,6 +14,7 @@ import duckdb
 import openpyxl
 import pytest
 
+from pipelines.lib.warehouse import SQL_DIR
 from reports import data as marts_data
 from reports import render_month_close
 from reports.formatting import format_change_percent, format_money, format_percent
@@ -21,6 +22,7 @@ from reports.reconciliation import API_NOT_CONFIGURED, load_reconciliation_data
 from reports.reconciliation_status import glance_level
 from reports.safety import neutralise_spreadsheet_text, safe_file_stem, unique_file_stems
 from reports.xlsx import workbook_creation_date
+from schemas.warehouse_contract import column_note
 from tests.unit.reconciliation_marts import create_reconciliation_marts, fill_reconciliation_marts, insert_findings
 
 CYCLE = "2026-03"
@@ -174,6 +176,7 @@ def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA audit")
     for ddl in (BILL_LINE_DDL, EXPENDITURE_DDL, DATA_QUALITY_DDL, FINDINGS_DDL, QUARANTINE_DDL, RESTATEMENT_DDL):
         con.execute(ddl)
+    con.execute((SQL_DIR / "audit" / "held_deliveries.sql").read_text(encoding="utf-8"))
     con.executemany(f"INSERT INTO marts.customer_bill_line VALUES ({', '.join(['?'] * 25)})",
                     BILL_LINES)
     con.executemany(
@@ -538,6 +541,32 @@ def test_a_restatement_is_shown_with_its_changes_per_customer(warehouse, tmp_pat
     assert [c.value for c in sheet[2]][5:] == [ACME[0], 1, 0, 2, 10, 22.5, 12.5]
 
 
+def test_a_held_delivery_is_shown_at_the_top_of_the_page_and_the_summary_sheet(warehouse, tmp_path):
+    message = f"{MARCH_FILE} (ETag e-2) is held: it would remove 10 of 10 lines of {CYCLE}; the month keeps ..."
+    warehouse.execute(
+        """INSERT INTO audit.held_deliveries VALUES ('customerBill', ?, 'e-2', 'sha', ?, 'e-1', NULL,
+               'HOLD.LINE_DROP', 'it would remove 10 of 10 lines', ?, 10, 0, 10, 0, 'record 1: amount due is not a decimal',
+               '{}', now(), NULL, NULL)""",
+        [MARCH_FILE, CYCLE, message])
+    # a released hold and another month's hold are not this month's
+    warehouse.execute(
+        """INSERT INTO audit.held_deliveries VALUES ('customerBill', ?, 'e-0', 'sha', ?, 'e-1', NULL,
+               'HOLD.LINE_DROP', 'r', 'released one', 0, 0, 0, 0, NULL, '{}', now(), now(), 'me'),
+              ('customerBill', 'customerBill/customerBill_202602.tar.gz', 'e-9', 'sha', '2026-02', 'e-8', NULL,
+               'HOLD.LINE_DROP', 'r', 'february one', 0, 0, 0, 0, NULL, '{}', now(), NULL, NULL)""", [MARCH_FILE, CYCLE])
+    report = render_month_close(warehouse, CYCLE, tmp_path / CYCLE)
+    html = _html(report)
+    assert html.index('id="held"') < html.index('id="reconciliation"')
+    assert html.count("is held:") == 1 and "released one" not in html and "february one" not in html
+    assert "10 rows read, 10 of them quarantined; first problem: record 1: amount due is not a decimal" in html
+    assert html.index('id="verdict"') < html.index('id="held"')
+    summary = openpyxl.load_workbook(report.xlsx)["Summary"]
+    column = [summary.cell(row, 1).value for row in range(1, 12)]
+    # the verdict, then the held delivery, both above the statement
+    assert column[2:4] == ["Held deliveries: this month's figures do not include them", message]
+    assert column.index("Item") > 3
+
+
 def test_no_restatement_section_without_a_redelivery(report):
     assert 'id="restatements"' not in _html(report)
 
@@ -597,8 +626,8 @@ def _make_clean(con) -> None:
                 "file_amount = coalesce(file_amount, 0), difference_amount = 0, status = 'matched'")
     con.execute("UPDATE marts.incentive_reconciliation SET status = 'matched', comparison_status = 'matched', "
                 "frozen_reason = NULL")
-    con.execute("UPDATE marts.budget_status SET mtd_spend_amount = 10, utilisation = 0.01, threshold_crossed = 0, "
-                "forecast_amount = 20, forecast_utilisation = 0.02, status = 'ok', alert_level = 'green'")
+    con.execute("UPDATE marts.budget_status SET mtd_spend_amount = 10, utilisation_ratio = 0.01, "
+                "threshold_crossed_ratio = 0, forecast_amount = 20, forecast_utilisation_ratio = 0.02, status = 'ok', alert_level = 'green'")
 
 
 def _section(html: str, start: str, end: str) -> str:
@@ -680,8 +709,8 @@ def test_tieout_tables_show_formatted_amounts_mismatches_first(recon_report):
     components = re.findall(r"<td>([A-Z][a-z ()]+)</td>", partner)
     assert components == ["Consumption (expenditure lines)", "Refunds", "Adjustments", "Amount due"]
     assert re.search(r"2,472\.27</td>\s*<td[^>]*>2,484\.62</td>\s*<td[^>]*>12\.35</td>\s*"
-                     r'<td><span class="pill error">mismatch</span>', partner)
-    assert partner.count('<span class="pill ok">matched</span>') == 3
+                     r'<td><span class="pill error" data-status="mismatch">mismatch</span>', partner)
+    assert partner.count('<span class="pill ok" data-status="matched">matched</span>') == 3
     customers = _section(html, "<h3>Customer tie-out</h3>", 'id="discount-audit"')
     assert customers.index("=HYPERLINK(&#34;") < customers.index("Ghost Trading")  # 1,234.56 before 99.99
     assert re.search(r"10\.50</td>\s*<td[^>]*>1,245\.06</td>\s*<td[^>]*>1,234\.56</td>", customers)
@@ -742,6 +771,11 @@ def test_reconciliation_sheets_have_frozen_headers_filters_and_numeric_money(rec
     budgets = workbook["Budgets"]
     utilisation = budgets.cell(row=2, column=9)
     assert utilisation.value == pytest.approx(1.1) and utilisation.number_format == "0.00%"
+    threshold = budgets.cell(row=2, column=10)  # a ratio like utilisation, not a percent
+    assert threshold.value == 1 and threshold.number_format == "0.00%"
+    # the header notes come from the warehouse contract
+    assert budgets.cell(row=1, column=9).comment.text == column_note("marts.budget_status", "utilisation_ratio")
+    assert budgets.cell(row=1, column=1).comment.text == column_note("marts.budget_status", "customer_id")
     incentives = workbook["Incentives"]
     assert incentives.cell(row=5, column=1).value == "Total"
     assert incentives.cell(row=5, column=6).value == pytest.approx(885.85)
@@ -986,7 +1020,7 @@ def test_audit_sheets_have_human_headers_and_dates_are_excel_dates(recon_warehou
         ("Customer bills", "Trade time (GMT+8)", datetime(2026, 3, 3, 10, 0), "yyyy-mm-dd hh:mm:ss"),
         ("Restatements", "Re-delivered at (UTC)", datetime(2026, 4, 6, 10, 30), "yyyy-mm-dd hh:mm:ss"),
         ("Incentives", "Expected payment", datetime(2026, 5, 15), "yyyy-mm-dd"),
-        ("Budgets", "As of", datetime(2026, 4, 20), "yyyy-mm-dd"),
+        ("Budgets", "As of", datetime(2026, 3, 20), "yyyy-mm-dd"),  # the pack's own month
         ("Coupons", "Expires (GMT+8)", datetime(2026, 4, 15, 23, 59, 59), "yyyy-mm-dd hh:mm:ss"),  # CP-3
     ]
     for sheet_name, header, value, number_format in expected:
@@ -1025,7 +1059,7 @@ def test_codes_are_shown_with_their_names(recon_report):
     assert {row[status].value for row in quality.iter_rows(min_row=2)} == {"quarantined rows", "ok"}
     budgets = workbook["Budgets"]
     status = [cell.value for cell in budgets[1]].index("Status")
-    assert [row[status].value for row in budgets.iter_rows(min_row=2)] == ["over budget", "watch", "ok"]
+    assert [row[status].value for row in budgets.iter_rows(min_row=2)] == ["over budget", "at 75 %", "ok"]
     html = _section(_html(recon_report), 'id="incentives"', 'id="budgets"')
     assert re.search(r'<span class="name">Object Storage Service</span><span class="id">hws.service.type.obs</span>',
                      html)

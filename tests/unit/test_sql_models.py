@@ -5,8 +5,8 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from pipelines.lib.sql_models import run_model
-from pipelines.lib.warehouse import ensure_schema
+from pipelines.lib.sql_models import read_models, run_model, tables_read
+from pipelines.lib.warehouse import SQL_DIR, ensure_schema
 
 D = Decimal
 
@@ -107,3 +107,55 @@ def test_rerunning_a_partition_replaces_it(con):
     first = con.execute("select * from marts.customer_monthly_expenditure").fetchall()
     run_model(con, "marts", "customer_monthly_expenditure", "2026-09")
     assert con.execute("select * from marts.customer_monthly_expenditure").fetchall() == first
+
+
+# ------------------------------------------------------------------------------------------ lineage
+
+def test_the_tables_a_model_reads_are_parsed_from_its_sql_not_its_comments_or_ctes():
+    sql = """-- materialized: table
+-- marts.not_read: named in a comment only
+with lines as (
+    select * from staging.bill_line where bill_cycle in (select bill_cycle from core.open_month)
+),
+
+final as (
+    select * from lines join "core"."current_customer" using (customer_id)
+)
+
+select * from final"""
+    assert tables_read(sql) == {"staging.bill_line", "core.open_month", "core.current_customer"}
+
+
+def test_every_model_file_is_read_and_comes_after_the_models_it_reads():
+    models = read_models()
+    position = {model.table: index for index, model in enumerate(models)}
+    assert set(position) == {f"{path.parent.name}.{path.stem}"
+                             for layer in ("core", "marts") for path in (SQL_DIR / layer).glob("*.sql")}
+    for model in models:
+        for table in model.reads & position.keys():
+            assert position[table] < position[model.table], (model.table, table)
+    assert next(m for m in models if m.table == "marts.customer_monthly_expenditure").reads == {"core.rated_bill_line"}
+
+
+def test_a_month_total_beyond_a_line_amount_is_exact_and_an_older_narrow_mart_is_widened(con):
+    rated(con)
+    run_model(con, "marts", "customer_monthly_expenditure", "2026-09")  # the table, empty
+    money = [name for name, kind in con.execute(
+        "select column_name, data_type from duckdb_columns() where table_name = 'customer_monthly_expenditure'"
+    ).fetchall() if kind == "DECIMAL(38,8)"]
+    assert "amount_due" in money and "margin_amount" in money
+    for column in money:  # as an older version built it, holding another month
+        con.execute(f"alter table marts.customer_monthly_expenditure alter column {column} type decimal(20, 8)")
+    con.execute("insert into marts.customer_monthly_expenditure by name "
+                "select '2026-08' as bill_cycle, 'c0' as customer_id, 1.5 as amount_due")
+    largest = "999999999999.99999999"  # the largest line amount DECIMAL(20, 8) holds
+    for record in (1, 2, 3):
+        add_line(con, record, "c2", "svc.ecs", "res.vm", "2026-09-03", "Expenditure", largest, "0", largest)
+    rated(con)
+    run_model(con, "marts", "customer_monthly_expenditure", "2026-09")
+    assert con.execute("select bill_cycle, amount_due, official_amount from marts.customer_monthly_expenditure "
+                       "order by bill_cycle").fetchall() == [
+        ("2026-08", D("1.5"), None), ("2026-09", 3 * D(largest), 3 * D(largest))]
+    assert con.execute("select distinct data_type from duckdb_columns() where table_name = "
+                       "'customer_monthly_expenditure' and column_name in (select unnest(?))", [money]
+                       ).fetchall() == [("DECIMAL(38,8)",)]

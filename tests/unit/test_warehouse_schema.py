@@ -1,5 +1,8 @@
 """A warehouse built by another version of billrecon is refused up front, with what differs."""
 
+from decimal import Decimal
+
+import dagster as dg
 import duckdb
 import pytest
 
@@ -27,10 +30,11 @@ def test_a_table_missing_a_column_is_named_and_its_rows_kept(tmp_path):
     con.execute("alter table audit.model_builds drop column metadata")
     con.execute("insert into audit.model_builds values ('m', '2026-09', 'f', now())")
     con.close()
-    with pytest.raises(WarehouseOutdated) as refused:
+    with pytest.raises(dg.Failure) as refused:  # the run stops with the one line, the cause attached
         with WarehouseResource(path=str(path)).connect() as refused_connection:  # refused on opening:
             refused_connection.execute("delete from audit.model_builds")        # never runs
-    message = str(refused.value)
+    assert isinstance(refused.value.__cause__, WarehouseOutdated)
+    message = refused.value.description
     assert f"the warehouse {path} was built by another version of billrecon" in message
     assert "audit.model_builds lacks column(s) metadata" in message
     assert "move the file aside and run each month again" in message
@@ -49,3 +53,20 @@ def test_an_extra_column_is_allowed(tmp_path):
     con.execute("alter table audit.model_builds add column note varchar")
     assert schema_drift(con) == []
     ensure_schema(con)
+
+
+def test_money_columns_of_an_older_version_are_widened_in_place_with_their_rows(tmp_path):
+    """audit.findings' amounts were DECIMAL(20, 8), too narrow for sums of line amounts; widening a
+    decimal loses nothing, so an older warehouse is widened on opening rather than refused."""
+    path, con = _warehouse(tmp_path)
+    for column in ("expected", "actual", "difference_amount"):
+        con.execute(f"alter table audit.findings alter column {column} type decimal(20, 8)")
+    con.execute("""insert into audit.findings (load_id, source, object_key, rule_id, severity, expected, message)
+                   values ('l', 'customerBill', 'k', 'BILL.AMOUNT_DUE_IDENTITY', 'error', 999999999999.99999999, 'm')""")
+    con.close()
+    with WarehouseResource(path=str(path)).connect() as widened:
+        assert widened.execute("select expected from audit.findings").fetchall() == [
+            (Decimal("999999999999.99999999"),)]
+        widened.execute("update audit.findings set expected = 2 * expected")  # fits now
+        assert schema_drift(widened) == []
+

@@ -1,0 +1,66 @@
+"""Failures a user can act on, said in one line: the cause and what to do.
+
+A run stops on them without a stack trace on the terminal (the trace goes to the log). Anything
+`describe` does not recognise is a bug and is reported as one.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+
+WHERE_TO_POINT = "--warehouse / --reports (BILLRECON_WAREHOUSE / BILLRECON_REPORTS_DIR)"
+
+# OS errors by what the user can do about them; libraries that do not raise OSError (DuckDB,
+# polars) still carry the OS's own text, e.g. `Could not write file "x": No space left on device`
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+_NOT_A_FOLDER = (errno.ENOTDIR, errno.EEXIST, errno.EISDIR)
+_QUOTED_PATH = re.compile(r"""["']([^"']*/[^"']*)["']""")
+
+
+class ActionableError(RuntimeError):
+    """An expected failure whose message already says the cause and what to do."""
+
+
+def describe(exc: BaseException) -> str | None:
+    """The one line for an expected failure anywhere in `exc`'s chain of causes; None for a bug."""
+    for link in _chain(exc):
+        if isinstance(link, ActionableError):
+            return str(link)
+    for link in _chain(exc):
+        code, path, reason = _os_error(link)
+        if code is None:
+            continue
+        written = path or "a file of the warehouse or the reports"
+        if code in _NO_SPACE:
+            return (f"no space left to write {written} ({reason}): free space on that disk, or point "
+                    f"{WHERE_TO_POINT} at a disk with room, then run again (every step already committed is whole)")
+        if code in _NOT_WRITABLE:
+            return (f"cannot write {written} ({reason}): make that folder writable for this user, or point "
+                    f"{WHERE_TO_POINT} at one that is")
+        if code in _NOT_A_FOLDER:
+            return (f"cannot use {written} ({reason}): a file stands where a folder is needed, or the reverse; "
+                    f"fix the path in {WHERE_TO_POINT}")
+    return None
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _os_error(exc: BaseException) -> tuple[int | None, str | None, str | None]:
+    if isinstance(exc, OSError) and exc.errno is not None:
+        # a copy names its source first and its target second: the target is where the space ran out
+        return exc.errno, exc.filename2 or exc.filename, exc.strerror or os.strerror(exc.errno)
+    text = str(exc)
+    for code in (*_NO_SPACE, *_NOT_WRITABLE, *_NOT_A_FOLDER):
+        if os.strerror(code) in text:
+            quoted = _QUOTED_PATH.search(text)
+            return code, quoted.group(1) if quoted else None, os.strerror(code)
+    return None, None, None
