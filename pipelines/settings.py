@@ -10,6 +10,7 @@ import os
 
 import dagster as dg
 
+from pipelines.lib.partners import Partner
 from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
 
 # resource key -> {field: environment variable}
@@ -92,3 +93,24 @@ def resources_from_env(environ: os._Environ | dict | None = None) -> dict[str, d
                 values[field] = dg.EnvVar.int(fields[field])
         built[key] = cls(**values)
     return built
+
+
+def partner_resources(partner: Partner) -> dict[str, dg.ConfigurableResource]:
+    """The file source and BSS API resources of one partner account (pipelines/lib/partners.py). Its keys
+    are EnvVar references to the variables the account names, resolved only when a run uses them.
+    Not yet used by the definitions: they still run the one account of the BILLRECON_* settings."""
+    files = partner.files
+    if files.inbox:
+        store = ObjectStoreResource(inbox_dir=files.inbox)
+    else:
+        store = ObjectStoreResource(endpoint_url=files.endpoint, bucket=files.bucket, region=files.region,
+                                    access_key=dg.EnvVar(files.access_key_env),
+                                    secret_key=dg.EnvVar(files.secret_key_env))
+    bss = partner.bss
+    if bss is None:
+        api = BssApiResource()
+    else:
+        api = BssApiResource(endpoint=bss.endpoint, access_key=dg.EnvVar(bss.access_key_env),
+                             secret_key=dg.EnvVar(bss.secret_key_env),
+                             domain_id=dg.EnvVar(bss.domain_id_env) if bss.domain_id_env else bss.domain_id)
+    return {"object_store": store, "bss_api": api}

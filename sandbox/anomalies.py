@@ -89,7 +89,6 @@ NEGATIVE_MARGIN_RATE = Decimal("0.5")
 UNSOLD_SERVICES = ("hws.service.type.dws", "hws.service.type.mrs", "hws.service.type.dds")
 EXTRA_LINE_RATE = Decimal("0.0500")
 COUPON_TYPE_NAMES = {COUPON_TYPE_CASH: "cash_coupon", COUPON_TYPE_VOUCHER: "voucher"}
-ELIGIBLE_BILL_TYPES = ("Expenditure", "Refund")   # lines that carry a customer charge
 
 _CENT = Decimal("0.01")
 _EIGHT_PLACES = Decimal("1e-8")
@@ -244,7 +243,7 @@ class _Planter:
         for month in self.closed:
             first, last = _month_days(month)
             window = self.lines[month].filter(
-                pl.col("bill_type").is_in(ELIGIBLE_BILL_TYPES)
+                (pl.col("bill_type") == "Expenditure")
                 & ~pl.col("service_type_code").is_in(list(DISCOUNT_FORBIDDEN))
                 & (pl.col("trade_time").str.slice(0, 10) > str(first))
                 & (pl.col("trade_time").str.slice(0, 10) <= str(last)))
@@ -278,11 +277,12 @@ class _Planter:
         return rules
 
     def _margin(self, month: str, customer: str, service: str, rates: AgreedRates) -> Decimal:
-        """Σ (customer charge − amount due) over the customer's Expenditure and Refund lines of the
-        service in the cycle, the customer charge being round_half_up(list × (1 − agreed rate), 8)."""
+        """Σ (customer charge − amount due) over the customer's Expenditure lines of the service in
+        the cycle, the customer charge being round_half_up(list × (1 − agreed rate), 8). Refunds are
+        left out: they mirror the margin of the order they refund, whatever the agreement."""
         total = Decimal(0)
         group = self.lines[month].filter((pl.col("customer_id") == customer) & (pl.col("service_type_code") == service)
-                                         & pl.col("bill_type").is_in(ELIGIBLE_BILL_TYPES))
+                                         & (pl.col("bill_type") == "Expenditure"))
         for line in group.iter_rows(named=True):
             rate = rates.rate(customer, service, line["resource_type_code"], _trade_date(line["trade_time"]))
             charge = (line["official_amount"] * (1 - (rate or Decimal(0)))).quantize(_EIGHT_PLACES, ROUND_HALF_UP)

@@ -111,8 +111,9 @@ def refund_of(original: LineAmounts, remaining_rate: np.ndarray, pays_cash: np.n
 
     A refund gives back money at the price paid, so its list price is the refunded amount and it
     carries no discount (HUAWEI CLOUD shows an unsubscribe order the same way: official amount =
-    amount after discount, docs/domain.md#amounts). That keeps the partner's margin on a refund ≥ 0: the
-    customer is credited the refund less its agreed discount. Each coupon part is
+    amount after discount, docs/domain.md#amounts), and the refunded amount never exceeds the
+    original amount due. The partner bills the customer back the same share of the original order's
+    customer charge (docs/reconciliation.md, "Refunds"). Each coupon part is
     −floor(original part × rate); the main instrument takes the rest, which is never positive
     because Σ floor(coupon·r) ≤ floor(Σ coupon·r) ≤ floor(due·r).
     """

@@ -63,6 +63,10 @@ class WorldConfig:
     bill_type_language: str = "en"  # "zh" writes bill types as 消费/退款/调账 (docs/formats.md#enumerations)
     utf8_bom: bool = False          # start every CSV member with a UTF-8 byte-order mark
     anomalies: int = 0              # plant this many of each kind of anomaly (sandbox/anomalies.py)
+    # The first closed months that came before the partner's warehouse: their orders, refunds and API
+    # records exist, but no bill file and no incentive statement is written for them. Later refunds
+    # of their orders test the look-up of original orders in the API and the fallback.
+    history_months: int = 0
 
     def __post_init__(self) -> None:
         parse_month(self.first_month)
@@ -79,6 +83,10 @@ class WorldConfig:
             raise ValueError("closing_month_exports must be between 0 and 4")
         if self.anomalies < 0:
             raise ValueError("anomalies must be ≥ 0")
+        if not 0 <= self.history_months < self.closed_months:
+            raise ValueError("history_months must be ≥ 0 and leave at least one closed month with a bill file")
+        if self.history_months and self.anomalies:
+            raise ValueError("anomalies are planted in every closed month: plant them in a world without history_months")
 
 
 K = TypeVar("K", bound=Hashable)
@@ -163,6 +171,12 @@ class World:
     def months(self) -> list[str]:
         """Closed months, then the open month."""
         return [*self.closed_months, self.open_month]
+
+    @property
+    def billed_months(self) -> list[str]:
+        """The closed months whose bill file (and incentive statement) is written: all but the
+        `history_months` first ones."""
+        return self.closed_months[self.config.history_months:]
 
     @functools.cached_property
     def orders(self) -> pl.DataFrame:

@@ -53,7 +53,7 @@ def write_world(world: World, out_dir: Path, compresslevel: int = DEFAULT_COMPRE
     cfg = world.config
     written: list[Path] = []
     statements = []
-    for month in world.closed_months:
+    for month in world.billed_months:
         lines = world.bill_lines.build(month)
         path = out_dir / bill_archive_key(month)
         write_csv_archive(path, _csv_members(lines, cfg.member_rows, cfg.header_language, cfg.bill_type_language,

@@ -173,6 +173,10 @@ RULES.update({r.rule_id: r for r in [
     Rule("DISCOUNT.NEGATIVE_MARGIN", "warning",
          "the customer is billed less than HUAWEI CLOUD charges the partner for the service",
          "review the customer's discount agreement for the service"),
+    Rule("REFUND.ORIGINAL_ORDER_UNKNOWN", "warning",
+         "a refund's original order is in no loaded bill file and no order pulled from the API",
+         "the refund is billed grossed up with the commercial discount; load the bill file of the order's "
+         "month (or run its month for the API's orders) to bill it from the order"),
     Rule("AGREEMENT.EXPIRED", "warning",
          "the customer's discount rule ended but the customer still buys in its scope",
          "renew or close the rule in agreements/customer_discounts.csv; meanwhile a broader rule applies"),
@@ -207,6 +211,7 @@ RECONCILIATION_AREAS: dict[str, str] = {
     "BILL.AMOUNT_DUE_IDENTITY": "discount",   # found by staging (audit.findings), shown in the discount audit
     "BILL.PAYMENT_IDENTITY": "discount",
     "DISCOUNT.NEGATIVE_MARGIN": "discount",
+    "REFUND.ORIGINAL_ORDER_UNKNOWN": "discount",  # the price billed to the customer
     "AGREEMENT.OVERLAP": "discount",          # found by staging of the agreements file
     "AGREEMENT.EXPIRED": "discount",
     "INCENTIVE.AMOUNT_MISMATCH": "incentive",

@@ -160,7 +160,11 @@ TABLES: tuple[Table, ...] = (
         Column("adjustment_amount", "Σ amount due of the Adjustment lines; stays between HUAWEI CLOUD and "
                                     "the partner", USD),
         Column("customer_charge_amount", "what the partner bills the customer: list price × (1 − the "
-                                         "agreed discount rate), refunds mirrored", USD),
+                                         "agreed discount rate) on Expenditure lines, less what refunds give "
+                                         "back", USD),
+        Column("customer_refund_amount", "the part of customer_charge_amount given back on Refund lines "
+                                         "(negative): the original order's customer charge × the share "
+                                         "HUAWEI CLOUD refunded", USD),
         Column("margin_amount", "customer_charge_amount − (amount_due + refund_amount)", USD),
         Column("unmatched_agreement_line_count", "lines that match no customer discount rule (billed at "
                                                  "list price)", COUNT),

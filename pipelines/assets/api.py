@@ -164,3 +164,9 @@ def _asset_pairs() -> list[dg.AssetsDefinition]:
 
 # one list, picked up by load_assets_from_modules
 API_ASSETS: list[dg.AssetsDefinition] = _asset_pairs()
+
+
+def api_staging(dataset: str) -> dg.AssetsDefinition:
+    """The staging asset of a dataset (stg_api_<dataset>), for the assets that read its tables."""
+    name = f"stg_api_{dataset}"
+    return next(a for a in API_ASSETS if a.key.to_user_string() == name)

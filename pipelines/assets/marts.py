@@ -4,7 +4,7 @@ pipelines/assets/reconciliation.py."""
 
 import dagster as dg
 
-from pipelines.assets.core import bill_line_inputs
+from pipelines.assets.core import BILL_LINE_HOOKS
 from pipelines.assets.models import ModelCheck, ModelHooks
 from pipelines.lib.journal import expenditure_margin, journal_imbalances, journal_margin
 
@@ -93,7 +93,7 @@ def _journal_margin_ties(con, cycle: str, metadata: dict) -> tuple[bool, dict]:
 
 MODEL_HOOKS = {
     "marts.customer_monthly_expenditure": ModelHooks(
-        inputs=bill_line_inputs,
+        **BILL_LINE_HOOKS,
         # the last build from these very inputs passed the tie-out; skip it while its rows are still there
         still_built=lambda con, cycle, built: built["rows"] == _mart_rows(con, cycle),
         metadata=_expenditure_metadata,

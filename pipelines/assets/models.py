@@ -21,13 +21,13 @@ import duckdb
 
 from pipelines.assets.api import SKIPPED
 from pipelines.assets.tables import writers_by_table
-from pipelines.lib.fingerprint import last_build, loads_fingerprint, record_build
+from pipelines.lib.fingerprint import UpTo, inputs_fingerprint, last_build, record_build
 from pipelines.lib.sql_models import CODE_TABLES, Model, ModelError, clear, materialize, read_models
 from pipelines.lib.warehouse import SQL_DIR, transaction
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, WarehouseResource
 
-SKIPPED_NOTE = "inputs unchanged since the last build (same code, bill file and agreements): not rebuilt"
+SKIPPED_NOTE = "inputs unchanged since the last build (same code and inputs): not rebuilt"
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,15 @@ class ModelHooks:
     metadata: Callable[[dg.AssetExecutionContext, duckdb.DuckDBPyConnection, str, int], dict] | None = None
     """(context, connection, bill cycle, rows built) -> the materialization's metadata."""
     checks: tuple[ModelCheck, ...] = ()
-    inputs: Callable[[str], dict[str, str | None]] | None = None
-    """The loads (audit.loads source -> cycle) the model is built from: a build from the same loads
-    and code is skipped (audit.model_builds), and recorded only when every check passed."""
+    inputs: Callable[[str], dict[str, str | UpTo | None]] | None = None
+    """The loads (audit.loads source -> cycle, UpTo(cycle) or None) the model is built from: a build
+    from the same loads, contents and code is skipped (audit.model_builds), and recorded only when
+    every check passed."""
+    contents: Callable[[str], list[tuple[str, dict]]] | None = None
+    """With `inputs`: queries (text, parameters) whose rows the model is built from too, for inputs
+    pulled again on every run (their loads differ by fetch time even when nothing changed)."""
+    skipped_note: str = SKIPPED_NOTE
+    """The metadata of a skipped build: why it was not rebuilt."""
     still_built: Callable[[duckdb.DuckDBPyConnection, str, dict], bool] = lambda con, cycle, built: True
     """Whether the rows of the last build (its metadata) are still there, for a skip."""
     empty_without_bss_api: bool = False
@@ -131,11 +137,12 @@ def _build(context: dg.AssetExecutionContext, warehouse: WarehouseResource, bss_
             return dg.MaterializeResult(metadata={"note": SKIPPED}, check_results=_unchecked(hooks, SKIPPED))
         fingerprint = None
         if hooks.inputs is not None:
-            fingerprint = loads_fingerprint(con, hooks.inputs(cycle))
+            contents = hooks.contents(cycle) if hooks.contents is not None else []
+            fingerprint = inputs_fingerprint(con, hooks.inputs(cycle), contents)
             built = last_build(con, model.table, cycle, fingerprint)
             if built is not None and hooks.still_built(con, cycle, built):
-                return dg.MaterializeResult(metadata={**built, "skipped": SKIPPED_NOTE},
-                                            check_results=_unchecked(hooks, SKIPPED_NOTE))
+                return dg.MaterializeResult(metadata={**built, "skipped": hooks.skipped_note},
+                                            check_results=_unchecked(hooks, hooks.skipped_note))
         with transaction(con):
             rows = materialize(con, model, cycle)
         if hooks.metadata is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -56,17 +57,52 @@ def warehouse_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     return digest.hexdigest()
 
 
-def loads_fingerprint(con: duckdb.DuckDBPyConnection, sources: dict[str, str | None]) -> str:
-    """The code and the content identity of the loads of `sources` (source -> bill cycle, or None
-    for a source of no cycle such as the agreements): what a model built from them depends on."""
+@dataclass(frozen=True)
+class UpTo:
+    """Every load of a source for this bill cycle or an earlier one (a refund's original order may
+    have been billed, or pulled from the API, in any earlier cycle)."""
+
+    bill_cycle: str
+
+
+def loads_fingerprint(con: duckdb.DuckDBPyConnection, sources: dict[str, str | UpTo | None]) -> str:
+    """The code and the content identity of the loads of `sources` (source -> bill cycle, UpTo(cycle)
+    for that cycle and every earlier one, or None for a source of no cycle such as the agreements):
+    what a model built from them depends on."""
     digest = hashlib.sha256(code_version().encode())
-    for source, bill_cycle in sorted(sources.items()):
+    for source, scope in sorted(sources.items()):
+        if isinstance(scope, UpTo):
+            where, cycle = "bill_cycle <= $cycle", scope.bill_cycle
+        else:
+            where, cycle = "bill_cycle is not distinct from $cycle", scope
         rows = con.execute(
-            """select source, sha256, member, bill_cycle, rows_read, rows_loaded, rows_quarantined, status
-               from audit.loads where source = $source and bill_cycle is not distinct from $cycle order by all""",
-            {"source": source, "cycle": bill_cycle}).fetchall()
-        digest.update(repr((source, bill_cycle, rows)).encode())
+            f"""select source, sha256, member, bill_cycle, rows_read, rows_loaded, rows_quarantined, status
+                from audit.loads where source = $source and {where} order by all""",
+            {"source": source, "cycle": cycle}).fetchall()
+        digest.update(repr((source, scope, rows)).encode())
     return digest.hexdigest()
+
+
+def rows_fingerprint(con: duckdb.DuckDBPyConnection, queries: list[tuple[str, dict]]) -> str:
+    """The content of the rows the queries (text, parameters) return, each ordered by all of its
+    columns: for inputs pulled again on every run, whose loads differ by fetch time even when
+    nothing changed."""
+    digest = hashlib.sha256()
+    for query, parameters in queries:
+        digest.update(repr((query, parameters)).encode())
+        for row in con.execute(query, parameters).fetchall():
+            digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def inputs_fingerprint(con: duckdb.DuckDBPyConnection, sources: dict[str, str | UpTo | None],
+                       queries: list[tuple[str, dict]] = ()) -> str:
+    """What a model is built from: the code and the loads of `sources` (loads_fingerprint) and, when
+    given, the content of the rows `queries` return (rows_fingerprint)."""
+    loads = loads_fingerprint(con, sources)
+    if not queries:
+        return loads
+    return hashlib.sha256(f"{loads} {rows_fingerprint(con, list(queries))}".encode()).hexdigest()
 
 
 def last_build(con: duckdb.DuckDBPyConnection, model: str, bill_cycle: str, fingerprint: str) -> dict | None:

@@ -22,6 +22,12 @@ DDL_LAYERS = ("landing", "audit", "staging")
 def connect(path: str | Path, *, memory_limit: str | None = None, threads: int | None = None,
             read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file; a second writing process gets a clear error, not a corrupt file."""
+    from pipelines.lib.lakehouse import is_lake  # the lake module imports this one
+
+    if is_lake(path):
+        raise WarehouseNotWired(
+            "BILLRECON_WAREHOUSE names a DuckLake (ducklake:…), which the pipeline does not write yet: set it "
+            "to a DuckDB file (default warehouse/billrecon.duckdb); README.md, Scale out, says what exists")
     path = Path(path)
     check_warehouse_file(path)
     if not read_only:
@@ -78,6 +84,9 @@ def check_warehouse_file(path: Path) -> None:
     if head[DUCKDB_MAGIC_OFFSET:] != DUCKDB_MAGIC:
         raise NotAWarehouse(f"{path} is not a DuckDB warehouse file: check --warehouse (BILLRECON_WAREHOUSE); "
                             "give a new path to start a warehouse there; the file was not changed")
+
+class WarehouseNotWired(ActionableError):
+    """The warehouse setting names a DuckLake, which the assets cannot write yet."""
 
 
 def database_path(con: duckdb.DuckDBPyConnection) -> str | None:

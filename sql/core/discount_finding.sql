@@ -5,7 +5,8 @@
 -- Sources: staging.bill_line; audit.findings (the bill file's line identities, found by staging);
 -- staging.customer_discount (ended agreement keys);
 -- staging.api_order_discount and api_order (607/609 on orders); staging.api_incentive_policy
--- (allow_discount); staging.api_business_discount (commercial discount rates); core.current_customer.
+-- (allow_discount); staging.api_business_discount (commercial discount rates); core.current_customer;
+-- core.refund_original_order (refunds whose original order is unknown).
 -- Rules fed by the BSS API find nothing for a cycle whose API data was never pulled.
 -- Sign: difference_amount = actual − expected.
 with lines as not materialized (
@@ -44,6 +45,10 @@ customers as (
 
 rules as (
     select * from core.reconciliation_rule
+),
+
+refund_originals as (
+    select * from core.refund_original_order where bill_cycle = $bill_cycle
 ),
 
 -- BILL.* identities: staging found them on the loaded lines; the discount audit shows them too
@@ -277,8 +282,30 @@ agreement_expired as (
     group by ended_keys.customer_id, ended_keys.service_type_code, ended_keys.resource_type_code, ended_keys.ended_on
 ),
 
+-- one per original order (a refund without an order number is BILL.REFUND_WITHOUT_ORDER already)
+refund_original_unknown as (
+    select
+        'REFUND.ORIGINAL_ORDER_UNKNOWN' as rule_id,
+        customer_id,
+        original_order_id as reference,
+        cast(null as decimal(38, 8)) as expected,
+        cast(null as decimal(38, 8)) as actual,
+        cast(null as decimal(38, 8)) as difference_amount,
+        'order ' || original_order_id || ' is in no bill file up to ' || $bill_cycle
+            || ' and in no order pulled from the API: ' || count(*) || ' refund line(s) of it priced by grossing up '
+            || case
+                   when bool_and(partner_discount_known)
+                       then 'with the commercial discount ' || cast(max(partner_discount_rate) as varchar)
+                   else 'with no commercial discount known (the refund as list price)'
+               end as detail
+    from refund_originals
+    where original_found_in = 'unknown' and original_order_id is not null
+    group by customer_id, original_order_id
+),
+
 found as (
     select * from line_identities
+    union all select * from refund_original_unknown
     union all select * from partner_discount_lines
     union all select * from partner_discount_orders
     union all select * from not_allowed

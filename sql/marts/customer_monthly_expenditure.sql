@@ -1,6 +1,7 @@
 -- materialized: partition
 -- marts.customer_monthly_expenditure: what each customer consumed, what HUAWEI CLOUD charged the
--- partner for it, what the partner bills the customer, and the margin.
+-- partner for it, what the partner bills the customer (customer_refund_amount: the part of it given
+-- back on refunds, priced from their original orders), and the margin.
 -- grain: bill_cycle × customer × service type. Source: core.rated_bill_line.
 with rated as (
     select * from core.rated_bill_line where bill_cycle = $bill_cycle
@@ -37,6 +38,7 @@ by_customer_service as (
         coalesce(sum(amount_due) filter (where bill_type = 'Refund'), 0) as refund_amount,
         coalesce(sum(amount_due) filter (where bill_type = 'Adjustment'), 0) as adjustment_amount,
         sum(customer_charge_amount) as customer_charge_amount,
+        coalesce(sum(customer_charge_amount) filter (where bill_type = 'Refund'), 0) as customer_refund_amount,
         count(*) filter (where not has_agreement and bill_type <> 'Adjustment') as unmatched_agreement_line_count
     from rated
     group by bill_cycle, customer_id, service_type_code
@@ -69,6 +71,7 @@ final as (
         refund_amount::decimal(38, 8) as refund_amount,
         adjustment_amount::decimal(38, 8) as adjustment_amount,
         customer_charge_amount::decimal(38, 8) as customer_charge_amount,
+        customer_refund_amount::decimal(38, 8) as customer_refund_amount,
         (customer_charge_amount - (amount_due + refund_amount))::decimal(38, 8) as margin_amount,
         unmatched_agreement_line_count
     from by_customer_service

@@ -2,8 +2,9 @@
 -- marts.discount_audit: bill lines, orders, customer services and agreement rules whose discounts
 -- break a rule of docs/reconciliation.md; the discount-area rows of marts.reconciliation_findings.
 -- grain: one finding. Sources: core.discount_finding (every bill cycle), marts.customer_monthly_expenditure
--- (negative margins per customer and service, every bill cycle) and audit.findings (the agreement
--- overlaps staging found in agreements/customer_discounts.csv; they belong to no cycle).
+-- (negative margins on the Expenditure lines per customer and service, every bill cycle) and
+-- audit.findings (the agreement overlaps staging found in agreements/customer_discounts.csv; they
+-- belong to no cycle).
 with cycle_findings as (
     select * from core.discount_finding
 ),
@@ -20,6 +21,20 @@ rules as (
     select * from core.reconciliation_rule
 ),
 
+-- On what the agreement prices: the cycle's Expenditure lines. A refund mirrors the margin of its
+-- original order (docs/reconciliation.md, "Refunds"), so a cycle whose refunds outweigh its spend
+-- loses margin without any agreement below cost.
+expenditure_margins as (
+    select
+        bill_cycle,
+        customer_id,
+        service_type_code,
+        amount_due,
+        customer_charge_amount - customer_refund_amount as charged,
+        customer_charge_amount - customer_refund_amount - amount_due as margin
+    from margins
+),
+
 negative_margins as (
     select
         margins.bill_cycle,
@@ -28,16 +43,16 @@ negative_margins as (
         rules.severity,
         margins.customer_id,
         margins.service_type_code as reference,
-        cast(margins.amount_due + margins.refund_amount as decimal(38, 8)) as expected,
-        margins.customer_charge_amount as actual,
-        margins.margin_amount as difference_amount,
+        cast(margins.amount_due as decimal(38, 8)) as expected,
+        cast(margins.charged as decimal(38, 8)) as actual,
+        cast(margins.margin as decimal(38, 8)) as difference_amount,
         rules.title || ' — ' || margins.service_type_code || ': the customer is billed '
-            || cast(round(margins.customer_charge_amount, 2) as varchar)
-            || ', HUAWEI CLOUD charges ' || cast(round(margins.amount_due + margins.refund_amount, 2) as varchar)
-            || ' (margin ' || cast(round(margins.margin_amount, 2) as varchar) || '). ' || rules.action as message
-    from margins
+            || cast(round(margins.charged, 2) as varchar)
+            || ', HUAWEI CLOUD charges ' || cast(round(margins.amount_due, 2) as varchar)
+            || ' (margin ' || cast(round(margins.margin, 2) as varchar) || '). ' || rules.action as message
+    from expenditure_margins as margins
     cross join rules
-    where rules.rule_id = 'DISCOUNT.NEGATIVE_MARGIN' and margins.margin_amount < 0
+    where rules.rule_id = 'DISCOUNT.NEGATIVE_MARGIN' and margins.margin < 0
 ),
 
 -- Rates are not money: they go into the message, and the money columns stay empty.

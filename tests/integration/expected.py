@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from sandbox.formats import header_names
+from tests.unit.reconciliation_oracle import share
 
 ZERO = Decimal(0)
 EIGHT_PLACES = Decimal("0.00000001")
@@ -79,8 +80,30 @@ def money(text: str) -> Decimal:
     return Decimal(text) if text else ZERO
 
 
-def expected_expenditure(lines: list[dict], rules: list[dict]) -> dict[tuple[str, str], dict[str, Decimal]]:
-    """(customer, service) → the mart's money columns and line count."""
+def at_agreed_rate(rules: list[dict], line: dict, amount: Decimal) -> Decimal:
+    return (amount * (1 - agreed_rate(rules, line))).quantize(EIGHT_PLACES, rounding=ROUND_HALF_UP)
+
+
+def customer_charge(line: dict, rules: list[dict], orders: dict[tuple[str, str], dict]) -> Decimal:
+    """An Expenditure line at the agreed rate of its date; a Refund line as that share of its original
+    order's charge (at the order's date) that HUAWEI CLOUD refunds of the order's amount due. Without
+    the BSS API there is no commercial discount to gross up with: a refund of an order not in `orders`
+    is billed as its amount due at the refund date's rate."""
+    if line["bill_type"] in ("Expenditure", "消费"):
+        return at_agreed_rate(rules, line, money(line["official_amount"]))
+    original = orders.get((line["customer_id"], line["original_order_id"]))
+    if original is None:
+        return at_agreed_rate(rules, line, money(line["amount_due"]))
+    return share(at_agreed_rate(rules, original, money(original["official_amount"])), money(line["amount_due"]),
+                 money(original["amount_due"]))
+
+
+def expected_expenditure(lines: list[dict], rules: list[dict],
+                         earlier_lines: list[dict] = ()) -> dict[tuple[str, str], dict[str, Decimal]]:
+    """(customer, service) → the mart's money columns and line count of `lines` (one cycle), its
+    refunds' original orders looked up in `lines` and `earlier_lines` (the loaded earlier cycles)."""
+    orders = {(line["customer_id"], line["trade_id"]): line for line in (*earlier_lines, *lines)
+              if line["bill_type"] in ("Expenditure", "消费")}
     out: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for line in lines:
         totals = out[(line["customer_id"], line["service_type_code"])]
@@ -96,8 +119,7 @@ def expected_expenditure(lines: list[dict], rules: list[dict]) -> dict[tuple[str
         else:
             totals["adjustment_amount"] += money(line["amount_due"])
         if kind not in ("Adjustment", "调账"):
-            charge = money(line["official_amount"]) * (1 - agreed_rate(rules, line))
-            totals["customer_charge_amount"] += charge.quantize(EIGHT_PLACES, rounding=ROUND_HALF_UP)
+            totals["customer_charge_amount"] += customer_charge(line, rules, orders)
     for totals in out.values():
         totals["margin_amount"] = totals["customer_charge_amount"] - (totals["amount_due"] + totals["refund_amount"])
     return out

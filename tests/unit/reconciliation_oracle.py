@@ -27,7 +27,8 @@ PAYMENTS = MONEY[4:]
 BILL_HEADERS = {
     "Billing Cycle": "bill_cycle", "Customer ID": "customer_id", "Bill Type": "bill_type",
     "Product Type Code": "service_type_code", "Resource Type Code": "resource_type_code",
-    "Order No./Transaction No.": "trade_id", "Customer Transaction Time": "trade_time",
+    "Order No./Transaction No.": "trade_id", "Original Order No.": "original_order_id",
+    "Customer Transaction Time": "trade_time",
     "Discount Types": "discount_types", "List Price (USD)": "official_amount",
     "Discount Amount (USD)": "discount_amount", "Truncated Amount (USD)": "truncated_amount",
     "Amount Due (USD)": "amount_due", "Cash Payment (USD)": "cash_amount",
@@ -134,11 +135,21 @@ def agreed_rate(rules_by_customer: dict[str, list[Rule]], line: dict) -> Decimal
     return max(matching, key=lambda r: (r.specificity, r.valid_from)).rate
 
 
-class WorldReading:
-    """A written world (files under `root`) and the API records served for it."""
+def share(charge: Decimal, refunded: Decimal, original_due: Decimal) -> Decimal:
+    """charge × refunded ÷ original_due, rounded half-up (away from zero) to 8 places; 0 for a free order."""
+    if original_due == 0:
+        return ZERO
+    return (charge * refunded / original_due).quantize(EIGHT_PLACES, rounding=ROUND_HALF_UP)
 
-    def __init__(self, root: Path, api, closed_months: list[str], open_month: str):
+
+class WorldReading:
+    """A written world (files under `root`) and the API records served for it. `pulled_months`: the
+    cycles whose orders the pipeline pulled from the API (default: every month it runs)."""
+
+    def __init__(self, root: Path, api, closed_months: list[str], open_month: str,
+                 pulled_months: list[str] | None = None):
         self.root, self.api, self.closed, self.open_month = root, api, closed_months, open_month
+        self.pulled = pulled_months if pulled_months is not None else [*closed_months, open_month]
         self.lines = {m: bill_lines(root / f"customerBill/customerBill_{m.replace('-', '')}.tar.gz")
                       for m in closed_months}
         self.rules = read_rules(root / "agreements/customer_discounts.csv")
@@ -150,9 +161,58 @@ class WorldReading:
 
     def findings(self) -> set[Finding]:
         found: set[Finding] = set()
-        for check in (self.tieouts, self.discount_audit, self.agreements, self.incentives, self.budgets, self.coupons):
+        for check in (self.tieouts, self.discount_audit, self.refunds_of_unknown_orders, self.agreements,
+                      self.incentives, self.budgets, self.coupons):
             found |= check()
         return found
+
+    # ------------------------------------------------------------------------------ customer charges
+
+    def rules_by_customer(self) -> dict[str, list[Rule]]:
+        by_customer = defaultdict(list)
+        for rule in self.rules:
+            by_customer[rule.customer_id].append(rule)
+        return by_customer
+
+    def original_order(self, cycle: str, refund: dict) -> dict | None:
+        """The refunded order as a line (customer, service, resource, trade date, list price, amount
+        due): its Expenditure line(s) in a bill file of this cycle or an earlier one, else the API's
+        order paid in a pulled cycle up to this one; None when neither has it."""
+        key = (refund["customer_id"], refund["original_order_id"])
+        billed = [line for month, lines in self.lines.items() if month <= cycle for line in lines
+                  if line["bill_type"] == "Expenditure" and (line["customer_id"], line["trade_id"]) == key]
+        if billed:
+            return {**refund, "found_in": "bill_file", "trade_date": min(line["trade_date"] for line in billed),
+                    "official_amount": sum((line["official_amount"] for line in billed), ZERO),
+                    "amount_due": sum((line["amount_due"] for line in billed), ZERO)}
+        for order in self.api.orders:
+            paid = dt.datetime.strptime(order["payment_time"], "%Y-%m-%dT%H:%M:%SZ") + dt.timedelta(hours=8)
+            if ((order["customer_id"], order["order_id"]) == key and order["order_type"] != 4
+                    and _month_of(paid.date()) in self.pulled and _month_of(paid.date()) <= cycle):
+                return {**refund, "found_in": "api_order", "trade_date": paid.date(),
+                        "official_amount": Decimal(order["official_amount"]),
+                        "amount_due": Decimal(order["amount_after_discount"])}
+        return None
+
+    def customer_charge(self, cycle: str, line: dict, rules_by_customer: dict[str, list[Rule]]) -> Decimal:
+        """What the partner bills the customer for an Expenditure or Refund line (docs/reconciliation.md)."""
+        def at_agreed_rate(priced: dict, amount: Decimal) -> Decimal:
+            return (amount * (1 - agreed_rate(rules_by_customer, priced))).quantize(EIGHT_PLACES, rounding=ROUND_HALF_UP)
+
+        if line["bill_type"] == "Expenditure":
+            return at_agreed_rate(line, line["official_amount"])
+        original = self.original_order(cycle, line)
+        if original is not None:
+            return share(at_agreed_rate(original, original["official_amount"]), line["amount_due"],
+                         original["amount_due"])
+        partner_rate = self.commercial_rates().get(line["service_type_code"], ZERO)
+        return share(at_agreed_rate(line, line["amount_due"]), Decimal(1), 1 - partner_rate)
+
+    def refunds_of_unknown_orders(self) -> set[Finding]:
+        return {finding("REFUND.ORIGINAL_ORDER_UNKNOWN", cycle, line["customer_id"], line["original_order_id"], None)
+                for cycle, lines in self.lines.items() for line in lines
+                if line["bill_type"] == "Refund" and line["original_order_id"]
+                and self.original_order(cycle, line) is None}
 
     # ------------------------------------------------------------------------------ tie-outs
 
@@ -198,9 +258,7 @@ class WorldReading:
         found = set()
         no_discount = {p["service_type_code"] for p in self.api.incentive_policies if p["allow_discount"] == "NO"}
         rates = self.commercial_rates()
-        rules_by_customer = defaultdict(list)
-        for rule in self.rules:
-            rules_by_customer[rule.customer_id].append(rule)
+        rules_by_customer = self.rules_by_customer()
         for cycle, lines in self.lines.items():
             margins = defaultdict(Decimal)
             for line in lines:
@@ -222,9 +280,8 @@ class WorldReading:
                         expected = line["official_amount"] * rates[line["service_type_code"]]
                         if abs(line["discount_amount"] - expected) > CENT:
                             found.add(finding("DISCOUNT.RATE_MISMATCH", *key, line["discount_amount"] - expected))
-                if line["bill_type"] in ("Expenditure", "Refund"):
-                    rate = agreed_rate(rules_by_customer, line)
-                    charge = (line["official_amount"] * (1 - rate)).quantize(EIGHT_PLACES, rounding=ROUND_HALF_UP)
+                    # on what the agreement prices: refunds mirror their original order's margin
+                    charge = self.customer_charge(cycle, line, rules_by_customer)
                     margins[(line["customer_id"], line["service_type_code"])] += charge - line["amount_due"]
             for (customer, service), margin in margins.items():
                 if margin < 0:

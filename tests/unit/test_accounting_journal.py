@@ -30,6 +30,7 @@ def build(con, incentive: str | None = None):
     """The marts the journal reads, built by their own models; the incentive mart as a table holding
     the month's expected incentive (its own model needs the BSS API's policies)."""
     run_model(con, "core", "customer_discount_rule")
+    run_model(con, "core", "refund_original_order", CYCLE)  # prices the refunds
     run_model(con, "core", "rated_bill_line", CYCLE)
     run_model(con, "marts", "customer_monthly_expenditure", CYCLE)
     run_model(con, "marts", "customer_bill_line")

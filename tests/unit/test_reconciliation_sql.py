@@ -445,3 +445,24 @@ def test_a_closed_month_keeps_its_own_budget_status_and_says_when_its_budgets_we
          "a one-time budget: its use up to 2026-09 is not known")]
     # a closed month's over-budget is shown, not raised: only the open month can still be acted on
     assert findings(con, "budget") == set()
+
+
+# ------------------------------------------------------------------------------------------ refunds
+
+def test_a_refund_of_an_unknown_order_raises_one_finding_per_order(con):
+    bill_file(con, "2026-09")
+    line(con, "2026-08", "O1", "Expenditure", "100")
+    line(con, "2026-09", "R1", "Refund", "-10")
+    line(con, "2026-09", "R2", "Refund", "-20")
+    line(con, "2026-09", "R3", "Refund", "-30")
+    line(con, "2026-09", "R4", "Refund", "-40", customer="c2")
+    line(con, "2026-09", "R5", "Refund", "-50")
+    for refund, order in (("R1", "O1"), ("R2", "O404"), ("R3", "O404"), ("R4", "O1"), ("R5", None)):
+        con.execute("update staging.bill_line set original_order_id = ? where trade_id = ?", [order, refund])
+    reconcile(con, "2026-09")
+    # R2 and R3 refund one unknown order; R4 names O1, but O1 was c1's order, not c2's; R5 names no
+    # order (staging's BILL.REFUND_WITHOUT_ORDER says so, not this rule)
+    assert findings(con, "discount") == {("REFUND.ORIGINAL_ORDER_UNKNOWN", "2026-09", "c1", "O404", None),
+                             ("REFUND.ORIGINAL_ORDER_UNKNOWN", "2026-09", "c2", "O1", None)}
+    (message,) = con.execute("select message from marts.reconciliation_findings where reference = 'O404'").fetchone()
+    assert "order O404" in message and "2 refund line(s)" in message and "no commercial discount known" in message

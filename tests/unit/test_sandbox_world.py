@@ -176,6 +176,8 @@ def test_refunds_point_at_an_earlier_new_or_renew_order(file_lines):
         assert original["resource_id"] == refund["resource_id"]
         assert original["trade_time"] < refund["trade_time"]
         assert -Decimal(refund["official_amount"]) <= Decimal(original["official_amount"])
+        # what HUAWEI CLOUD refunds is a share of what it charged (the customer's refund mirrors it)
+        assert Decimal(original["amount_due"]) >= -Decimal(refund["amount_due"]) >= 0
 
 
 def test_the_world_looks_like_a_partner_bill(world, file_lines):
@@ -392,3 +394,28 @@ def test_two_hundred_thousand_lines_generate(tmp_path):
     refunds = frame.filter(pl.col("bill_type") == "Refund")
     assert refunds.height > 0 and refunds["original_order_id"].is_not_null().all()
     assert frame.filter(pl.col("billing_mode").is_in([2, 3, 4, 5])).height > 0
+
+
+def test_history_months_have_orders_and_api_records_but_no_bill_file(tmp_path):
+    config = WorldConfig(seed=24, customers=14, resellers=2, closed_months=4, history_months=2,
+                         first_month="2026-07", lines_per_month=3000, usage_export_days=1)
+    world = generate_world(config)
+    assert world.billed_months == ["2026-09", "2026-10"]
+    write_world(world, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "customerBill").iterdir()) == [
+        "customerBill_202609.tar.gz", "customerBill_202610.tar.gz"]
+    assert sorted(p.name for p in (tmp_path / "incentives").iterdir()) == [
+        "incentive_statement_202609.csv", "incentive_statement_202610.csv"]
+    order_month = dict(zip(world.orders["order_id"].to_list(), world.orders["bill_cycle"].to_list()))
+    refunded = Counter(order_month[order] for month in world.billed_months
+                       for order in world.bill_lines[month].filter(pl.col("bill_type") == "Refund")["original_order_id"])
+    assert refunded["2026-07"] and refunded["2026-08"], "later refunds of orders billed before the warehouse"
+    served = {order["order_id"] for order in world.api_data.orders}
+    assert {order for order, month in order_month.items() if month in ("2026-07", "2026-08")} <= served
+
+
+@pytest.mark.parametrize("changes", [{"history_months": 3}, {"history_months": -1},
+                                     {"history_months": 1, "anomalies": 1}])
+def test_history_months_must_leave_a_billed_month_and_no_plants(changes):
+    with pytest.raises(ValueError):
+        WorldConfig(closed_months=3, **changes)

@@ -1,6 +1,6 @@
 """The SQL models on an in-memory warehouse: agreed discounts, customer charges, margins."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 import pytest
@@ -36,15 +36,18 @@ def add_line(con, record, customer, service, resource, day, bill_type, official,
                billing_mode, service_type_code, resource_type_code, trade_id, original_order_id, trade_time,
                trade_date_local, official_amount, discount_amount, amount_due, credit_amount, cash_coupon_amount,
                src_object, src_member, src_record, src_sha256, load_id)
-           values ('2026-09', ?, ?, 'p0', ?, 1, ?, ?, ?, ?, ?::timestamptz, ?::date, ?, ?, ?, ?, ?,
-                   'k', 'm1', ?, 'h', 'l')""",
-        [customer, customer.upper(), bill_type, service, resource, f"T{record}", original,
-         f"{day} 02:00:00+00", day, official, discount, due, str(D(due) - D(coupon)), coupon, record])
+           values (?, ?, ?, 'p0', ?, 1, ?, ?, ?, ?, ?::timestamptz, ?::date, ?, ?, ?, ?, ?,
+                   ?, 'm1', ?, 'h', 'l')""",
+        [day[:7], customer, customer.upper(), bill_type, service, resource, f"T{record}", original,
+         f"{day} 02:00:00+00", day, official, discount, due, str(D(due) - D(coupon)), coupon, f"k{day[:7]}", record])
 
 
-def rated(con):
+def rated(con, *cycles):
+    """The rated lines of `cycles` (2026-09 by default), each cycle's refunds priced as the asset does."""
     run_model(con, "core", "customer_discount_rule")
-    run_model(con, "core", "rated_bill_line", "2026-09")
+    for cycle in cycles or ("2026-09",):
+        run_model(con, "core", "refund_original_order", cycle)
+    run_model(con, "core", "rated_bill_line")
     return {r[0]: r[1:] for r in con.execute(
         "select trade_id, discount_rate, customer_charge_amount, has_agreement from core.rated_bill_line").fetchall()}
 
@@ -107,6 +110,80 @@ def test_rerunning_a_partition_replaces_it(con):
     first = con.execute("select * from marts.customer_monthly_expenditure").fetchall()
     run_model(con, "marts", "customer_monthly_expenditure", "2026-09")
     assert con.execute("select * from marts.customer_monthly_expenditure").fetchall() == first
+
+
+def share(charge: str, refund_due: str, original_due: str) -> Decimal:
+    """charge × refund ÷ original, half away from zero at 8 places (the independent reading)."""
+    return (D(charge) * D(refund_due) / D(original_due)).quantize(D("1e-8"), rounding=ROUND_HALF_UP)
+
+
+def test_the_refund_of_issue_18_mirrors_what_the_customer_paid(con):
+    # list 77.79; HUAWEI CLOUD's 10 % contract discount; the customer's agreed 7 %; HUAWEI refunds 35.8106265
+    con.execute("insert into staging.customer_discount values ('c7', '*', '*', 0.07, '2026-01-01', null, null, "
+                "'a.csv', 99, 'h', 'l')")
+    add_line(con, 1, "c7", "svc.ecs", "res.vm", "2026-10-05", "Expenditure", "77.79", "7.779", "70.011")
+    add_line(con, 2, "c7", "svc.ecs", "res.vm", "2026-10-20", "Refund", "-35.8106265", "0", "-35.8106265",
+             original="T1")
+    got = rated(con, "2026-10")
+    assert got["T1"][1] == D("72.3447")
+    assert got["T2"][1] == share("72.3447", "-35.8106265", "70.011")
+    assert got["T2"][1].quantize(D("0.01"), rounding=ROUND_HALF_UP) == D("-37.00")   # not the −33.30 of before
+
+
+def test_a_refund_is_priced_at_the_agreement_of_its_original_order_in_an_earlier_cycle(con):
+    # c1's customer-wide rate is 0.10 up to 2026-09-14, then 0.12: the order is from before the change
+    add_line(con, 1, "c1", "svc.rds", "res.db", "2026-09-03", "Expenditure", "100", "10", "90")
+    add_line(con, 2, "c1", "svc.rds", "res.db", "2026-10-05", "Refund", "-30", "0", "-30", original="T1")
+    add_line(con, 3, "c1", "svc.rds", "res.db", "2026-10-06", "Expenditure", "100", "10", "90")
+    got = rated(con, "2026-09", "2026-10")
+    assert got["T1"][:2] == (D("0.1"), D("90"))
+    assert got["T3"][:2] == (D("0.12"), D("88"))
+    # a third of what HUAWEI CLOUD charged is refunded: a third of the customer's 90, at 0.10
+    assert got["T2"] == (D("0.1"), D("-30"), True)
+    assert con.execute("select original_found_in, original_bill_cycle from core.refund_original_order").fetchall() \
+        == [("bill_file", "2026-09")]
+
+
+def test_a_refund_of_an_order_before_the_bill_history_is_priced_from_the_api_order(con):
+    con.execute("""insert into staging.api_order (bill_cycle, fetched_at, order_id, customer_id, order_type,
+                       official_amount, amount_after_discount, discount_amount, payment_time, src_snapshot,
+                       src_sha256, src_record, load_id)
+                   values ('2026-07', now(), 'O9', 'c2', 1, 200, 170, 30, '2026-07-31 17:00:00+00', 's', 'h', 1, 'l')""")
+    add_line(con, 1, "c2", "svc.ecs", "res.vm", "2026-09-10", "Refund", "-85", "0", "-85", original="O9")
+    got = rated(con)
+    # paid on 2026-08-01 GMT+8; c2 has the '*' rate 0.05: 190 charged, half of it given back
+    assert got["T1"] == (D("0.05"), D("-95"), True)
+    assert con.execute("select original_found_in, original_trade_date_local::varchar from core.refund_original_order"
+                       ).fetchall() == [("api_order", "2026-08-01")]
+
+
+def test_a_refund_of_an_unknown_order_is_grossed_up_with_the_commercial_discount(con):
+    con.execute("""insert into staging.api_business_discount (fetched_at, quoting_item_type, item_id,
+                       service_type_code, discount_ratio, src_snapshot, src_sha256, src_record, load_id)
+                   values (now(), 'CATEGORY_ITEM', 'i1', 'svc.ecs', 0.9, 's', 'h', 1, 'l'),
+                          (now(), 'CATEGORY_ITEM', 'i2', 'svc.rds', 0.9, 's', 'h', 2, 'l'),
+                          (now(), 'CATEGORY_ITEM', 'i3', 'svc.rds', 0.8, 's', 'h', 3, 'l')""")
+    add_line(con, 1, "c2", "svc.ecs", "res.vm", "2026-09-10", "Refund", "-45", "0", "-45", original="O404")
+    add_line(con, 2, "c2", "svc.rds", "res.db", "2026-09-10", "Refund", "-45", "0", "-45", original="O405")
+    got = rated(con)
+    # −45 was after HUAWEI's 10 %: −50 at list price, of which the customer (0.05) paid 47.50
+    assert got["T1"] == (D("0.05"), D("-47.5"), True)
+    # the quoting items of svc.rds disagree: no rate to gross up with, the refund is taken as the list price
+    assert got["T2"] == (D("0.05"), D("-42.75"), True)
+
+
+def test_a_refund_without_an_order_number_or_of_a_free_order(con):
+    # no original order number (BILL.REFUND_WITHOUT_ORDER at staging): priced like an unknown order;
+    # without the API's commercial discount, its amount due is taken as the list price
+    add_line(con, 1, "c2", "svc.ecs", "res.vm", "2026-09-10", "Refund", "-20", "0", "-20")
+    # an order HUAWEI CLOUD charged nothing for gives nothing back, whatever its list price
+    add_line(con, 2, "c2", "svc.ecs", "res.vm", "2026-09-03", "Expenditure", "100", "100", "0")
+    add_line(con, 3, "c2", "svc.ecs", "res.vm", "2026-09-12", "Refund", "0", "0", "0", original="T2")
+    got = rated(con)
+    assert got["T1"] == (D("0.05"), D("-19"), True)
+    assert got["T3"] == (D("0.05"), D("0"), True)
+    assert dict(con.execute("select original_order_id, original_found_in from core.refund_original_order"
+                            ).fetchall()) == {None: "unknown", "T2": "bill_file"}
 
 
 # ------------------------------------------------------------------------------------------ lineage

@@ -1,0 +1,317 @@
+"""The DuckLake warehouse for many partners written in parallel: the catalog in PostgreSQL, the data as
+Parquet files in a folder or an S3 bucket (HUAWEI OBS), the same schemas as the DuckDB file.
+
+    BILLRECON_WAREHOUSE=ducklake:postgres:host=db.internal port=5432 dbname=billrecon_lake user=billrecon
+    BILLRECON_LAKE_DATA_PATH=s3://billrecon-lake/warehouse/     (or a folder)
+
+A run replaces one (partner, bill cycle) partition of several tables in one DuckLake transaction:
+readers see the partition as it was or as the run left it, never a mix, and a run killed half-way
+leaves no trace in the catalog. Two runs writing different partitions of the same table can still
+conflict at commit (DuckLake checks deletes and inserts per table, not per partition): the loser's
+transaction is rolled back and run again, with backoff, a bounded number of times. Every run's
+commit is a snapshot named after the run, so a reader can attach the lake as of that run.
+
+Not yet wired into the Dagster assets: the pipeline still writes the DuckDB file (README, "Scale out").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
+from urllib.parse import urlsplit
+
+import duckdb
+
+from pipelines.lib.bss.retry import RetryPolicy
+from pipelines.lib.duckdb_extensions import load_extensions
+from pipelines.lib.warehouse import SCHEMAS
+
+log = logging.getLogger(__name__)
+
+LAKE_PREFIX = "ducklake:postgres:"
+ALIAS = "lake"
+COMMIT_AUTHOR = "billrecon"
+PARTITION_COLUMNS = ("partner_id", "bill_cycle")
+# a commit lost to a concurrent writer is retried this often by default (the first try included)
+DEFAULT_RETRY = RetryPolicy(max_attempts=8, base_delay=0.2, max_delay=5.0, max_total_seconds=120.0)
+
+
+class LakeError(RuntimeError):
+    """The lake cannot be used as configured or as asked; the message says what to do."""
+
+
+def is_lake(warehouse: str | os.PathLike) -> bool:
+    """Whether a BILLRECON_WAREHOUSE value names a DuckLake rather than a DuckDB file."""
+    return str(warehouse).startswith("ducklake:")
+
+
+def redact(text: str) -> str:
+    """`text` (a connection string, or an error quoting one) with any inline password hidden."""
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s\"]+)", r"\1***", text)
+
+
+@dataclass(frozen=True)
+class S3Storage:
+    """Where the lake's Parquet files go when its data path is s3://…; the keys are read at run time."""
+
+    endpoint_url: str | None  # None: AWS's own endpoint
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    region: str = "ap-southeast-1"
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    """The lake's catalog (a libpq connection string) and data path (a folder or s3://bucket/prefix/)."""
+
+    catalog: str = field(repr=False)  # may hold a password: shown only through redact()
+    data_path: str
+    s3: S3Storage | None = None
+
+    def __post_init__(self) -> None:
+        if self.data_path.startswith("s3://") and self.s3 is None:
+            raise LakeError(f"the lake's data path {self.data_path} is a bucket, but no S3 credentials are "
+                            "set: set BILLRECON_LAKE_S3_ACCESS_KEY and BILLRECON_LAKE_S3_SECRET_KEY "
+                            "(and BILLRECON_LAKE_S3_ENDPOINT for OBS or another S3-compatible store)")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "LakeSettings":
+        """From BILLRECON_WAREHOUSE (ducklake:postgres:<conninfo>), BILLRECON_LAKE_DATA_PATH and, for a
+        bucket, BILLRECON_LAKE_S3_ENDPOINT / _ACCESS_KEY / _SECRET_KEY / _REGION. Call at run time."""
+        environ = os.environ if environ is None else environ
+        warehouse = environ.get("BILLRECON_WAREHOUSE", "")
+        if not warehouse.startswith(LAKE_PREFIX) or not warehouse[len(LAKE_PREFIX):].strip():
+            raise LakeError(f"BILLRECON_WAREHOUSE must be {LAKE_PREFIX}<libpq connection string> for a DuckLake, "
+                            "e.g. ducklake:postgres:host=db port=5432 dbname=billrecon_lake user=billrecon")
+        data_path = environ.get("BILLRECON_LAKE_DATA_PATH", "").strip()
+        if not data_path:
+            raise LakeError("BILLRECON_LAKE_DATA_PATH is not set: name the folder or s3://bucket/prefix/ "
+                            "where the lake keeps its Parquet files")
+        s3 = None
+        if data_path.startswith("s3://") and environ.get("BILLRECON_LAKE_S3_ACCESS_KEY"):
+            s3 = S3Storage(endpoint_url=environ.get("BILLRECON_LAKE_S3_ENDPOINT") or None,
+                           access_key=environ["BILLRECON_LAKE_S3_ACCESS_KEY"],
+                           secret_key=environ.get("BILLRECON_LAKE_S3_SECRET_KEY", ""),
+                           region=environ.get("BILLRECON_LAKE_S3_REGION") or "ap-southeast-1")
+        return cls(catalog=warehouse[len(LAKE_PREFIX):].strip(), data_path=data_path, s3=s3)
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def connect(settings: LakeSettings, *, read_only: bool = False, snapshot: int | None = None
+            ) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the lake attached as `lake` and in use.
+
+    `read_only` refuses every write; `snapshot` pins the lake to that snapshot id (a run's, see
+    `run_snapshot`). Writers keep every row in the data path (no rows inlined into the catalog)."""
+    con = duckdb.connect()
+    try:
+        load_extensions(con, "ducklake", "postgres", *(["httpfs"] if settings.s3 else []))
+        if settings.s3:
+            _create_s3_secret(con, settings)
+        options = [f"DATA_PATH {_literal(settings.data_path)}"]
+        if read_only:
+            options.append("READ_ONLY")
+        else:
+            options.append("DATA_INLINING_ROW_LIMIT 0")
+        if snapshot is not None:
+            options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
+        try:
+            con.execute(f"attach {_literal(LAKE_PREFIX + settings.catalog)} as {ALIAS} ({', '.join(options)})")
+        except duckdb.Error as exc:
+            raise LakeError(f"cannot attach the DuckLake catalog {redact(settings.catalog)}: "
+                            f"{redact(str(exc).splitlines()[0])}") from None
+        con.execute(f"use {ALIAS}")
+        return con
+    except BaseException:
+        con.close()
+        raise
+
+
+def _create_s3_secret(con: duckdb.DuckDBPyConnection, settings: LakeSettings) -> None:
+    s3 = settings.s3
+    parts = [f"key_id {_literal(s3.access_key)}", f"secret {_literal(s3.secret_key)}",
+             f"region {_literal(s3.region)}", "url_style 'path'"]
+    if s3.endpoint_url:
+        endpoint = urlsplit(s3.endpoint_url) if "://" in s3.endpoint_url else urlsplit("https://" + s3.endpoint_url)
+        parts += [f"endpoint {_literal(endpoint.netloc)}", f"use_ssl {str(endpoint.scheme == 'https').lower()}"]
+    con.execute(f"create or replace temporary secret billrecon_lake (type s3, {', '.join(parts)})")
+
+
+def ensure_schemas(con: duckdb.DuckDBPyConnection, retry: RetryPolicy = DEFAULT_RETRY) -> None:
+    """The warehouse's schemas (landing, staging, core, marts, audit) in the lake."""
+    def create() -> None:
+        with _transaction(con):
+            for schema in SCHEMAS:
+                con.execute(f"create schema if not exists {ALIAS}.{schema}")
+    with_conflict_retry(create, what="creating the lake's schemas", retry=retry)
+
+
+def partition_by_partner_and_cycle(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Lay the table's new files out per (partner_id, bill_cycle), one folder each."""
+    con.execute(f"alter table {ALIAS}.{table} set partitioned by ({', '.join(PARTITION_COLUMNS)})")
+
+
+@dataclass(frozen=True)
+class Partition:
+    partner_id: str
+    bill_cycle: str
+
+    def __str__(self) -> str:
+        return f"partner {self.partner_id}, bill cycle {self.bill_cycle}"
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A landed run: its snapshot id and how many attempts it took (1 = no conflict)."""
+
+    snapshot_id: int
+    attempts: int
+
+
+# rows of one table: SQL (a select), anything DuckDB scans (polars, pandas, Arrow), or a function
+# returning one, called again on every attempt (e.g. to read the run's staged files anew)
+Rows = Any
+
+
+def replace_partition(con: duckdb.DuckDBPyConnection, partition: Partition, rows: Mapping[str, Rows], *,
+                      run_id: str, retry: RetryPolicy = DEFAULT_RETRY,
+                      sleep: Callable[[float], None] = time.sleep) -> Commit:
+    """Replace `partition` in every table of `rows` (schema.table -> its new rows) in one transaction,
+    committed as the snapshot of run `run_id`. A commit lost to a concurrent writer is retried."""
+    def attempt() -> int:
+        with partition_transaction(con, partition, list(rows), run_id=run_id):
+            for table, source in rows.items():
+                insert_partition_rows(con, partition, table, source() if callable(source) else source)
+        return last_snapshot(con)
+    snapshot_id, attempts = with_conflict_retry(attempt, what=f"run {run_id} ({partition})", retry=retry,
+                                                sleep=sleep, counted=True)
+    return Commit(snapshot_id=snapshot_id, attempts=attempts)
+
+
+@contextlib.contextmanager
+def partition_transaction(con: duckdb.DuckDBPyConnection, partition: Partition, tables: list[str], *,
+                          run_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction that first empties `partition` in each table, lets the caller insert, and
+    commits as the snapshot of run `run_id`; on any error, or if the process dies, nothing of it lands."""
+    with _transaction(con):
+        for table in tables:
+            _require_partition_columns(con, table)
+            con.execute(f"delete from {ALIAS}.{table} where partner_id = ? and bill_cycle = ?",
+                        [partition.partner_id, partition.bill_cycle])
+        yield con
+        info = {"run_id": run_id, "partner_id": partition.partner_id, "bill_cycle": partition.bill_cycle,
+                "tables": tables}
+        con.execute(f"call {ALIAS}.set_commit_message(?, ?, extra_info => ?)",
+                    [COMMIT_AUTHOR, f"run {run_id}: {partition}", json.dumps(info)])
+
+
+def insert_partition_rows(con: duckdb.DuckDBPyConnection, partition: Partition, table: str, source: Rows) -> int:
+    """Insert `source` into the lake table by column name; every row must belong to `partition`."""
+    if isinstance(source, str):
+        relation = con.sql(source)
+    else:
+        relation = con.from_arrow(source) if hasattr(source, "__arrow_c_stream__") else con.from_df(source)
+    relation.create_view("billrecon_incoming_rows", replace=True)
+    try:
+        (outside,), = con.execute(
+            "select count(*) from billrecon_incoming_rows where partner_id is distinct from ? "
+            "or bill_cycle is distinct from ?", [partition.partner_id, partition.bill_cycle]).fetchall()
+        if outside:
+            raise LakeError(f"{outside} row(s) for {table} are not of {partition}: a run replaces its own "
+                            "partition only, so nothing was written")
+        (count,), = con.execute(
+            f"insert into {ALIAS}.{table} by name select * from billrecon_incoming_rows").fetchall()
+        return count
+    finally:
+        con.execute("drop view if exists billrecon_incoming_rows")
+
+
+def _require_partition_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    schema, _, name = table.partition(".")
+    columns = {column for (column,) in con.execute(
+        "select column_name from duckdb_columns() where database_name = ? and schema_name = ? and table_name = ?",
+        [ALIAS, schema, name]).fetchall()}
+    if not columns:
+        raise LakeError(f"the lake has no table {table} (name it as schema.table)")
+    missing = [column for column in PARTITION_COLUMNS if column not in columns]
+    if missing:
+        raise LakeError(f"the lake table {table} lacks {', '.join(missing)}: a partition is one partner's "
+                        "bill cycle, so every table a run replaces carries both")
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # a failed commit has ended the transaction already
+            con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def is_conflict(error: BaseException) -> bool:
+    """A commit lost to a concurrent writer: worth running the whole transaction again."""
+    return isinstance(error, duckdb.TransactionException) and "conflict" in str(error).lower()
+
+
+def with_conflict_retry(action: Callable[[], Any], *, what: str, retry: RetryPolicy = DEFAULT_RETRY,
+                        sleep: Callable[[float], None] = time.sleep, draw: Callable[[], float] = random.random,
+                        counted: bool = False) -> Any:
+    """`action()` (one whole transaction) until it commits; a conflict is logged and retried with
+    capped, jittered exponential backoff within the policy's attempts and time, then given up."""
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            result = action()
+            return (result, attempt) if counted else result
+        except duckdb.Error as exc:
+            if not is_conflict(exc):
+                raise
+            reason = str(exc).splitlines()[-1]
+            delay = retry.backoff(attempt, draw)
+            if attempt >= retry.max_attempts or time.monotonic() - started + delay > retry.max_total_seconds:
+                raise LakeError(f"{what} lost its commit to concurrent writers {attempt} times ({reason}); "
+                                "nothing of it landed: run it again") from None
+            log.warning("%s: commit conflict on attempt %d of %d (%s); retrying in %.2f s",
+                        what, attempt, retry.max_attempts, reason, delay)
+            sleep(delay)
+
+
+# ------------------------------------------------------------------------------------------- snapshots
+
+def last_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    """The snapshot this connection committed last (another writer's may be newer)."""
+    (snapshot_id,), = con.execute(f"select id from {ALIAS}.last_committed_snapshot()").fetchall()
+    return int(snapshot_id)
+
+
+def run_snapshot(con: duckdb.DuckDBPyConnection, run_id: str) -> int | None:
+    """The snapshot run `run_id` committed, or None if it never landed."""
+    found = con.execute(
+        f"select max(snapshot_id) from {ALIAS}.snapshots() where author = ? "
+        "and json_extract_string(commit_extra_info, '$.run_id') = ?", [COMMIT_AUTHOR, run_id]).fetchall()
+    return found[0][0]
+
+
+def run_snapshots(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every run's snapshot, oldest first: id, time, run id, partner, bill cycle."""
+    rows = con.execute(
+        f"""select snapshot_id, snapshot_time, json_extract_string(commit_extra_info, '$.run_id'),
+                   json_extract_string(commit_extra_info, '$.partner_id'),
+                   json_extract_string(commit_extra_info, '$.bill_cycle')
+            from {ALIAS}.snapshots() where author = ? order by snapshot_id""", [COMMIT_AUTHOR]).fetchall()
+    return [dict(zip(("snapshot_id", "snapshot_time", "run_id", "partner_id", "bill_cycle"), row)) for row in rows]

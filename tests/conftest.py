@@ -1,0 +1,22 @@
+"""Fixtures every test folder may use: a real PostgreSQL server on 127.0.0.1 (sandbox/postgres.py),
+started once per session, and a fresh database in it per test."""
+
+import re
+import uuid
+
+import pytest
+
+from sandbox.postgres import LocalPostgresServer
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    with LocalPostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_database(postgres_server, request) -> str:
+    """The libpq connection string of a new, empty database for this test."""
+    name = "t_" + re.sub(r"\W+", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:8]
+    return postgres_server.create_database(name)

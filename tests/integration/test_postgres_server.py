@@ -1,0 +1,56 @@
+"""The test PostgreSQL server (sandbox/postgres.py): a real server on 127.0.0.1 in a temporary folder,
+run by an unprivileged user when the tests run as root, with the machine's or the pgserver wheel's binaries."""
+
+import os
+import socket
+
+import psutil
+import pytest
+
+from sandbox.postgres import BIN_VARIABLE, LocalPostgresServer, PostgresUnavailable, bundled_bin_dirs, find_bin_dir
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def server_users(data_dir) -> set[str]:
+    return {process.username() for process in psutil.process_iter(["cmdline"])
+            if process.info["cmdline"] and str(data_dir) in " ".join(process.info["cmdline"])}
+
+
+# the pgserver wheel exists up to Python 3.12 (requirements.lock installs it there)
+@pytest.mark.parametrize("binaries", ["found", *(["pgserver wheel"] if bundled_bin_dirs() else [])])
+def test_a_server_starts_on_loopback_answers_sql_and_leaves_nothing_behind(binaries):
+    bin_dir = find_bin_dir() if binaries == "found" else bundled_bin_dirs()[0]
+    server = LocalPostgresServer(bin_dir=bin_dir).start()
+    try:
+        data_dir = server.data_dir
+        conninfo = server.create_database("billrecon_lake")
+        assert conninfo == f"host=127.0.0.1 port={server.port} user=postgres dbname=billrecon_lake"
+        server.psql("create table t (amount numeric(20,8)); insert into t values (1.25), (2.5)", "billrecon_lake")
+        assert server.psql("select sum(amount) from t", "billrecon_lake").strip() == "3.75000000"
+        assert server.psql("show listen_addresses").strip() == "127.0.0.1"
+        if os.geteuid() == 0:  # PostgreSQL refuses root: the cluster runs as nobody
+            assert server_users(data_dir) == {"nobody"}
+            assert data_dir.stat().st_uid != 0
+    finally:
+        server.stop()
+    assert not port_open(int(conninfo.split("port=")[1].split()[0]))
+    assert not data_dir.exists() and not server_users(data_dir)
+
+
+def test_binaries_named_by_the_setting_must_be_there(tmp_path, monkeypatch):
+    monkeypatch.setenv(BIN_VARIABLE, str(tmp_path))
+    with pytest.raises(PostgresUnavailable) as raised:
+        find_bin_dir()
+    assert str(raised.value) == (
+        f"no PostgreSQL binaries (initdb, pg_ctl, postgres, psql) in {BIN_VARIABLE}={tmp_path}: install the pinned "
+        f"pgserver wheel (requirements.lock) or the machine's postgresql package, or set {BIN_VARIABLE} to their folder")
+
+
+def test_the_session_fixture_gives_each_test_its_own_database(postgres_server, postgres_database):
+    name = postgres_database.split("dbname=")[1]
+    assert name.startswith("t_test_the_session_fixture_gives_each_test_")
+    assert postgres_server.psql("select current_database()", name).strip() == name

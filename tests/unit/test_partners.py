@@ -1,0 +1,148 @@
+"""Partner accounts as configuration (pipelines/lib/partners.py): partners.toml, or the BILLRECON_* settings
+for one account; every mistake refused with one line naming the account and the field."""
+
+import dagster as dg
+import pytest
+
+from pipelines.lib.partners import PartnersConfigError, load_partners
+from pipelines.settings import partner_resources
+
+TWO_ACCOUNTS = """
+[[partner]]
+id = "acme-intl"
+name = "ACME Cloud (international)"
+site = "intl"
+currency = "USD"
+
+[partner.files]
+bucket = "acme-partner-bills"
+prefix = "acme/"
+endpoint = "https://obs.ap-southeast-1.myhuaweicloud.com"
+access_key_env = "ACME_OBS_ACCESS_KEY"
+secret_key_env = "ACME_OBS_SECRET_KEY"
+
+[partner.bss]
+endpoint = "https://bss-intl.myhuaweicloud.com"
+access_key_env = "ACME_BSS_AK"
+secret_key_env = "ACME_BSS_SK"
+domain_id = "0a1b2c3d"
+
+[[partner]]
+id = "acme-cn"
+name = "ACME 云 (中国站)"
+site = "cn"
+currency = "CNY"
+
+[partner.files]
+inbox = "/srv/billrecon/inbox/acme-cn"
+"""
+
+
+def write(tmp_path, text: str) -> dict:
+    path = tmp_path / "partners.toml"
+    path.write_text(text, encoding="utf-8")
+    return {"BILLRECON_PARTNERS_FILE": str(path)}
+
+
+def problems(tmp_path, text: str) -> list[str]:
+    with pytest.raises(PartnersConfigError) as raised:
+        load_partners(write(tmp_path, text))
+    assert str(raised.value) == "\n".join(raised.value.problems)
+    return raised.value.problems
+
+
+def test_the_file_describes_each_account_and_its_site_decides_sdk_and_header_language(tmp_path):
+    intl, cn = load_partners(write(tmp_path, TWO_ACCOUNTS))
+
+    assert (intl.id, intl.name, intl.currency, intl.sdk_package, intl.header_language) == (
+        "acme-intl", "ACME Cloud (international)", "USD", "huaweicloudsdkbssintl", "en")
+    assert (intl.files.bucket, intl.files.prefix, intl.files.access_key_env) == (
+        "acme-partner-bills", "acme/", "ACME_OBS_ACCESS_KEY")
+    assert (intl.bss.endpoint, intl.bss.secret_key_env, intl.bss.domain_id) == (
+        "https://bss-intl.myhuaweicloud.com", "ACME_BSS_SK", "0a1b2c3d")
+    assert (cn.id, cn.name, cn.currency, cn.sdk_package, cn.header_language) == (
+        "acme-cn", "ACME 云 (中国站)", "CNY", "huaweicloudsdkbss", "zh")
+    assert cn.files.inbox == "/srv/billrecon/inbox/acme-cn" and cn.bss is None
+
+
+def test_secrets_stay_env_var_references_until_a_run_resolves_them(tmp_path, monkeypatch):
+    intl, cn = load_partners(write(tmp_path, TWO_ACCOUNTS))
+    monkeypatch.delenv("ACME_BSS_SK", raising=False)  # not needed to load or to build resources
+
+    resources = partner_resources(intl)
+
+    assert resources["object_store"].secret_key == dg.EnvVar("ACME_OBS_SECRET_KEY")
+    assert resources["object_store"].bucket == "acme-partner-bills"
+    assert resources["bss_api"].secret_key == dg.EnvVar("ACME_BSS_SK")
+    assert resources["bss_api"].domain_id == "0a1b2c3d"
+    assert partner_resources(cn)["object_store"].inbox_dir == "/srv/billrecon/inbox/acme-cn"
+    assert partner_resources(cn)["bss_api"].configured is False
+
+
+def test_without_the_file_the_billrecon_settings_are_one_account():
+    [partner] = load_partners({"BILLRECON_S3_ENDPOINT": "http://127.0.0.1:9000", "BILLRECON_S3_BUCKET": "bills",
+                               "BILLRECON_S3_SECRET_KEY": "not-read", "BILLRECON_BSS_ENDPOINT": "https://bss-intl.x"})
+    assert (partner.id, partner.site, partner.currency) == ("default", "intl", "USD")
+    assert (partner.files.bucket, partner.files.endpoint, partner.files.secret_key_env) == (
+        "bills", "http://127.0.0.1:9000", "BILLRECON_S3_SECRET_KEY")
+    assert (partner.bss.access_key_env, partner.bss.domain_id_env) == ("BILLRECON_BSS_AK", "BILLRECON_BSS_DOMAIN_ID")
+    [inbox] = load_partners({"BILLRECON_INBOX_DIR": "/data/inbox"})
+    assert (inbox.files.inbox, inbox.files.bucket, inbox.bss) == ("/data/inbox", None, None)
+
+
+def test_an_unknown_site_is_refused(tmp_path):
+    assert problems(tmp_path, TWO_ACCOUNTS.replace('site = "cn"', 'site = "eu"')) == [
+        "partners.toml: partner #2 (acme-cn): site 'eu' is unknown: use intl (international) or cn (China)"]
+
+
+def test_a_duplicate_id_is_refused(tmp_path):
+    assert problems(tmp_path, TWO_ACCOUNTS.replace('id = "acme-cn"', 'id = "acme-intl"')) == [
+        "partners.toml: partner #2 (acme-intl): duplicate id 'acme-intl', already used by partner #1; every "
+        "account needs its own id"]
+
+
+def test_missing_fields_are_each_named(tmp_path):
+    text = TWO_ACCOUNTS.replace('currency = "CNY"\n', "").replace('endpoint = "https://obs.ap-southeast-1.'
+                                                                  'myhuaweicloud.com"\n', "")
+    assert problems(tmp_path, text) == [
+        "partners.toml: partner #1 (acme-intl) files: missing field endpoint (a bucket needs its endpoint and the "
+        "names of the variables holding its keys)",
+        "partners.toml: partner #2 (acme-cn): missing field currency"]
+
+
+def test_a_secret_written_inline_is_refused(tmp_path):
+    text = TWO_ACCOUNTS.replace('secret_key_env = "ACME_BSS_SK"', 'secret_key = "Zm9vYmFyYmF6"')
+    assert problems(tmp_path, text) == [
+        "partners.toml: partner #1 (acme-intl) bss: secret_key holds a secret written into the file, which is "
+        "refused: put it in an environment variable and name that variable in secret_key_env",
+        "partners.toml: partner #1 (acme-intl) bss: missing field secret_key_env"]
+
+
+def test_a_secret_put_where_a_variable_name_belongs_is_refused(tmp_path):
+    text = TWO_ACCOUNTS.replace('access_key_env = "ACME_OBS_ACCESS_KEY"', 'access_key_env = "AKIA-9f8e7d-real-key"')
+    assert problems(tmp_path, text) == [
+        "partners.toml: partner #1 (acme-intl) files: access_key_env must name an environment variable "
+        "(A-Z, 0-9, _), not hold the value itself: put the value in that variable"]
+
+
+def test_other_mistakes_each_get_their_line(tmp_path):
+    text = TWO_ACCOUNTS.replace('id = "acme-cn"', 'id = "ACME CN"').replace('currency = "CNY"', 'currency = "yuan"') \
+        .replace('inbox = "/srv/billrecon/inbox/acme-cn"', 'inbox = "/srv/x"\nbukcet = "typo"')
+    assert problems(tmp_path, text) == [
+        "partners.toml: partner #2 (ACME CN): id 'ACME CN' must be lowercase letters, digits, - or _ (at most 63, "
+        "starting with a letter or digit)",
+        "partners.toml: partner #2 (ACME CN): currency 'yuan' must be an ISO 4217 code such as USD or CNY",
+        "partners.toml: partner #2 (ACME CN) files: unknown field 'bukcet'; known: access_key_env, bucket, endpoint, "
+        "inbox, prefix, region, secret_key_env"]
+
+
+def test_an_unreadable_or_empty_file_is_one_line(tmp_path):
+    [broken] = problems(tmp_path, "[[partner]\nid = 1")
+    assert broken == (f"{tmp_path / 'partners.toml'}: not valid TOML (Expected ']]' at the end of an array declaration "
+                      "(at line 1, column 10)); fix the file")
+    assert problems(tmp_path, "# nobody yet\n") == ["partners.toml: no [[partner]] table: describe at least one account"]
+    with pytest.raises(PartnersConfigError, match=r"no-such\.toml: no such file \(BILLRECON_PARTNERS_FILE names it\)"):
+        load_partners({"BILLRECON_PARTNERS_FILE": str(tmp_path / "no-such.toml")})
+    both = TWO_ACCOUNTS.replace('inbox = "/srv/billrecon/inbox/acme-cn"', 'inbox = "/x"\nbucket = "b"\n'
+                                'endpoint = "e"\naccess_key_env = "A"\nsecret_key_env = "B"')
+    assert problems(tmp_path, both) == ["partners.toml: partner #2 (acme-cn) files: give either bucket or inbox, not both"]
