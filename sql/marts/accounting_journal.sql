@@ -4,15 +4,11 @@
 -- customer), the cost, HUAWEI CLOUD's refunds, coupons and vouchers and adjustments (payable to HUAWEI
 -- CLOUD), and the partner's incentive receivable (no customer). Every posting is one debit and one
 -- credit line of equal amount; a negative amount swaps the sides, so amounts are never negative.
--- grain: bill_cycle × customer × entry × account. Sources: marts.customer_monthly_expenditure,
--- marts.customer_bill_line (the customer charge of refunds apart), marts.incentive_reconciliation,
+-- grain: bill_cycle × customer × entry × account. Sources: marts.customer_monthly_expenditure (the
+-- customer charge with its refunds apart, customer_refund_amount), marts.incentive_reconciliation,
 -- core.chart_of_accounts, staging.api_indirect_partner (to tell the partner's own id from its resellers').
 with expenditure as (
     select * from marts.customer_monthly_expenditure where bill_cycle = $bill_cycle
-),
-
-bill_lines as (
-    select * from marts.customer_bill_line where bill_cycle = $bill_cycle
 ),
 
 incentives as (
@@ -23,7 +19,7 @@ chart as (
     select * from core.chart_of_accounts
 ),
 
-customer_costs as (
+customers as (
     select
         customer_id,
         max(customer_name) as customer_name,
@@ -31,27 +27,12 @@ customer_costs as (
         sum(amount_due) as amount_due,
         sum(coupon_paid_amount) as coupon_paid_amount,
         sum(refund_amount) as refund_amount,
-        sum(adjustment_amount) as adjustment_amount
+        sum(adjustment_amount) as adjustment_amount,
+        -- the charge of Expenditure lines (Adjustment lines charge nothing) and of Refund lines
+        sum(customer_charge_amount - customer_refund_amount) as sale_charge_amount,
+        sum(customer_refund_amount) as refund_charge_amount
     from expenditure
     group by customer_id
-),
-
-customer_charges as (
-    select
-        customer_id,
-        coalesce(sum(customer_charge_amount) filter (where bill_type = 'Expenditure'), 0) as sale_charge_amount,
-        coalesce(sum(customer_charge_amount) filter (where bill_type = 'Refund'), 0) as refund_charge_amount
-    from bill_lines
-    group by customer_id
-),
-
-customers as (
-    select
-        customer_costs.*,
-        coalesce(customer_charges.sale_charge_amount, 0) as sale_charge_amount,
-        coalesce(customer_charges.refund_charge_amount, 0) as refund_charge_amount
-    from customer_costs
-    left join customer_charges using (customer_id)
 ),
 
 resellers as (

@@ -143,9 +143,8 @@ def test_model_assets_depend_on_what_their_sql_reads():
     assert parents(defs, "restatement") == {"stg_bill_lines"}
     # the journal's models are assets by being files
     assert parents(defs, "core_chart_of_accounts") == {"stg_chart_of_accounts"}
-    assert parents(defs, "accounting_journal") == {"customer_monthly_expenditure", "customer_bill_line",
-                                                   "incentive_reconciliation", "core_chart_of_accounts",
-                                                   "stg_api_resellers"}
+    assert parents(defs, "accounting_journal") == {"customer_monthly_expenditure", "incentive_reconciliation",
+                                                   "core_chart_of_accounts", "stg_api_resellers"}
     assert parents(defs, "core_bill_file_cycle") == staging
 
 

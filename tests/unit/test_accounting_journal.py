@@ -33,7 +33,6 @@ def build(con, incentive: str | None = None):
     run_model(con, "core", "refund_original_order", CYCLE)  # prices the refunds
     run_model(con, "core", "rated_bill_line", CYCLE)
     run_model(con, "marts", "customer_monthly_expenditure", CYCLE)
-    run_model(con, "marts", "customer_bill_line")
     con.execute("create or replace table marts.incentive_reconciliation "
                 "(period varchar, incentive_type varchar, expected_incentive_amount decimal(20, 8))")
     if incentive is not None:
