@@ -1,4 +1,4 @@
-"""billrecon command line: demo, run, accept, report, generate, sandbox serve."""
+"""billrecon command line: demo, run, accept, report, export, generate, sandbox serve."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import sys
 import traceback
 from pathlib import Path
+
+from billrecon import export_command
 
 EXIT_FAILED = 1
 EXIT_BAD_REQUEST = 2
@@ -56,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--month", type=_month, required=True)
     report.add_argument("--warehouse")
     report.add_argument("--reports")
+
+    export_command.add_parser(sub, _month)
 
     generate = sub.add_parser("generate", help="write a synthetic partner world as files")
     _world_options(generate)
@@ -113,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": commands.run,
         "report": commands.report,
         "accept": commands.accept,
+        "export": export_command.run,
         "generate": commands.generate,
         "sandbox": commands.sandbox_serve,
     }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.assets import api, core, incentive_files, landing, marts, reconciliation, reports, staging
+from pipelines.assets import api, core, focus, incentive_files, landing, marts, reconciliation, reports, staging
 from pipelines.assets.models import merge_hooks, model_assets
 from pipelines.jobs import month_close_job, nightly_job
 from pipelines.lib.warehouse import SQL_DIR
@@ -14,8 +14,8 @@ from pipelines.schedules import nightly_schedule
 from pipelines.sensors import bill_file_sensor
 from pipelines.settings import resources_from_env
 
-# the assets that write what the SQL models read (landing, staging)
-SOURCE_ASSET_MODULES = [landing, api, staging, incentive_files]
+# the assets that write what the SQL models read (landing, staging, the FOCUS data files of sql/seeds)
+SOURCE_ASSET_MODULES = [landing, api, staging, incentive_files, focus]
 MODEL_HOOKS = merge_hooks(core.MODEL_HOOKS, marts.MODEL_HOOKS, reconciliation.MODEL_HOOKS)
 
 

@@ -153,6 +153,14 @@ class ReportsResource(dg.ConfigurableResource):
     """Where the month-close packs are written: `<out_dir>/<bill_cycle>/`."""
 
     out_dir: str = "reports/out"
+    # 1: a closed month's pack also holds its two FOCUS 1.2 Parquet files (docs/focus.md). Off by
+    # default: at ten million lines they would cost a large part of the month close (bench/README.md);
+    # `billrecon export focus` writes them on request, and `billrecon demo` turns this on.
+    focus_exports: int = 0
+
+    @property
+    def writes_focus(self) -> bool:
+        return bool(self.focus_exports)
 
     def cycle_dir(self, bill_cycle: str) -> Path:
         return Path(self.out_dir) / bill_cycle

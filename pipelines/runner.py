@@ -21,9 +21,14 @@ FAILURE_EVENTS = (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAIL
 class CycleRun:
     bill_cycle: str
     success: bool
-    failed_checks: list[str]
+    failed_checks: list[str]    # every check that did not pass, `asset:check`
     failure: str | None         # one line: the cause and what to do
     details: str = ""           # the run's events and every failure's full trace, for the log
+    warning_checks: tuple[str, ...] = ()  # those of failed_checks of severity WARN: findings to read, not faults
+
+    @property
+    def error_checks(self) -> list[str]:
+        return [check for check in self.failed_checks if check not in self.warning_checks]
 
 
 def all_assets() -> list:
@@ -42,12 +47,12 @@ def run_cycle(bill_cycle: str, resources: Mapping[str, object], *, quiet: bool =
         tags=WAREHOUSE_WRITER_TAG,
         raise_on_error=False,
     )
-    failed_checks = [
-        f"{e.asset_key.to_user_string()}:{e.check_name}"
-        for e in result.get_asset_check_evaluations() if not e.passed
-    ]
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    failed_checks = [f"{e.asset_key.to_user_string()}:{e.check_name}" for e in failed]
+    warning_checks = tuple(f"{e.asset_key.to_user_string()}:{e.check_name}" for e in failed
+                           if e.severity == dg.AssetCheckSeverity.WARN)
     if result.success:
-        return CycleRun(bill_cycle, True, failed_checks, None)
+        return CycleRun(bill_cycle, True, failed_checks, None, warning_checks=warning_checks)
     errors = [(e.step_key, e.event_specific_data.error) for e in result.all_events
               if e.event_type in FAILURE_EVENTS and getattr(e.event_specific_data, "error", None) is not None]
     # a cause shared by several steps (a full disk) is said once; the run's own failure event
@@ -58,7 +63,7 @@ def run_cycle(bill_cycle: str, resources: Mapping[str, object], *, quiet: bool =
     details = "\n".join([f"run {result.run_id} of {bill_cycle}", "",
                          *(f"{e.step_key or '-'} {e.event_type_value}: {e.message}" for e in result.all_events), "",
                          *(f"{step or 'run'} failed:\n{error.to_string()}" for step, error in errors)])
-    return CycleRun(bill_cycle, False, failed_checks, failure, details)
+    return CycleRun(bill_cycle, False, failed_checks, failure, details, warning_checks)
 
 
 def failure_line(step: str | None, error) -> str:

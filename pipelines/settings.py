@@ -36,7 +36,7 @@ SETTINGS: dict[str, dict[str, str]] = {
         "hold_max_lines_losing_agreement": "BILLRECON_HOLD_MAX_LINES_LOSING_AGREEMENT",
         "lease_timeout_seconds": "BILLRECON_LEASE_TIMEOUT_SECONDS",
     },
-    "reports": {"out_dir": "BILLRECON_REPORTS_DIR"},
+    "reports": {"out_dir": "BILLRECON_REPORTS_DIR", "focus_exports": "BILLRECON_FOCUS_EXPORTS"},
     "bss_api": {
         "endpoint": "BILLRECON_BSS_ENDPOINT",
         "access_key": "BILLRECON_BSS_AK",

@@ -22,6 +22,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from schemas.focus import COLUMN_TYPES as FOCUS_COLUMN_TYPES
+from schemas.focus import CUSTOM_PREFIX as FOCUS_CUSTOM_PREFIX
+
 USD = "USD"
 RATIO = "ratio, 1 = 100 %"
 COUNT = "count"
@@ -29,6 +32,7 @@ DAYS = "days"
 CYCLE = "YYYY-MM"
 DATE_GMT8 = "date, GMT+8"
 TIMESTAMP = "timestamp with time zone"
+TIMESTAMP_UTC = "timestamp with time zone, UTC"
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,89 @@ SOURCE_POSITION = (
                           "for a whole member or object"),
     Column("record_number", "data record ordinal (1 = first row after the header)"),
 )
+
+
+# --- the FOCUS 1.2 views (docs/focus.md) ---------------------------------------------------------
+# Their columns' data types and allowed values are in schemas/focus.py; a column's unit follows from its
+# FOCUS type there: a Date/Time is a UTC timestamp, a Decimal cost is USD, a quantity is in the unit its
+# *Unit column names. Custom columns (x_) are not FOCUS's: their unit is given here.
+
+
+def _focus(name: str, meaning: str, unit: str | None = None) -> Column:
+    """A column of the FOCUS views: a FOCUS 1.2 column of schemas/focus.py, or a custom x_ column."""
+    kind = FOCUS_COLUMN_TYPES.get(name)
+    if kind is None and not name.startswith(FOCUS_CUSTOM_PREFIX):
+        raise ValueError(f"{name} is neither a FOCUS column of schemas/focus.py "
+                         f"nor a custom {FOCUS_CUSTOM_PREFIX} one")
+    if unit is None and kind == "Date/Time":
+        unit = TIMESTAMP_UTC
+    elif unit is None and kind == "Decimal" and name.endswith("Cost"):
+        unit = USD
+    elif unit is None and kind == "Decimal" and name.endswith("Quantity"):
+        unit = name.removesuffix("Quantity") + "Unit"
+    return Column(name, meaning, unit)
+
+
+# The columns of core.focus_charge both views pass on, in its order: the same meaning in each.
+FOCUS_CHARGE_COLUMNS = (
+    _focus("BillingCurrency", "the currency of HUAWEI CLOUD's monthly bill (BSS API); USD without the API"),
+    _focus("BillingPeriodEnd", "end of the bill cycle (the GMT+8 month), exclusive"),
+    _focus("BillingPeriodStart", "start of the bill cycle (the GMT+8 month), inclusive"),
+    _focus("ChargeCategory", "Usage, Purchase or Adjustment; a refund keeps the category of the charge it "
+                             "refunds, with negative amounts"),
+    _focus("ChargeClass", "Correction for a refund of an order invoiced in an earlier month; null otherwise"),
+    _focus("ChargeDescription", "the product's name and specification"),
+    _focus("ChargeFrequency", "One-Time (subscriptions, adjustments), Recurring (RI and savings-plan hourly "
+                              "fees) or Usage-Based"),
+    _focus("ChargePeriodStart", "start of the term bought for a subscription, else of the GMT+8 day of the "
+                                "charge, inclusive"),
+    _focus("ChargePeriodEnd", "end of the charge period, exclusive"),
+    _focus("CommitmentDiscountCategory", "Usage (reserved instance) or Spend (savings plan); null for other "
+                                         "lines"),
+    _focus("CommitmentDiscountId", "the reserved instance's or savings plan's resource id; null for other "
+                                   "lines"),
+    _focus("CommitmentDiscountName", "the reserved instance's or savings plan's name"),
+    _focus("CommitmentDiscountQuantity", "on a commitment's purchase rows, the quantity bought: hours of the "
+                                         "fee, or the term"),
+    _focus("CommitmentDiscountType", "Reserved Instance or Savings Plan"),
+    _focus("CommitmentDiscountUnit", "unit of CommitmentDiscountQuantity"),
+    _focus("ConsumedQuantity", "the usage amount, on Usage rows"),
+    _focus("ConsumedUnit", "unit of ConsumedQuantity, in FOCUS's format (sql/seeds/focus_pricing_unit.csv)"),
+    _focus("PricingCategory", "Standard, Dynamic (spot instances) or Committed (usage paid by a savings "
+                              "plan); null on adjustments"),
+    _focus("PricingQuantity", "subscriptions: the term (1 Month, 1 Year); other lines: the usage amount; "
+                              "null on adjustments"),
+    _focus("PricingUnit", "unit of PricingQuantity, in FOCUS's format (sql/seeds/focus_pricing_unit.csv)"),
+    _focus("RegionId", "HUAWEI CLOUD region code"),
+    _focus("RegionName", "the region's name (the code when the file has no name)"),
+    _focus("ResourceId", "the resource's id"),
+    _focus("ResourceName", "the resource's name; null when it only repeats the id"),
+    _focus("ResourceType", "the resource type's name"),
+    _focus("ServiceCategory", "FOCUS service category of the service type "
+                              "(sql/seeds/focus_service_category.csv; Other when it is not there)"),
+    _focus("ServiceName", "the service type's name"),
+    _focus("ServiceSubcategory", "FOCUS service subcategory of the service type (Other (Other) when it is "
+                                 "not mapped)"),
+    _focus("ProviderName", "HUAWEI CLOUD"),
+    _focus("PublisherName", "HUAWEI CLOUD"),
+    _focus("SkuId", "HUAWEI CLOUD product id (one priced offer); null on adjustments"),
+    _focus("SkuMeter", "the line's usage type; null on adjustments"),
+    _focus("SkuPriceId", "HUAWEI CLOUD product id; null on adjustments"),
+    _focus("x_BillCycle", "the bill cycle (GMT+8 month) of the line", CYCLE),
+    _focus("x_BillType", "Expenditure, Refund or Adjustment"),
+    _focus("x_BillingMode", "the bill file's billing mode code (docs/formats.md#billing-mode-codes)"),
+    _focus("x_OrderType", "the bill file's order type: New, Renew, Change, Unsubscribe or Fee adjustment"),
+    _focus("x_TradeId", "HUAWEI CLOUD's trade (bill line) id"),
+    _focus("x_OriginalOrderId", "for a refund, the order it gives money back for"),
+    _focus("x_ServiceTypeCode", "HUAWEI CLOUD service type code, e.g. hws.service.type.ebs"),
+    _focus("x_ResourceTypeCode", "HUAWEI CLOUD resource type code"),
+    _focus("x_ResellerId", "the reseller (indirect partner) the customer belongs to; null for the partner's "
+                           "own customers"),
+    _focus("x_ResellerName", "the reseller's name"),
+    _focus("x_SourceMember", "the bill file member the line was read from"),
+    _focus("x_SourceRecord", "the line's data record ordinal in that member"),
+)
+FOCUS_LIST_COST = _focus("ListCost", "list price (official_amount)")
 
 
 TABLES: tuple[Table, ...] = (
@@ -397,6 +484,51 @@ TABLES: tuple[Table, ...] = (
         ACCOUNT_NAME,
         ACCOUNT_SECTION,
         Column("source", "the chart file (object key) the code comes from, or default"),
+    ),
+    _table(
+        "marts.focus_partner_cost", "one bill line (Expenditure, Refund, Adjustment) of a closed bill cycle",
+        "What HUAWEI CLOUD bills the partner, as a FOCUS 1.2 cost and usage dataset (a view; "
+        "docs/focus.md): HUAWEI CLOUD issues the invoice, the billing account is the partner, each customer "
+        "a sub account.",
+        _focus("BilledCost", "amount_due: what HUAWEI CLOUD charges for the line, coupons included"),
+        _focus("BillingAccountId", "the partner HUAWEI CLOUD bills (the distributor, not its resellers)"),
+        _focus("BillingAccountName", "the billed partner's name"),
+        _focus("ContractedCost", "list price less HUAWEI CLOUD's discounts to the partner (official_amount − "
+                                 "discount_amount)"),
+        _focus("EffectiveCost", "BilledCost less what cash coupons, vouchers and stored-value cards paid: the "
+                                "cost the partner bears (purchases not amortized)"),
+        _focus("InvoiceIssuerName", "HUAWEI CLOUD"),
+        FOCUS_LIST_COST,
+        _focus("SubAccountId", "the customer's account id"),
+        _focus("SubAccountName", "the customer's account name (its id when it has none)"),
+        _focus("SubAccountType", "Customer, or Reseller customer for a reseller's customer"),
+        *FOCUS_CHARGE_COLUMNS,
+        _focus("x_DiscountTypes", "HUAWEI CLOUD's discount type codes on the line "
+                                  "(docs/domain.md#discount-types)"),
+        _focus("x_DiscountAmount", "HUAWEI CLOUD's discount on the line", USD),
+        _focus("x_TruncatedAmount", "amount truncated below the cent", USD),
+        _focus("x_CashCouponAmount", "paid by cash coupons", USD),
+        _focus("x_VoucherAmount", "paid by vouchers", USD),
+        _focus("x_StoredCardAmount", "paid by stored-value cards", USD),
+    ),
+    _table(
+        "marts.focus_customer_billing", "one line of a customer's bill (Expenditure, Refund) of a closed bill "
+                                        "cycle",
+        "What the partner bills each customer, as a FOCUS 1.2 cost and usage dataset (a view; "
+        "docs/focus.md): the partner issues the invoice, the billing account is the customer; HUAWEI "
+        "CLOUD's settlement with the partner stays out.",
+        _focus("BilledCost", "the customer charge: list price × (1 − the agreed discount rate), as "
+                             "marts.customer_bill_line"),
+        _focus("BillingAccountId", "the customer's account id"),
+        _focus("BillingAccountName", "the customer's name (its id when it has none)"),
+        _focus("ContractedCost", "the customer charge (the price agreed with the customer)"),
+        _focus("EffectiveCost", "the customer charge"),
+        _focus("InvoiceIssuerName", "the partner's name"),
+        FOCUS_LIST_COST,
+        *FOCUS_CHARGE_COLUMNS,
+        _focus("x_PartnerId", "the partner that bills the customer (the partner view's BillingAccountId)"),
+        _focus("x_DiscountRate", "the customer's agreed discount rate applied (0 when no rule matched)", RATIO),
+        _focus("x_AgreementRule", "the customer discount rule that priced the line; null when none matched"),
     ),
     _table(
         "marts.reconciliation_findings", "one finding of any area",

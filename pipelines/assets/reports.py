@@ -11,6 +11,7 @@ from pipelines.assets.models import model_key
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource, expected_failures
 from pipelines.lib.fingerprint import warehouse_fingerprint
+from pipelines.lib.focus import MART_TABLES as FOCUS_TABLES, VIEWS, export, is_closed, pack_file_name
 from pipelines.lib.publish import publish
 from reports.daily_flash import render_daily_flash
 from reports.data import (BILL_LINE_TABLE, CHART_TABLE, DATA_QUALITY_TABLE, EXPENDITURE_TABLE, JOURNAL_TABLE,
@@ -21,7 +22,7 @@ from reports.reconciliation import BUDGET_TABLE, RECONCILIATION_TABLES
 
 # the model tables each report reads, as the reports name them: the report assets' upstream
 MONTH_CLOSE_READS = (EXPENDITURE_TABLE, BILL_LINE_TABLE, DATA_QUALITY_TABLE, RESTATEMENT_TABLE, JOURNAL_TABLE,
-                     CHART_TABLE, *RECONCILIATION_TABLES)
+                     CHART_TABLE, *RECONCILIATION_TABLES, *FOCUS_TABLES)
 DAILY_FLASH_READS = (DAILY_SPEND_TABLE, EXPENDITURE_TABLE, BUDGET_TABLE)
 
 NOT_THE_OPEN_MONTH = "not the open month"
@@ -55,7 +56,7 @@ def report_notes(bss: BssApiResource, bill_file_present: bool, bill_cycle: str, 
 
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
           deps=[model_key(table) for table in MONTH_CLOSE_READS],
-          kinds={"html", "excel", "csv", "pdf"})
+          kinds={"html", "excel", "csv", "pdf", "parquet"})
 def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        reports: ReportsResource, bss_api: BssApiResource) -> dg.MaterializeResult:
     """The month-close pack of the cycle under `<reports>/<bill_cycle>/`, with the accounting journal
@@ -65,6 +66,8 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     marts.accounting_journal, marts.chart_of_accounts,
     marts.data_quality, audit.findings, audit.quarantine, and the reconciliation marts (tie-outs, discount
     audit, incentives, budgets, coupons, reconciliation_findings), each section saying so when its mart is absent.
+    With BILLRECON_FOCUS_EXPORTS=1 (on in `billrecon demo`), a closed month's pack also holds its two FOCUS
+    exports (marts.focus_partner_cost, marts.focus_customer_billing).
     """
     cycle = context.partition_key
     with warehouse.connect() as con:
@@ -74,13 +77,16 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         for note in notes:
             context.log.warning(note)
         folder = reports.cycle_dir(cycle)
-        inputs = report_inputs(con, cycle, notes, bss_api.configured)
+        inputs = report_inputs(con, cycle, notes, bss_api.configured, reports.writes_focus)
         html = folder / f"month_close_{cycle}.html"
         if html.exists() and read_stamp(folder) == inputs:
             # same warehouse content, notes and code as the pack on disk: its bytes would not change
             return dg.MaterializeResult(metadata={"html": dg.MetadataValue.path(str(html)),
                                                   "unchanged": True, "notes": dg.MetadataValue.json(notes)})
         report = render_month_close(con, cycle, folder, notes, api_configured=bss_api.configured)
+        if reports.writes_focus and is_closed(con, cycle):
+            for view in VIEWS:
+                export(con, cycle, view, folder / pack_file_name(view, cycle))
         write_stamp(folder, inputs)
     return dg.MaterializeResult(metadata={
         "html": dg.MetadataValue.path(str(report.html)),
@@ -96,10 +102,11 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 STAMP_FILE = ".inputs.fingerprint"
 
 
-def report_inputs(con, cycle: str, notes: list[str], api_configured: bool) -> str:
-    """What a pack is made from: the warehouse's content fingerprint, the cycle, the notes, the API switch."""
+def report_inputs(con, cycle: str, notes: list[str], api_configured: bool, focus_exports: bool = False) -> str:
+    """What a pack is made from: the warehouse's content fingerprint, the cycle, the notes, the API
+    switch and whether it holds the FOCUS files."""
     return json.dumps({"warehouse": warehouse_fingerprint(con), "cycle": cycle, "notes": notes,
-                       "api_configured": api_configured}, sort_keys=True)
+                       "api_configured": api_configured, "focus_exports": focus_exports}, sort_keys=True)
 
 
 def read_stamp(folder: Path) -> str | None:

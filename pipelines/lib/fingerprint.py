@@ -29,7 +29,7 @@ def code_version() -> str:
     digest = hashlib.sha256()
     for folder in CODE_FOLDERS:
         for path in sorted((ROOT / folder).rglob("*")):
-            if path.is_file() and path.suffix in {".py", ".sql", ".j2", ".css"}:
+            if path.is_file() and path.suffix in {".py", ".sql", ".csv", ".j2", ".css"}:
                 digest.update(path.relative_to(ROOT).as_posix().encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()

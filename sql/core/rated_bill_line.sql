@@ -175,7 +175,18 @@ final as (
         lines.original_found_in as refund_original_found_in,
         lines.src_object,
         lines.src_member,
-        lines.src_record
+        lines.src_record,
+        -- what the FOCUS exports describe a line with (core.focus_charge), read in this same pass
+        lines.account_name,
+        lines.discount_types,
+        lines.order_type,
+        lines.period_num,
+        lines.period_unit,
+        lines.product_id,
+        lines.spec_desc,
+        lines.usage_type,
+        lines.is_spot,
+        lines.region_name
     from refund_shares as lines
 )
 

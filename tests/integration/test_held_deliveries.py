@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from billrecon.cli import main
-from billrecon.commands import EXIT_HELD
+from billrecon.commands import EXIT_HELD, progress_line
 from pipelines.lib.object_store import file_sha256
 from pipelines.resources import WarehouseResource
 from pipelines.runner import all_assets, run_cycle
@@ -264,6 +264,11 @@ def test_an_unusable_incentive_statement_redelivery_is_held(tmp_path, s3_server,
     _rewrite(s3_server, bucket, key, lambda body: body.split(b"\n", 1)[0] + b"\n")
     outcome = run_cycle(cycle, resources)
     assert outcome.success and "stg_incentive_statement:no_held_delivery" in outcome.failed_checks
+    # a warning check: the command lists it as a finding to review, not as a failed check
+    assert "stg_incentive_statement:no_held_delivery" in outcome.warning_checks
+    assert "stg_incentive_statement:no_held_delivery" not in outcome.error_checks
+    assert "; checks with findings to review: " in progress_line(outcome, 1.0)
+    assert "stg_incentive_statement:no_held_delivery" not in progress_line(outcome, 1.0).split("; checks with")[0]
     lines = statement_lines[0][0]
     assert [row[:4] for row in _held(warehouse)] == [
         (key, "HOLD.LINE_DROP", f"it would remove {lines:,} of {lines:,} statement lines of 2026-08", 0)]

@@ -74,6 +74,8 @@ def test_reports_are_written_for_the_cycle(closed_month):
     customers = [r[0] for r in con.execute(
         "select distinct customer_id from marts.customer_bill_line where bill_cycle = ?", [CYCLE]).fetchall()]
     assert sorted(p.stem for p in (folder / "customer_bills").glob("*.csv")) == sorted(customers)
+    # the FOCUS files are written only when asked (BILLRECON_FOCUS_EXPORTS=1, `billrecon demo`)
+    assert not list(folder.glob("focus_*"))
 
 
 def test_second_run_loads_nothing_and_gives_identical_marts(tmp_path, s3_server, bucket):

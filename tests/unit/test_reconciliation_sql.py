@@ -9,8 +9,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import pytest
 
-from pipelines.lib.sql_models import run_models
 from pipelines.lib.warehouse import ensure_schema
+from tests.unit.warehouse_models import build_every_model
 
 D = Decimal
 CENT = Decimal("0.01")
@@ -56,11 +56,6 @@ def line(con, cycle: str, trade_id: str, bill_type: str, amount: str, service: s
            credit_amount=due, original_order_id="o" if bill_type == "Refund" else None)
 
 
-def reconcile(con, cycle: str) -> None:
-    """Every model of sql/core and sql/marts for the cycle, in the order their SQL reads each other."""
-    run_models(con, cycle)
-
-
 def findings(con, area: str | None = None) -> set[tuple]:
     """(rule, cycle, customer, reference, amount to the cent) of the findings, of one area or all."""
     return {(r[0], r[1], r[2], r[3], None if r[4] is None else str(r[4].quantize(CENT, ROUND_HALF_UP) + 0))
@@ -97,14 +92,14 @@ def test_negative_sums_are_compared_after_rounding_each_side_half_up(con):
     # 10.005 → 10.01 and −1.005 → −1.01 (half-up, away from zero; half-even would give 10.00 and −1.00)
     _partner_bill(con, "2026-09", "10.01", "-1.01")
     _customer_sum(con, "2026-09", "c1", "9.00")
-    reconcile(con, "2026-09")
+    build_every_model(con, "2026-09")
     rows = dict(con.execute("select component, status from marts.partner_bill_tieout").fetchall())
     assert rows == {"consumption": "matched", "refunds": "matched", "adjustments": "matched", "amount_due": "matched"}
     assert not findings(con, "tieout")
 
     con.execute("delete from staging.api_partner_monthly_bill")
     _partner_bill(con, "2026-09", "10.01", "-1.00")   # half a cent from the file's −1.005, a cent once rounded
-    reconcile(con, "2026-09")
+    build_every_model(con, "2026-09")
     rows = {r[0]: r[1:] for r in con.execute("select component, file_amount, api_amount, difference_amount, status "
                                              "from marts.partner_bill_tieout").fetchall()}
     assert rows["refunds"] == (D("-1.005"), D("-1.00"), D("0.005"), "mismatch")
@@ -116,7 +111,7 @@ def test_negative_sums_are_compared_after_rounding_each_side_half_up(con):
 def test_a_cycle_without_a_bill_file_shows_the_api_side_but_raises_nothing(con):
     insert(con, "staging.api_partner_monthly_bill", bill_cycle="2026-10", consume_amount=D(0), refunds=D(0),
            adjustments=D(0), initial_amount_due=D(0))
-    reconcile(con, "2026-10")
+    build_every_model(con, "2026-10")
     rows = con.execute("select status, bill_file_present, file_amount from marts.partner_bill_tieout").fetchall()
     assert rows == [("missing_in_file", False, None)] * 4
     assert not findings(con)
@@ -150,7 +145,7 @@ def test_partner_discounts_on_resale_are_found_per_line_and_per_order_and_discou
     _order_discount(con, "2026-09", "O1", "c1", "607", "2.00")    # the same type twice: one finding
     _order_discount(con, "2026-09", "O1", "c1", "609", "0.50")
     _order_discount(con, "2026-09", "O9", "c9", "607", "4.00")    # a referral customer may get one
-    reconcile(con, "2026-09")
+    build_every_model(con, "2026-09")
     assert findings(con, "discount") == {
         ("DISCOUNT.PARTNER_DISCOUNT_ON_RESALE", "2026-09", "c1", "T-607", "12.50"),
         ("DISCOUNT.PARTNER_DISCOUNT_ON_RESALE", "2026-09", "c1", "O1", "3.25"),
@@ -167,7 +162,7 @@ def test_a_negative_margin_is_found_per_customer_and_service_of_every_cycle_in_t
         bill_file(con, cycle)
         line(con, cycle, f"T-{cycle}", "Expenditure", "100", discount="10")
         line(con, cycle, f"T-{cycle}-b", "Expenditure", "100", service="svc.b")   # list price: margin 0
-        reconcile(con, cycle)
+        build_every_model(con, cycle)
     assert findings(con, "discount") == {("DISCOUNT.NEGATIVE_MARGIN", "2026-08", "c1", "svc.a", "-2.00"),
                                          ("DISCOUNT.NEGATIVE_MARGIN", "2026-09", "c1", "svc.a", "-2.00")}
     expected, actual, message = con.execute(
@@ -233,7 +228,7 @@ def test_only_services_of_policy_0_1_and_13_have_an_expected_incentive(con):
     _statement(con, "2026-09", "svc.two", "5.00")        # policy 2 earns nothing: an extra line
     _statement(con, "2026-09", "svc.one", "7.00", incentive_type="Quarterly rebate")
     _credit(con, "0")
-    reconcile(con, "2026-09")
+    build_every_model(con, "2026-09")
     rows = incentive_rows(con)
     assert rows[("2026-09", "svc.one")][:3] == (D("81.01"), D("81.01"), "matched")
     assert rows[("2026-09", "svc.thirteen")][:3] == (D("0"), D("0"), "matched")
@@ -260,7 +255,7 @@ def test_a_period_is_frozen_by_its_own_statement_and_bill_whichever_month_ran_la
     _credit(con, "321.00", on="2026-10-06")
     before = {}
     for cycle in ("2026-07", "2026-08", "2026-09"):
-        reconcile(con, cycle)
+        build_every_model(con, cycle)
         before[cycle] = incentive_rows(con)[(cycle, "svc.a")]
     rows = incentive_rows(con)
     # each period keeps what it showed when it was closed: the later months change nothing in it
@@ -276,7 +271,7 @@ def test_a_period_is_frozen_by_its_own_statement_and_bill_whichever_month_ran_la
     assert findings(con, "incentive") == {("INCENTIVE.AMOUNT_MISMATCH", "2026-08", None, "svc.a", "1.00")}
 
     _credit(con, "0", on="2026-10-07")   # the partner paid: only the statement's own freeze is left
-    reconcile(con, "2026-09")
+    build_every_model(con, "2026-09")
     rows = incentive_rows(con)
     assert rows[("2026-09", "svc.a")][2:] == ("matched", "matched", None)
     assert rows[("2026-08", "svc.a")][3] == "frozen"
@@ -289,11 +284,11 @@ def test_a_credit_reading_taken_before_the_bill_file_landed_freezes_nothing(con)
     _rate(con, 0, "0.05")
     # the bill file of 2026-09 landed on 2026-10-04 (GMT+8): a reading of the day before shows an older bill
     _credit(con, "500.00", on="2026-10-03")
-    reconcile(con, "2026-09")
+    build_every_model(con, "2026-09")
     assert incentive_rows(con)[("2026-09", "svc.a")][2:] == ("awaiting_statement", "awaiting_statement", None)
 
     _credit(con, "500.00", on="2026-10-04")   # no statement yet, no bill from the API either
-    reconcile(con, "2026-09")
+    build_every_model(con, "2026-09")
     assert incentive_rows(con)[("2026-09", "svc.a")][2:] == (
         "awaiting_statement", "awaiting_statement",
         "the partner bill of 2026-09 was not paid on 2026-10-04: the partner credit showed USD 500.00 due "
@@ -305,12 +300,12 @@ def test_nothing_is_missing_from_a_statement_that_has_not_been_delivered_yet(con
     line(con, "2026-09", "T1", "Expenditure", "200.00")
     _policy(con, "2026-09", "svc.a", 0)
     _rate(con, 0, "0.05")
-    reconcile(con, "2026-09")
+    build_every_model(con, "2026-09")
     assert incentive_rows(con)[("2026-09", "svc.a")][:3] == (D("10.00"), None, "awaiting_statement")
     assert not findings(con, "incentive")
 
     _statement(con, "2026-09", "svc.b", "0.00")   # the statement arrives, without the line of svc.a
-    reconcile(con, "2026-09")
+    build_every_model(con, "2026-09")
     assert incentive_rows(con)[("2026-09", "svc.a")][:3] == (D("10.00"), None, "missing_in_statement")
     assert findings(con, "incentive") == {("INCENTIVE.MISSING_IN_STATEMENT", "2026-09", None, "svc.a", "-10.00"),
                                           ("INCENTIVE.EXTRA_IN_STATEMENT", "2026-09", None, "svc.b", "0.00")}
@@ -322,7 +317,7 @@ def test_without_incentive_policies_the_statement_is_shown_but_not_judged(con):
     _rate(con, 0, "0.05")
     _statement(con, "2026-09", "svc.a", "999.00")
     _statement(con, "2026-09", "svc.b", "5.00")
-    reconcile(con, "2026-09")
+    build_every_model(con, "2026-09")
     rows = con.execute("""select service_type_code, eligible_performance_amount, rate, expected_incentive_amount,
                                  statement_incentive_amount, status from marts.incentive_reconciliation
                           order by service_type_code""").fetchall()
@@ -339,7 +334,7 @@ def test_without_incentive_policies_the_statement_is_shown_but_not_judged(con):
 ])
 def test_expected_dates_count_working_days_of_the_next_month(con, period, reconciliation, payment):
     _statement(con, period, "svc.a", "1.00")
-    reconcile(con, period)
+    build_every_model(con, period)
     dates = con.execute("select expected_reconciliation_date, expected_payment_date "
                         "from marts.incentive_reconciliation").fetchall()
     assert dates == [(dt.date.fromisoformat(reconciliation), dt.date.fromisoformat(payment))]
@@ -385,7 +380,7 @@ def test_budgets_count_forecast_overruns_and_do_not_extrapolate_refunds_or_purch
     _budget(con, "c.refund", "11380.00", "7460.36", budget_type="PACKAGE")
     _usage(con, "2026-10", "2026-10-06", "c.ok", "10.00")
     _budget(con, "c.ok", "500.00", "10.00")
-    reconcile(con, "2026-10")
+    build_every_model(con, "2026-10")
     rows = budget_rows(con)
     assert rows[("2026-10", "c.forecast")] == {
         "budget_used_amount": D("100.00"), "utilisation_ratio": D("0.2"), "threshold_crossed_ratio": D("0"),
@@ -420,7 +415,7 @@ def test_a_closed_month_keeps_its_own_budget_status_and_says_when_its_budgets_we
     _budget(con, "c1", "400.00", "100.00", on="2026-10-06")  # the budget was lowered in October
     _budget(con, "c2", "100.00", "20.00", on="2026-10-06")   # c2 got a budget only in October
     bill_file(con, "2026-09")
-    reconcile(con, "2026-10")
+    build_every_model(con, "2026-10")
     rows = con.execute("""select bill_cycle, customer_id, budget_amount, api_used_amount, mtd_spend_amount,
                                  days_covered, is_closed, budget_snapshot_date, status, note
                           from marts.budget_status order by bill_cycle, customer_id""").fetchall()
@@ -435,7 +430,7 @@ def test_a_closed_month_keeps_its_own_budget_status_and_says_when_its_budgets_we
     # October, so it is not shown as September's
     con.execute("delete from staging.api_budget where snapshot_date = '2026-09-30'")
     _budget(con, "c3", "900.00", "80.00", budget_type="PACKAGE", on="2026-10-06")
-    reconcile(con, "2026-10")
+    build_every_model(con, "2026-10")
     rows = con.execute("""select customer_id, budget_amount, api_used_amount, budget_snapshot_date, status, note
                           from marts.budget_status where bill_cycle = '2026-09' order by customer_id""").fetchall()
     assert rows == [
@@ -459,7 +454,7 @@ def test_a_refund_of_an_unknown_order_raises_one_finding_per_order(con):
     line(con, "2026-09", "R5", "Refund", "-50")
     for refund, order in (("R1", "O1"), ("R2", "O404"), ("R3", "O404"), ("R4", "O1"), ("R5", None)):
         con.execute("update staging.bill_line set original_order_id = ? where trade_id = ?", [order, refund])
-    reconcile(con, "2026-09")
+    build_every_model(con, "2026-09")
     # R2 and R3 refund one unknown order; R4 names O1, but O1 was c1's order, not c2's; R5 names no
     # order (staging's BILL.REFUND_WITHOUT_ORDER says so, not this rule)
     assert findings(con, "discount") == {("REFUND.ORIGINAL_ORDER_UNKNOWN", "2026-09", "c1", "O404", None),

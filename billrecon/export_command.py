@@ -1,0 +1,51 @@
+"""`billrecon export focus`: one closed month of a FOCUS 1.2 view as a CSV or Parquet file (docs/focus.md)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction, month_type) -> None:
+    export = sub.add_parser("export", help="write the warehouse's data in an open format")
+    export_sub = export.add_subparsers(dest="export_format", required=True)
+    focus = export_sub.add_parser(
+        "focus", help="a FOCUS 1.2 cost and usage file of one closed month",
+        description="Write one closed month of a FOCUS 1.2 view: partner (what HUAWEI CLOUD bills the partner, "
+                    "marts.focus_partner_cost) or customer (what the partner bills each customer, "
+                    "marts.focus_customer_billing). The file name's extension chooses the format.")
+    focus.add_argument("--month", type=month_type, required=True, help="bill cycle, YYYY-MM")
+    focus.add_argument("--view", required=True, metavar="partner|customer")
+    focus.add_argument("--out", required=True, metavar="FILE", help="FILE.csv or FILE.parquet")
+    focus.add_argument("--warehouse", metavar="FILE",
+                       help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb)")
+    focus.add_argument("--partner", metavar="ID", help="only this partner's rows (the partner HUAWEI CLOUD bills)")
+
+
+def run(args) -> int:
+    """Only reads the warehouse (a read-only connection), so it takes no lease: a run writing
+    meanwhile holds the file, and the connection is refused with one line (exit 2)."""
+    import duckdb
+
+    from billrecon.commands import UserError, check_request, warehouse_path
+    from pipelines.lib.focus import FocusExportError, export
+    from pipelines.lib.warehouse import NotAWarehouse, WarehouseBusy, connect
+
+    warehouse = warehouse_path(args)
+    # the month is checked against the warehouse's own months below, which names the closed ones
+    check_request(None, warehouse, None)
+    if not warehouse.is_file():
+        raise UserError(f"warehouse {warehouse} does not exist; pass --warehouse FILE or run "
+                        f"`billrecon run --month {args.month}` first")
+    try:
+        con = connect(warehouse, read_only=True)
+    except (duckdb.Error, WarehouseBusy, NotAWarehouse) as exc:
+        raise UserError(f"cannot open warehouse {warehouse}: {str(exc).strip().splitlines()[0]}") from None
+    try:
+        written = export(con, args.month, args.view, Path(args.out), args.partner)
+    except FocusExportError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        con.close()
+    print(f"{written.path}: {written.rows} rows ({args.view} view, {args.month})")
+    return 0
