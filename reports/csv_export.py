@@ -90,10 +90,12 @@ def _header_line(names: list[str]) -> bytes:
 
 
 def write_table_csv(
-    directory: Path, con: duckdb.DuckDBPyConnection, export: marts.TableExport, bill_cycle: str
+    directory: Path, con: duckdb.DuckDBPyConnection, export: marts.TableExport, bill_cycle: str,
+    file_name: str | None = None,
 ) -> Path:
-    """Write every column of ``export``'s rows for the cycle to ``<directory>/<name>.csv``."""
-    path = directory / f"{export.name}.csv"
+    """Write every column of ``export``'s rows for the cycle to ``<directory>/<file_name>``
+    (default ``<name>.csv``)."""
+    path = directory / (file_name or f"{export.name}.csv")
     columns = marts.table_columns(con, export.table)
     with atomic_output_path(path) as temp_path, temp_path.open("wb") as handle:
         handle.write(_header_line(columns))

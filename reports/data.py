@@ -31,6 +31,8 @@ DATA_QUALITY_TABLE = "marts.data_quality"
 FINDINGS_TABLE = "audit.findings"
 QUARANTINE_TABLE = "audit.quarantine"
 RESTATEMENT_TABLE = "marts.restatement"
+JOURNAL_TABLE = "marts.accounting_journal"
+CHART_TABLE = "marts.chart_of_accounts"
 
 # Sums of customer_monthly_expenditure shown per cycle, per customer and per service.
 EXPENDITURE_MONEY_COLUMNS = (
@@ -144,6 +146,15 @@ RESTATEMENT = TableExport(
     where="bill_cycle = ?",
     parameter_count=1,
     leading_order=("restated_at", "customer_id"),
+)
+
+# journal_<cycle>.csv: each customer's entries together, the debit line of a posting before its credit
+ACCOUNTING_JOURNAL = TableExport(
+    name="accounting_journal",
+    table=JOURNAL_TABLE,
+    where="bill_cycle = ?",
+    parameter_count=1,
+    leading_order=("customer_id", "entry", "credit_amount"),
 )
 
 CSV_EXPORTS = (CUSTOMER_MONTHLY_EXPENDITURE, CUSTOMER_BILL_LINE, DATA_QUALITY, FINDINGS, QUARANTINE,

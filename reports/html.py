@@ -7,7 +7,7 @@ jinja2's ``select_autoescape`` decides by file extension and would not recognise
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -102,9 +102,10 @@ def template_environment() -> jinja2.Environment:
 
 def render_month_close_html(
     data: MonthCloseData, reconciliation: ReconciliationData, notes: Sequence[str],
-    companion_files: Sequence[str],
+    companion_files: Sequence[str], customer_documents: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The page as text. ``companion_files`` are the names of the other files of the close."""
+    """The page as text. ``companion_files`` are the names of the other files of the close;
+    ``customer_documents`` one row per billed customer with the relative links to its statement and lines."""
     template = template_environment().get_template(MONTH_CLOSE_TEMPLATE)
     return template.render(
         currency=CURRENCY,
@@ -130,6 +131,7 @@ def render_month_close_html(
         rows_balance=rows_balance,
         margin_ratio=margin_ratio,
         companion_files=list(companion_files),
+        customer_documents=list(customer_documents),
         recon=reconciliation,
         recon_tables=sorted(reconciliation.present_tables),
         findings_reason=(None if FINDINGS_TABLE in reconciliation.present_tables
@@ -144,10 +146,10 @@ def render_month_close_html(
 
 def write_month_close_html(
     path: Path, data: MonthCloseData, reconciliation: ReconciliationData, notes: Sequence[str],
-    companion_files: Sequence[str],
+    companion_files: Sequence[str], customer_documents: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
     """Render the page and write it to ``path`` (UTF-8, atomically)."""
-    html = render_month_close_html(data, reconciliation, notes, companion_files)
+    html = render_month_close_html(data, reconciliation, notes, companion_files, customer_documents)
     return write_html(path, html)
 
 

@@ -6,7 +6,10 @@
 - ``month_close_<cycle>.xlsx``: the workbook finance works in;
 - ``<mart>.csv`` for each exported table, for import elsewhere, the reconciliation marts included
   when the warehouse has them (``reconciliation_findings.csv``, ``partner_bill_tieout.csv``, …);
-- ``customer_bills/<customer id>.csv``: each customer's lines at the partner's price.
+- ``journal_<cycle>.csv``: the month's accounting journal (marts.accounting_journal), when the
+  warehouse has it;
+- ``customer_bills/<customer id>.csv``: each customer's lines at the partner's price, and beside it
+  ``<customer id>.pdf``, the customer's statement.
 
 The same warehouse content always gives byte-identical files: nothing depends on the clock, the
 machine's time zone or query order. Each file is replaced atomically.
@@ -23,7 +26,9 @@ import duckdb
 
 from reports import data as marts
 from reports.csv_export import write_customer_bills, write_table_csv
+from reports.customer_statements import write_customer_statements
 from reports.html import write_month_close_html
+from reports.journal import chart_note, has_journal, journal_file_name, write_journal_csv
 from reports.reconciliation import load_reconciliation_data, reconciliation_exports
 from reports.xlsx import write_month_close_workbook
 
@@ -41,13 +46,18 @@ class MonthCloseReport:
     """Mart (or audit table) name -> its CSV export, e.g. ``"customer_bill_line"``."""
     customer_bills: Mapping[str, Path]
     """Customer id -> that customer's bill CSV."""
+    customer_statements: Mapping[str, Path]
+    """Customer id -> that customer's PDF statement."""
+    journal: Path | None
+    """``journal_<cycle>.csv``; None when the warehouse has no accounting journal."""
     has_lines: bool
     """False for a cycle without bill lines (the report still exists and says so)."""
 
     @property
     def paths(self) -> list[Path]:
         """Every file written, in a stable order (for run metadata and logs)."""
-        return [self.html, self.xlsx, *self.csv_by_mart.values(), *self.customer_bills.values()]
+        return [self.html, self.xlsx, *self.csv_by_mart.values(), *([self.journal] if self.journal else []),
+                *self.customer_bills.values(), *self.customer_statements.values()]
 
 
 def render_month_close(
@@ -80,6 +90,9 @@ def render_month_close(
     # No transaction of our own around the reads: a failed BEGIN inside the caller's open
     # transaction would abort it, and DuckDB cannot tell us whether one is open. The pipeline
     # renders after the marts are committed, with a single writer (docs/architecture.md#reliability-rules).
+    journal_present = has_journal(con)
+    if journal_present and (note := chart_note(con, bill_cycle)):
+        notes.append(note)
     data = marts.load_month_close_data(con, bill_cycle)
     reconciliation = load_reconciliation_data(con, bill_cycle, api_configured)
     recon_exports = reconciliation_exports(reconciliation.present_tables)
@@ -92,10 +105,13 @@ def render_month_close(
     # the largest export and the customer bills come from one pass over the month's lines
     csv_by_mart[marts.CUSTOMER_BILL_LINE.name], customer_bills = write_customer_bills(out_dir, con, bill_cycle)
     csv_by_mart = {export.name: csv_by_mart[export.name] for export in (*marts.CSV_EXPORTS, *recon_exports)}
+    customer_statements = write_customer_statements(con, bill_cycle, customer_bills)
+    journal = write_journal_csv(out_dir, con, bill_cycle) if journal_present else None
     # The page last: it lists the other files, and a reader who sees it can find them all.
     write_month_close_html(
         html_path, data, reconciliation, notes,
-        companion_files=[xlsx_path.name, *csv_names, "customer_bills/"],
+        companion_files=[xlsx_path.name, *csv_names, *([journal.name] if journal else []), "customer_bills/"],
+        customer_documents=customer_documents(data, out_dir, customer_bills, customer_statements),
     )
     return MonthCloseReport(
         bill_cycle=bill_cycle,
@@ -103,8 +119,25 @@ def render_month_close(
         xlsx=xlsx_path,
         csv_by_mart=csv_by_mart,
         customer_bills=customer_bills,
+        customer_statements=customer_statements,
+        journal=journal,
         has_lines=data.has_lines,
     )
+
+
+def customer_documents(data: marts.MonthCloseData, out_dir: Path, customer_bills: Mapping[str, Path],
+                       customer_statements: Mapping[str, Path]) -> list[dict]:
+    """One row per billed customer, largest bill first: its name, total due and the links (relative
+    to the pack's folder) to its statement and its lines."""
+    rows = []
+    for customer in data.customers:
+        bill = customer_bills.get(customer["customer_id"])
+        if bill is None:
+            continue
+        statement = customer_statements.get(customer["customer_id"])
+        rows.append({**customer, "lines": bill.relative_to(out_dir).as_posix(),
+                     "statement": statement.relative_to(out_dir).as_posix() if statement else None})
+    return rows
 
 
 def validate_bill_cycle(bill_cycle: str) -> None:

@@ -123,6 +123,22 @@ def usage_member_name(month: str, export_date: str, seq: int) -> str:
 
 CUSTOMER_DISCOUNTS_KEY = "agreements/customer_discounts.csv"
 INCENTIVE_RATES_KEY = "agreements/incentive_rates.csv"
+CHART_OF_ACCOUNTS_KEY = "agreements/chart_of_accounts.csv"
+
+# docs/journal.md#chart-of-accounts: the sandbox partner's ledger, six-digit codes of its own, so the
+# demo's journal shows the partner's codes rather than the defaults. (account, code, name)
+SANDBOX_CHART_OF_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
+    ("customer_receivable", "112201", "Accounts receivable – cloud customers"),
+    ("coupons_and_vouchers", "112305", "HUAWEI CLOUD coupons, vouchers and stored-value cards"),
+    ("incentive_receivable", "122110", "Incentives receivable – HUAWEI CLOUD"),
+    ("huawei_payable", "220201", "Accounts payable – HUAWEI CLOUD"),
+    ("revenue", "600101", "Revenue – cloud resale"),
+    ("customer_refunds", "600102", "Revenue – cloud resale refunds"),
+    ("incentive_income", "605101", "Vendor incentives – HUAWEI CLOUD"),
+    ("cost_of_sales", "640101", "Cost of sales – HUAWEI CLOUD"),
+    ("cost_refunds", "640102", "Cost of sales – HUAWEI CLOUD refunds"),
+    ("billing_adjustments", "640109", "Cost of sales – HUAWEI CLOUD billing adjustments"),
+)
 
 # docs/formats.md#incentive-statement, in file order: (canonical name, English header). Finance
 # exports it in English only.

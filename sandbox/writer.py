@@ -22,10 +22,12 @@ import polars as pl
 
 from .formats import (
     BILL_TYPE_ZH,
+    CHART_OF_ACCOUNTS_KEY,
     CUSTOMER_DISCOUNTS_KEY,
     GROUND_TRUTH_KEY,
     INCENTIVE_RATES_KEY,
     INCENTIVE_STATEMENT_HEADERS,
+    SANDBOX_CHART_OF_ACCOUNTS,
     bill_archive_key,
     bill_member_name,
     header_names,
@@ -68,7 +70,8 @@ def write_world(world: World, out_dir: Path, compresslevel: int = DEFAULT_COMPRE
         write_csv_archive(path, members, mtime=_usage_export_time(export_date), compresslevel=compresslevel)
         written.append(path)
     for key, frame in ((CUSTOMER_DISCOUNTS_KEY, world.customer_discounts),
-                       (INCENTIVE_RATES_KEY, world.incentive_rates), *statements):
+                       (INCENTIVE_RATES_KEY, world.incentive_rates), (CHART_OF_ACCOUNTS_KEY, chart_of_accounts()),
+                       *statements):
         path = out_dir / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(frame_to_csv(frame, bom=cfg.utf8_bom))
@@ -150,3 +153,8 @@ def _usage_export_time(export_date: str) -> int:
     """Daily usage files are generated between 12:00 and 20:00 GMT+8."""
     day = dt.datetime.strptime(export_date, "%Y%m%d")
     return int(day.replace(hour=14, tzinfo=_GMT8).timestamp())
+
+
+def chart_of_accounts() -> pl.DataFrame:
+    """The sandbox partner's agreements/chart_of_accounts.csv (docs/formats.md#chart-of-accounts)."""
+    return pl.DataFrame(SANDBOX_CHART_OF_ACCOUNTS, schema=["account", "account_code", "account_name"], orient="row")

@@ -83,6 +83,9 @@ INCENTIVE_RATE_HEADERS: dict[str, tuple[str, ...]] = {
     c: (c,) for c in ("incentive_type", "policy_code", "rate", "valid_from", "valid_to")
 }
 
+# docs/formats.md#chart-of-accounts: agreements/chart_of_accounts.csv, canonical names as headers.
+CHART_OF_ACCOUNTS_HEADERS: dict[str, tuple[str, ...]] = {c: (c,) for c in ("account", "account_code", "account_name")}
+
 # Enumerations whose values arrive in the file language: map them to one canonical spelling.
 BILL_TYPE_VALUES = {
     "Expenditure": "Expenditure", "消费": "Expenditure",

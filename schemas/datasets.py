@@ -125,4 +125,14 @@ INCENTIVE_RATE = DatasetSpec(
     ),
 )
 
+CHART_OF_ACCOUNTS = DatasetSpec(
+    name="chart_of_account",
+    headers=aliases.CHART_OF_ACCOUNTS_HEADERS,
+    columns=(
+        ColumnSpec("account", required=True),
+        ColumnSpec("account_code", required=True),
+        ColumnSpec("account_name", required=True),
+    ),
+)
+
 MONEY_COLUMNS_BILL = tuple(c.name for c in BILL_LINE.columns if c.kind == "money")

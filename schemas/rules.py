@@ -73,6 +73,10 @@ RULES: dict[str, Rule] = {r.rule_id: r for r in [
     Rule("AGREEMENT.DATE_ORDER", "reject", "valid_to is before valid_from", "correct the agreement file"),
     Rule("AGREEMENT.INCENTIVE_RATE_RANGE", "reject", "incentive rate is outside 0..1",
          "correct agreements/incentive_rates.csv"),
+    Rule("CHART.UNKNOWN_ACCOUNT", "reject", "account is not one of the journal's accounts (docs/journal.md#chart-of-accounts)",
+         "correct agreements/chart_of_accounts.csv; until then the default code of the account applies"),
+    Rule("CHART.DUPLICATE_ACCOUNT", "reject", "account is mapped twice in the chart of accounts",
+         "keep one row per account in agreements/chart_of_accounts.csv; the first row applies"),
     Rule("STATEMENT.PERIOD_MISMATCH", "reject", "reconciliation period differs from the month in the file name",
          "re-export the statement of that period; the line is not counted in either period"),
     # HUAWEI CLOUD's arithmetic: loaded, reported as findings

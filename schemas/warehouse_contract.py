@@ -102,6 +102,10 @@ RESTATED_AT = Column("restated_at", "when the re-delivery was loaded", TIMESTAMP
 TRADE_ID = Column("trade_id", "HUAWEI CLOUD's trade (bill line) id")
 RESOURCE_ID = Column("resource_id", "the resource's id")
 RULE_ID = Column("rule_id", "the rule's stable id (schemas/rules.py)")
+ACCOUNT = Column("account", "the journal's account, e.g. revenue, customer_receivable, huawei_payable")
+ACCOUNT_NAME = Column("account_name", "the account's name in the partner's ledger")
+ACCOUNT_SECTION = Column("section", "margin (revenue and cost of sales), outside_margin (incentives, HUAWEI "
+                                    "CLOUD's adjustments) or balance_sheet")
 
 # The columns of every reconciliation finding (marts.reconciliation_findings, marts.discount_audit).
 FINDING_COLUMNS = (
@@ -447,6 +451,39 @@ TABLES: tuple[Table, ...] = (
         Column("source_id", "the issuing partner; null = issued by HUAWEI CLOUD"),
         Column("plan_name", "the coupon plan's name"),
         Column("snapshot_date", "date of the coupons API snapshot", DATE_GMT8),
+    ),
+    _table(
+        "marts.accounting_journal", "bill_cycle × customer × entry × account",
+        "The month's double-entry lines for the partner's ledger, per customer (docs/journal.md): every "
+        "posting one debit and one credit line of equal amount, with the account's code and name from the "
+        "chart of accounts (marts.chart_of_accounts).",
+        BILL_CYCLE,
+        Column("partner_id", "on a customer's lines its partner (a reseller for a reseller's customer); on "
+                             "the incentive line the partner's own id, null when the BSS API's reseller list "
+                             "cannot tell it"),
+        Column("customer_id", "HUAWEI CLOUD customer account id; null on the incentive line"),
+        CUSTOMER_NAME,
+        Column("entry", "the posting: sale, customer_refund, cost, huawei_refund, coupons, adjustment or "
+                        "incentive"),
+        ACCOUNT,
+        Column("account_code", "the account's code in the partner's ledger (the default chart's when "
+                               "agreements/chart_of_accounts.csv does not map it)"),
+        ACCOUNT_NAME,
+        ACCOUNT_SECTION,
+        Column("debit_amount", "the line's debit (0 on a credit line; never negative)", USD),
+        Column("credit_amount", "the line's credit (0 on a debit line; never negative)", USD),
+        Column("memo", "what the posting is, in words"),
+    ),
+    _table(
+        "marts.chart_of_accounts", "one journal account",
+        "The ledger code and name each account of marts.accounting_journal posts to, from the partner's "
+        "agreements/chart_of_accounts.csv or, for an account it does not map, the default chart of "
+        "docs/journal.md (a view).",
+        ACCOUNT,
+        Column("account_code", "the account's code in the partner's ledger"),
+        ACCOUNT_NAME,
+        ACCOUNT_SECTION,
+        Column("source", "the chart file (object key) the code comes from, or default"),
     ),
     _table(
         "marts.focus_partner_cost", "one bill line (Expenditure, Refund, Adjustment) of a closed bill cycle",

@@ -2,7 +2,9 @@
 their SQL: conformed facts and dimensions."""
 
 from pipelines.assets.models import ModelHooks
+from pipelines.lib.chart_of_accounts import CHART_OF_ACCOUNTS_KEY
 from pipelines.lib.fingerprint import UpTo
+from pipelines.lib.journal import chart_source
 
 BILL_LINE_SKIPPED_NOTE = ("inputs unchanged since the last build (same code, bill files, agreements, API orders "
                           "and commercial discounts): not rebuilt")
@@ -51,6 +53,15 @@ def _refunds_still_built(con, bill_cycle: str, built: dict) -> bool:
                                         [bill_cycle]).fetchone()[0] == built["refund_lines"]
 
 
+def _chart_metadata(context, con, cycle: str, rows: int) -> dict:
+    """The accounts of the journal and how many take their default code (docs/journal.md)."""
+    sources = chart_source(con)
+    if sources["default"]:
+        context.log.warning(f"{sources['default']} of {rows} accounts take the default code: "
+                            f"{CHART_OF_ACCOUNTS_KEY} does not map them")
+    return {"accounts": rows, "default_accounts": sources["default"]}
+
+
 MODEL_HOOKS = {
     "core.customer_discount_rule": ModelHooks(metadata=lambda context, con, cycle, rows: {"rules": rows}),
     "core.refund_original_order": ModelHooks(
@@ -58,4 +69,5 @@ MODEL_HOOKS = {
     # a view: counting its lines here would rate every line once more; customer_monthly_expenditure
     # counts the lines without an agreement where it aggregates them anyway
     "core.rated_bill_line": ModelHooks(**BILL_LINE_HOOKS),
+    "core.chart_of_accounts": ModelHooks(metadata=_chart_metadata),
 }

@@ -6,8 +6,11 @@ import dagster as dg
 
 from pipelines.assets.core import BILL_LINE_HOOKS
 from pipelines.assets.models import ModelCheck, ModelHooks
+from pipelines.lib.journal import expenditure_margin, journal_imbalances, journal_margin
 
 TOTALS_TIE = "totals_equal_staged_lines"
+BALANCED = "debits_equal_credits"
+MARGIN_TIE = "margin_equals_expenditure"
 
 # mart column -> (bill type, staging expression) it must equal when summed over the cycle
 _TIE_OUT = {
@@ -72,6 +75,22 @@ def _restatement_metadata(context, con, cycle: str, rows: int) -> dict:
     return {"rows": rows, "amount_due_delta_this_cycle": str(delta)}
 
 
+def _journal_metadata(context, con, cycle: str, rows: int) -> dict:
+    debits = con.execute("select coalesce(sum(debit_amount), 0) from marts.accounting_journal "
+                         "where bill_cycle = ?", [cycle]).fetchone()[0]
+    return {"lines": rows, "debits": str(debits), "margin": str(journal_margin(con, cycle))}
+
+
+def _journal_balanced(con, cycle: str, metadata: dict) -> tuple[bool, dict]:
+    imbalances = journal_imbalances(con, cycle)
+    return not imbalances, {"imbalances": dg.MetadataValue.json(imbalances)}
+
+
+def _journal_margin_ties(con, cycle: str, metadata: dict) -> tuple[bool, dict]:
+    implied, mart = journal_margin(con, cycle), expenditure_margin(con, cycle)
+    return implied == mart, {"journal_margin": str(implied), "expenditure_margin": str(mart)}
+
+
 MODEL_HOOKS = {
     "marts.customer_monthly_expenditure": ModelHooks(
         **BILL_LINE_HOOKS,
@@ -83,4 +102,13 @@ MODEL_HOOKS = {
     ),
     "marts.data_quality": ModelHooks(metadata=_data_quality_metadata),
     "marts.restatement": ModelHooks(metadata=_restatement_metadata),
+    # docs/journal.md: the ledger takes the journal only when both hold
+    "marts.accounting_journal": ModelHooks(
+        metadata=_journal_metadata,
+        checks=(ModelCheck(BALANCED, "Debits equal credits for the month, for every partner.",
+                           dg.AssetCheckSeverity.ERROR, _journal_balanced, blocking=True),
+                ModelCheck(MARGIN_TIE, "The margin the journal implies equals "
+                                       "marts.customer_monthly_expenditure's margin.",
+                           dg.AssetCheckSeverity.ERROR, _journal_margin_ties, blocking=True)),
+    ),
 }

@@ -14,14 +14,15 @@ from pipelines.lib.fingerprint import warehouse_fingerprint
 from pipelines.lib.focus import MART_TABLES as FOCUS_TABLES, VIEWS, export, is_closed, pack_file_name
 from pipelines.lib.publish import publish
 from reports.daily_flash import render_daily_flash
-from reports.data import BILL_LINE_TABLE, DATA_QUALITY_TABLE, EXPENDITURE_TABLE, RESTATEMENT_TABLE
+from reports.data import (BILL_LINE_TABLE, CHART_TABLE, DATA_QUALITY_TABLE, EXPENDITURE_TABLE, JOURNAL_TABLE,
+                          RESTATEMENT_TABLE)
 from reports.flash_data import DAILY_SPEND_TABLE, newest_export_date
 from reports.month_close import render_month_close
 from reports.reconciliation import BUDGET_TABLE, RECONCILIATION_TABLES
 
 # the model tables each report reads, as the reports name them: the report assets' upstream
-MONTH_CLOSE_READS = (EXPENDITURE_TABLE, BILL_LINE_TABLE, DATA_QUALITY_TABLE, RESTATEMENT_TABLE, *RECONCILIATION_TABLES,
-                     *FOCUS_TABLES)
+MONTH_CLOSE_READS = (EXPENDITURE_TABLE, BILL_LINE_TABLE, DATA_QUALITY_TABLE, RESTATEMENT_TABLE, JOURNAL_TABLE,
+                     CHART_TABLE, *RECONCILIATION_TABLES, *FOCUS_TABLES)
 DAILY_FLASH_READS = (DAILY_SPEND_TABLE, EXPENDITURE_TABLE, BUDGET_TABLE)
 
 NOT_THE_OPEN_MONTH = "not the open month"
@@ -55,12 +56,14 @@ def report_notes(bss: BssApiResource, bill_file_present: bool, bill_cycle: str, 
 
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
           deps=[model_key(table) for table in MONTH_CLOSE_READS],
-          kinds={"html", "excel", "csv", "parquet"})
+          kinds={"html", "excel", "csv", "pdf", "parquet"})
 def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        reports: ReportsResource, bss_api: BssApiResource) -> dg.MaterializeResult:
-    """The month-close pack of the cycle under `<reports>/<bill_cycle>/`.
+    """The month-close pack of the cycle under `<reports>/<bill_cycle>/`, with the accounting journal
+    (`journal_<cycle>.csv`) and one bill (CSV) and statement (PDF) per customer in `customer_bills/`.
 
     Grain: one pack per bill cycle. Source: marts.customer_monthly_expenditure, marts.customer_bill_line,
+    marts.accounting_journal, marts.chart_of_accounts,
     marts.data_quality, audit.findings, audit.quarantine, and the reconciliation marts (tie-outs, discount
     audit, incentives, budgets, coupons, reconciliation_findings), each section saying so when its mart is absent.
     With BILLRECON_FOCUS_EXPORTS=1 (on in `billrecon demo`), a closed month's pack also holds its two FOCUS
@@ -89,6 +92,8 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         "html": dg.MetadataValue.path(str(report.html)),
         "xlsx": dg.MetadataValue.path(str(report.xlsx)),
         "customer_bills": len(report.customer_bills),
+        "customer_statements": len(report.customer_statements),
+        "journal": dg.MetadataValue.path(str(report.journal)) if report.journal else "no accounting journal",
         "notes": dg.MetadataValue.json(notes),
         "unchanged": False,
     })

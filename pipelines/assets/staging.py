@@ -9,7 +9,10 @@ import duckdb
 
 from pipelines.assets.landing import landed_agreements, landed_bill_file, landed_usage_exports
 from pipelines.assets.tables import stages
-from pipelines.lib.holds import Gauge, HeldDelivery, agreements_gauge, bill_file_gauge, stage_or_hold
+from pipelines.lib.chart_of_accounts import CHART_OF_ACCOUNTS_KEY, stage_chart_of_accounts
+from pipelines.lib.holds import (
+    Gauge, HeldDelivery, agreements_gauge, bill_file_gauge, chart_of_accounts_gauge, stage_or_hold,
+)
 from pipelines.lib.landing import Delivery, current_delivery
 from pipelines.lib.staging import (
     StageResult, parse_usage_key, stage_bill_delivery, stage_customer_discounts, stage_usage_delivery,
@@ -22,7 +25,8 @@ ROWS_ADD_UP = "rows_read_equal_loaded_plus_quarantined"
 VALIDATION = "validation_findings"
 NOT_HELD = "no_held_delivery"
 # the sources whose re-delivery is compared with what it replaces, and held when it cannot be trusted
-HELD_SOURCE_ASSETS = {"stg_bill_lines", "stg_customer_discounts", "stg_incentive_statement", "stg_incentive_rates"}
+HELD_SOURCE_ASSETS = {"stg_bill_lines", "stg_customer_discounts", "stg_incentive_statement", "stg_incentive_rates",
+                      "stg_chart_of_accounts"}
 
 
 def staging_check_specs(asset_name: str) -> list[dg.AssetCheckSpec]:
@@ -180,6 +184,22 @@ def stg_customer_discounts(context: dg.AssetExecutionContext, warehouse: Warehou
     return stage_agreement_file(context, warehouse, "agreements/customer_discounts.csv", "stg_customer_discounts",
                                 stage_customer_discounts, agreements_gauge(),
                                 when_missing="every customer is billed at list price", skipped="no agreements file")
+
+
+@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
+          check_specs=staging_check_specs("stg_chart_of_accounts"), kinds={"duckdb", "polars"},
+          metadata=stages("staging.chart_of_account"))
+def stg_chart_of_accounts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The partner's ledger code and name per journal account (staging.chart_of_account).
+
+    Grain: one account. Source: the newest delivery of agreements/chart_of_accounts.csv. Without it,
+    the default chart of docs/journal.md applies. A re-delivery that cannot be read, or would drop
+    more than the allowed share of the accounts it maps now, is held (audit.held_deliveries).
+    """
+    return stage_agreement_file(context, warehouse, CHART_OF_ACCOUNTS_KEY, "stg_chart_of_accounts",
+                                stage_chart_of_accounts, chart_of_accounts_gauge(),
+                                when_missing="the journal uses the default chart of accounts",
+                                skipped="no chart of accounts file")
 
 
 def stage_agreement_file(context: dg.AssetExecutionContext, warehouse: WarehouseResource, key: str, asset: str,

@@ -282,6 +282,11 @@ def incentive_rates_gauge() -> Gauge:
     return Gauge("incentive rates", "billing keeps the rates", measure, measure)
 
 
+def chart_of_accounts_gauge() -> Gauge:
+    measure = _count("select count(*), null from staging.chart_of_account")
+    return Gauge("accounts of the chart", "the journal keeps the chart", measure, measure)
+
+
 def agreements_gauge() -> Gauge:
     """Agreements are measured on the bill lines they price: the (customer, service, resource, date)
     keys that match a rule now, and, after staging, how many lines of those keys would match none."""

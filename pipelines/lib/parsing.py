@@ -183,7 +183,8 @@ def type_columns(frame: pl.DataFrame, spec: DatasetSpec, may_hold_nul: bool = Tr
         bad, good = frame.clear(), frame
     # the first failing check of a row names its rule, in column order
     problem = pl.coalesce([pl.when(failed.fill_null(False)).then(pl.struct(rule_id=pl.lit(rule_id), reason=message))
-                           for failed, rule_id, message in checks]) if checks else pl.lit(None)
+                           for failed, rule_id, message in checks]) if checks else \
+        pl.lit(None, dtype=pl.Struct({"rule_id": pl.Utf8, "reason": pl.Utf8}))  # text columns only: no parse checks
     bad = bad.with_columns(problem.alias("_problem"))
     quarantined = _quarantine_rows(bad, spec, pl.col("_problem").struct.field("rule_id"),
                                    pl.col("_problem").struct.field("reason"))

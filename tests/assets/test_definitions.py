@@ -22,7 +22,7 @@ EXPECTED_GROUPS = {
     "landing": {"landed_bill_file", "landed_usage_exports", "landed_agreements", "landed_incentive_statement",
                 *(f"landed_api_{name}" for name in API_DATASETS)},
     "staging": {"stg_bill_lines", "stg_usage_lines", "stg_customer_discounts", "stg_incentive_statement",
-                "stg_incentive_rates", *(f"stg_api_{name}" for name in API_DATASETS)},
+                "stg_incentive_rates", "stg_chart_of_accounts", *(f"stg_api_{name}" for name in API_DATASETS)},
     # one asset per model file; focus_seeds writes the tables of the data files in sql/seeds
     "core": {f"core_{path.stem}" for path in (SQL / "core").glob("*.sql")} | {"focus_seeds"},
     "marts": {path.stem for path in (SQL / "marts").glob("*.sql")},
@@ -50,6 +50,8 @@ def test_blocking_checks_guard_the_money():
     specs = {(s.asset_key.to_user_string(), s.name): s for a in defs.assets for s in a.check_specs}
     assert specs[("stg_bill_lines", "rows_read_equal_loaded_plus_quarantined")].blocking
     assert specs[("customer_monthly_expenditure", "totals_equal_staged_lines")].blocking
+    assert specs[("accounting_journal", "debits_equal_credits")].blocking
+    assert specs[("accounting_journal", "margin_equals_expenditure")].blocking
     for name in API_DATASETS:
         assert specs[(f"stg_api_{name}", "rows_read_equal_loaded_plus_quarantined")].blocking
 
@@ -104,8 +106,8 @@ def test_dagster_yaml_queues_warehouse_writers_one_at_a_time(tmp_path):
 def test_a_held_delivery_fails_a_warning_check_on_each_source_that_can_be_held():
     specs = {(s.asset_key.to_user_string(), s.name): s for a in defs.assets for s in a.check_specs}
     held_checks = sorted(asset for asset, name in specs if name == "no_held_delivery")
-    assert held_checks == ["stg_bill_lines", "stg_customer_discounts", "stg_incentive_rates",
-                           "stg_incentive_statement"]
+    assert held_checks == ["stg_bill_lines", "stg_chart_of_accounts", "stg_customer_discounts",
+                           "stg_incentive_rates", "stg_incentive_statement"]
     # the month keeps its previous delivery: nothing downstream has to wait for the check
     assert not [a for a in held_checks if specs[(a, "no_held_delivery")].blocking]
     thresholds = resources_from_env({"BILLRECON_HOLD_MAX_LINE_DROP_PERCENT": "35"})["warehouse"]
@@ -139,6 +141,10 @@ def test_model_assets_depend_on_what_their_sql_reads():
     staging = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()
                if key.to_user_string().startswith("stg_")}
     assert parents(defs, "restatement") == {"stg_bill_lines"}
+    # the journal's models are assets by being files
+    assert parents(defs, "core_chart_of_accounts") == {"stg_chart_of_accounts"}
+    assert parents(defs, "accounting_journal") == {"customer_monthly_expenditure", "incentive_reconciliation",
+                                                   "core_chart_of_accounts", "stg_api_resellers"}
     # the tables of the data files in sql/seeds map to the asset that writes them
     assert parents(defs, "core_focus_charge") == {"core_rated_bill_line", "core_focus_billing_period", "focus_seeds",
                                                   "stg_bill_lines", "stg_api_resellers"}

@@ -464,7 +464,7 @@ def test_rendering_twice_gives_identical_files(warehouse, tmp_path):
     warehouse.execute("SET TimeZone = 'Asia/Shanghai'")
     second = render_month_close(warehouse, CYCLE, tmp_path / "b", notes=["note"])
     first_files, second_files = _file_bytes(tmp_path / "a"), _file_bytes(tmp_path / "b")
-    assert len(first_files) == 6 + 2 + 3  # csv exports, html + xlsx, three bills
+    assert len(first_files) == 6 + 2 + 3 + 3  # csv exports, html + xlsx, three bills and their statements
     assert first_files == second_files
     assert [p.name for p in first.paths] == [p.name for p in second.paths]
 

@@ -90,7 +90,8 @@ def test_different_seed_gives_different_files(written, tmp_path):
 def test_layout_of_written_files(world, written):
     expected = {bill_archive_key(m) for m in world.closed_months}
     expected |= {usage_archive_key(m, d) for m, d in world.usage_exports}
-    expected |= {"agreements/customer_discounts.csv", "agreements/incentive_rates.csv", "ground_truth.json"}
+    expected |= {"agreements/customer_discounts.csv", "agreements/incentive_rates.csv",
+                 "agreements/chart_of_accounts.csv", "ground_truth.json"}
     expected |= {f"incentives/incentive_statement_{m.replace('-', '')}.csv" for m in world.closed_months}
     assert set(all_bytes(written)) == expected
     assert world.closed_months == ["2026-08", "2026-09", "2026-10"]

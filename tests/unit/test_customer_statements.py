@@ -1,0 +1,77 @@
+"""Customer statements rendered from an in-memory warehouse and read back with pypdf: the total is
+the exact sum rounded, Chinese names come back as text, a long statement breaks over pages with its
+header repeated, a customer with only refunds says it had no usage."""
+
+import re
+from decimal import Decimal
+
+import duckdb
+import pytest
+from pypdf import PdfReader
+
+from pipelines.lib.sql_models import run_model
+from pipelines.lib.warehouse import ensure_schema
+from reports.customer_statements import write_customer_statements
+from tests.unit.test_sql_models import add_line
+
+CYCLE = "2026-09"
+
+
+@pytest.fixture
+def con():
+    con = duckdb.connect()
+    ensure_schema(con)
+    return con
+
+
+def render(con, tmp_path, customers):
+    run_model(con, "core", "customer_discount_rule")
+    run_model(con, "core", "refund_original_order", CYCLE)  # prices the refunds
+    run_model(con, "core", "rated_bill_line", CYCLE)
+    run_model(con, "marts", "customer_monthly_expenditure", CYCLE)
+    run_model(con, "marts", "customer_bill_line")
+    folder = tmp_path / "customer_bills"
+    folder.mkdir()
+    bills = {customer: folder / f"{customer}.csv" for customer in customers}
+    for path in bills.values():
+        path.write_text("lines\n", encoding="utf-8")
+    (folder / "gone.pdf").write_bytes(b"%PDF of a customer no longer billed")
+    return write_customer_statements(con, CYCLE, bills)
+
+
+def text_of(path):
+    reader = PdfReader(path)
+    return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_the_total_is_the_exact_sum_rounded_and_chinese_names_read_back(con, tmp_path):
+    # three groups of 0.005 each: every row shows 0.01, the total 0.015 shows 0.02 (half-up)
+    for record, resource in enumerate(("res.a", "res.b", "res.c"), start=1):
+        add_line(con, record, "c1", "svc.ecs", resource, "2026-09-03", "Expenditure", "0.005", "0", "0.005")
+    con.execute("update staging.bill_line set customer_name = '深圳市博远信息技术有限公司', "
+                "resource_type_name = upper(resource_type_code)")
+    written = render(con, tmp_path, ["c1"])
+    assert sorted(written) == ["c1"] and not (tmp_path / "customer_bills" / "gone.pdf").exists()
+    pages, text = text_of(written["c1"])
+    assert pages == 1
+    assert re.search(r"Total due\s*USD 0\.02", text)
+    assert text.count("0.01") == 6  # list price and charge of each of the three rows
+    assert "深圳市博远信息技术有限公司" in text and "2026-09 (01 Sep 2026 – 30 Sep 2026, GMT+8)" in text
+    assert "Issued by" in text and "p0" in text
+
+
+def test_a_long_statement_breaks_over_pages_and_refunds_stand_apart(con, tmp_path):
+    for record in range(1, 91):
+        add_line(con, record, "c1", "svc.ecs", f"res.{record:03d}", "2026-09-03", "Expenditure", "10", "0", "10")
+    add_line(con, 91, "c1", "svc.ecs", "res.001", "2026-09-20", "Refund", "-4", "0", "-4", original="T1")
+    add_line(con, 92, "c2", "svc.obs", "res.bucket", "2026-09-20", "Refund", "-2.5", "0", "-2.5")
+    con.execute("update staging.bill_line set resource_type_name = resource_type_code")
+    written = render(con, tmp_path, ["c1", "c2"])
+    pages, text = text_of(written["c1"])
+    assert pages >= 2 and f"page {pages} of {pages}" in text
+    assert text.count("Resource type") == pages + 1  # the usage table's header on every page, and the refunds'
+    assert re.search(r"Total usage\s+90\s+900\.00\s+900\.00", text)
+    assert re.search(r"Total refunds\s+1\s+-4\.00\s+-4\.00", text)
+    assert re.search(r"Total due\s*USD 896\.00", text)
+    _, only_refunds = text_of(written["c2"])
+    assert "No usage this month." in only_refunds and re.search(r"Total due\s*USD -2\.50", only_refunds)
