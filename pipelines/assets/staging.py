@@ -12,7 +12,11 @@ from pipelines.assets.tables import stages
 from pipelines.lib.holds import Gauge, HeldDelivery, agreements_gauge, bill_file_gauge, stage_or_hold
 from pipelines.lib.landing import Delivery, current_delivery
 from pipelines.lib.staging import (
-    StageResult, parse_usage_key, stage_bill_delivery, stage_customer_discounts, stage_usage_delivery,
+    StageResult,
+    parse_usage_key,
+    stage_bill_delivery,
+    stage_customer_discounts,
+    stage_usage_delivery,
 )
 from pipelines.lib.warehouse import transaction
 from pipelines.partitions import bill_cycle_partitions
