@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: demo test test-fast lint bench dev readme clean
+.PHONY: demo test test-fast lint lint-fix bench dev readme clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/sqlfluff lint --processes 2 sql
 	$(BIN)/lint-imports
+
+# what the linters can fix themselves (import order, unused imports, SQL capitalisation); then `make lint`
+lint-fix: $(TEST_STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/sqlfluff fix --processes 2 sql
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
