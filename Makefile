@@ -1,10 +1,12 @@
-# Each target bootstraps .venv from the pinned versions in requirements.lock when it is missing.
+# Each target bootstraps .venv from the pinned versions in requirements.lock when it is missing; the
+# test targets add the `test` extra from requirements-test.lock.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: demo test bench dev readme clean
+.PHONY: demo test test-fast lint lint-fix bench dev readme clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,11 +15,31 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP) requirements-test.lock
+	$(BIN)/pip install --quiet -r requirements-test.lock -c requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e '.[test]'
+	touch $(TEST_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/billrecon demo
 
-test: $(STAMP)
+# lint (Python style and import order, the SQL style, the layering contract in pyproject.toml), then every test
+test: lint
 	$(BIN)/python -m pytest -q
+
+# the unit and asset tests without the `slow` marker (every integration test has it: tests/conftest.py)
+test-fast: $(TEST_STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint --processes 2 sql
+	$(BIN)/lint-imports
+
+# what the linters can fix themselves (import order, unused imports, SQL capitalisation); then `make lint`
+lint-fix: $(TEST_STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/sqlfluff fix --processes 2 sql
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -53,7 +53,7 @@ class RssSampler:
             self.samples.append((time.time(), self.rss_bytes(), times.user + times.system))
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 

@@ -26,9 +26,9 @@ from __future__ import annotations
 import argparse
 import cProfile
 import functools
-import json
 import importlib
 import inspect
+import json
 import pstats
 import sys
 import time

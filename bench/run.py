@@ -38,11 +38,19 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.common import (
-    BILL_CYCLE, DEFAULT_CACHE, DEFAULT_SIZES, REPO_DIR, RESULTS_DIR, WorldSpec, parse_size, size_label, work_dir,
+    BILL_CYCLE,
+    DEFAULT_CACHE,
+    DEFAULT_SIZES,
+    REPO_DIR,
+    RESULTS_DIR,
+    WorldSpec,
+    parse_size,
+    size_label,
+    work_dir,
     world_dir,
 )
 from bench.generate import world_is_current
-from bench.measure import Measurement, run_step
+from bench.measure import run_step
 
 STEPS = ("floor", "billrecon", "noop", "pandas")
 GIB = 1 << 30

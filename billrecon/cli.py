@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
-from pathlib import Path
 
 from billrecon import export_command
 
@@ -52,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     accept = sub.add_parser("accept", help="release a held re-delivery: the next run of its month(s) applies it")
     accept.add_argument("--key", required=True, help="object key of the held delivery, as the run printed it")
     accept.add_argument("--etag", help="the held delivery's ETag (refused if another one is held)")
-    accept.add_argument("--warehouse", help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb)")
+    accept.add_argument("--warehouse",
+                        help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb)")
 
     report = sub.add_parser("report", help="render the month-close pack of a cycle from the warehouse")
     report.add_argument("--month", type=_month, required=True)

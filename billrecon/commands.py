@@ -170,7 +170,8 @@ def _demo(args, warehouse: Path, world_dir: Path, started: float) -> int:
         client = make_s3_client(s3.endpoint_url, s3.access_key, s3.secret_key)
         keys = upload_tree(client, bucket, world_dir)
         print(f"[2/4] local S3 server at {s3.endpoint_url}: {len(keys)} objects in bucket {bucket}")
-        print(f"      BSS API emulator at {bss.endpoint_url} (signed calls, paging, throttling at the documented rates)")
+        print(f"      BSS API emulator at {bss.endpoint_url} "
+              "(signed calls, paging, throttling at the documented rates)")
         resources = {
             "object_store": ObjectStoreResource(endpoint_url=s3.endpoint_url, bucket=bucket,
                                                 access_key=s3.access_key, secret_key=s3.secret_key),
@@ -352,8 +353,8 @@ def accept(args) -> int:
 def report(args) -> int:
     from pipelines.lib.warehouse import connect
     from pipelines.settings import resources_from_env, setting
-    from pipelines.assets.reports import report_notes
     from reports.month_close import render_month_close
+    from reports.notes import bill_file_loads, report_notes
 
     resources = resources_from_env()
     warehouse = Path(args.warehouse or setting("warehouse", "path"))
@@ -364,10 +365,8 @@ def report(args) -> int:
     with writing(warehouse):  # a run writing meanwhile holds the file, and would write the same pack
         con = connect(warehouse, read_only=True)
         try:
-            loads, lines_read = con.execute(
-                "select count(*), coalesce(sum(rows_read), 0) from audit.loads where source = 'customerBill' "
-                "and bill_cycle = ?", [args.month]).fetchone()
-            notes = report_notes(resources["bss_api"], loads > 0, args.month, lines_read)
+            loads, lines_read = bill_file_loads(con, args.month)
+            notes = report_notes(resources["bss_api"].configured, loads > 0, args.month, lines_read)
             written = render_month_close(con, args.month, out_dir / args.month, notes)
         finally:
             con.close()
@@ -376,11 +375,12 @@ def report(args) -> int:
 
 
 def sandbox_serve(args) -> int:
+    import tempfile
+
     from sandbox.bss import BssEmulator
     from sandbox.objectstore import LocalS3Server, make_s3_client, upload_tree
     from sandbox.world import generate_world
     from sandbox.writer import write_world
-    import tempfile
 
     world = generate_world(_world_config(args))
     with tempfile.TemporaryDirectory(prefix="billrecon-world-") as tmp:

@@ -6,7 +6,7 @@ import os
 import sys
 import tempfile
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 LOGS_FOLDER = "logs"
@@ -18,7 +18,7 @@ def write_failure_log(warehouse: Path | None, line: str, details: str) -> Path |
     """Write the log under `<warehouse folder>/logs/`, or under the system's temporary folder when
     there is no warehouse or its folder cannot be written (a read-only or full disk is one of the
     failures it reports); None when neither can."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     name = f"billrecon-{stamp}-{os.getpid()}.log"
     text = "\n".join([f"billrecon {' '.join(sys.argv[1:])}", f"failed: {line}", "", details, ""])
     folders = [Path(tempfile.gettempdir()) / "billrecon-logs"]

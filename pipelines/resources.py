@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
 from pipelines.lib.bss import BssConnection, RetryPolicy
-from pipelines.lib.holds import HoldThresholds
 from pipelines.lib.failures import describe
+from pipelines.lib.holds import HoldThresholds
 from pipelines.lib.lease import WarehouseLease, hold_lease
+from pipelines.lib.object_store import InboxObjectStore, ObjectStore, S3ObjectStore
 from pipelines.lib.publish import remove_abandoned_copies
 from pipelines.lib.staging import SPOOL_PREFIX, MemberLimits
-from pipelines.lib.object_store import InboxObjectStore, ObjectStore, S3ObjectStore
 from pipelines.lib.warehouse import connect, ensure_schema
 from reports.files import remove_abandoned_temp_files
 
@@ -45,12 +45,12 @@ def expected_failures() -> Iterator[None]:
 class ObjectStoreResource(dg.ConfigurableResource):
     """The partner's OBS bucket over the S3 API, or a local inbox folder with the same key layout."""
 
-    endpoint_url: Optional[str] = None
+    endpoint_url: str | None = None
     bucket: str = "billrecon"
-    access_key: Optional[str] = None
-    secret_key: Optional[str] = None
+    access_key: str | None = None
+    secret_key: str | None = None
     region: str = "ap-southeast-1"
-    inbox_dir: Optional[str] = None
+    inbox_dir: str | None = None
 
     def store(self) -> ObjectStore:
         if self.inbox_dir:
@@ -71,8 +71,8 @@ class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse file and the folder of landed source objects beside it."""
 
     path: str = "warehouse/billrecon.duckdb"
-    landing_dir: Optional[str] = None
-    published_path: Optional[str] = None
+    landing_dir: str | None = None
+    published_path: str | None = None
     memory_limit: str = "4GB"
     threads: int = 2
     max_member_bytes: int = 1 << 30
@@ -82,8 +82,8 @@ class WarehouseResource(dg.ConfigurableResource):
     hold_max_lines_losing_agreement: int = HoldThresholds.max_lines_losing_agreement
     lease_timeout_seconds: int = 1800  # how long a run waits for the run that is writing the warehouse
 
-    _lease_hold: Optional[contextlib.ExitStack] = PrivateAttr(default=None)
-    _lease: Optional[WarehouseLease] = PrivateAttr(default=None)
+    _lease_hold: contextlib.ExitStack | None = PrivateAttr(default=None)
+    _lease: WarehouseLease | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """A run holds the warehouse lease from before its first step to after its last (one writer
@@ -177,15 +177,15 @@ class BssApiResource(dg.ConfigurableResource):
     The keys arrive as EnvVar (BILLRECON_BSS_AK / _SK) and go only into the SDK's credentials: no
     message, log line, metadata entry or snapshot is ever built from them."""
 
-    endpoint: Optional[str] = None
-    access_key: Optional[str] = None
-    secret_key: Optional[str] = None
-    domain_id: Optional[str] = None
+    endpoint: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    domain_id: str | None = None
     timeout_seconds: int = 60          # read timeout of one call
     max_attempts: int = 6              # per call, the first try included
     max_retry_seconds: int = 300       # a call stops retrying once this much time has passed
     backoff_base_seconds: float = 0.5  # first retry waits about this long, then doubling (capped, jittered)
-    page_size: Optional[int] = None    # smaller pages than each dataset's documented maximum
+    page_size: int | None = None    # smaller pages than each dataset's documented maximum
 
     @property
     def configured(self) -> bool:

@@ -7,7 +7,6 @@ import dagster as dg
 from pipelines.jobs import nightly_job
 from pipelines.partitions import bill_cycle_partitions
 
-
 DESCRIPTION = ("Every night at 02:00 GMT+8, refreshes the open month (the newest bill cycle): pulls the BSS "
                "partner APIs, lands the newest daily usage export, and rebuilds the month-to-date marts, "
                "budgets, coupons and the daily flash report. Closed months are left to the bill-file sensor.")

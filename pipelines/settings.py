@@ -88,7 +88,7 @@ def resources_from_env(environ: os._Environ | dict | None = None) -> dict[str, d
     for key, fields in SETTINGS.items():
         values = {field: dg.EnvVar(var) for field, var in fields.items() if environ.get(var)}
         cls = _CLASSES[key]
-        for field, value in list(values.items()):
+        for field in list(values):
             if _is_int(key, field):
                 values[field] = dg.EnvVar.int(fields[field])
         built[key] = cls(**values)

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 from typing import IO
 
 import duckdb
@@ -145,8 +144,8 @@ def write_customer_bills(
     return table_path, folder.written
 
 
-def _write_batch_to_bills(batch: pl.DataFrame, ready: pl.DataFrame, bill: "_OpenBill | None",
-                          folder: "_BillFolder") -> "_OpenBill | None":
+def _write_batch_to_bills(batch: pl.DataFrame, ready: pl.DataFrame, bill: _OpenBill | None,
+                          folder: _BillFolder) -> _OpenBill | None:
     """Append a batch's lines to the customers' bills; returns the bill still open at its end.
 
     The batch is ordered by customer, so each customer's lines are one run of rows. The batch is
@@ -210,7 +209,7 @@ class _BillFolder:
     written: dict[str, Path] = field(default_factory=dict)
     drop_behind: DropBehindFiles = field(default_factory=DropBehindFiles)
 
-    def open(self, customer_id: str | None) -> "_OpenBill":
+    def open(self, customer_id: str | None) -> _OpenBill:
         path = self.directory / f"{_stem(self.stems, customer_id)}.csv"
         self.written[customer_id] = path
         return _OpenBill(customer_id, path, self.header, self.drop_behind)

@@ -1,9 +1,9 @@
 """Reading what the daily flash report of the open month shows.
 
 Month to date is the newest daily usage export of the month (list price, indicative: the bill
-file closes the month), as ``marts.daily_spend`` sums it per customer, service and day. The export of day N holds usage up to day
-N − 1, so it covers ``min(N − 1, days in month)`` days (an export dated in the next month covers
-the whole month).
+file closes the month), as ``marts.daily_spend`` sums it per customer, service and day. The export
+of day N holds usage up to day N − 1, so it covers ``min(N − 1, days in month)`` days (an export
+dated in the next month covers the whole month).
 
 The comparison is against the same days of the previous month, per customer: from the previous
 cycle's bill file (Expenditure lines' list price, GMT+8 trade dates in the window, the mart's

@@ -1,16 +1,16 @@
 """How values from the warehouse are shown to people and written to files.
 
-The warehouse keeps money as DECIMAL(20,8) per line and DECIMAL(38,8) per sum. People read it rounded to cents with thousands
-separators; machine-readable exports (CSV) keep every stored digit. Rounding happens only here,
+The warehouse keeps money as DECIMAL(20,8) per line and DECIMAL(38,8) per sum. People read it rounded
+to cents with thousands separators; machine-readable exports (CSV) keep every stored digit. Rounding happens only here,
 at display time, and always half-up (the convention on invoices), never banker's rounding.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal
-from typing import Iterable
 
 CURRENCY = "USD"
 
@@ -83,7 +83,7 @@ def format_exact(value: Decimal | None) -> str:
 def format_utc_minute(value: datetime) -> str:
     """An instant for people: UTC to the minute, ``2026-04-05 03:00 UTC``."""
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -150,7 +150,7 @@ def utc_timestamp_text(value: datetime) -> str:
     """
     if value.tzinfo is None:
         return value.isoformat(sep=" ")
-    return value.astimezone(timezone.utc).isoformat(sep=" ")
+    return value.astimezone(UTC).isoformat(sep=" ")
 
 
 # HUAWEI CLOUD's partner billing runs on Beijing time, which has no daylight saving.

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 from reports import charts
+from reports.codes import INCENTIVE_POLICIES, incentive_policy_name
 from reports.data import (
     EXPENDITURE_COUNT_COLUMNS,
     EXPENDITURE_MONEY_COLUMNS,
@@ -25,14 +26,12 @@ from reports.data import (
     TOP_CUSTOMER_LIMIT,
     MonthCloseData,
 )
-from reports.codes import INCENTIVE_POLICIES, incentive_policy_name
 from reports.files import atomic_output_path
 from reports.formatting import (
-    break_points,
     CHANGE_BASE_MINIMUM,
     CURRENCY,
+    break_points,
     format_change_percent,
-    money_sum,
     format_count,
     format_counted,
     format_exact,
@@ -44,6 +43,7 @@ from reports.formatting import (
     is_negative,
     margin_ratio,
     meter_percent,
+    money_sum,
     pill_class,
     status_text,
 )

@@ -31,6 +31,7 @@ from reports.files import atomic_output_path
 from reports.formatting import CURRENCY, margin_ratio
 from reports.reconciliation import ReconciliationData, ReconciliationReader, load_reconciliation_data
 from reports.summary import data_quality_alerts, rows_balance, statement_lines
+from reports.verdict import Verdict, month_close_verdict
 from reports.xlsx_reconciliation import reconciliation_summary_lines, write_reconciliation_sheets
 from reports.xlsx_tables import (
     CellKind,
@@ -39,13 +40,12 @@ from reports.xlsx_tables import (
     field,
     set_print_layout,
     spreadsheet_text,
-    write_cell,
-    write_table,
     worded,
+    write_cell,
     write_note,
+    write_table,
     write_total_row,
 )
-from reports.verdict import Verdict, month_close_verdict
 
 SHEET_SUMMARY = "Summary"
 SHEET_CUSTOMERS = "Customers"

@@ -22,8 +22,8 @@ from xlsxwriter.worksheet import Worksheet
 from reports.codes import incentive_policy_label
 from reports.formatting import CURRENCY
 from reports.reconciliation import (
-    AREA_TITLES,
     AMOUNT_FIRST_ORDER,
+    AREA_TITLES,
     BUDGET,
     BUDGET_TABLE,
     COMPONENT_LABELS,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -19,8 +19,8 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from reports.formatting import GMT8, status_text, utc_timestamp_text
-from schemas.warehouse_contract import column_note
 from reports.safety import neutralise_spreadsheet_text
+from schemas.warehouse_contract import column_note
 
 MONEY_FORMAT = "#,##0.00"
 COUNT_FORMAT = "#,##0"
@@ -53,7 +53,7 @@ DATE_FORMATS: dict[str, str] = {
     "datetime_utc": "yyyy-mm-dd hh:mm:ss",
     "datetime_gmt8": "yyyy-mm-dd hh:mm:ss",
 }
-_DATE_ZONES = {"datetime_utc": timezone.utc, "datetime_gmt8": GMT8}
+_DATE_ZONES = {"datetime_utc": UTC, "datetime_gmt8": GMT8}
 
 _DEFAULT_WIDTHS: dict[str, float] = {
     "text": 22, "money": 15, "count": 10, "ratio": 10, "rate": 10, "exact": 14,
@@ -234,7 +234,7 @@ def excel_date(value: Any, kind: CellKind) -> date | datetime | None:
             return None
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(_DATE_ZONES.get(kind, timezone.utc)).replace(tzinfo=None)
+            value = value.astimezone(_DATE_ZONES.get(kind, UTC)).replace(tzinfo=None)
         return value.date() if kind == "date" else value
     if isinstance(value, date):
         return value

@@ -204,7 +204,7 @@ class ApiData:
     def as_of_utc(self) -> str:
         return utc_text(self.as_of)
 
-    def prepare(self) -> "ApiData":
+    def prepare(self) -> ApiData:
         """Build every dataset now (otherwise each is built by the first request that needs it,
         which for a large world can take longer than a client's timeout)."""
         for name in ("customers", "resellers", "budgets", "coupons", "coupon_quotas", "orders",

@@ -53,12 +53,12 @@ class LineAmounts:
     def __len__(self) -> int:
         return self.official.size
 
-    def take(self, index: np.ndarray) -> "LineAmounts":
+    def take(self, index: np.ndarray) -> LineAmounts:
         return LineAmounts(self.official[index], self.discount[index], self.truncated[index],
                            self.payments[:, index])
 
     @staticmethod
-    def concat(parts: list["LineAmounts"]) -> "LineAmounts":
+    def concat(parts: list[LineAmounts]) -> LineAmounts:
         return LineAmounts(
             np.concatenate([p.official for p in parts]),
             np.concatenate([p.discount for p in parts]),

@@ -8,7 +8,6 @@ buckets, and everything is gone when the process ends.
 from __future__ import annotations
 
 import logging
-
 from pathlib import Path
 
 import boto3
@@ -46,7 +45,7 @@ class LocalS3Server:
             raise RuntimeError("the server is not running; call start() first")
         return f"http://{self.host}:{self._port}"
 
-    def start(self) -> "LocalS3Server":
+    def start(self) -> LocalS3Server:
         if self._server is not None:
             return self
         # werkzeug logs every request at INFO even with verbose=False; the demo's output is for people
@@ -67,7 +66,7 @@ class LocalS3Server:
         """A boto3 S3 client for this server."""
         return make_s3_client(self.endpoint_url, self.access_key, self.secret_key)
 
-    def __enter__(self) -> "LocalS3Server":
+    def __enter__(self) -> LocalS3Server:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:

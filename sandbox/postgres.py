@@ -2,7 +2,7 @@
 DuckLake catalog: `initdb` + `pg_ctl` on a free port, stopped and deleted afterwards.
 
 The binaries are the machine's PostgreSQL (/usr/lib/postgresql/<version>/bin, the newest present) or,
-where the machine has none, the ones bundled in the `pgserver` wheel of requirements.lock;
+where the machine has none, the ones bundled in the `pgserver` wheel of requirements-test.lock;
 `BILLRECON_POSTGRES_BIN` names another folder. PostgreSQL refuses to run as root, so as root the
 cluster belongs to the unprivileged user `nobody` and every server command runs as that user.
 
@@ -43,7 +43,7 @@ def find_bin_dir() -> Path:
     where = f"{BIN_VARIABLE}={configured}" if configured else "/usr/lib/postgresql/*/bin or the pgserver wheel"
     raise PostgresUnavailable(
         f"no PostgreSQL binaries (initdb, pg_ctl, postgres, psql) in {where}: install the pinned pgserver "
-        f"wheel (requirements.lock) or the machine's postgresql package, or set {BIN_VARIABLE} to their folder")
+        f"wheel (requirements-test.lock) or the machine's postgresql package, or set {BIN_VARIABLE} to their folder")
 
 
 def machine_bin_dirs() -> list[Path]:
@@ -90,7 +90,7 @@ class LocalPostgresServer:
             raise RuntimeError("the server is not running; call start() first")
         return f"host={self.host} port={self.port} user={SUPERUSER} dbname={database}"
 
-    def start(self) -> "LocalPostgresServer":
+    def start(self) -> LocalPostgresServer:
         if self.port is not None:
             return self
         self.bin_dir = self.bin_dir or find_bin_dir()
@@ -168,7 +168,7 @@ class LocalPostgresServer:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
 
-    def __enter__(self) -> "LocalPostgresServer":
+    def __enter__(self) -> LocalPostgresServer:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:

@@ -50,7 +50,7 @@ class Subscriptions:
     start_month: np.ndarray       # month index of the New order (may be negative)
     anchor_seconds: np.ndarray    # offset of the order time inside its month (day ≤ 28)
 
-    def head(self, count: int) -> "Subscriptions":
+    def head(self, count: int) -> Subscriptions:
         """The first `count` subscriptions."""
         arrays = (getattr(self, f.name)[:count] for f in fields(self) if f.name != "table")
         return Subscriptions(self.table.head(count), *arrays)

@@ -86,7 +86,8 @@ class WorldConfig:
         if not 0 <= self.history_months < self.closed_months:
             raise ValueError("history_months must be ≥ 0 and leave at least one closed month with a bill file")
         if self.history_months and self.anomalies:
-            raise ValueError("anomalies are planted in every closed month: plant them in a world without history_months")
+            raise ValueError("anomalies are planted in every closed month: "
+                             "plant them in a world without history_months")
 
 
 K = TypeVar("K", bound=Hashable)
@@ -123,7 +124,7 @@ class LazyFrames(Mapping[K, pl.DataFrame]):
             raise KeyError(key)
         self._cache[key] = frame
 
-    def restricted(self, keys: list[K]) -> "LazyFrames[K]":
+    def restricted(self, keys: list[K]) -> LazyFrames[K]:
         """A view on some of the keys that shares this mapping's builder and kept frames."""
         view = LazyFrames(keys, self._build)
         view._cache = self._cache

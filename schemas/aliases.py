@@ -60,7 +60,8 @@ USAGE_LINE_HEADERS: dict[str, tuple[str, str]] = {c: BILL_LINE_HEADERS[c] for c 
 
 # Partner-kept agreement files use the canonical names as headers.
 CUSTOMER_DISCOUNT_HEADERS: dict[str, tuple[str, ...]] = {
-    c: (c,) for c in ("customer_id", "service_type_code", "resource_type_code", "discount_rate", "valid_from", "valid_to")
+    c: (c,)
+    for c in ("customer_id", "service_type_code", "resource_type_code", "discount_rate", "valid_from", "valid_to")
 }
 
 # docs/formats.md#incentive-statement: finance exports the incentive statement from Partner Center, in English only.

@@ -20,7 +20,7 @@ MONEY_MEASURE_ID = 1   # every v2 amount is in major units of the currency (docs
 # inherited from a base shared by several models under its method name for all but the first model.
 CHECK_RULES = {
     "API.MONEY_UNIT": "API.MONEY_UNIT", "amounts_in_major_units": "API.MONEY_UNIT",
-    "API.DISCOUNT_RATIO": "API.ENUM", "ratio_between_zero_and_one": "API.ENUM",
+    "discount_ratio_between_zero_and_one": "API.ENUM", "ratio_between_zero_and_one": "API.ENUM",
 }
 
 

@@ -44,7 +44,7 @@ class ApiBusinessDiscountModel(ApiRecord):
     effective_time: UTC_TIME = pa.Field(nullable=True)
     expire_time: UTC_TIME = pa.Field(nullable=True)
 
-    @pa.dataframe_check(name="API.DISCOUNT_RATIO")
+    @pa.dataframe_check(name="discount_ratio_between_zero_and_one")
     def ratio_between_zero_and_one(cls, data: pa.PolarsData) -> pl.LazyFrame:
         ratio = pl.col("discount_ratio")
         return data.lazyframe.select(ratio.is_null() | ((ratio >= pl.lit(0, MONEY)) & (ratio <= pl.lit(1, MONEY))))

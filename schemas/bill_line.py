@@ -6,8 +6,8 @@ holds HUAWEI CLOUD's arithmetic (a failure is a finding; the row stays loaded).
 
 from __future__ import annotations
 
-import polars as pl
 import pandera.polars as pa
+import polars as pl
 
 from schemas.aliases import BILL_TYPE_VALUES, ORDER_TYPE_VALUES, PERIOD_UNIT_VALUES
 from schemas.rules import TRADE_TIME_TOLERANCE_DAYS

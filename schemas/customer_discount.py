@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import polars as pl
 import pandera.polars as pa
+import polars as pl
 
 from schemas.checks import RATE, rate_in_unit_interval, validity_in_order
-
 
 
 class CustomerDiscountModel(pa.DataFrameModel):

@@ -6,8 +6,9 @@ the pandera models (schemas/bill_line.py, ...) then check the typed frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 from schemas import aliases
 

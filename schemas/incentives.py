@@ -3,12 +3,11 @@ and the partner programme's rebate rates (docs/formats.md#incentive-rates)."""
 
 from __future__ import annotations
 
-import polars as pl
 import pandera.polars as pa
-
-from schemas.checks import RATE, rate_in_unit_interval, validity_in_order
+import polars as pl
 
 from schemas.aliases import STATEMENT_STATUS_VALUES
+from schemas.checks import RATE, rate_in_unit_interval, validity_in_order
 
 MONEY = pl.Decimal(20, 8)
 

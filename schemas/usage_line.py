@@ -5,8 +5,8 @@ Usage exports are indicative (month-to-date views, budgets), so no identities ar
 
 from __future__ import annotations
 
-import polars as pl
 import pandera.polars as pa
+import polars as pl
 
 MONEY = pl.Decimal(20, 8)
 

@@ -3,10 +3,20 @@ started once per session, and a fresh database in it per test."""
 
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 
 from sandbox.postgres import LocalPostgresServer
+
+INTEGRATION = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every integration test runs the real parts (S3 server, BSS emulator, the pipeline): slow."""
+    for item in items:
+        if INTEGRATION in item.path.parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,7 @@ def _landing_asset(dataset: ApiDataset) -> dg.AssetsDefinition:
             context.log.info(f"{dataset.name}: {SKIPPED}")
             return dg.MaterializeResult(metadata={"note": SKIPPED})
         cycle = _cycle_of(dataset, context.partition_key)
-        started_at = dt.datetime.now(dt.timezone.utc)
+        started_at = dt.datetime.now(dt.UTC)
 
         def retrying(route: str, failure, attempt: int, wait: float) -> None:
             request = f" (request id {failure.request_id})" if failure.request_id else ""
@@ -80,7 +80,7 @@ def _landing_asset(dataset: ApiDataset) -> dg.AssetsDefinition:
                 "route": failed.route, "error_code": failed.error_code or "", "request_id": failed.request_id or "",
                 "requests": api.stats.requests,
             }) from None
-        fetched_at = dt.datetime.now(dt.timezone.utc)
+        fetched_at = dt.datetime.now(dt.UTC)
         with warehouse.connect() as con:
             snapshot = save_snapshot(con, warehouse.landing_path, pulled, started_at=started_at, fetched_at=fetched_at,
                                      requests=api.stats.requests, retries=api.stats.retries, load_id=context.run_id)

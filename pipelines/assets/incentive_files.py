@@ -7,13 +7,22 @@ import dagster as dg
 
 from pipelines.assets.landing import land_prefix, landed_agreements
 from pipelines.assets.staging import (
-    already_staged, audit_totals, stage_agreement_file, stage_unless_held, staging_check_specs, staging_result,
+    already_staged,
+    audit_totals,
+    stage_agreement_file,
+    stage_unless_held,
+    staging_check_specs,
+    staging_result,
 )
-from pipelines.lib.holds import incentive_rates_gauge, statement_gauge
 from pipelines.assets.tables import stages, writes
+from pipelines.lib.holds import incentive_rates_gauge, statement_gauge
 from pipelines.lib.landing import current_delivery
 from pipelines.lib.statements import (
-    INCENTIVE_RATES_KEY, STATEMENT_SOURCE, stage_incentive_rates, stage_incentive_statement, statement_key,
+    INCENTIVE_RATES_KEY,
+    STATEMENT_SOURCE,
+    stage_incentive_rates,
+    stage_incentive_statement,
+    statement_key,
 )
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import ObjectStoreResource, WarehouseResource
@@ -50,7 +59,8 @@ def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: Wareho
             return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement",
                            skipped=f"no incentive statement for {cycle} yet")
         if already_staged(con, STATEMENT_SOURCE, key, delivery.etag, cycle):
-            return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement", skipped="unchanged")
+            return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement",
+                                  skipped="unchanged")
         held = stage_unless_held(context, warehouse, con, delivery, STATEMENT_SOURCE, cycle,
                                  lambda: stage_incentive_statement(con, delivery, cycle, context.run_id),
                                  statement_gauge(cycle))

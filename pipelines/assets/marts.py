@@ -38,8 +38,8 @@ def _expenditure_metadata(context: dg.AssetExecutionContext, con, cycle: str, ro
 
 
 def _mart_rows(con, cycle: str) -> int | None:
-    exists = con.execute("""select count(*) from duckdb_tables()
-                            where schema_name = 'marts' and table_name = 'customer_monthly_expenditure'""").fetchone()[0]
+    exists = con.execute("""select count(*) from duckdb_tables() where schema_name = 'marts'
+                            and table_name = 'customer_monthly_expenditure'""").fetchone()[0]
     if not exists:
         return None
     return con.execute("select count(*) from marts.customer_monthly_expenditure where bill_cycle = ?",

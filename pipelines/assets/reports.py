@@ -8,16 +8,17 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.assets.models import model_key
-from pipelines.partitions import bill_cycle_partitions
-from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource, expected_failures
 from pipelines.lib.fingerprint import warehouse_fingerprint
 from pipelines.lib.focus import MART_TABLES as FOCUS_TABLES, VIEWS, export, is_closed, pack_file_name
 from pipelines.lib.publish import publish
+from pipelines.partitions import bill_cycle_partitions
+from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource, expected_failures
 from reports.daily_flash import render_daily_flash
 from reports.data import (BILL_LINE_TABLE, CHART_TABLE, DATA_QUALITY_TABLE, EXPENDITURE_TABLE, JOURNAL_TABLE,
                           RESTATEMENT_TABLE)
 from reports.flash_data import DAILY_SPEND_TABLE, newest_export_date
 from reports.month_close import render_month_close
+from reports.notes import bill_file_loads, report_notes
 from reports.reconciliation import BUDGET_TABLE, RECONCILIATION_TABLES
 
 # the model tables each report reads, as the reports name them: the report assets' upstream
@@ -26,33 +27,6 @@ MONTH_CLOSE_READS = (EXPENDITURE_TABLE, BILL_LINE_TABLE, DATA_QUALITY_TABLE, RES
 DAILY_FLASH_READS = (DAILY_SPEND_TABLE, EXPENDITURE_TABLE, BUDGET_TABLE)
 
 NOT_THE_OPEN_MONTH = "not the open month"
-
-API_SKIPPED_NOTE = (
-    "BSS partner API not configured (BILLRECON_BSS_ENDPOINT is not set): the tie-outs against HUAWEI "
-    "CLOUD's monthly bill, the discount audit against commercial discounts, incentives, budgets and "
-    "coupons are not part of this pack. Everything fed by the bill files is complete."
-)
-
-
-def bill_file_loads(con, bill_cycle: str) -> tuple[int, int]:
-    """(load rows of the cycle's bill file in audit.loads, rows read from them); (0, 0) until it is delivered."""
-    return con.execute(
-        "select count(*), coalesce(sum(rows_read), 0) from audit.loads where source = 'customerBill' "
-        "and bill_cycle = ?", [bill_cycle]).fetchone()
-
-
-def report_notes(bss: BssApiResource, bill_file_present: bool, bill_cycle: str, lines_read: int = 0) -> list[str]:
-    notes = []
-    if not bill_file_present:
-        notes.append(f"No partner bill file has been delivered for {bill_cycle} yet: the month is open or late "
-                     "(HUAWEI CLOUD delivers it before 12:00 GMT+8 on the 5th of the next month).")
-    elif lines_read == 0:
-        notes.append(f"The partner bill file for {bill_cycle} was delivered but holds no lines (or none that "
-                     "could be read): check the data quality section before closing the month.")
-    if not bss.configured:
-        notes.append(API_SKIPPED_NOTE)
-    return notes
-
 
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
           deps=[model_key(table) for table in MONTH_CLOSE_READS],
@@ -73,7 +47,7 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     with warehouse.connect() as con:
         reports.remove_abandoned_files()
         loads, lines_read = bill_file_loads(con, cycle)
-        notes = report_notes(bss_api, loads > 0, cycle, lines_read)
+        notes = report_notes(bss_api.configured, loads > 0, cycle, lines_read)
         for note in notes:
             context.log.warning(note)
         folder = reports.cycle_dir(cycle)

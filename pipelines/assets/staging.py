@@ -15,7 +15,11 @@ from pipelines.lib.holds import (
 )
 from pipelines.lib.landing import Delivery, current_delivery
 from pipelines.lib.staging import (
-    StageResult, parse_usage_key, stage_bill_delivery, stage_customer_discounts, stage_usage_delivery,
+    StageResult,
+    parse_usage_key,
+    stage_bill_delivery,
+    stage_customer_discounts,
+    stage_usage_delivery,
 )
 from pipelines.lib.warehouse import transaction
 from pipelines.partitions import bill_cycle_partitions

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import tarfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 # A member larger than this is refused before it is read (a decompression bomb stops here).
 DEFAULT_MAX_MEMBER_BYTES = 1 << 30

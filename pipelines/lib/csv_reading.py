@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 import polars as pl
 import pyarrow as pa

@@ -13,7 +13,7 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -117,4 +117,4 @@ def record_build(con: duckdb.DuckDBPyConnection, model: str, bill_cycle: str, fi
                  metadata: dict) -> None:
     con.execute("delete from audit.model_builds where model = ? and bill_cycle = ?", [model, bill_cycle])
     con.execute("insert into audit.model_builds values (?, ?, ?, ?, ?)",
-                [model, bill_cycle, fingerprint, json.dumps(metadata, sort_keys=True), datetime.now(timezone.utc)])
+                [model, bill_cycle, fingerprint, json.dumps(metadata, sort_keys=True), datetime.now(UTC)])

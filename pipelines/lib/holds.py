@@ -12,9 +12,9 @@ the same key ends the hold. A first delivery (nothing to replace) is never held.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -187,7 +187,7 @@ def hold_message(object_key: str, etag: str, reason: str, keeps: str, replaced: 
 def _record_hold(con, delivery: Delivery, source: str, bill_cycle: str | None, gauge: Gauge, replaced: Replaced,
                  result: StageResult, hold: Hold) -> HeldDelivery:
     message = hold_message(delivery.object_key, delivery.etag, hold.reason, gauge.keeps, replaced, hold.rule_id)
-    held_at = datetime.now(timezone.utc)
+    held_at = datetime.now(UTC)
     rejected = sum(1 for m in result.members if m.status == "rejected")
     first_error = next((m.first_error for m in result.members if m.first_error), None)
     con.execute(
@@ -210,7 +210,7 @@ def _end_holds(con, object_key: str, newer_etag: str, released_by: str) -> None:
     con.execute(
         """update audit.held_deliveries set released_at = ?, released_by = ?
            where object_key = ? and etag <> ? and released_at is null""",
-        [datetime.now(timezone.utc), released_by, object_key, newer_etag])
+        [datetime.now(UTC), released_by, object_key, newer_etag])
 
 
 _HELD_COLUMNS = "source, object_key, etag, bill_cycle, rule_id, reason, message, held_at"
@@ -252,7 +252,7 @@ def release(con: duckdb.DuckDBPyConnection, object_key: str, etag: str | None, r
         con.execute(
             """update audit.held_deliveries set released_at = ?, released_by = ?
                where object_key = ? and etag = ? and released_at is null""",
-            [datetime.now(timezone.utc), released_by, object_key, found[0].etag])
+            [datetime.now(UTC), released_by, object_key, found[0].etag])
     return found[0]
 
 

@@ -23,8 +23,9 @@ import os
 import random
 import re
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import duckdb
@@ -82,7 +83,7 @@ class LakeSettings:
                             "(and BILLRECON_LAKE_S3_ENDPOINT for OBS or another S3-compatible store)")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "LakeSettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> LakeSettings:
         """From BILLRECON_WAREHOUSE (ducklake:postgres:<conninfo>), BILLRECON_LAKE_DATA_PATH and, for a
         bucket, BILLRECON_LAKE_S3_ENDPOINT / _ACCESS_KEY / _SECRET_KEY / _REGION. Call at run time."""
         environ = os.environ if environ is None else environ

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -57,7 +57,7 @@ def _fetch(con, store: ObjectStore, info, landing_dir: Path, record: bool) -> De
         os.replace(tmp, final)  # atomic: a crash leaves either no copy or a whole one
     finally:
         tmp.unlink(missing_ok=True)
-    landed_at = datetime.now(timezone.utc)
+    landed_at = datetime.now(UTC)
     size = final.stat().st_size
     if record:
         con.execute(

@@ -17,10 +17,10 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 from pipelines.lib.failures import ActionableError
 
@@ -102,7 +102,7 @@ class WarehouseLease:
 
     def _write_holder(self) -> None:
         record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                             "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}).encode()
+                             "since": datetime.now(UTC).isoformat(timespec="seconds")}).encode()
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, record, 0)
 

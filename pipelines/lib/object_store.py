@@ -6,7 +6,7 @@ import functools
 import hashlib
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -84,7 +84,7 @@ class InboxObjectStore:
                 # a file's content identity plays the ETag's part: same bytes, same tag
                 tag = _content_tag(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
                 found.append(ObjectInfo(key, tag, stat.st_size,
-                                        datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)))
+                                        datetime.fromtimestamp(stat.st_mtime, tz=UTC)))
         return found
 
     def download(self, key: str, dest: Path) -> None:

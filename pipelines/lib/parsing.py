@@ -8,11 +8,9 @@ rows_read = rows_loaded + rows_quarantined.
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
 
 import numpy as np
 import pandera.errors
@@ -20,7 +18,14 @@ import pandera.polars as pa
 import polars as pl
 
 from pipelines.lib.csv_reading import (  # noqa: F401  (re-exported: callers catch MemberRejected here)
-    QUARANTINE_SCHEMA, UTF8_BOM, MemberRejected, NotUtf8, check_header, header_row, read_raw_csv, records,
+    QUARANTINE_SCHEMA,
+    UTF8_BOM,
+    MemberRejected,
+    NotUtf8,
+    check_header,
+    header_row,
+    read_raw_csv,
+    records,
     utf8_bytes,
 )
 from schemas.aliases import header_lookup, normalise_header
@@ -190,7 +195,8 @@ def type_columns(frame: pl.DataFrame, spec: DatasetSpec, may_hold_nul: bool = Tr
                                    pl.col("_problem").struct.field("reason"))
     typed = good.with_columns(values)
     if spec.local_time_column:
-        typed = typed.with_columns(pl.col(_local_time_column(spec.local_time_column)).dt.date().alias("trade_date_local"))
+        local_time = pl.col(_local_time_column(spec.local_time_column))
+        typed = typed.with_columns(local_time.dt.date().alias("trade_date_local"))
     return typed.drop(local_times), quarantined
 
 

@@ -30,9 +30,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 FILE_VARIABLE = "BILLRECON_PARTNERS_FILE"
 DEFAULT_PARTNER_ID = "default"

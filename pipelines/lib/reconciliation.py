@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from schemas.rules import CHECK_AREAS, RECONCILIATION_AREAS, rule
+from schemas.rules import CHECK_AREAS, reconciliation_rules
 
 RULE_TABLE = "core.reconciliation_rule"
 
@@ -20,10 +20,7 @@ def write_rule_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"""create or replace table {RULE_TABLE} (
                        rule_id varchar primary key, check_area varchar not null, severity varchar not null,
                        title varchar not null, action varchar not null)""")
-    rows = []
-    for rule_id, area in sorted(RECONCILIATION_AREAS.items()):
-        info = rule(rule_id)
-        rows.append((rule_id, area, info.severity, info.title, info.action))
+    rows = [(r.rule_id, r.area, r.severity, r.title, r.action) for r in reconciliation_rules()]
     con.executemany(f"insert into {RULE_TABLE} values (?, ?, ?, ?, ?)", rows)
 
 

@@ -9,11 +9,11 @@ import re
 import shutil
 import tempfile
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 import duckdb
 import pandera.polars as pa
@@ -23,15 +23,14 @@ from pipelines.lib.archives import ArchiveRejected, Member, iter_csv_members, si
 from pipelines.lib.csv_reading import utf8_bytes
 from pipelines.lib.findings import bill_line_findings
 from pipelines.lib.landing import Delivery
+from pipelines.lib.parsing import FINDING_SCHEMA, MemberRejected, ParsedMember, parse_member, physical_line_numbers
 from pipelines.lib.restatement import keep_previous_lines, record_restatement
 from pipelines.lib.warehouse import database_path
-from pipelines.lib.parsing import FINDING_SCHEMA, MemberRejected, ParsedMember, parse_member, physical_line_numbers
 from schemas.bill_line import BillLineModel
 from schemas.customer_discount import CustomerDiscountModel
 from schemas.datasets import BILL_LINE, CUSTOMER_DISCOUNT, USAGE_LINE, DatasetSpec
 from schemas.rules import rule
 from schemas.usage_line import UsageLineModel
-
 
 
 @dataclass(frozen=True)
@@ -533,5 +532,5 @@ def _record_load(con, delivery: Delivery, source: str, bill_cycle: str | None, l
         """insert into audit.loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [load_id, source, delivery.object_key, delivery.etag, delivery.sha256, outcome.member, bill_cycle,
          outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined, outcome.findings_count,
-         outcome.status, outcome.first_error, datetime.now(timezone.utc)],
+         outcome.status, outcome.first_error, datetime.now(UTC)],
     )

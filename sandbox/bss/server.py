@@ -83,7 +83,7 @@ class BssEmulator:
             raise RuntimeError("the emulator is not running")
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> "BssEmulator":
+    def start(self) -> BssEmulator:
         if self._server is not None:
             return self
         handler = type("BoundBssHandler", (_BssHandler,), {"emulator": self})
@@ -100,7 +100,7 @@ class BssEmulator:
         self._thread.join(timeout=5)
         self._server = self._thread = None
 
-    def __enter__(self) -> "BssEmulator":
+    def __enter__(self) -> BssEmulator:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -137,7 +137,7 @@ class BssEmulator:
             request = signing.IncomingRequest(method, split.path, split.query, headers, body)
             try:
                 access_key = signing.verify(request, {self.access_key: self.secret_key},
-                                            dt.datetime.now(dt.timezone.utc))
+                                            dt.datetime.now(dt.UTC))
             except signing.SignatureRejected as rejected:
                 return _error(401, "CBC.0154", f"Authentication failed: {rejected}.")
         sent_domain = headers.get("x-domain-id")

@@ -105,7 +105,7 @@ def verify(request: IncomingRequest, secret_keys: Mapping[str, str], now: dt.dat
         raise SignatureRejected(f"signed header(s) not sent: {', '.join(missing)}")
     sdk_date = request.headers[DATE_HEADER].strip()
     try:
-        signed_at = dt.datetime.strptime(sdk_date, DATE_FORMAT).replace(tzinfo=dt.timezone.utc)
+        signed_at = dt.datetime.strptime(sdk_date, DATE_FORMAT).replace(tzinfo=dt.UTC)
     except ValueError:
         raise SignatureRejected("X-Sdk-Date is not in the form YYYYMMDDTHHMMSSZ") from None
     if abs(now - signed_at) > MAX_CLOCK_SKEW:

@@ -2,7 +2,8 @@
 -- grain: one pull (one immutable JSON file under <landing>/api/<dataset>/). Source: the BSS partner API.
 -- The current snapshot of a dataset (and cycle) is its newest row; a pull that fails adds nothing.
 create table if not exists landing.api_snapshots (
-    snapshot_path  varchar not null primary key,  -- relative to the landing folder: api/<dataset>/<fetched_at>_<sha>.json
+    -- relative to the landing folder: api/<dataset>/<fetched_at>_<sha>.json
+    snapshot_path  varchar not null primary key,
     dataset        varchar not null,              -- customers, orders, partner_monthly_bill, ...
     route          varchar not null,              -- e.g. 'POST /v2/partners/sub-customers/query'
     bill_cycle     varchar,                       -- the cycle asked for; null for data pulled as of now

@@ -23,8 +23,12 @@ customers as (
     select * from core.current_customer
 ),
 
+bill_files as (
+    select * from core.bill_file_cycle
+),
+
 newest_closed_cycle as (
-    select max(bill_cycle) as bill_cycle from core.bill_file_cycle
+    select max(bill_cycle) as bill_cycle from bill_files
 ),
 
 use_this_month as (

@@ -7,10 +7,6 @@ with rated as (
     select * from core.rated_bill_line where bill_cycle = $bill_cycle
 ),
 
-expenditure as (
-    select * from rated where bill_type = 'Expenditure'
-),
-
 by_customer_service as (
     select
         bill_cycle,

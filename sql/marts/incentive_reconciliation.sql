@@ -62,6 +62,14 @@ credit_readings as (
     select * from staging.api_partner_credit
 ),
 
+loads as (
+    select * from audit.loads
+),
+
+all_statement_lines as (
+    select * from staging.incentive_statement
+),
+
 statement_deliveries as (
     select distinct bill_cycle as period from audit.loads where source = 'incentives' and status <> 'rejected'
 ),
@@ -71,7 +79,7 @@ bill_file_days as (
     select
         bill_cycle as period,
         date '1970-01-01' + cast(floor((epoch(min(loaded_at)) + 8 * 3600) / 86400) as integer) as landed_on
-    from audit.loads
+    from loads
     where source = 'customerBill' and status <> 'rejected'
     group by bill_cycle
 ),
@@ -211,7 +219,7 @@ period_statements as (
         string_agg(distinct status, ', ' order by status) as statuses,
         bool_or(status = 'Frozen') as says_frozen,
         bool_or(status = 'Paid') as says_paid
-    from staging.incentive_statement
+    from all_statement_lines
     group by period
 ),
 

@@ -13,7 +13,8 @@ create table if not exists staging.api_customer_monthly_sum (
     resource_type_name   varchar,
     bill_type            varchar not null,       -- 0 consumption, 1 unsubscribe, 2 HUAWEI CLOUD write-off
     bill_type_name       varchar not null,       -- Expenditure | Refund | Adjustment (as in staging.bill_line)
-    charge_mode          varchar,                -- 1 yearly/monthly, 3 pay-per-use, 10 reserved instance, 11 savings plan
+    -- 1 yearly/monthly, 3 pay-per-use, 10 reserved instance, 11 savings plan
+    charge_mode          varchar,
     amount               decimal(20, 8) not null,   -- negative for bill types 1 and 2
     debt_amount          decimal(20, 8),
     adjustment_amount    decimal(20, 8),            -- written off

@@ -6,7 +6,8 @@ create table if not exists staging.api_incentive_policy (
     fetched_at         timestamptz not null,
     service_type_code  varchar not null,
     service_type_name  varchar,
-    incentive_policy   integer,     -- 0 non-specific, 1 specific, 2 no performance/no rebate, 13 performance without rebate
+    -- 0 non-specific, 1 specific, 2 no performance/no rebate, 13 performance without rebate
+    incentive_policy   integer,
     allow_discount     boolean,     -- may a partner-granted discount apply
     src_snapshot       varchar not null,
     src_sha256         varchar not null,

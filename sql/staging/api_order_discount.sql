@@ -6,7 +6,8 @@ create table if not exists staging.api_order_discount (
     order_id         varchar not null,
     customer_id      varchar,
     discount_seq     integer not null,           -- 1, 2, ... in the order's list
-    discount_type    varchar not null,           -- code: 605 commercial contract, 607 partner-authorised, 609 price adjustment, ...
+    -- code: 605 commercial contract, 607 partner-authorised, 609 price adjustment, ...
+    discount_type    varchar not null,
     discount_amount  decimal(20, 8) not null,
     src_snapshot     varchar not null,
     src_sha256       varchar not null,

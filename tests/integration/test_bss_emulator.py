@@ -150,7 +150,7 @@ def test_an_unknown_access_key_is_rejected_with_401(bss):
 def test_a_stale_sdk_date_is_rejected_even_with_a_correct_signature(bss):
     query = {"bill_cycle": "2026-08"}
     path = "/v2/bills/partner-bills/postpaid-bill-summary"
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     fresh = self_signed(bss, path, query, sdk_date=now - dt.timedelta(minutes=1))
     assert fresh.status_code == 200, fresh.text   # the hand-signed request is right…
     stale = self_signed(bss, path, query, sdk_date=now - dt.timedelta(minutes=20))

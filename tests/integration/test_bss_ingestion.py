@@ -126,7 +126,7 @@ def test_a_stale_signing_date_is_rejected(bss, monkeypatch):
     class TwentyMinutesSlow(dt.datetime):
         @classmethod
         def utcnow(cls):
-            return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(minutes=20)
+            return dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=20)
 
     monkeypatch.setattr(sdk_signer, "datetime", TwentyMinutesSlow)
     with BssApi(connection(bss), FAST_RETRIES) as api:

@@ -1,7 +1,6 @@
 """The month close end to end: dagster.materialize against the local S3 server and a DuckDB file,
 checked against an independent Python computation from the generated CSV files."""
 
-from decimal import Decimal
 
 import dagster as dg
 import duckdb
@@ -11,7 +10,10 @@ from pipelines.jobs import nightly_job
 from pipelines.runner import all_assets
 from tests.integration.conftest import pipeline_resources
 from tests.integration.expected import (
-    expected_expenditure, member_row_counts, read_bill_lines, read_rules,
+    expected_expenditure,
+    member_row_counts,
+    read_bill_lines,
+    read_rules,
 )
 
 CYCLE = "2026-09"

@@ -20,7 +20,7 @@ def server_users(data_dir) -> set[str]:
             if process.info["cmdline"] and str(data_dir) in " ".join(process.info["cmdline"])}
 
 
-# the pgserver wheel exists up to Python 3.12 (requirements.lock installs it there)
+# the pgserver wheel exists up to Python 3.12 (requirements-test.lock installs it there)
 @pytest.mark.parametrize("binaries", ["found", *(["pgserver wheel"] if bundled_bin_dirs() else [])])
 def test_a_server_starts_on_loopback_answers_sql_and_leaves_nothing_behind(binaries):
     bin_dir = find_bin_dir() if binaries == "found" else bundled_bin_dirs()[0]
@@ -47,7 +47,7 @@ def test_binaries_named_by_the_setting_must_be_there(tmp_path, monkeypatch):
         find_bin_dir()
     assert str(raised.value) == (
         f"no PostgreSQL binaries (initdb, pg_ctl, postgres, psql) in {BIN_VARIABLE}={tmp_path}: install the pinned "
-        f"pgserver wheel (requirements.lock) or the machine's postgresql package, or set {BIN_VARIABLE} to their folder")
+        f"pgserver wheel (requirements-test.lock) or the machine's postgresql package, or set {BIN_VARIABLE} to their folder")
 
 
 def test_the_session_fixture_gives_each_test_its_own_database(postgres_server, postgres_database):

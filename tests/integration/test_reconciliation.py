@@ -27,7 +27,7 @@ from sandbox.bss import BssEmulator
 from sandbox.objectstore import make_s3_client, upload_tree
 from sandbox.world import World, WorldConfig, generate_world
 from sandbox.writer import write_world
-from schemas.rules import RECONCILIATION_AREAS, rule
+from schemas.rules import rule
 
 SEEDS = (1, 2, 3)
 PLANTED = 2
@@ -170,7 +170,7 @@ def test_every_finding_has_its_rule_severity_area_and_a_message_naming_its_amoun
     assert columns == FINDING_COLUMNS
     for row in map(lambda r: dict(zip(columns, r)), rows):
         info = rule(row["rule_id"])
-        assert row["severity"] == info.severity and row["check_area"] == RECONCILIATION_AREAS[row["rule_id"]]
+        assert row["severity"] == info.severity and row["check_area"] == info.area
         assert row["message"].startswith(info.title) and row["message"].endswith(info.action), row["message"]
         if row["difference_amount"] is not None:
             assert abs(row["difference_amount"]).quantize(CENT, rounding=ROUND_HALF_UP).to_eng_string() in \

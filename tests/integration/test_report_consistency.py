@@ -23,9 +23,9 @@ import duckdb
 import openpyxl
 import pytest
 
-from reports.formatting import status_text
 from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
 from pipelines.runner import run_cycle
+from reports.formatting import status_text
 from sandbox.bss import BssEmulator
 from sandbox.objectstore import make_s3_client, upload_tree
 from sandbox.world import WorldConfig, generate_world

@@ -22,10 +22,10 @@ import pytest
 
 from billrecon import commands
 from billrecon.cli import build_parser, main
-from tests.unit.reconciliation_oracle import PAYMENTS, WorldReading, bill_lines
 from sandbox import WorldConfig, generate_world, write_world
 from sandbox.anomalies import RULE_IDS
 from sandbox.formats import bill_archive_key
+from tests.unit.reconciliation_oracle import PAYMENTS, WorldReading, bill_lines
 
 SEEDS = (1, 2, 3, 4, 5)
 LINE_KINDS = ("DISCOUNT.NOT_ALLOWED", "DISCOUNT.RATE_MISMATCH", "BILL.AMOUNT_DUE_IDENTITY", "BILL.PAYMENT_IDENTITY",
@@ -92,7 +92,7 @@ def test_clean_worlds_have_margin_on_every_customer_service_and_cycle(written):
     for seed in SEEDS:
         world, folder = written(seed, 0)
         reading = WorldReading(folder, world.api_data, world.closed_months, world.open_month)
-        for month, lines in reading.lines.items():
+        for lines in reading.lines.values():
             for line in lines:
                 if line["service_type_code"] == "hws.service.type.sp":
                     assert line["discount_amount"] == 0 and line["discount_types"] == "", line

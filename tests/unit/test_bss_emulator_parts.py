@@ -12,8 +12,7 @@ from huaweicloudsdkcore.auth.credentials import GlobalCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-from sandbox.bss import ROUTES, FaultConfig, ThrottleConfig
-from sandbox.bss import jsontext, signing
+from sandbox.bss import ROUTES, FaultConfig, ThrottleConfig, jsontext, signing
 from sandbox.bss.gateway import Throttle, retry_after_header
 from sandbox.bss.routes import resolve
 
@@ -63,7 +62,7 @@ def sdk_signed(method: str, path: str, query: list[tuple[str, object]], body: st
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @pytest.mark.parametrize("method, path, query, body", [
@@ -102,7 +101,7 @@ def test_the_date_must_be_within_15_minutes_of_the_server_clock():
     signed_at = dt.datetime(2026, 10, 5, 8, 0, 0)
     request = sdk_signed("GET", "/v2/bases/measurements", [],
                          headers={"X-Sdk-Date": signed_at.strftime("%Y%m%dT%H%M%SZ")})
-    server_time = signed_at.replace(tzinfo=dt.timezone.utc)
+    server_time = signed_at.replace(tzinfo=dt.UTC)
     assert signing.verify(request, {AK: SK}, server_time + dt.timedelta(minutes=14, seconds=59)) == AK
     assert signing.verify(request, {AK: SK}, server_time - dt.timedelta(minutes=15)) == AK
     with pytest.raises(signing.SignatureRejected, match="15 minutes"):

@@ -17,7 +17,7 @@ from pipelines.lib.bss.snapshots import current_snapshot, newest_per_snapshot_da
 from pipelines.lib.bss.staging import stage_snapshot
 from pipelines.lib.warehouse import connect, ensure_schema, transaction
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 LINEAGE = {"src_snapshot", "src_sha256", "src_record", "load_id"}
 
 

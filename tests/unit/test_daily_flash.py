@@ -3,8 +3,6 @@ through the marts.daily_spend model) and a previous month whose figures are work
 
 from __future__ import annotations
 
-import re
-
 import csv
 import re
 from decimal import Decimal

@@ -14,7 +14,7 @@ from tests.unit.warehouse_models import build_every_model
 
 D = Decimal
 CENT = Decimal("0.01")
-NOW = dt.datetime(2026, 10, 4, 2, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 10, 4, 2, 0, tzinfo=dt.UTC)
 LINEAGE = {"src_object": "k", "src_member": "m", "src_sha256": "h", "src_snapshot": "s", "load_id": "l",
            "fetched_at": NOW}
 
@@ -48,7 +48,7 @@ def line(con, cycle: str, trade_id: str, bill_type: str, amount: str, service: s
          customer: str = "c1", discount: str = "0", discount_types: str | None = None) -> None:
     """A line whose identities hold: list price `amount` less `discount`, paid on monthly settlement."""
     day = dt.date.fromisoformat(f"{cycle}-10")
-    trade_time = dt.datetime.combine(day, dt.time(2), dt.timezone.utc)
+    trade_time = dt.datetime.combine(day, dt.time(2), dt.UTC)
     due = D(amount) - D(discount)
     insert(con, "staging.bill_line", bill_cycle=cycle, customer_id=customer, bill_type=bill_type, billing_mode=1,
            service_type_code=service, trade_id=trade_id, trade_time=trade_time, trade_date_local=day,
@@ -85,6 +85,7 @@ def _customer_sum(con, cycle: str, customer: str, amount: str) -> None:
            voucher_amount=zero, cash_coupon_amount=zero, stored_card_amount=zero)
 
 
+@pytest.mark.slow
 def test_negative_sums_are_compared_after_rounding_each_side_half_up(con):
     bill_file(con, "2026-09")
     line(con, "2026-09", "T1", "Expenditure", "10.00500000")
@@ -241,6 +242,7 @@ def test_only_services_of_policy_0_1_and_13_have_an_expected_incentive(con):
     assert findings(con, "incentive") == {("INCENTIVE.EXTRA_IN_STATEMENT", "2026-09", None, "svc.two", "5.00")}
 
 
+@pytest.mark.slow
 def test_a_period_is_frozen_by_its_own_statement_and_bill_whichever_month_ran_last(con):
     for cycle, amount in (("2026-07", "100.00"), ("2026-08", "200.00"), ("2026-09", "300.00")):
         bill_file(con, cycle)
@@ -311,6 +313,7 @@ def test_nothing_is_missing_from_a_statement_that_has_not_been_delivered_yet(con
                                           ("INCENTIVE.EXTRA_IN_STATEMENT", "2026-09", None, "svc.b", "0.00")}
 
 
+@pytest.mark.slow
 def test_without_incentive_policies_the_statement_is_shown_but_not_judged(con):
     bill_file(con, "2026-09")
     line(con, "2026-09", "T1", "Expenditure", "200.00")
@@ -345,7 +348,7 @@ def test_expected_dates_count_working_days_of_the_next_month(con, period, reconc
 
 def _usage(con, cycle: str, export: str, customer: str, amount: str, billing_mode: int = 1) -> None:
     """A line of the usage export made on `export` (a refund is a negative amount)."""
-    trade_time = dt.datetime.combine(dt.date.fromisoformat(f"{cycle}-01"), dt.time(3), dt.timezone.utc)
+    trade_time = dt.datetime.combine(dt.date.fromisoformat(f"{cycle}-01"), dt.time(3), dt.UTC)
     insert(con, "staging.usage_line", bill_cycle=cycle, export_date=dt.date.fromisoformat(export),
            customer_id=customer, trade_time=trade_time, trade_date_local=trade_time.date(),
            billing_mode=billing_mode, service_type_code="svc.a", official_amount=D(amount), discount_amount=D(0),

@@ -522,6 +522,7 @@ def test_money_formatting_rounds_half_up_and_has_no_negative_zero():
     assert format_percent(None) == "n/a"
 
 
+@pytest.mark.slow
 def test_reports_does_not_import_the_pipeline_layers():
     code = ("import sys, reports; "
             "layers = ('dagster', 'pipelines', 'sandbox'); "
@@ -865,6 +866,7 @@ def test_empty_marts_say_no_data(warehouse, tmp_path):
     assert "No reconciliation finding for 2026-03." in part
 
 
+@pytest.mark.slow
 def test_rendering_the_reconciliation_twice_gives_identical_files(recon_warehouse, tmp_path):
     render_month_close(recon_warehouse, CYCLE, tmp_path / "a", api_configured=True)
     recon_warehouse.execute("SET TimeZone = 'America/Los_Angeles'")
@@ -896,7 +898,7 @@ def test_bills_streamed_one_customer_range_per_query_are_the_same_files(warehous
     # a product name with line breaks: the batch's CSV text is cut at row ends, not at every LF
     warehouse.execute("UPDATE marts.customer_bill_line SET product_name = 'two\nline\r\nproduct' "
                       "WHERE trade_id = 'T-201'")
-    whole = render_month_close(warehouse, CYCLE, tmp_path / "whole", notes=["note"])
+    render_month_close(warehouse, CYCLE, tmp_path / "whole", notes=["note"])
     monkeypatch.setattr(marts_data, "LINES_PER_RANGE", 1)  # every customer is a range of its own
     assert len(marts_data.customer_ranges(warehouse, CYCLE, 1)[1]) == 3
     ranged = render_month_close(warehouse, CYCLE, tmp_path / "ranged", notes=["note"])

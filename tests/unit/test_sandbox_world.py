@@ -360,7 +360,7 @@ def test_usage_export_corrections_persist():
     exports = [series.export(i) for i in range(len(series.export_dates))]
     money = ["usage_amount", "official_amount", "discount_amount", "amount_due"]
     corrected_at: dict[int, tuple] = {}
-    for index, (earlier, later) in enumerate(zip(exports, exports[1:])):
+    for earlier, later in zip(exports, exports[1:]):
         assert later.height > earlier.height
         overlap = later.head(earlier.height)
         assert overlap.select(pl.exclude(money)).equals(earlier.select(pl.exclude(money)))

@@ -203,6 +203,7 @@ select * from final"""
     assert tables_read(sql) == {"staging.bill_line", "core.open_month", "core.current_customer"}
 
 
+@pytest.mark.slow
 def test_every_model_file_is_read_and_comes_after_the_models_it_reads():
     models = read_models()
     position = {model.table: index for index, model in enumerate(models)}

@@ -2,7 +2,7 @@
 UTF-8, long fields. Every distinct line is loaded or quarantined exactly once, and for every member
 audit.loads says rows read = loaded + quarantined, matching staging and audit.quarantine."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import duckdb
@@ -25,10 +25,11 @@ def stage(tmp_path):
     con = duckdb.connect(str(warehouse))
     ensure_schema(con)
 
-    def run(members, limits=MemberLimits()):
+    def run(members, limits: MemberLimits | None = None):
+        limits = limits or MemberLimits()
         archive = write_archive(tmp_path / "customerBill_202609.tar.gz", members)
         delivery = Delivery(KEY, "etag-1", archive.stat().st_size, "sha-1", archive,
-                            datetime(2026, 10, 5, tzinfo=timezone.utc), newly_landed=True)
+                            datetime(2026, 10, 5, tzinfo=UTC), newly_landed=True)
         with transaction(con):
             stage_bill_delivery(con, delivery, CYCLE, "load-1", limits)
         return con
@@ -151,6 +152,7 @@ print(json.dumps({"grown_kib": grown, "loads": loads.fetchall(),
 """
 
 
+@pytest.mark.slow
 def test_an_inflate_bomb_is_refused_while_streaming_with_memory_near_the_member_limit(tmp_path):
     import json
     import subprocess
@@ -205,7 +207,7 @@ def test_a_plain_csv_object_over_the_member_limit_is_refused_unread(tmp_path):
     agreements.write_text("customer_id,service_type_code,resource_type_code,discount_rate,valid_from,valid_to\n"
                           + "*,*,*,0.05,2026-01-01,\n" * 10, encoding="utf-8")
     delivery = Delivery("agreements/customer_discounts.csv", "etag-1", agreements.stat().st_size, "sha-1",
-                        agreements, datetime(2026, 10, 5, tzinfo=timezone.utc), newly_landed=True)
+                        agreements, datetime(2026, 10, 5, tzinfo=UTC), newly_landed=True)
     con = duckdb.connect()
     ensure_schema(con)
     dataset = Dataset("agreements", CUSTOMER_DISCOUNT, CustomerDiscountModel, "staging.customer_discount")

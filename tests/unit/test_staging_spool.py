@@ -1,7 +1,7 @@
 """Staging writes each parsed member to a spool folder beside the warehouse file and inserts them
 with one statement; the folder is gone afterwards, and one left by a killed run is removed."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -16,7 +16,7 @@ CYCLE = "2026-09"
 def _delivery(tmp_path, members):
     archive = write_archive(tmp_path / "customerBill_202609.tar.gz", members)
     return Delivery("customerBill/customerBill_202609.tar.gz", "etag-1", archive.stat().st_size, "sha-1",
-                    archive, datetime(2026, 10, 5, tzinfo=timezone.utc), newly_landed=True)
+                    archive, datetime(2026, 10, 5, tzinfo=UTC), newly_landed=True)
 
 
 def test_members_are_spooled_inserted_once_and_the_spool_is_removed(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from pipelines.lib.publish import publish
 from pipelines.lib.sql_models import run_model
 from pipelines.lib.warehouse import SQL_DIR, apply_comments, ensure_schema
-from schemas.warehouse_contract import README, RATIO, TABLES, column_note, readme_with_section, table_contract
+from schemas.warehouse_contract import RATIO, README, TABLES, column_note, readme_with_section, table_contract
 from tests.unit.warehouse_models import build_every_model
 
 CYCLE = "2026-09"

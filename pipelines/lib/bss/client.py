@@ -18,9 +18,10 @@ import importlib
 import json
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 import requests
 from huaweicloudsdkcore.auth.credentials import GlobalCredentials
@@ -218,7 +219,7 @@ class BssApi:
         for client in self._clients.values():
             client.close()
 
-    def __enter__(self) -> "BssApi":
+    def __enter__(self) -> BssApi:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -15,8 +15,9 @@ keeps the scope it came from as `_indirect_partner_id`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pipelines.lib.bss.client import BssApi, Operation
 from pipelines.lib.bss.paging import PageStyle, fetch_all_pages
@@ -32,7 +33,7 @@ def cycle_window_utc(bill_cycle: str) -> tuple[str, str]:
     start = dt.datetime(year, month, 1, tzinfo=_GMT8)
     end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=_GMT8) - dt.timedelta(seconds=1)
     fmt = "%Y-%m-%dT%H:%M:%SZ"
-    return start.astimezone(dt.timezone.utc).strftime(fmt), end.astimezone(dt.timezone.utc).strftime(fmt)
+    return start.astimezone(dt.UTC).strftime(fmt), end.astimezone(dt.UTC).strftime(fmt)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class ApiDataset:
     scoped: bool = False
     envelope_fields: tuple[str, ...] = ()   # fields of the answer copied into each record that lacks them
     params: Callable[[str | None], dict[str, Any]] = field(default=lambda cycle: {})
-    custom_pull: Callable[..., "Pulled"] | None = None
+    custom_pull: Callable[..., Pulled] | None = None
 
     @property
     def route(self) -> str:

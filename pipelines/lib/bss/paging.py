@@ -10,8 +10,9 @@ rather than give a silently wrong count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pipelines.lib.bss.errors import InconsistentPages
 

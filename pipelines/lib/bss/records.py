@@ -13,9 +13,10 @@ import datetime as dt
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
 
 import pandera.polars as pa
 import polars as pl
@@ -97,7 +98,7 @@ def to_utc(value: Any, column: str = "time") -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}{match.group(3) or ''}")
     except ValueError:
         raise FieldProblem("API.PARSE.TIME", column, value) from None
-    return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.replace(tzinfo=dt.UTC)
 
 
 def to_bool(value: Any, column: str = "flag") -> bool | None:

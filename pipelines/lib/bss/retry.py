@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from pipelines.lib.bss.errors import BssCallFailed, CallFailure, Redactor
 
@@ -50,7 +51,8 @@ class CallStats:
         return dict(self.__dict__)
 
 
-def call_with_retry(send: Callable[[], T], *, route: str, reads_only: bool, classify: Callable[[Exception], CallFailure | None],
+def call_with_retry(send: Callable[[], T], *, route: str, reads_only: bool,
+                    classify: Callable[[Exception], CallFailure | None],
                     policy: RetryPolicy, redact: Redactor, stats: CallStats | None = None,
                     sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                     draw: Callable[[], float] = random.random,

@@ -121,7 +121,8 @@ def newest_per_snapshot_date(con: duckdb.DuckDBPyConnection, dataset: ApiDataset
     rows = con.execute(
         """select snapshot_path from (
                select snapshot_path, snapshot_date,
-                      row_number() over (partition by snapshot_date order by fetched_at desc, snapshot_path desc) as rank
+                      row_number() over (partition by snapshot_date
+                                         order by fetched_at desc, snapshot_path desc) as rank
                from landing.api_snapshots where dataset = ?)
            where rank = 1 order by snapshot_date""", [dataset.name]).fetchall()
     return [_snapshots(con, "snapshot_path = ?", [row[0]], limit=1)[0] for row in rows]
@@ -150,4 +151,4 @@ def read_snapshot(landing_dir: Path, snapshot: Snapshot) -> dict[str, Any]:
 
 
 def _utc_text(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -110,13 +110,13 @@ def stage_snapshot(con: duckdb.DuckDBPyConnection, landing_dir: Path, dataset: A
     con.execute(
         "insert into audit.loads values (?, ?, ?, ?, ?, null, ?, ?, ?, ?, ?, ?, ?, ?)",
         [load_id, source, snapshot.path, snapshot.sha256, snapshot.sha256, cycle, len(records), loaded_records,
-         len(bad), len(findings), status, first_error, dt.datetime.now(dt.timezone.utc)],
+         len(bad), len(findings), status, first_error, dt.datetime.now(dt.UTC)],
     )
     return ApiStageResult(snapshot.path, len(records), loaded_records, len(bad), len(findings), status, first_error)
 
 
 def _context_columns(dataset: ApiDataset, snapshot: Snapshot) -> dict[str, Any]:
-    context: dict[str, Any] = {"fetched_at": snapshot.fetched_at.astimezone(dt.timezone.utc)}
+    context: dict[str, Any] = {"fetched_at": snapshot.fetched_at.astimezone(dt.UTC)}
     if dataset.history:
         context["snapshot_date"] = snapshot.snapshot_date
     if dataset.bound_to == "cycle":
@@ -167,7 +167,8 @@ def _rows_of(record: Any, number: int, spec: DatasetStaging, context: dict[str, 
                 rows.append(row)
             out[table.table] = rows
     except FieldProblem as problem:
-        return _Rejected(number, problem.rule_id, f"{problem.column}: '{problem.value}' – {rule(problem.rule_id).title}")
+        reason = f"{problem.column}: '{problem.value}' – {rule(problem.rule_id).title}"
+        return _Rejected(number, problem.rule_id, reason)
     if spec.main.key:
         for row in out[spec.main.table]:
             key = tuple(row.get(k) for k in spec.main.key)
