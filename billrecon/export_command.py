@@ -28,8 +28,8 @@ def run(args) -> int:
     import duckdb
 
     from billrecon.commands import UserError, check_request, warehouse_path
-    from pipelines.lib.focus import FocusExportError, export
     from pipelines.lib.warehouse import NotAWarehouse, WarehouseBusy, connect
+    from reports.focus_export import FocusExportError, export
 
     warehouse = warehouse_path(args)
     # the month is checked against the warehouse's own months below, which names the closed ones

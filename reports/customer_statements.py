@@ -25,10 +25,9 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from importlib.resources import files
 from itertools import groupby
 from pathlib import Path
-
-from importlib.resources import files
 
 import duckdb
 from fontTools import subset
@@ -184,7 +183,7 @@ class _StatementDocument(FPDF):
         first, last = period_bounds(bill_cycle)
         self.period_text = f"{bill_cycle} ({first:%d %b %Y} – {last:%d %b %Y}, GMT+8)"
         # the document's dates are the period's end: the same data gives the same bytes
-        self.set_creation_date(dt.datetime.combine(last, dt.time(), tzinfo=dt.timezone.utc))
+        self.set_creation_date(dt.datetime.combine(last, dt.time(), tzinfo=dt.UTC))
         self.set_title(f"Statement {bill_cycle} – {statement.customer_name or statement.customer_id}")
         self.set_author(self.issuer.partner_name or self.issuer.partner_id or "")
         self.set_creator("billrecon")

@@ -8,7 +8,6 @@ jinja2's ``select_autoescape`` decides by file extension and would not recognise
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 

@@ -28,7 +28,7 @@ from reports import data as marts
 from reports.csv_export import write_customer_bills, write_table_csv
 from reports.customer_statements import write_customer_statements
 from reports.html import write_month_close_html
-from reports.journal import chart_note, has_journal, journal_file_name, write_journal_csv
+from reports.journal import chart_note, has_journal, write_journal_csv
 from reports.reconciliation import load_reconciliation_data, reconciliation_exports
 from reports.xlsx import write_month_close_workbook
 

@@ -3,8 +3,8 @@ which ledger code and name each account of the journal (docs/journal.md) posts t
 
 from __future__ import annotations
 
-import polars as pl
 import pandera.polars as pa
+import polars as pl
 
 # The journal's accounts, the keys a chart maps to codes. Their default codes and names are the
 # default chart, sql/core/chart_of_accounts.sql.

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 FOCUS_VERSION = "1.2"
 
+# view name on the command line -> mart
+VIEWS = {"partner": "focus_partner_cost", "customer": "focus_customer_billing"}
+MART_TABLES = tuple(f"marts.{mart}" for mart in VIEWS.values())
+
 # FOCUS column -> data type (Decimal, String, Date/Time). Mandatory columns of the specification, then
 # the conditional and recommended ones billrecon can fill; custom columns (prefix x_) are not listed.
 MANDATORY_COLUMNS: dict[str, str] = {

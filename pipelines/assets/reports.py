@@ -9,14 +9,21 @@ import dagster as dg
 
 from pipelines.assets.models import model_key
 from pipelines.lib.fingerprint import warehouse_fingerprint
-from pipelines.lib.focus import MART_TABLES as FOCUS_TABLES, VIEWS, export, is_closed, pack_file_name
 from pipelines.lib.publish import publish
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource, expected_failures
 from reports.daily_flash import render_daily_flash
-from reports.data import (BILL_LINE_TABLE, CHART_TABLE, DATA_QUALITY_TABLE, EXPENDITURE_TABLE, JOURNAL_TABLE,
-                          RESTATEMENT_TABLE)
+from reports.data import (
+    BILL_LINE_TABLE,
+    CHART_TABLE,
+    DATA_QUALITY_TABLE,
+    EXPENDITURE_TABLE,
+    JOURNAL_TABLE,
+    RESTATEMENT_TABLE,
+)
 from reports.flash_data import DAILY_SPEND_TABLE, newest_export_date
+from reports.focus_export import MART_TABLES as FOCUS_TABLES
+from reports.focus_export import VIEWS, export, is_closed, pack_file_name
 from reports.month_close import render_month_close
 from reports.notes import bill_file_loads, report_notes
 from reports.reconciliation import BUDGET_TABLE, RECONCILIATION_TABLES

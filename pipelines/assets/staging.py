@@ -11,7 +11,12 @@ from pipelines.assets.landing import landed_agreements, landed_bill_file, landed
 from pipelines.assets.tables import stages
 from pipelines.lib.chart_of_accounts import CHART_OF_ACCOUNTS_KEY, stage_chart_of_accounts
 from pipelines.lib.holds import (
-    Gauge, HeldDelivery, agreements_gauge, bill_file_gauge, chart_of_accounts_gauge, stage_or_hold,
+    Gauge,
+    HeldDelivery,
+    agreements_gauge,
+    bill_file_gauge,
+    chart_of_accounts_gauge,
+    stage_or_hold,
 )
 from pipelines.lib.landing import Delivery, current_delivery
 from pipelines.lib.staging import (

@@ -16,17 +16,13 @@ with lines as not materialized (
     select * from core.rated_bill_line
 ),
 
--- the orders of the cycle that a refund of the cycle names: a handful, not every order of the month
-refunded_orders as (
-    select distinct bill_cycle, original_order_id as trade_id
-    from staging.bill_line
-    where bill_type = 'Refund' and original_order_id is not null
+-- `not materialized`: read twice below, each time filtered; never a copy of every month's lines
+bill_lines as not materialized (
+    select * from staging.bill_line
 ),
 
-resellers as (
-    select indirect_partner_id, max(name) as reseller_name
-    from staging.api_indirect_partner
-    group by indirect_partner_id
+indirect_partners as (
+    select * from staging.api_indirect_partner
 ),
 
 service_categories as (
@@ -41,6 +37,19 @@ periods as (
     select * from core.focus_billing_period
 ),
 
+-- the orders of the cycle that a refund of the cycle names: a handful, not every order of the month
+refunded_orders as (
+    select distinct bill_cycle, original_order_id as trade_id
+    from bill_lines
+    where bill_type = 'Refund' and original_order_id is not null
+),
+
+resellers as (
+    select indirect_partner_id, max(name) as reseller_name
+    from indirect_partners
+    group by indirect_partner_id
+),
+
 -- orders bought in the cycle itself: a refund of one of them corrects nothing already invoiced, and
 -- takes the order's quantity (negative) when its own line has none
 cycle_orders as (
@@ -51,7 +60,7 @@ cycle_orders as (
         max(period_unit) as period_unit,
         max(usage_amount) as usage_amount,
         max(usage_unit) as usage_unit
-    from staging.bill_line
+    from bill_lines
     semi join refunded_orders using (bill_cycle, trade_id)
     where bill_type = 'Expenditure'
     group by bill_cycle, trade_id

@@ -19,6 +19,10 @@ chart as (
     select * from core.chart_of_accounts
 ),
 
+resellers as (
+    select * from staging.api_indirect_partner
+),
+
 customers as (
     select
         customer_id,
@@ -33,10 +37,6 @@ customers as (
         sum(customer_refund_amount) as refund_charge_amount
     from expenditure
     group by customer_id
-),
-
-resellers as (
-    select * from staging.api_indirect_partner
 ),
 
 -- the partner's own id: the one on the lines of customers not bought through a reseller (a reseller's

@@ -4,5 +4,13 @@
 -- docs/journal.md gave it: core.chart_of_accounts as analysts and the month-close pack read it
 -- (reports read marts only).
 -- grain: one journal account. Source: core.chart_of_accounts.
-select account, account_code, account_name, section, source
-from core.chart_of_accounts
+with chart as (
+    select * from core.chart_of_accounts
+),
+
+final as (
+    select account, account_code, account_name, section, source
+    from chart
+)
+
+select * from final

@@ -19,8 +19,13 @@ from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsReso
 from pipelines.runner import run_cycle
 from sandbox.bss import BssEmulator
 from sandbox.world import generate_world
-from schemas.focus import (CHARGE_CATEGORIES, CHARGE_FREQUENCIES, COMMITMENT_DISCOUNT_CATEGORIES,
-                           PRICING_CATEGORIES, SERVICE_SUBCATEGORIES)
+from schemas.focus import (
+    CHARGE_CATEGORIES,
+    CHARGE_FREQUENCIES,
+    COMMITMENT_DISCOUNT_CATEGORIES,
+    PRICING_CATEGORIES,
+    SERVICE_SUBCATEGORIES,
+)
 from tests.integration.conftest import SMALL_WORLD
 
 VIEWS = {"partner": "focus_partner_cost", "customer": "focus_customer_billing"}
@@ -86,7 +91,7 @@ def rows(con, view: str) -> list[dict]:
 def test_every_mandatory_column_is_present_with_its_type_and_nullability(con, view):
     types = dict(con.execute("select column_name, data_type from information_schema.columns "
                              "where table_schema = 'marts' and table_name = ?", [VIEWS[view]]).fetchall())
-    for column, (kind, nullable) in MANDATORY.items():
+    for column, (kind, _nullable) in MANDATORY.items():
         assert types[column].startswith(WAREHOUSE_TYPES[kind]), (column, types[column])
     data = rows(con, view)
     assert len(data) > 500
@@ -192,7 +197,7 @@ def test_cost_relations(con, view):
 
 @pytest.mark.parametrize("view", VIEWS)
 def test_periods_are_utc_and_the_gmt8_month_is_converted_exactly(con, closed_world, view):
-    utc = dt.timezone.utc
+    utc = dt.UTC
     for r in rows(con, view):
         year, month = map(int, r["x_BillCycle"].split("-"))
         start = dt.datetime(year, month, 1, tzinfo=utc) - dt.timedelta(hours=8)
@@ -272,7 +277,7 @@ def test_sums_tie_to_the_marts_per_month_partner_and_customer(con):
 def test_the_pack_of_each_closed_month_holds_both_exports(closed_world, con):
     world = closed_world["world"]
     for cycle in world.closed_months:
-        for view, mart in VIEWS.items():
+        for mart in VIEWS.values():
             path = closed_world["reports"] / cycle / f"{mart}_{cycle}.parquet"
             in_file = con.execute(f"select count(*), sum(\"BilledCost\") from read_parquet('{path}')").fetchone()
             in_view = con.execute(f"select count(*), sum(\"BilledCost\") from marts.{mart} "

@@ -3,7 +3,6 @@ the exact sum rounded, Chinese names come back as text, a long statement breaks 
 header repeated, a customer with only refunds says it had no usage."""
 
 import re
-from decimal import Decimal
 
 import duckdb
 import pytest
