@@ -169,6 +169,11 @@ final as (
             end,
             case when budget_type = 'PACKAGE' and budget_used_amount is null then
                 'a one-time budget: its use up to ' || bill_cycle || ' is not known'
+            end,
+            -- utilisation of a one-time budget is not this month's spend: say what it is
+            case when budget_type = 'PACKAGE' and budget_used_amount is not null then
+                'a one-time budget: USD ' || format('{:,.2f}', round(budget_used_amount, 2))
+                || ' used since it was set (BSS API), this month included'
             end), '') as note
     from forecast
     order by bill_cycle, customer_id

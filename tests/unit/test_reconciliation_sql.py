@@ -399,7 +399,8 @@ def test_budgets_count_forecast_overruns_and_do_not_extrapolate_refunds_or_purch
         "budget_used_amount": D("7460.36"), "utilisation_ratio": D("0.655568"), "threshold_crossed_ratio": D("0"),
         "forecast_amount": D("8357.62"), "forecast_utilisation_ratio": D("0.734413"), "status": "ok",
         "alert_level": "green",
-        "note": "refunds of USD 1,287.52 exceed the month's usage of USD 172.55"}
+        "note": "refunds of USD 1,287.52 exceed the month's usage of USD 172.55; a one-time budget: "
+                "USD 7,460.36 used since it was set (BSS API), this month included"}
     mtd = con.execute("select mtd_spend_amount, refund_amount, one_off_amount, accruing_amount "
                       "from marts.budget_status where customer_id = 'c.refund'").fetchone()
     assert mtd == (D("-1114.97"), D("-1287.52"), D("0"), D("172.55"))
