@@ -98,7 +98,7 @@ class WarehouseResource(dg.ConfigurableResource):
                                                             f"{self.path} (up to {self.lease_timeout_seconds} s)")))
                 self._remove_abandoned_files()
                 with self.connect():
-                    pass
+                    pass  # opening checks the file and its schema: an outdated warehouse fails here, once
             except BaseException:
                 hold.close()
                 raise

@@ -4,23 +4,13 @@ header repeated, a customer with only refunds says it had no usage."""
 
 import re
 
-import duckdb
-import pytest
 from pypdf import PdfReader
 
 from pipelines.lib.sql_models import run_model
-from pipelines.lib.warehouse import ensure_schema
 from reports.customer_statements import write_customer_statements
 from tests.unit.test_sql_models import add_line
 
 CYCLE = "2026-09"
-
-
-@pytest.fixture
-def con():
-    con = duckdb.connect()
-    ensure_schema(con)
-    return con
 
 
 def render(con, tmp_path, customers):

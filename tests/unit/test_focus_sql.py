@@ -8,11 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import duckdb
 import pytest
 
 from pipelines.lib.focus import read_service_categories
-from pipelines.lib.warehouse import ensure_schema
 from sandbox.anomalies import UNSOLD_SERVICES
 from sandbox.catalog import SERVICES
 from tests.unit.test_reconciliation_sql import bill_file, insert
@@ -21,14 +19,6 @@ from tests.unit.warehouse_models import build_every_model
 D = Decimal
 UTC = dt.UTC
 CYCLE = "2026-09"
-
-
-@pytest.fixture
-def con():
-    con = duckdb.connect()
-    ensure_schema(con)
-    yield con
-    con.close()
 
 
 def line(con, trade_id: str, bill_type: str, billing_mode: int, official: str, due: str, **values) -> None:

@@ -9,7 +9,6 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import pytest
 
-from pipelines.lib.warehouse import ensure_schema
 from tests.unit.warehouse_models import build_every_model
 
 D = Decimal
@@ -17,14 +16,6 @@ CENT = Decimal("0.01")
 NOW = dt.datetime(2026, 10, 4, 2, 0, tzinfo=dt.UTC)
 LINEAGE = {"src_object": "k", "src_member": "m", "src_sha256": "h", "src_snapshot": "s", "load_id": "l",
            "fetched_at": NOW}
-
-
-@pytest.fixture
-def con():
-    con = duckdb.connect()
-    ensure_schema(con)
-    yield con
-    con.close()
 
 
 def insert(con, table: str, **values) -> None:
