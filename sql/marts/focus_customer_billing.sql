@@ -6,8 +6,11 @@
 -- grain: one line of a customer's bill (Expenditure or Refund) of a closed bill cycle.
 -- Source: core.focus_charge (the bill lines with the customer charge of marts.customer_bill_line, read in
 -- the same pass).
--- ListCost = official_amount; ContractedCost = BilledCost = EffectiveCost = the customer charge at the
--- agreed discount.
+-- ContractedCost = BilledCost = EffectiveCost = the customer charge at the agreed discount. ListCost =
+-- official_amount, except on a Refund line, whose official amount is what HUAWEI CLOUD refunds after
+-- its own discount: the customer gets back a share of its original order (docs/reconciliation.md), and
+-- the list price of that share is the customer charge ÷ (1 − the agreed rate), exact to 1e-8 (DuckDB
+-- divides decimals as floats, so whole units are divided, rounded half away from zero).
 with charges as (
     select * from core.focus_charge
     -- the lines of a customer's bill, as marts.customer_bill_line keeps them
@@ -22,7 +25,15 @@ final as (
         charges.customer_charge_amount as "ContractedCost",
         charges.customer_charge_amount as "EffectiveCost",
         charges.billed_partner_name as "InvoiceIssuerName",
-        charges.official_amount as "ListCost",
+        case
+            when charges."x_BillType" = 'Refund' and charges.discount_rate < 1 then
+                (sign(charges.customer_charge_amount)
+                 * ((2 * abs((charges.customer_charge_amount * 100000000)::hugeint) * 1000000
+                     + ((1 - charges.discount_rate) * 1000000)::hugeint)
+                    // (2 * ((1 - charges.discount_rate) * 1000000)::hugeint)))::decimal(38, 0)
+                * 0.00000001::decimal(9, 8)
+            else charges.official_amount
+        end::decimal(20, 8) as "ListCost",
         charges.* exclude (bill_cycle, src_member, src_record, customer_id, account_name, customer_name,
                            billed_partner_id, billed_partner_name, official_amount, discount_amount,
                            discount_types, truncated_amount, amount_due, cash_coupon_amount, voucher_amount,
