@@ -8,6 +8,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.api_common import MONEY, UTC_TIME, ApiRecord, CycleRecord, InMajorUnits, SnapshotRecord
+from schemas.bill_cycle import CYCLE_PATTERN
 
 # bill_type of the monthly sums: 0 consumption, 1 unsubscribe (refund), 2 HUAWEI CLOUD write-off;
 # named as the bill files name their bill types, so the two tie out by component
@@ -68,7 +69,7 @@ class ApiInvoiceModel(ApiRecord):
 
     request_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
     invoice_no: str = pa.Field(nullable=True)
-    bill_cycle: str = pa.Field(nullable=True, str_matches=r"^\d{4}-(0[1-9]|1[0-2])$")
+    bill_cycle: str = pa.Field(nullable=True, str_matches=CYCLE_PATTERN)
     invoice_amount: MONEY = pa.Field(nullable=True)
     tax_amount: MONEY = pa.Field(nullable=True)
     invoice_state: pl.Int64 = pa.Field(nullable=True)

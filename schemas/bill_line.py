@@ -10,6 +10,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.aliases import BILL_TYPE_VALUES, ORDER_TYPE_VALUES, PERIOD_UNIT_VALUES
+from schemas.bill_cycle import CYCLE_FORMAT, CYCLE_PATTERN
 from schemas.rules import TRADE_TIME_TOLERANCE_DAYS
 
 MONEY = pl.Decimal(20, 8)
@@ -27,7 +28,7 @@ def _money(name: str) -> pl.Expr:
 class BillLineModel(pa.DataFrameModel):
     """Structural rules of one bill line: required values, code lists, the file's month."""
 
-    bill_cycle: str = pa.Field(nullable=False, str_matches=r"^\d{4}-(0[1-9]|1[0-2])$")
+    bill_cycle: str = pa.Field(nullable=False, str_matches=CYCLE_PATTERN)
     customer_id: str = pa.Field(nullable=False, str_length={"max_value": 64})
     bill_type: str = pa.Field(nullable=False, isin=sorted(set(BILL_TYPE_VALUES.values())))
     billing_mode: pl.Int16 = pa.Field(nullable=False, isin=[0, 1, 2, 3, 4, 5, 6])
@@ -118,7 +119,7 @@ def min_amount() -> pl.Expr:
 
 def trade_date_window() -> tuple[pl.Expr, pl.Expr]:
     """(earliest, latest) local trade date a line of its `bill_cycle` may have, both inclusive."""
-    first_day = (pl.col("bill_cycle") + "-01").str.to_date("%Y-%m-%d")
+    first_day = pl.col("bill_cycle").str.to_date(CYCLE_FORMAT)  # a month reads as its first day
     tolerance = f"{TRADE_TIME_TOLERANCE_DAYS}d"
     return (first_day.dt.offset_by(f"-{tolerance}"),
             first_day.dt.offset_by("1mo").dt.offset_by(tolerance))

@@ -7,6 +7,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.aliases import STATEMENT_STATUS_VALUES
+from schemas.bill_cycle import CYCLE_PATTERN
 from schemas.checks import RATE, rate_in_unit_interval, validity_in_order
 
 MONEY = pl.Decimal(20, 8)
@@ -16,7 +17,7 @@ class IncentiveStatementModel(pa.DataFrameModel):
     """One line of a monthly incentive statement; the file names the period it reconciles."""
 
     statement_id: str = pa.Field(nullable=False)
-    period: str = pa.Field(nullable=False, str_matches=r"^\d{4}-(0[1-9]|1[0-2])$")
+    period: str = pa.Field(nullable=False, str_matches=CYCLE_PATTERN)
     incentive_type: str = pa.Field(nullable=False)
     customer_id: str = pa.Field(nullable=True, str_length={"max_value": 64})
     performance_amount: MONEY = pa.Field(nullable=True)

@@ -8,11 +8,13 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from schemas.bill_cycle import CYCLE_PATTERN
+
 MONEY = pl.Decimal(20, 8)
 
 
 class UsageLineModel(pa.DataFrameModel):
-    bill_cycle: str = pa.Field(nullable=False, str_matches=r"^\d{4}-(0[1-9]|1[0-2])$")
+    bill_cycle: str = pa.Field(nullable=False, str_matches=CYCLE_PATTERN)
     customer_id: str = pa.Field(nullable=False, str_length={"max_value": 64})
     billing_mode: pl.Int16 = pa.Field(nullable=False, isin=[0, 1, 2, 3, 4, 5, 6])
     service_type_code: str = pa.Field(nullable=False)
