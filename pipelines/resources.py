@@ -24,6 +24,7 @@ from pipelines.lib.publish import remove_abandoned_copies
 from pipelines.lib.staging import SPOOL_PREFIX, MemberLimits
 from pipelines.lib.warehouse import connect, ensure_schema
 from reports.files import remove_abandoned_temp_files
+from schemas.bill_cycle import BillCycle
 
 
 @contextlib.contextmanager
@@ -163,7 +164,8 @@ class ReportsResource(dg.ConfigurableResource):
         return bool(self.focus_exports)
 
     def cycle_dir(self, bill_cycle: str) -> Path:
-        return Path(self.out_dir) / bill_cycle
+        """`<out_dir>/<YYYY-MM>/`; a ValueError for anything but a month, as it becomes a path."""
+        return Path(self.out_dir) / str(BillCycle.parse(bill_cycle))
 
     def remove_abandoned_files(self) -> None:
         """Temporary files of report writers that were killed, in every cycle's folder (call under

@@ -5,17 +5,16 @@ lands the newest usage export, and rebuilds what depends on them (marts, reports
 import dagster as dg
 
 from pipelines.jobs import nightly_job
-from pipelines.partitions import bill_cycle_partitions
+from schemas.bill_cycle import GMT8_ZONE_NAME, BillCycle
 
 DESCRIPTION = ("Every night at 02:00 GMT+8, refreshes the open month (the newest bill cycle): pulls the BSS "
                "partner APIs, lands the newest daily usage export, and rebuilds the month-to-date marts, "
                "budgets, coupons and the daily flash report. Closed months are left to the bill-file sensor.")
 
 
-@dg.schedule(job=nightly_job, cron_schedule="0 2 * * *", execution_timezone="Asia/Shanghai",
+@dg.schedule(job=nightly_job, cron_schedule="0 2 * * *", execution_timezone=GMT8_ZONE_NAME,
              default_status=dg.DefaultScheduleStatus.STOPPED, description=DESCRIPTION)
 def nightly_schedule(context: dg.ScheduleEvaluationContext):
-    """The open month is the newest partition (end_offset=1 includes the current month)."""
-    keys = bill_cycle_partitions.get_partition_keys(current_time=context.scheduled_execution_time)
-    open_month = keys[-1]
+    """The open month is the bill cycle of the scheduled moment (a partition: end_offset=1 includes it)."""
+    open_month = str(BillCycle.of(context.scheduled_execution_time))
     return dg.RunRequest(run_key=f"nightly-{context.scheduled_execution_time:%Y-%m-%d}", partition_key=open_month)

@@ -6,8 +6,9 @@ import dagster as dg
 
 from pipelines.jobs import month_close_job
 from pipelines.resources import ObjectStoreResource
+from schemas.bill_cycle import BillCycle
 
-_BILL_KEY = re.compile(r"^customerBill/customerBill_(\d{4})(\d{2})\.tar\.gz$")
+_BILL_KEY = re.compile(r"^customerBill/customerBill_(\d{6})\.tar\.gz$")
 
 
 DESCRIPTION = ("Every 15 minutes, lists customerBill/ in the bucket (or inbox): a new monthly bill file, or a "
@@ -21,6 +22,11 @@ def bill_file_sensor(context: dg.SensorEvaluationContext, object_store: ObjectSt
     """One run per (key, ETag): the run key makes a re-delivery (new ETag) start a new month close."""
     for info in object_store.store().list("customerBill/"):
         match = _BILL_KEY.match(info.key)
-        if match:
-            yield dg.RunRequest(run_key=f"{info.key}@{info.etag}",
-                                partition_key=f"{match.group(1)}-{match.group(2)}")
+        if not match:
+            continue
+        try:
+            cycle = BillCycle.parse_compact(match.group(1))
+        except ValueError as error:  # e.g. customerBill_202613: no month to close; the other keys still are
+            context.log.warning(f"{info.key}: {error}")
+            continue
+        yield dg.RunRequest(run_key=f"{info.key}@{info.etag}", partition_key=str(cycle))

@@ -7,10 +7,17 @@ from pipelines.assets.tables import writes
 from pipelines.lib.landing import land, record_ignored_bill_objects
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import ObjectStoreResource, WarehouseResource
+from schemas.bill_cycle import BillCycle
 
 
-def _compact(bill_cycle: str) -> str:
-    return bill_cycle.replace("-", "")
+def bill_file_key(bill_cycle: str) -> str:
+    """Object key of the cycle's partner bill file."""
+    return f"customerBill/customerBill_{BillCycle.parse(bill_cycle).compact}.tar.gz"
+
+
+def usage_export_prefix(bill_cycle: str) -> str:
+    """What the object keys of the cycle's daily usage exports start with."""
+    return f"customerUsage/customerUsageV2_{BillCycle.parse(bill_cycle).compact}_"
 
 
 def land_prefix(context, warehouse: WarehouseResource, object_store: ObjectStoreResource, prefix: str):
@@ -39,7 +46,7 @@ def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     they are listed in audit.ignored_objects with the reason.
     """
     cycle = context.partition_key
-    key = f"customerBill/customerBill_{_compact(cycle)}.tar.gz"
+    key = bill_file_key(cycle)
     result = land_prefix(context, warehouse, object_store, key)
     with warehouse.connect() as con:
         ignored = record_ignored_bill_objects(con, object_store.store().list("customerBill/"), cycle, key)
@@ -57,8 +64,7 @@ def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: Warehouse
 
     Grain: one delivery of `customerUsage/customerUsageV2_YYYYMM_YYYYMMDD.tar.gz`. Source: OBS bucket or inbox.
     """
-    return land_prefix(context, warehouse, object_store,
-                 f"customerUsage/customerUsageV2_{_compact(context.partition_key)}_")
+    return land_prefix(context, warehouse, object_store, usage_export_prefix(context.partition_key))
 
 
 @dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},

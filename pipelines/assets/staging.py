@@ -7,7 +7,13 @@ from collections.abc import Callable
 import dagster as dg
 import duckdb
 
-from pipelines.assets.landing import landed_agreements, landed_bill_file, landed_usage_exports
+from pipelines.assets.landing import (
+    bill_file_key,
+    landed_agreements,
+    landed_bill_file,
+    landed_usage_exports,
+    usage_export_prefix,
+)
 from pipelines.assets.tables import stages
 from pipelines.lib.chart_of_accounts import CHART_OF_ACCOUNTS_KEY, stage_chart_of_accounts
 from pipelines.lib.holds import (
@@ -120,7 +126,7 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     many lines or customers; an unchanged delivery is not loaded again.
     """
     cycle = context.partition_key
-    key = f"customerBill/customerBill_{cycle.replace('-', '')}.tar.gz"
+    key = bill_file_key(cycle)
     with warehouse.connect() as con:
         delivery = current_delivery(con, key, warehouse.landing_path)
         if delivery is None:
@@ -164,7 +170,7 @@ def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     with warehouse.connect() as con:
         keys = [r[0] for r in con.execute(
             "select distinct object_key from landing.objects where object_key like ?",
-            [f"customerUsage/customerUsageV2_{cycle.replace('-', '')}_%"],
+            [f"{usage_export_prefix(cycle)}%"],
         ).fetchall()]
         exports = sorted((parse_usage_key(k)[1], k) for k in keys if parse_usage_key(k))
         if not exports:

@@ -29,6 +29,7 @@ from pipelines.lib.csv_reading import (  # noqa: F401  (re-exported: callers cat
     utf8_bytes,
 )
 from schemas.aliases import header_lookup, normalise_header
+from schemas.bill_cycle import GMT8
 from schemas.bill_line import MONEY_SUM
 from schemas.datasets import ColumnSpec, DatasetSpec
 from schemas.rules import rule
@@ -38,7 +39,7 @@ QUANTITY = pl.Decimal(28, 8)
 RATE = pl.Decimal(9, 6)
 # HUAWEI CLOUD's billing clock is GMT+8 all year, and the files say so (`GMT+08:00`): a fixed
 # offset, so times are shifted by it instead of being looked up in a zone's rules row by row.
-LOCAL_OFFSET = pl.duration(hours=8)
+LOCAL_OFFSET = pl.lit(GMT8.utcoffset(None))
 # Earlier GMT+8 times are in year 0 in UTC, which Python's datetime (an analyst's fetch, pandera's
 # messages) cannot hold: they are quarantined as unreadable times rather than loaded, and dates of
 # year 0 as unreadable dates.

@@ -10,6 +10,7 @@ import duckdb
 
 from pipelines.lib.landing import Delivery
 from pipelines.lib.staging import Dataset, StageResult, stage_csv_object
+from schemas.bill_cycle import BillCycle
 from schemas.datasets import INCENTIVE_RATE, INCENTIVE_STATEMENT
 from schemas.incentives import IncentiveRateModel, IncentiveStatementModel
 
@@ -23,7 +24,7 @@ RATE_DATASET = Dataset("agreements", INCENTIVE_RATE, IncentiveRateModel, "stagin
 
 def statement_key(period: str) -> str:
     """Object key of the incentive statement of `period` ('YYYY-MM')."""
-    return f"incentives/incentive_statement_{period.replace('-', '')}.csv"
+    return f"incentives/incentive_statement_{BillCycle.parse(period).compact}.csv"
 
 
 def stage_incentive_statement(con: duckdb.DuckDBPyConnection, delivery: Delivery, period: str,

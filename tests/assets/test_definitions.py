@@ -1,8 +1,10 @@
 """The Definitions load as `dagster dev` loads them, with the assets, groups and automation of docs/architecture.md;
 the SQL model assets and their graph are read from the files under sql/."""
 
+import datetime as dt
 import shutil
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -10,6 +12,9 @@ import pytest
 from pipelines.definitions import build_definitions, defs
 from pipelines.jobs import month_close_job, nightly_job
 from pipelines.lib.sql_models import ModelError
+from pipelines.resources import ObjectStoreResource
+from pipelines.schedules import nightly_schedule
+from pipelines.sensors import bill_file_sensor
 from pipelines.settings import resources_from_env
 
 SQL = Path(__file__).parents[2] / "sql"
@@ -73,6 +78,31 @@ def test_schedule_sensor_and_writer_concurrency_tag():
     assert "02:00 GMT+8" in defs.resolve_schedule_def("nightly_schedule").description
     assert "customerBill/" in defs.resolve_sensor_def("bill_file_sensor").description
     assert defs.resolve_job_def("month_close").tags["billrecon/warehouse-writer"] == "duckdb"
+
+
+@pytest.mark.parametrize(("local_time", "partition", "run_key"), [
+    (dt.datetime(2026, 12, 1, 2, 0), "2026-12", "nightly-2026-12-01"),
+    (dt.datetime(2027, 1, 1, 2, 0), "2027-01", "nightly-2027-01-01"),   # in UTC still 2026-12-31
+    (dt.datetime(2024, 2, 29, 2, 0), "2024-02", "nightly-2024-02-29"),
+])
+def test_the_nightly_schedule_refreshes_the_gmt8_month_it_runs_in(local_time, partition, run_key):
+    moment = local_time.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    request = nightly_schedule(dg.build_schedule_context(scheduled_execution_time=moment))
+    assert (request.partition_key, request.run_key) == (partition, run_key)
+
+
+def test_the_bill_file_sensor_closes_the_month_each_bill_key_names(tmp_path):
+    bills = tmp_path / "customerBill"
+    bills.mkdir()
+    for name in ("customerBill_202612.tar.gz", "customerBill_202701.tar.gz", "customerBill_202613.tar.gz",
+                 "customerBill_2026-12.tar.gz", "copy_of_customerBill_202611.tar.gz"):
+        (bills / name).write_bytes(b"bill")
+    context = dg.build_sensor_context(resources={"object_store": ObjectStoreResource(inbox_dir=str(tmp_path))})
+    requests = list(bill_file_sensor(context))
+    assert sorted((r.partition_key, r.run_key.split("@")[0]) for r in requests) == [
+        ("2026-12", "customerBill/customerBill_202612.tar.gz"),
+        ("2027-01", "customerBill/customerBill_202701.tar.gz"),
+    ]
 
 
 def test_settings_become_env_vars_resolved_at_run_time():

@@ -8,6 +8,7 @@ import pytest
 from pipelines.lib.bss.datasets import CUSTOMERS, DATASETS, INVOICES, ORDERS, SCOPE_FIELD, Puller, cycle_window_utc
 from pipelines.lib.bss.errors import InconsistentPages
 from pipelines.lib.bss.paging import fetch_all_pages
+from schemas.bill_cycle import BillCycle
 
 ROUTE = "POST /v2/partners/sub-customers/query"
 
@@ -126,7 +127,7 @@ def test_budgets_are_asked_for_the_listed_customers_in_batches_of_at_most_100():
 
 
 def test_orders_of_a_cycle_are_those_paid_in_its_gmt8_month():
-    assert cycle_window_utc("2026-09") == ("2026-08-31T16:00:00Z", "2026-09-30T15:59:59Z")
-    assert cycle_window_utc("2026-12") == ("2026-11-30T16:00:00Z", "2026-12-31T15:59:59Z")
+    assert cycle_window_utc(BillCycle(2026, 9)) == ("2026-08-31T16:00:00Z", "2026-09-30T15:59:59Z")
+    assert cycle_window_utc(BillCycle(2026, 12)) == ("2026-11-30T16:00:00Z", "2026-12-31T15:59:59Z")
     params = ORDERS.params("2026-12")
     assert params["payment_time_begin"] == "2026-11-30T16:00:00Z" and params["order_by"] == "createTime"

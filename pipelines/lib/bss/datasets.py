@@ -21,19 +21,17 @@ from typing import Any, Literal
 
 from pipelines.lib.bss.client import BssApi, Operation
 from pipelines.lib.bss.paging import PageStyle, fetch_all_pages
+from schemas.bill_cycle import BillCycle
 
 SCOPE_FIELD = "_indirect_partner_id"   # added to records of scoped datasets: the reseller asked for (None = own)
 BUDGET_BATCH = 100                     # documented maximum of customer_ids per budget query (docs/domain.md#budgets)
-_GMT8 = dt.timezone(dt.timedelta(hours=8))
 
 
-def cycle_window_utc(bill_cycle: str) -> tuple[str, str]:
-    """The bill cycle's GMT+8 month as the API's inclusive UTC bounds ('yyyy-MM-ddTHH:mm:ssZ')."""
-    year, month = map(int, bill_cycle.split("-"))
-    start = dt.datetime(year, month, 1, tzinfo=_GMT8)
-    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=_GMT8) - dt.timedelta(seconds=1)
+def cycle_window_utc(cycle: BillCycle) -> tuple[str, str]:
+    """The bill cycle's GMT+8 month as the API's inclusive UTC bounds ('yyyy-MM-ddTHH:mm:ssZ'): the
+    API takes whole seconds, so the last second of the cycle ends it."""
     fmt = "%Y-%m-%dT%H:%M:%SZ"
-    return start.astimezone(dt.UTC).strftime(fmt), end.astimezone(dt.UTC).strftime(fmt)
+    return cycle.start_utc.strftime(fmt), (cycle.end_utc - dt.timedelta(seconds=1)).strftime(fmt)
 
 
 @dataclass(frozen=True)
@@ -182,7 +180,7 @@ def _pull_business_discounts(puller: Puller, dataset: ApiDataset, cycle: str | N
 
 
 def _orders_paid_in(cycle: str | None) -> dict[str, Any]:
-    begin, end = cycle_window_utc(cycle)
+    begin, end = cycle_window_utc(BillCycle.parse(cycle))
     # oldest first: orders paid while the pull runs land on the last page, not in the middle
     return {"payment_time_begin": begin, "payment_time_end": end, "order_by": "createTime"}
 

@@ -26,8 +26,8 @@ import duckdb
 
 from pipelines.lib.bss.datasets import ApiDataset, Pulled
 from pipelines.lib.warehouse import transaction
+from schemas.bill_cycle import GMT8
 
-GMT8 = dt.timezone(dt.timedelta(hours=8))
 SNAPSHOT_FORMAT = 1
 
 
