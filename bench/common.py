@@ -19,6 +19,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from schemas.bill_cycle import BillCycle
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 DEFAULT_CACHE = BENCH_DIR / ".cache"
@@ -83,7 +85,7 @@ def size_label(lines: int) -> str:
 
 
 def bill_key(bill_cycle: str = BILL_CYCLE) -> str:
-    return f"customerBill/customerBill_{bill_cycle.replace('-', '')}.tar.gz"
+    return f"customerBill/customerBill_{BillCycle.parse(bill_cycle).compact}.tar.gz"
 
 
 DISCOUNTS_KEY = "agreements/customer_discounts.csv"

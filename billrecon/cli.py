@@ -7,17 +7,17 @@ import sys
 import traceback
 
 from billrecon import export_command
+from schemas.bill_cycle import BillCycle
 
 EXIT_FAILED = 1
 EXIT_BAD_REQUEST = 2
 
 
 def _month(text: str) -> str:
-    import re
-
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a month in the form YYYY-MM")
-    return text
+    try:
+        return str(BillCycle.parse(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class _Parser(argparse.ArgumentParser):

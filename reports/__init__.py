@@ -6,7 +6,6 @@ changes the warehouse and imports nothing from ``pipelines`` or ``sandbox``.
 """
 
 from reports.daily_flash import DailyFlashReport, render_daily_flash
-from reports.month_close import MonthCloseReport, render_month_close, validate_bill_cycle
+from reports.month_close import MonthCloseReport, render_month_close
 
-__all__ = ["DailyFlashReport", "MonthCloseReport", "render_daily_flash", "render_month_close",
-           "validate_bill_cycle"]
+__all__ = ["DailyFlashReport", "MonthCloseReport", "render_daily_flash", "render_month_close"]

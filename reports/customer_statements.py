@@ -18,7 +18,6 @@ byte-identical files: the document dates are the period's, not the clock's.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import logging
 import tempfile
@@ -35,6 +34,7 @@ from fpdf import FPDF
 
 from reports.files import atomic_output_path
 from reports.formatting import CURRENCY, format_count, format_money, money_sum
+from schemas.bill_cycle import BillCycle
 
 FONT = "WenQuanYiMicroHei"
 FONT_PATH = files("paperang_p2_fonts_cjk").joinpath("fonts/wqy-microhei.ttc")
@@ -164,11 +164,6 @@ def month_font(directory: Path, text: str) -> Path:
     return path
 
 
-def period_bounds(bill_cycle: str) -> tuple[dt.date, dt.date]:
-    year, month = (int(part) for part in bill_cycle.split("-"))
-    return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
-
-
 # Characters the layout itself prints beyond printable ASCII
 _LAYOUT_CHARACTERS = "–—…·"
 
@@ -180,7 +175,8 @@ class _StatementDocument(FPDF):
         self.issuer = statement.issuer
         self.statement = statement
         self.lines_file = lines_file
-        first, last = period_bounds(bill_cycle)
+        cycle = BillCycle.parse(bill_cycle)
+        first, last = cycle.first_day, cycle.last_day
         self.period_text = f"{bill_cycle} ({first:%d %b %Y} – {last:%d %b %Y}, GMT+8)"
         # the document's dates are the period's end: the same data gives the same bytes
         self.set_creation_date(dt.datetime.combine(last, dt.time(), tzinfo=dt.UTC))

@@ -31,8 +31,8 @@ from reports.files import atomic_output_path
 from reports.flash_data import BUDGET_LIMIT, MOVER_LIMIT, TOP_CUSTOMER_LIMIT, FlashData, load_flash_data
 from reports.formatting import CURRENCY, plain_decimal
 from reports.html import CHART_SERVICE_LIMIT, template_environment, write_html
-from reports.month_close import validate_bill_cycle
 from reports.safety import neutralise_spreadsheet_text
+from schemas.bill_cycle import BillCycle
 
 DAILY_FLASH_TEMPLATE = "daily_flash.html.j2"
 
@@ -84,7 +84,7 @@ def render_daily_flash(
     Raises ``reports.flash_data.NoUsageExport`` when the cycle has no staged usage export.
     ``api_configured=False`` makes the budget section say the BSS partner API is not configured.
     """
-    validate_bill_cycle(bill_cycle)
+    bill_cycle = str(BillCycle.parse(bill_cycle))  # a ValueError unless 'YYYY-MM': it becomes part of file names
     out_dir = Path(out_dir)
     data = load_flash_data(con, bill_cycle, api_configured)
     stem = f"daily_flash_{data.export_date.isoformat()}"

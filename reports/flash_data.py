@@ -16,7 +16,6 @@ month of ten million lines is never brought into Python.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -33,6 +32,7 @@ from reports.reconciliation import (
     existing_tables,
     unavailable_reason,
 )
+from schemas.bill_cycle import BillCycle
 
 DAILY_SPEND_TABLE = "marts.daily_spend"
 USAGE_EXPORT = "source = 'usage_export'"
@@ -85,7 +85,7 @@ class FlashData:
 
     @property
     def first_day(self) -> date:
-        return _first_day(self.bill_cycle)
+        return BillCycle.parse(self.bill_cycle).first_day
 
     @property
     def last_covered_day(self) -> date | None:
@@ -147,25 +147,9 @@ class FlashData:
         return ranked[:TOP_CUSTOMER_LIMIT]
 
 
-def _first_day(bill_cycle: str) -> date:
-    year, month = (int(part) for part in bill_cycle.split("-"))
-    return date(year, month, 1)
-
-
-def previous_cycle(bill_cycle: str) -> str:
-    first = _first_day(bill_cycle) - timedelta(days=1)
-    return f"{first.year:04d}-{first.month:02d}"
-
-
-def days_in_month(bill_cycle: str) -> int:
-    first = _first_day(bill_cycle)
-    return calendar.monthrange(first.year, first.month)[1]
-
-
-def days_covered(bill_cycle: str, export_date: date) -> int:
+def days_covered(cycle: BillCycle, export_date: date) -> int:
     """Days of the month an export holds: up to the day before its date, at most the whole month."""
-    elapsed = (export_date - _first_day(bill_cycle)).days
-    return max(0, min(elapsed, days_in_month(bill_cycle)))
+    return max(0, min((export_date - cycle.first_day).days, cycle.days))
 
 
 def _ratio(change: Decimal, base: Decimal) -> Decimal | None:
@@ -187,7 +171,8 @@ def load_flash_data(
     export_date = newest_export_date(con, bill_cycle)
     if export_date is None:
         raise NoUsageExport(f"no usage export is staged for {bill_cycle}: there is no month to date to report")
-    covered = days_covered(bill_cycle, export_date)
+    cycle = BillCycle.parse(bill_cycle)
+    covered = days_covered(cycle, export_date)
     present = existing_tables(con, [BUDGET_TABLE, EXPENDITURE_TABLE])
 
     now = {row["customer_id"]: row for row in fetch_records(con, f"""
@@ -195,7 +180,7 @@ def load_flash_data(
                sum(line_count) AS line_count
         FROM {DAILY_SPEND_TABLE} WHERE {USAGE_EXPORT} AND bill_cycle = ? AND export_date = ?
         GROUP BY customer_id""", [bill_cycle, export_date])}
-    comparison = _comparison(con, bill_cycle, covered, present)
+    comparison = _comparison(con, cycle, covered, present)
     previous = _previous_spend(con, comparison)
 
     budget_reason = unavailable_reason(BUDGET, present, api_configured)
@@ -244,7 +229,7 @@ def load_flash_data(
     return FlashData(
         bill_cycle=bill_cycle,
         export_date=export_date,
-        days_in_month=days_in_month(bill_cycle),
+        days_in_month=cycle.days,
         days_covered=covered,
         comparison=comparison,
         customers=customers,
@@ -256,12 +241,13 @@ def load_flash_data(
     )
 
 
-def _comparison(con: duckdb.DuckDBPyConnection, bill_cycle: str, covered: int,
+def _comparison(con: duckdb.DuckDBPyConnection, cycle: BillCycle, covered: int,
                 present: frozenset[str]) -> Comparison:
     """The previous month's window (same days) and where its figures come from."""
-    previous = previous_cycle(bill_cycle)
-    first = _first_day(previous)
-    window_days = min(covered, days_in_month(previous))
+    previous_month = cycle.previous()
+    previous = str(previous_month)  # as the warehouse and the notes write it
+    first = previous_month.first_day
+    window_days = min(covered, previous_month.days)
     if window_days == 0:
         return Comparison(previous, first, None, "none",
                           "the usage export covers no day of the month yet: nothing to compare")
@@ -275,7 +261,7 @@ def _comparison(con: duckdb.DuckDBPyConnection, bill_cycle: str, covered: int,
         return Comparison(previous, first, last, "none",
                           f"no data for {previous}: neither its bill file nor a usage export is in the warehouse")
     note = None
-    export_covers = days_covered(previous, export)
+    export_covers = days_covered(previous_month, export)
     if export_covers < window_days:
         note = (f"The newest usage export of {previous} ({export}) holds usage up to day {export_covers} only: "
                 f"the comparison with days 1–{window_days} of {previous} is incomplete.")

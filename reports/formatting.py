@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
+
+from schemas.bill_cycle import GMT8
 
 CURRENCY = "USD"
 
@@ -151,10 +153,6 @@ def utc_timestamp_text(value: datetime) -> str:
     if value.tzinfo is None:
         return value.isoformat(sep=" ")
     return value.astimezone(UTC).isoformat(sep=" ")
-
-
-# HUAWEI CLOUD's partner billing runs on Beijing time, which has no daylight saving.
-GMT8 = timezone(timedelta(hours=8))
 
 
 def format_when(value: date | datetime | str | None) -> str:

@@ -17,7 +17,6 @@ machine's time zone or query order. Each file is replaced atomically.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +30,7 @@ from reports.html import write_month_close_html
 from reports.journal import chart_note, has_journal, write_journal_csv
 from reports.reconciliation import load_reconciliation_data, reconciliation_exports
 from reports.xlsx import write_month_close_workbook
-
-_BILL_CYCLE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+from schemas.bill_cycle import BillCycle
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def render_month_close(
     API is not configured, so the areas that compare with it read "not available"; None lets the
     data decide.
     """
-    validate_bill_cycle(bill_cycle)
+    bill_cycle = str(BillCycle.parse(bill_cycle))  # a ValueError unless 'YYYY-MM': it becomes part of file names
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     notes = [str(note) for note in notes]
@@ -140,7 +138,3 @@ def customer_documents(data: marts.MonthCloseData, out_dir: Path, customer_bills
     return rows
 
 
-def validate_bill_cycle(bill_cycle: str) -> None:
-    """Raise ``ValueError`` unless ``bill_cycle`` is ``YYYY-MM``; it becomes part of file names."""
-    if not isinstance(bill_cycle, str) or not _BILL_CYCLE.fullmatch(bill_cycle):
-        raise ValueError(f"bill cycle must look like 'YYYY-MM', got {bill_cycle!r}")

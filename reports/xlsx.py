@@ -14,7 +14,7 @@ the bill cycle, and xlsxwriter fixes the zip entry times, so the same data gives
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
@@ -46,6 +46,7 @@ from reports.xlsx_tables import (
     write_table,
     write_total_row,
 )
+from schemas.bill_cycle import BillCycle
 
 SHEET_SUMMARY = "Summary"
 SHEET_CUSTOMERS = "Customers"
@@ -155,8 +156,7 @@ def workbook_creation_date(bill_cycle: str) -> datetime:
     Used as the workbook's creation date instead of "now" so that the file is reproducible and
     still carries a date that means something: the close it belongs to.
     """
-    year, month = (int(part) for part in bill_cycle.split("-"))
-    return datetime(year + month // 12, month % 12 + 1, 1)
+    return datetime.combine(BillCycle.parse(bill_cycle).next().first_day, time())
 
 
 # ---------------------------------------------------------------------------------------------

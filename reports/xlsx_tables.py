@@ -18,8 +18,9 @@ from typing import Any, Literal
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from reports.formatting import GMT8, status_text, utc_timestamp_text
+from reports.formatting import status_text, utc_timestamp_text
 from reports.safety import neutralise_spreadsheet_text
+from schemas.bill_cycle import GMT8
 from schemas.warehouse_contract import column_note
 
 MONEY_FORMAT = "#,##0.00"

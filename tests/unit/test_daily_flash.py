@@ -15,6 +15,7 @@ from pipelines.lib.sql_models import run_model
 from reports.daily_flash import render_daily_flash
 from reports.flash_data import NoUsageExport, days_covered, load_flash_data
 from reports.reconciliation import API_NOT_CONFIGURED
+from schemas.bill_cycle import BillCycle
 from tests.unit.reconciliation_marts import BUDGET_DDL
 
 D = Decimal
@@ -260,7 +261,7 @@ def test_a_cycle_without_usage_export_is_refused(warehouse, tmp_path):
 ])
 def test_days_covered_by_an_export(export_date, covered):
     from datetime import date
-    assert days_covered(OPEN, date.fromisoformat(export_date)) == covered
+    assert days_covered(BillCycle.parse(OPEN), date.fromisoformat(export_date)) == covered
 
 
 def test_a_rise_from_a_tiny_base_is_not_shown_as_an_absurd_percentage(warehouse, tmp_path):
