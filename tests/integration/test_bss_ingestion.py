@@ -23,6 +23,7 @@ from pipelines.resources import BssApiResource, WarehouseResource
 from pipelines.settings import resources_from_env
 from sandbox import WorldConfig, generate_world
 from sandbox.bss import BssEmulator, FaultConfig, ThrottleConfig
+from schemas.bill_cycle import BillCycle
 
 SMALL = WorldConfig(seed=23, customers=24, resellers=2, closed_months=2, lines_per_month=1500,
                     first_month="2026-08", usage_export_days=4)
@@ -31,7 +32,6 @@ LARGE = WorldConfig(seed=5, customers=240, resellers=2, closed_months=1, lines_p
                     first_month="2026-08", usage_export_days=2)
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 FAST_RETRIES = RetryPolicy(max_attempts=6, base_delay=0.02, max_delay=0.2, max_total_seconds=20)
-GMT8 = dt.timedelta(hours=8)
 
 
 # ------------------------------------------------------------------------------------------ fixtures
@@ -88,7 +88,7 @@ def step_failures(result) -> dict[str, str]:
 
 
 def gmt8_month(utc_text: str) -> str:
-    return (dt.datetime.strptime(utc_text, "%Y-%m-%dT%H:%M:%SZ") + GMT8).strftime("%Y-%m")
+    return str(BillCycle.of(dt.datetime.strptime(utc_text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)))
 
 
 def money_sum(records, field: str) -> Decimal:
