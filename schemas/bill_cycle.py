@@ -51,7 +51,8 @@ class BillCycle:
 
     @classmethod
     def _from_text(cls, text: object, pattern: str, form: str) -> BillCycle:
-        match = re.fullmatch(pattern, text) if isinstance(text, str) else None
+        # ASCII digits only: a month in another script's digits is not one the warehouse writes
+        match = re.fullmatch(pattern, text, re.ASCII) if isinstance(text, str) else None
         if match and int(text[:4]):    # year 0000 has no calendar
             return cls(int(text[:4]), int(match.group(1)))
         shown = f"'{text}'" if isinstance(text, str) and text.isprintable() else repr(text)

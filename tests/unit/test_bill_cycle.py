@@ -18,7 +18,7 @@ def test_parse_and_text_round_trip():
 
 
 @pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-1", "26-10", "2026/10", "202610", " 2026-10",
-                                  "2026-10 ", "0000-01", "", "2026-10-01"])
+                                  "2026-10 ", "0000-01", "", "2026-10-01", "２０２６-10"])
 def test_parse_refuses_anything_but_year_dash_month(text):
     with pytest.raises(ValueError) as error:
         BillCycle.parse(text)
