@@ -18,7 +18,8 @@ from pipelines.lib.warehouse import SQL_DIR
 from reports import data as marts_data
 from reports import render_month_close
 from reports.formatting import format_change_percent, format_money, format_percent
-from reports.reconciliation import API_NOT_CONFIGURED, load_reconciliation_data
+from reports.reconciliation import load_reconciliation_data
+from reports.reconciliation_areas import API_NOT_CONFIGURED
 from reports.reconciliation_status import glance_level
 from reports.safety import neutralise_spreadsheet_text, safe_file_stem, unique_file_stems
 from reports.xlsx import workbook_creation_date
