@@ -258,16 +258,20 @@ ORDER BY held_at, object_key
 """
 
 
+def headline_totals(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> HeadlineTotals:
+    """The cycle's totals over the expenditure mart (zeros for a cycle without lines)."""
+    return HeadlineTotals(**fetch_records(con, _TOTALS_SQL, [bill_cycle])[0])
+
+
 def load_month_close_data(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> MonthCloseData:
     """Read the aggregated view of ``bill_cycle`` that the page and the summary sheets show."""
     cycle = [bill_cycle]
-    totals_row = fetch_records(con, _TOTALS_SQL, cycle)[0]
     data_quality = fetch_records(con, _DATA_QUALITY_SQL, [bill_cycle] * DATA_QUALITY_PARAMETERS)
     landed = [row["landed_at"] for row in data_quality if row["landed_at"] is not None]
     audit_parameters = [bill_cycle] * AUDIT_PARAMETERS
     return MonthCloseData(
         bill_cycle=bill_cycle,
-        totals=HeadlineTotals(**totals_row),
+        totals=headline_totals(con, bill_cycle),
         customers=fetch_records(con, _CUSTOMERS_SQL, cycle),
         services=fetch_records(con, _SERVICES_SQL, cycle),
         refund_lines=fetch_records(con, _REFUND_LINES_SQL, cycle),
