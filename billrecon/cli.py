@@ -108,18 +108,18 @@ def _anomalies_option(parser: argparse.ArgumentParser, default: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from billrecon import commands
+    from billrecon import commands, sandbox_commands
     from billrecon.failure_log import report_late_errors_to_the_log
 
     report_late_errors_to_the_log()
     handlers = {
-        "demo": commands.demo,
+        "demo": sandbox_commands.demo,
         "run": commands.run,
         "report": commands.report,
         "accept": commands.accept,
         "export": export_command.run,
-        "generate": commands.generate,
-        "sandbox": commands.sandbox_serve,
+        "generate": sandbox_commands.generate,
+        "sandbox": sandbox_commands.sandbox_serve,
     }
     try:
         return handlers[args.command](args) or 0

@@ -1,14 +1,14 @@
-"""What each `billrecon` sub-command does. The demo wires the sandbox to the pipeline here, so that
-the pipeline itself never imports the sandbox."""
+"""What the `billrecon` sub-commands on a warehouse do (`run`, `accept`, `report`), and what every
+sub-command shares: the one line of a failure, refusing a request that cannot work, the warehouse lease,
+running one cycle. The commands of the synthetic world (`demo`, `generate`, `sandbox serve`) are in
+`billrecon.sandbox_commands`."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 
@@ -103,120 +103,7 @@ def writing(warehouse: Path):
 EXIT_HELD = 3
 
 
-def _world_config(args, first_month: str | None = None):
-    from sandbox.world import WorldConfig
-
-    return WorldConfig(
-        seed=args.seed, customers=args.customers, resellers=args.resellers, closed_months=args.months,
-        lines_per_month=args.lines, first_month=args.first_month or first_month or _months_ago(args.months),
-        header_language=args.header_language, usage_export_days=max(1, date.today().day - 1),
-        anomalies=getattr(args, "anomalies", 0),   # only `generate` and `demo` offer --anomalies
-    )
-
-
-def _months_ago(count: int, today: date | None = None) -> str:
-    today = today or date.today()
-    index = today.year * 12 + today.month - 1 - count
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def generate(args) -> int:
-    from sandbox.world import generate_world
-    from sandbox.writer import write_world
-
-    world = generate_world(_world_config(args))
-    paths = write_world(world, Path(args.out))
-    print(f"wrote {len(paths)} files under {args.out} (closed months {', '.join(world.closed_months)}; "
-          f"open month {world.open_month})")
-    if world.config.anomalies:
-        print(f"planted {len(world.planted)} anomalies, listed in {Path(args.out) / 'ground_truth.json'}")
-    return 0
-
-
-def demo(args) -> int:
-    started = time.monotonic()
-    warehouse = Path(args.warehouse)
-    world_dir = Path(args.world_dir)
-    check_request(None, warehouse, Path(args.reports))
-    with writing(warehouse):
-        return _demo(args, warehouse, world_dir, started)
-
-
-def _demo(args, warehouse: Path, world_dir: Path, started: float) -> int:
-    from pipelines.instance import project_instance
-    from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
-    from sandbox.bss import BssEmulator
-    from sandbox.objectstore import LocalS3Server, make_s3_client, upload_tree
-    from sandbox.world import generate_world
-    from sandbox.writer import write_world
-
-    # the demo starts from nothing: a fresh world, warehouse and landing folder
-    for stale in (world_dir, warehouse.parent / "landing"):
-        shutil.rmtree(stale, ignore_errors=True)
-    warehouse.unlink(missing_ok=True)
-
-    config = _world_config(args)
-    print(f"[1/4] generating a partner world (seed {config.seed}, {config.customers} customers, "
-          f"{config.closed_months} closed months from {config.first_month}, ~{config.lines_per_month} lines/month)")
-    world = generate_world(config)
-    paths = write_world(world, world_dir)
-    print(f"      {len(paths)} files written under {world_dir}")
-    if config.anomalies:
-        _print_planted(world, world_dir)
-
-    world.api_data.prepare()  # the emulator answers from this; built now rather than on the first request
-    with LocalS3Server() as s3, BssEmulator(world) as bss:
-        bucket = "billrecon-demo"
-        client = make_s3_client(s3.endpoint_url, s3.access_key, s3.secret_key)
-        keys = upload_tree(client, bucket, world_dir)
-        print(f"[2/4] local S3 server at {s3.endpoint_url}: {len(keys)} objects in bucket {bucket}")
-        print(f"      BSS API emulator at {bss.endpoint_url} "
-              "(signed calls, paging, throttling at the documented rates)")
-        resources = {
-            "object_store": ObjectStoreResource(endpoint_url=s3.endpoint_url, bucket=bucket,
-                                                access_key=s3.access_key, secret_key=s3.secret_key),
-            "warehouse": WarehouseResource(path=str(warehouse)),
-            # the demo's packs hold the FOCUS files too; a nightly close writes them only when asked
-            "reports": ReportsResource(out_dir=args.reports, focus_exports=1),
-            "bss_api": BssApiResource(endpoint=bss.endpoint_url, access_key=bss.access_key,
-                                      secret_key=bss.secret_key, domain_id=bss.domain_id),
-        }
-        cycles = [*world.closed_months, world.open_month]
-        print(f"[3/4] closing {len(cycles)} months through the pipeline (files and BSS API → landing → staging → "
-              "core → marts → reports)")
-        # a kept instance, so that `make dev` shows these runs, materializations and checks
-        instance = project_instance(Path(args.dagster_home))
-        failed = []
-        try:
-            for index, cycle in enumerate(cycles, start=1):
-                print(f"      [{index}/{len(cycles)}] {cycle} … ", end="", flush=True)
-                outcome, progress = _run_cycle(cycle, resources, instance)
-                print(progress if outcome.success else f"FAILED: {outcome.failure}")
-                if not outcome.success:
-                    failed.append(outcome)
-        finally:
-            instance.dispose()
-    print("[4/4] sandbox stopped")
-    _print_outcome(warehouse, Path(args.reports), cycles)
-    print(f"Dagster:   {Path(args.dagster_home).resolve()}  (the runs of this demo; `make dev` shows them)")
-    print(f"done in {time.monotonic() - started:.0f} s")
-    if failed:
-        raise RunFailed(f"{len(failed)} month(s) failed, the first {failed[0].bill_cycle}: {failed[0].failure}",
-                        "\n\n".join(outcome.details for outcome in failed))
-    return 0
-
-
-def _print_planted(world, world_dir: Path) -> None:
-    """The planted anomalies, labelled as such: each is a finding the packs will show on purpose."""
-    print(f"      {len(world.planted)} anomalies planted on purpose, so the packs show what each finding looks "
-          f"like (--anomalies 0 for a clean world); listed in {world_dir / 'ground_truth.json'}:")
-    for record in world.ground_truth:
-        where = " ".join(str(record[key]) for key in ("bill_cycle", "customer_id", "reference") if record[key])
-        amount = f"  {record['amount']}" if record["amount"] is not None else ""
-        print(f"        {record['rule_id']:<36} {where}{amount}")
-
-
-def _run_cycle(cycle: str, resources: dict, instance=None):
+def run_cycle_with_progress(cycle: str, resources: dict, instance=None):
     """Run one cycle on `instance` (None: a throwaway one): its outcome, and its progress line."""
     from pipelines.runner import run_cycle
 
@@ -233,25 +120,18 @@ def progress_line(outcome, seconds: float) -> str:
     return f"done in {seconds:.1f} s{checks}"
 
 
-def _print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None:
+def print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None:
+    """The figures of each cycle, then where its reports and the warehouse are."""
     from pipelines.lib.warehouse import connect
+    from reports.run_summary import figures_table
 
     if not warehouse.exists():
         return
     con = connect(warehouse, read_only=True)
     try:
         print()
-        print(f"{'cycle':<9}{'lines':>9}{'quarantined':>13}{'customers':>11}{'amount due':>16}"
-              f"{'customer charge':>18}{'margin':>14}")
-        for cycle in cycles:
-            lines, quarantined = con.execute(
-                """select coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0) from audit.loads
-                   where source = 'customerBill' and bill_cycle = ?""", [cycle]).fetchone()
-            row = con.execute(
-                """select count(distinct customer_id), coalesce(sum(amount_due + refund_amount + adjustment_amount), 0),
-                          coalesce(sum(customer_charge_amount), 0), coalesce(sum(margin_amount), 0)
-                   from marts.customer_monthly_expenditure where bill_cycle = ?""", [cycle]).fetchone()
-            print(f"{cycle:<9}{lines:>9,}{quarantined:>13,}{row[0]:>11,}{row[1]:>16,.2f}{row[2]:>18,.2f}{row[3]:>14,.2f}")
+        for line in figures_table(con, cycles):
+            print(line)
     finally:
         con.close()
     print()
@@ -294,7 +174,7 @@ def run(args) -> int:
     check_request(args.month, warehouse, reports_dir)
     resources = resources_from_env()
     with writing(warehouse):
-        outcome, progress = _run_cycle(args.month, resources)
+        outcome, progress = run_cycle_with_progress(args.month, resources)
         if not outcome.success:
             # one line; nothing of the failed run is summarised (its marts may not exist yet)
             raise RunFailed(f"{args.month} failed: {outcome.failure}", outcome.details)
@@ -302,7 +182,7 @@ def run(args) -> int:
         if not os.environ.get("BILLRECON_BSS_ENDPOINT"):
             print("note: BILLRECON_BSS_ENDPOINT is not set; the parts fed by the BSS partner API are skipped "
                   "(the report says so). Everything fed by the files is built.")
-        _print_outcome(warehouse, reports_dir, [args.month])  # under the lease: the next run waits for it
+        print_outcome(warehouse, reports_dir, [args.month])  # under the lease: the next run waits for it
         held = _print_holds(warehouse, args.month)
     return EXIT_HELD if held else 0
 
@@ -371,36 +251,4 @@ def report(args) -> int:
         finally:
             con.close()
     print(f"{written.html}\n{written.xlsx}")
-    return 0
-
-
-def sandbox_serve(args) -> int:
-    import tempfile
-
-    from sandbox.bss import BssEmulator
-    from sandbox.objectstore import LocalS3Server, make_s3_client, upload_tree
-    from sandbox.world import generate_world
-    from sandbox.writer import write_world
-
-    world = generate_world(_world_config(args))
-    with tempfile.TemporaryDirectory(prefix="billrecon-world-") as tmp:
-        write_world(world, Path(tmp))
-        world.api_data.prepare()
-        with LocalS3Server(port=args.port or None) as s3, BssEmulator(world) as bss:
-            bucket = "billrecon"
-            upload_tree(make_s3_client(s3.endpoint_url, s3.access_key, s3.secret_key), bucket, Path(tmp))
-            print(f"BILLRECON_S3_ENDPOINT={s3.endpoint_url}")
-            print(f"BILLRECON_S3_BUCKET={bucket}")
-            print(f"BILLRECON_S3_ACCESS_KEY={s3.access_key}")
-            print(f"BILLRECON_S3_SECRET_KEY={s3.secret_key}")
-            # the emulator's own throwaway keys, printed so that `billrecon run` can be pointed at it
-            print(f"BILLRECON_BSS_ENDPOINT={bss.endpoint_url}")
-            print(f"BILLRECON_BSS_AK={bss.access_key}")
-            print(f"BILLRECON_BSS_SK={bss.secret_key}")
-            print(f"BILLRECON_BSS_DOMAIN_ID={bss.domain_id}", flush=True)
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                print("stopping", flush=True)
     return 0

@@ -23,15 +23,11 @@ from typing import Any, Literal
 
 import duckdb
 
-from reports.data import EXPENDITURE_TABLE, fetch_records
+from reports.data import fetch_records
+from reports.exports import EXPENDITURE_TABLE
 from reports.formatting import money_sum
-from reports.reconciliation import (
-    BUDGET,
-    BUDGET_TABLE,
-    ReconciliationReader,
-    existing_tables,
-    unavailable_reason,
-)
+from reports.reconciliation_areas import BUDGET, BUDGET_TABLE, existing_tables, unavailable_reason
+from reports.reconciliation_reader import ReconciliationReader
 from schemas.bill_cycle import BillCycle
 
 DAILY_SPEND_TABLE = "marts.daily_spend"

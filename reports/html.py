@@ -15,16 +15,6 @@ import jinja2
 
 from reports import charts
 from reports.codes import INCENTIVE_POLICIES, incentive_policy_name
-from reports.data import (
-    EXPENDITURE_COUNT_COLUMNS,
-    EXPENDITURE_MONEY_COLUMNS,
-    FINDING_LIMIT,
-    QUARANTINE_REASON_LIMIT,
-    REFUND_ADJUSTMENT_ROW_LIMIT,
-    REFUND_LINE_LIMIT,
-    TOP_CUSTOMER_LIMIT,
-    MonthCloseData,
-)
 from reports.files import atomic_output_path
 from reports.formatting import (
     CHANGE_BASE_MINIMUM,
@@ -46,16 +36,26 @@ from reports.formatting import (
     pill_class,
     status_text,
 )
-from reports.reconciliation import (
+from reports.month_close_data import (
+    EXPENDITURE_COUNT_COLUMNS,
+    EXPENDITURE_MONEY_COLUMNS,
+    FINDING_LIMIT,
+    QUARANTINE_REASON_LIMIT,
+    REFUND_ADJUSTMENT_ROW_LIMIT,
+    REFUND_LINE_LIMIT,
+    TOP_CUSTOMER_LIMIT,
+    MonthCloseData,
+)
+from reports.reconciliation import ReconciliationData
+from reports.reconciliation_areas import (
     AREA_TITLES,
     COMPONENT_LABELS,
-    EXPIRY_WINDOW_DAYS,
     FINDINGS_TABLE,
     NO_MARTS_REASON,
-    ReconciliationData,
-    coupons_as_read_note,
     missing_table_reason,
 )
+from reports.reconciliation_facts import coupons_as_read_note
+from reports.reconciliation_reader import EXPIRY_WINDOW_DAYS
 from reports.summary import data_quality_alerts, rows_balance, statement_lines
 from reports.verdict import month_close_verdict
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import duckdb
 
-from reports import data as marts
 from reports.csv_export import write_table_csv
+from reports.exports import ACCOUNTING_JOURNAL, CHART_TABLE
 
 CHART_FILE = "agreements/chart_of_accounts.csv"
 
@@ -26,16 +26,16 @@ def has_journal(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def write_journal_csv(directory: Path, con: duckdb.DuckDBPyConnection, bill_cycle: str) -> Path:
-    return write_table_csv(directory, con, marts.ACCOUNTING_JOURNAL, bill_cycle, journal_file_name(bill_cycle))
+    return write_table_csv(directory, con, ACCOUNTING_JOURNAL, bill_cycle, journal_file_name(bill_cycle))
 
 
 def chart_note(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> str | None:
     """A note for the pack when the journal's codes are not all the partner's own, else None."""
     defaults = [account for (account,) in con.execute(
-        f"select account from {marts.CHART_TABLE} where source = 'default' order by account").fetchall()]
+        f"select account from {CHART_TABLE} where source = 'default' order by account").fetchall()]
     if not defaults:
         return None
-    total = con.execute(f"select count(*) from {marts.CHART_TABLE}").fetchone()[0]
+    total = con.execute(f"select count(*) from {CHART_TABLE}").fetchone()[0]
     if len(defaults) == total:
         return (f"No chart of accounts has been delivered ({CHART_FILE}): {journal_file_name(bill_cycle)} uses "
                 "the default account codes of docs/journal.md. Deliver the file to post with your own codes.")

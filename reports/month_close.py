@@ -23,12 +23,14 @@ from pathlib import Path
 
 import duckdb
 
-from reports import data as marts
+from reports import exports
 from reports.csv_export import write_customer_bills, write_table_csv
 from reports.customer_statements import write_customer_statements
 from reports.html import write_month_close_html
 from reports.journal import chart_note, has_journal, write_journal_csv
-from reports.reconciliation import load_reconciliation_data, reconciliation_exports
+from reports.month_close_data import MonthCloseData, load_month_close_data
+from reports.reconciliation import load_reconciliation_data
+from reports.reconciliation_areas import reconciliation_exports
 from reports.xlsx import write_month_close_workbook
 from schemas.bill_cycle import BillCycle
 
@@ -91,18 +93,18 @@ def render_month_close(
     journal_present = has_journal(con)
     if journal_present and (note := chart_note(con, bill_cycle)):
         notes.append(note)
-    data = marts.load_month_close_data(con, bill_cycle)
+    data = load_month_close_data(con, bill_cycle)
     reconciliation = load_reconciliation_data(con, bill_cycle, api_configured)
     recon_exports = reconciliation_exports(reconciliation.present_tables)
-    csv_names = [f"{export.name}.csv" for export in (*marts.CSV_EXPORTS, *recon_exports)]
+    csv_names = [f"{export.name}.csv" for export in (*exports.CSV_EXPORTS, *recon_exports)]
     write_month_close_workbook(xlsx_path, con, data, notes, reconciliation)
     csv_by_mart = {
         export.name: write_table_csv(out_dir, con, export, bill_cycle)
-        for export in (*marts.CSV_EXPORTS, *recon_exports) if export is not marts.CUSTOMER_BILL_LINE
+        for export in (*exports.CSV_EXPORTS, *recon_exports) if export is not exports.CUSTOMER_BILL_LINE
     }
     # the largest export and the customer bills come from one pass over the month's lines
-    csv_by_mart[marts.CUSTOMER_BILL_LINE.name], customer_bills = write_customer_bills(out_dir, con, bill_cycle)
-    csv_by_mart = {export.name: csv_by_mart[export.name] for export in (*marts.CSV_EXPORTS, *recon_exports)}
+    csv_by_mart[exports.CUSTOMER_BILL_LINE.name], customer_bills = write_customer_bills(out_dir, con, bill_cycle)
+    csv_by_mart = {export.name: csv_by_mart[export.name] for export in (*exports.CSV_EXPORTS, *recon_exports)}
     customer_statements = write_customer_statements(con, bill_cycle, customer_bills)
     journal = write_journal_csv(out_dir, con, bill_cycle) if journal_present else None
     # The page last: it lists the other files, and a reader who sees it can find them all.
@@ -123,7 +125,7 @@ def render_month_close(
     )
 
 
-def customer_documents(data: marts.MonthCloseData, out_dir: Path, customer_bills: Mapping[str, Path],
+def customer_documents(data: MonthCloseData, out_dir: Path, customer_bills: Mapping[str, Path],
                        customer_statements: Mapping[str, Path]) -> list[dict]:
     """One row per billed customer, largest bill first: its name, total due and the links (relative
     to the pack's folder) to its statement and its lines."""

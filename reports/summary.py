@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from reports.data import MonthCloseData
 from reports.formatting import format_counted
+from reports.month_close_data import MonthCloseData
 
 StatementRole = Literal["line", "subtotal", "total", "memo"]
 

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from reports.data import MonthCloseData
 from reports.formatting import format_counted, format_usd
-from reports.reconciliation import FINDINGS_TABLE, ReconciliationData
+from reports.month_close_data import MonthCloseData
+from reports.reconciliation import ReconciliationData
+from reports.reconciliation_areas import FINDINGS_TABLE
 from reports.reconciliation_status import severity_counts
 
 VerdictLevel = Literal["ready", "not_ready", "awaiting_file", "no_verdict"]

@@ -25,11 +25,14 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from reports import data as marts
+from reports import exports
 from reports.codes import billing_mode_label
+from reports.data import stream_rows
 from reports.files import atomic_output_path
 from reports.formatting import CURRENCY, margin_ratio
-from reports.reconciliation import ReconciliationData, ReconciliationReader, load_reconciliation_data
+from reports.month_close_data import EXPENDITURE_COUNT_COLUMNS, EXPENDITURE_MONEY_COLUMNS, MonthCloseData
+from reports.reconciliation import ReconciliationData, load_reconciliation_data
+from reports.reconciliation_reader import ReconciliationReader
 from reports.summary import data_quality_alerts, rows_balance, statement_lines
 from reports.verdict import Verdict, month_close_verdict
 from reports.xlsx_reconciliation import reconciliation_summary_lines, write_reconciliation_sheets
@@ -97,7 +100,7 @@ def _audit_column(index: int, name: str) -> Column:
 def write_month_close_workbook(
     path: Path,
     con: duckdb.DuckDBPyConnection,
-    data: marts.MonthCloseData,
+    data: MonthCloseData,
     notes: Sequence[str],
     reconciliation: ReconciliationData | None = None,
 ) -> Path:
@@ -136,10 +139,10 @@ def write_month_close_workbook(
         _write_services_sheet(workbook.add_worksheet(SHEET_SERVICES), formats, data)
         _write_customer_bills_sheet(workbook.add_worksheet(SHEET_CUSTOMER_BILLS), formats, con, data)
         _write_data_quality_sheet(workbook.add_worksheet(SHEET_DATA_QUALITY), formats, data)
-        for sheet_name, export in ((SHEET_FINDINGS, marts.FINDINGS),
-                                   (SHEET_QUARANTINE, marts.QUARANTINE),
-                                   (SHEET_RESTATEMENTS, marts.RESTATEMENT)):
-            names, rows = marts.stream_rows(con, export, data.bill_cycle)
+        for sheet_name, export in ((SHEET_FINDINGS, exports.FINDINGS),
+                                   (SHEET_QUARANTINE, exports.QUARANTINE),
+                                   (SHEET_RESTATEMENTS, exports.RESTATEMENT)):
+            names, rows = stream_rows(con, export, data.bill_cycle)
             columns = [_audit_column(index, name) for index, name in enumerate(names)]
             write_table(workbook.add_worksheet(sheet_name), formats, columns, rows, notes_from=export.table)
         reader = ReconciliationReader(con, data.bill_cycle, reconciliation.present_tables)
@@ -164,7 +167,7 @@ def workbook_creation_date(bill_cycle: str) -> datetime:
 
 
 def _write_summary_sheet(
-    sheet: Worksheet, formats: Formats, data: marts.MonthCloseData, notes: Sequence[str],
+    sheet: Worksheet, formats: Formats, data: MonthCloseData, notes: Sequence[str],
     verdict: Verdict, reconciliation_lines: Sequence[str] = (),
 ) -> None:
     """The verdict first, then the notes and alerts, the headline statement as a table (only when
@@ -281,7 +284,7 @@ _EXPENDITURE_COLUMNS: list[Column] = [
 ]
 
 
-def _write_customers_sheet(sheet: Worksheet, formats: Formats, data: marts.MonthCloseData) -> None:
+def _write_customers_sheet(sheet: Worksheet, formats: Formats, data: MonthCloseData) -> None:
     columns = [
         field("customer_id", "Customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 30),
@@ -290,23 +293,23 @@ def _write_customers_sheet(sheet: Worksheet, formats: Formats, data: marts.Month
         field("service_count", "Services", "count"),
         *_EXPENDITURE_COLUMNS,
     ]
-    next_row = write_table(sheet, formats, columns, data.customers, notes_from=marts.EXPENDITURE_TABLE)
+    next_row = write_table(sheet, formats, columns, data.customers, notes_from=exports.EXPENDITURE_TABLE)
     _write_totals_if_billed(sheet, formats, next_row + 1, columns, data)
 
 
-def _write_services_sheet(sheet: Worksheet, formats: Formats, data: marts.MonthCloseData) -> None:
+def _write_services_sheet(sheet: Worksheet, formats: Formats, data: MonthCloseData) -> None:
     columns = [
         field("service_type_code", "Service type code", "text", 30),
         field("service_type_name", "Service", "text", 30),
         field("customer_count", "Customers", "count"),
         *_EXPENDITURE_COLUMNS,
     ]
-    next_row = write_table(sheet, formats, columns, data.services, notes_from=marts.EXPENDITURE_TABLE)
+    next_row = write_table(sheet, formats, columns, data.services, notes_from=exports.EXPENDITURE_TABLE)
     _write_totals_if_billed(sheet, formats, next_row + 1, columns, data)
 
 
 def _write_totals_if_billed(sheet: Worksheet, formats: Formats, row: int, columns: Sequence[Column],
-                            data: marts.MonthCloseData) -> None:
+                            data: MonthCloseData) -> None:
     """The total line under a table; none for a month without lines (zeros are not figures)."""
     if data.has_lines:
         write_total_row(sheet, formats, row, columns, _totals_record(data), label_column=0)
@@ -314,10 +317,10 @@ def _write_totals_if_billed(sheet: Worksheet, formats: Formats, row: int, column
         write_note(sheet, formats, 1, f"No bill lines for {data.bill_cycle}.")
 
 
-def _totals_record(data: marts.MonthCloseData) -> dict[str, Any]:
+def _totals_record(data: MonthCloseData) -> dict[str, Any]:
     totals = data.totals
-    record = {name: getattr(totals, name) for name in marts.EXPENDITURE_MONEY_COLUMNS}
-    record.update({name: getattr(totals, name) for name in marts.EXPENDITURE_COUNT_COLUMNS})
+    record = {name: getattr(totals, name) for name in EXPENDITURE_MONEY_COLUMNS}
+    record.update({name: getattr(totals, name) for name in EXPENDITURE_COUNT_COLUMNS})
     record.update(customer_count=totals.customer_count, service_count=None)
     return record
 
@@ -328,18 +331,18 @@ def _totals_record(data: marts.MonthCloseData) -> dict[str, Any]:
 LINE_SHEET_LIMIT = 50_000
 
 
-def customer_bills_sheet_shows_lines(data: marts.MonthCloseData) -> bool:
+def customer_bills_sheet_shows_lines(data: MonthCloseData) -> bool:
     totals = data.totals
     return totals.expenditure_line_count + totals.refund_line_count <= LINE_SHEET_LIMIT
 
 
 def _write_customer_bills_sheet(
-    sheet: Worksheet, formats: Formats, con: duckdb.DuckDBPyConnection, data: marts.MonthCloseData
+    sheet: Worksheet, formats: Formats, con: duckdb.DuckDBPyConnection, data: MonthCloseData
 ) -> None:
     """Every line billed to a customer with the partner's cost next to it; for a large month, each
     customer's bill per service."""
     if not customer_bills_sheet_shows_lines(data):
-        names, rows = marts.stream_rows(con, marts.CUSTOMER_MONTHLY_EXPENDITURE, data.bill_cycle)
+        names, rows = stream_rows(con, exports.CUSTOMER_MONTHLY_EXPENDITURE, data.bill_cycle)
         columns = [
             field("customer_id", "Customer ID", "text", 34),
             field("customer_name", "Customer name", "text", 28),
@@ -354,9 +357,9 @@ def _write_customer_bills_sheet(
             field("margin_amount", "Margin", "money"),
         ]
         write_table(sheet, formats, columns, (dict(zip(names, row, strict=True)) for row in rows),
-                    notes_from=marts.CUSTOMER_MONTHLY_EXPENDITURE.table)
+                    notes_from=exports.CUSTOMER_MONTHLY_EXPENDITURE.table)
         return
-    names, rows = marts.stream_rows(con, marts.CUSTOMER_BILL_LINE, data.bill_cycle)
+    names, rows = stream_rows(con, exports.CUSTOMER_BILL_LINE, data.bill_cycle)
     columns = [
         field("customer_id", "Customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 28),
@@ -383,7 +386,7 @@ def _write_customer_bills_sheet(
         field("agreement_rule", "Agreement applied", "text", 30),
     ]
     write_table(sheet, formats, columns, (dict(zip(names, row, strict=True)) for row in rows),
-                notes_from=marts.CUSTOMER_BILL_LINE.table)
+                notes_from=exports.CUSTOMER_BILL_LINE.table)
 
 
 def _line_margin(row: dict[str, Any]) -> Decimal | None:
@@ -394,7 +397,7 @@ def _line_margin(row: dict[str, Any]) -> Decimal | None:
 
 
 def _write_data_quality_sheet(
-    sheet: Worksheet, formats: Formats, data: marts.MonthCloseData
+    sheet: Worksheet, formats: Formats, data: MonthCloseData
 ) -> None:
     columns = [
         field("source", "Source", "text", 14),
@@ -410,4 +413,4 @@ def _write_data_quality_sheet(
         field("first_error", "First error", "text", 60),
         field("landed_at", "Landed at (UTC)", "datetime_utc", 19),
     ]
-    write_table(sheet, formats, columns, data.data_quality, notes_from=marts.DATA_QUALITY_TABLE)
+    write_table(sheet, formats, columns, data.data_quality, notes_from=exports.DATA_QUALITY_TABLE)

@@ -21,8 +21,8 @@ from xlsxwriter.worksheet import Worksheet
 
 from reports.codes import incentive_policy_label
 from reports.formatting import CURRENCY
-from reports.reconciliation import (
-    AMOUNT_FIRST_ORDER,
+from reports.reconciliation import ReconciliationData
+from reports.reconciliation_areas import (
     AREA_TITLES,
     BUDGET,
     BUDGET_TABLE,
@@ -35,12 +35,11 @@ from reports.reconciliation import (
     INCENTIVE,
     INCENTIVE_TABLE,
     TIEOUT,
-    ReconciliationData,
-    ReconciliationReader,
     budget_no_data,
-    iter_with_names,
     missing_table_reason,
 )
+from reports.reconciliation_names import iter_with_names
+from reports.reconciliation_reader import AMOUNT_FIRST_ORDER, ReconciliationReader
 from reports.reconciliation_status import AreaStatus
 from reports.xlsx_tables import Column, Formats, field, worded, write_note, write_table, write_total_row
 

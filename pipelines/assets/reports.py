@@ -13,7 +13,7 @@ from pipelines.lib.publish import publish
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource, expected_failures
 from reports.daily_flash import render_daily_flash
-from reports.data import (
+from reports.exports import (
     BILL_LINE_TABLE,
     CHART_TABLE,
     DATA_QUALITY_TABLE,
@@ -26,7 +26,7 @@ from reports.focus_export import MART_TABLES as FOCUS_TABLES
 from reports.focus_export import VIEWS, export, is_closed, pack_file_name
 from reports.month_close import render_month_close
 from reports.notes import bill_file_loads, report_notes
-from reports.reconciliation import BUDGET_TABLE, RECONCILIATION_TABLES
+from reports.reconciliation_areas import BUDGET_TABLE, RECONCILIATION_TABLES
 
 # the model tables each report reads, as the reports name them: the report assets' upstream
 MONTH_CLOSE_READS = (EXPENDITURE_TABLE, BILL_LINE_TABLE, DATA_QUALITY_TABLE, RESTATEMENT_TABLE, JOURNAL_TABLE,

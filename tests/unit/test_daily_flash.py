@@ -14,7 +14,7 @@ import pytest
 from pipelines.lib.sql_models import run_model
 from reports.daily_flash import render_daily_flash
 from reports.flash_data import NoUsageExport, days_covered, load_flash_data
-from reports.reconciliation import API_NOT_CONFIGURED
+from reports.reconciliation_areas import API_NOT_CONFIGURED
 from schemas.bill_cycle import BillCycle
 from tests.unit.reconciliation_marts import BUDGET_DDL
 
