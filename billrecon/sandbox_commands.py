@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from billrecon.commands import RunFailed, check_request, print_outcome, run_cycle_with_progress, writing
+from schemas.bill_cycle import BillCycle
 
 
 def _world_config(args, first_month: str | None = None):
@@ -24,9 +25,7 @@ def _world_config(args, first_month: str | None = None):
 
 
 def _months_ago(count: int, today: date | None = None) -> str:
-    today = today or date.today()
-    index = today.year * 12 + today.month - 1 - count
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    return str(BillCycle.of(today or date.today()).shift(-count))
 
 
 def generate(args) -> int:

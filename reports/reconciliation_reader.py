@@ -36,6 +36,7 @@ from reports.reconciliation_areas import (
     PARTNER_TIEOUT_TABLE,
     findings_scope,
 )
+from schemas.bill_cycle import BillCycle
 
 # How many rows the page lists before pointing to the CSV/XLSX.
 FINDING_LIMIT = 100
@@ -247,8 +248,8 @@ class ReconciliationReader:
                    max(used_in_bill_cycle) AS used_in_bill_cycle,
                    max(as_of_date) AS as_of_date, max(snapshot_date) AS snapshot_date,
                    -- read after the pack's month ended: the month's own balances are not known
-                   max(snapshot_date) > last_day(CAST(? || '-01' AS DATE)) AS read_after_cycle
-            FROM {COUPON_TABLE}""", [self.cycle])[0]
+                   max(snapshot_date) > ? AS read_after_cycle
+            FROM {COUPON_TABLE}""", [BillCycle.parse(self.cycle).last_day])[0]
 
     def coupons_expiring(self, limit: int | None = COUPON_LIMIT) -> list[dict[str, Any]]:
         limit_clause = f"LIMIT {int(limit)}" if limit is not None else ""
