@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from schemas.api_common import MONEY, UTC_TIME, InMajorUnits, SnapshotRecord
+from schemas.api_common import UTC_TIME, InMajorUnits, SnapshotRecord
+from schemas.money import MONEY
 
 BUDGET_TYPES = ["MONTHLY", "PACKAGE"]          # PACKAGE = one-time budget, never reset
 COUPON_TYPES = [1, 2, 3, 4]                    # voucher, discount coupon, product coupon, cash coupon

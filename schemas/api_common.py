@@ -11,7 +11,6 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-MONEY = pl.Decimal(20, 8)
 UTC_TIME = pl.Datetime("us", "UTC")
 CYCLE_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 MONEY_MEASURE_ID = 1   # every v2 amount is in major units of the currency (docs/domain.md)

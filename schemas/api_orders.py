@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from schemas.api_common import MONEY, UTC_TIME, CycleRecord, InMajorUnits
+from schemas.api_common import UTC_TIME, CycleRecord, InMajorUnits
+from schemas.money import MONEY
 
 
 class ApiOrderModel(CycleRecord, InMajorUnits):

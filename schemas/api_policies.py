@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from schemas.api_common import MONEY, UTC_TIME, ApiRecord, CycleRecord
+from schemas.api_common import UTC_TIME, ApiRecord, CycleRecord
+from schemas.money import MONEY
 
 QUOTING_ITEM_TYPES = ["CATEGORY_ITEM", "PRODUCT_ITEM"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-RATE = pl.Decimal(9, 6)
+from schemas.money import RATE
 
 
 def rate_in_unit_interval(column: str) -> pl.Expr:

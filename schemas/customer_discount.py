@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from schemas.checks import RATE, rate_in_unit_interval, validity_in_order
+from schemas.checks import rate_in_unit_interval, validity_in_order
+from schemas.money import RATE
 
 
 class CustomerDiscountModel(pa.DataFrameModel):

@@ -7,9 +7,8 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.aliases import STATEMENT_STATUS_VALUES
-from schemas.checks import RATE, rate_in_unit_interval, validity_in_order
-
-MONEY = pl.Decimal(20, 8)
+from schemas.checks import rate_in_unit_interval, validity_in_order
+from schemas.money import MONEY, RATE
 
 
 class IncentiveStatementModel(pa.DataFrameModel):

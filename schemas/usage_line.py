@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-MONEY = pl.Decimal(20, 8)
+from schemas.money import MONEY
 
 
 class UsageLineModel(pa.DataFrameModel):
