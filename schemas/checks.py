@@ -1,5 +1,5 @@
-"""What the agreement models (customer discounts, incentive rates) share: their validity window and
-the rate check.
+"""Checks the pandera models share: dataframe checks named by their rule id, and what the agreement
+models (customer discounts, incentive rates) have in common, their validity window and rate check.
 
 A dataframe check's name is the rule id of its failures (schemas/rules.py). pandera 0.35 gives a
 check inherited from a base model its name in the first model built only, and its function's name
