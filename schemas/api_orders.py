@@ -5,15 +5,20 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from schemas.api_common import UTC_TIME, CustomerScoped, CycleRecord, InMajorUnits
+from schemas.api_common import UTC_TIME, CycleRecord, InMajorUnits
 from schemas.money import MONEY
 
 
-class ApiOrderModel(CycleRecord, InMajorUnits, CustomerScoped):
-    """staging.api_order: one order paid in the cycle (a combined order's children carry parent_order_id)."""
+class ApiOrderModel(CycleRecord, InMajorUnits):
+    """staging.api_order: one order paid in the cycle (a combined order's children carry parent_order_id).
+
+    Not a CustomerScoped model: a base's columns come first, and a record missing both its order id
+    and its customer is quarantined for the order id, as the first failure in column order."""
 
     order_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
     parent_order_id: str = pa.Field(nullable=True)
+    customer_id: str = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": 64})
+    indirect_partner_id: str = pa.Field(nullable=True)
     service_type_code: str = pa.Field(nullable=True)
     service_type_name: str = pa.Field(nullable=True)
     source_type: pl.Int64 = pa.Field(nullable=True)
