@@ -32,7 +32,10 @@ from pathlib import Path
 
 import duckdb
 
-TEXT, MONEY, SMALL = "VARCHAR", "DECIMAL(20,8)", "SMALLINT"
+from schemas.money import MONEY_SQL as MONEY
+from schemas.money import QUANTITY_SQL
+
+TEXT, SMALL = "VARCHAR", "SMALLINT"
 
 # The bill line columns in file order (docs/formats.md#bill-line-columns): (canonical name, type).
 # read_csv assigns these by position.
@@ -44,7 +47,7 @@ BILL_LINE_TYPES: tuple[tuple[str, str], ...] = (
     ("region_code", TEXT), ("region_name", TEXT), ("resource_id", TEXT), ("resource_name", TEXT),
     ("trade_id", TEXT), ("original_order_id", TEXT), ("trade_time", "TIMESTAMPTZ"), ("order_type", TEXT),
     ("period_num", SMALL), ("period_unit", TEXT), ("is_spot", TEXT), ("usage_type", TEXT),
-    ("usage_amount", "DECIMAL(28,8)"), ("usage_unit", TEXT), ("official_amount", MONEY),
+    ("usage_amount", QUANTITY_SQL), ("usage_unit", TEXT), ("official_amount", MONEY),
     ("discount_amount", MONEY), ("discount_types", TEXT), ("truncated_amount", MONEY), ("amount_due", MONEY),
     ("cash_amount", MONEY), ("credit_amount", MONEY), ("cash_coupon_amount", MONEY), ("voucher_amount", MONEY),
     ("stored_card_amount", MONEY), ("debt_amount", MONEY), ("writeoff_amount", MONEY),

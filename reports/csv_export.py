@@ -26,6 +26,7 @@ from reports import data as marts
 from reports.files import DropBehind, DropBehindFiles, atomic_output_path
 from reports.formatting import MONEY_CONTEXT, money_sum
 from reports.safety import FORMULA_TRIGGERS, safe_file_stem, unique_file_stems
+from schemas.money import MONEY_QUANTUM
 
 CUSTOMER_BILLS_DIRECTORY = "customer_bills"
 
@@ -237,7 +238,7 @@ class _OpenBill:
 
     def close(self) -> None:
         fields = [TOTAL_LABEL] + [
-            format(self._totals[column].quantize(Decimal("0.00000001"), context=MONEY_CONTEXT), "f")
+            format(self._totals[column].quantize(MONEY_QUANTUM, context=MONEY_CONTEXT), "f")
             if column in self._totals else ""
             for _, column in CUSTOMER_BILL_COLUMNS[1:]
         ]

@@ -33,11 +33,11 @@ from reports.formatting import CURRENCY, plain_decimal
 from reports.html import CHART_SERVICE_LIMIT, template_environment, write_html
 from reports.safety import neutralise_spreadsheet_text
 from schemas.bill_cycle import BillCycle
+from schemas.money import MONEY_QUANTUM
 
 DAILY_FLASH_TEMPLATE = "daily_flash.html.j2"
 
 UTF8_BOM = "\ufeff".encode("utf-8")
-_EIGHT_PLACES = Decimal("0.00000001")
 _SIX_PLACES = Decimal("0.000001")
 
 # (header, field, kind) of the per-customer CSV.
@@ -140,5 +140,5 @@ def _csv_value(value: Any, kind: str) -> str:
     if kind == "count":
         return str(int(value))
     decimal = value if isinstance(value, Decimal) else Decimal(str(value))
-    places = _EIGHT_PLACES if kind == "money" else _SIX_PLACES
+    places = MONEY_QUANTUM if kind == "money" else _SIX_PLACES
     return plain_decimal(decimal.quantize(places, rounding=ROUND_HALF_UP) + 0)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from schemas.api_common import MONEY, UTC_TIME, ApiRecord, CycleRecord, InMajorUnits, SnapshotRecord
+from schemas.api_common import UTC_TIME, ApiRecord, CycleRecord, InMajorUnits, SnapshotRecord
 from schemas.bill_cycle import CYCLE_PATTERN
+from schemas.money import MONEY
 
 # bill_type of the monthly sums: 0 consumption, 1 unsubscribe (refund), 2 HUAWEI CLOUD write-off;
 # named as the bill files name their bill types, so the two tie out by component

@@ -3,7 +3,7 @@
 The models are the typed schema of each staging table: the loader builds its polars frame with the
 dtypes declared here, then validates it; a failing row goes to audit.quarantine under the rule id
 of the check (`not_nullable` → API.REQUIRED, `isin` → API.ENUM, `str_matches` → API.FORMAT,
-`str_length` → API.TOO_LONG, a dataframe check → its own name, see schemas/rules.py).
+`str_length` → API.TOO_LONG, a dataframe check → its own name, which is a rule id: schemas/rules.py).
 """
 
 from __future__ import annotations
@@ -12,17 +12,10 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.bill_cycle import CYCLE_PATTERN
+from schemas.checks import rule_check
 
-MONEY = pl.Decimal(20, 8)
 UTC_TIME = pl.Datetime("us", "UTC")
 MONEY_MEASURE_ID = 1   # every v2 amount is in major units of the currency (docs/domain.md)
-
-# Rule id of each dataframe check, by check name and by method name: pandera (0.35) reports a check
-# inherited from a base shared by several models under its method name for all but the first model.
-CHECK_RULES = {
-    "API.MONEY_UNIT": "API.MONEY_UNIT", "amounts_in_major_units": "API.MONEY_UNIT",
-    "discount_ratio_between_zero_and_one": "API.ENUM", "ratio_between_zero_and_one": "API.ENUM",
-}
 
 
 class ApiRecord(pa.DataFrameModel):
@@ -47,11 +40,18 @@ class CycleRecord(ApiRecord):
     bill_cycle: str = pa.Field(nullable=False, str_matches=CYCLE_PATTERN)
 
 
+class CustomerScoped(pa.DataFrameModel):
+    """Rows that belong to one customer, and through it to a reseller when the customer has one."""
+
+    customer_id: str = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": 64})
+    indirect_partner_id: str = pa.Field(nullable=True)
+
+
 class InMajorUnits(pa.DataFrameModel):
     """Rows whose amounts carry a measure_id: only 1 (major units) is accepted."""
 
     measure_id: pl.Int64 = pa.Field(nullable=True)
 
-    @pa.dataframe_check(name="API.MONEY_UNIT")
+    @rule_check("API.MONEY_UNIT")
     def amounts_in_major_units(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col("measure_id").is_null() | (pl.col("measure_id") == MONEY_MEASURE_ID))

@@ -6,19 +6,17 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from schemas.api_common import UTC_TIME, ApiRecord, SnapshotRecord
+from schemas.api_common import UTC_TIME, ApiRecord, CustomerScoped, SnapshotRecord
 
 # association_type: 1 referral on both sites; resale is 3 on the international site and 2 on China's
 ASSOCIATION_OF_CODE = {"1": "referral", "2": "resale", "3": "resale"}
 
 
-class ApiCustomerModel(SnapshotRecord):
+class ApiCustomerModel(SnapshotRecord, CustomerScoped):
     """staging.api_customer: one customer per snapshot date."""
 
-    customer_id: str = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": 64})
     account_name: str = pa.Field(nullable=True)
     customer_name: str = pa.Field(nullable=True)
-    indirect_partner_id: str = pa.Field(nullable=True)
     association_type: str = pa.Field(nullable=True, isin=sorted(ASSOCIATION_OF_CODE))
     association: str = pa.Field(nullable=True, isin=sorted(set(ASSOCIATION_OF_CODE.values())))
     associated_on: UTC_TIME = pa.Field(nullable=True)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from schemas.api_common import MONEY, UTC_TIME, CycleRecord, InMajorUnits
+from schemas.api_common import UTC_TIME, CycleRecord, InMajorUnits
+from schemas.money import MONEY
 
 
 class ApiOrderModel(CycleRecord, InMajorUnits):
-    """staging.api_order: one order paid in the cycle (a combined order's children carry parent_order_id)."""
+    """staging.api_order: one order paid in the cycle (a combined order's children carry parent_order_id).
+
+    Not a CustomerScoped model: a base's columns come first, and a record missing both its order id
+    and its customer is quarantined for the order id, as the first failure in column order."""
 
     order_id: str = pa.Field(nullable=False, str_length={"min_value": 1})
     parent_order_id: str = pa.Field(nullable=True)

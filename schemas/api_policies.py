@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from schemas.api_common import MONEY, UTC_TIME, ApiRecord, CycleRecord
+from schemas.api_common import UTC_TIME, ApiRecord, CycleRecord
+from schemas.checks import rule_check
+from schemas.money import MONEY
 
 QUOTING_ITEM_TYPES = ["CATEGORY_ITEM", "PRODUCT_ITEM"]
 
@@ -44,7 +46,8 @@ class ApiBusinessDiscountModel(ApiRecord):
     effective_time: UTC_TIME = pa.Field(nullable=True)
     expire_time: UTC_TIME = pa.Field(nullable=True)
 
-    @pa.dataframe_check(name="discount_ratio_between_zero_and_one")
+    # a ratio outside 0..1 is no value the API defines: an enumeration's failure
+    @rule_check("API.ENUM")
     def ratio_between_zero_and_one(cls, data: pa.PolarsData) -> pl.LazyFrame:
         ratio = pl.col("discount_ratio")
         return data.lazyframe.select(ratio.is_null() | ((ratio >= pl.lit(0, MONEY)) & (ratio <= pl.lit(1, MONEY))))

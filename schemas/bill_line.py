@@ -11,11 +11,9 @@ import polars as pl
 
 from schemas.aliases import BILL_TYPE_VALUES, ORDER_TYPE_VALUES, PERIOD_UNIT_VALUES
 from schemas.bill_cycle import CYCLE_FORMAT, CYCLE_PATTERN
+from schemas.money import MONEY, MONEY_SUM
 from schemas.rules import TRADE_TIME_TOLERANCE_DAYS
 
-MONEY = pl.Decimal(20, 8)
-# Sums and differences of MONEY values: 38 digits cannot overflow for any amounts MONEY admits.
-MONEY_SUM = pl.Decimal(38, 8)
 # Identities hold to 1e-8 per line (docs/formats.md#line-identities-and-signs); sums of 8-place
 # decimals are exact, so equality.
 _ZERO = pl.lit(0, dtype=MONEY)

@@ -5,25 +5,16 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from schemas.checks import RATE, rate_in_unit_interval, validity_in_order
+from schemas.checks import ValidityWindow, rate_in_unit_interval
+from schemas.money import RATE
 
 
-class CustomerDiscountModel(pa.DataFrameModel):
+class CustomerDiscountModel(ValidityWindow):
     customer_id: str = pa.Field(nullable=False, str_length={"max_value": 64})
     service_type_code: str = pa.Field(nullable=False)
     resource_type_code: str = pa.Field(nullable=False)
     discount_rate: RATE = pa.Field(nullable=False)
-    valid_from: pl.Date = pa.Field(nullable=False)
-    valid_to: pl.Date = pa.Field(nullable=True)
 
     @pa.dataframe_check(name="AGREEMENT.RATE_RANGE")
     def rate_between_zero_and_one(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(rate_in_unit_interval("discount_rate"))
-
-    @pa.dataframe_check(name="AGREEMENT.DATE_ORDER")
-    def valid_to_not_before_valid_from(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(validity_in_order())
-
-    class Config:
-        strict = False
-        coerce = False

@@ -8,9 +8,8 @@ import polars as pl
 
 from schemas.aliases import STATEMENT_STATUS_VALUES
 from schemas.bill_cycle import CYCLE_PATTERN
-from schemas.checks import RATE, rate_in_unit_interval, validity_in_order
-
-MONEY = pl.Decimal(20, 8)
+from schemas.checks import ValidityWindow, rate_in_unit_interval
+from schemas.money import MONEY, RATE
 
 
 class IncentiveStatementModel(pa.DataFrameModel):
@@ -35,23 +34,13 @@ class IncentiveStatementModel(pa.DataFrameModel):
         coerce = False  # the parser already typed every column
 
 
-class IncentiveRateModel(pa.DataFrameModel):
+class IncentiveRateModel(ValidityWindow):
     """One rebate rate of an incentive type and incentive policy code, valid between two dates."""
 
     incentive_type: str = pa.Field(nullable=False)
     policy_code: pl.Int16 = pa.Field(nullable=False)
     rate: RATE = pa.Field(nullable=False)
-    valid_from: pl.Date = pa.Field(nullable=False)
-    valid_to: pl.Date = pa.Field(nullable=True)
 
     @pa.dataframe_check(name="AGREEMENT.INCENTIVE_RATE_RANGE")
     def rate_between_zero_and_one(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(rate_in_unit_interval("rate"))
-
-    @pa.dataframe_check(name="AGREEMENT.DATE_ORDER")
-    def valid_to_not_before_valid_from(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(validity_in_order())
-
-    class Config:
-        strict = False
-        coerce = False

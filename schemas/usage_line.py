@@ -9,8 +9,7 @@ import pandera.polars as pa
 import polars as pl
 
 from schemas.bill_cycle import CYCLE_PATTERN
-
-MONEY = pl.Decimal(20, 8)
+from schemas.money import MONEY
 
 
 class UsageLineModel(pa.DataFrameModel):

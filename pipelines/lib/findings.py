@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.lib.parsing import FINDING_SCHEMA, MONEY, failing_rows
+from pipelines.lib.parsing import FINDING_SCHEMA, failing_rows
 from schemas import bill_line
-from schemas.bill_line import MONEY_SUM
+from schemas.money import MONEY, MONEY_SUM
 from schemas.rules import rule
 
 # rule id -> (expected, actual) expressions describing the failed identity

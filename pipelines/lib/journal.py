@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import duckdb
 
+from schemas.money import MONEY_SUM_SQL
+
 
 def journal_imbalances(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> dict[str, str]:
     """Partner id -> 'debits D vs credits C' for every partner of the cycle whose journal does not balance."""
@@ -22,13 +24,13 @@ def journal_margin(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> Decimal:
     """Credits minus debits on the accounts of the `margin` section (revenue, refunds to customers,
     cost of sales, refunds from HUAWEI CLOUD)."""
     return con.execute(
-        """select coalesce(sum(credit_amount - debit_amount), 0)::decimal(38, 8)
+        f"""select coalesce(sum(credit_amount - debit_amount), 0)::{MONEY_SUM_SQL}
            from marts.accounting_journal where bill_cycle = ? and section = 'margin'""", [bill_cycle]).fetchone()[0]
 
 
 def expenditure_margin(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> Decimal:
     return con.execute(
-        """select coalesce(sum(margin_amount), 0)::decimal(38, 8)
+        f"""select coalesce(sum(margin_amount), 0)::{MONEY_SUM_SQL}
            from marts.customer_monthly_expenditure where bill_cycle = ?""", [bill_cycle]).fetchone()[0]
 
 

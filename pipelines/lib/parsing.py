@@ -30,13 +30,10 @@ from pipelines.lib.csv_reading import (  # noqa: F401  (re-exported: callers cat
 )
 from schemas.aliases import header_lookup, normalise_header
 from schemas.bill_cycle import GMT8
-from schemas.bill_line import MONEY_SUM
 from schemas.datasets import ColumnSpec, DatasetSpec
+from schemas.money import MONEY, MONEY_SUM, QUANTITY, RATE
 from schemas.rules import rule
 
-MONEY = pl.Decimal(20, 8)
-QUANTITY = pl.Decimal(28, 8)
-RATE = pl.Decimal(9, 6)
 # HUAWEI CLOUD's billing clock is GMT+8 all year, and the files say so (`GMT+08:00`): a fixed
 # offset, so times are shifted by it instead of being looked up in a zone's rules row by row.
 LOCAL_OFFSET = pl.lit(GMT8.utcoffset(None))

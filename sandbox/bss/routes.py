@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ..api_data import CURRENCY, MONEY_MEASURE_ID, ApiData, Record
+from ..api_codes import CURRENCY, MONEY_MEASURE_ID, Record
+from ..api_data import ApiData
 
 DEFAULT_LIMIT = 10
 DEFAULT_MAX_LIMIT = 100          # the documented maximum where one is known, else 100 (docs/domain.md#paging)

@@ -3,7 +3,8 @@
 -- (docs/focus.md): billing period and currency, charge category, class, frequency and period, commitment
 -- discount, quantities and units, service category, SKU, region and resource, and the x_ columns both
 -- views share. The two FOCUS views add the amounts and the accounts of their side; the lower-case
--- columns are keys for them, not FOCUS columns.
+-- columns are keys for them, not FOCUS columns: the views take every column named like a FOCUS column
+-- (capitalised) or an x_ column as it is, and none of the keys.
 -- grain: one bill line. Source: core.rated_bill_line (the lines with the customer's agreed price, for the
 -- customer view), staging.bill_line (the orders refunds name), staging.api_indirect_partner,
 -- core.focus_billing_period, core.focus_service_category and core.focus_pricing_unit (data files under

@@ -75,22 +75,13 @@ overlap_findings as (
     join rules using (rule_id)
 ),
 
+-- Each part has the columns of a finding (docs/reconciliation.md), exactly: matched by name.
 unioned as (
-    select bill_cycle, check_area, rule_id, severity, customer_id, reference, expected, actual,
-           difference_amount, message
-    from cycle_findings
-
-    union all
-
-    select bill_cycle, check_area, rule_id, severity, customer_id, reference, expected, actual,
-           difference_amount, message
-    from negative_margins
-
-    union all
-
-    select bill_cycle, check_area, rule_id, severity, customer_id, reference, expected, actual,
-           difference_amount, message
-    from overlap_findings
+    select * from cycle_findings
+    union all by name
+    select * from negative_margins
+    union all by name
+    select * from overlap_findings
 ),
 
 final as (

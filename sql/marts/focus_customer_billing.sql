@@ -34,10 +34,8 @@ final as (
                 * 0.00000001::decimal(9, 8)
             else charges.official_amount
         end::decimal(20, 8) as "ListCost",
-        charges.* exclude (bill_cycle, src_member, src_record, customer_id, account_name, customer_name,
-                           billed_partner_id, billed_partner_name, official_amount, discount_amount,
-                           discount_types, truncated_amount, amount_due, cash_coupon_amount, voucher_amount,
-                           stored_card_amount, customer_charge_amount, discount_rate, agreement_rule),
+        -- the FOCUS and x_ columns both views share, as core.focus_charge names them (its keys are lower-case)
+        columns('^([A-Z]|x_)'),
         charges.billed_partner_id as "x_PartnerId",
         charges.discount_rate as "x_DiscountRate",
         charges.agreement_rule as "x_AgreementRule"

@@ -26,10 +26,8 @@ final as (
         coalesce(charges.account_name, charges.customer_name, charges.customer_id) as "SubAccountName",
         case when charges."x_ResellerId" is not null then 'Reseller customer' else 'Customer' end
             as "SubAccountType",
-        charges.* exclude (bill_cycle, src_member, src_record, customer_id, account_name, customer_name,
-                           billed_partner_id, billed_partner_name, official_amount, discount_amount,
-                           discount_types, truncated_amount, amount_due, cash_coupon_amount, voucher_amount,
-                           stored_card_amount, customer_charge_amount, discount_rate, agreement_rule),
+        -- the FOCUS and x_ columns both views share, as core.focus_charge names them (its keys are lower-case)
+        columns('^([A-Z]|x_)'),
         charges.discount_types as "x_DiscountTypes",
         charges.discount_amount as "x_DiscountAmount",
         coalesce(charges.truncated_amount, 0)::decimal(20, 8) as "x_TruncatedAmount",

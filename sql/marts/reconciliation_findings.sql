@@ -45,25 +45,26 @@ rules as (
     select * from core.reconciliation_rule
 ),
 
--- A cycle without a bill file (the open month) shows its API side in the tie-out marts but is not a finding.
-partner_tieout_found as (
+-- Both tie-outs set the bill file (expected) against the API (actual); each says so in its own words.
+tieouts as (
     select
         'TIEOUT.PARTNER_BILL' as rule_id,
         bill_cycle,
         cast(null as varchar) as customer_id,
         component as reference,
-        file_amount as expected,
-        api_amount as actual,
+        file_amount,
+        api_amount,
         difference_amount,
-        component || ': the bill file adds up to ' || coalesce(cast(round(file_amount, 2) as varchar), 'nothing')
-            || ', HUAWEI CLOUD''s monthly bill says '
-            || coalesce(cast(round(api_amount, 2) as varchar), 'nothing (no monthly bill in the API)')
-            || ', difference ' || cast(round(difference_amount, 2) as varchar) as detail
+        status,
+        bill_file_present,
+        component || ': the bill file adds up to ' as file_words,
+        'nothing' as no_file_amount,
+        ', HUAWEI CLOUD''s monthly bill says ' as api_words,
+        'nothing (no monthly bill in the API)' as no_api_amount
     from partner_tieout
-    where bill_file_present and status <> 'matched'
-),
 
-customer_tieout_found as (
+    union all by name
+
     select
         case status
             when 'missing_in_api' then 'TIEOUT.CUSTOMER_MISSING_IN_API'
@@ -73,14 +74,32 @@ customer_tieout_found as (
         bill_cycle,
         customer_id,
         cast(null as varchar) as reference,
+        file_amount,
+        api_amount,
+        difference_amount,
+        status,
+        bill_file_present,
+        'the customer''s lines add up to ' as file_words,
+        'nothing (no line)' as no_file_amount,
+        ', its monthly sums in the API to ' as api_words,
+        'nothing (no monthly sum)' as no_api_amount
+    from customer_tieout
+),
+
+-- A cycle without a bill file (the open month) shows its API side in the tie-out marts but is not a finding.
+tieout_found as (
+    select
+        rule_id,
+        bill_cycle,
+        customer_id,
+        reference,
         file_amount as expected,
         api_amount as actual,
         difference_amount,
-        'the customer''s lines add up to ' || coalesce(cast(round(file_amount, 2) as varchar), 'nothing (no line)')
-            || ', its monthly sums in the API to '
-            || coalesce(cast(round(api_amount, 2) as varchar), 'nothing (no monthly sum)')
+        file_words || coalesce(cast(round(file_amount, 2) as varchar), no_file_amount)
+            || api_words || coalesce(cast(round(api_amount, 2) as varchar), no_api_amount)
             || ', difference ' || cast(round(difference_amount, 2) as varchar) as detail
-    from customer_tieout
+    from tieouts
     where bill_file_present and status <> 'matched'
 ),
 
@@ -129,8 +148,7 @@ budget_found as (
 ),
 
 derived as (
-    select * from partner_tieout_found
-    union all select * from customer_tieout_found
+    select * from tieout_found
     union all select * from incentive_found
     union all select * from budget_found
 ),
@@ -151,27 +169,18 @@ derived_findings as (
     join rules using (rule_id)
 ),
 
+-- Each has the columns of a finding, exactly: matched by name.
 complete_findings as (
-    select rule_id, severity, bill_cycle, customer_id, reference, expected, actual, difference_amount,
-           message, check_area
-    from discount_findings
-
-    union all
-
-    select rule_id, severity, bill_cycle, customer_id, reference, expected, actual, difference_amount,
-           message, check_area
-    from coupon_expiry_findings
-
-    union all
-
-    select rule_id, severity, bill_cycle, customer_id, reference, expected, actual, difference_amount,
-           message, check_area
-    from coupon_balance_findings
+    select * from discount_findings
+    union all by name
+    select * from coupon_expiry_findings
+    union all by name
+    select * from coupon_balance_findings
 ),
 
 final as (
     select * from derived_findings
-    union all
+    union all by name
     select * from complete_findings
     order by check_area, bill_cycle nulls first, rule_id, customer_id nulls first, reference nulls first,
              difference_amount nulls first, message

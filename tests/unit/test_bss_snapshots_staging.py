@@ -82,6 +82,16 @@ def _order(order_id, **changes):
     return order
 
 
+def test_a_record_failing_several_columns_is_quarantined_for_the_first_in_column_order(con, tmp_path):
+    """The order id comes before the customer in the order's columns: a record missing both is
+    quarantined for its order id, one row with one reason."""
+    snapshot = land(con, tmp_path, "orders", [_order("o1"), _order(None, customer_id=None)], "2026-09")
+    result = stage(con, tmp_path, "orders", snapshot)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 1, 1)
+    assert con.execute("select record_number, rule_id, reason from audit.quarantine").fetchall() == [
+        (2, "API.REQUIRED", "order_id: empty – required field is missing or empty")]
+
+
 def test_bad_records_are_quarantined_with_rule_ids_and_the_rest_loads_exactly(con, tmp_path):
     records = [
         _order("o1"),

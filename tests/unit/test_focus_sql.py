@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from pipelines.lib.focus import read_service_categories
-from sandbox.anomalies import UNSOLD_SERVICES
+from sandbox.anomalies_files import UNSOLD_SERVICES
 from sandbox.catalog import SERVICES
 from tests.unit.test_reconciliation_sql import bill_file, insert
 from tests.unit.warehouse_models import build_every_model

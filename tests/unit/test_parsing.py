@@ -9,7 +9,8 @@ from pipelines.lib.findings import bill_line_findings
 from pipelines.lib.parsing import MemberRejected, parse_member, physical_line_numbers
 from schemas.bill_line import BillLineModel
 from schemas.customer_discount import CustomerDiscountModel
-from schemas.datasets import BILL_LINE, CUSTOMER_DISCOUNT
+from schemas.datasets import BILL_LINE, CUSTOMER_DISCOUNT, INCENTIVE_RATE
+from schemas.incentives import IncentiveRateModel
 from tests.fixtures.bill_files import good_row, member_csv
 
 
@@ -357,3 +358,19 @@ def test_agreement_rows_load_or_are_quarantined_with_their_rule(row, rule_id):
     parsed, _ = parse_member((AGREEMENT_HEADER + row + "\n").encode(), CUSTOMER_DISCOUNT, CustomerDiscountModel, None)
     assert parsed.quarantined["rule_id"].to_list() == ([rule_id] if rule_id else [])
     assert parsed.loaded.height == (0 if rule_id else 1)
+
+
+def test_both_agreement_files_keep_their_validity_rule_id_and_their_column_order():
+    """The validity window is one base model of both: its check keeps its rule id in each model
+    (pandera names an inherited check after its function for all but the first model built), and a
+    row's first failure is still chosen in the file's column order, the window last."""
+    discounts, _ = parse_member((AGREEMENT_HEADER + "*,*,*,0.05,2026-01-01,2025-01-01\n,*,*,0.05,,\n").encode(),
+                                CUSTOMER_DISCOUNT, CustomerDiscountModel, None)
+    rates, _ = parse_member(b"incentive_type,policy_code,rate,valid_from,valid_to\n"
+                            b"RESELLER,1,0.05,2026-01-01,2025-01-01\n,1,0.05,,\n", INCENTIVE_RATE, IncentiveRateModel, None)
+    assert discounts.quarantined.select("record_number", "rule_id", "reason").rows() == [
+        (1, "AGREEMENT.DATE_ORDER", "valid_to is before valid_from"),
+        (2, "FILE.REQUIRED", "customer_id: empty – required value is empty")]
+    assert rates.quarantined.select("record_number", "rule_id", "reason").rows() == [
+        (1, "AGREEMENT.DATE_ORDER", "valid_to is before valid_from"),
+        (2, "FILE.REQUIRED", "incentive_type: empty – required value is empty")]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from pathlib import Path
 
+import pandera.polars as pa
+
+import schemas
 from schemas.rules import AREAS, CHECK_AREAS, RULES, Rule, reconciliation_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,3 +76,28 @@ def test_the_sql_models_name_only_reconciliation_rules_in_their_findings():
             continue
         named = rule_ids_named_in(path.read_text(encoding="utf-8"))
         assert named <= reconciliation_ids, (path.name, named - reconciliation_ids)
+
+
+def schema_models() -> list[type[pa.DataFrameModel]]:
+    """Every pandera model of schemas/, bases included, bases first."""
+    for module in pkgutil.iter_modules(schemas.__path__):
+        importlib.import_module(f"schemas.{module.name}")
+    models, pending = [], list(pa.DataFrameModel.__subclasses__())
+    while pending:
+        model = pending.pop(0)
+        if model.__module__.startswith("schemas.") and model not in models:
+            models.append(model)
+        pending += model.__subclasses__()
+    return models
+
+
+def test_every_dataframe_check_of_every_model_is_named_by_its_rule_id():
+    """A failing dataframe check quarantines its rows under its name, so the name must be a rule id in
+    every model that has the check, inherited ones included (pandera names an inherited check after
+    its function in all but the first model built, unless the check is a `rule_check`)."""
+    checks = {(model.__name__, check.name) for model in schema_models() for check in model.to_schema().checks}
+    assert {(model, name) for model, name in checks if name not in RULES} == set()
+    assert {model for model, name in checks if name == "API.MONEY_UNIT"} >= {
+        "InMajorUnits", "ApiOrderModel", "ApiBudgetModel", "ApiCouponModel", "ApiPartnerCouponModel"}
+    assert {model for model, name in checks if name == "AGREEMENT.DATE_ORDER"} == {
+        "ValidityWindow", "CustomerDiscountModel", "IncentiveRateModel"}

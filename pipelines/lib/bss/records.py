@@ -34,9 +34,8 @@ from schemas.api_customers import ASSOCIATION_OF_CODE, ApiCustomerModel, ApiIndi
 from schemas.api_orders import ApiOrderDiscountModel, ApiOrderModel
 from schemas.api_policies import ApiBusinessDiscountModel, ApiIncentivePolicyModel
 from schemas.api_reference import ApiMeasureUnitModel, ApiResourceTypeModel, ApiServiceTypeModel
+from schemas.money import MONEY_LIMIT, MONEY_QUANTUM
 
-_MAX_MONEY = Decimal(10) ** 12          # DECIMAL(20,8): 12 digits before the point
-_EIGHT_PLACES = Decimal("1e-8")
 _UTC_TEXT = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,6})?(Z|[+-]00:?00)?$")
 _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"0", "false", "no", "n"}
@@ -70,9 +69,9 @@ def to_money(value: Any, column: str = "amount") -> Decimal | None:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
         raise FieldProblem("API.PARSE.MONEY", column, value) from None
-    if not amount.is_finite() or abs(amount) >= _MAX_MONEY or amount != amount.quantize(_EIGHT_PLACES):
+    if not amount.is_finite() or abs(amount) >= MONEY_LIMIT or amount != amount.quantize(MONEY_QUANTUM):
         raise FieldProblem("API.PARSE.MONEY", column, value)
-    return amount.quantize(_EIGHT_PLACES)
+    return amount.quantize(MONEY_QUANTUM)
 
 
 def to_int(value: Any, column: str = "value") -> int | None:

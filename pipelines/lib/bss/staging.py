@@ -24,7 +24,6 @@ import polars as pl
 from pipelines.lib.bss.datasets import ApiDataset
 from pipelines.lib.bss.records import STAGING, DatasetStaging, FieldProblem, StagedTable, model_dtypes, type_value
 from pipelines.lib.bss.snapshots import Snapshot, read_snapshot, snapshot_paths_of_date
-from schemas.api_common import CHECK_RULES
 from schemas.rules import RULES, rule
 
 _LINEAGE_SCHEMA = {"src_snapshot": pl.Utf8, "src_sha256": pl.Utf8, "src_record": pl.Int64, "load_id": pl.Utf8}
@@ -216,8 +215,6 @@ def _model_failures(frame: pl.DataFrame, table: StagedTable) -> list[_Rejected]:
 
 
 def _rule_for_check(check: str, context: str, column: str | None) -> str:
-    if check in CHECK_RULES:
-        return CHECK_RULES[check]
     if context != "Column":
         return check if check in RULES else "API.FORMAT"
     if check == "not_nullable":
