@@ -45,7 +45,9 @@ def warehouse_path(args) -> Path | None:
 
     if not hasattr(args, "warehouse"):
         return None
-    return Path(args.warehouse or setting("warehouse", "path"))
+    if args.warehouse and not args.warehouse.startswith("ducklake:"):  # a lake's logs go beside the working file
+        return Path(args.warehouse)
+    return Path(setting("warehouse", "path"))
 
 
 def check_request(month: str | None, warehouse: Path, reports_dir: Path | None) -> None:
@@ -266,11 +268,17 @@ def _print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> Non
         if flashes:
             print(f"  {' ' * len(cycle)}  {flashes[-1]}  (daily flash of the open month)")
     published = Path(os.environ.get("BILLRECON_PUBLISHED_WAREHOUSE") or warehouse.parent / "published" / warehouse.name)
-    print(f"Warehouse: {published}  (read-only snapshot for analysts, replaced atomically after each run)")
+    lake = os.environ.get("BILLRECON_WAREHOUSE", "")
+    if lake.startswith("ducklake:"):
+        print(f"Warehouse: the DuckLake of BILLRECON_WAREHOUSE, data in {os.environ.get('BILLRECON_LAKE_DATA_PATH')}  "
+              "(analysts attach it read-only: docs/architecture.md)")
+    else:
+        print(f"Warehouse: {published}  (read-only snapshot for analysts, replaced atomically after each run)")
     print(f"           {warehouse}  (the pipeline's working file)")
 
 
 def run(args) -> int:
+    from pipelines.lib.lake_publish import lake_problem
     from pipelines.settings import resources_from_env, setting
 
     # command-line options override the environment, and travel to Dagster the same way (EnvVar)
@@ -290,6 +298,9 @@ def run(args) -> int:
     if missing:
         raise UserError(f"BILLRECON_BSS_ENDPOINT is set but not {', '.join(missing)}: set them (see .env.example), "
                         "or unset BILLRECON_BSS_ENDPOINT to run on the files alone")
+    problem = lake_problem()  # with a DuckLake: the account, the settings, the catalog, the data path
+    if problem:
+        raise UserError(problem)
     warehouse, reports_dir = Path(setting("warehouse", "path")), Path(setting("reports", "out_dir"))
     check_request(args.month, warehouse, reports_dir)
     resources = resources_from_env()
