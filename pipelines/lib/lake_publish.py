@@ -10,6 +10,7 @@ the layers below. The first run creates each lake table from its working table's
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -119,9 +120,12 @@ def check_data_path(settings: LakeSettings) -> None:
         _check_bucket(settings)
         return
     folder = Path(settings.data_path)
+    # the folder or, before the first run, the nearest folder it would be created in: nothing is left behind
+    existing = next(path for path in (folder, *folder.parents) if path.exists() or path == Path(path.anchor))
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".billrecon-probe-"):
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(existing))
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".billrecon-probe-"):
             pass
     except OSError as exc:
         raise LakeError(f"the lake's data path {settings.data_path} cannot be written ({exc.strerror or exc}): "
@@ -160,8 +164,8 @@ def lake_problem(environ: Mapping[str, str] | None = None) -> str | None:
     try:
         run_partner_id(environ)
         settings = LakeSettings.from_env(environ)
-        lakehouse.connect(settings, read_only=True).close()
-        check_data_path(settings)
+        check_data_path(settings)  # first: attaching a new lake records its data path in the catalog
+        lakehouse.connect(settings).close()
     except (LakeError, PartnersConfigError) as exc:
         return str(exc)
     return None

@@ -141,16 +141,32 @@ def connect(settings: LakeSettings, *, read_only: bool = False, snapshot: int | 
             options.append("DATA_INLINING_ROW_LIMIT 0")
         if snapshot is not None:
             options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
-        try:
-            con.execute(f"attach {_literal(LAKE_PREFIX + settings.catalog)} as {ALIAS} ({', '.join(options)})")
-        except duckdb.Error as exc:
-            raise LakeError(f"cannot attach the DuckLake catalog {redact(settings.catalog)}: "
-                            f"{redact(str(exc).splitlines()[0])}") from None
+        _attach(con, f"attach {_literal(LAKE_PREFIX + settings.catalog)} as {ALIAS} ({', '.join(options)})",
+                settings)
         con.execute(f"use {ALIAS}")
         return con
     except BaseException:
         con.close()
         raise
+
+
+def _attach(con: duckdb.DuckDBPyConnection, statement: str, settings: LakeSettings, attempts: int = 5) -> None:
+    """Attach the lake. The first attach of a new lake creates its catalog tables; two writers doing so
+    at once collide in PostgreSQL, and the loser (rolled back) attaches the winner's catalog on a retry."""
+    for attempt in range(1, attempts + 1):
+        try:
+            con.execute(statement)
+            return
+        except duckdb.Error as exc:
+            first_line = str(exc).splitlines()[0]
+            if attempt < attempts and "Failed to initialize DuckLake" in first_line and any(
+                    sign in first_line for sign in ("duplicate key", "already exists")):
+                log.warning("the lake's catalog was being created by another writer (%s); attaching again",
+                            redact(first_line))
+                time.sleep(0.2 * attempt)
+                continue
+            raise LakeError(f"cannot attach the DuckLake catalog {redact(settings.catalog)}: "
+                            f"{redact(first_line)}") from None
 
 
 def _create_s3_secret(con: duckdb.DuckDBPyConnection, settings: LakeSettings) -> None:

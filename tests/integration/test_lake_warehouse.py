@@ -5,6 +5,12 @@ with its data in a folder or on the moto S3 server. Runs are `run_cycle` in this
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -15,7 +21,10 @@ from pipelines.lib.lakehouse import ACCOUNT_COLUMN, CYCLE_COLUMNS
 from pipelines.resources import BssApiResource, WarehouseResource
 from pipelines.runner import run_cycle
 from sandbox.bss import BssEmulator
+from sandbox.objectstore import ensure_bucket
+from sandbox.postgres import free_port
 from sandbox.world import generate_world
+from sandbox.writer import write_world
 from tests.integration.conftest import SMALL_WORLD, pipeline_resources
 
 CYCLE = "2026-09"  # a closed month of the small world
@@ -131,3 +140,189 @@ def test_every_published_mart_in_the_lake_equals_the_month_built_into_a_duckdb_f
     assert (tmp_path / "lake" / "marts" / "customer_monthly_expenditure" / "partner_account_id=acme" /
             f"bill_cycle={CYCLE}").is_dir()
     con.close()
+
+
+# ------------------------------------------------------------------------------ partners as processes
+
+P1_REDELIVERED = replace(SMALL_WORLD, seed=13)  # the same account's month, delivered again with other lines
+P2_WORLD = replace(SMALL_WORLD, seed=12, customers=9)
+
+
+@pytest.fixture(scope="module")
+def other_worlds(tmp_path_factory) -> dict[str, Path]:
+    folders = {}
+    for name, config in (("p2", P2_WORLD), ("p1-redelivered", P1_REDELIVERED)):
+        folders[name] = tmp_path_factory.mktemp(name)
+        write_world(generate_world(config), folders[name])
+    return folders
+
+
+def s3_lake_settings(postgres_database: str, s3_server, bucket: str) -> dict[str, str]:
+    ensure_bucket(s3_server.client(), bucket)
+    return {"BILLRECON_WAREHOUSE": lake_uri(postgres_database), "BILLRECON_LAKE_DATA_PATH": f"s3://{bucket}/lake/",
+            "BILLRECON_LAKE_S3_ENDPOINT": s3_server.endpoint_url,
+            "BILLRECON_LAKE_S3_ACCESS_KEY": s3_server.access_key,
+            "BILLRECON_LAKE_S3_SECRET_KEY": s3_server.secret_key}
+
+
+def start_run(workdir: Path, partner: str, inbox: Path, settings: dict[str, str]) -> subprocess.Popen:
+    """`billrecon run` of CYCLE for one account, files from `inbox`, its working file the default
+    warehouse/<partner>/billrecon.duckdb unless `settings` name another."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "BILLRECON_PARTNER_ID": partner, **settings}
+    for name in ("BILLRECON_S3_ENDPOINT", "BILLRECON_BSS_ENDPOINT", "BILLRECON_PARTNERS_FILE"):
+        env.pop(name, None)
+    return subprocess.Popen([sys.executable, "-m", "billrecon.cli", "run", "--month", CYCLE, "--inbox", str(inbox),
+                             "--reports", f"reports/{partner}"], cwd=workdir, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def finish(process: subprocess.Popen) -> str:
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
+    return output
+
+
+def lake_counts(settings: dict[str, str], partner: str) -> dict[str, int]:
+    """Rows of the partner's month per lake table."""
+    con = lakehouse.connect(lakehouse.LakeSettings.from_env(settings), read_only=True)
+    try:
+        return {table: len(lake_month(con, table, partner)) for table in published_tables(con)}
+    finally:
+        con.close()
+
+
+def file_counts(path: Path) -> dict[str, int]:
+    return {table: len(file_month(path, table)) for table in file_tables(path) if table != "audit.model_builds"}
+
+
+def snapshot_count(settings: dict[str, str]) -> int:
+    con = lakehouse.connect(lakehouse.LakeSettings.from_env(settings), read_only=True)
+    try:
+        return len(lakehouse.run_snapshots(con))
+    finally:
+        con.close()
+
+
+def test_two_partners_run_at_once_into_one_lake_and_a_rerun_replaces_only_its_own_rows(
+        tmp_path, world_dir, other_worlds, postgres_database, s3_server):
+    settings = s3_lake_settings(postgres_database, s3_server, "lake-partners")
+    runs = {"p1": start_run(tmp_path, "p1", world_dir, settings),
+            "p2": start_run(tmp_path, "p2", other_worlds["p2"], settings)}
+    for process in runs.values():
+        finish(process)
+
+    # each account's working file is its own; the lake holds both months, each as its run built it
+    working = {partner: tmp_path / "warehouse" / partner / "billrecon.duckdb" for partner in runs}
+    expected = {partner: file_counts(path) for partner, path in working.items()}
+    assert expected["p1"] != expected["p2"]  # two different worlds
+    assert expected["p1"]["marts.customer_bill_line"] > 1000
+    assert {partner: lake_counts(settings, partner) for partner in runs} == expected
+    assert snapshot_count(settings) == 2
+
+    output = finish(start_run(tmp_path, "p1", world_dir, settings))
+
+    assert "Warehouse: the DuckLake of BILLRECON_WAREHOUSE" in output
+    assert lake_counts(settings, "p2") == expected["p2"]  # the other account untouched
+    assert lake_counts(settings, "p1") == expected["p1"]  # replaced, not added to
+    assert snapshot_count(settings) == 3
+
+
+SUMMARY = """
+    select (select sum(rows_loaded) from audit.loads
+            where source = 'customerBill' and bill_cycle = $cycle {partner}),
+           (select count(*) from marts.focus_partner_cost where "x_BillCycle" = $cycle {partner}),
+           (select count(*) from marts.customer_monthly_expenditure where bill_cycle = $cycle {partner}),
+           (select sum(amount_due) from marts.customer_monthly_expenditure where bill_cycle = $cycle {partner}),
+           (select sum("BilledCost") from marts.focus_partner_cost where "x_BillCycle" = $cycle {partner})"""
+
+
+def month_summary(con: duckdb.DuckDBPyConnection, partner: str | None = None) -> tuple:
+    """The month's lines loaded, its FOCUS lines, expenditure rows and totals: one query, so one snapshot."""
+    condition = f"and {ACCOUNT_COLUMN} = $partner" if partner else ""
+    params = {"cycle": CYCLE, **({"partner": partner} if partner else {})}
+    return con.execute(SUMMARY.format(partner=condition), params).fetchone()
+
+
+def file_summary(path: Path) -> tuple:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return month_summary(con)
+    finally:
+        con.close()
+
+
+def test_a_publish_killed_midway_changes_nothing_and_readers_see_one_month_or_the_other(
+        tmp_path, world_dir, other_worlds, postgres_database, s3_server):
+    settings = s3_lake_settings(postgres_database, s3_server, "lake-killed-publish")
+    finish(start_run(tmp_path, "p1", world_dir, settings))
+    before = file_summary(tmp_path / "warehouse" / "p1" / "billrecon.duckdb")
+    client = s3_server.client()
+
+    def p1_files() -> set[str]:
+        listing = client.list_objects_v2(Bucket="lake-killed-publish", Prefix="lake/")
+        return {item["Key"] for item in listing.get("Contents", []) if "partner_account_id=p1/" in item["Key"]}
+
+    # the month delivered again with other lines, built in a new working file; killed as soon as its
+    # publish has written its first file to the lake, long before the commit of its ~20 tables
+    redelivery = {**settings, "BILLRECON_WORKING_WAREHOUSE": "warehouse/p1-redelivered/billrecon.duckdb"}
+    files_before = p1_files()
+    process = start_run(tmp_path, "p1", other_worlds["p1-redelivered"], redelivery)
+    while not p1_files() - files_before:
+        assert process.poll() is None, process.communicate()[0]
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate(timeout=60)
+
+    reader = lakehouse.connect(lakehouse.LakeSettings.from_env(settings), read_only=True)
+    assert month_summary(reader, "p1") == before
+    assert snapshot_count(settings) == 1
+
+    # the rerun lands, and a reader attached meanwhile sees the month before or after it, never a mix
+    process = start_run(tmp_path, "p1", other_worlds["p1-redelivered"], redelivery)
+    seen = []
+    while process.poll() is None:
+        summary = month_summary(reader, "p1")
+        assert summary[0] == summary[1]  # lines loaded = FOCUS lines, read in the same snapshot
+        if not seen or seen[-1] != summary:
+            seen.append(summary)
+        time.sleep(0.05)
+    finish(process)
+    after = file_summary(tmp_path / "warehouse" / "p1-redelivered" / "billrecon.duckdb")
+    assert after != before
+    seen.append(month_summary(reader, "p1"))
+    assert [summary for i, summary in enumerate(seen) if i == 0 or seen[i - 1] != summary] == [before, after]
+    assert snapshot_count(settings) == 2
+    reader.close()
+
+
+# ------------------------------------------------------------------------------------------ bad settings
+
+@pytest.mark.parametrize("case", ["malformed", "unreachable", "not writable"])
+def test_a_lake_that_cannot_work_is_one_line_and_exit_2_and_nothing_runs(tmp_path, world_dir, postgres_server,
+                                                                          case):
+    (tmp_path / "a-file").write_text("not a folder\n")
+    port = free_port()  # nothing listens there
+    settings = {
+        "malformed": {"BILLRECON_WAREHOUSE": "ducklake:sqlite:lake.db", "BILLRECON_LAKE_DATA_PATH": "lake/"},
+        "unreachable": {"BILLRECON_WAREHOUSE": f"ducklake:postgres:host=127.0.0.1 port={port} dbname=lake "
+                                               "user=billrecon password=hunter2",
+                        "BILLRECON_LAKE_DATA_PATH": "lake/"},
+        "not writable": {"BILLRECON_WAREHOUSE": lake_uri(postgres_server.create_database(f"lake_{port}")),
+                         "BILLRECON_LAKE_DATA_PATH": "a-file/lake/"},
+    }[case]
+    expected = {
+        "malformed": "billrecon: BILLRECON_WAREHOUSE must be ducklake:postgres:<libpq connection string> for a "
+                     "DuckLake, e.g. ducklake:postgres:host=db port=5432 dbname=billrecon_lake user=billrecon",
+        "unreachable": f"billrecon: cannot attach the DuckLake catalog host=127.0.0.1 port={port} dbname=lake "
+                       "user=billrecon password=***: ",
+        "not writable": "billrecon: the lake's data path a-file/lake/ cannot be written (Not a directory): make it "
+                        "a writable folder, or point BILLRECON_LAKE_DATA_PATH at one",
+    }[case]
+    process = start_run(tmp_path, "p1", world_dir, settings)
+    output, _ = process.communicate(timeout=120)
+
+    assert process.returncode == 2
+    assert "Traceback" not in output and len(output.splitlines()) == 1, output
+    assert output.startswith(expected) if case == "unreachable" else output.strip() == expected
+    assert "hunter2" not in output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]  # no working file, no reports
