@@ -146,7 +146,8 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
     if lake is not None:
         with expected_failures():
             commit = publish_to_lake(Path(warehouse.path), lake,
-                                     Partition(warehouse.partner_id, context.partition_key), run_id=context.run_id)
+                                     Partition(warehouse.partner_id, context.partition_key), run_id=context.run_id,
+                                     logger=context.log)
         return dg.MaterializeResult(metadata={"lake_snapshot": commit.snapshot_id, "commit_attempts": commit.attempts,
                                               "partner_account_id": warehouse.partner_id})
     with expected_failures():

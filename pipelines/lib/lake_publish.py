@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -31,9 +32,11 @@ WORK = "work"  # the working file, attached read-only beside the lake
 
 
 def publish_to_lake(working: Path, settings: LakeSettings, partition: Partition, *, run_id: str,
-                    retry: lakehouse.RetryPolicy = lakehouse.DEFAULT_RETRY) -> lakehouse.Commit:
+                    retry: lakehouse.RetryPolicy = lakehouse.DEFAULT_RETRY, logger: Any = lakehouse.log
+                    ) -> lakehouse.Commit:
     """Replace `partition` (the run's account and bill cycle) in every published table of the lake with
-    the working file's rows, in one transaction named after `run_id`; a lost commit is retried."""
+    the working file's rows, in one transaction named after `run_id`; a lost commit is retried, and
+    each retry logged to `logger`."""
     _checkpoint(working)
     check_data_path(settings)
     con = lakehouse.connect(settings)
@@ -42,9 +45,9 @@ def publish_to_lake(working: Path, settings: LakeSettings, partition: Partition,
         tables = published_tables(con)
         lakehouse.ensure_schemas(con, PUBLISHED_SCHEMAS, retry)
         lakehouse.with_conflict_retry(lambda: _ensure_tables(con, tables), what="creating the lake's tables",
-                                      retry=retry)
+                                      retry=retry, logger=logger)
         rows = {table: _rows_of(con, table, partition) for table in tables}
-        return lakehouse.replace_partition(con, partition, rows, run_id=run_id, retry=retry)
+        return lakehouse.replace_partition(con, partition, rows, run_id=run_id, retry=retry, logger=logger)
     finally:
         con.close()
 

@@ -225,7 +225,7 @@ Rows = Any
 
 def replace_partition(con: duckdb.DuckDBPyConnection, partition: Partition, rows: Mapping[str, Rows], *,
                       run_id: str, retry: RetryPolicy = DEFAULT_RETRY,
-                      sleep: Callable[[float], None] = time.sleep) -> Commit:
+                      sleep: Callable[[float], None] = time.sleep, logger: Any = log) -> Commit:
     """Replace `partition` in every table of `rows` (schema.table -> its new rows) in one transaction,
     committed as the snapshot of run `run_id`. A commit lost to a concurrent writer is retried."""
     def attempt() -> int:
@@ -234,7 +234,7 @@ def replace_partition(con: duckdb.DuckDBPyConnection, partition: Partition, rows
                 insert_partition_rows(con, partition, table, source() if callable(source) else source)
         return last_snapshot(con)
     snapshot_id, attempts = with_conflict_retry(attempt, what=f"run {run_id} ({partition})", retry=retry,
-                                                sleep=sleep, counted=True)
+                                                sleep=sleep, counted=True, logger=logger)
     return Commit(snapshot_id=snapshot_id, attempts=attempts)
 
 
@@ -322,7 +322,7 @@ def is_conflict(error: BaseException) -> bool:
 
 def with_conflict_retry(action: Callable[[], Any], *, what: str, retry: RetryPolicy = DEFAULT_RETRY,
                         sleep: Callable[[float], None] = time.sleep, draw: Callable[[], float] = random.random,
-                        counted: bool = False) -> Any:
+                        counted: bool = False, logger: Any = log) -> Any:
     """`action()` (one whole transaction) until it commits; a conflict is logged and retried with
     capped, jittered exponential backoff within the policy's attempts and time, then given up."""
     started = time.monotonic()
@@ -340,8 +340,9 @@ def with_conflict_retry(action: Callable[[], Any], *, what: str, retry: RetryPol
             if attempt >= retry.max_attempts or time.monotonic() - started + delay > retry.max_total_seconds:
                 raise LakeError(f"{what} lost its commit to concurrent writers {attempt} times ({reason}); "
                                 "nothing of it landed: run it again") from None
-            log.warning("%s: commit conflict on attempt %d of %d (%s); retrying in %.2f s",
-                        what, attempt, retry.max_attempts, reason, delay)
+            # `logger`: this module's, or the run's (Dagster's log takes one finished message)
+            logger.warning(f"{what}: commit conflict on attempt {attempt} of {retry.max_attempts} ({reason}); "
+                           f"retrying in {delay:.2f} s")
             sleep(delay)
 
 

@@ -11,12 +11,14 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from pipelines.lib import lakehouse
+from pipelines.lib.lake_publish import publish_to_lake
 from pipelines.lib.lakehouse import ACCOUNT_COLUMN, CYCLE_COLUMNS
 from pipelines.resources import BssApiResource, WarehouseResource
 from pipelines.runner import run_cycle
@@ -326,3 +328,49 @@ def test_a_lake_that_cannot_work_is_one_line_and_exit_2_and_nothing_runs(tmp_pat
     assert output.startswith(expected) if case == "unreachable" else output.strip() == expected
     assert "hunter2" not in output
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]  # no working file, no reports
+
+
+# ------------------------------------------------------------------------------ the lake's tables
+
+def small_working_file(path: Path, *extra_columns: str) -> Path:
+    """A working file with one mart, one view over it, an audit table and the run's bookkeeping."""
+    con = duckdb.connect(str(path))
+    try:
+        for schema in ("marts", "audit"):
+            con.execute(f"create schema if not exists {schema}")
+        extra = "".join(f", {column} varchar" for column in extra_columns)
+        con.execute(f"create or replace table marts.expenditure (bill_cycle varchar, amount decimal(20,8){extra})")
+        con.execute(f"insert into marts.expenditure (bill_cycle, amount) values ('{CYCLE}', 1.5), ('{CYCLE}', 2), "
+                    "('2026-08', 7)")
+        con.execute("create or replace view marts.total as select bill_cycle, sum(amount) as amount "
+                    "from marts.expenditure group by all")
+        con.execute("create or replace table audit.model_builds (model varchar)")
+        con.execute("create or replace table audit.loads (bill_cycle varchar, rows_loaded bigint)")
+        con.execute(f"insert into audit.loads values ('{CYCLE}', 2), (null, 5)")
+    finally:
+        con.close()
+    return path
+
+
+def test_the_lake_tables_are_made_from_the_working_file_and_a_different_one_is_refused(postgres_database,
+                                                                                        tmp_path):
+    settings = lakehouse.LakeSettings(catalog=postgres_database, data_path=str(tmp_path / "lake") + "/")
+    working = small_working_file(tmp_path / "work.duckdb")
+    first = publish_to_lake(working, settings, lakehouse.Partition("p1", CYCLE), run_id="first")
+
+    con = lakehouse.connect(settings, read_only=True)
+    assert published_tables(con) == ["audit.loads", "marts.expenditure", "marts.total"]  # the view as a table
+    assert con.execute("select * from marts.total").fetchall() == [("p1", CYCLE, Decimal("3.5"))]
+    assert con.execute("select * from audit.loads order by all").fetchall() == [("p1", CYCLE, 2), ("p1", None, 5)]
+    con.close()
+
+    newer = small_working_file(tmp_path / "newer.duckdb", "note")
+    with pytest.raises(lakehouse.LakeError) as raised:
+        publish_to_lake(newer, settings, lakehouse.Partition("p1", CYCLE), run_id="second")
+
+    assert str(raised.value) == (
+        "the lake's tables were created by another version of billrecon: marts.expenditure lacks column(s) note. "
+        "Nothing was published; add the columns to the lake (ALTER TABLE … ADD COLUMN) or start a new lake")
+    con = lakehouse.connect(settings, read_only=True)
+    assert [run["snapshot_id"] for run in lakehouse.run_snapshots(con)] == [first.snapshot_id]
+    con.close()
