@@ -41,11 +41,12 @@ def failure_of(exc: BaseException) -> tuple[str, str | None]:
 def warehouse_path(args) -> Path | None:
     """The warehouse a command works on (its folder keeps the logs); None for commands without a
     --warehouse option."""
+    from pipelines.lib.lakehouse import is_lake
     from pipelines.settings import setting
 
     if not hasattr(args, "warehouse"):
         return None
-    if args.warehouse and not args.warehouse.startswith("ducklake:"):  # a lake's logs go beside the working file
+    if args.warehouse and not is_lake(args.warehouse):  # a lake's logs go beside the working file
         return Path(args.warehouse)
     return Path(setting("warehouse", "path"))
 
@@ -236,6 +237,7 @@ def progress_line(outcome, seconds: float) -> str:
 
 
 def _print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None:
+    from pipelines.lib.lakehouse import is_lake
     from pipelines.lib.warehouse import connect
 
     if not warehouse.exists():
@@ -268,8 +270,7 @@ def _print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> Non
         if flashes:
             print(f"  {' ' * len(cycle)}  {flashes[-1]}  (daily flash of the open month)")
     published = Path(os.environ.get("BILLRECON_PUBLISHED_WAREHOUSE") or warehouse.parent / "published" / warehouse.name)
-    lake = os.environ.get("BILLRECON_WAREHOUSE", "")
-    if lake.startswith("ducklake:"):
+    if is_lake(os.environ.get("BILLRECON_WAREHOUSE", "")):
         print(f"Warehouse: the DuckLake of BILLRECON_WAREHOUSE, data in {os.environ.get('BILLRECON_LAKE_DATA_PATH')}  "
               "(analysts attach it read-only: docs/architecture.md)")
     else:
