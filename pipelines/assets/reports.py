@@ -149,7 +149,8 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
                                      Partition(warehouse.partner_id, context.partition_key), run_id=context.run_id,
                                      logger=context.log)
         return dg.MaterializeResult(metadata={"lake_snapshot": commit.snapshot_id, "commit_attempts": commit.attempts,
-                                              "partner_account_id": warehouse.partner_id})
+                                              "partner_account_id": warehouse.partner_id,
+                                              "copied": commit.attempts > 0})  # False: the lake already held it
     with expected_failures():
         copied = publish(Path(warehouse.path), warehouse.published)
     path = warehouse.published

@@ -3,7 +3,8 @@
 A run builds its month in its partner's DuckDB working file, exactly as without a lake; its last step
 replaces that partner's month in the lake: every table and view of `marts` and `audit` (the ones
 analysts read; `audit.model_builds` is the run's own bookkeeping), with the account added as
-`partner_account_id`, in one transaction committed as the snapshot of the run (lakehouse.py). A view
+`partner_account_id`, in one transaction committed as the snapshot of the run (lakehouse.py), unless
+the account's last commit wrote the same month from the same content (a rerun with nothing new). A view
 of the working file (e.g. marts.customer_bill_line) is a table in the lake, so the lake needs none of
 the layers below. The first run creates each lake table from its working table's columns.
 """
@@ -22,6 +23,7 @@ from typing import Any
 import duckdb
 
 from pipelines.lib import lakehouse
+from pipelines.lib.fingerprint import warehouse_fingerprint
 from pipelines.lib.lakehouse import ACCOUNT_COLUMN, ALIAS, CYCLE_COLUMNS, LakeError, LakeSettings, Partition
 from pipelines.lib.partners import PartnersConfigError, run_partner_id
 from pipelines.lib.warehouse import column_differences
@@ -37,26 +39,33 @@ def publish_to_lake(working: Path, settings: LakeSettings, partition: Partition,
     """Replace `partition` (the run's account and bill cycle) in every published table of the lake with
     the working file's rows, in one transaction named after `run_id`; a lost commit is retried, and
     each retry logged to `logger`."""
-    _checkpoint(working)
+    fingerprint = _checkpoint(working)
     check_data_path(settings)
     con = lakehouse.connect(settings)
     try:
+        latest = lakehouse.latest_partner_snapshot(con, partition.partner_id)
+        if latest and (latest["bill_cycle"], latest.get("fingerprint")) == (partition.bill_cycle, fingerprint):
+            # the account's last commit wrote this month from the same content: nothing new to publish
+            return lakehouse.Commit(snapshot_id=latest["snapshot_id"], attempts=0)
         con.execute(f"attach {_literal(str(working))} as {WORK} (read_only)")
         tables = published_tables(con)
         lakehouse.ensure_schemas(con, PUBLISHED_SCHEMAS, retry)
         lakehouse.with_conflict_retry(lambda: _ensure_tables(con, tables), what="creating the lake's tables",
                                       retry=retry, logger=logger)
         rows = {table: _rows_of(con, table, partition) for table in tables}
-        return lakehouse.replace_partition(con, partition, rows, run_id=run_id, retry=retry, logger=logger)
+        return lakehouse.replace_partition(con, partition, rows, run_id=run_id, retry=retry, logger=logger,
+                                           extra_info={"fingerprint": fingerprint})
     finally:
         con.close()
 
 
-def _checkpoint(working: Path) -> None:
-    """Every committed change of the working file into the file itself, before it is read read-only."""
+def _checkpoint(working: Path) -> str:
+    """Every committed change of the working file into the file itself, before it is read read-only;
+    returns the file's content fingerprint (the one that spares an unchanged published copy, publish.py)."""
     con = duckdb.connect(str(working))
     try:
         con.execute("checkpoint")
+        return warehouse_fingerprint(con)
     finally:
         con.close()
 

@@ -212,7 +212,8 @@ class Partition:
 
 @dataclass(frozen=True)
 class Commit:
-    """A landed run: its snapshot id and how many attempts it took (1 = no conflict)."""
+    """A landed run: its snapshot id and how many attempts it took (1 = no conflict; 0 = nothing to
+    write, the lake already held the run's rows in that snapshot)."""
 
     snapshot_id: int
     attempts: int
@@ -225,11 +226,13 @@ Rows = Any
 
 def replace_partition(con: duckdb.DuckDBPyConnection, partition: Partition, rows: Mapping[str, Rows], *,
                       run_id: str, retry: RetryPolicy = DEFAULT_RETRY,
-                      sleep: Callable[[float], None] = time.sleep, logger: Any = log) -> Commit:
+                      sleep: Callable[[float], None] = time.sleep, logger: Any = log,
+                      extra_info: Mapping[str, Any] | None = None) -> Commit:
     """Replace `partition` in every table of `rows` (schema.table -> its new rows) in one transaction,
-    committed as the snapshot of run `run_id`. A commit lost to a concurrent writer is retried."""
+    committed as the snapshot of run `run_id` (`extra_info` joins what the snapshot records). A commit
+    lost to a concurrent writer is retried."""
     def attempt() -> int:
-        with partition_transaction(con, partition, list(rows), run_id=run_id):
+        with partition_transaction(con, partition, list(rows), run_id=run_id, extra_info=extra_info):
             for table, source in rows.items():
                 insert_partition_rows(con, partition, table, source() if callable(source) else source)
         return last_snapshot(con)
@@ -240,7 +243,8 @@ def replace_partition(con: duckdb.DuckDBPyConnection, partition: Partition, rows
 
 @contextlib.contextmanager
 def partition_transaction(con: duckdb.DuckDBPyConnection, partition: Partition, tables: list[str], *,
-                          run_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
+                          run_id: str, extra_info: Mapping[str, Any] | None = None
+                          ) -> Iterator[duckdb.DuckDBPyConnection]:
     """One transaction that first empties `partition` in each table, lets the caller insert, and
     commits as the snapshot of run `run_id`; on any error, or if the process dies, nothing of it lands."""
     with transaction(con):
@@ -249,7 +253,7 @@ def partition_transaction(con: duckdb.DuckDBPyConnection, partition: Partition, 
             con.execute(f"delete from {ALIAS}.{table} where {where}", params)
         yield con
         info = {"run_id": run_id, "partner_id": partition.partner_id, "bill_cycle": partition.bill_cycle,
-                "tables": tables}
+                "tables": tables, **(extra_info or {})}
         con.execute(f"call {ALIAS}.set_commit_message(?, ?, extra_info => ?)",
                     [COMMIT_AUTHOR, f"run {run_id}: {partition}", json.dumps(info)])
 
@@ -360,6 +364,18 @@ def run_snapshot(con: duckdb.DuckDBPyConnection, run_id: str) -> int | None:
         f"select max(snapshot_id) from {ALIAS}.snapshots() where author = ? "
         "and json_extract_string(commit_extra_info, '$.run_id') = ?", [COMMIT_AUTHOR, run_id]).fetchall()
     return found[0][0]
+
+
+def latest_partner_snapshot(con: duckdb.DuckDBPyConnection, partner_id: str) -> dict[str, Any] | None:
+    """The newest run snapshot of the account: its id, bill cycle and recorded extra info; None if none."""
+    found = con.execute(
+        f"""select snapshot_id, commit_extra_info from {ALIAS}.snapshots()
+            where author = ? and json_extract_string(commit_extra_info, '$.partner_id') = ?
+            order by snapshot_id desc limit 1""", [COMMIT_AUTHOR, partner_id]).fetchall()
+    if not found:
+        return None
+    snapshot_id, info = found[0]
+    return {"snapshot_id": snapshot_id, **json.loads(info)}
 
 
 def run_snapshots(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

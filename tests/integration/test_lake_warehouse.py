@@ -20,6 +20,7 @@ import pytest
 from pipelines.lib import lakehouse
 from pipelines.lib.lake_publish import publish_to_lake
 from pipelines.lib.lakehouse import ACCOUNT_COLUMN, CYCLE_COLUMNS
+from pipelines.lib.warehouse import ensure_schema
 from pipelines.resources import BssApiResource, WarehouseResource
 from pipelines.runner import run_cycle
 from sandbox.bss import BssEmulator
@@ -221,12 +222,20 @@ def test_two_partners_run_at_once_into_one_lake_and_a_rerun_replaces_only_its_ow
     assert {partner: lake_counts(settings, partner) for partner in runs} == expected
     assert snapshot_count(settings) == 2
 
-    output = finish(start_run(tmp_path, "p1", world_dir, settings))
+    # p1's month delivered again with other lines, built in a new working file
+    redelivery = {**settings, "BILLRECON_WORKING_WAREHOUSE": "warehouse/p1-redelivered/billrecon.duckdb"}
+    output = finish(start_run(tmp_path, "p1", other_worlds["p1-redelivered"], redelivery))
 
     assert "Warehouse: the DuckLake of BILLRECON_WAREHOUSE" in output
     assert lake_counts(settings, "p2") == expected["p2"]  # the other account untouched
-    assert lake_counts(settings, "p1") == expected["p1"]  # replaced, not added to
+    redelivered = file_counts(tmp_path / "warehouse" / "p1-redelivered" / "billrecon.duckdb")
+    assert redelivered != expected["p1"]
+    assert lake_counts(settings, "p1") == redelivered  # replaced, not added to
     assert snapshot_count(settings) == 3
+    # a rerun with nothing new writes nothing to the lake
+    finish(start_run(tmp_path, "p1", other_worlds["p1-redelivered"], redelivery))
+    assert snapshot_count(settings) == 3
+    assert lake_counts(settings, "p1") == redelivered
 
 
 SUMMARY = """
@@ -332,21 +341,22 @@ def test_a_lake_that_cannot_work_is_one_line_and_exit_2_and_nothing_runs(tmp_pat
 
 # ------------------------------------------------------------------------------ the lake's tables
 
-def small_working_file(path: Path, *extra_columns: str) -> Path:
-    """A working file with one mart, one view over it, an audit table and the run's bookkeeping."""
+def small_working_file(path: Path, *extra_columns: str, pulls: int = 1) -> Path:
+    """A working file with the tables Python writes (empty), one mart, a view over it, and `pulls` rows
+    without a bill cycle in an audit table."""
     con = duckdb.connect(str(path))
     try:
-        for schema in ("marts", "audit"):
-            con.execute(f"create schema if not exists {schema}")
+        ensure_schema(con)
+        con.execute("create schema if not exists marts")
         extra = "".join(f", {column} varchar" for column in extra_columns)
         con.execute(f"create or replace table marts.expenditure (bill_cycle varchar, amount decimal(20,8){extra})")
         con.execute(f"insert into marts.expenditure (bill_cycle, amount) values ('{CYCLE}', 1.5), ('{CYCLE}', 2), "
                     "('2026-08', 7)")
         con.execute("create or replace view marts.total as select bill_cycle, sum(amount) as amount "
                     "from marts.expenditure group by all")
-        con.execute("create or replace table audit.model_builds (model varchar)")
-        con.execute("create or replace table audit.loads (bill_cycle varchar, rows_loaded bigint)")
-        con.execute(f"insert into audit.loads values ('{CYCLE}', 2), (null, 5)")
+        con.execute("create or replace table audit.pulls (bill_cycle varchar, round bigint)")
+        con.execute(f"insert into audit.pulls values ('{CYCLE}', 1)")
+        con.execute("insert into audit.pulls select null, range from range(?)", [pulls])
     finally:
         con.close()
     return path
@@ -359,12 +369,18 @@ def test_the_lake_tables_are_made_from_the_working_file_and_a_different_one_is_r
     first = publish_to_lake(working, settings, lakehouse.Partition("p1", CYCLE), run_id="first")
 
     con = lakehouse.connect(settings, read_only=True)
-    assert published_tables(con) == ["audit.loads", "marts.expenditure", "marts.total"]  # the view as a table
+    assert published_tables(con) == sorted([  # every audit table but the bookkeeping; the view as a table
+        "audit.findings", "audit.held_deliveries", "audit.ignored_objects", "audit.loads", "audit.pulls",
+        "audit.quarantine", "audit.restatement_line", "marts.expenditure", "marts.total"])
     assert con.execute("select * from marts.total").fetchall() == [("p1", CYCLE, Decimal("3.5"))]
-    assert con.execute("select * from audit.loads order by all").fetchall() == [("p1", CYCLE, 2), ("p1", None, 5)]
+    assert con.execute("select * from audit.pulls order by all").fetchall() == [("p1", CYCLE, 1), ("p1", None, 0)]
     con.close()
 
-    newer = small_working_file(tmp_path / "newer.duckdb", "note")
+    # the same content again (a rerun with nothing new): nothing written, no snapshot
+    assert publish_to_lake(working, settings, lakehouse.Partition("p1", CYCLE), run_id="again") == \
+        lakehouse.Commit(snapshot_id=first.snapshot_id, attempts=0)
+
+    newer = small_working_file(tmp_path / "newer.duckdb", "note", pulls=2)
     with pytest.raises(lakehouse.LakeError) as raised:
         publish_to_lake(newer, settings, lakehouse.Partition("p1", CYCLE), run_id="second")
 
