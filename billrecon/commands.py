@@ -41,11 +41,14 @@ def failure_of(exc: BaseException) -> tuple[str, str | None]:
 def warehouse_path(args) -> Path | None:
     """The warehouse a command works on (its folder keeps the logs); None for commands without a
     --warehouse option."""
+    from pipelines.lib.lakehouse import is_lake
     from pipelines.settings import setting
 
     if not hasattr(args, "warehouse"):
         return None
-    return Path(args.warehouse or setting("warehouse", "path"))
+    if args.warehouse and not is_lake(args.warehouse):  # a lake's logs go beside the working file
+        return Path(args.warehouse)
+    return Path(setting("warehouse", "path"))
 
 
 def check_request(month: str | None, warehouse: Path, reports_dir: Path | None) -> None:
@@ -122,6 +125,7 @@ def progress_line(outcome, seconds: float) -> str:
 
 def print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None:
     """The figures of each cycle, then where its reports and the warehouse are."""
+    from pipelines.lib.lakehouse import is_lake
     from pipelines.lib.warehouse import connect
     from reports.run_summary import figures_table
 
@@ -146,11 +150,16 @@ def print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None
         if flashes:
             print(f"  {' ' * len(cycle)}  {flashes[-1]}  (daily flash of the open month)")
     published = Path(os.environ.get("BILLRECON_PUBLISHED_WAREHOUSE") or warehouse.parent / "published" / warehouse.name)
-    print(f"Warehouse: {published}  (read-only snapshot for analysts, replaced atomically after each run)")
+    if is_lake(os.environ.get("BILLRECON_WAREHOUSE", "")):
+        print(f"Warehouse: the DuckLake of BILLRECON_WAREHOUSE, data in {os.environ.get('BILLRECON_LAKE_DATA_PATH')}  "
+              "(analysts attach it read-only: docs/architecture.md)")
+    else:
+        print(f"Warehouse: {published}  (read-only snapshot for analysts, replaced atomically after each run)")
     print(f"           {warehouse}  (the pipeline's working file)")
 
 
 def run(args) -> int:
+    from pipelines.lib.lake_publish import lake_problem
     from pipelines.settings import resources_from_env, setting
 
     # command-line options override the environment, and travel to Dagster the same way (EnvVar)
@@ -170,6 +179,9 @@ def run(args) -> int:
     if missing:
         raise UserError(f"BILLRECON_BSS_ENDPOINT is set but not {', '.join(missing)}: set them (see .env.example), "
                         "or unset BILLRECON_BSS_ENDPOINT to run on the files alone")
+    problem = lake_problem()  # with a DuckLake: the account, the settings, the catalog, the data path
+    if problem:
+        raise UserError(problem)
     warehouse, reports_dir = Path(setting("warehouse", "path")), Path(setting("reports", "out_dir"))
     check_request(args.month, warehouse, reports_dir)
     resources = resources_from_env()

@@ -18,8 +18,10 @@ from pydantic import PrivateAttr
 from pipelines.lib.bss import BssConnection, RetryPolicy
 from pipelines.lib.failures import describe
 from pipelines.lib.holds import HoldThresholds
+from pipelines.lib.lakehouse import LakeSettings
 from pipelines.lib.lease import WarehouseLease, hold_lease
 from pipelines.lib.object_store import InboxObjectStore, ObjectStore, S3ObjectStore
+from pipelines.lib.partners import DEFAULT_PARTNER_ID
 from pipelines.lib.publish import remove_abandoned_copies
 from pipelines.lib.staging import SPOOL_PREFIX, MemberLimits
 from pipelines.lib.warehouse import connect, ensure_schema
@@ -82,6 +84,15 @@ class WarehouseResource(dg.ConfigurableResource):
     hold_max_customer_drop_percent: int = HoldThresholds.max_customer_drop_percent
     hold_max_lines_losing_agreement: int = HoldThresholds.max_lines_losing_agreement
     lease_timeout_seconds: int = 1800  # how long a run waits for the run that is writing the warehouse
+    # with a DuckLake (BILLRECON_WAREHOUSE=ducklake:…), `path` is the partner's working file and the run
+    # publishes its month to the lake instead of copying the file (pipelines/lib/lake_publish.py)
+    lake: str | None = None
+    lake_data_path: str | None = None
+    lake_s3_endpoint: str | None = None
+    lake_s3_access_key: str | None = None
+    lake_s3_secret_key: str | None = None
+    lake_s3_region: str | None = None
+    partner_id: str = DEFAULT_PARTNER_ID  # the account the lake's rows of this run belong to
 
     _lease_hold: contextlib.ExitStack | None = PrivateAttr(default=None)
     _lease: WarehouseLease | None = PrivateAttr(default=None)
@@ -131,6 +142,14 @@ class WarehouseResource(dg.ConfigurableResource):
         if self.published_path:
             return Path(self.published_path)
         return Path(self.path).parent / "published" / Path(self.path).name
+
+    def lake_settings(self) -> LakeSettings | None:
+        """The lake the run publishes to; None: the published DuckDB copy."""
+        if not self.lake:
+            return None
+        return LakeSettings.from_values(self.lake, self.lake_data_path, s3_endpoint=self.lake_s3_endpoint,
+                                        s3_access_key=self.lake_s3_access_key, s3_secret_key=self.lake_s3_secret_key,
+                                        s3_region=self.lake_s3_region)
 
     @property
     def landing_path(self) -> Path:

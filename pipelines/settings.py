@@ -1,7 +1,8 @@
 """Every BILLRECON_* setting (listed in .env.example) and the resource field it feeds.
 
 Values are handed to Dagster as `EnvVar`, which Dagster resolves at run time; only the presence of a
-variable is looked at here, so secrets are never read at import and never land in code or logs.
+variable is looked at here (and whether BILLRECON_WAREHOUSE names a DuckLake, and which partner account
+runs are for), so secrets are never read at import and never land in code or logs.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import os
 
 import dagster as dg
 
-from pipelines.lib.partners import Partner
+from pipelines.lib.lakehouse import is_lake
+from pipelines.lib.partners import Partner, run_partner_id
 from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
 
 # resource key -> {field: environment variable}
@@ -35,6 +37,11 @@ SETTINGS: dict[str, dict[str, str]] = {
         "hold_max_customer_drop_percent": "BILLRECON_HOLD_MAX_CUSTOMER_DROP_PERCENT",
         "hold_max_lines_losing_agreement": "BILLRECON_HOLD_MAX_LINES_LOSING_AGREEMENT",
         "lease_timeout_seconds": "BILLRECON_LEASE_TIMEOUT_SECONDS",
+        "lake_data_path": "BILLRECON_LAKE_DATA_PATH",
+        "lake_s3_endpoint": "BILLRECON_LAKE_S3_ENDPOINT",
+        "lake_s3_access_key": "BILLRECON_LAKE_S3_ACCESS_KEY",
+        "lake_s3_secret_key": "BILLRECON_LAKE_S3_SECRET_KEY",
+        "lake_s3_region": "BILLRECON_LAKE_S3_REGION",
     },
     "reports": {"out_dir": "BILLRECON_REPORTS_DIR", "focus_exports": "BILLRECON_FOCUS_EXPORTS"},
     "bss_api": {
@@ -60,12 +67,31 @@ def _is_int(resource_key: str, field: str) -> bool:
     return _CLASSES[resource_key].model_fields[field].annotation is int
 
 
+WORKING_WAREHOUSE = "BILLRECON_WORKING_WAREHOUSE"
+
+
+def _variables(resource_key: str, environ) -> dict[str, str]:
+    """The resource's {field: variable}. When BILLRECON_WAREHOUSE names a DuckLake, it feeds the
+    warehouse's `lake`, and its `path`, the partner's working file, comes from BILLRECON_WORKING_WAREHOUSE."""
+    fields = SETTINGS[resource_key]
+    if resource_key == "warehouse" and is_lake(environ.get(fields["path"], "")):
+        return {**fields, "path": WORKING_WAREHOUSE, "lake": fields["path"]}
+    return fields
+
+
+def _default(resource_key: str, field: str, environ):
+    if (resource_key, field) == ("warehouse", "path") and "lake" in _variables(resource_key, environ):
+        # one working file per partner account: two accounts' runs never share a writer
+        return f"warehouse/{run_partner_id(environ)}/billrecon.duckdb"
+    return _CLASSES[resource_key].model_fields[field].default
+
+
 def setting(resource_key: str, field: str, environ: os._Environ | dict | None = None):
     """The value a run will use for one field: its variable when set, else the field's default."""
     environ = os.environ if environ is None else environ
-    text = environ.get(SETTINGS[resource_key][field])
+    text = environ.get(_variables(resource_key, environ).get(field, ""))
     if not text:
-        return _CLASSES[resource_key].model_fields[field].default
+        return _default(resource_key, field, environ)
     return int(text) if _is_int(resource_key, field) else text
 
 
@@ -85,12 +111,16 @@ def resources_from_env(environ: os._Environ | dict | None = None) -> dict[str, d
     """Resources whose set fields come from EnvVar; unset variables keep the field's default."""
     environ = os.environ if environ is None else environ
     built = {}
-    for key, fields in SETTINGS.items():
+    for key in SETTINGS:
+        fields = _variables(key, environ)
         values = {field: dg.EnvVar(var) for field, var in fields.items() if environ.get(var)}
         cls = _CLASSES[key]
         for field in list(values):
             if _is_int(key, field):
                 values[field] = dg.EnvVar.int(fields[field])
+        if "lake" in fields:
+            values.setdefault("path", _default(key, "path", environ))
+            values["partner_id"] = run_partner_id(environ)  # an account id, not a secret
         built[key] = cls(**values)
     return built
 

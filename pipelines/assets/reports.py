@@ -9,6 +9,8 @@ import dagster as dg
 
 from pipelines.assets.models import model_key
 from pipelines.lib.fingerprint import warehouse_fingerprint
+from pipelines.lib.lake_publish import publish_to_lake
+from pipelines.lib.lakehouse import Partition
 from pipelines.lib.publish import publish
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource, expected_failures
@@ -133,10 +135,22 @@ def daily_flash_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions, deps=[month_close_report, daily_flash_report],
           kinds={"duckdb"})
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The read-only warehouse snapshot analysts query, replaced by atomic rename after a good run.
+    """What analysts query: the read-only warehouse snapshot, replaced by atomic rename after a good run;
+    or, when BILLRECON_WAREHOUSE names a DuckLake, the partner's month replaced in the lake in one
+    transaction, committed as the snapshot of this run.
 
-    Grain: the whole warehouse file. Source: the working warehouse, after every other asset of the run.
+    Grain: the whole warehouse file; in the lake, one partner account's bill cycle. Source: the working
+    warehouse, after every other asset of the run.
     """
+    lake = warehouse.lake_settings()
+    if lake is not None:
+        with expected_failures():
+            commit = publish_to_lake(Path(warehouse.path), lake,
+                                     Partition(warehouse.partner_id, context.partition_key), run_id=context.run_id,
+                                     logger=context.log)
+        return dg.MaterializeResult(metadata={"lake_snapshot": commit.snapshot_id, "commit_attempts": commit.attempts,
+                                              "partner_account_id": warehouse.partner_id,
+                                              "copied": commit.attempts > 0})  # False: the lake already held it
     with expected_failures():
         copied = publish(Path(warehouse.path), warehouse.published)
     path = warehouse.published

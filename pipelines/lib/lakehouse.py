@@ -11,7 +11,11 @@ conflict at commit (DuckLake checks deletes and inserts per table, not per parti
 transaction is rolled back and run again, with backoff, a bounded number of times. Every run's
 commit is a snapshot named after the run, so a reader can attach the lake as of that run.
 
-Not yet wired into the Dagster assets: the pipeline still writes the DuckDB file (README, "Scale out").
+A partition is one partner account's bill cycle. Every lake table carries the account in
+`partner_account_id` (`partner_id` already names the reseller in several marts); a table with a bill
+cycle column (`bill_cycle`, or FOCUS's `x_BillCycle`) is replaced per (account, cycle), its rows
+without a cycle (pulls of the BSS API's latest lists) with every run of the account; a table without
+one is replaced per account. The run's publish step fills it (pipelines/lib/lake_publish.py).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import duckdb
 
 from pipelines.lib.bss.retry import RetryPolicy
 from pipelines.lib.duckdb_extensions import load_extensions
+from pipelines.lib.failures import ActionableError
 from pipelines.lib.warehouse import SCHEMAS
 
 log = logging.getLogger(__name__)
@@ -39,12 +44,14 @@ log = logging.getLogger(__name__)
 LAKE_PREFIX = "ducklake:postgres:"
 ALIAS = "lake"
 COMMIT_AUTHOR = "billrecon"
-PARTITION_COLUMNS = ("partner_id", "bill_cycle")
+ACCOUNT_COLUMN = "partner_account_id"
+# the bill cycle of a row, by the first of these names its table has; a table with none is the account's whole
+CYCLE_COLUMNS = ("bill_cycle", "x_BillCycle")
 # a commit lost to a concurrent writer is retried this often by default (the first try included)
 DEFAULT_RETRY = RetryPolicy(max_attempts=8, base_delay=0.2, max_delay=5.0, max_total_seconds=120.0)
 
 
-class LakeError(RuntimeError):
+class LakeError(ActionableError):
     """The lake cannot be used as configured or as asked; the message says what to do."""
 
 
@@ -87,20 +94,28 @@ class LakeSettings:
         """From BILLRECON_WAREHOUSE (ducklake:postgres:<conninfo>), BILLRECON_LAKE_DATA_PATH and, for a
         bucket, BILLRECON_LAKE_S3_ENDPOINT / _ACCESS_KEY / _SECRET_KEY / _REGION. Call at run time."""
         environ = os.environ if environ is None else environ
-        warehouse = environ.get("BILLRECON_WAREHOUSE", "")
+        return cls.from_values(environ.get("BILLRECON_WAREHOUSE", ""), environ.get("BILLRECON_LAKE_DATA_PATH"),
+                               s3_endpoint=environ.get("BILLRECON_LAKE_S3_ENDPOINT"),
+                               s3_access_key=environ.get("BILLRECON_LAKE_S3_ACCESS_KEY"),
+                               s3_secret_key=environ.get("BILLRECON_LAKE_S3_SECRET_KEY"),
+                               s3_region=environ.get("BILLRECON_LAKE_S3_REGION"))
+
+    @classmethod
+    def from_values(cls, warehouse: str, data_path: str | None, *, s3_endpoint: str | None = None,
+                    s3_access_key: str | None = None, s3_secret_key: str | None = None,
+                    s3_region: str | None = None) -> LakeSettings:
+        """The settings' values as given (the variables named in from_env), checked."""
         if not warehouse.startswith(LAKE_PREFIX) or not warehouse[len(LAKE_PREFIX):].strip():
             raise LakeError(f"BILLRECON_WAREHOUSE must be {LAKE_PREFIX}<libpq connection string> for a DuckLake, "
                             "e.g. ducklake:postgres:host=db port=5432 dbname=billrecon_lake user=billrecon")
-        data_path = environ.get("BILLRECON_LAKE_DATA_PATH", "").strip()
+        data_path = (data_path or "").strip()
         if not data_path:
             raise LakeError("BILLRECON_LAKE_DATA_PATH is not set: name the folder or s3://bucket/prefix/ "
                             "where the lake keeps its Parquet files")
         s3 = None
-        if data_path.startswith("s3://") and environ.get("BILLRECON_LAKE_S3_ACCESS_KEY"):
-            s3 = S3Storage(endpoint_url=environ.get("BILLRECON_LAKE_S3_ENDPOINT") or None,
-                           access_key=environ["BILLRECON_LAKE_S3_ACCESS_KEY"],
-                           secret_key=environ.get("BILLRECON_LAKE_S3_SECRET_KEY", ""),
-                           region=environ.get("BILLRECON_LAKE_S3_REGION") or "ap-southeast-1")
+        if data_path.startswith("s3://") and s3_access_key:
+            s3 = S3Storage(endpoint_url=s3_endpoint or None, access_key=s3_access_key, secret_key=s3_secret_key or "",
+                           region=s3_region or "ap-southeast-1")
         return cls(catalog=warehouse[len(LAKE_PREFIX):].strip(), data_path=data_path, s3=s3)
 
 
@@ -126,16 +141,32 @@ def connect(settings: LakeSettings, *, read_only: bool = False, snapshot: int | 
             options.append("DATA_INLINING_ROW_LIMIT 0")
         if snapshot is not None:
             options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
-        try:
-            con.execute(f"attach {_literal(LAKE_PREFIX + settings.catalog)} as {ALIAS} ({', '.join(options)})")
-        except duckdb.Error as exc:
-            raise LakeError(f"cannot attach the DuckLake catalog {redact(settings.catalog)}: "
-                            f"{redact(str(exc).splitlines()[0])}") from None
+        _attach(con, f"attach {_literal(LAKE_PREFIX + settings.catalog)} as {ALIAS} ({', '.join(options)})",
+                settings)
         con.execute(f"use {ALIAS}")
         return con
     except BaseException:
         con.close()
         raise
+
+
+def _attach(con: duckdb.DuckDBPyConnection, statement: str, settings: LakeSettings, attempts: int = 5) -> None:
+    """Attach the lake. The first attach of a new lake creates its catalog tables; two writers doing so
+    at once collide in PostgreSQL, and the loser (rolled back) attaches the winner's catalog on a retry."""
+    for attempt in range(1, attempts + 1):
+        try:
+            con.execute(statement)
+            return
+        except duckdb.Error as exc:
+            first_line = str(exc).splitlines()[0]
+            if attempt < attempts and "Failed to initialize DuckLake" in first_line and any(
+                    sign in first_line for sign in ("duplicate key", "already exists")):
+                log.warning("the lake's catalog was being created by another writer (%s); attaching again",
+                            redact(first_line))
+                time.sleep(0.2 * attempt)
+                continue
+            raise LakeError(f"cannot attach the DuckLake catalog {redact(settings.catalog)}: "
+                            f"{redact(first_line)}") from None
 
 
 def _create_s3_secret(con: duckdb.DuckDBPyConnection, settings: LakeSettings) -> None:
@@ -148,18 +179,26 @@ def _create_s3_secret(con: duckdb.DuckDBPyConnection, settings: LakeSettings) ->
     con.execute(f"create or replace temporary secret billrecon_lake (type s3, {', '.join(parts)})")
 
 
-def ensure_schemas(con: duckdb.DuckDBPyConnection, retry: RetryPolicy = DEFAULT_RETRY) -> None:
-    """The warehouse's schemas (landing, staging, core, marts, audit) in the lake."""
+def ensure_schemas(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...] = SCHEMAS,
+                   retry: RetryPolicy = DEFAULT_RETRY) -> None:
+    """The warehouse's schemas (by default landing, staging, core, marts, audit) in the lake."""
     def create() -> None:
-        with _transaction(con):
-            for schema in SCHEMAS:
+        with transaction(con):
+            for schema in schemas:
                 con.execute(f"create schema if not exists {ALIAS}.{schema}")
     with_conflict_retry(create, what="creating the lake's schemas", retry=retry)
 
 
 def partition_by_partner_and_cycle(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Lay the table's new files out per (partner_id, bill_cycle), one folder each."""
-    con.execute(f"alter table {ALIAS}.{table} set partitioned by ({', '.join(PARTITION_COLUMNS)})")
+    """Lay the table's new files out per account and bill cycle (per account if it has no cycle), one
+    folder each."""
+    scope = _scope(con, table)
+    columns = [ACCOUNT_COLUMN, *([scope.cycle_column] if scope.cycle_column else [])]
+    con.execute(f"alter table {ALIAS}.{table} set partitioned by ({', '.join(_quoted(c) for c in columns)})")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -173,7 +212,8 @@ class Partition:
 
 @dataclass(frozen=True)
 class Commit:
-    """A landed run: its snapshot id and how many attempts it took (1 = no conflict)."""
+    """A landed run: its snapshot id and how many attempts it took (1 = no conflict; 0 = nothing to
+    write, the lake already held the run's rows in that snapshot)."""
 
     snapshot_id: int
     attempts: int
@@ -186,32 +226,34 @@ Rows = Any
 
 def replace_partition(con: duckdb.DuckDBPyConnection, partition: Partition, rows: Mapping[str, Rows], *,
                       run_id: str, retry: RetryPolicy = DEFAULT_RETRY,
-                      sleep: Callable[[float], None] = time.sleep) -> Commit:
+                      sleep: Callable[[float], None] = time.sleep, logger: Any = log,
+                      extra_info: Mapping[str, Any] | None = None) -> Commit:
     """Replace `partition` in every table of `rows` (schema.table -> its new rows) in one transaction,
-    committed as the snapshot of run `run_id`. A commit lost to a concurrent writer is retried."""
+    committed as the snapshot of run `run_id` (`extra_info` joins what the snapshot records). A commit
+    lost to a concurrent writer is retried."""
     def attempt() -> int:
-        with partition_transaction(con, partition, list(rows), run_id=run_id):
+        with partition_transaction(con, partition, list(rows), run_id=run_id, extra_info=extra_info):
             for table, source in rows.items():
                 insert_partition_rows(con, partition, table, source() if callable(source) else source)
         return last_snapshot(con)
     snapshot_id, attempts = with_conflict_retry(attempt, what=f"run {run_id} ({partition})", retry=retry,
-                                                sleep=sleep, counted=True)
+                                                sleep=sleep, counted=True, logger=logger)
     return Commit(snapshot_id=snapshot_id, attempts=attempts)
 
 
 @contextlib.contextmanager
 def partition_transaction(con: duckdb.DuckDBPyConnection, partition: Partition, tables: list[str], *,
-                          run_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
+                          run_id: str, extra_info: Mapping[str, Any] | None = None
+                          ) -> Iterator[duckdb.DuckDBPyConnection]:
     """One transaction that first empties `partition` in each table, lets the caller insert, and
     commits as the snapshot of run `run_id`; on any error, or if the process dies, nothing of it lands."""
-    with _transaction(con):
+    with transaction(con):
         for table in tables:
-            _require_partition_columns(con, table)
-            con.execute(f"delete from {ALIAS}.{table} where partner_id = ? and bill_cycle = ?",
-                        [partition.partner_id, partition.bill_cycle])
+            where, params = _scope(con, table).rows_of(partition)
+            con.execute(f"delete from {ALIAS}.{table} where {where}", params)
         yield con
         info = {"run_id": run_id, "partner_id": partition.partner_id, "bill_cycle": partition.bill_cycle,
-                "tables": tables}
+                "tables": tables, **(extra_info or {})}
         con.execute(f"call {ALIAS}.set_commit_message(?, ?, extra_info => ?)",
                     [COMMIT_AUTHOR, f"run {run_id}: {partition}", json.dumps(info)])
 
@@ -224,9 +266,9 @@ def insert_partition_rows(con: duckdb.DuckDBPyConnection, partition: Partition, 
         relation = con.from_arrow(source) if hasattr(source, "__arrow_c_stream__") else con.from_df(source)
     relation.create_view("billrecon_incoming_rows", replace=True)
     try:
-        (outside,), = con.execute(
-            "select count(*) from billrecon_incoming_rows where partner_id is distinct from ? "
-            "or bill_cycle is distinct from ?", [partition.partner_id, partition.bill_cycle]).fetchall()
+        where, params = _scope(con, table).rows_of(partition)
+        (outside,), = con.execute(f"select count(*) from billrecon_incoming_rows where not coalesce({where}, false)",
+                                  params).fetchall()
         if outside:
             raise LakeError(f"{outside} row(s) for {table} are not of {partition}: a run replaces its own "
                             "partition only, so nothing was written")
@@ -237,21 +279,36 @@ def insert_partition_rows(con: duckdb.DuckDBPyConnection, partition: Partition, 
         con.execute("drop view if exists billrecon_incoming_rows")
 
 
-def _require_partition_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
+@dataclass(frozen=True)
+class _Scope:
+    """Which rows of a lake table a partition covers."""
+
+    cycle_column: str | None
+
+    def rows_of(self, partition: Partition) -> tuple[str, list[str]]:
+        """A condition on the table's rows, and its parameters: the account's, of the cycle or of none."""
+        if self.cycle_column is None:
+            return f"{ACCOUNT_COLUMN} = ?", [partition.partner_id]
+        cycle = _quoted(self.cycle_column)
+        return f"{ACCOUNT_COLUMN} = ? and ({cycle} = ? or {cycle} is null)", [partition.partner_id,
+                                                                              partition.bill_cycle]
+
+
+def _scope(con: duckdb.DuckDBPyConnection, table: str) -> _Scope:
     schema, _, name = table.partition(".")
     columns = {column for (column,) in con.execute(
         "select column_name from duckdb_columns() where database_name = ? and schema_name = ? and table_name = ?",
         [ALIAS, schema, name]).fetchall()}
     if not columns:
         raise LakeError(f"the lake has no table {table} (name it as schema.table)")
-    missing = [column for column in PARTITION_COLUMNS if column not in columns]
-    if missing:
-        raise LakeError(f"the lake table {table} lacks {', '.join(missing)}: a partition is one partner's "
-                        "bill cycle, so every table a run replaces carries both")
+    if ACCOUNT_COLUMN not in columns:
+        raise LakeError(f"the lake table {table} lacks {ACCOUNT_COLUMN}: a partition is one partner account's "
+                        "bill cycle, so every table a run replaces carries the account")
+    return _Scope(next((column for column in CYCLE_COLUMNS if column in columns), None))
 
 
 @contextlib.contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("begin transaction")
     try:
         yield
@@ -269,7 +326,7 @@ def is_conflict(error: BaseException) -> bool:
 
 def with_conflict_retry(action: Callable[[], Any], *, what: str, retry: RetryPolicy = DEFAULT_RETRY,
                         sleep: Callable[[float], None] = time.sleep, draw: Callable[[], float] = random.random,
-                        counted: bool = False) -> Any:
+                        counted: bool = False, logger: Any = log) -> Any:
     """`action()` (one whole transaction) until it commits; a conflict is logged and retried with
     capped, jittered exponential backoff within the policy's attempts and time, then given up."""
     started = time.monotonic()
@@ -287,8 +344,9 @@ def with_conflict_retry(action: Callable[[], Any], *, what: str, retry: RetryPol
             if attempt >= retry.max_attempts or time.monotonic() - started + delay > retry.max_total_seconds:
                 raise LakeError(f"{what} lost its commit to concurrent writers {attempt} times ({reason}); "
                                 "nothing of it landed: run it again") from None
-            log.warning("%s: commit conflict on attempt %d of %d (%s); retrying in %.2f s",
-                        what, attempt, retry.max_attempts, reason, delay)
+            # `logger`: this module's, or the run's (Dagster's log takes one finished message)
+            logger.warning(f"{what}: commit conflict on attempt {attempt} of {retry.max_attempts} ({reason}); "
+                           f"retrying in {delay:.2f} s")
             sleep(delay)
 
 
@@ -306,6 +364,18 @@ def run_snapshot(con: duckdb.DuckDBPyConnection, run_id: str) -> int | None:
         f"select max(snapshot_id) from {ALIAS}.snapshots() where author = ? "
         "and json_extract_string(commit_extra_info, '$.run_id') = ?", [COMMIT_AUTHOR, run_id]).fetchall()
     return found[0][0]
+
+
+def latest_partner_snapshot(con: duckdb.DuckDBPyConnection, partner_id: str) -> dict[str, Any] | None:
+    """The newest run snapshot of the account: its id, bill cycle and recorded extra info; None if none."""
+    found = con.execute(
+        f"""select snapshot_id, commit_extra_info from {ALIAS}.snapshots()
+            where author = ? and json_extract_string(commit_extra_info, '$.partner_id') = ?
+            order by snapshot_id desc limit 1""", [COMMIT_AUTHOR, partner_id]).fetchall()
+    if not found:
+        return None
+    snapshot_id, info = found[0]
+    return {"snapshot_id": snapshot_id, **json.loads(info)}
 
 
 def run_snapshots(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 FILE_VARIABLE = "BILLRECON_PARTNERS_FILE"
+PARTNER_VARIABLE = "BILLRECON_PARTNER_ID"
 DEFAULT_PARTNER_ID = "default"
 
 
@@ -111,6 +112,24 @@ def load_partners(environ: Mapping[str, str] | None = None) -> list[Partner]:
     if not path:
         return [partner_from_settings(environ)]
     return read_partners_file(Path(path))
+
+
+def run_partner_id(environ: Mapping[str, str] | None = None) -> str:
+    """The account this process's runs are for: BILLRECON_PARTNER_ID, which partners.toml must list when
+    BILLRECON_PARTNERS_FILE names one; else that file's only account; else `default`."""
+    environ = os.environ if environ is None else environ
+    chosen = (environ.get(PARTNER_VARIABLE) or "").strip()
+    if not environ.get(FILE_VARIABLE):
+        if chosen and not _ID.fullmatch(chosen):
+            raise PartnersConfigError([f"{PARTNER_VARIABLE}={chosen!r} is not an account id: use lowercase letters, "
+                                       "digits, - or _ (at most 63, starting with a letter or digit)"])
+        return chosen or DEFAULT_PARTNER_ID
+    ids = [partner.id for partner in load_partners(environ)]
+    if chosen in ids or (not chosen and len(ids) == 1):
+        return chosen or ids[0]
+    problem = f"{PARTNER_VARIABLE}={chosen!r} is not" if chosen else f"{len(ids)} accounts are"
+    raise PartnersConfigError([f"{problem} in {environ[FILE_VARIABLE]} ({', '.join(ids)}): set {PARTNER_VARIABLE} "
+                               "to the account this run is for"])
 
 
 def read_partners_file(path: Path) -> list[Partner]:

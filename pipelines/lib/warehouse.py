@@ -25,9 +25,10 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
     from pipelines.lib.lakehouse import is_lake  # the lake module imports this one
 
     if is_lake(path):
-        raise WarehouseNotWired(
-            "BILLRECON_WAREHOUSE names a DuckLake (ducklake:…), which the pipeline does not write yet: set it "
-            "to a DuckDB file (default warehouse/billrecon.duckdb); README.md, Scale out, says what exists")
+        raise WarehouseIsALake(
+            "the warehouse names a DuckLake (ducklake:…), but this reads or writes a DuckDB file: give the "
+            "partner's working file (BILLRECON_WORKING_WAREHOUSE, default warehouse/<partner id>/billrecon.duckdb), "
+            "or attach the lake read-only to query it (docs/architecture.md)")
     path = Path(path)
     check_warehouse_file(path)
     if not read_only:
@@ -89,8 +90,9 @@ def check_warehouse_file(path: Path) -> None:
         raise NotAWarehouse(f"{path} is not a DuckDB warehouse file: check --warehouse (BILLRECON_WAREHOUSE); "
                             "give a new path to start a warehouse there; the file was not changed")
 
-class WarehouseNotWired(ActionableError):
-    """The warehouse setting names a DuckLake, which the assets cannot write yet."""
+class WarehouseIsALake(ActionableError):
+    """A DuckDB file was expected where a DuckLake is named: runs build the month in a working file and
+    only publish it to the lake."""
 
 
 def database_path(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -169,14 +171,20 @@ def schema_drift(con: duckdb.DuckDBPyConnection) -> list[str]:
     actual = _columns(con)
     problems = []
     for (schema, table), columns in expected_columns().items():
-        present = actual.get((schema, table), {})
-        missing = [name for name in columns if name not in present]
-        retyped = [f"{name} is {present[name]}, expected {kind}" for name, kind in columns.items()
-                   if name in present and present[name] != kind]
-        if missing:
-            problems.append(f"{schema}.{table} lacks column(s) {', '.join(missing)}")
-        if retyped:
-            problems.append(f"{schema}.{table}: {', '.join(retyped)}")
+        problems += column_differences(f"{schema}.{table}", columns, actual.get((schema, table), {}))
+    return problems
+
+
+def column_differences(table: str, wanted: dict[str, str], present: dict[str, str]) -> list[str]:
+    """What `table` (its columns `present`, column -> type) lacks or types differently from `wanted`."""
+    problems = []
+    missing = [name for name in wanted if name not in present]
+    retyped = [f"{name} is {present[name]}, expected {kind}" for name, kind in wanted.items()
+               if name in present and present[name] != kind]
+    if missing:
+        problems.append(f"{table} lacks column(s) {', '.join(missing)}")
+    if retyped:
+        problems.append(f"{table}: {', '.join(retyped)}")
     return problems
 
 

@@ -25,11 +25,11 @@ def partition_rows(partner_id: str, bill_cycle: str, lines: int, round_number: i
     """`lines` bill lines of amount round/lines each, and their one-row total."""
     amount = Decimal(round_number) / lines
     return {
-        "core.bill_line": f"""select '{partner_id}' as partner_id, '{bill_cycle}' as bill_cycle,
+        "core.bill_line": f"""select '{partner_id}' as partner_account_id, '{bill_cycle}' as bill_cycle,
                                      'L' || range as line_id, {amount}::decimal(20,8) as amount_due,
                                      {round_number} as round
                               from range({lines})""",
-        "marts.expenditure": f"""select '{partner_id}' as partner_id, '{bill_cycle}' as bill_cycle,
+        "marts.expenditure": f"""select '{partner_id}' as partner_account_id, '{bill_cycle}' as bill_cycle,
                                         ({amount}::decimal(20,8) * {lines})::decimal(20,8) as amount_due,
                                         {round_number} as round""",
     }

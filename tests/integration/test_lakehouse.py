@@ -43,9 +43,9 @@ def create_tables(settings: lakehouse.LakeSettings) -> None:
     con = lakehouse.connect(settings)
     try:
         lakehouse.ensure_schemas(con)
-        con.execute("create table core.bill_line (partner_id varchar, bill_cycle varchar, line_id varchar, "
+        con.execute("create table core.bill_line (partner_account_id varchar, bill_cycle varchar, line_id varchar, "
                     "amount_due decimal(20,8), round integer)")
-        con.execute("create table marts.expenditure (partner_id varchar, bill_cycle varchar, "
+        con.execute("create table marts.expenditure (partner_account_id varchar, bill_cycle varchar, "
                     "amount_due decimal(20,8), round integer)")
         for table in ("core.bill_line", "marts.expenditure"):
             lakehouse.partition_by_partner_and_cycle(con, table)
@@ -56,9 +56,9 @@ def create_tables(settings: lakehouse.LakeSettings) -> None:
 def partition_totals(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple]:
     """(partner, cycle) -> (bill lines, Σ line amounts, mart amount, round of the lines, round of the mart)."""
     rows = con.execute("""
-        select partner_id, bill_cycle, count(*), sum(l.amount_due), any_value(m.amount_due), max(l.round),
+        select partner_account_id, bill_cycle, count(*), sum(l.amount_due), any_value(m.amount_due), max(l.round),
                any_value(m.round)
-        from core.bill_line l join marts.expenditure m using (partner_id, bill_cycle)
+        from core.bill_line l join marts.expenditure m using (partner_account_id, bill_cycle)
         group by all order by all""").fetchall()
     return {(partner, cycle): tuple(values) for partner, cycle, *values in rows}
 
@@ -107,8 +107,8 @@ def test_a_run_replaces_its_partition_in_every_table_and_nothing_else(postgres_d
     # the rows are Parquet files in the data path, one folder per partition; the catalog holds none
     files = sorted(path.relative_to(tmp_path / "lake").parent.as_posix()
                    for path in (tmp_path / "lake").rglob("*.parquet"))
-    assert "core/bill_line/partner_id=p2/bill_cycle=2026-10" in files
-    assert "marts/expenditure/partner_id=p1/bill_cycle=2026-10" in files
+    assert "core/bill_line/partner_account_id=p2/bill_cycle=2026-10" in files
+    assert "marts/expenditure/partner_account_id=p1/bill_cycle=2026-10" in files
     con.close()
 
 
@@ -131,12 +131,38 @@ def test_rows_of_another_partition_are_refused_and_nothing_lands(postgres_databa
     con.close()
 
 
-def test_a_table_without_the_partition_columns_is_refused_by_name(postgres_database, tmp_path):
+def test_a_table_without_a_cycle_is_the_accounts_and_rows_without_one_go_with_every_run(postgres_database,
+                                                                                        tmp_path):
+    settings = folder_lake(postgres_database, tmp_path)
+    create_tables(settings)
+    con = lakehouse.connect(settings)
+    con.execute("create table core.customer (partner_account_id varchar, customer_id varchar)")
+    con.execute("create table core.pull (partner_account_id varchar, bill_cycle varchar, round integer)")
+
+    def rows(partner: str, cycle: str, customers: list[str], round_number: int) -> dict[str, str]:
+        names = ", ".join(f"('{customer}')" for customer in customers)
+        return {"core.customer": f"select '{partner}' as partner_account_id, * from (values {names}) c(customer_id)",
+                "core.pull": f"""select '{partner}' as partner_account_id, * from
+                                 (values ('{cycle}', {round_number}), (null, {round_number})) p(bill_cycle, round)"""}
+
+    lakehouse.replace_partition(con, P1_OCT, rows("p1", "2026-10", ["c1", "c2"], 1), run_id="p1-oct")
+    lakehouse.replace_partition(con, P2_OCT, rows("p2", "2026-10", ["c9"], 1), run_id="p2-oct")
+    lakehouse.replace_partition(con, lakehouse.Partition("p1", "2026-11"), rows("p1", "2026-11", ["c3"], 2),
+                                run_id="p1-nov")
+
+    assert con.execute("select partner_account_id, customer_id from core.customer order by all").fetchall() == [
+        ("p1", "c3"), ("p2", "c9")]
+    assert con.execute("select partner_account_id, bill_cycle, round from core.pull order by all").fetchall() == [
+        ("p1", "2026-10", 1), ("p1", "2026-11", 2), ("p1", None, 2), ("p2", "2026-10", 1), ("p2", None, 1)]
+    con.close()
+
+
+def test_a_table_without_the_account_column_is_refused_by_name(postgres_database, tmp_path):
     settings = folder_lake(postgres_database, tmp_path)
     create_tables(settings)
     con = lakehouse.connect(settings)
     con.execute("create table core.customer (customer_id varchar)")
-    with pytest.raises(lakehouse.LakeError, match="the lake table core.customer lacks partner_id, bill_cycle"):
+    with pytest.raises(lakehouse.LakeError, match="the lake table core.customer lacks partner_account_id"):
         lakehouse.replace_partition(con, P1_OCT, {"core.customer": "select 'c1' as customer_id"}, run_id="r")
     with pytest.raises(lakehouse.LakeError, match=r"the lake has no table core\.bill_lines"):
         lakehouse.replace_partition(con, P1_OCT, {"core.bill_lines": "select 1"}, run_id="r")
@@ -239,7 +265,7 @@ def test_two_processes_writing_different_partitions_at_once_both_land_on_s3(post
     assert {run["run_id"] for run in lakehouse.run_snapshots(reader) if not run["run_id"].startswith("first-")} == {
         f"{partner}-{cycle}-{n}" for partner in ("p1", "p2") for n, cycle in enumerate(cycles, start=1)}
     keys = [item["Key"] for item in s3_server.client().list_objects_v2(
-        Bucket="lake-concurrent", Prefix="warehouse/core/bill_line/partner_id=p2/").get("Contents", [])]
+        Bucket="lake-concurrent", Prefix="warehouse/core/bill_line/partner_account_id=p2/").get("Contents", [])]
     assert keys and all(key.endswith(".parquet") for key in keys)
     reader.close()
 
@@ -352,12 +378,12 @@ def test_an_unreachable_catalog_is_one_line_without_the_password(postgres_server
     assert "hunter2" not in message and "\n" not in message
 
 
-def test_the_pipeline_refuses_a_lake_warehouse_until_it_is_wired(tmp_path, monkeypatch):
-    from pipelines.lib.warehouse import WarehouseNotWired, connect
+def test_a_lake_given_where_a_duckdb_file_is_read_is_refused_and_creates_nothing(tmp_path, monkeypatch):
+    from pipelines.lib.warehouse import WarehouseIsALake, connect
 
     monkeypatch.chdir(tmp_path)  # a DuckDB file named after the setting would appear here
 
-    with pytest.raises(WarehouseNotWired, match=r"BILLRECON_WAREHOUSE names a DuckLake \(ducklake:…\), which the "
-                                                r"pipeline does not write yet"):
+    with pytest.raises(WarehouseIsALake, match=r"the warehouse names a DuckLake \(ducklake:…\), but this reads or "
+                                               r"writes a DuckDB file: give the partner's working file"):
         connect("ducklake:postgres:host=db dbname=lake")
     assert not any(tmp_path.iterdir())

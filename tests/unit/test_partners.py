@@ -4,7 +4,7 @@ for one account; every mistake refused with one line naming the account and the 
 import dagster as dg
 import pytest
 
-from pipelines.lib.partners import PartnersConfigError, load_partners
+from pipelines.lib.partners import PartnersConfigError, load_partners, run_partner_id
 from pipelines.settings import partner_resources
 
 TWO_ACCOUNTS = """
@@ -88,6 +88,29 @@ def test_without_the_file_the_billrecon_settings_are_one_account():
     assert (partner.bss.access_key_env, partner.bss.domain_id_env) == ("BILLRECON_BSS_AK", "BILLRECON_BSS_DOMAIN_ID")
     [inbox] = load_partners({"BILLRECON_INBOX_DIR": "/data/inbox"})
     assert (inbox.files.inbox, inbox.files.bucket, inbox.bss) == ("/data/inbox", None, None)
+
+
+def test_a_run_is_for_the_named_account_the_files_only_one_or_default(tmp_path):
+    assert run_partner_id({}) == "default"
+    assert run_partner_id({"BILLRECON_PARTNER_ID": "acme-intl"}) == "acme-intl"
+    both = write(tmp_path, TWO_ACCOUNTS)
+    assert run_partner_id({**both, "BILLRECON_PARTNER_ID": "acme-cn"}) == "acme-cn"
+    only = write(tmp_path, TWO_ACCOUNTS.split("[[partner]]\nid = \"acme-cn\"")[0])
+    assert run_partner_id(only) == "acme-intl"
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"BILLRECON_PARTNER_ID": "ACME intl"}, "BILLRECON_PARTNER_ID='ACME intl' is not an account id: use lowercase "
+                                            "letters, digits, - or _ (at most 63, starting with a letter or digit)"),
+    ({"BILLRECON_PARTNER_ID": "acme-eu"}, "BILLRECON_PARTNER_ID='acme-eu' is not in {file} (acme-intl, acme-cn): "
+                                          "set BILLRECON_PARTNER_ID to the account this run is for"),
+    ({}, "2 accounts are in {file} (acme-intl, acme-cn): set BILLRECON_PARTNER_ID to the account this run is for"),
+])
+def test_a_run_whose_account_is_unclear_is_refused_in_one_line(tmp_path, settings, message):
+    environ = {**(write(tmp_path, TWO_ACCOUNTS) if "not an account id" not in message else {}), **settings}
+    with pytest.raises(PartnersConfigError) as raised:
+        run_partner_id(environ)
+    assert str(raised.value) == message.format(file=tmp_path / "partners.toml")
 
 
 def test_an_unknown_site_is_refused(tmp_path):
