@@ -21,24 +21,15 @@ import duckdb
 import pandera.errors
 import polars as pl
 
+from pipelines.lib import audit
 from pipelines.lib.bss.datasets import ApiDataset
 from pipelines.lib.bss.records import STAGING, DatasetStaging, FieldProblem, StagedTable, model_dtypes, type_value
 from pipelines.lib.bss.snapshots import Snapshot, read_snapshot, snapshot_paths_of_date
+from pipelines.lib.staging.outcome import MemberOutcome, StageOutcome, record_load
 from schemas.api_common import CHECK_RULES
 from schemas.rules import RULES, rule
 
 _LINEAGE_SCHEMA = {"src_snapshot": pl.Utf8, "src_sha256": pl.Utf8, "src_record": pl.Int64, "load_id": pl.Utf8}
-
-
-@dataclass
-class ApiStageResult:
-    snapshot: str
-    rows_read: int
-    rows_loaded: int
-    rows_quarantined: int
-    findings_count: int
-    status: str
-    first_error: str | None
 
 
 @dataclass
@@ -49,7 +40,7 @@ class _Rejected:
 
 
 def stage_snapshot(con: duckdb.DuckDBPyConnection, landing_dir: Path, dataset: ApiDataset, snapshot: Snapshot,
-                   load_id: str) -> ApiStageResult:
+                   load_id: str) -> StageOutcome:
     """Replace what `snapshot` supersedes with its records (inside the caller's transaction)."""
     spec = STAGING[dataset.name]
     document = read_snapshot(landing_dir, snapshot)
@@ -82,37 +73,32 @@ def stage_snapshot(con: duckdb.DuckDBPyConnection, landing_dir: Path, dataset: A
 
     findings = spec.findings(loaded[spec.main.table]) if spec.findings else []
     source, cycle = dataset.source, snapshot.bill_cycle
-    for number in bad:
-        problem = rejected[number]
-        con.execute(
-            """insert into audit.quarantine (load_id, source, object_key, member, bill_cycle, line_number,
-                   record_number, rule_id, reason, raw_record) values (?, ?, ?, null, ?, null, ?, ?, ?, ?)""",
-            [load_id, source, snapshot.path, cycle, number, problem.rule_id, problem.reason,
-             json.dumps(records[number - 1], ensure_ascii=False, default=str)],
-        )
+    position = {"load_id": load_id, "source": source, "object_key": snapshot.path, "member": None,
+                "bill_cycle": cycle, "line_number": None}
+    audit.insert_rows(con, "audit.quarantine", [
+        {**position, "record_number": number, "rule_id": rejected[number].rule_id,
+         "reason": rejected[number].reason,
+         "raw_record": json.dumps(records[number - 1], ensure_ascii=False, default=str)}
+        for number in bad])
+    finding_rows = []
     for finding in findings:
         info = rule(finding.rule_id)
-        con.execute(
-            """insert into audit.findings (load_id, source, object_key, member, bill_cycle, line_number, record_number,
-                   rule_id, severity, customer_id, reference, expected, actual, difference_amount, message)
-               values (?, ?, ?, null, ?, null, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [load_id, source, snapshot.path, cycle, finding.record_number, info.rule_id, info.severity,
-             finding.customer_id, finding.reference, finding.expected, finding.actual, finding.difference,
-             f"{info.title}; {info.action}"],
-        )
-    loaded_records = len(records) - len(bad)
+        finding_rows.append({
+            **position, "record_number": finding.record_number, "rule_id": info.rule_id, "severity": info.severity,
+            "customer_id": finding.customer_id, "reference": finding.reference, "expected": finding.expected,
+            "actual": finding.actual, "difference_amount": finding.difference,
+            "message": f"{info.title}; {info.action}"})
+    audit.insert_rows(con, "audit.findings", finding_rows)
     status = "quarantined_rows" if bad else "warning" if findings else "ok"
     first_error = None
     if bad:
         first_error = f"record {bad[0]}: {rejected[bad[0]].reason}"
     elif findings:
         first_error = f"record {findings[0].record_number}: {rule(findings[0].rule_id).title}"
-    con.execute(
-        "insert into audit.loads values (?, ?, ?, ?, ?, null, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [load_id, source, snapshot.path, snapshot.sha256, snapshot.sha256, cycle, len(records), loaded_records,
-         len(bad), len(findings), status, first_error, dt.datetime.now(dt.UTC)],
-    )
-    return ApiStageResult(snapshot.path, len(records), loaded_records, len(bad), len(findings), status, first_error)
+    member = MemberOutcome(None, len(records), len(records) - len(bad), len(bad), len(findings), status, first_error)
+    outcome = StageOutcome(source, snapshot.path, cycle, members=[member])
+    record_load(con, outcome, member, load_id, snapshot.sha256, snapshot.sha256)
+    return outcome
 
 
 def _context_columns(dataset: ApiDataset, snapshot: Snapshot) -> dict[str, Any]:
@@ -140,8 +126,7 @@ def _clear(con, dataset: ApiDataset, spec: DatasetStaging, snapshot: Snapshot) -
         for table in spec.tables:
             con.execute(f"delete from {table.table}")
         where, params = "source = ?", [source]
-    for audit_table in ("audit.loads", "audit.quarantine", "audit.findings"):
-        con.execute(f"delete from {audit_table} where {where}", params)
+    audit.forget_loads(con, where, params)
 
 
 def _rows_of(record: Any, number: int, spec: DatasetStaging, context: dict[str, Any],
