@@ -20,6 +20,7 @@ import duckdb
 
 from pipelines.lib import audit
 from pipelines.lib.landing import Delivery
+from pipelines.lib.rejections import rule_for
 from pipelines.lib.sql_models import run_model
 from pipelines.lib.staging import StageOutcome
 from pipelines.lib.warehouse import transaction
@@ -153,20 +154,20 @@ def judge(result: StageOutcome, before: Figures, after: Figures, gauge: Gauge,
         what = result.rejected or (
             f"{len(rejected):,} of {len(result.members):,} member(s) rejected, the first: "
             f"{rejected[0].member}: {rejected[0].first_error}")
-        return Hold("HOLD.UNREADABLE", f"it cannot be read whole ({what})", measured)
+        return Hold(rule_for("delivery", "unreadable"), f"it cannot be read whole ({what})", measured)
     if before.lines and after.lines is not None:
         removed = before.lines - after.lines
         if removed * 100 > before.lines * thresholds.max_line_drop_percent:
-            return Hold("HOLD.LINE_DROP",
+            return Hold(rule_for("delivery", "line_drop"),
                         f"it would remove {removed:,} of {before.lines:,} {gauge.lines}", measured)
     if before.customers and after.customers is not None:
         removed = before.customers - after.customers
         if removed * 100 > before.customers * thresholds.max_customer_drop_percent:
-            return Hold("HOLD.CUSTOMER_DROP",
+            return Hold(rule_for("delivery", "customer_drop"),
                         f"it would remove {removed:,} of {before.customers:,} {gauge.customers}", measured)
     losing = after.lines_losing_agreement or 0
     if losing > thresholds.max_lines_losing_agreement:
-        return Hold("HOLD.AGREEMENT_LOSS",
+        return Hold(rule_for("delivery", "agreement_loss"),
                     f"it would leave {losing:,} bill lines of {after.customers_losing_agreement:,} customer(s) "
                     "without the agreement they are billed at now (they would be billed at list price)", measured)
     return None

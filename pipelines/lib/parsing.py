@@ -28,10 +28,10 @@ from pipelines.lib.csv_reading import (  # noqa: F401  (re-exported: callers cat
     records,
     utf8_bytes,
 )
+from pipelines.lib.rejections import failure_case_rule, reason, rule_for
 from schemas.aliases import header_lookup, normalise_header
 from schemas.bill_line import MONEY_SUM
 from schemas.datasets import ColumnSpec, DatasetSpec
-from schemas.rules import rule
 
 MONEY = pl.Decimal(20, 8)
 QUANTITY = pl.Decimal(28, 8)
@@ -122,26 +122,25 @@ def _parse_expr(spec: ColumnSpec) -> tuple[pl.Expr, pl.Expr | None, str | None]:
     column. The value is only computed on rows whose every column passed, so it need not re-check."""
     text = pl.col(spec.name)
     if spec.kind in ("money", "quantity", "rate"):
-        pattern, dtype, rule_id = {
-            "money": (_MONEY_RE, MONEY, "FILE.PARSE.MONEY"),
-            "quantity": (_QUANTITY_RE, QUANTITY, "FILE.PARSE.QUANTITY"),
-            "rate": (_RATE_RE, RATE, "FILE.PARSE.RATE"),
+        pattern, dtype = {
+            "money": (_MONEY_RE, MONEY), "quantity": (_QUANTITY_RE, QUANTITY), "rate": (_RATE_RE, RATE),
         }[spec.kind]
-        return text.cast(dtype, strict=False), text.is_not_null() & ~text.str.contains(pattern), rule_id
+        return (text.cast(dtype, strict=False), text.is_not_null() & ~text.str.contains(pattern),
+                rule_for("file", spec.kind))
     if spec.kind == "int":
         return (text.cast(pl.Int16, strict=False), text.is_not_null() & ~text.str.contains(_INT_RE),
-                "FILE.PARSE.INT")
+                rule_for("file", spec.kind))
     if spec.kind == "timestamp":
         local = pl.col(_local_time_column(spec.name))  # parsed once by type_columns
         value = (local - LOCAL_OFFSET).dt.replace_time_zone("UTC")
-        return value, text.is_not_null() & local.is_null(), "FILE.PARSE.TIME"
+        return value, text.is_not_null() & local.is_null(), rule_for("file", spec.kind)
     if spec.kind == "date":
         parsed = pl.when(text.str.contains(_DATE_RE)).then(text).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
         value = pl.when(parsed >= EARLIEST_LOCAL_TIME.date()).then(parsed)
-        return value, text.is_not_null() & value.is_null(), "FILE.PARSE.DATE"
+        return value, text.is_not_null() & value.is_null(), rule_for("file", spec.kind)
     if spec.kind == "cycle":
         ok = text.str.contains(_CYCLE_RE)
-        return text, text.is_not_null() & ~ok, "FILE.PARSE.CYCLE"
+        return text, text.is_not_null() & ~ok, rule_for("file", spec.kind)
     if spec.kind == "enum":
         mapping = dict(spec.values or {})
         return text.replace(mapping), None, None
@@ -177,7 +176,8 @@ def type_columns(frame: pl.DataFrame, spec: DatasetSpec, may_hold_nul: bool = Tr
         value, failed, rule_id = _parse_expr(column)
         values.append(value.alias(column.name))
         if failed is not None:
-            message = pl.format("{}: '{}' – " + rule(rule_id).title, pl.lit(column.name), pl.col(column.name))
+            # the wording of rejections.reason(rule_id, value_subject(...)), built for all rows at once
+            message = pl.format(reason(rule_id, "{}: '{}'"), pl.lit(column.name), pl.col(column.name))
             checks.append((failed, rule_id, message))
     if checks:
         flagged = frame.with_columns(
@@ -221,32 +221,9 @@ def structural_failures(typed: pl.DataFrame, model: type[pa.DataFrameModel]) -> 
     if cases.filter(pl.col("index").is_null()).height:
         # a schema-level failure (wrong dtype) is a bug in the parser, not in the data
         raise RuntimeError(f"{model.__name__} schema failure: {cases.filter(pl.col('index').is_null())}")
-    rows = []
-    for case in cases.iter_rows(named=True):
-        rule_id = _rule_for_check(case["check"], case["schema_context"])
-        if case["schema_context"] == "Column" and case["failure_case"] is None:
-            reason = f"{case['column']}: empty – {rule(rule_id).title}"
-        elif case["schema_context"] == "Column":
-            reason = f"{case['column']}: '{case['failure_case']}' – {rule(rule_id).title}"
-        else:
-            reason = rule(rule_id).title
-        rows.append((int(case["index"]), rule_id, reason))
+    rows = [(int(case["index"]), *failure_case_rule("file", case)) for case in cases.iter_rows(named=True)]
     out = pl.DataFrame(rows, schema={"index": pl.Int64, "rule_id": pl.Utf8, "reason": pl.Utf8}, orient="row")
     return out.sort("index").unique("index", keep="first", maintain_order=True)
-
-
-def _rule_for_check(check: str, context: str) -> str:
-    if context != "Column":
-        return check
-    if check == "not_nullable":
-        return "FILE.REQUIRED"
-    if check.startswith("isin"):
-        return "FILE.ENUM"
-    if check.startswith("str_length"):
-        return "FILE.TOO_LONG"
-    if check.startswith("str_matches"):
-        return "FILE.PARSE.CYCLE"
-    return "FILE.ENUM"
 
 
 def failing_rows(frame: pl.DataFrame, model: type[pa.DataFrameModel]) -> dict[str, list[int]]:

@@ -25,9 +25,9 @@ from pipelines.lib import audit
 from pipelines.lib.bss.datasets import ApiDataset
 from pipelines.lib.bss.records import STAGING, DatasetStaging, FieldProblem, StagedTable, model_dtypes, type_value
 from pipelines.lib.bss.snapshots import Snapshot, read_snapshot, snapshot_paths_of_date
+from pipelines.lib.rejections import failure_case_rule, reason, rule_for, value_subject
 from pipelines.lib.staging.outcome import MemberOutcome, StageOutcome, record_load
-from schemas.api_common import CHECK_RULES
-from schemas.rules import RULES, rule
+from schemas.rules import rule
 
 _LINEAGE_SCHEMA = {"src_snapshot": pl.Utf8, "src_sha256": pl.Utf8, "src_record": pl.Int64, "load_id": pl.Utf8}
 
@@ -133,7 +133,8 @@ def _rows_of(record: Any, number: int, spec: DatasetStaging, context: dict[str, 
              seen_keys: dict[tuple, int]) -> dict[str, list[dict]] | _Rejected:
     """The typed rows of one record per table, or why the record is rejected."""
     if not isinstance(record, dict):
-        return _Rejected(number, "API.NOT_AN_OBJECT", rule("API.NOT_AN_OBJECT").title)
+        rule_id = rule_for("api", "not_an_object")
+        return _Rejected(number, rule_id, reason(rule_id))
     out: dict[str, list[dict]] = {}
     try:
         for table in spec.tables:
@@ -143,26 +144,26 @@ def _rows_of(record: Any, number: int, spec: DatasetStaging, context: dict[str, 
                 row = {}
                 for column, value in raw.items():
                     if column in context and value is not None and str(value) != str(context[column]):
-                        return _Rejected(number, "API.CYCLE_MISMATCH",
-                                         f"{column}: '{value}' (asked for '{context[column]}') – "
-                                         f"{rule('API.CYCLE_MISMATCH').title}")
+                        rule_id = rule_for("api", "cycle_mismatch")
+                        asked = f"{value_subject(column, value)} (asked for '{context[column]}')"
+                        return _Rejected(number, rule_id, reason(rule_id, asked))
                     row[column] = type_value(value, dtypes[column], column)
                 row.update(context)
                 row["src_record"] = number
                 rows.append(row)
             out[table.table] = rows
     except FieldProblem as problem:
-        reason = f"{problem.column}: '{problem.value}' – {rule(problem.rule_id).title}"
-        return _Rejected(number, problem.rule_id, reason)
+        return _Rejected(number, problem.rule_id, reason(problem.rule_id, value_subject(problem.column,
+                                                                                        problem.value)))
     if spec.main.key:
         for row in out[spec.main.table]:
             key = tuple(row.get(k) for k in spec.main.key)
             if all(part is not None for part in key):
                 first = seen_keys.setdefault(key, number)
                 if first != number:
-                    return _Rejected(number, "API.DUPLICATE_RECORD",
-                                     f"the same {'/'.join(spec.main.key)} as record {first} – "
-                                     f"{rule('API.DUPLICATE_RECORD').title}")
+                    rule_id = rule_for("api", "duplicate_record")
+                    same = f"the same {'/'.join(spec.main.key)} as record {first}"
+                    return _Rejected(number, rule_id, reason(rule_id, same))
     return out
 
 
@@ -190,28 +191,8 @@ def _model_failures(frame: pl.DataFrame, table: StagedTable) -> list[_Rejected]:
         number = records[int(case["index"])]
         if number in failures:
             continue
-        rule_id = _rule_for_check(case["check"], case["schema_context"], case["column"])
-        if case["schema_context"] == "Column":
-            shown = "empty" if case["failure_case"] is None else f"'{case['failure_case']}'"
-            reason = f"{case['column']}: {shown} – {rule(rule_id).title}"
-        else:
-            reason = rule(rule_id).title
-        failures[number] = _Rejected(number, rule_id, reason)
+        failures[number] = _Rejected(number, *failure_case_rule("api", case))
     return list(failures.values())
-
-
-def _rule_for_check(check: str, context: str, column: str | None) -> str:
-    if check in CHECK_RULES:
-        return CHECK_RULES[check]
-    if context != "Column":
-        return check if check in RULES else "API.FORMAT"
-    if check == "not_nullable":
-        return "API.REQUIRED"
-    if check.startswith("isin"):
-        return "API.ENUM"
-    if check.startswith("str_length"):
-        return "API.TOO_LONG" if column is not None else "API.FORMAT"
-    return "API.FORMAT"
 
 
 def _insert(con, table: str, frame: pl.DataFrame, lineage: dict[str, Any]) -> None:

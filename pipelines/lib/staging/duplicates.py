@@ -11,6 +11,7 @@ from pipelines.lib.archives import iter_csv_members
 from pipelines.lib.csv_reading import utf8_bytes
 from pipelines.lib.landing import Delivery
 from pipelines.lib.parsing import physical_line_numbers
+from pipelines.lib.rejections import rule_for
 from pipelines.lib.staging.datasets import Dataset
 from pipelines.lib.staging.outcome import StageOutcome
 from schemas.rules import rule
@@ -20,7 +21,7 @@ def quarantine_duplicate_lines(con: duckdb.DuckDBPyConnection, delivery: Deliver
                                bill_cycle: str, load_id: str, outcome: StageOutcome, max_member_bytes: int) -> None:
     """Move every repeat of an identical line (in any member) to quarantine; the first stays loaded.
     The members' outcomes count the moved lines as quarantined."""
-    info = rule("FILE.DUPLICATE_LINE")
+    info = rule(rule_for("file", "duplicate_line"))
     content = ", ".join(dataset.spec.column_names)
     # hash every line once, then look closer only at hashes that occur more than once
     con.execute(

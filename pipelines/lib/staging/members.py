@@ -12,11 +12,11 @@ import polars as pl
 from pipelines.lib.archives import Member
 from pipelines.lib.landing import Delivery
 from pipelines.lib.parsing import FINDING_SCHEMA, MemberRejected, ParsedMember, parse_member, physical_line_numbers
+from pipelines.lib.rejections import with_action
 from pipelines.lib.staging.audit_rows import insert_member_rows, record_rejection
 from pipelines.lib.staging.datasets import Dataset, MemberLimits
 from pipelines.lib.staging.outcome import MemberOutcome
 from pipelines.lib.staging.rows import insert_rows, rows_for_table
-from schemas.rules import rule
 
 
 @dataclass
@@ -71,7 +71,7 @@ def load_member(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dat
     if prepared.rejected is not None:
         exc = prepared.rejected
         rows = exc.rows_read
-        message = f"{exc} — {rule(exc.rule_id).action}"
+        message = with_action(exc.rule_id, str(exc))
         record_rejection(con, delivery, dataset.source, bill_cycle, load_id, member.name, exc.rule_id, message,
                          rows=rows)
         return MemberOutcome(member.name, rows, 0, rows, 0, "rejected", message)
