@@ -102,7 +102,7 @@ def map_headers(raw: pl.DataFrame, spec: DatasetSpec) -> tuple[pl.DataFrame, lis
     missing = [c for c in spec.required_columns if c not in renames.values()]
     if missing:
         raise MemberRejected(
-            "FILE.MISSING_COLUMN",
+            rule_for("file", "missing_column"),
             f"required column(s) missing: {', '.join(missing)}; the header has "
             f"{', '.join(c for c in raw.columns if c != 'record_number')}",
             rows_read=raw.height,
@@ -171,7 +171,7 @@ def type_columns(frame: pl.DataFrame, spec: DatasetSpec, may_hold_nul: bool = Tr
         # a NUL byte is never part of real bill text: the row is damaged (searched per column only
         # when the member's bytes hold one at all)
         has_nul = pl.any_horizontal([pl.col(c).str.contains("\x00", literal=True) for c in text_columns])
-        checks.append((has_nul, "FILE.NUL_BYTE", pl.lit("the record contains a NUL byte (damaged data)")))
+        checks.append((has_nul, rule_for("file", "nul_byte"), pl.lit("the record contains a NUL byte (damaged data)")))
     for column in spec.columns:
         value, failed, rule_id = _parse_expr(column)
         values.append(value.alias(column.name))
@@ -304,7 +304,7 @@ def parse_member(
     bytes (decode them for line numbers, only when a row was rejected)."""
     if max_rows is not None and count_line_ends(data) > max_rows + 1:
         # counted before parsing: a member of a billion short rows never reaches memory as a frame
-        raise MemberRejected("FILE.MEMBER_TOO_MANY_ROWS",
+        raise MemberRejected(rule_for("file", "member_too_many_rows"),
                              f"member has more than {max_rows} lines, the limit per member")
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM):]

@@ -1,10 +1,10 @@
 """Which rule a failure is, and how its reason reads: one table for the whole pipeline.
 
-Each kind of failure that is turned into a rule — a value of a column kind that does not parse, a
-pandera check that fails, an API record that cannot be staged, a re-delivery that is held — is a
-key (area, kind) of `FAILURE_RULES`, mapped to exactly one rule of schemas/rules.py of that area.
-Readers that detect one specific failure themselves (an archive that is not gzip, a member that is
-not UTF-8) raise with that failure's rule id directly; what needs translating is here.
+Each kind of failure that is turned into a rule — a member that cannot be read as CSV, a record
+that cannot be read as a row, a value of a column kind that does not parse, a pandera check that
+fails, an API record that cannot be staged, a re-delivery that is held — is a key (area, kind) of
+`FAILURE_RULES`, mapped to exactly one rule of schemas/rules.py of that area. (The archive reader,
+pipelines/lib/archives.py, still names the rules of the archives it refuses itself.)
 """
 
 from __future__ import annotations
@@ -13,6 +13,15 @@ from schemas.api_common import CHECK_RULES
 from schemas.rules import RULES, Area, rule
 
 FAILURE_RULES: dict[tuple[Area, str], str] = {
+    # a member that cannot be read as CSV at all (pipelines/lib/csv_reading.py, parsing.py)
+    ("file", "encoding"): "FILE.ENCODING",
+    ("file", "wrong_delimiter"): "FILE.WRONG_DELIMITER",
+    ("file", "duplicate_header"): "FILE.DUPLICATE_HEADER",
+    ("file", "missing_column"): "FILE.MISSING_COLUMN",
+    ("file", "member_too_many_rows"): "FILE.MEMBER_TOO_MANY_ROWS",
+    # a delivered record that cannot be read as one row
+    ("file", "field_count"): "FILE.FIELD_COUNT",
+    ("file", "nul_byte"): "FILE.NUL_BYTE",
     # a delivered value of a column kind (schemas/datasets.py) that does not parse
     ("file", "money"): "FILE.PARSE.MONEY",
     ("file", "quantity"): "FILE.PARSE.QUANTITY",
