@@ -141,7 +141,8 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
                            skipped=f"no bill file for {cycle} yet")
         if already_staged(con, "customerBill", key, delivery.etag, cycle):
             context.log.info(f"{key} (ETag {delivery.etag}) is already staged; nothing to load")
-            return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines", skipped="unchanged")
+            return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines", skipped="unchanged",
+                                  key=key)
         staged, held = stage_unless_held(
             context, warehouse, con, delivery, "customerBill", cycle,
             lambda: stage_bill_delivery(con, delivery, cycle, context.run_id, warehouse.member_limits()),
@@ -186,7 +187,8 @@ def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         export_date, key = exports[-1]
         delivery = current_delivery(con, key, warehouse.landing_path)
         if already_staged(con, "customerUsage", key, delivery.etag, cycle):
-            return staging_result(audit_totals(con, "customerUsage", cycle), "stg_usage_lines", skipped="unchanged")
+            return staging_result(audit_totals(con, "customerUsage", cycle), "stg_usage_lines", skipped="unchanged",
+                                  key=key)
         with transaction(con):
             outcome = stage_usage_delivery(con, delivery, cycle, export_date, context.run_id,
                                            warehouse.member_limits())
