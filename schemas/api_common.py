@@ -3,7 +3,8 @@
 The models are the typed schema of each staging table: the loader builds its polars frame with the
 dtypes declared here, then validates it; a failing row goes to audit.quarantine under the rule id
 of the check (`not_nullable` → API.REQUIRED, `isin` → API.ENUM, `str_matches` → API.FORMAT,
-`str_length` → API.TOO_LONG, a dataframe check → its own name, which is a rule id: schemas/rules.py).
+`str_length` → API.TOO_LONG, a dataframe check → its own name, see schemas/rules.py; the mapping is
+pipelines/lib/rejections.py).
 """
 
 from __future__ import annotations

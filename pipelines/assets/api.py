@@ -13,7 +13,7 @@ import inspect
 
 import dagster as dg
 
-from pipelines.assets.staging import audit_totals, staging_check_specs, staging_result
+from pipelines.assets.staging import audit_totals, log_stage_outcome, staging_check_specs, staging_result
 from pipelines.assets.tables import stages, writes
 from pipelines.lib.bss import (
     DATASETS,
@@ -141,15 +141,13 @@ def _staging_asset(dataset: ApiDataset, landed: dg.AssetsDefinition) -> dg.Asset
                 context.log.warning(f"no snapshot of {dataset.name} has been pulled yet"
                                     + (f" for {cycle}" if cycle else ""))
                 return staging_result(dict(_NOTHING_STAGED), name, skipped=f"no snapshot of {dataset.name} yet")
+            staged = []
             for snapshot in pending:
                 with transaction(con):
-                    outcome = stage_snapshot(con, warehouse.landing_path, dataset, snapshot, context.run_id)
-                context.log.info(f"{snapshot.path}: {outcome.rows_read} record(s) read, {outcome.rows_loaded} loaded, "
-                                 f"{outcome.rows_quarantined} quarantined, {outcome.findings_count} finding(s)")
+                    staged.append(stage_snapshot(con, warehouse.landing_path, dataset, snapshot, context.run_id))
+                log_stage_outcome(context, staged[-1])
             totals = audit_totals(con, dataset.source, cycle, current.path)
-        result = staging_result(totals, name, skipped=None if pending else "unchanged")
-        result.metadata["snapshot"] = current.path
-        return result
+        return staging_result(totals, name, skipped=None if pending else "unchanged", key=current.path, staged=staged)
 
     return staged
 

@@ -60,11 +60,12 @@ def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: Wareho
                            skipped=f"no incentive statement for {cycle} yet")
         if already_staged(con, STATEMENT_SOURCE, key, delivery.etag, cycle):
             return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement",
-                                  skipped="unchanged")
-        held = stage_unless_held(context, warehouse, con, delivery, STATEMENT_SOURCE, cycle,
-                                 lambda: stage_incentive_statement(con, delivery, cycle, context.run_id),
-                                 statement_gauge(cycle))
-        return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement", held=held)
+                                  skipped="unchanged", key=key)
+        staged, held = stage_unless_held(context, warehouse, con, delivery, STATEMENT_SOURCE, cycle,
+                                         lambda: stage_incentive_statement(con, delivery, cycle, context.run_id),
+                                         statement_gauge(cycle))
+        return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement", held=held,
+                              key=key, staged=staged)
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],

@@ -2,7 +2,7 @@
 bad rows in audit.quarantine, findings in audit.findings. Checks report both."""
 
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import dagster as dg
 import duckdb
@@ -26,7 +26,7 @@ from pipelines.lib.holds import (
 )
 from pipelines.lib.landing import Delivery, current_delivery
 from pipelines.lib.staging import (
-    StageResult,
+    StageOutcome,
     parse_usage_key,
     stage_bill_delivery,
     stage_customer_discounts,
@@ -82,11 +82,21 @@ def audit_totals(con, source: str, bill_cycle: str | None, key: str | None = Non
                      "unbalanced", "rejected", "first_error"], row))
 
 
-def staging_result(totals: dict, asset_name: str, skipped: str | None = None,
-                   held: HeldDelivery | None = None) -> dg.MaterializeResult:
+def staging_result(totals: dict, asset_name: str, skipped: str | None = None, held: HeldDelivery | None = None, *,
+                   key: str | None = None, staged: Sequence[StageOutcome] = ()) -> dg.MaterializeResult:
+    """The materialization of a staging asset, file or API alike: the totals of what its tables hold
+    now (`audit_totals`), the key of the delivery or snapshot they come from, what this run staged
+    (`staged`, one line each, and the rule of a whole rejection) and the checks."""
     balanced = totals["unbalanced"] == 0
     clean = totals["rows_quarantined"] == 0 and totals["findings"] == 0 and totals["rejected"] == 0
     metadata = {k: v for k, v in totals.items() if k != "first_error" and v is not None}
+    if key:
+        metadata["object_key"] = key
+    if staged:
+        metadata["staged"] = "\n".join(outcome.summary() for outcome in staged)
+        rejected_rules = [outcome.rejected_rule for outcome in staged if outcome.rejected_rule]
+        if rejected_rules:
+            metadata["rejected_rule"] = rejected_rules[0]
     if skipped:
         metadata["note"] = skipped
     if held is not None:
@@ -137,24 +147,28 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
                            skipped=f"no bill file for {cycle} yet")
         if already_staged(con, "customerBill", key, delivery.etag, cycle):
             context.log.info(f"{key} (ETag {delivery.etag}) is already staged; nothing to load")
-            return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines", skipped="unchanged")
-        held = stage_unless_held(
+            return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines", skipped="unchanged",
+                                  key=key)
+        staged, held = stage_unless_held(
             context, warehouse, con, delivery, "customerBill", cycle,
             lambda: stage_bill_delivery(con, delivery, cycle, context.run_id, warehouse.member_limits()),
             bill_file_gauge(cycle))
-        return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines", held=held)
+        return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines", held=held, key=key,
+                              staged=staged)
 
 
 def stage_unless_held(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                       con: duckdb.DuckDBPyConnection, delivery: Delivery, source: str, bill_cycle: str | None,
-                      stage: Callable[[], StageResult], gauge: Gauge) -> HeldDelivery | None:
-    """Stage a delivery that replaces what months were built from, or hold it (pipelines/lib/holds.py)."""
-    result, held = stage_or_hold(con, delivery, source, bill_cycle, stage, gauge, warehouse.hold_thresholds())
-    if result is not None:
-        log_stage_result(context, result)
+                      stage: Callable[[], StageOutcome],
+                      gauge: Gauge) -> tuple[list[StageOutcome], HeldDelivery | None]:
+    """Stage a delivery that replaces what months were built from, or hold it (pipelines/lib/holds.py).
+    Returns what was staged (nothing for a delivery held already) and the hold, if any."""
+    outcome, held = stage_or_hold(con, delivery, source, bill_cycle, stage, gauge, warehouse.hold_thresholds())
+    if outcome is not None:
+        log_stage_outcome(context, outcome)
     if held is not None:
         context.log.warning(held.message)
-    return held
+    return ([outcome] if outcome is not None else []), held
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_usage_exports],
@@ -179,12 +193,14 @@ def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         export_date, key = exports[-1]
         delivery = current_delivery(con, key, warehouse.landing_path)
         if already_staged(con, "customerUsage", key, delivery.etag, cycle):
-            return staging_result(audit_totals(con, "customerUsage", cycle), "stg_usage_lines", skipped="unchanged")
+            return staging_result(audit_totals(con, "customerUsage", cycle), "stg_usage_lines", skipped="unchanged",
+                                  key=key)
         with transaction(con):
-            result = stage_usage_delivery(con, delivery, cycle, export_date, context.run_id,
-                                          warehouse.member_limits())
-        log_stage_result(context, result)
-        return staging_result(audit_totals(con, "customerUsage", cycle), "stg_usage_lines")
+            outcome = stage_usage_delivery(con, delivery, cycle, export_date, context.run_id,
+                                           warehouse.member_limits())
+        log_stage_outcome(context, outcome)
+        return staging_result(audit_totals(con, "customerUsage", cycle), "stg_usage_lines", key=key,
+                              staged=[outcome])
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
@@ -218,7 +234,7 @@ def stg_chart_of_accounts(context: dg.AssetExecutionContext, warehouse: Warehous
 
 
 def stage_agreement_file(context: dg.AssetExecutionContext, warehouse: WarehouseResource, key: str, asset: str,
-                         stage: Callable[[duckdb.DuckDBPyConnection, Delivery, str], StageResult], gauge: Gauge, *,
+                         stage: Callable[[duckdb.DuckDBPyConnection, Delivery, str], StageOutcome], gauge: Gauge, *,
                          when_missing: str, skipped: str) -> dg.MaterializeResult:
     """Stage the newest delivery of an agreement file (whole-file, no bill cycle) unless it is staged
     already or held; without one, warn with what that means and report the asset as skipped."""
@@ -227,16 +243,12 @@ def stage_agreement_file(context: dg.AssetExecutionContext, warehouse: Warehouse
         if delivery is None:
             context.log.warning(f"{key} not found: {when_missing}")
             return staging_result(audit_totals(con, "agreements", None, key), asset, skipped=skipped)
-        held = None
+        staged, held = [], None
         if not already_staged(con, "agreements", key, delivery.etag, None):
-            held = stage_unless_held(context, warehouse, con, delivery, "agreements", None,
-                                     lambda: stage(con, delivery, context.run_id), gauge)
-        return staging_result(audit_totals(con, "agreements", None, key), asset, held=held)
+            staged, held = stage_unless_held(context, warehouse, con, delivery, "agreements", None,
+                                             lambda: stage(con, delivery, context.run_id), gauge)
+        return staging_result(audit_totals(con, "agreements", None, key), asset, held=held, key=key, staged=staged)
 
 
-def log_stage_result(context, result: StageResult) -> None:
-    context.log.info(
-        f"{result.object_key}: {len(result.members)} member(s), {result.rows_read} rows read, "
-        f"{result.rows_loaded} loaded, {result.rows_quarantined} quarantined, {result.findings_count} findings"
-        + (f"; REJECTED: {result.rejected}" if result.rejected else "")
-    )
+def log_stage_outcome(context, outcome: StageOutcome) -> None:
+    context.log.info(outcome.summary())

@@ -17,6 +17,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from pipelines.lib.rejections import rule_for
 from schemas.aliases import header_lookup, normalise_header
 from schemas.datasets import DatasetSpec
 
@@ -73,10 +74,10 @@ def utf8_bytes(data: bytes, spec: DatasetSpec) -> tuple[bytes, list[str]]:
         if len(chinese_known) >= 3:
             return text.encode("utf-8"), ["member is GBK-encoded, not UTF-8; decoded as GB18030"]
     if data.startswith(UTF16_BOMS):
-        raise MemberRejected("FILE.ENCODING", "the member is UTF-16 text (it starts with a UTF-16 byte-order "
-                                              "mark), not UTF-8; re-export the file as UTF-8")
+        raise MemberRejected(rule_for("file", "encoding"), "the member is UTF-16 text (it starts with a UTF-16 "
+                                                            "byte-order mark), not UTF-8; re-export the file as UTF-8")
     raise MemberRejected(
-        "FILE.ENCODING",
+        rule_for("file", "encoding"),
         f"not UTF-8 text (byte {utf8_error.start}: {utf8_error.reason}) and not recognisably GBK; "
         "re-export the file as UTF-8",
     )
@@ -103,12 +104,12 @@ def check_header(header: list[str], spec: DatasetSpec) -> None:
     """Problems that make the whole member unreadable, named precisely."""
     if any("\x00" in name for name in header):
         raise MemberRejected(
-            "FILE.ENCODING",
+            rule_for("file", "encoding"),
             "the header holds NUL bytes, as UTF-16 text does (or the file is damaged); re-export the file as UTF-8",
         )
     if len(header) == 1 and header[0].count(";") >= 2:
         raise MemberRejected(
-            "FILE.WRONG_DELIMITER",
+            rule_for("file", "wrong_delimiter"),
             "the header is separated by semicolons; billrecon reads comma-separated files — "
             "re-export with commas",
         )
@@ -118,7 +119,7 @@ def check_header(header: list[str], spec: DatasetSpec) -> None:
         key = lookup.get(normalise_header(name), normalise_header(name))
         if key in seen:
             raise MemberRejected(
-                "FILE.DUPLICATE_HEADER",
+                rule_for("file", "duplicate_header"),
                 f"column '{name}' appears twice in the header (positions {seen[key]} and {position}); "
                 "it is ambiguous which one holds the data — re-export the file",
             )
@@ -211,7 +212,7 @@ def _read_record_by_record(text: str, header: list[str]) -> tuple[pl.DataFrame, 
         swallowed = "\n" in "".join(fields) and last_line > first_line
         reason = (f"record has {len(fields)} fields, the header has {len(header)}"
                   + ("; an unterminated quote makes the rest of the member one field" if swallowed else ""))
-        broken.append((number, "FILE.FIELD_COUNT", reason, json.dumps(fields, ensure_ascii=False)[:2000]))
+        broken.append((number, rule_for("file", "field_count"), reason, json.dumps(fields, ensure_ascii=False)[:2000]))
     frame = pl.DataFrame({"record_number": numbers, **{
         name: [row[i] for row in good] for i, name in enumerate(header)
     }}, schema={"record_number": pl.Int64, **{name: pl.Utf8 for name in header}})

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.lib import audit
+
 ROOT = Path(__file__).resolve().parents[2]
 CODE_FOLDERS = ("sql", "reports", "pipelines", "schemas")
 # grows with every pull even when nothing changed; what was pulled is in audit.loads (sha256)
@@ -116,5 +118,6 @@ def last_build(con: duckdb.DuckDBPyConnection, model: str, bill_cycle: str, fing
 def record_build(con: duckdb.DuckDBPyConnection, model: str, bill_cycle: str, fingerprint: str,
                  metadata: dict) -> None:
     con.execute("delete from audit.model_builds where model = ? and bill_cycle = ?", [model, bill_cycle])
-    con.execute("insert into audit.model_builds values (?, ?, ?, ?, ?)",
-                [model, bill_cycle, fingerprint, json.dumps(metadata, sort_keys=True), datetime.now(UTC)])
+    audit.insert_row(con, "audit.model_builds", {
+        "model": model, "bill_cycle": bill_cycle, "fingerprint": fingerprint,
+        "metadata": json.dumps(metadata, sort_keys=True), "built_at": datetime.now(UTC)})

@@ -18,9 +18,11 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from pipelines.lib import audit
 from pipelines.lib.landing import Delivery
+from pipelines.lib.rejections import rule_for
 from pipelines.lib.sql_models import run_model
-from pipelines.lib.staging import StageResult
+from pipelines.lib.staging import StageOutcome
 from pipelines.lib.warehouse import transaction
 from schemas.rules import rule
 
@@ -115,8 +117,8 @@ def replaced_delivery(con: duckdb.DuckDBPyConnection, source: str, object_key: s
 
 
 def stage_or_hold(con: duckdb.DuckDBPyConnection, delivery: Delivery, source: str, bill_cycle: str | None,
-                  stage: Callable[[], StageResult], gauge: Gauge,
-                  thresholds: HoldThresholds) -> tuple[StageResult | None, HeldDelivery | None]:
+                  stage: Callable[[], StageOutcome], gauge: Gauge,
+                  thresholds: HoldThresholds) -> tuple[StageOutcome | None, HeldDelivery | None]:
     """Stage `delivery` in one transaction; when it would replace rows of another delivery with
     something that cannot be trusted, roll back and hold it. A released (accepted) delivery is applied
     as it is; a delivery held already is not read again (no result). Returns the staging result (what
@@ -143,7 +145,7 @@ def stage_or_hold(con: duckdb.DuckDBPyConnection, delivery: Delivery, source: st
         return result, record
 
 
-def judge(result: StageResult, before: Figures, after: Figures, gauge: Gauge,
+def judge(result: StageOutcome, before: Figures, after: Figures, gauge: Gauge,
           thresholds: HoldThresholds) -> Hold | None:
     """The first reason to hold the delivery, or None: unreadable, then lines, customers, agreements."""
     measured = {"before": _figures(before), "after": _figures(after)}
@@ -152,20 +154,20 @@ def judge(result: StageResult, before: Figures, after: Figures, gauge: Gauge,
         what = result.rejected or (
             f"{len(rejected):,} of {len(result.members):,} member(s) rejected, the first: "
             f"{rejected[0].member}: {rejected[0].first_error}")
-        return Hold("HOLD.UNREADABLE", f"it cannot be read whole ({what})", measured)
+        return Hold(rule_for("delivery", "unreadable"), f"it cannot be read whole ({what})", measured)
     if before.lines and after.lines is not None:
         removed = before.lines - after.lines
         if removed * 100 > before.lines * thresholds.max_line_drop_percent:
-            return Hold("HOLD.LINE_DROP",
+            return Hold(rule_for("delivery", "line_drop"),
                         f"it would remove {removed:,} of {before.lines:,} {gauge.lines}", measured)
     if before.customers and after.customers is not None:
         removed = before.customers - after.customers
         if removed * 100 > before.customers * thresholds.max_customer_drop_percent:
-            return Hold("HOLD.CUSTOMER_DROP",
+            return Hold(rule_for("delivery", "customer_drop"),
                         f"it would remove {removed:,} of {before.customers:,} {gauge.customers}", measured)
     losing = after.lines_losing_agreement or 0
     if losing > thresholds.max_lines_losing_agreement:
-        return Hold("HOLD.AGREEMENT_LOSS",
+        return Hold(rule_for("delivery", "agreement_loss"),
                     f"it would leave {losing:,} bill lines of {after.customers_losing_agreement:,} customer(s) "
                     "without the agreement they are billed at now (they would be billed at list price)", measured)
     return None
@@ -185,16 +187,16 @@ def hold_message(object_key: str, etag: str, reason: str, keeps: str, replaced: 
 
 
 def _record_hold(con, delivery: Delivery, source: str, bill_cycle: str | None, gauge: Gauge, replaced: Replaced,
-                 result: StageResult, hold: Hold) -> HeldDelivery:
+                 result: StageOutcome, hold: Hold) -> HeldDelivery:
     message = hold_message(delivery.object_key, delivery.etag, hold.reason, gauge.keeps, replaced, hold.rule_id)
     held_at = datetime.now(UTC)
-    rejected = sum(1 for m in result.members if m.status == "rejected")
-    first_error = next((m.first_error for m in result.members if m.first_error), None)
-    con.execute(
-        "insert into audit.held_deliveries values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null)",
-        [source, delivery.object_key, delivery.etag, delivery.sha256, bill_cycle, replaced.etag, replaced.landed_at,
-         hold.rule_id, hold.reason, message, result.rows_read, result.rows_loaded, result.rows_quarantined,
-         rejected, first_error, json.dumps(hold.measured, sort_keys=True), held_at])
+    audit.insert_row(con, "audit.held_deliveries", {
+        "source": source, "object_key": delivery.object_key, "etag": delivery.etag, "sha256": delivery.sha256,
+        "bill_cycle": bill_cycle, "replaces_etag": replaced.etag, "replaces_landed_at": replaced.landed_at,
+        "rule_id": hold.rule_id, "reason": hold.reason, "message": message, "rows_read": result.rows_read,
+        "rows_loaded": result.rows_loaded, "rows_quarantined": result.rows_quarantined,
+        "members_rejected": result.members_rejected, "first_error": result.first_error,
+        "measured": json.dumps(hold.measured, sort_keys=True), "held_at": held_at})
     return HeldDelivery(source, delivery.object_key, delivery.etag, bill_cycle, hold.rule_id, hold.reason,
                         message, held_at)
 

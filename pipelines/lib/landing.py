@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.lib import audit
 from pipelines.lib.object_store import ObjectStore, file_sha256
 from pipelines.lib.warehouse import transaction
 
@@ -104,7 +105,6 @@ def record_ignored_bill_objects(con: duckdb.DuckDBPyConnection, listing: list, b
         ignored.append({"object_key": info.key, "etag": info.etag, "size_bytes": info.size, "reason": reason})
     with transaction(con):
         con.execute("delete from audit.ignored_objects where source = 'customerBill' and bill_cycle = ?", [bill_cycle])
-        for item in ignored:
-            con.execute("insert into audit.ignored_objects values ('customerBill', ?, ?, ?, ?, ?)",
-                        [item["object_key"], item["etag"], item["size_bytes"], bill_cycle, item["reason"]])
+        audit.insert_rows(con, "audit.ignored_objects",
+                          [{"source": "customerBill", **item, "bill_cycle": bill_cycle} for item in ignored])
     return ignored

@@ -28,11 +28,11 @@ from pipelines.lib.csv_reading import (  # noqa: F401  (re-exported: callers cat
     records,
     utf8_bytes,
 )
+from pipelines.lib.rejections import failure_case_rule, reason, rule_for
 from schemas.aliases import header_lookup, normalise_header
 from schemas.bill_cycle import GMT8
 from schemas.datasets import ColumnSpec, DatasetSpec
 from schemas.money import MONEY, MONEY_SUM, QUANTITY, RATE
-from schemas.rules import rule
 
 # HUAWEI CLOUD's billing clock is GMT+8 all year, and the files say so (`GMT+08:00`): a fixed
 # offset, so times are shifted by it instead of being looked up in a zone's rules row by row.
@@ -100,7 +100,7 @@ def map_headers(raw: pl.DataFrame, spec: DatasetSpec) -> tuple[pl.DataFrame, lis
     missing = [c for c in spec.required_columns if c not in renames.values()]
     if missing:
         raise MemberRejected(
-            "FILE.MISSING_COLUMN",
+            rule_for("file", "missing_column"),
             f"required column(s) missing: {', '.join(missing)}; the header has "
             f"{', '.join(c for c in raw.columns if c != 'record_number')}",
             rows_read=raw.height,
@@ -120,26 +120,25 @@ def _parse_expr(spec: ColumnSpec) -> tuple[pl.Expr, pl.Expr | None, str | None]:
     column. The value is only computed on rows whose every column passed, so it need not re-check."""
     text = pl.col(spec.name)
     if spec.kind in ("money", "quantity", "rate"):
-        pattern, dtype, rule_id = {
-            "money": (_MONEY_RE, MONEY, "FILE.PARSE.MONEY"),
-            "quantity": (_QUANTITY_RE, QUANTITY, "FILE.PARSE.QUANTITY"),
-            "rate": (_RATE_RE, RATE, "FILE.PARSE.RATE"),
+        pattern, dtype = {
+            "money": (_MONEY_RE, MONEY), "quantity": (_QUANTITY_RE, QUANTITY), "rate": (_RATE_RE, RATE),
         }[spec.kind]
-        return text.cast(dtype, strict=False), text.is_not_null() & ~text.str.contains(pattern), rule_id
+        return (text.cast(dtype, strict=False), text.is_not_null() & ~text.str.contains(pattern),
+                rule_for("file", spec.kind))
     if spec.kind == "int":
         return (text.cast(pl.Int16, strict=False), text.is_not_null() & ~text.str.contains(_INT_RE),
-                "FILE.PARSE.INT")
+                rule_for("file", spec.kind))
     if spec.kind == "timestamp":
         local = pl.col(_local_time_column(spec.name))  # parsed once by type_columns
         value = (local - LOCAL_OFFSET).dt.replace_time_zone("UTC")
-        return value, text.is_not_null() & local.is_null(), "FILE.PARSE.TIME"
+        return value, text.is_not_null() & local.is_null(), rule_for("file", spec.kind)
     if spec.kind == "date":
         parsed = pl.when(text.str.contains(_DATE_RE)).then(text).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
         value = pl.when(parsed >= EARLIEST_LOCAL_TIME.date()).then(parsed)
-        return value, text.is_not_null() & value.is_null(), "FILE.PARSE.DATE"
+        return value, text.is_not_null() & value.is_null(), rule_for("file", spec.kind)
     if spec.kind == "cycle":
         ok = text.str.contains(_CYCLE_RE)
-        return text, text.is_not_null() & ~ok, "FILE.PARSE.CYCLE"
+        return text, text.is_not_null() & ~ok, rule_for("file", spec.kind)
     if spec.kind == "enum":
         mapping = dict(spec.values or {})
         return text.replace(mapping), None, None
@@ -170,12 +169,13 @@ def type_columns(frame: pl.DataFrame, spec: DatasetSpec, may_hold_nul: bool = Tr
         # a NUL byte is never part of real bill text: the row is damaged (searched per column only
         # when the member's bytes hold one at all)
         has_nul = pl.any_horizontal([pl.col(c).str.contains("\x00", literal=True) for c in text_columns])
-        checks.append((has_nul, "FILE.NUL_BYTE", pl.lit("the record contains a NUL byte (damaged data)")))
+        checks.append((has_nul, rule_for("file", "nul_byte"), pl.lit("the record contains a NUL byte (damaged data)")))
     for column in spec.columns:
         value, failed, rule_id = _parse_expr(column)
         values.append(value.alias(column.name))
         if failed is not None:
-            message = pl.format("{}: '{}' – " + rule(rule_id).title, pl.lit(column.name), pl.col(column.name))
+            # the wording of rejections.reason(rule_id, value_subject(...)), built for all rows at once
+            message = pl.format(reason(rule_id, "{}: '{}'"), pl.lit(column.name), pl.col(column.name))
             checks.append((failed, rule_id, message))
     if checks:
         flagged = frame.with_columns(
@@ -219,32 +219,9 @@ def structural_failures(typed: pl.DataFrame, model: type[pa.DataFrameModel]) -> 
     if cases.filter(pl.col("index").is_null()).height:
         # a schema-level failure (wrong dtype) is a bug in the parser, not in the data
         raise RuntimeError(f"{model.__name__} schema failure: {cases.filter(pl.col('index').is_null())}")
-    rows = []
-    for case in cases.iter_rows(named=True):
-        rule_id = _rule_for_check(case["check"], case["schema_context"])
-        if case["schema_context"] == "Column" and case["failure_case"] is None:
-            reason = f"{case['column']}: empty – {rule(rule_id).title}"
-        elif case["schema_context"] == "Column":
-            reason = f"{case['column']}: '{case['failure_case']}' – {rule(rule_id).title}"
-        else:
-            reason = rule(rule_id).title
-        rows.append((int(case["index"]), rule_id, reason))
+    rows = [(int(case["index"]), *failure_case_rule("file", case)) for case in cases.iter_rows(named=True)]
     out = pl.DataFrame(rows, schema={"index": pl.Int64, "rule_id": pl.Utf8, "reason": pl.Utf8}, orient="row")
     return out.sort("index").unique("index", keep="first", maintain_order=True)
-
-
-def _rule_for_check(check: str, context: str) -> str:
-    if context != "Column":
-        return check
-    if check == "not_nullable":
-        return "FILE.REQUIRED"
-    if check.startswith("isin"):
-        return "FILE.ENUM"
-    if check.startswith("str_length"):
-        return "FILE.TOO_LONG"
-    if check.startswith("str_matches"):
-        return "FILE.PARSE.CYCLE"
-    return "FILE.ENUM"
 
 
 def failing_rows(frame: pl.DataFrame, model: type[pa.DataFrameModel]) -> dict[str, list[int]]:
@@ -325,7 +302,7 @@ def parse_member(
     bytes (decode them for line numbers, only when a row was rejected)."""
     if max_rows is not None and count_line_ends(data) > max_rows + 1:
         # counted before parsing: a member of a billion short rows never reaches memory as a frame
-        raise MemberRejected("FILE.MEMBER_TOO_MANY_ROWS",
+        raise MemberRejected(rule_for("file", "member_too_many_rows"),
                              f"member has more than {max_rows} lines, the limit per member")
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM):]

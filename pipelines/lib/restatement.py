@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
+from pipelines.lib import audit
 from pipelines.lib.landing import Delivery
 
 # A line's identity across deliveries: its keys, numbered when the same keys occur more than once.
@@ -28,9 +29,9 @@ def record_restatement(con: duckdb.DuckDBPyConnection, delivery: Delivery, bill_
                        previous_etag: str) -> None:
     """Compare the new delivery's lines with the ones set aside; one row per added, removed or changed line."""
     con.execute(f"create or replace temp table new_lines as {_LINE_VERSION_SQL}", [bill_cycle])
-    con.execute(
-        """insert into audit.restatement_line
-           select ?, ?, ?, ?, now(),
+    audit.insert_select(
+        con, "audit.restatement_line", audit.AUDIT_COLUMNS["audit.restatement_line"],
+        """select ?, ?, ?, ?, now(),
                   coalesce(n.customer_id, p.customer_id), coalesce(n.bill_type, p.bill_type),
                   coalesce(n.trade_id, p.trade_id), coalesce(n.resource_id, p.resource_id),
                   coalesce(n.usage_type, p.usage_type), coalesce(n.trade_time, p.trade_time),

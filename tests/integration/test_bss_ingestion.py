@@ -256,6 +256,12 @@ def test_faults_that_never_stop_fail_the_asset_clearly_and_keep_the_previous_sna
     first = dg.materialize(chosen, partition_key="2026-09", run_config=QUIET, resources=resources(bss, tmp_path))
     assert first.success
     before = _snapshot_rows(tmp_path, "partner_monthly_bill")
+    # the staging asset reports the snapshot under the keys every staging asset reports (file ones too)
+    metadata = first.asset_materializations_for_node("stg_api_partner_monthly_bill")[0].metadata
+    assert metadata["object_key"].value == before[0][0]
+    assert metadata["staged"].value == (
+        f"{before[0][0]}: 1 member(s), {metadata['rows_read'].value} rows read, {metadata['rows_loaded'].value} "
+        f"loaded, 0 quarantined, {metadata['findings'].value} findings")
     files_before = sorted(p.name for p in (tmp_path / "wh" / "landing" / "api").rglob("*"))
 
     bss.faults = FaultConfig(always_fail=frozenset({"list_postpaid_bill_sum"}))

@@ -139,7 +139,11 @@ def test_a_redelivery_dropping_most_lines_is_held_until_a_newer_good_one_replace
     assert _held(warehouse) == [(KEY, "HOLD.LINE_DROP", "it would remove 3 of 4 lines of 2026-09", 1, 1, 0, 0, False)]
     # Dagster states it in the asset's metadata and a failed warning check, with the same line
     (message,), = _query(warehouse, "select message from audit.held_deliveries")
-    assert result.asset_materializations_for_node("stg_bill_lines")[0].metadata["held"].value == message
+    metadata = result.asset_materializations_for_node("stg_bill_lines")[0].metadata
+    assert metadata["held"].value == message
+    # what was read of the held delivery, under the keys every staging asset reports (API ones too)
+    assert metadata["object_key"].value == KEY
+    assert metadata["staged"].value == f"{KEY}: 1 member(s), 1 rows read, 1 loaded, 0 quarantined, 0 findings"
     (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_held_delivery"
                 and e.asset_key.to_user_string() == "stg_bill_lines"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN

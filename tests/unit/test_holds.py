@@ -1,16 +1,16 @@
 """When a re-delivery is held: the thresholds' boundaries and the order of the reasons."""
 
 from pipelines.lib.holds import Figures, HoldThresholds, bill_file_gauge, judge
-from pipelines.lib.staging import MemberOutcome, StageResult
+from pipelines.lib.staging import MemberOutcome, StageOutcome
 
 GAUGE = bill_file_gauge("2026-10")
 DEFAULTS = HoldThresholds()
 
 
-def _read(*statuses: str) -> StageResult:
+def _read(*statuses: str) -> StageOutcome:
     members = [MemberOutcome(f"m{i}.csv", 10, 10 if s != "rejected" else 0, 0 if s != "rejected" else 10, 0, s,
                              "missing column" if s == "rejected" else None) for i, s in enumerate(statuses)]
-    return StageResult("customerBill/customerBill_202610.tar.gz", "2026-10", members=members)
+    return StageOutcome("customerBill", "customerBill/customerBill_202610.tar.gz", "2026-10", members=members)
 
 
 def test_a_drop_up_to_the_threshold_is_applied_and_beyond_it_held():

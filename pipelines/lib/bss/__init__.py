@@ -13,10 +13,10 @@ from pipelines.lib.bss.datasets import DATASETS, ApiDataset, Pulled, Puller
 from pipelines.lib.bss.errors import BssCallFailed, BssPullFailed, InconsistentPages, Redactor
 from pipelines.lib.bss.retry import CallStats, RetryPolicy
 from pipelines.lib.bss.snapshots import Snapshot, current_snapshot, newest_per_snapshot_date, save_snapshot
-from pipelines.lib.bss.staging import ApiStageResult, stage_snapshot
+from pipelines.lib.bss.staging import stage_snapshot
 
 __all__ = [
-    "DATASETS", "ApiDataset", "ApiStageResult", "BssApi", "BssCallFailed", "BssConnection", "BssPullFailed",
+    "DATASETS", "ApiDataset", "BssApi", "BssCallFailed", "BssConnection", "BssPullFailed",
     "CallStats", "InconsistentPages", "Operation", "Pulled", "Puller", "Redactor", "RetryPolicy", "Snapshot",
     "build_sdk_clients", "current_snapshot", "newest_per_snapshot_date", "save_snapshot", "stage_snapshot",
 ]

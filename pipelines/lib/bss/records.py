@@ -4,7 +4,8 @@ are typed (amounts as exact Decimals within DECIMAL(20,8), UTC times, codes, fla
 A record is one element of a snapshot's `records` (fields as the API named them, amounts written as
 decimal strings). Each staging table has a row function that maps one record to its rows (usually
 one; an order with sub-orders gives several) using the model's column names. A value that cannot be
-typed raises `FieldProblem`, and the whole record is quarantined under its rule id.
+typed raises `FieldProblem` with its kind, and the whole record is quarantined under the rule of that
+kind (pipelines/lib/rejections.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pandera.polars as pa
 import polars as pl
 
 from pipelines.lib.bss.datasets import QUOTING_TYPE_FIELD, SCOPE_FIELD
+from pipelines.lib.rejections import rule_for
 from schemas.api_benefits import ApiBudgetModel, ApiCouponModel, ApiPartnerCouponModel
 from schemas.api_bills import (
     BILL_TYPE_OF_CODE,
@@ -52,9 +54,11 @@ BALANCE_COLUMNS = {
 
 
 class FieldProblem(ValueError):
-    def __init__(self, rule_id: str, column: str, value: Any):
+    """A value that cannot be typed as its `kind` (money, int, timestamp, bool)."""
+
+    def __init__(self, kind: str, column: str, value: Any):
         super().__init__(f"{column}: {value!r}")
-        self.rule_id, self.column, self.value = rule_id, column, value
+        self.rule_id, self.column, self.value = rule_for("api", kind), column, value
 
 
 # ------------------------------------------------------------------------------------------ typing values
@@ -64,13 +68,13 @@ def to_money(value: Any, column: str = "amount") -> Decimal | None:
         return None
     if isinstance(value, bool) or isinstance(value, float):
         # floats never reach here from our snapshots; one would already have lost cents
-        raise FieldProblem("API.PARSE.MONEY", column, value)
+        raise FieldProblem("money", column, value)
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise FieldProblem("API.PARSE.MONEY", column, value) from None
+        raise FieldProblem("money", column, value) from None
     if not amount.is_finite() or abs(amount) >= MONEY_LIMIT or amount != amount.quantize(MONEY_QUANTUM):
-        raise FieldProblem("API.PARSE.MONEY", column, value)
+        raise FieldProblem("money", column, value)
     return amount.quantize(MONEY_QUANTUM)
 
 
@@ -78,12 +82,12 @@ def to_int(value: Any, column: str = "value") -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise FieldProblem("API.PARSE.INT", column, value)
+        raise FieldProblem("int", column, value)
     if isinstance(value, int):
         return value
     text = str(value).strip()
     if not re.fullmatch(r"[+-]?\d{1,18}", text):
-        raise FieldProblem("API.PARSE.INT", column, value)
+        raise FieldProblem("int", column, value)
     return int(text)
 
 
@@ -92,11 +96,11 @@ def to_utc(value: Any, column: str = "time") -> dt.datetime | None:
         return None
     match = _UTC_TEXT.match(str(value).strip())
     if not match:
-        raise FieldProblem("API.PARSE.TIME", column, value)
+        raise FieldProblem("timestamp", column, value)
     try:
         moment = dt.datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}{match.group(3) or ''}")
     except ValueError:
-        raise FieldProblem("API.PARSE.TIME", column, value) from None
+        raise FieldProblem("timestamp", column, value) from None
     return moment.replace(tzinfo=dt.UTC)
 
 
@@ -110,7 +114,7 @@ def to_bool(value: Any, column: str = "flag") -> bool | None:
         return True
     if text in _FALSE:
         return False
-    raise FieldProblem("API.PARSE.BOOL", column, value)
+    raise FieldProblem("bool", column, value)
 
 
 def to_text(value: Any, column: str = "text") -> str | None:

@@ -21,23 +21,15 @@ import duckdb
 import pandera.errors
 import polars as pl
 
+from pipelines.lib import audit
 from pipelines.lib.bss.datasets import ApiDataset
 from pipelines.lib.bss.records import STAGING, DatasetStaging, FieldProblem, StagedTable, model_dtypes, type_value
 from pipelines.lib.bss.snapshots import Snapshot, read_snapshot, snapshot_paths_of_date
-from schemas.rules import RULES, rule
+from pipelines.lib.rejections import failure_case_rule, reason, rule_for, value_subject
+from pipelines.lib.staging.outcome import MemberOutcome, StageOutcome, record_load
+from schemas.rules import rule
 
 _LINEAGE_SCHEMA = {"src_snapshot": pl.Utf8, "src_sha256": pl.Utf8, "src_record": pl.Int64, "load_id": pl.Utf8}
-
-
-@dataclass
-class ApiStageResult:
-    snapshot: str
-    rows_read: int
-    rows_loaded: int
-    rows_quarantined: int
-    findings_count: int
-    status: str
-    first_error: str | None
 
 
 @dataclass
@@ -48,7 +40,7 @@ class _Rejected:
 
 
 def stage_snapshot(con: duckdb.DuckDBPyConnection, landing_dir: Path, dataset: ApiDataset, snapshot: Snapshot,
-                   load_id: str) -> ApiStageResult:
+                   load_id: str) -> StageOutcome:
     """Replace what `snapshot` supersedes with its records (inside the caller's transaction)."""
     spec = STAGING[dataset.name]
     document = read_snapshot(landing_dir, snapshot)
@@ -81,37 +73,32 @@ def stage_snapshot(con: duckdb.DuckDBPyConnection, landing_dir: Path, dataset: A
 
     findings = spec.findings(loaded[spec.main.table]) if spec.findings else []
     source, cycle = dataset.source, snapshot.bill_cycle
-    for number in bad:
-        problem = rejected[number]
-        con.execute(
-            """insert into audit.quarantine (load_id, source, object_key, member, bill_cycle, line_number,
-                   record_number, rule_id, reason, raw_record) values (?, ?, ?, null, ?, null, ?, ?, ?, ?)""",
-            [load_id, source, snapshot.path, cycle, number, problem.rule_id, problem.reason,
-             json.dumps(records[number - 1], ensure_ascii=False, default=str)],
-        )
+    position = {"load_id": load_id, "source": source, "object_key": snapshot.path, "member": None,
+                "bill_cycle": cycle, "line_number": None}
+    audit.insert_rows(con, "audit.quarantine", [
+        {**position, "record_number": number, "rule_id": rejected[number].rule_id,
+         "reason": rejected[number].reason,
+         "raw_record": json.dumps(records[number - 1], ensure_ascii=False, default=str)}
+        for number in bad])
+    finding_rows = []
     for finding in findings:
         info = rule(finding.rule_id)
-        con.execute(
-            """insert into audit.findings (load_id, source, object_key, member, bill_cycle, line_number, record_number,
-                   rule_id, severity, customer_id, reference, expected, actual, difference_amount, message)
-               values (?, ?, ?, null, ?, null, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [load_id, source, snapshot.path, cycle, finding.record_number, info.rule_id, info.severity,
-             finding.customer_id, finding.reference, finding.expected, finding.actual, finding.difference,
-             f"{info.title}; {info.action}"],
-        )
-    loaded_records = len(records) - len(bad)
+        finding_rows.append({
+            **position, "record_number": finding.record_number, "rule_id": info.rule_id, "severity": info.severity,
+            "customer_id": finding.customer_id, "reference": finding.reference, "expected": finding.expected,
+            "actual": finding.actual, "difference_amount": finding.difference,
+            "message": f"{info.title}; {info.action}"})
+    audit.insert_rows(con, "audit.findings", finding_rows)
     status = "quarantined_rows" if bad else "warning" if findings else "ok"
     first_error = None
     if bad:
         first_error = f"record {bad[0]}: {rejected[bad[0]].reason}"
     elif findings:
         first_error = f"record {findings[0].record_number}: {rule(findings[0].rule_id).title}"
-    con.execute(
-        "insert into audit.loads values (?, ?, ?, ?, ?, null, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [load_id, source, snapshot.path, snapshot.sha256, snapshot.sha256, cycle, len(records), loaded_records,
-         len(bad), len(findings), status, first_error, dt.datetime.now(dt.UTC)],
-    )
-    return ApiStageResult(snapshot.path, len(records), loaded_records, len(bad), len(findings), status, first_error)
+    member = MemberOutcome(None, len(records), len(records) - len(bad), len(bad), len(findings), status, first_error)
+    outcome = StageOutcome(source, snapshot.path, cycle, members=[member])
+    record_load(con, outcome, member, load_id, snapshot.sha256, snapshot.sha256)
+    return outcome
 
 
 def _context_columns(dataset: ApiDataset, snapshot: Snapshot) -> dict[str, Any]:
@@ -139,15 +126,15 @@ def _clear(con, dataset: ApiDataset, spec: DatasetStaging, snapshot: Snapshot) -
         for table in spec.tables:
             con.execute(f"delete from {table.table}")
         where, params = "source = ?", [source]
-    for audit_table in ("audit.loads", "audit.quarantine", "audit.findings"):
-        con.execute(f"delete from {audit_table} where {where}", params)
+    audit.forget_loads(con, where, params)
 
 
 def _rows_of(record: Any, number: int, spec: DatasetStaging, context: dict[str, Any],
              seen_keys: dict[tuple, int]) -> dict[str, list[dict]] | _Rejected:
     """The typed rows of one record per table, or why the record is rejected."""
     if not isinstance(record, dict):
-        return _Rejected(number, "API.NOT_AN_OBJECT", rule("API.NOT_AN_OBJECT").title)
+        rule_id = rule_for("api", "not_an_object")
+        return _Rejected(number, rule_id, reason(rule_id))
     out: dict[str, list[dict]] = {}
     try:
         for table in spec.tables:
@@ -157,26 +144,26 @@ def _rows_of(record: Any, number: int, spec: DatasetStaging, context: dict[str, 
                 row = {}
                 for column, value in raw.items():
                     if column in context and value is not None and str(value) != str(context[column]):
-                        return _Rejected(number, "API.CYCLE_MISMATCH",
-                                         f"{column}: '{value}' (asked for '{context[column]}') – "
-                                         f"{rule('API.CYCLE_MISMATCH').title}")
+                        rule_id = rule_for("api", "cycle_mismatch")
+                        asked = f"{value_subject(column, value)} (asked for '{context[column]}')"
+                        return _Rejected(number, rule_id, reason(rule_id, asked))
                     row[column] = type_value(value, dtypes[column], column)
                 row.update(context)
                 row["src_record"] = number
                 rows.append(row)
             out[table.table] = rows
     except FieldProblem as problem:
-        reason = f"{problem.column}: '{problem.value}' – {rule(problem.rule_id).title}"
-        return _Rejected(number, problem.rule_id, reason)
+        return _Rejected(number, problem.rule_id, reason(problem.rule_id, value_subject(problem.column,
+                                                                                        problem.value)))
     if spec.main.key:
         for row in out[spec.main.table]:
             key = tuple(row.get(k) for k in spec.main.key)
             if all(part is not None for part in key):
                 first = seen_keys.setdefault(key, number)
                 if first != number:
-                    return _Rejected(number, "API.DUPLICATE_RECORD",
-                                     f"the same {'/'.join(spec.main.key)} as record {first} – "
-                                     f"{rule('API.DUPLICATE_RECORD').title}")
+                    rule_id = rule_for("api", "duplicate_record")
+                    same = f"the same {'/'.join(spec.main.key)} as record {first}"
+                    return _Rejected(number, rule_id, reason(rule_id, same))
     return out
 
 
@@ -204,26 +191,8 @@ def _model_failures(frame: pl.DataFrame, table: StagedTable) -> list[_Rejected]:
         number = records[int(case["index"])]
         if number in failures:
             continue
-        rule_id = _rule_for_check(case["check"], case["schema_context"], case["column"])
-        if case["schema_context"] == "Column":
-            shown = "empty" if case["failure_case"] is None else f"'{case['failure_case']}'"
-            reason = f"{case['column']}: {shown} – {rule(rule_id).title}"
-        else:
-            reason = rule(rule_id).title
-        failures[number] = _Rejected(number, rule_id, reason)
+        failures[number] = _Rejected(number, *failure_case_rule("api", case))
     return list(failures.values())
-
-
-def _rule_for_check(check: str, context: str, column: str | None) -> str:
-    if context != "Column":
-        return check if check in RULES else "API.FORMAT"
-    if check == "not_nullable":
-        return "API.REQUIRED"
-    if check.startswith("isin"):
-        return "API.ENUM"
-    if check.startswith("str_length"):
-        return "API.TOO_LONG" if column is not None else "API.FORMAT"
-    return "API.FORMAT"
 
 
 def _insert(con, table: str, frame: pl.DataFrame, lineage: dict[str, Any]) -> None:

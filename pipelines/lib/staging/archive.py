@@ -1,0 +1,93 @@
+"""The archive loop: a delivered tar.gz read member by member, parsed on worker threads while the
+main thread inflates the next ones, spooled to Parquet beside the warehouse and inserted in one
+statement. A broken archive loads nothing: a month is whole or absent."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import duckdb
+
+from pipelines.lib import audit
+from pipelines.lib.archives import ArchiveRejected, iter_csv_members
+from pipelines.lib.landing import Delivery
+from pipelines.lib.staging.audit_rows import record_rejection
+from pipelines.lib.staging.datasets import Dataset, MemberLimits
+from pipelines.lib.staging.duplicates import quarantine_duplicate_lines
+from pipelines.lib.staging.members import load_member, parse_for_loading
+from pipelines.lib.staging.outcome import MemberOutcome, StageOutcome, record_load
+from pipelines.lib.staging.rows import insert_spooled
+from pipelines.lib.warehouse import database_path
+
+PARSE_THREADS = 2   # the machine has two cores; the main thread inflates the archive meanwhile
+PARSE_AHEAD = 3     # members inflated or parsed but not yet spooled, at most (bounds memory)
+SPOOL_PREFIX = ".billrecon-spool-"
+
+
+def stage_archive(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dataset, bill_cycle: str,
+                  load_id: str, limits: MemberLimits) -> StageOutcome:
+    """Stage every CSV member of the delivered archive and record one audit.loads row per member
+    (the caller has cleared what the delivery replaces and holds the transaction)."""
+    outcome = StageOutcome(dataset.source, delivery.object_key, bill_cycle)
+    with _spool_dir(con) as spool:
+        try:
+            # The main thread inflates the archive while worker threads parse and validate members
+            # (polars and pandera release the GIL) and write each member's rows to a Parquet file in
+            # the spool folder. At most PARSE_AHEAD members are in memory, so memory stays flat
+            # however long the month is. Audit rows are recorded in archive order.
+            spooled: list[Path] = []
+            with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="parse") as pool:
+                pending: deque = deque()
+
+                def record_oldest() -> None:
+                    prepared = pending.popleft().result()
+                    outcome.members.append(load_member(con, delivery, dataset, bill_cycle, load_id, prepared,
+                                                       limits))
+                    if prepared.spool_path is not None:
+                        spooled.append(prepared.spool_path)
+
+                for number, member in enumerate(iter_csv_members(delivery.local_path, limits.max_bytes)):
+                    target = spool / f"member-{number:05d}.parquet"
+                    pending.append(pool.submit(parse_for_loading, dataset, bill_cycle, member, limits, target))
+                    if len(pending) >= PARSE_AHEAD:
+                        record_oldest()
+                while pending:
+                    record_oldest()
+            # one insert of the whole delivery: DuckDB writes row groups on both cores at once
+            insert_spooled(con, dataset, spooled, delivery, load_id)
+            if dataset.detect_duplicates:
+                quarantine_duplicate_lines(con, delivery, dataset, bill_cycle, load_id, outcome, limits.max_bytes)
+        except ArchiveRejected as exc:
+            # nothing of a broken archive is loaded: a month is whole or absent
+            con.execute(f"delete from {dataset.table} where load_id = ?", [load_id])
+            audit.forget_loads(con, "load_id = ?", [load_id])
+            outcome.members = [MemberOutcome(None, 0, 0, 0, 0, "rejected", str(exc))]
+            outcome.rejected, outcome.rejected_rule = str(exc), exc.rule_id
+            record_rejection(con, delivery, dataset.source, bill_cycle, load_id, None, exc.rule_id, str(exc))
+    for member in outcome.members:
+        record_load(con, outcome, member, load_id, delivery.etag, delivery.sha256)
+    return outcome
+
+
+@contextlib.contextmanager
+def _spool_dir(con: duckdb.DuckDBPyConnection) -> Iterator[Path]:
+    """A scratch folder beside the warehouse file (same disk), removed afterwards.
+
+    Spool folders left by a killed run are removed first: only the process holding the warehouse's
+    write lock stages, so no other run can be using them."""
+    database = database_path(con)
+    base = Path(database).parent if database else Path(tempfile.gettempdir())
+    if database:
+        for leftover in base.glob(SPOOL_PREFIX + "*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=SPOOL_PREFIX, dir=base))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,57 @@
+"""What is staged and within which limits: each source dataset's spec, pandera model and target
+table, the per-member limits, and the object key of a daily usage export."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import pandera.polars as pa
+import polars as pl
+
+from pipelines.lib.findings import bill_line_findings
+from schemas.bill_line import BillLineModel
+from schemas.datasets import BILL_LINE, DatasetSpec
+
+
+@dataclass(frozen=True)
+class MemberLimits:
+    """Per-member limits: beyond `max_bytes` or `max_rows` a member is refused unread (a decompression
+    bomb stops there); beyond HUAWEI CLOUD's documented 100,000 rows it loads with a warning."""
+
+    max_bytes: int = 1 << 30
+    max_rows: int = 5_000_000
+    documented_rows: int = 100_000
+
+
+DEFAULT_LIMITS = MemberLimits()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """How one source dataset is staged."""
+
+    source: str
+    spec: DatasetSpec
+    model: type[pa.DataFrameModel]
+    table: str
+    findings: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+    extra_columns: dict[str, object] = field(default_factory=dict)
+    # a delivered line identical to an earlier one of the same delivery is a duplicate, not spend
+    detect_duplicates: bool = False
+
+
+BILL_DATASET = Dataset("customerBill", BILL_LINE, BillLineModel, "staging.bill_line", bill_line_findings,
+                       detect_duplicates=True)
+
+USAGE_KEY = re.compile(r"^customerUsage/customerUsageV2_(\d{4})(\d{2})_(\d{8})\.tar\.gz$")
+
+
+def parse_usage_key(key: str) -> tuple[str, date] | None:
+    """The bill cycle and export date a daily usage export's key names, or None for another key."""
+    match = USAGE_KEY.match(key)
+    if not match:
+        return None
+    return f"{match.group(1)}-{match.group(2)}", datetime.strptime(match.group(3), "%Y%m%d").date()

@@ -1,0 +1,113 @@
+"""Duplicate lines: a line delivered twice in one bill file is spend counted once. Every repeat
+(in any member) moves from the staging table to audit.quarantine; the first stays loaded."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from pipelines.lib import audit
+from pipelines.lib.archives import iter_csv_members
+from pipelines.lib.csv_reading import utf8_bytes
+from pipelines.lib.landing import Delivery
+from pipelines.lib.parsing import physical_line_numbers
+from pipelines.lib.rejections import rule_for
+from pipelines.lib.staging.datasets import Dataset
+from pipelines.lib.staging.outcome import StageOutcome
+from schemas.rules import rule
+
+
+def quarantine_duplicate_lines(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dataset,
+                               bill_cycle: str, load_id: str, outcome: StageOutcome, max_member_bytes: int) -> None:
+    """Move every repeat of an identical line (in any member) to quarantine; the first stays loaded.
+    The members' outcomes count the moved lines as quarantined."""
+    info = rule(rule_for("file", "duplicate_line"))
+    content = ", ".join(dataset.spec.column_names)
+    # hash every line once, then look closer only at hashes that occur more than once
+    con.execute(
+        f"""create or replace temp table duplicate_lines as
+            with hashed as (
+                select src_member, src_record, hash({content}) as line_hash
+                from {dataset.table} where load_id = ?
+            ),
+            repeated as (
+                select line_hash from hashed group by line_hash having count(*) > 1
+            ),
+            candidates as (
+                select lines.*, hashed.line_hash
+                from hashed
+                join repeated using (line_hash)
+                join {dataset.table} as lines using (src_member, src_record)
+                where lines.load_id = ?
+            )
+            select * from (
+                select *, row_number() over same_line as occurrence,
+                       first_value(src_member) over same_line as first_member,
+                       first_value(src_record) over same_line as first_record
+                from candidates
+                window same_line as (partition by line_hash, {content} order by src_member, src_record)
+            ) where occurrence > 1""",
+        [load_id, load_id],
+    )
+    found = con.execute("select src_member, count(*) from duplicate_lines group by 1").fetchall()
+    if not found:
+        return
+    audit.insert_select(
+        con, "audit.quarantine",
+        ("load_id", "source", "object_key", "member", "bill_cycle", "line_number", "record_number", "rule_id",
+         "reason", "raw_record"),
+        """select ?, ?, ?, src_member, ?, null, src_record, ?,
+                  'the same line as ' || first_member || ' record ' || first_record || ': ' || ?,
+                  to_json(d)::varchar
+           from (select * exclude (occurrence, first_member, first_record, line_hash, load_id, src_sha256)
+                 from duplicate_lines) d
+           join duplicate_lines using (src_member, src_record)""",
+        [load_id, dataset.source, delivery.object_key, bill_cycle, info.rule_id, info.title],
+    )
+    _locate_duplicate_lines(con, delivery, dataset, load_id, info.rule_id, max_member_bytes)
+    con.execute(
+        f"""delete from {dataset.table} where load_id = ? and (src_member, src_record) in
+            (select (src_member, src_record) from duplicate_lines)""", [load_id])
+    by_member = dict(found)
+    for member in outcome.members:
+        moved = by_member.get(member.member, 0)
+        if moved:
+            member.rows_loaded -= moved
+            member.rows_quarantined += moved
+            member.status = "quarantined_rows" if member.status != "rejected" else member.status
+            member.first_error = member.first_error or f"{moved} duplicate line(s): {info.title}"
+    con.execute("drop table duplicate_lines")
+
+
+def _locate_duplicate_lines(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dataset, load_id: str,
+                            rule_id: str, max_member_bytes: int) -> None:
+    """Give each duplicate line's quarantine row the physical line it starts on, as every other
+    quarantined row has: a quoted field may span lines, so the record number alone can point a
+    reader at the wrong line. Duplicates are found after the members left memory, so the members
+    holding one are read again from the landed archive; a month without duplicates reads nothing."""
+    wanted: dict[str, set[int]] = {}
+    for member, record in con.execute("select src_member, src_record from duplicate_lines").fetchall():
+        wanted.setdefault(member, set()).add(record)
+    located = []
+    for member in iter_csv_members(delivery.local_path, max_member_bytes):
+        records = wanted.pop(member.name, None)
+        if records and member.data is not None:
+            text, _ = utf8_bytes(member.data, dataset.spec)  # as parsed: BOM dropped, GBK converted
+            located += [(member.name, record, line)
+                        for record, line in physical_line_numbers(text.decode("utf-8"), records).items()]
+        if not wanted:
+            break
+    if not located:
+        return
+    con.register("duplicate_line_numbers", pl.DataFrame(
+        located, schema={"member": pl.Utf8, "record_number": pl.Int64, "line_number": pl.Int64}, orient="row",
+    ).to_arrow())
+    try:
+        con.execute(
+            """update audit.quarantine set line_number = located.line_number
+               from duplicate_line_numbers as located
+               where audit.quarantine.load_id = ? and audit.quarantine.rule_id = ?
+                 and audit.quarantine.member = located.member
+                 and audit.quarantine.record_number = located.record_number""", [load_id, rule_id])
+    finally:
+        con.unregister("duplicate_line_numbers")
