@@ -146,8 +146,7 @@ def write_customer_bills(directory: Path, con: duckdb.DuckDBPyConnection, bill_c
     csv_path = directory / f"{export.name}.csv"
     bills_directory = directory / CUSTOMER_BILLS_DIRECTORY
     bills_directory.mkdir(parents=True, exist_ok=True)
-    (line_count,) = con.execute(f"SELECT count(*) FROM {export.table} WHERE {export.where}",
-                                export.parameters(bill_cycle)).fetchone()
+    line_count = _billed_line_count(con, bill_cycle)
     customer_ids, range_starts = marts.customer_ranges(con, bill_cycle)
     folder = _BillFolder(bills_directory, unique_file_stems([customer_id or "" for customer_id in customer_ids]),
                          UTF8_BOM + _header_line([name for name, _ in CUSTOMER_BILL_COLUMNS]))
@@ -180,6 +179,14 @@ def write_customer_bills(directory: Path, con: duckdb.DuckDBPyConnection, bill_c
         if stale not in current:
             stale.unlink()
     return BillLineFiles(parquet_path, csv_path if table is not None else None, folder.written)
+
+
+def _billed_line_count(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> int:
+    """The cycle's bill lines as the expenditure mart counts them, as the workbook does for its
+    sheet. Counting the lines' view itself rates every line once more (4.6 CPU-s per million)."""
+    (count,) = con.execute(f"SELECT coalesce(sum(expenditure_line_count + refund_line_count), 0) "
+                           f"FROM {marts.EXPENDITURE_TABLE} WHERE bill_cycle = ?", [bill_cycle]).fetchone()
+    return int(count)
 
 
 def _parquet_schema(con: duckdb.DuckDBPyConnection, table: str) -> pa.Schema:
@@ -215,7 +222,8 @@ class _ParquetLines:
         return self
 
     def write(self, batch: pl.DataFrame) -> None:
-        self._pending.append(_parquet_ready(batch).cast(self._schema))
+        rows = _parquet_ready(batch)
+        self._pending.append(rows if rows.schema == self._schema else rows.cast(self._schema))
         self._pending_rows += batch.height
         if self._pending_rows >= PARQUET_ROW_GROUP_ROWS:
             rows = pa.concat_tables(self._pending)
