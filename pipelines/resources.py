@@ -96,11 +96,14 @@ class WarehouseResource(dg.ConfigurableResource):
 
     _lease_hold: contextlib.ExitStack | None = PrivateAttr(default=None)
     _lease: WarehouseLease | None = PrivateAttr(default=None)
+    # set by the run's setup once it has checked the schema: the ~80 steps of a run skip the check
+    _schema_checked: bool = PrivateAttr(default=False)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """A run holds the warehouse lease from before its first step to after its last (one writer
         at a time), then checks the warehouse once, so an outdated file fails the run once rather
-        than every step; files a killed run left behind are removed while the lease is held."""
+        than every step (the steps' connections skip the check); files a killed run left behind are
+        removed while the lease is held."""
         hold = contextlib.ExitStack()
         with expected_failures():
             try:
@@ -111,6 +114,7 @@ class WarehouseResource(dg.ConfigurableResource):
                 self._remove_abandoned_files()
                 with self.connect():
                     pass  # opening checks the file and its schema: an outdated warehouse fails here, once
+                self._schema_checked = True  # no other writer while the lease is held: it stays checked
             except BaseException:
                 hold.close()
                 raise
@@ -128,6 +132,7 @@ class WarehouseResource(dg.ConfigurableResource):
         if self._lease_hold is not None:
             self._lease_hold.close()
             self._lease_hold = self._lease = None
+        self._schema_checked = False
 
     def member_limits(self) -> MemberLimits:
         return MemberLimits(max_bytes=self.max_member_bytes, max_rows=self.max_member_rows)
@@ -163,7 +168,8 @@ class WarehouseResource(dg.ConfigurableResource):
                 self._lease.ensure_held()
             con = connect(self.path, memory_limit=self.memory_limit, threads=self.threads)
             try:
-                ensure_schema(con)
+                if not self._schema_checked:
+                    ensure_schema(con)
                 yield con
             finally:
                 con.close()

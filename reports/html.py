@@ -13,7 +13,7 @@ from typing import Any
 
 import jinja2
 
-from reports import charts
+from reports import charts, csv_export
 from reports.codes import INCENTIVE_POLICIES, incentive_policy_name
 from reports.files import atomic_output_path
 from reports.formatting import (
@@ -130,6 +130,7 @@ def render_month_close_html(
         rows_balance=rows_balance,
         margin_ratio=margin_ratio,
         companion_files=list(companion_files),
+        all_lines_csv_max_rows=csv_export.ALL_LINES_CSV_MAX_ROWS,
         customer_documents=list(customer_documents),
         recon=reconciliation,
         recon_tables=sorted(reconciliation.present_tables),

@@ -6,6 +6,8 @@
 - ``month_close_<cycle>.xlsx``: the workbook finance works in;
 - ``<mart>.csv`` for each exported table, for import elsewhere, the reconciliation marts included
   when the warehouse has them (``reconciliation_findings.csv``, ``partner_bill_tieout.csv``, …);
+  every bill line is in ``customer_bill_line.parquet``, and in ``customer_bill_line.csv`` only when
+  the month has no more lines than a spreadsheet opens (``csv_export.ALL_LINES_CSV_MAX_ROWS``);
 - ``journal_<cycle>.csv``: the month's accounting journal (marts.accounting_journal), when the
   warehouse has it;
 - ``customer_bills/<customer id>.csv``: each customer's lines at the partner's price, and beside it
@@ -43,7 +45,10 @@ class MonthCloseReport:
     html: Path
     xlsx: Path
     csv_by_mart: Mapping[str, Path]
-    """Mart (or audit table) name -> its CSV export, e.g. ``"customer_bill_line"``."""
+    """Mart (or audit table) name -> its CSV export, e.g. ``"customer_bill_line"`` (absent when the
+    month has more lines than a spreadsheet opens)."""
+    bill_lines_parquet: Path
+    """``customer_bill_line.parquet``: every bill line of the cycle."""
     customer_bills: Mapping[str, Path]
     """Customer id -> that customer's bill CSV."""
     customer_statements: Mapping[str, Path]
@@ -56,7 +61,8 @@ class MonthCloseReport:
     @property
     def paths(self) -> list[Path]:
         """Every file written, in a stable order (for run metadata and logs)."""
-        return [self.html, self.xlsx, *self.csv_by_mart.values(), *([self.journal] if self.journal else []),
+        return [self.html, self.xlsx, *self.csv_by_mart.values(), self.bill_lines_parquet,
+                *([self.journal] if self.journal else []),
                 *self.customer_bills.values(), *self.customer_statements.values()]
 
 
@@ -96,21 +102,26 @@ def render_month_close(
     data = load_month_close_data(con, bill_cycle)
     reconciliation = load_reconciliation_data(con, bill_cycle, api_configured)
     recon_exports = reconciliation_exports(reconciliation.present_tables)
-    csv_names = [f"{export.name}.csv" for export in (*exports.CSV_EXPORTS, *recon_exports)]
     write_month_close_workbook(xlsx_path, con, data, notes, reconciliation)
     csv_by_mart = {
         export.name: write_table_csv(out_dir, con, export, bill_cycle)
         for export in (*exports.CSV_EXPORTS, *recon_exports) if export is not exports.CUSTOMER_BILL_LINE
     }
-    # the largest export and the customer bills come from one pass over the month's lines
-    csv_by_mart[exports.CUSTOMER_BILL_LINE.name], customer_bills = write_customer_bills(out_dir, con, bill_cycle)
-    csv_by_mart = {export.name: csv_by_mart[export.name] for export in (*exports.CSV_EXPORTS, *recon_exports)}
+    # the largest exports and the customer bills come from one pass over the month's lines
+    bill_lines = write_customer_bills(out_dir, con, bill_cycle)
+    if bill_lines.csv is not None:
+        csv_by_mart[exports.CUSTOMER_BILL_LINE.name] = bill_lines.csv
+    csv_by_mart = {export.name: csv_by_mart[export.name] for export in (*exports.CSV_EXPORTS, *recon_exports)
+                   if export.name in csv_by_mart}
+    csv_names = [path.name for path in csv_by_mart.values()]
+    customer_bills = bill_lines.bills
     customer_statements = write_customer_statements(con, bill_cycle, customer_bills)
     journal = write_journal_csv(out_dir, con, bill_cycle) if journal_present else None
     # The page last: it lists the other files, and a reader who sees it can find them all.
     write_month_close_html(
         html_path, data, reconciliation, notes,
-        companion_files=[xlsx_path.name, *csv_names, *([journal.name] if journal else []), "customer_bills/"],
+        companion_files=[xlsx_path.name, *csv_names, bill_lines.parquet.name, *([journal.name] if journal else []),
+                         "customer_bills/"],
         customer_documents=customer_documents(data, out_dir, customer_bills, customer_statements),
     )
     return MonthCloseReport(
@@ -118,6 +129,7 @@ def render_month_close(
         html=html_path,
         xlsx=xlsx_path,
         csv_by_mart=csv_by_mart,
+        bill_lines_parquet=bill_lines.parquet,
         customer_bills=customer_bills,
         customer_statements=customer_statements,
         journal=journal,

@@ -131,7 +131,7 @@ def write_month_close_workbook(
             lines = data.totals.expenditure_line_count + data.totals.refund_line_count
             notes = [*notes, f"The month has {lines:,} billed lines: the sheet Customer bills shows each "
                              "customer's bill per service; every line is in customer_bills/<customer id>.csv "
-                             "and customer_bill_line.csv."]
+                             "and customer_bill_line.parquet."]
         _write_summary_sheet(workbook.add_worksheet(SHEET_SUMMARY), formats, data, notes,
                              month_close_verdict(data, reconciliation),
                              reconciliation_summary_lines(reconciliation))
@@ -327,7 +327,7 @@ def _totals_record(data: MonthCloseData) -> dict[str, Any]:
 
 # Above this many billed lines the sheet shows each customer's bill per service instead of every
 # line: xlsxwriter needs about half a second per thousand lines, and Excel stops at 1,048,576 rows.
-# Every line is always in customer_bills/<customer>.csv and customer_bill_line.csv.
+# Every line is always in customer_bills/<customer>.csv and customer_bill_line.parquet.
 LINE_SHEET_LIMIT = 50_000
 
 

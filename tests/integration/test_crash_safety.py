@@ -195,7 +195,8 @@ def test_a_second_writer_fails_with_a_clear_message(tmp_path, inbox, after_first
 
 
 # Writes the month-close pack like a run does, and stops for good in the middle of the largest
-# file (customer_bill_line.csv, a copy of every line of the month), to be killed there.
+# file (customer_bill_line.csv, a copy of every line of the month, written beside customer_bill_line.parquet),
+# to be killed there.
 STOPPED_REPORT_WRITER = """
 import sys, time
 from pathlib import Path
@@ -244,8 +245,9 @@ def test_the_temporary_files_of_killed_report_writers_and_publishers_are_gone_af
     published.unlink()  # else publishing the unchanged warehouse would not copy at all
     _kill_when("writing", STOPPED_REPORT_WRITER, working, FIRST, tmp_path / "reports" / FIRST)
     _kill_when("copying", STOPPED_PUBLISHER, working, published)
-    report_temp, publish_copy = leftovers(tmp_path)
+    report_temp, parquet_temp, publish_copy = leftovers(tmp_path)
     assert report_temp.startswith(f"reports/{FIRST}/.customer_bill_line.csv.") and report_temp.endswith(".tmp")
+    assert parquet_temp.startswith(f"reports/{FIRST}/.customer_bill_line.parquet.") and parquet_temp.endswith(".tmp")
     assert publish_copy.startswith("wh/published/.billrecon.duckdb.") and publish_copy.endswith(".incoming")
     assert (tmp_path / report_temp).stat().st_size > 0 and (tmp_path / publish_copy).stat().st_size > 0
     run_month(SECOND, inbox, tmp_path)  # another month: the sweep covers every cycle's folder

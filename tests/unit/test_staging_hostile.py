@@ -172,7 +172,7 @@ def test_an_inflate_bomb_is_refused_while_streaming_with_memory_near_the_member_
     ]
     assert measured["rules"] == [["customerBill_202609_0001.csv", "FILE.MEMBER_TOO_LARGE"]]
     # what staging added to the peak: about 45 MiB of thread pools and buffers that any archive
-    # costs, two inflated chunks of 8 MiB, the small member; not the bomb (1022 MiB before, when
+    # costs, two inflated chunks of 1 MiB, the small member; not the bomb (1022 MiB before, when
     # one zlib call inflated it whole)
     assert measured["grown_kib"] * 1024 < limit + (80 << 20), measured["grown_kib"]
 

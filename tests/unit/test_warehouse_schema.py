@@ -92,3 +92,33 @@ def test_a_process_killed_after_the_schema_and_comments_leaves_a_warehouse_that_
     finally:
         con.close()
     assert commented > 0 and checked == 0
+
+
+def test_a_run_checks_the_schema_once_at_setup_not_at_every_step(tmp_path, monkeypatch):
+    """The ~80 steps of a month close each open the warehouse; the run's setup, which holds the
+    lease, checks the schema for all of them. A connection outside a run still checks it."""
+    import pipelines.resources
+
+    checks = []
+
+    def counted(con):
+        checks.append(1)
+        ensure_schema(con)
+
+    monkeypatch.setattr(pipelines.resources, "ensure_schema", counted)
+    path = tmp_path / "billrecon.duckdb"
+
+    def step(name: str, deps: list) -> dg.AssetsDefinition:
+        @dg.asset(name=name, deps=deps)
+        def opens(warehouse: WarehouseResource) -> None:
+            with warehouse.connect() as con:
+                con.execute("insert into audit.model_builds values (?, '2026-09', 'f', '{}', now())", [name])
+        return opens
+
+    steps = [step("first", []), step("second", ["first"]), step("third", ["second"])]
+    assert dg.materialize(steps, resources={"warehouse": WarehouseResource(path=str(path))}).success
+    assert len(checks) == 1
+    with WarehouseResource(path=str(path)).connect() as con:
+        assert con.execute("select model from audit.model_builds order by model").fetchall() == [
+            ("first",), ("second",), ("third",)]
+    assert len(checks) == 2

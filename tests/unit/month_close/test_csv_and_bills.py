@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 from reports import data as marts_data
 from reports import render_month_close
@@ -41,6 +42,50 @@ def test_bill_text_is_neutralised_and_numbers_are_not(report):
     refund = next(row for row in read_bill(report.customer_bills[CHINESE[0]])
                   if row["Bill Type"] == "Refund")
     assert refund["Charge (USD)"] == "-90.00000000"
+
+
+def _mart_lines(con) -> list[tuple]:
+    return con.execute("SELECT * FROM marts.customer_bill_line WHERE bill_cycle = ? "
+                       "ORDER BY customer_id, trade_time_local, trade_id, src_member, src_record", [CYCLE]).fetchall()
+
+
+def test_the_all_lines_parquet_file_holds_every_line_of_the_mart_typed(report, warehouse):
+    path = report.bill_lines_parquet
+    assert path.name == "customer_bill_line.parquet"
+    rows = warehouse.execute("SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    assert rows == _mart_lines(warehouse)  # same rows, same order, Decimal amounts to the 8th decimal
+    charged = warehouse.execute("SELECT sum(customer_charge_amount), count(*) FROM read_parquet(?)",
+                                [str(path)]).fetchone()
+    assert charged == (sum(mart_charge_by_customer(warehouse).values()), len(rows))
+    types = dict(warehouse.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+                                   [str(path)]).fetchall())
+    assert [types[c] for c in ("official_amount", "customer_charge_amount", "discount_rate", "src_record")] == [
+        "DECIMAL(20,8)", "DECIMAL(20,8)", "DECIMAL(9,6)", "BIGINT"]
+
+
+def test_the_all_lines_csv_is_written_only_when_the_month_fits_a_spreadsheet(warehouse, tmp_path, monkeypatch):
+    from reports import csv_export
+
+    lines = len(_mart_lines(warehouse))
+    out = tmp_path / CYCLE
+    monkeypatch.setattr(csv_export, "ALL_LINES_CSV_MAX_ROWS", lines)  # exactly at the limit: written
+    at_limit = render_month_close(warehouse, CYCLE, out)
+    with at_limit.csv_by_mart["customer_bill_line"].open(encoding="utf-8", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == lines
+    assert "and in <code>customer_bill_line.csv</code>" in at_limit.html.read_text(encoding="utf-8")
+
+    monkeypatch.setattr(csv_export, "ALL_LINES_CSV_MAX_ROWS", lines - 1)  # one line more than a sheet holds
+    above = render_month_close(warehouse, CYCLE, out)
+    assert not (out / "customer_bill_line.csv").exists()  # the earlier, smaller month's copy is gone too
+    assert "customer_bill_line" not in above.csv_by_mart
+    assert warehouse.execute("SELECT count(*) FROM read_parquet(?)", [str(above.bill_lines_parquet)]
+                             ).fetchone() == (lines,)
+    for customer_id, expected in mart_charge_by_customer(warehouse).items():  # the bills are all there
+        assert D(read_bill(above.customer_bills[customer_id])[-1]["Charge (USD)"]) == expected
+    page = above.html.read_text(encoding="utf-8").split('id="all-lines-files"')[1].split("</span>")[0]
+    page = re.sub(r"\s+", " ", page)
+    assert f"is written only for a month of at most {lines - 1:,} lines" in page
+    assert not [p for p in out.rglob("*.tmp")]
 
 
 def test_mart_csvs_keep_full_precision(report):

@@ -19,7 +19,8 @@ def test_rendering_twice_gives_identical_files(warehouse, tmp_path):
     warehouse.execute("SET TimeZone = 'Asia/Shanghai'")
     second = render_month_close(warehouse, CYCLE, tmp_path / "b", notes=["note"])
     first_files, second_files = file_bytes(tmp_path / "a"), file_bytes(tmp_path / "b")
-    assert len(first_files) == 6 + 2 + 3 + 3  # csv exports, html + xlsx, three bills and their statements
+    # csv exports, the all-lines Parquet file, html + xlsx, three bills and their statements
+    assert len(first_files) == 6 + 1 + 2 + 3 + 3
     assert first_files == second_files
     assert [p.name for p in first.paths] == [p.name for p in second.paths]
 
