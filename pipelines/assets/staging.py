@@ -21,6 +21,7 @@ from pipelines.lib.holds import (
 from pipelines.lib.landing import Delivery, current_delivery
 from pipelines.lib.object_keys import bill_file_key, parse_usage_key, usage_export_prefix
 from pipelines.lib.staging import (
+    MemberLimits,
     StageOutcome,
     stage_bill_delivery,
     stage_customer_discounts,
@@ -229,7 +230,8 @@ def stg_chart_of_accounts(context: dg.AssetExecutionContext, warehouse: Warehous
 
 
 def stage_agreement_file(context: dg.AssetExecutionContext, warehouse: WarehouseResource, key: str, asset: str,
-                         stage: Callable[[duckdb.DuckDBPyConnection, Delivery, str], StageOutcome], gauge: Gauge, *,
+                         stage: Callable[[duckdb.DuckDBPyConnection, Delivery, str, MemberLimits], StageOutcome],
+                         gauge: Gauge, *,
                          when_missing: str, skipped: str) -> dg.MaterializeResult:
     """Stage the newest delivery of an agreement file (whole-file, no bill cycle) unless it is staged
     already or held; without one, warn with what that means and report the asset as skipped."""
@@ -240,8 +242,9 @@ def stage_agreement_file(context: dg.AssetExecutionContext, warehouse: Warehouse
             return staging_result(audit_totals(con, "agreements", None, key), asset, skipped=skipped)
         staged, held = [], None
         if not already_staged(con, "agreements", key, delivery.etag, None):
+            limits = warehouse.member_limits()
             staged, held = stage_unless_held(context, warehouse, con, delivery, "agreements", None,
-                                             lambda: stage(con, delivery, context.run_id), gauge)
+                                             lambda: stage(con, delivery, context.run_id, limits), gauge)
         return staging_result(audit_totals(con, "agreements", None, key), asset, held=held, key=key, staged=staged)
 
 

@@ -211,7 +211,7 @@ def test_a_plain_csv_object_over_the_member_limit_is_refused_unread(tmp_path):
     con = duckdb.connect()
     ensure_schema(con)
     dataset = Dataset("agreements", CUSTOMER_DISCOUNT, CustomerDiscountModel, "staging.customer_discount")
-    (outcome,) = stage_csv_object(con, delivery, dataset, None, "load-1", limits=MemberLimits(max_bytes=100)).members
+    (outcome,) = stage_csv_object(con, delivery, dataset, None, "load-1", MemberLimits(max_bytes=100)).members
     size = agreements.stat().st_size
     assert (outcome.rows_read, outcome.status, outcome.first_error) == (
         0, "rejected", f"member is {size} bytes, more than the 100 allowed")

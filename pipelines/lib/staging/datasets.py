@@ -24,9 +24,6 @@ class MemberLimits:
     documented_rows: int = 100_000
 
 
-DEFAULT_LIMITS = MemberLimits()
-
-
 @dataclass(frozen=True)
 class Dataset:
     """How one source dataset is staged."""
