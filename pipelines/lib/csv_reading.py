@@ -102,6 +102,13 @@ def header_row(data: bytes) -> list[str]:
 
 def check_header(header: list[str], spec: DatasetSpec) -> None:
     """Problems that make the whole member unreadable, named precisely."""
+    if any("\n" in name or "\r" in name for name in header):
+        # no header name holds a line break: a quote opened in the header row and never closed
+        # swallowed the records after it, which would otherwise surface as missing or repeated columns
+        raise MemberRejected(
+            rule_for("file", "malformed_csv"),
+            "the header row never ends: a quote in it is not closed, so the records after it run into its fields",
+        )
     if any("\x00" in name for name in header):
         raise MemberRejected(
             rule_for("file", "encoding"),

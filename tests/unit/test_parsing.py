@@ -127,6 +127,17 @@ def test_duplicated_header_rejects_the_member_naming_the_column():
     assert "'Customer ID' appears twice in the header (positions 2 and 42)" in str(caught.value)
 
 
+@pytest.mark.parametrize("opened", ['"Billing Cycle', '"Customer ID'])
+def test_a_quote_never_closed_in_the_header_rejects_the_member_as_malformed(opened):
+    # before, the records swallowed by the open quote surfaced as a column '' twice or missing columns
+    data = member_csv([good_row(trade_id="T1"), good_row(trade_id="T2")]).decode()
+    with pytest.raises(MemberRejected) as caught:
+        parse(data.replace(opened[1:], opened, 1).encode())
+    assert (caught.value.rule_id, str(caught.value)) == (
+        "FILE.MALFORMED_CSV",
+        "the header row never ends: a quote in it is not closed, so the records after it run into its fields")
+
+
 def test_semicolon_delimited_file_is_rejected_clearly():
     data = member_csv([good_row()]).decode().replace(",", ";").encode()
     with pytest.raises(MemberRejected) as caught:
