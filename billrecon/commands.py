@@ -245,7 +245,7 @@ def accept(args) -> int:
 def report(args) -> int:
     from pipelines.lib.warehouse import connect
     from pipelines.settings import resources_from_env, setting
-    from reports.month_close import render_month_close
+    from reports.month_close import missing_required_tables, render_month_close
     from reports.notes import bill_file_loads, report_notes
 
     resources = resources_from_env()
@@ -257,6 +257,10 @@ def report(args) -> int:
     with writing(warehouse):  # a run writing meanwhile holds the file, and would write the same pack
         con = connect(warehouse, read_only=True)
         try:
+            missing = missing_required_tables(con)
+            if missing:
+                raise UserError(f"{args.month} has not been built: {warehouse} has no {', '.join(missing)} (no "
+                                f"run finished on it); run `billrecon run --month {args.month}` first")
             loads, lines_read = bill_file_loads(con, args.month)
             notes = report_notes(resources["bss_api"].configured, loads > 0, args.month, lines_read)
             written = render_month_close(con, args.month, out_dir / args.month, notes)

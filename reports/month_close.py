@@ -32,9 +32,19 @@ from reports.html import write_month_close_html
 from reports.journal import chart_note, has_journal, write_journal_csv
 from reports.month_close_data import MonthCloseData, load_month_close_data
 from reports.reconciliation import load_reconciliation_data
-from reports.reconciliation_areas import reconciliation_exports
+from reports.reconciliation_areas import existing_tables, reconciliation_exports
 from reports.xlsx import write_month_close_workbook
 from schemas.bill_cycle import BillCycle
+
+# the tables a month close cannot be rendered without (the reconciliation marts are optional)
+REQUIRED_TABLES = (exports.EXPENDITURE_TABLE, exports.BILL_LINE_TABLE, exports.DATA_QUALITY_TABLE,
+                   exports.FINDINGS_TABLE, exports.QUARANTINE_TABLE)
+
+
+def missing_required_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Those of `REQUIRED_TABLES` the warehouse lacks: all the marts, when no run ever finished."""
+    present = existing_tables(con, REQUIRED_TABLES)
+    return [table for table in REQUIRED_TABLES if table not in present]
 
 
 @dataclass(frozen=True)
@@ -76,8 +86,7 @@ def render_month_close(
 ) -> MonthCloseReport:
     """Render the month close of ``bill_cycle`` (``YYYY-MM``) into ``out_dir``.
 
-    ``con`` must see ``marts.customer_monthly_expenditure``, ``marts.customer_bill_line``,
-    ``marts.data_quality``, ``audit.findings`` and ``audit.quarantine``; it is only read. The
+    ``con`` must see the ``REQUIRED_TABLES``; it is only read. The
     reconciliation marts (``marts.reconciliation_findings``, the tie-outs, incentives, budgets,
     coupons) are shown when present; a missing one makes its section say so.
     ``notes`` are caller remarks shown at the top of the page and on the Summary sheet, e.g.

@@ -62,7 +62,8 @@ def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: Wareho
             return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement",
                                   skipped="unchanged", key=key)
         staged, held = stage_unless_held(context, warehouse, con, delivery, STATEMENT_SOURCE, cycle,
-                                         lambda: stage_incentive_statement(con, delivery, cycle, context.run_id),
+                                         lambda: stage_incentive_statement(con, delivery, cycle, context.run_id,
+                                                                           warehouse.member_limits()),
                                          statement_gauge(cycle))
         return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement", held=held,
                               key=key, staged=staged)

@@ -5,19 +5,10 @@ import dagster as dg
 
 from pipelines.assets.tables import writes
 from pipelines.lib.landing import land, record_ignored_bill_objects
+from pipelines.lib.object_keys import BILL_PREFIX, bill_file_key, usage_export_prefix
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import ObjectStoreResource, WarehouseResource
 from schemas.bill_cycle import BillCycle
-
-
-def bill_file_key(bill_cycle: str) -> str:
-    """Object key of the cycle's partner bill file."""
-    return f"customerBill/customerBill_{BillCycle.parse(bill_cycle).compact}.tar.gz"
-
-
-def usage_export_prefix(bill_cycle: str) -> str:
-    """What the object keys of the cycle's daily usage exports start with."""
-    return f"customerUsage/customerUsageV2_{BillCycle.parse(bill_cycle).compact}_"
 
 
 def land_prefix(context, warehouse: WarehouseResource, object_store: ObjectStoreResource, prefix: str):
@@ -45,11 +36,11 @@ def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     Other objects under customerBill/ that name the month (a copy under a second key) are not loaded;
     they are listed in audit.ignored_objects with the reason.
     """
-    cycle = context.partition_key
+    cycle = BillCycle.parse(context.partition_key)
     key = bill_file_key(cycle)
     result = land_prefix(context, warehouse, object_store, key)
     with warehouse.connect() as con:
-        ignored = record_ignored_bill_objects(con, object_store.store().list("customerBill/"), cycle, key)
+        ignored = record_ignored_bill_objects(con, object_store.store().list(BILL_PREFIX), cycle)
     for item in ignored:
         context.log.warning(f"not loaded: {item['object_key']}: {item['reason']}")
     result.metadata["ignored_objects"] = dg.MetadataValue.json(ignored)
@@ -64,7 +55,7 @@ def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: Warehouse
 
     Grain: one delivery of `customerUsage/customerUsageV2_YYYYMM_YYYYMMDD.tar.gz`. Source: OBS bucket or inbox.
     """
-    return land_prefix(context, warehouse, object_store, usage_export_prefix(context.partition_key))
+    return land_prefix(context, warehouse, object_store, usage_export_prefix(BillCycle.parse(context.partition_key)))
 
 
 @dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},

@@ -7,13 +7,7 @@ from collections.abc import Callable, Sequence
 import dagster as dg
 import duckdb
 
-from pipelines.assets.landing import (
-    bill_file_key,
-    landed_agreements,
-    landed_bill_file,
-    landed_usage_exports,
-    usage_export_prefix,
-)
+from pipelines.assets.landing import landed_agreements, landed_bill_file, landed_usage_exports
 from pipelines.assets.tables import stages
 from pipelines.lib.chart_of_accounts import CHART_OF_ACCOUNTS_KEY, stage_chart_of_accounts
 from pipelines.lib.holds import (
@@ -25,9 +19,10 @@ from pipelines.lib.holds import (
     stage_or_hold,
 )
 from pipelines.lib.landing import Delivery, current_delivery
+from pipelines.lib.object_keys import bill_file_key, parse_usage_key, usage_export_prefix
 from pipelines.lib.staging import (
+    MemberLimits,
     StageOutcome,
-    parse_usage_key,
     stage_bill_delivery,
     stage_customer_discounts,
     stage_usage_delivery,
@@ -35,6 +30,7 @@ from pipelines.lib.staging import (
 from pipelines.lib.warehouse import transaction
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import WarehouseResource
+from schemas.bill_cycle import BillCycle
 
 ROWS_ADD_UP = "rows_read_equal_loaded_plus_quarantined"
 VALIDATION = "validation_findings"
@@ -136,7 +132,7 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     many lines or customers; an unchanged delivery is not loaded again.
     """
     cycle = context.partition_key
-    key = bill_file_key(cycle)
+    key = bill_file_key(BillCycle.parse(cycle))
     with warehouse.connect() as con:
         delivery = current_delivery(con, key, warehouse.landing_path)
         if delivery is None:
@@ -184,7 +180,7 @@ def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     with warehouse.connect() as con:
         keys = [r[0] for r in con.execute(
             "select distinct object_key from landing.objects where object_key like ?",
-            [f"{usage_export_prefix(cycle)}%"],
+            [f"{usage_export_prefix(BillCycle.parse(cycle))}%"],
         ).fetchall()]
         exports = sorted((parse_usage_key(k)[1], k) for k in keys if parse_usage_key(k))
         if not exports:
@@ -234,7 +230,8 @@ def stg_chart_of_accounts(context: dg.AssetExecutionContext, warehouse: Warehous
 
 
 def stage_agreement_file(context: dg.AssetExecutionContext, warehouse: WarehouseResource, key: str, asset: str,
-                         stage: Callable[[duckdb.DuckDBPyConnection, Delivery, str], StageOutcome], gauge: Gauge, *,
+                         stage: Callable[[duckdb.DuckDBPyConnection, Delivery, str, MemberLimits], StageOutcome],
+                         gauge: Gauge, *,
                          when_missing: str, skipped: str) -> dg.MaterializeResult:
     """Stage the newest delivery of an agreement file (whole-file, no bill cycle) unless it is staged
     already or held; without one, warn with what that means and report the asset as skipped."""
@@ -245,8 +242,9 @@ def stage_agreement_file(context: dg.AssetExecutionContext, warehouse: Warehouse
             return staging_result(audit_totals(con, "agreements", None, key), asset, skipped=skipped)
         staged, held = [], None
         if not already_staged(con, "agreements", key, delivery.etag, None):
+            limits = warehouse.member_limits()
             staged, held = stage_unless_held(context, warehouse, con, delivery, "agreements", None,
-                                             lambda: stage(con, delivery, context.run_id), gauge)
+                                             lambda: stage(con, delivery, context.run_id, limits), gauge)
         return staging_result(audit_totals(con, "agreements", None, key), asset, held=held, key=key, staged=staged)
 
 

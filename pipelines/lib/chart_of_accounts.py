@@ -7,7 +7,7 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.lib.landing import Delivery
-from pipelines.lib.staging import Dataset, StageOutcome, stage_csv_object
+from pipelines.lib.staging import Dataset, MemberLimits, StageOutcome, stage_csv_object
 from schemas.chart_of_accounts import ChartOfAccountsModel
 from schemas.datasets import CHART_OF_ACCOUNTS
 
@@ -16,7 +16,8 @@ CHART_OF_ACCOUNTS_KEY = "agreements/chart_of_accounts.csv"
 CHART_DATASET = Dataset("agreements", CHART_OF_ACCOUNTS, ChartOfAccountsModel, "staging.chart_of_account")
 
 
-def stage_chart_of_accounts(con: duckdb.DuckDBPyConnection, delivery: Delivery, load_id: str) -> StageOutcome:
+def stage_chart_of_accounts(con: duckdb.DuckDBPyConnection, delivery: Delivery, load_id: str,
+                            limits: MemberLimits) -> StageOutcome:
     """Replace the chart of accounts with this delivery of agreements/chart_of_accounts.csv."""
     con.execute("delete from staging.chart_of_account")
-    return stage_csv_object(con, delivery, CHART_DATASET, None, load_id)
+    return stage_csv_object(con, delivery, CHART_DATASET, None, load_id, limits)

@@ -32,7 +32,8 @@ csv.field_size_limit(sys.maxsize)
 
 
 class MemberRejected(Exception):
-    """The member cannot be read as a whole; the message says what is wrong and what to do."""
+    """The member cannot be read as a whole; the message says what is wrong. What to do is the
+    rule's action (schemas/rules.py), which staging adds once (`rejections.with_action`)."""
 
     def __init__(self, rule_id: str, message: str, rows_read: int = 0):
         super().__init__(message)
@@ -75,11 +76,10 @@ def utf8_bytes(data: bytes, spec: DatasetSpec) -> tuple[bytes, list[str]]:
             return text.encode("utf-8"), ["member is GBK-encoded, not UTF-8; decoded as GB18030"]
     if data.startswith(UTF16_BOMS):
         raise MemberRejected(rule_for("file", "encoding"), "the member is UTF-16 text (it starts with a UTF-16 "
-                                                            "byte-order mark), not UTF-8; re-export the file as UTF-8")
+                                                            "byte-order mark), not UTF-8")
     raise MemberRejected(
         rule_for("file", "encoding"),
-        f"not UTF-8 text (byte {utf8_error.start}: {utf8_error.reason}) and not recognisably GBK; "
-        "re-export the file as UTF-8",
+        f"not UTF-8 text (byte {utf8_error.start}: {utf8_error.reason}) and not recognisably GBK",
     )
 
 
@@ -102,16 +102,22 @@ def header_row(data: bytes) -> list[str]:
 
 def check_header(header: list[str], spec: DatasetSpec) -> None:
     """Problems that make the whole member unreadable, named precisely."""
+    if any("\n" in name or "\r" in name for name in header):
+        # no header name holds a line break: a quote opened in the header row and never closed
+        # swallowed the records after it, which would otherwise surface as missing or repeated columns
+        raise MemberRejected(
+            rule_for("file", "malformed_csv"),
+            "the header row never ends: a quote in it is not closed, so the records after it run into its fields",
+        )
     if any("\x00" in name for name in header):
         raise MemberRejected(
             rule_for("file", "encoding"),
-            "the header holds NUL bytes, as UTF-16 text does (or the file is damaged); re-export the file as UTF-8",
+            "the header holds NUL bytes, as UTF-16 text does (or the file is damaged)",
         )
     if len(header) == 1 and header[0].count(";") >= 2:
         raise MemberRejected(
             rule_for("file", "wrong_delimiter"),
-            "the header is separated by semicolons; billrecon reads comma-separated files — "
-            "re-export with commas",
+            "the header is separated by semicolons; billrecon reads comma-separated files",
         )
     lookup = header_lookup(spec.headers)
     seen: dict[str, int] = {}
@@ -121,7 +127,7 @@ def check_header(header: list[str], spec: DatasetSpec) -> None:
             raise MemberRejected(
                 rule_for("file", "duplicate_header"),
                 f"column '{name}' appears twice in the header (positions {seen[key]} and {position}); "
-                "it is ambiguous which one holds the data — re-export the file",
+                "it is ambiguous which one holds the data",
             )
         seen[key] = position
 

@@ -12,8 +12,10 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib import audit
+from pipelines.lib.object_keys import bill_file_key
 from pipelines.lib.object_store import ObjectStore, file_sha256
 from pipelines.lib.warehouse import transaction
+from schemas.bill_cycle import BillCycle
 
 
 @dataclass(frozen=True)
@@ -85,18 +87,17 @@ def current_delivery(con: duckdb.DuckDBPyConnection, object_key: str, landing_di
     return Delivery(row[0], row[1], row[2], row[3], landing_dir / row[4], row[5], newly_landed=False)
 
 
-def record_ignored_bill_objects(con: duckdb.DuckDBPyConnection, listing: list, bill_cycle: str,
-                                monthly_key: str) -> list[dict]:
+def record_ignored_bill_objects(con: duckdb.DuckDBPyConnection, listing: list, bill_cycle: BillCycle) -> list[dict]:
     """Objects under customerBill/ that name this month but are not its monthly file: recorded, not loaded.
 
     HUAWEI CLOUD delivers one key per month; a second key with the month's name is a manual copy or a
     misfiled upload, and loading it too would count the month twice."""
-    compact = bill_cycle.replace("-", "")
+    monthly_key = bill_file_key(bill_cycle)
     canonical = next((o for o in listing if o.key == monthly_key), None)
     ignored = []
     for info in listing:
         name = info.key.rsplit("/", 1)[-1]
-        if info.key == monthly_key or f"_{compact}" not in name:
+        if info.key == monthly_key or f"_{bill_cycle.compact}" not in name:
             continue
         if canonical is not None and info.etag == canonical.etag:
             reason = f"same content as {monthly_key} under another key; counted once, from {monthly_key}"
@@ -104,7 +105,8 @@ def record_ignored_bill_objects(con: duckdb.DuckDBPyConnection, listing: list, b
             reason = f"not the monthly bill file name; the month is read from {monthly_key} only"
         ignored.append({"object_key": info.key, "etag": info.etag, "size_bytes": info.size, "reason": reason})
     with transaction(con):
-        con.execute("delete from audit.ignored_objects where source = 'customerBill' and bill_cycle = ?", [bill_cycle])
+        con.execute("delete from audit.ignored_objects where source = 'customerBill' and bill_cycle = ?",
+                    [str(bill_cycle)])
         audit.insert_rows(con, "audit.ignored_objects",
-                          [{"source": "customerBill", **item, "bill_cycle": bill_cycle} for item in ignored])
+                          [{"source": "customerBill", **item, "bill_cycle": str(bill_cycle)} for item in ignored])
     return ignored

@@ -14,6 +14,7 @@ from schemas.rules import RULES, Area, rule
 FAILURE_RULES: dict[tuple[Area, str], str] = {
     # a member that cannot be read as CSV at all (pipelines/lib/csv_reading.py, parsing.py)
     ("file", "encoding"): "FILE.ENCODING",
+    ("file", "malformed_csv"): "FILE.MALFORMED_CSV",
     ("file", "wrong_delimiter"): "FILE.WRONG_DELIMITER",
     ("file", "duplicate_header"): "FILE.DUPLICATE_HEADER",
     ("file", "missing_column"): "FILE.MISSING_COLUMN",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.lib.landing import Delivery
-from pipelines.lib.staging import Dataset, StageOutcome, stage_csv_object
+from pipelines.lib.staging import Dataset, MemberLimits, StageOutcome, stage_csv_object
 from schemas.bill_cycle import BillCycle
 from schemas.datasets import INCENTIVE_RATE, INCENTIVE_STATEMENT
 from schemas.incentives import IncentiveRateModel, IncentiveStatementModel
@@ -28,14 +28,15 @@ def statement_key(period: str) -> str:
 
 
 def stage_incentive_statement(con: duckdb.DuckDBPyConnection, delivery: Delivery, period: str,
-                              load_id: str) -> StageOutcome:
+                              load_id: str, limits: MemberLimits) -> StageOutcome:
     """Replace the statement lines of `period` with this delivery (caller holds the transaction).
     A line naming another period is quarantined, so the period's lines are exactly the file's."""
     con.execute("delete from staging.incentive_statement where period = ?", [period])
-    return stage_csv_object(con, delivery, STATEMENT_DATASET, period, load_id)
+    return stage_csv_object(con, delivery, STATEMENT_DATASET, period, load_id, limits)
 
 
-def stage_incentive_rates(con: duckdb.DuckDBPyConnection, delivery: Delivery, load_id: str) -> StageOutcome:
+def stage_incentive_rates(con: duckdb.DuckDBPyConnection, delivery: Delivery, load_id: str,
+                          limits: MemberLimits) -> StageOutcome:
     """Replace the rebate rates with this delivery of agreements/incentive_rates.csv."""
     con.execute("delete from staging.incentive_rate")
-    return stage_csv_object(con, delivery, RATE_DATASET, None, load_id)
+    return stage_csv_object(con, delivery, RATE_DATASET, None, load_id, limits)

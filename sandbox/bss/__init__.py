@@ -10,8 +10,9 @@ generated world through the real paths, SDK-HMAC-SHA256 signing, paging, throttl
 The served records come from `world.api_data` (sandbox/api_data.py).
 """
 
+from .calls import Route
 from .gateway import DOCUMENTED_ROUTE_RATES, FaultConfig, ThrottleConfig
-from .routes import ROUTES, ROUTES_BY_NAME, Route
+from .routes import ROUTES, ROUTES_BY_NAME
 from .server import BssEmulator
 
 __all__ = ["DOCUMENTED_ROUTE_RATES", "ROUTES", "ROUTES_BY_NAME", "BssEmulator", "FaultConfig", "Route",

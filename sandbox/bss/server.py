@@ -32,8 +32,9 @@ from urllib.parse import parse_qsl, urlsplit
 from ..api_data import ApiData
 from ..world import World
 from . import jsontext, signing
+from .calls import ApiError, Call
 from .gateway import FaultConfig, Throttle, ThrottleConfig, retry_after_header
-from .routes import ROUTES, ApiError, Call, resolve
+from .routes import ROUTES, resolve
 
 MAX_BODY_BYTES = 12 * 1024 * 1024   # the gateway's limit for AK/SK-signed bodies (docs/domain.md)
 DEFAULT_DOMAIN_ID = "0d5c7e1f9a3b4c2d8e6f1a0b3c5d7e9f"

@@ -167,3 +167,10 @@ def test_every_route_resolves_to_its_sdk_method_name():
     assert route.name == "list_invoices" and params == {"domain_id": "abc"}
     assert resolve("GET", "/v2/partners/sub-customers/query") is None     # POST only
     assert resolve("GET", "/v2/orders/customer-orders/")[0].name == "list_customer_orders"
+
+
+def test_each_route_is_served_by_the_handler_of_its_sdk_method_in_the_handlers_module():
+    # the route table (routes.py), the request model (calls.py) and the operations (handlers.py) are
+    # separate modules; a route's handler is named after its SDK method
+    assert [(r.name, r.handler.__module__, r.handler.__name__) for r in ROUTES] == [
+        (r.name, "sandbox.bss.handlers", r.name) for r in ROUTES]

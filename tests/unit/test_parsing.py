@@ -127,6 +127,17 @@ def test_duplicated_header_rejects_the_member_naming_the_column():
     assert "'Customer ID' appears twice in the header (positions 2 and 42)" in str(caught.value)
 
 
+@pytest.mark.parametrize("opened", ['"Billing Cycle', '"Customer ID'])
+def test_a_quote_never_closed_in_the_header_rejects_the_member_as_malformed(opened):
+    # before, the records swallowed by the open quote surfaced as a column '' twice or missing columns
+    data = member_csv([good_row(trade_id="T1"), good_row(trade_id="T2")]).decode()
+    with pytest.raises(MemberRejected) as caught:
+        parse(data.replace(opened[1:], opened, 1).encode())
+    assert (caught.value.rule_id, str(caught.value)) == (
+        "FILE.MALFORMED_CSV",
+        "the header row never ends: a quote in it is not closed, so the records after it run into its fields")
+
+
 def test_semicolon_delimited_file_is_rejected_clearly():
     data = member_csv([good_row()]).decode().replace(",", ";").encode()
     with pytest.raises(MemberRejected) as caught:
@@ -294,9 +305,9 @@ def test_crlf_and_cr_only_line_ends_load_alike(line_end):
 
 @pytest.mark.parametrize("data, message", [
     (member_csv([good_row()]).decode().encode("utf-16"),
-     "the member is UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8; re-export the file as UTF-8"),
+     "the member is UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8"),
     (member_csv([good_row()]).decode().encode("utf-16-le"),  # no mark: ASCII as UTF-16 is valid UTF-8 with NULs
-     "the header holds NUL bytes, as UTF-16 text does (or the file is damaged); re-export the file as UTF-8"),
+     "the header holds NUL bytes, as UTF-16 text does (or the file is damaged)"),
 ])
 def test_utf16_members_are_rejected_saying_so(data, message):
     with pytest.raises(MemberRejected) as caught:

@@ -211,9 +211,32 @@ def test_a_plain_csv_object_over_the_member_limit_is_refused_unread(tmp_path):
     con = duckdb.connect()
     ensure_schema(con)
     dataset = Dataset("agreements", CUSTOMER_DISCOUNT, CustomerDiscountModel, "staging.customer_discount")
-    (outcome,) = stage_csv_object(con, delivery, dataset, None, "load-1", limits=MemberLimits(max_bytes=100)).members
+    (outcome,) = stage_csv_object(con, delivery, dataset, None, "load-1", MemberLimits(max_bytes=100)).members
     size = agreements.stat().st_size
     assert (outcome.rows_read, outcome.status, outcome.first_error) == (
         0, "rejected", f"member is {size} bytes, more than the 100 allowed")
     assert con.execute("select rule_id from audit.quarantine").fetchall() == [("FILE.MEMBER_TOO_LARGE",)]
     assert con.execute("select count(*) from staging.customer_discount").fetchone() == (0,)
+
+
+def test_a_rejected_members_message_says_its_cause_and_its_rules_action_once(stage):
+    good = member_csv([good_row(trade_id="G1")])
+    lines = good.decode().splitlines()
+    con = stage([
+        ("customerBill_202609_0001.csv", good.decode().encode("utf-16")),
+        ("customerBill_202609_0002.csv", good.decode().replace(",", ";").encode()),
+        ("customerBill_202609_0003.csv", ("\n".join([lines[0] + ",Customer ID", lines[1] + ",x"]) + "\n").encode()),
+        ("customerBill_202609_0004.csv", good.replace(b"Acme", "Acmé".encode("latin-1"))),
+    ])
+    assert con.execute("select member, rule_id, reason from audit.quarantine order by member").fetchall() == [
+        ("customerBill_202609_0001.csv", "FILE.ENCODING",
+         "the member is UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8 — re-export the file as UTF-8"),
+        ("customerBill_202609_0002.csv", "FILE.WRONG_DELIMITER",
+         "the header is separated by semicolons; billrecon reads comma-separated files — "
+         "re-export the file with commas"),
+        ("customerBill_202609_0003.csv", "FILE.DUPLICATE_HEADER",
+         "column 'Customer ID' appears twice in the header (positions 2 and 42); it is ambiguous which one holds "
+         "the data — re-export the file"),
+        ("customerBill_202609_0004.csv", "FILE.ENCODING",
+         "not UTF-8 text (byte 675: invalid continuation byte) and not recognisably GBK — re-export the file as UTF-8"),
+    ]

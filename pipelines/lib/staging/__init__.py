@@ -6,8 +6,7 @@ This package's public face is what the assets and the other staging modules call
 
 - `deliveries`: what each kind of delivery replaces (`stage_bill_delivery`, `stage_usage_delivery`,
   `stage_customer_discounts`, `stage_csv_object`);
-- `datasets`: each dataset's spec, model and table (`Dataset`), the limits (`MemberLimits`), the
-  usage export's key (`parse_usage_key`);
+- `datasets`: each dataset's spec, model and table (`Dataset`), the limits (`MemberLimits`);
 - `outcome`: what staging did (`StageOutcome`, one `MemberOutcome` per audit.loads row), for files
   and API snapshots alike;
 - `archive`: the member loop and its spool folder (`SPOOL_PREFIX`); `members`: one member parsed and
@@ -15,7 +14,7 @@ This package's public face is what the assets and the other staging modules call
 """
 
 from pipelines.lib.staging.archive import SPOOL_PREFIX
-from pipelines.lib.staging.datasets import Dataset, MemberLimits, parse_usage_key
+from pipelines.lib.staging.datasets import Dataset, MemberLimits
 from pipelines.lib.staging.deliveries import (
     stage_bill_delivery,
     stage_csv_object,
@@ -25,6 +24,6 @@ from pipelines.lib.staging.deliveries import (
 from pipelines.lib.staging.outcome import MemberOutcome, StageOutcome
 
 __all__ = [
-    "SPOOL_PREFIX", "Dataset", "MemberLimits", "MemberOutcome", "StageOutcome", "parse_usage_key",
+    "SPOOL_PREFIX", "Dataset", "MemberLimits", "MemberOutcome", "StageOutcome",
     "stage_bill_delivery", "stage_csv_object", "stage_customer_discounts", "stage_usage_delivery",
 ]

@@ -1,12 +1,10 @@
 """What is staged and within which limits: each source dataset's spec, pandera model and target
-table, the per-member limits, and the object key of a daily usage export."""
+table, and the per-member limits."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
 
 import pandera.polars as pa
 import polars as pl
@@ -26,9 +24,6 @@ class MemberLimits:
     documented_rows: int = 100_000
 
 
-DEFAULT_LIMITS = MemberLimits()
-
-
 @dataclass(frozen=True)
 class Dataset:
     """How one source dataset is staged."""
@@ -45,13 +40,3 @@ class Dataset:
 
 BILL_DATASET = Dataset("customerBill", BILL_LINE, BillLineModel, "staging.bill_line", bill_line_findings,
                        detect_duplicates=True)
-
-USAGE_KEY = re.compile(r"^customerUsage/customerUsageV2_(\d{4})(\d{2})_(\d{8})\.tar\.gz$")
-
-
-def parse_usage_key(key: str) -> tuple[str, date] | None:
-    """The bill cycle and export date a daily usage export's key names, or None for another key."""
-    match = USAGE_KEY.match(key)
-    if not match:
-        return None
-    return f"{match.group(1)}-{match.group(2)}", datetime.strptime(match.group(3), "%Y%m%d").date()

@@ -15,7 +15,7 @@ from pipelines.lib.landing import Delivery
 from pipelines.lib.restatement import keep_previous_lines, record_restatement
 from pipelines.lib.staging.archive import stage_archive
 from pipelines.lib.staging.audit_rows import clear_audit
-from pipelines.lib.staging.datasets import BILL_DATASET, DEFAULT_LIMITS, Dataset, MemberLimits
+from pipelines.lib.staging.datasets import BILL_DATASET, Dataset, MemberLimits
 from pipelines.lib.staging.members import stage_member
 from pipelines.lib.staging.outcome import MemberOutcome, StageOutcome, record_load
 from schemas.customer_discount import CustomerDiscountModel
@@ -53,7 +53,8 @@ def stage_usage_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, bil
     return stage_archive(con, delivery, dataset, bill_cycle, load_id, limits)
 
 
-def stage_customer_discounts(con: duckdb.DuckDBPyConnection, delivery: Delivery, load_id: str) -> StageOutcome:
+def stage_customer_discounts(con: duckdb.DuckDBPyConnection, delivery: Delivery, load_id: str,
+                             limits: MemberLimits) -> StageOutcome:
     """Replace the agreements with this delivery of customer_discounts.csv."""
     con.execute("delete from staging.customer_discount")
     dataset = Dataset("agreements", CUSTOMER_DISCOUNT, CustomerDiscountModel, "staging.customer_discount")
@@ -65,12 +66,12 @@ def stage_customer_discounts(con: duckdb.DuckDBPyConnection, delivery: Delivery,
             member.status = "warning" if member.status == "ok" else member.status
             member.first_error = member.first_error or rule("AGREEMENT.OVERLAP").title
 
-    return stage_csv_object(con, delivery, dataset, None, load_id, after_load=add_overlap_findings)
+    return stage_csv_object(con, delivery, dataset, None, load_id, limits, after_load=add_overlap_findings)
 
 
 def stage_csv_object(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dataset, bill_cycle: str | None,
-                     load_id: str, after_load: Callable[[MemberOutcome], None] | None = None,
-                     limits: MemberLimits = DEFAULT_LIMITS) -> StageOutcome:
+                     load_id: str, limits: MemberLimits,
+                     after_load: Callable[[MemberOutcome], None] | None = None) -> StageOutcome:
     """Stage a plain CSV object (an agreement file, an incentive statement) as one member, replacing
     its earlier audit rows (of the source and cycle, or of the key when there is no cycle). The
     caller has cleared the target table's rows this delivery replaces. `after_load` may add findings

@@ -1,0 +1,23 @@
+"""`billrecon report` on a warehouse no run finished on: one line saying the month has not been built
+and what to do, exit 2, no pack written and no log (it is a bad request, not a bug)."""
+
+import duckdb
+
+from billrecon.cli import EXIT_BAD_REQUEST, main
+from pipelines.lib.warehouse import ensure_schema
+
+
+def test_report_on_a_warehouse_without_marts_says_the_month_is_not_built(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    con = duckdb.connect("billrecon.duckdb")
+    ensure_schema(con)   # landing, staging and audit tables, as a run that stopped before the models leaves them
+    con.close()
+    code = main(["report", "--month", "2026-10", "--warehouse", "billrecon.duckdb", "--reports", "reports"])
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (EXIT_BAD_REQUEST, "")
+    assert captured.err == (
+        "billrecon: 2026-10 has not been built: billrecon.duckdb has no marts.customer_monthly_expenditure, "
+        "marts.customer_bill_line, marts.data_quality (no run finished on it); run `billrecon run --month "
+        "2026-10` first\n")
+    assert not (tmp_path / "reports" / "2026-10").exists()
+    assert not (tmp_path / "logs").exists()
