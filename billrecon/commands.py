@@ -158,6 +158,35 @@ def print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None
     print(f"           {warehouse}  (the pipeline's working file)")
 
 
+def check_sources(args) -> None:
+    """Refuse a run whose file source or BSS API cannot be reached for want of a setting: with
+    partners.toml, those its account names; without it, the BILLRECON_* settings."""
+    from pipelines.lib.partners import FILE_VARIABLE, PartnersConfigError
+    from pipelines.settings import configured_partner
+
+    if os.environ.get(FILE_VARIABLE):
+        if args.inbox:
+            raise UserError(f"--inbox cannot be used with {FILE_VARIABLE}: each account's file source is its "
+                            "[partner.files] in that file")
+        try:
+            partner = configured_partner(os.environ)
+        except PartnersConfigError as exc:
+            raise UserError(str(exc)) from None
+        unset = partner.unset_variables(os.environ)
+        if unset:
+            raise UserError(f"account {partner.id} names {', '.join(unset)} in {os.environ[FILE_VARIABLE]} for its "
+                            "keys, but they are not set: set them in the environment of the run")
+        return
+    if not (os.environ.get("BILLRECON_S3_ENDPOINT") or os.environ.get("BILLRECON_INBOX_DIR")):
+        raise UserError("no file source configured: pass --inbox DIR, or set BILLRECON_S3_ENDPOINT (and the bucket "
+                        "and keys) or BILLRECON_INBOX_DIR; see .env.example")
+    missing = [name for name in ("BILLRECON_BSS_AK", "BILLRECON_BSS_SK", "BILLRECON_BSS_DOMAIN_ID")
+               if os.environ.get("BILLRECON_BSS_ENDPOINT") and not os.environ.get(name)]
+    if missing:
+        raise UserError(f"BILLRECON_BSS_ENDPOINT is set but not {', '.join(missing)}: set them (see .env.example), "
+                        "or unset BILLRECON_BSS_ENDPOINT to run on the files alone")
+
+
 def run(args) -> int:
     from pipelines.lib.lake_publish import lake_problem
     from pipelines.settings import resources_from_env, setting
@@ -171,14 +200,7 @@ def run(args) -> int:
         os.environ["BILLRECON_WAREHOUSE"] = args.warehouse
     if args.reports:
         os.environ["BILLRECON_REPORTS_DIR"] = args.reports
-    if not (os.environ.get("BILLRECON_S3_ENDPOINT") or os.environ.get("BILLRECON_INBOX_DIR")):
-        raise UserError("no file source configured: pass --inbox DIR, or set BILLRECON_S3_ENDPOINT (and the bucket "
-                        "and keys) or BILLRECON_INBOX_DIR; see .env.example")
-    missing = [name for name in ("BILLRECON_BSS_AK", "BILLRECON_BSS_SK", "BILLRECON_BSS_DOMAIN_ID")
-               if os.environ.get("BILLRECON_BSS_ENDPOINT") and not os.environ.get(name)]
-    if missing:
-        raise UserError(f"BILLRECON_BSS_ENDPOINT is set but not {', '.join(missing)}: set them (see .env.example), "
-                        "or unset BILLRECON_BSS_ENDPOINT to run on the files alone")
+    check_sources(args)
     problem = lake_problem()  # with a DuckLake: the account, the settings, the catalog, the data path
     if problem:
         raise UserError(problem)
@@ -191,8 +213,10 @@ def run(args) -> int:
             # one line; nothing of the failed run is summarised (its marts may not exist yet)
             raise RunFailed(f"{args.month} failed: {outcome.failure}", outcome.details)
         print(f"{args.month} {progress}")
-        if not os.environ.get("BILLRECON_BSS_ENDPOINT"):
-            print("note: BILLRECON_BSS_ENDPOINT is not set; the parts fed by the BSS partner API are skipped "
+        if not resources["bss_api"].configured:
+            unset = ("its account has no [partner.bss] in partners.toml" if os.environ.get("BILLRECON_PARTNERS_FILE")
+                     else "BILLRECON_BSS_ENDPOINT is not set")
+            print(f"note: {unset}; the parts fed by the BSS partner API are skipped "
                   "(the report says so). Everything fed by the files is built.")
         print_outcome(warehouse, reports_dir, [args.month])  # under the lease: the next run waits for it
         held = _print_holds(warehouse, args.month)

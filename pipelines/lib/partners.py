@@ -104,6 +104,13 @@ class Partner:
     def header_language(self) -> str:
         return SITES[self.site].header_language
 
+    def unset_variables(self, environ: Mapping[str, str]) -> list[str]:
+        """The variables this account names for its keys (and domain id) that hold nothing."""
+        names = [self.files.access_key_env, self.files.secret_key_env]
+        if self.bss is not None:
+            names += [self.bss.access_key_env, self.bss.secret_key_env, self.bss.domain_id_env]
+        return [name for name in names if name and not environ.get(name)]
+
 
 def load_partners(environ: Mapping[str, str] | None = None) -> list[Partner]:
     """The accounts of BILLRECON_PARTNERS_FILE, or the one the BILLRECON_* settings describe."""
