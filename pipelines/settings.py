@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import dagster as dg
 
@@ -80,20 +81,41 @@ def _variables(resource_key: str, environ) -> dict[str, str]:
     return fields
 
 
+# With partners.toml each account has its own working file, landing folder, snapshot and reports: the
+# account's id is a folder inserted into each (warehouse/<id>/billrecon.duckdb, reports/out/<id>/), so
+# accounts run side by side, each under its own lease, and never mix rows or packs.
+PER_ACCOUNT_FILES = {("warehouse", "path"), ("warehouse", "published_path")}
+PER_ACCOUNT_FOLDERS = {("warehouse", "landing_dir"), ("reports", "out_dir")}
+
+
 def _default(resource_key: str, field: str, environ):
-    if (resource_key, field) == ("warehouse", "path") and "lake" in _variables(resource_key, environ):
+    if ((resource_key, field) == ("warehouse", "path") and "lake" in _variables(resource_key, environ)
+            and not environ.get(FILE_VARIABLE)):
         # one working file per partner account: two accounts' runs never share a writer
         return f"warehouse/{run_partner_id(environ)}/billrecon.duckdb"
     return _CLASSES[resource_key].model_fields[field].default
 
 
+def _for_account(resource_key: str, field: str, value, environ):
+    if not environ.get(FILE_VARIABLE) or value is None:
+        return value
+    if (resource_key, field) in PER_ACCOUNT_FILES:
+        return str(Path(value).parent / run_partner_id(environ) / Path(value).name)
+    if (resource_key, field) in PER_ACCOUNT_FOLDERS:
+        return str(Path(value) / run_partner_id(environ))
+    return value
+
+
 def setting(resource_key: str, field: str, environ: os._Environ | dict | None = None):
-    """The value a run will use for one field: its variable when set, else the field's default."""
+    """The value a run will use for one field: its variable when set, else the field's default (with
+    partners.toml, a path in the account's own folder)."""
     environ = os.environ if environ is None else environ
     text = environ.get(_variables(resource_key, environ).get(field, ""))
     if not text:
-        return _default(resource_key, field, environ)
-    return int(text) if _is_int(resource_key, field) else text
+        value = _default(resource_key, field, environ)
+    else:
+        value = int(text) if _is_int(resource_key, field) else text
+    return _for_account(resource_key, field, value, environ)
 
 
 def invalid_settings(environ: os._Environ | dict | None = None) -> list[str]:
@@ -135,8 +157,18 @@ def resources_from_env(environ: os._Environ | dict | None = None) -> dict[str, d
         if key in sources:
             values = {field: value for field, value in values.items() if field not in SOURCE_FIELDS[key]}
             values.update(sources[key])
+        values.update(_account_paths(key, environ))
         built[key] = cls(**values)
     return built
+
+
+def _account_paths(resource_key: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """With partners.toml, the resource's paths in the account's own folders (paths, not secrets: they
+    are resolved here rather than handed over as EnvVar)."""
+    if not environ.get(FILE_VARIABLE):
+        return {}
+    fields = [field for place, field in PER_ACCOUNT_FILES | PER_ACCOUNT_FOLDERS if place == resource_key]
+    return {field: value for field in fields if (value := setting(resource_key, field, environ)) is not None}
 
 
 def configured_partner(environ: Mapping[str, str]) -> Partner:

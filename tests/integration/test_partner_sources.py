@@ -92,12 +92,9 @@ def partners_env(worlds, p1_bss, s3_server, tmp_path_factory) -> dict[str, str]:
             "P1_BSS_AK": p1_bss.access_key, "P1_BSS_SK": p1_bss.secret_key}
 
 
-def billrecon_run(workdir: Path, env: dict[str, str], partner: str, *options: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "billrecon.cli", "run", "--month", CYCLE,
-                           "--warehouse", f"warehouse/{partner}/billrecon.duckdb", "--reports", f"reports/{partner}",
-                           *options],
-                          cwd=workdir, env={**env, "BILLRECON_PARTNER_ID": partner}, capture_output=True,
-                          text=True, timeout=600)
+def billrecon_run(workdir: Path, env: dict[str, str], *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "billrecon.cli", "run", "--month", CYCLE, *options],
+                          cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
 
 
 def month_facts(path: Path) -> tuple:
@@ -114,37 +111,58 @@ def month_facts(path: Path) -> tuple:
         con.close()
 
 
-def test_each_account_reads_its_own_prefix_of_one_bucket_and_its_own_bss_api(tmp_path, worlds, partners_env):
-    runs = {partner: billrecon_run(tmp_path, partners_env, partner) for partner in ("p1", "p2")}
+def test_every_account_runs_as_its_own_process_from_its_own_prefix_and_bss_api(tmp_path, worlds, partners_env):
+    done = billrecon_run(tmp_path, partners_env, "--parallel", "2")
 
-    for done in runs.values():
-        assert done.returncode == 0, done.stdout + done.stderr
-    facts = {partner: month_facts(tmp_path / "warehouse" / partner / "billrecon.duckdb") for partner in runs}
-    lines = {partner: worlds[partner].bill_lines[CYCLE].height for partner in runs}
-    assert lines["p1"] != lines["p2"]
-    # every bill line of the account's own month, its own customers; keys as in the usual layout
-    # (relative to the prefix); p1's BSS API, signed with the keys of P1_BSS_AK/SK, ties the bill out
-    assert facts == {"p1": (lines["p1"], SMALL_WORLD.customers, 4, 0),
-                     "p2": (lines["p2"], P2_WORLD.customers, 0, 0)}
-    assert "note: its account has no [partner.bss] in partners.toml;" in runs["p2"].stdout
-    assert "note:" not in runs["p1"].stdout
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"{CYCLE}: 2 account(s), up to 2 at once"
+    assert sorted(lines[1:3]) == ["p1: done (exit 0)", "p2: done (exit 0)"]
+    assert lines[3:] == [f"{CYCLE}: 2 account(s): 2 done; exit 0"]
+    # each account in its own working file: every bill line of its own month, its own customers; keys
+    # as in the usual layout (relative to the prefix); p1's BSS API, signed with the keys of
+    # P1_BSS_AK/SK, ties its bill out, p2 has none
+    facts = {partner: month_facts(tmp_path / "warehouse" / partner / "billrecon.duckdb") for partner in worlds}
+    bill_lines = {partner: world.bill_lines[CYCLE].height for partner, world in worlds.items()}
+    assert bill_lines["p1"] != bill_lines["p2"]
+    assert facts == {"p1": (bill_lines["p1"], SMALL_WORLD.customers, 4, 0),
+                     "p2": (bill_lines["p2"], P2_WORLD.customers, 0, 0)}
+    for partner in worlds:  # and its own reports folder
+        assert (tmp_path / "reports" / "out" / partner / CYCLE / f"month_close_{CYCLE}.html").is_file()
+    assert not (tmp_path / "warehouse" / "billrecon.duckdb").exists()
 
 
-def test_an_account_whose_key_variables_are_unset_or_an_inbox_option_is_one_line_and_exit_2(tmp_path,
-                                                                                            partners_env):
+def test_a_request_that_cannot_work_is_one_line_and_exit_2(tmp_path, partners_env):
+    file = partners_env["BILLRECON_PARTNERS_FILE"]
     unset = {name: value for name, value in partners_env.items() if not name.startswith("P2_OBS")}
-    refused = billrecon_run(tmp_path, unset, "p2")
-    assert (refused.returncode, refused.stdout) == (2, "")
-    assert refused.stderr == (f"billrecon: account p2 names P2_OBS_AK, P2_OBS_SK in "
-                              f"{partners_env['BILLRECON_PARTNERS_FILE']} for its keys, but they are not set: set "
-                              "them in the environment of the run\n")
 
-    inbox = billrecon_run(tmp_path, partners_env, "p1", "--inbox", str(tmp_path))
-    assert (inbox.returncode, inbox.stderr) == (2, "billrecon: --inbox cannot be used with BILLRECON_PARTNERS_FILE: "
-                                                   "each account's file source is its [partner.files] in that file\n")
+    # one account, in this process (BILLRECON_PARTNER_ID): its key variables unset
+    refused = billrecon_run(tmp_path, {**unset, "BILLRECON_PARTNER_ID": "p2"})
+    assert (refused.returncode, refused.stdout, refused.stderr) == (
+        2, "", f"billrecon: account p2 names P2_OBS_AK, P2_OBS_SK in {file} for its keys, but they are not set: set "
+               "them in the environment of the run\n")
+    # the same as a child: its line, then the summary, and its exit status
+    child = billrecon_run(tmp_path, unset, "--partner", "p2")
+    assert (child.returncode, child.stdout.splitlines()) == (2, [
+        f"{CYCLE}: 1 account(s), up to {os.cpu_count()} at once",
+        f"p2: refused (exit 2): account p2 names P2_OBS_AK, P2_OBS_SK in {file} for its keys, but they are not set: "
+        "set them in the environment of the run",
+        f"{CYCLE}: 1 account(s): 1 refused; exit 2"])
 
-    unknown = billrecon_run(tmp_path, partners_env, "p3")
-    assert (unknown.returncode, unknown.stderr) == (
-        2, f"billrecon: BILLRECON_PARTNER_ID='p3' is not in {partners_env['BILLRECON_PARTNERS_FILE']} (p1, p2): "
-           "set BILLRECON_PARTNER_ID to the account this run is for\n")
+    for options, env, line in (
+            (("--partner", "p3"), partners_env,
+             f"--partner p3 is not an account of {file} (p1, p2): give one of those ids, or leave --partner out to "
+             "run them all"),
+            (("--inbox", str(tmp_path)), partners_env,
+             "--inbox cannot be used with BILLRECON_PARTNERS_FILE: each account's file source is its "
+             "[partner.files] in that file"),
+            ((), {**partners_env, "BILLRECON_PARTNER_ID": "p3"},
+             f"BILLRECON_PARTNER_ID='p3' is not in {file} (p1, p2): set BILLRECON_PARTNER_ID to the account this "
+             "run is for"),
+            ((), {**partners_env, "BILLRECON_MAX_PARALLEL_RUNS": "many"},
+             "BILLRECON_MAX_PARALLEL_RUNS='many' is not a whole number of at least 1"),
+            (("--partner", "p1"), {k: v for k, v in partners_env.items() if k != "BILLRECON_PARTNERS_FILE"},
+             "--partner and --parallel choose accounts of partners.toml: set BILLRECON_PARTNERS_FILE to it")):
+        done = billrecon_run(tmp_path, env, *options)
+        assert (done.returncode, done.stdout, done.stderr) == (2, "", f"billrecon: {line}\n"), options
     assert not (tmp_path / "warehouse").exists()  # nothing ran
