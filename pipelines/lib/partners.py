@@ -31,7 +31,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,16 @@ def load_partners(environ: Mapping[str, str] | None = None) -> list[Partner]:
     if not path:
         return [partner_from_settings(environ)]
     return read_partners_file(Path(path))
+
+
+def partner_account(partner_id: str, environ: Mapping[str, str] | None = None) -> Partner:
+    """The account `partner_id` names: its entry in partners.toml, or the one account of the BILLRECON_*
+    settings under that id."""
+    environ = os.environ if environ is None else environ
+    for partner in load_partners(environ):
+        if partner.id == partner_id or not environ.get(FILE_VARIABLE):
+            return replace(partner, id=partner_id)
+    raise PartnersConfigError([f"{partner_id!r} is not an account of {environ[FILE_VARIABLE]}"])
 
 
 def run_partner_id(environ: Mapping[str, str] | None = None) -> str:

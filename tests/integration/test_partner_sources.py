@@ -13,6 +13,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.lib import lakehouse
+from pipelines.lib.lake_publish import ACCOUNTS_SIDE_BY_SIDE
+from reports.month_close_data import load_month_close_data
+from reports.reconciliation import load_reconciliation_data
+from reports.verdict import month_close_verdict
 from sandbox.bss import BssEmulator
 from sandbox.objectstore import make_s3_client, upload_tree
 from sandbox.world import generate_world
@@ -166,3 +171,36 @@ def test_a_request_that_cannot_work_is_one_line_and_exit_2(tmp_path, partners_en
         done = billrecon_run(tmp_path, env, *options)
         assert (done.returncode, done.stdout, done.stderr) == (2, "", f"billrecon: {line}\n"), options
     assert not (tmp_path / "warehouse").exists()  # nothing ran
+
+
+def test_into_a_lake_each_account_has_its_row_and_the_accounts_read_side_by_side(tmp_path, worlds, partners_env,
+                                                                                postgres_database):
+    lake = {"BILLRECON_WAREHOUSE": lakehouse.LAKE_PREFIX + postgres_database,
+            "BILLRECON_LAKE_DATA_PATH": str(tmp_path / "lake") + "/"}
+
+    done = billrecon_run(tmp_path, {**partners_env, **lake}, "--parallel", "2")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    expected = []
+    for partner in ("p1", "p2"):  # what each account's working file holds of the month, and its pack's verdict
+        con = duckdb.connect(str(tmp_path / "warehouse" / partner / "billrecon.duckdb"), read_only=True)
+        try:
+            verdict = month_close_verdict(load_month_close_data(con, CYCLE),
+                                          load_reconciliation_data(con, CYCLE, partner == "p1"))
+            sums = con.execute("select sum(amount_due), sum(customer_charge_amount), sum(margin_amount) "
+                               "from marts.customer_monthly_expenditure where bill_cycle = $cycle",
+                               {"cycle": CYCLE}).fetchone()
+            (findings,), = con.execute("select count(*) from marts.reconciliation_findings where bill_cycle = $cycle",
+                                       {"cycle": CYCLE}).fetchall()
+        finally:
+            con.close()
+        expected.append(("USD", partner, f"Partner {'one' if partner == 'p1' else 'two'}", "intl", CYCLE,
+                         verdict.level, *sums, findings))
+    con = lakehouse.connect(lakehouse.LakeSettings.from_env(lake), read_only=True)
+    try:
+        con.execute(f"use {lakehouse.ALIAS}")
+        side_by_side = con.execute(ACCOUNTS_SIDE_BY_SIDE).fetchall()
+    finally:
+        con.close()
+    assert side_by_side == expected
+    assert expected[0][6] > 0 and expected[0][6] != expected[1][6]  # two months with content, each its own

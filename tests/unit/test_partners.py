@@ -4,7 +4,7 @@ for one account; every mistake refused with one line naming the account and the 
 import dagster as dg
 import pytest
 
-from pipelines.lib.partners import PartnersConfigError, load_partners, run_partner_id
+from pipelines.lib.partners import PartnersConfigError, load_partners, partner_account, run_partner_id
 from pipelines.settings import partner_resources, resources_from_env
 
 TWO_ACCOUNTS = """
@@ -204,3 +204,14 @@ def test_an_account_names_the_variables_of_its_keys_and_a_run_sees_which_are_uns
     assert intl.unset_variables({"ACME_OBS_ACCESS_KEY": "a", "ACME_BSS_SK": "s"}) == [
         "ACME_OBS_SECRET_KEY", "ACME_BSS_AK"]
     assert cn.unset_variables({}) == []  # an inbox and no BSS API: nothing to set
+
+
+def test_the_account_a_run_publishes_is_the_files_entry_or_the_settings_account_under_its_id(tmp_path):
+    both = write(tmp_path, TWO_ACCOUNTS)
+    assert (partner_account("acme-cn", both).name, partner_account("acme-cn", both).currency) == (
+        "ACME 云 (中国站)", "CNY")
+    alone = partner_account("p1", {"BILLRECON_INBOX_DIR": "/data/inbox"})
+    assert (alone.id, alone.name, alone.site, alone.currency) == (
+        "p1", "the partner of the BILLRECON_* settings", "intl", "USD")
+    with pytest.raises(PartnersConfigError, match=r"^'acme' is not an account of .*partners\.toml$"):
+        partner_account("acme", both)
