@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--inbox", help="local folder with the bucket's key layout (instead of the S3 bucket)")
     run.add_argument("--warehouse", help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb)")
     run.add_argument("--reports", help="reports folder (default BILLRECON_REPORTS_DIR or reports/out)")
+    run.add_argument("--partner", action="append", metavar="ID",
+                     help="an account of partners.toml (repeatable; default: every account there)")
+    run.add_argument("--parallel", type=_positive, metavar="N",
+                     help="accounts run at once (default BILLRECON_MAX_PARALLEL_RUNS or the number of cores)")
 
     accept = sub.add_parser("accept", help="release a held re-delivery: the next run of its month(s) applies it")
     accept.add_argument("--key", required=True, help="object key of the held delivery, as the run printed it")
@@ -99,6 +103,13 @@ def _non_negative(text: str) -> int:
 DEMO_ANOMALIES = 1
 
 
+def _positive(text: str) -> int:
+    value = _non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 runs nothing: give 1 or more")
+    return value
+
+
 def _anomalies_option(parser: argparse.ArgumentParser, default: int) -> None:
     clean = "a clean world" if default == 0 else "one of every kind; 0: a clean world"
     parser.add_argument("--anomalies", type=_non_negative, default=default, metavar="K",
@@ -110,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from billrecon import commands, sandbox_commands
     from billrecon.failure_log import report_late_errors_to_the_log
+    from pipelines.lib.partners import PartnersConfigError
 
     report_late_errors_to_the_log()
     handlers = {
@@ -123,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args) or 0
-    except commands.UserError as exc:
+    except (commands.UserError, PartnersConfigError) as exc:
         print(f"billrecon: {exc}", file=sys.stderr)
         return EXIT_BAD_REQUEST
     except KeyboardInterrupt:

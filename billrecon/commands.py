@@ -42,13 +42,17 @@ def warehouse_path(args) -> Path | None:
     """The warehouse a command works on (its folder keeps the logs); None for commands without a
     --warehouse option."""
     from pipelines.lib.lakehouse import is_lake
+    from pipelines.lib.partners import PartnersConfigError
     from pipelines.settings import setting
 
     if not hasattr(args, "warehouse"):
         return None
     if args.warehouse and not is_lake(args.warehouse):  # a lake's logs go beside the working file
         return Path(args.warehouse)
-    return Path(setting("warehouse", "path"))
+    try:
+        return Path(setting("warehouse", "path"))
+    except PartnersConfigError:  # no one account (the run of every account): each child logs in its own
+        return None
 
 
 def check_request(month: str | None, warehouse: Path, reports_dir: Path | None) -> None:
@@ -127,6 +131,7 @@ def print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None
     """The figures of each cycle, then where its reports and the warehouse are."""
     from pipelines.lib.lakehouse import is_lake
     from pipelines.lib.warehouse import connect
+    from pipelines.settings import setting
     from reports.run_summary import figures_table
 
     if not warehouse.exists():
@@ -149,7 +154,7 @@ def print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None
         flashes = sorted((reports_dir / cycle).glob("daily_flash_*.html"))
         if flashes:
             print(f"  {' ' * len(cycle)}  {flashes[-1]}  (daily flash of the open month)")
-    published = Path(os.environ.get("BILLRECON_PUBLISHED_WAREHOUSE") or warehouse.parent / "published" / warehouse.name)
+    published = Path(setting("warehouse", "published_path") or warehouse.parent / "published" / warehouse.name)
     if is_lake(os.environ.get("BILLRECON_WAREHOUSE", "")):
         print(f"Warehouse: the DuckLake of BILLRECON_WAREHOUSE, data in {os.environ.get('BILLRECON_LAKE_DATA_PATH')}  "
               "(analysts attach it read-only: docs/architecture.md)")
@@ -158,8 +163,43 @@ def print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None
     print(f"           {warehouse}  (the pipeline's working file)")
 
 
+INBOX_REFUSED = ("--inbox cannot be used with BILLRECON_PARTNERS_FILE: each account's file source is its "
+                 "[partner.files] in that file")
+
+
+def check_sources(args) -> None:
+    """Refuse a run whose file source or BSS API cannot be reached for want of a setting: with
+    partners.toml, those its account names; without it, the BILLRECON_* settings."""
+    from pipelines.lib.partners import FILE_VARIABLE, PartnersConfigError
+    from pipelines.settings import configured_partner
+
+    if os.environ.get(FILE_VARIABLE):
+        if args.inbox:
+            raise UserError(INBOX_REFUSED)
+        try:
+            partner = configured_partner(os.environ)
+        except PartnersConfigError as exc:
+            raise UserError(str(exc)) from None
+        unset = partner.unset_variables(os.environ)
+        if unset:
+            raise UserError(f"account {partner.id} names {', '.join(unset)} in {os.environ[FILE_VARIABLE]} for its "
+                            "keys, but they are not set: set them in the environment of the run")
+        return
+    if not (os.environ.get("BILLRECON_S3_ENDPOINT") or os.environ.get("BILLRECON_INBOX_DIR")):
+        raise UserError("no file source configured: pass --inbox DIR, or set BILLRECON_S3_ENDPOINT (and the bucket "
+                        "and keys) or BILLRECON_INBOX_DIR; see .env.example")
+    missing = [name for name in ("BILLRECON_BSS_AK", "BILLRECON_BSS_SK", "BILLRECON_BSS_DOMAIN_ID")
+               if os.environ.get("BILLRECON_BSS_ENDPOINT") and not os.environ.get(name)]
+    if missing:
+        raise UserError(f"BILLRECON_BSS_ENDPOINT is set but not {', '.join(missing)}: set them (see .env.example), "
+                        "or unset BILLRECON_BSS_ENDPOINT to run on the files alone")
+
+
 def run(args) -> int:
+    """One account's month in this process; with partners.toml and no BILLRECON_PARTNER_ID (or with
+    --partner), each selected account's month as a child process (billrecon/partner_runs.py)."""
     from pipelines.lib.lake_publish import lake_problem
+    from pipelines.lib.partners import FILE_VARIABLE, PARTNER_VARIABLE
     from pipelines.settings import resources_from_env, setting
 
     # command-line options override the environment, and travel to Dagster the same way (EnvVar)
@@ -171,14 +211,13 @@ def run(args) -> int:
         os.environ["BILLRECON_WAREHOUSE"] = args.warehouse
     if args.reports:
         os.environ["BILLRECON_REPORTS_DIR"] = args.reports
-    if not (os.environ.get("BILLRECON_S3_ENDPOINT") or os.environ.get("BILLRECON_INBOX_DIR")):
-        raise UserError("no file source configured: pass --inbox DIR, or set BILLRECON_S3_ENDPOINT (and the bucket "
-                        "and keys) or BILLRECON_INBOX_DIR; see .env.example")
-    missing = [name for name in ("BILLRECON_BSS_AK", "BILLRECON_BSS_SK", "BILLRECON_BSS_DOMAIN_ID")
-               if os.environ.get("BILLRECON_BSS_ENDPOINT") and not os.environ.get(name)]
-    if missing:
-        raise UserError(f"BILLRECON_BSS_ENDPOINT is set but not {', '.join(missing)}: set them (see .env.example), "
-                        "or unset BILLRECON_BSS_ENDPOINT to run on the files alone")
+    if os.environ.get(FILE_VARIABLE) and (args.partner or not os.environ.get(PARTNER_VARIABLE)):
+        from billrecon.partner_runs import run_accounts
+
+        return run_accounts(args)  # each account as its own `billrecon run`, which comes back here
+    if args.partner or args.parallel:
+        raise UserError(f"--partner and --parallel choose accounts of partners.toml: set {FILE_VARIABLE} to it")
+    check_sources(args)
     problem = lake_problem()  # with a DuckLake: the account, the settings, the catalog, the data path
     if problem:
         raise UserError(problem)
@@ -191,8 +230,10 @@ def run(args) -> int:
             # one line; nothing of the failed run is summarised (its marts may not exist yet)
             raise RunFailed(f"{args.month} failed: {outcome.failure}", outcome.details)
         print(f"{args.month} {progress}")
-        if not os.environ.get("BILLRECON_BSS_ENDPOINT"):
-            print("note: BILLRECON_BSS_ENDPOINT is not set; the parts fed by the BSS partner API are skipped "
+        if not resources["bss_api"].configured:
+            unset = ("its account has no [partner.bss] in partners.toml" if os.environ.get("BILLRECON_PARTNERS_FILE")
+                     else "BILLRECON_BSS_ENDPOINT is not set")
+            print(f"note: {unset}; the parts fed by the BSS partner API are skipped "
                   "(the report says so). Everything fed by the files is built.")
         print_outcome(warehouse, reports_dir, [args.month])  # under the lease: the next run waits for it
         held = _print_holds(warehouse, args.month)

@@ -20,7 +20,13 @@ from pipelines.lib.failures import describe
 from pipelines.lib.holds import HoldThresholds
 from pipelines.lib.lakehouse import LakeSettings
 from pipelines.lib.lease import WarehouseLease, hold_lease
-from pipelines.lib.object_store import InboxObjectStore, ObjectStore, S3ObjectStore
+from pipelines.lib.object_store import (
+    InboxObjectStore,
+    ObjectStore,
+    PrefixedObjectStore,
+    S3ObjectStore,
+    normalise_prefix,
+)
 from pipelines.lib.partners import DEFAULT_PARTNER_ID
 from pipelines.lib.publish import remove_abandoned_copies
 from pipelines.lib.staging import SPOOL_PREFIX, MemberLimits
@@ -54,8 +60,13 @@ class ObjectStoreResource(dg.ConfigurableResource):
     secret_key: str | None = None
     region: str = "ap-southeast-1"
     inbox_dir: str | None = None
+    prefix: str = ""  # the account's folder in a shared bucket; every key listed or read is under it
 
     def store(self) -> ObjectStore:
+        store = self._whole_store()
+        return PrefixedObjectStore(store, self.prefix) if normalise_prefix(self.prefix) else store
+
+    def _whole_store(self) -> ObjectStore:
         if self.inbox_dir:
             return InboxObjectStore(self.inbox_dir)
         if not self.endpoint_url:
@@ -67,7 +78,9 @@ class ObjectStoreResource(dg.ConfigurableResource):
                              self.region)
 
     def describe(self) -> str:
-        return f"inbox folder {self.inbox_dir}" if self.inbox_dir else f"bucket {self.bucket} at {self.endpoint_url}"
+        under = f" under {normalise_prefix(self.prefix)}" if normalise_prefix(self.prefix) else ""
+        where = f"inbox folder {self.inbox_dir}" if self.inbox_dir else f"bucket {self.bucket} at {self.endpoint_url}"
+        return where + under
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -8,11 +8,13 @@ runs are for), so secrets are never read at import and never land in code or log
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from pathlib import Path
 
 import dagster as dg
 
 from pipelines.lib.lakehouse import is_lake
-from pipelines.lib.partners import Partner, run_partner_id
+from pipelines.lib.partners import FILE_VARIABLE, Partner, load_partners, run_partner_id
 from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
 
 # resource key -> {field: environment variable}
@@ -79,20 +81,41 @@ def _variables(resource_key: str, environ) -> dict[str, str]:
     return fields
 
 
+# With partners.toml each account has its own working file, landing folder, snapshot and reports: the
+# account's id is a folder inserted into each (warehouse/<id>/billrecon.duckdb, reports/out/<id>/), so
+# accounts run side by side, each under its own lease, and never mix rows or packs.
+PER_ACCOUNT_FILES = {("warehouse", "path"), ("warehouse", "published_path")}
+PER_ACCOUNT_FOLDERS = {("warehouse", "landing_dir"), ("reports", "out_dir")}
+
+
 def _default(resource_key: str, field: str, environ):
-    if (resource_key, field) == ("warehouse", "path") and "lake" in _variables(resource_key, environ):
+    if ((resource_key, field) == ("warehouse", "path") and "lake" in _variables(resource_key, environ)
+            and not environ.get(FILE_VARIABLE)):
         # one working file per partner account: two accounts' runs never share a writer
         return f"warehouse/{run_partner_id(environ)}/billrecon.duckdb"
     return _CLASSES[resource_key].model_fields[field].default
 
 
+def _for_account(resource_key: str, field: str, value, environ):
+    if not environ.get(FILE_VARIABLE) or value is None:
+        return value
+    if (resource_key, field) in PER_ACCOUNT_FILES:
+        return str(Path(value).parent / run_partner_id(environ) / Path(value).name)
+    if (resource_key, field) in PER_ACCOUNT_FOLDERS:
+        return str(Path(value) / run_partner_id(environ))
+    return value
+
+
 def setting(resource_key: str, field: str, environ: os._Environ | dict | None = None):
-    """The value a run will use for one field: its variable when set, else the field's default."""
+    """The value a run will use for one field: its variable when set, else the field's default (with
+    partners.toml, a path in the account's own folder)."""
     environ = os.environ if environ is None else environ
     text = environ.get(_variables(resource_key, environ).get(field, ""))
     if not text:
-        return _default(resource_key, field, environ)
-    return int(text) if _is_int(resource_key, field) else text
+        value = _default(resource_key, field, environ)
+    else:
+        value = int(text) if _is_int(resource_key, field) else text
+    return _for_account(resource_key, field, value, environ)
 
 
 def invalid_settings(environ: os._Environ | dict | None = None) -> list[str]:
@@ -107,9 +130,19 @@ def invalid_settings(environ: os._Environ | dict | None = None) -> list[str]:
     return problems
 
 
+# the fields of each resource that say where an account's sources are; with partners.toml they come from
+# the account's entry there, the rest (timeouts, retries) from the BILLRECON_* settings as before
+SOURCE_FIELDS = {
+    "object_store": ("endpoint_url", "bucket", "access_key", "secret_key", "region", "inbox_dir", "prefix"),
+    "bss_api": ("endpoint", "access_key", "secret_key", "domain_id"),
+}
+
+
 def resources_from_env(environ: os._Environ | dict | None = None) -> dict[str, dg.ConfigurableResource]:
-    """Resources whose set fields come from EnvVar; unset variables keep the field's default."""
+    """Resources whose set fields come from EnvVar; unset variables keep the field's default. With
+    BILLRECON_PARTNERS_FILE, the file source and BSS API are those of the run's account in that file."""
     environ = os.environ if environ is None else environ
+    sources = partner_sources(configured_partner(environ)) if environ.get(FILE_VARIABLE) else {}
     built = {}
     for key in SETTINGS:
         fields = _variables(key, environ)
@@ -121,26 +154,49 @@ def resources_from_env(environ: os._Environ | dict | None = None) -> dict[str, d
         if "lake" in fields:
             values.setdefault("path", _default(key, "path", environ))
             values["partner_id"] = run_partner_id(environ)  # an account id, not a secret
+        if key in sources:
+            values = {field: value for field, value in values.items() if field not in SOURCE_FIELDS[key]}
+            values.update(sources[key])
+        values.update(_account_paths(key, environ))
         built[key] = cls(**values)
     return built
 
 
-def partner_resources(partner: Partner) -> dict[str, dg.ConfigurableResource]:
-    """The file source and BSS API resources of one partner account (pipelines/lib/partners.py). Its keys
-    are EnvVar references to the variables the account names, resolved only when a run uses them.
-    Not yet used by the definitions: they still run the one account of the BILLRECON_* settings."""
+def _account_paths(resource_key: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """With partners.toml, the resource's paths in the account's own folders (paths, not secrets: they
+    are resolved here rather than handed over as EnvVar)."""
+    if not environ.get(FILE_VARIABLE):
+        return {}
+    fields = [field for place, field in PER_ACCOUNT_FILES | PER_ACCOUNT_FOLDERS if place == resource_key]
+    return {field: value for field in fields if (value := setting(resource_key, field, environ)) is not None}
+
+
+def configured_partner(environ: Mapping[str, str]) -> Partner:
+    """The account of partners.toml this process's runs are for (see `run_partner_id`)."""
+    chosen = run_partner_id(environ)
+    return next(partner for partner in load_partners(environ) if partner.id == chosen)
+
+
+def partner_sources(partner: Partner) -> dict[str, dict]:
+    """The source fields of the object store and BSS API resources for one account: its keys as EnvVar
+    references to the variables the account names, resolved only when a run uses them."""
     files = partner.files
     if files.inbox:
-        store = ObjectStoreResource(inbox_dir=files.inbox)
+        store = {"inbox_dir": files.inbox, "prefix": files.prefix}
     else:
-        store = ObjectStoreResource(endpoint_url=files.endpoint, bucket=files.bucket, region=files.region,
-                                    access_key=dg.EnvVar(files.access_key_env),
-                                    secret_key=dg.EnvVar(files.secret_key_env))
+        store = {"endpoint_url": files.endpoint, "bucket": files.bucket, "region": files.region,
+                 "prefix": files.prefix, "access_key": dg.EnvVar(files.access_key_env),
+                 "secret_key": dg.EnvVar(files.secret_key_env)}
     bss = partner.bss
-    if bss is None:
-        api = BssApiResource()
-    else:
-        api = BssApiResource(endpoint=bss.endpoint, access_key=dg.EnvVar(bss.access_key_env),
-                             secret_key=dg.EnvVar(bss.secret_key_env),
-                             domain_id=dg.EnvVar(bss.domain_id_env) if bss.domain_id_env else bss.domain_id)
+    api = {} if bss is None else {
+        "endpoint": bss.endpoint, "access_key": dg.EnvVar(bss.access_key_env),
+        "secret_key": dg.EnvVar(bss.secret_key_env),
+        "domain_id": dg.EnvVar(bss.domain_id_env) if bss.domain_id_env else bss.domain_id}
     return {"object_store": store, "bss_api": api}
+
+
+def partner_resources(partner: Partner) -> dict[str, dg.ConfigurableResource]:
+    """The file source and BSS API resources of one partner account, with default tuning."""
+    sources = partner_sources(partner)
+    return {"object_store": ObjectStoreResource(**sources["object_store"]),
+            "bss_api": BssApiResource(**sources["bss_api"])}

@@ -103,8 +103,9 @@ def ensure_bucket(client: BaseClient, bucket: str) -> None:
     client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
 
 
-def upload_tree(client: BaseClient, bucket: str, root: Path) -> list[str]:
-    """Upload every file below `root` with key = its path relative to root (POSIX separators).
+def upload_tree(client: BaseClient, bucket: str, root: Path, prefix: str = "") -> list[str]:
+    """Upload every file below `root` with key = `prefix` + its path relative to root (POSIX
+    separators); a prefix such as `acme/` puts one partner account's files beside another's.
 
     Creates the bucket if missing. Returns the keys in sorted order."""
     root = Path(root)
@@ -112,7 +113,7 @@ def upload_tree(client: BaseClient, bucket: str, root: Path) -> list[str]:
     transfer = TransferConfig(multipart_threshold=_MULTIPART_THRESHOLD)
     keys = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        key = path.relative_to(root).as_posix()
+        key = prefix + path.relative_to(root).as_posix()
         client.upload_file(str(path), bucket, key, Config=transfer)
         keys.append(key)
     return keys

@@ -9,8 +9,9 @@ import dagster as dg
 
 from pipelines.assets.models import model_key
 from pipelines.lib.fingerprint import warehouse_fingerprint
-from pipelines.lib.lake_publish import publish_to_lake
+from pipelines.lib.lake_publish import account_row, publish_to_lake
 from pipelines.lib.lakehouse import Partition
+from pipelines.lib.partners import partner_account
 from pipelines.lib.publish import publish
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource, expected_failures
@@ -27,8 +28,11 @@ from reports.flash_data import DAILY_SPEND_TABLE, newest_export_date
 from reports.focus_export import MART_TABLES as FOCUS_TABLES
 from reports.focus_export import VIEWS, export, is_closed, pack_file_name
 from reports.month_close import render_month_close
+from reports.month_close_data import load_month_close_data
 from reports.notes import bill_file_loads, report_notes
+from reports.reconciliation import load_reconciliation_data
 from reports.reconciliation_areas import BUDGET_TABLE, RECONCILIATION_TABLES
+from reports.verdict import month_close_verdict
 
 # the model tables each report reads, as the reports name them: the report assets' upstream
 MONTH_CLOSE_READS = (EXPENDITURE_TABLE, BILL_LINE_TABLE, DATA_QUALITY_TABLE, RESTATEMENT_TABLE, JOURNAL_TABLE,
@@ -134,7 +138,8 @@ def daily_flash_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 
 @dg.asset(group_name="reports", partitions_def=bill_cycle_partitions, deps=[month_close_report, daily_flash_report],
           kinds={"duckdb"})
-def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                        bss_api: BssApiResource) -> dg.MaterializeResult:
     """What analysts query: the read-only warehouse snapshot, replaced by atomic rename after a good run;
     or, when BILLRECON_WAREHOUSE names a DuckLake, the partner's month replaced in the lake in one
     transaction, committed as the snapshot of this run.
@@ -144,10 +149,15 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
     """
     lake = warehouse.lake_settings()
     if lake is not None:
+        cycle = context.partition_key
+        with warehouse.connect() as con:  # the verdict of the month's pack: the account's close status
+            verdict = month_close_verdict(load_month_close_data(con, cycle),
+                                          load_reconciliation_data(con, cycle, bss_api.configured))
+        account = account_row(partner_account(warehouse.partner_id), run_id=context.run_id, bill_cycle=cycle,
+                              close_status=verdict.level, close_headline=verdict.headline)
         with expected_failures():
-            commit = publish_to_lake(Path(warehouse.path), lake,
-                                     Partition(warehouse.partner_id, context.partition_key), run_id=context.run_id,
-                                     logger=context.log)
+            commit = publish_to_lake(Path(warehouse.path), lake, Partition(warehouse.partner_id, cycle),
+                                     run_id=context.run_id, account=account, logger=context.log)
         return dg.MaterializeResult(metadata={"lake_snapshot": commit.snapshot_id, "commit_attempts": commit.attempts,
                                               "partner_account_id": warehouse.partner_id,
                                               "copied": commit.attempts > 0})  # False: the lake already held it

@@ -25,7 +25,7 @@ import duckdb
 from pipelines.lib import lakehouse
 from pipelines.lib.fingerprint import warehouse_fingerprint
 from pipelines.lib.lakehouse import ACCOUNT_COLUMN, ALIAS, CYCLE_COLUMNS, LakeError, LakeSettings, Partition
-from pipelines.lib.partners import PartnersConfigError, run_partner_id
+from pipelines.lib.partners import Partner, PartnersConfigError, run_partner_id
 from pipelines.lib.warehouse import column_differences
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
@@ -33,12 +33,49 @@ NOT_PUBLISHED = ("audit.model_builds",)  # the fingerprints that let a run skip 
 WORK = "work"  # the working file, attached read-only beside the lake
 
 
+# one row per account, replaced by each of its publishes: who the account is, and its last published
+# month with the verdict of that month's pack (the group view of README "Scale out" reads it)
+ACCOUNT_TABLE = "marts.partner_account"
+ACCOUNT_COLUMNS = {
+    ACCOUNT_COLUMN: "varchar", "name": "varchar", "site": "varchar", "currency": "varchar",
+    "last_run_id": "varchar", "last_published_at": "timestamp with time zone", "last_published_cycle": "varchar",
+    "close_status": "varchar", "close_headline": "varchar",
+}
+
+
+# the accounts side by side, as analysts read them on the attached lake (README "Scale out"): each
+# account's last published month, its close status, its totals in its own currency, its findings
+ACCOUNTS_SIDE_BY_SIDE = """
+select a.currency, a.partner_account_id, a.name, a.site, a.last_published_cycle, a.close_status,
+       sum(e.amount_due) as amount_due, sum(e.customer_charge_amount) as customer_charge_amount,
+       sum(e.margin_amount) as margin_amount,
+       (select count(*) from marts.reconciliation_findings f
+        where f.partner_account_id = a.partner_account_id and f.bill_cycle = a.last_published_cycle) as findings
+from marts.partner_account a
+left join marts.customer_monthly_expenditure e
+    on e.partner_account_id = a.partner_account_id and e.bill_cycle = a.last_published_cycle
+group by all
+order by a.currency, a.partner_account_id
+"""
+
+
+def account_row(partner: Partner, *, run_id: str, bill_cycle: str, close_status: str, close_headline: str) -> str:
+    """The select of the account's row of ACCOUNT_TABLE."""
+    values = {ACCOUNT_COLUMN: partner.id, "name": partner.name, "site": partner.site, "currency": partner.currency,
+              "last_run_id": run_id, "last_published_cycle": bill_cycle, "close_status": close_status,
+              "close_headline": close_headline}
+    columns = [f"current_timestamp::{kind} as {column}" if column == "last_published_at"
+               else f"{_literal(values[column])}::{kind} as {column}" for column, kind in ACCOUNT_COLUMNS.items()]
+    return "select " + ", ".join(columns)
+
+
 def publish_to_lake(working: Path, settings: LakeSettings, partition: Partition, *, run_id: str,
+                    account: str | None = None,
                     retry: lakehouse.RetryPolicy = lakehouse.DEFAULT_RETRY, logger: Any = lakehouse.log
                     ) -> lakehouse.Commit:
     """Replace `partition` (the run's account and bill cycle) in every published table of the lake with
-    the working file's rows, in one transaction named after `run_id`; a lost commit is retried, and
-    each retry logged to `logger`."""
+    the working file's rows, and the account's row of ACCOUNT_TABLE with `account` (see `account_row`),
+    in one transaction named after `run_id`; a lost commit is retried, and each retry logged to `logger`."""
     fingerprint = _checkpoint(working)
     check_data_path(settings)
     con = lakehouse.connect(settings)
@@ -53,6 +90,10 @@ def publish_to_lake(working: Path, settings: LakeSettings, partition: Partition,
         lakehouse.with_conflict_retry(lambda: _ensure_tables(con, tables), what="creating the lake's tables",
                                       retry=retry, logger=logger)
         rows = {table: _rows_of(con, table, partition) for table in tables}
+        if account is not None:
+            lakehouse.with_conflict_retry(lambda: _ensure_account_table(con), what=f"creating {ACCOUNT_TABLE}",
+                                          retry=retry, logger=logger)
+            rows[ACCOUNT_TABLE] = account
         return lakehouse.replace_partition(con, partition, rows, run_id=run_id, retry=retry, logger=logger,
                                            extra_info={"fingerprint": fingerprint})
     finally:
@@ -109,6 +150,12 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
                             "start a new lake")
         for table in created:
             lakehouse.partition_by_partner_and_cycle(con, table)
+
+def _ensure_account_table(con: duckdb.DuckDBPyConnection) -> None:
+    columns = ", ".join(f"{column} {kind}" for column, kind in ACCOUNT_COLUMNS.items())
+    with lakehouse.transaction(con):
+        con.execute(f"create table if not exists {ALIAS}.{ACCOUNT_TABLE} ({columns})")
+
 
 def _rows_of(con: duckdb.DuckDBPyConnection, table: str, partition: Partition) -> str:
     """The select of the working table's rows of `partition`, with the account added."""

@@ -91,6 +91,32 @@ class InboxObjectStore:
         shutil.copyfile(self.root / key, dest)
 
 
+class PrefixedObjectStore:
+    """One account's part of a shared bucket or folder: every key it lists or reads is under `prefix`.
+
+    The keys it hands out are relative to the prefix, so a run sees the same key layout (and records
+    the same object keys) whatever prefix its account's files live under."""
+
+    def __init__(self, store: ObjectStore, prefix: str):
+        self._store = store
+        self.prefix = normalise_prefix(prefix)
+        self.uri = f"{store.uri}/{self.prefix}"
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        return [ObjectInfo(info.key[len(self.prefix):], info.etag, info.size, info.last_modified)
+                for info in self._store.list(self.prefix + prefix)]
+
+    def download(self, key: str, dest: Path) -> None:
+        self._store.download(self.prefix + key, dest)
+
+
+def normalise_prefix(prefix: str) -> str:
+    """`acme` and `/acme/` both mean the folder `acme/`: a prefix without its slash would also match
+    the keys of a neighbouring `acme2/`."""
+    stripped = prefix.strip("/")
+    return f"{stripped}/" if stripped else ""
+
+
 @functools.lru_cache(maxsize=4096)
 def _content_tag(path: str, inode: int, size: int, mtime_ns: int) -> str:
     """The file's sha256 prefix, hashed once per process for an unchanged file (same inode, size and

@@ -31,7 +31,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,13 @@ class Partner:
     def header_language(self) -> str:
         return SITES[self.site].header_language
 
+    def unset_variables(self, environ: Mapping[str, str]) -> list[str]:
+        """The variables this account names for its keys (and domain id) that hold nothing."""
+        names = [self.files.access_key_env, self.files.secret_key_env]
+        if self.bss is not None:
+            names += [self.bss.access_key_env, self.bss.secret_key_env, self.bss.domain_id_env]
+        return [name for name in names if name and not environ.get(name)]
+
 
 def load_partners(environ: Mapping[str, str] | None = None) -> list[Partner]:
     """The accounts of BILLRECON_PARTNERS_FILE, or the one the BILLRECON_* settings describe."""
@@ -112,6 +119,16 @@ def load_partners(environ: Mapping[str, str] | None = None) -> list[Partner]:
     if not path:
         return [partner_from_settings(environ)]
     return read_partners_file(Path(path))
+
+
+def partner_account(partner_id: str, environ: Mapping[str, str] | None = None) -> Partner:
+    """The account `partner_id` names: its entry in partners.toml, or the one account of the BILLRECON_*
+    settings under that id."""
+    environ = os.environ if environ is None else environ
+    for partner in load_partners(environ):
+        if partner.id == partner_id or not environ.get(FILE_VARIABLE):
+            return replace(partner, id=partner_id)
+    raise PartnersConfigError([f"{partner_id!r} is not an account of {environ[FILE_VARIABLE]}"])
 
 
 def run_partner_id(environ: Mapping[str, str] | None = None) -> str:

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from pipelines.lib import lakehouse
-from pipelines.lib.lake_publish import publish_to_lake
+from pipelines.lib.lake_publish import ACCOUNT_TABLE, publish_to_lake
 from pipelines.lib.lakehouse import ACCOUNT_COLUMN, CYCLE_COLUMNS
 from pipelines.lib.warehouse import ensure_schema
 from pipelines.resources import BssApiResource, WarehouseResource
@@ -39,9 +39,10 @@ def lake_uri(conninfo: str) -> str:
 
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The lake tables published from a working file's (all but the accounts' own table)."""
     return [name for (name,) in con.execute(
         """select schema_name || '.' || table_name from duckdb_tables() where database_name = 'lake'
-           order by 1""").fetchall()]
+           order by 1""").fetchall() if name != ACCOUNT_TABLE]
 
 
 def month_rows(con: duckdb.DuckDBPyConnection, table: str, exclude: tuple[str, ...] = (),
@@ -136,6 +137,11 @@ def test_every_published_mart_in_the_lake_equals_the_month_built_into_a_duckdb_f
     (customers,), = con.execute("select count(distinct customer_id) from marts.customer_monthly_expenditure "
                                 f"where bill_cycle = '{CYCLE}'").fetchall()
     assert lines > 1000 and tieout == 4 and customers == SMALL_WORLD.customers
+    # the account's row: who it is (the BILLRECON_* settings' one account, under its id), and the month
+    # with the verdict of its pack
+    [account] = con.execute(f"select partner_account_id, name, site, currency, last_published_cycle, close_status, "
+                            f"close_headline like '{CYCLE} is ready to close%' from {ACCOUNT_TABLE}").fetchall()
+    assert account == ("acme", "the partner of the BILLRECON_* settings", "intl", "USD", CYCLE, "ready", True)
     # one snapshot, named after the run, for this account and month
     [run] = lakehouse.run_snapshots(con)
     assert (run["partner_id"], run["bill_cycle"]) == ("acme", CYCLE) and run["run_id"]

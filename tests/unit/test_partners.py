@@ -4,8 +4,8 @@ for one account; every mistake refused with one line naming the account and the 
 import dagster as dg
 import pytest
 
-from pipelines.lib.partners import PartnersConfigError, load_partners, run_partner_id
-from pipelines.settings import partner_resources
+from pipelines.lib.partners import PartnersConfigError, load_partners, partner_account, run_partner_id
+from pipelines.settings import partner_resources, resources_from_env
 
 TWO_ACCOUNTS = """
 [[partner]]
@@ -169,3 +169,49 @@ def test_an_unreadable_or_empty_file_is_one_line(tmp_path):
     both = TWO_ACCOUNTS.replace('inbox = "/srv/billrecon/inbox/acme-cn"', 'inbox = "/x"\nbucket = "b"\n'
                                 'endpoint = "e"\naccess_key_env = "A"\nsecret_key_env = "B"')
     assert problems(tmp_path, both) == ["partners.toml: partner #2 (acme-cn) files: give either bucket or inbox, not both"]
+
+
+def test_a_run_of_an_account_of_the_file_uses_that_accounts_sources(tmp_path):
+    both = write(tmp_path, TWO_ACCOUNTS)
+    settings = {**both, "BILLRECON_S3_ENDPOINT": "http://127.0.0.1:9000", "BILLRECON_S3_BUCKET": "other-bucket",
+                "BILLRECON_INBOX_DIR": "/data/inbox", "BILLRECON_BSS_ENDPOINT": "https://bss.other",
+                "BILLRECON_BSS_TIMEOUT_SECONDS": "7"}
+
+    intl = resources_from_env({**settings, "BILLRECON_PARTNER_ID": "acme-intl"})
+    cn = resources_from_env({**settings, "BILLRECON_PARTNER_ID": "acme-cn"})
+
+    # the account's bucket, folder and key variables, not the BILLRECON_* source settings
+    store = intl["object_store"]
+    assert (store.endpoint_url, store.bucket, store.prefix, store.inbox_dir) == (
+        "https://obs.ap-southeast-1.myhuaweicloud.com", "acme-partner-bills", "acme/", None)
+    assert (store.access_key, store.secret_key) == (dg.EnvVar("ACME_OBS_ACCESS_KEY"), dg.EnvVar("ACME_OBS_SECRET_KEY"))
+    api = intl["bss_api"]
+    assert (api.endpoint, api.access_key, api.domain_id) == (
+        "https://bss-intl.myhuaweicloud.com", dg.EnvVar("ACME_BSS_AK"), "0a1b2c3d")
+    assert api.timeout_seconds == dg.EnvVar.int("BILLRECON_BSS_TIMEOUT_SECONDS")  # tuning stays a setting
+    assert (cn["object_store"].inbox_dir, cn["object_store"].endpoint_url, cn["object_store"].bucket) == (
+        "/srv/billrecon/inbox/acme-cn", None, "billrecon")
+    assert cn["bss_api"].configured is False
+    # without the file, the settings are the sources, as before
+    alone = resources_from_env({key: value for key, value in settings.items() if key != "BILLRECON_PARTNERS_FILE"})
+    assert (alone["object_store"].inbox_dir, alone["object_store"].prefix) == (dg.EnvVar("BILLRECON_INBOX_DIR"), "")
+    assert alone["bss_api"].endpoint == dg.EnvVar("BILLRECON_BSS_ENDPOINT")
+
+
+def test_an_account_names_the_variables_of_its_keys_and_a_run_sees_which_are_unset(tmp_path):
+    intl, cn = load_partners(write(tmp_path, TWO_ACCOUNTS))
+
+    assert intl.unset_variables({"ACME_OBS_ACCESS_KEY": "a", "ACME_BSS_SK": "s"}) == [
+        "ACME_OBS_SECRET_KEY", "ACME_BSS_AK"]
+    assert cn.unset_variables({}) == []  # an inbox and no BSS API: nothing to set
+
+
+def test_the_account_a_run_publishes_is_the_files_entry_or_the_settings_account_under_its_id(tmp_path):
+    both = write(tmp_path, TWO_ACCOUNTS)
+    assert (partner_account("acme-cn", both).name, partner_account("acme-cn", both).currency) == (
+        "ACME 云 (中国站)", "CNY")
+    alone = partner_account("p1", {"BILLRECON_INBOX_DIR": "/data/inbox"})
+    assert (alone.id, alone.name, alone.site, alone.currency) == (
+        "p1", "the partner of the BILLRECON_* settings", "intl", "USD")
+    with pytest.raises(PartnersConfigError, match=r"^'acme' is not an account of .*partners\.toml$"):
+        partner_account("acme", both)
