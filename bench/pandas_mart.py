@@ -167,15 +167,16 @@ def customer_charge_units(official: np.ndarray, rate: np.ndarray) -> np.ndarray:
 def original_orders(refunds: pd.DataFrame, billed: list[pd.DataFrame]) -> pd.DataFrame:
     """Per (customer, order number) that a refund names: the order's Expenditure lines in the bill
     files, summed (an order billed in several lines is refunded as a whole), with its first trade date."""
-    wanted = refunds[ORDER[:1] + ["original_order_id"]].dropna().drop_duplicates()
+    wanted = refunds[["customer_id", "original_order_id"]].dropna().drop_duplicates()
     wanted = wanted.rename(columns={"original_order_id": "trade_id"})
     columns = ORDER + ["trade_date", "official_amount", "amount_due"]
     lines = pd.concat([frame.loc[frame["bill_type"] == "Expenditure", columns] for frame in billed],
                       ignore_index=True).merge(wanted, on=ORDER)
-    return lines.groupby(ORDER, sort=False).agg(
+    orders = lines.groupby(ORDER, sort=False).agg(
         original_date=("trade_date", "min"), original_official=("official_amount", "sum"),
-        original_due=("amount_due", "sum")).reset_index().rename(columns={"trade_id": "original_order_id"}).astype(
-        {"original_official": "Int64", "original_due": "Int64"})  # nullable: a left merge keeps them exact
+        original_due=("amount_due", "sum")).reset_index().rename(columns={"trade_id": "original_order_id"})
+    # nullable integers: the refund lines' left merge keeps the sums exact (float64 would not, past 2**53 units)
+    return orders.astype({"original_official": "Int64", "original_due": "Int64"})
 
 
 def refund_share_units(charge: int, refunded: int, original_due: int) -> int:
