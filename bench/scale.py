@@ -11,7 +11,8 @@ For each N of `--partners` (default 1,2,4) and each warehouse:
 
 Measured per batch: wall time of the whole batch, each child's wall time, peak RSS and CPU time (its
 own rusage, `bench.measure.wait_for_all`), lines per second (N × the month's lines / batch wall time),
-the speed-up of that throughput against N = 1, and the 1-minute load average before and after. Every
+the speed-up of that throughput against N = 1, and the 1-minute load average before and after; after a
+lake batch, one account's month is published once more with no other writer, timed. Every
 account's month must have landed: its rows of marts.customer_bill_line equal the month's lines less
 those its run quarantined and the Adjustment lines (a customer's bill has none), or the bench fails
 (exit 1). Figures: `bench/results/scale.json`.
@@ -173,6 +174,19 @@ def landed(batch: dict, work: Path, lake: dict[str, str] | None, bill_lines: int
     return found
 
 
+def publish_alone(work: Path, lake: dict[str, str], partner: str) -> dict:
+    """One account's month published again, as a new account, with no other writer: the publish step's
+    own time (the working file's fingerprint, the marts and audit tables written as Parquet, the catalog
+    commit in PostgreSQL), which a batch's wall time hides among the runs."""
+    from pipelines.lib.lake_publish import publish_to_lake
+    from pipelines.lib.lakehouse import LakeSettings, Partition
+
+    started = time.perf_counter()
+    commit = publish_to_lake(work / "warehouse" / partner / "billrecon.duckdb", LakeSettings.from_env(lake),
+                             Partition("bench-publish-probe", BILL_CYCLE), run_id="bench-publish-probe")
+    return {"seconds": round(time.perf_counter() - started, 3), "attempts": commit.attempts}
+
+
 def measure(mode: str, work: Path, inboxes: dict[str, Path], bill_lines: int, keep: bool) -> dict:
     """One batch of `mode` with a fresh working folder (and, for the lake, a fresh PostgreSQL)."""
     from sandbox.postgres import LocalPostgresServer
@@ -190,6 +204,8 @@ def measure(mode: str, work: Path, inboxes: dict[str, Path], bill_lines: int, ke
         try:
             batch["accounts"] = landed(batch, work, lake, bill_lines)
             batch["ok"] = True
+            if lake:
+                batch["publish_alone"] = publish_alone(work, lake, next(iter(inboxes)))
         except BenchFailure as failure:
             batch.update(ok=False, error=str(failure))
     if batch["ok"] and not keep:  # gigabytes per account; the logs stay
@@ -295,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     log("")
     for line in table_lines(rows):
         log(line)
+    for batch in batches:
+        if "publish_alone" in batch:
+            log(f"N = {batch['partners']}: one account's publish to the lake alone took "
+                f"{batch['publish_alone']['seconds']:.1f} s")
     figures = {"size": label, "bill_lines": bill_lines, "bill_cycle": BILL_CYCLE, "machine": machine(),
                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "batches": batches, "table": rows}
     args.results.parent.mkdir(parents=True, exist_ok=True)
