@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: demo test test-fast lint lint-fix bench dev readme clean
+.PHONY: demo test test-fast lint lint-fix bench bench-scale dev readme clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ lint-fix: $(TEST_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# N partner accounts' months at once, into one DuckLake and into DuckDB files (bench/README.md); the
+# lake's PostgreSQL is the machine's or the test extra's pgserver wheel, hence the test install
+bench-scale: $(TEST_STAMP)
+	$(BIN)/python -m bench.scale
 
 # the instance `billrecon demo` recorded its runs in (pipelines/instance.py)
 dev: $(STAMP)

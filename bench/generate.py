@@ -13,7 +13,8 @@ import shutil
 import time
 from pathlib import Path
 
-from bench.common import BILL_CYCLE, DISCOUNTS_KEY, WorldSpec, bill_key, spec_dict
+from bench.common import BILL_CYCLE, DISCOUNTS_KEY, WorldSpec, bill_key, size_label, spec_dict, world_dir
+from bench.measure import run_step
 
 
 def world_is_current(directory: Path, spec: WorldSpec) -> bool:
@@ -24,6 +25,21 @@ def world_is_current(directory: Path, spec: WorldSpec) -> bool:
     recorded = json.loads(manifest.read_text(encoding="utf-8"))
     return (recorded.get("spec") == spec_dict(spec)
             and (Path(directory) / bill_key()).exists() and (Path(directory) / DISCOUNTS_KEY).exists())
+
+
+def cached_world(cache: Path, lines: int, *, regenerate: bool = False, say=print) -> dict:
+    """The manifest of the cached month of `lines` lines, generated first (in a measured child process)
+    when it is missing, stale or `regenerate` asks; raises SystemExit with the log's path if that fails."""
+    label = size_label(lines)
+    directory = world_dir(cache, label)
+    if not regenerate and world_is_current(directory, WorldSpec(lines=lines)):
+        return json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    say(f"[{label}] generating the month (once; cached in {directory}) …")
+    measured = run_step("generate", {"lines": lines, "out": str(directory)}, Path(cache) / "logs", f"generate-{label}")
+    if not measured.ok:
+        raise SystemExit(f"[{label}] generation failed: {measured.error} (log: {measured.log})")
+    say(f"[{label}]   {measured.result['bill_lines']:,} lines in {measured.seconds:.0f} s")
+    return measured.result
 
 
 def generate_step(args: dict) -> dict:

@@ -88,3 +88,27 @@ def run_step(step: str, args: dict, log_dir: Path, log_name: str | None = None) 
     return Measurement(step, outcome["ok"], outcome["seconds"], process_seconds, peak, cpu,
                        result=outcome.get("result") or {}, error=outcome.get("error"), log=str(log_path),
                        **loads)
+
+
+@dataclass
+class ChildExit:
+    """A child process as it ended: its exit code, wall time from its start, and what the OS saw."""
+
+    exit_code: int
+    seconds: float
+    peak_rss_bytes: int
+    cpu_seconds: float
+
+
+def wait_for_all(started: dict[int, float]) -> dict[int, ChildExit]:
+    """Wait for every child in `started` (pid → its `time.perf_counter()` at start), in whatever order
+    they end, so each one's wall time stops when it ends; its peak RSS and CPU time come from that
+    child's own rusage (`os.wait4`, as `run_step`). Other children of this process are reaped and ignored."""
+    ended: dict[int, ChildExit] = {}
+    while len(ended) < len(started):
+        pid, status, usage = os.wait4(-1, 0)
+        if pid not in started:
+            continue
+        ended[pid] = ChildExit(os.waitstatus_to_exitcode(status), time.perf_counter() - started[pid],
+                               usage.ru_maxrss * 1024, round(usage.ru_utime + usage.ru_stime, 2))
+    return ended
