@@ -10,6 +10,8 @@ from typing import BinaryIO
 
 from isal import isal_zlib
 
+from pipelines.lib.rejections import rule_for
+
 # A member larger than this is refused before it is read (a decompression bomb stops here).
 DEFAULT_MAX_MEMBER_BYTES = 1 << 30
 READ_BUFFER = 1 << 20  # compressed bytes per inflate call, which runs with the GIL released
@@ -49,7 +51,7 @@ def iter_csv_members(path: Path, max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTE
     holding the GIL the parsing threads need (the measurements are in bench/README.md). `tarfile`
     still parses every header block."""
     if path.stat().st_size == 0:
-        raise ArchiveRejected("FILE.EMPTY_OBJECT", "the object is empty (0 bytes); ask for a re-delivery")
+        raise ArchiveRejected(rule_for("file", "empty_object"), "the object is empty (0 bytes); ask for a re-delivery")
     try:
         with path.open("rb") as handle:
             stream = _InflatedStream(handle)
@@ -71,7 +73,7 @@ def iter_csv_members(path: Path, max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTE
     except (tarfile.HeaderError, EOFError, isal_zlib.error, ValueError, OSError) as exc:
         kind = "gzip" if isinstance(exc, isal_zlib.error) else type(exc).__name__
         raise ArchiveRejected(
-            "FILE.CORRUPT_ARCHIVE",
+            rule_for("file", "corrupt_archive"),
             f"not a readable gzip tar archive ({kind}: {exc}); ask for a re-delivery",
         ) from exc
 
@@ -237,20 +239,20 @@ def _padding(size: int) -> int:
 def _refusal(info: tarfile.TarInfo, max_member_bytes: int) -> tuple[str, str] | None:
     name = PurePosixPath(info.name)
     if name.is_absolute() or ".." in name.parts:
-        return "FILE.UNSAFE_MEMBER_PATH", f"member path '{info.name}' is absolute or leaves the archive"
+        return rule_for("file", "unsafe_member_path"), f"member path '{info.name}' is absolute or leaves the archive"
     if info.type == tarfile.GNUTYPE_SPARSE:
-        return "FILE.NOT_CSV", "member is a sparse file, not a CSV file"
+        return rule_for("file", "not_csv"), "member is a sparse file, not a CSV file"
     if not info.isfile():
         if info.isdir():
-            return "FILE.NOT_CSV", "member is a directory, not a CSV file"
-        return "FILE.NOT_CSV", "member is a link or special file, not a CSV file"
+            return rule_for("file", "not_csv"), "member is a directory, not a CSV file"
+        return rule_for("file", "not_csv"), "member is a link or special file, not a CSV file"
     if name.suffix.lower() != ".csv":
-        return "FILE.NOT_CSV", f"member '{info.name}' is not a .csv file"
+        return rule_for("file", "not_csv"), f"member '{info.name}' is not a .csv file"
     return size_refusal(info.size, max_member_bytes)
 
 
 def size_refusal(size: int, max_member_bytes: int) -> tuple[str, str] | None:
     """(rule id, problem) when a member or a plain CSV object is too large to be read into memory."""
     if size > max_member_bytes:
-        return "FILE.MEMBER_TOO_LARGE", f"member is {size} bytes, more than the {max_member_bytes} allowed"
+        return rule_for("file", "member_too_large"), f"member is {size} bytes, more than the {max_member_bytes} allowed"
     return None

@@ -3,8 +3,7 @@
 Each kind of failure that is turned into a rule — a member that cannot be read as CSV, a record
 that cannot be read as a row, a value of a column kind that does not parse, a pandera check that
 fails, an API record that cannot be staged, a re-delivery that is held — is a key (area, kind) of
-`FAILURE_RULES`, mapped to exactly one rule of schemas/rules.py of that area. (The archive reader,
-pipelines/lib/archives.py, still names the rules of the archives it refuses itself.)
+`FAILURE_RULES`, mapped to exactly one rule of schemas/rules.py of that area.
 """
 
 from __future__ import annotations
@@ -12,6 +11,12 @@ from __future__ import annotations
 from schemas.rules import RULES, Area, rule
 
 FAILURE_RULES: dict[tuple[Area, str], str] = {
+    # an object or archive member refused unread (pipelines/lib/archives.py)
+    ("file", "empty_object"): "FILE.EMPTY_OBJECT",
+    ("file", "corrupt_archive"): "FILE.CORRUPT_ARCHIVE",
+    ("file", "unsafe_member_path"): "FILE.UNSAFE_MEMBER_PATH",
+    ("file", "not_csv"): "FILE.NOT_CSV",
+    ("file", "member_too_large"): "FILE.MEMBER_TOO_LARGE",
     # a member that cannot be read as CSV at all (pipelines/lib/csv_reading.py, parsing.py)
     ("file", "encoding"): "FILE.ENCODING",
     ("file", "malformed_csv"): "FILE.MALFORMED_CSV",
