@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: demo test test-fast lint lint-fix bench bench-scale dev readme clean
+.PHONY: demo demo-lake test test-fast lint lint-fix bench bench-scale dev readme clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ $(TEST_STAMP): $(STAMP) requirements-test.lock
 
 demo: $(STAMP)
 	$(BIN)/billrecon demo
+
+# the demo with two partner accounts on a DuckLake (README, Scale out); the test extra brings the pgserver
+# wheel's PostgreSQL, used where the machine has none
+demo-lake: $(TEST_STAMP)
+	$(BIN)/billrecon demo --lake
 
 # lint (Python style and import order, the SQL style, the layering contract in pyproject.toml), then every test
 test: lint
@@ -59,4 +64,4 @@ readme: $(STAMP)
 	$(BIN)/python -m schemas.warehouse_contract --write-readme
 
 clean:
-	rm -rf $(VENV) warehouse reports/out .dagster_home
+	rm -rf $(VENV) warehouse reports/out .dagster_home .demo-lake

@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dagster-home", default=".dagster_home",
                       help="the Dagster instance that keeps the runs, for `make dev` (default .dagster_home)")
     _anomalies_option(demo, default=DEMO_ANOMALIES)
+    demo.add_argument("--lake", nargs="?", const=".demo-lake", metavar="DIR",
+                      help="instead: two partner accounts (acme-intl, acme-cn) closed into a DuckLake on a local "
+                           "PostgreSQL through `billrecon run` over the accounts, everything in DIR (default "
+                           ".demo-lake, replaced; --warehouse, --reports, --world-dir, --dagster-home and "
+                           "--header-language do not apply)")
 
     run = sub.add_parser("run", help="run one bill cycle against the configured sources")
     run.add_argument("--month", type=_month, required=True, help="bill cycle, YYYY-MM")

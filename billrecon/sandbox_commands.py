@@ -13,7 +13,7 @@ from billrecon.commands import RunFailed, check_request, print_outcome, run_cycl
 from schemas.bill_cycle import BillCycle
 
 
-def _world_config(args, first_month: str | None = None):
+def world_config(args, first_month: str | None = None):
     from sandbox.world import WorldConfig
 
     return WorldConfig(
@@ -32,7 +32,7 @@ def generate(args) -> int:
     from sandbox.world import generate_world
     from sandbox.writer import write_world
 
-    world = generate_world(_world_config(args))
+    world = generate_world(world_config(args))
     paths = write_world(world, Path(args.out))
     print(f"wrote {len(paths)} files under {args.out} (closed months {', '.join(world.closed_months)}; "
           f"open month {world.open_month})")
@@ -42,6 +42,10 @@ def generate(args) -> int:
 
 
 def demo(args) -> int:
+    if args.lake:
+        from billrecon.lake_demo import demo_lake
+
+        return demo_lake(args)
     started = time.monotonic()
     warehouse = Path(args.warehouse)
     world_dir = Path(args.world_dir)
@@ -63,7 +67,7 @@ def _demo(args, warehouse: Path, world_dir: Path, started: float) -> int:
         shutil.rmtree(stale, ignore_errors=True)
     warehouse.unlink(missing_ok=True)
 
-    config = _world_config(args)
+    config = world_config(args)
     print(f"[1/4] generating a partner world (seed {config.seed}, {config.customers} customers, "
           f"{config.closed_months} closed months from {config.first_month}, ~{config.lines_per_month} lines/month)")
     world = generate_world(config)
@@ -132,7 +136,7 @@ def sandbox_serve(args) -> int:
     from sandbox.world import generate_world
     from sandbox.writer import write_world
 
-    world = generate_world(_world_config(args))
+    world = generate_world(world_config(args))
     with tempfile.TemporaryDirectory(prefix="billrecon-world-") as tmp:
         write_world(world, Path(tmp))
         world.api_data.prepare()

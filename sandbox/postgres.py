@@ -1,5 +1,6 @@
-"""A real PostgreSQL server on 127.0.0.1 in a temporary folder, for tests and local trials of the
-DuckLake catalog: `initdb` + `pg_ctl` on a free port, stopped and deleted afterwards.
+"""A real PostgreSQL server on 127.0.0.1, for tests and local trials of the DuckLake catalog: `initdb` +
+`pg_ctl` on a free port, in a temporary folder stopped and deleted afterwards, or in a folder that is
+kept (`billrecon demo --lake`), which `start_line()` starts again later.
 
 The binaries are the machine's PostgreSQL (/usr/lib/postgresql/<version>/bin, the newest present) or,
 where the machine has none, the ones bundled in the `pgserver` wheel of requirements-test.lock;
@@ -16,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -67,17 +69,20 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class LocalPostgresServer:
-    """PostgreSQL on 127.0.0.1 at a free port, its cluster in a temporary folder removed by stop().
+    """PostgreSQL on 127.0.0.1 at a free port, its cluster in a temporary folder removed by stop(), or
+    in `folder` (a new, empty or missing one), which stop() leaves in place.
 
     Use as a context manager or start()/stop(). `conninfo(database)` is the libpq connection string
     DuckDB's postgres and ducklake extensions take."""
 
-    def __init__(self, host: str = "127.0.0.1", bin_dir: Path | None = None):
+    def __init__(self, host: str = "127.0.0.1", bin_dir: Path | None = None, folder: Path | None = None):
         self.host = host
         self.bin_dir = Path(bin_dir) if bin_dir else None
         self.port: int | None = None
+        self._kept = Path(folder).resolve() if folder else None
         self._root: Path | None = None
         self._run_as: pwd.struct_passwd | None = None
+        self._options = ""
 
     @property
     def data_dir(self) -> Path:
@@ -94,7 +99,11 @@ class LocalPostgresServer:
         if self.port is not None:
             return self
         self.bin_dir = self.bin_dir or find_bin_dir()
-        self._root = Path(tempfile.mkdtemp(prefix="billrecon-postgres-"))
+        if self._kept:
+            self._kept.mkdir(parents=True, exist_ok=True)
+            self._root = self._kept
+        else:
+            self._root = Path(tempfile.mkdtemp(prefix="billrecon-postgres-"))
         if os.geteuid() == 0:
             self._run_as = pwd.getpwnam(_UNPRIVILEGED_USER)
             os.chmod(self._root, 0o755)  # mkdtemp makes it root-only; the server's user must reach data/
@@ -109,7 +118,7 @@ class LocalPostgresServer:
                 started = self._server_command("pg_ctl", "start", "-D", str(self.data_dir), "-w", "-t", "60",
                                                "-l", str(self._root / "server.log"), "-o", options, check=False)
                 if started.returncode == 0:
-                    self.port = port
+                    self.port, self._options = port, options
                     return self
             raise PostgresUnavailable(f"PostgreSQL did not start; its log: {self.log_tail()}")
         except BaseException:
@@ -127,6 +136,25 @@ class LocalPostgresServer:
                                      check=False)
         self.port = None
         self._remove()
+
+    def start_line(self) -> str:
+        """The shell line that starts this cluster again, on the same port, once stop() has stopped it
+        (a kept folder): pg_ctl of the same binaries, as the same user."""
+        if self.port is None:
+            raise RuntimeError("the server is not running; call start() first")
+        # the options in double quotes as pg_ctl's own examples write them (shlex would escape their '')
+        return (self._pg_ctl_line("start", "-D", str(self.data_dir), "-w", "-l", str(self._root / "server.log"))
+                + f' -o "{self._options}"')
+
+    def stop_line(self) -> str:
+        """The shell line that stops the cluster `start_line()` started."""
+        return self._pg_ctl_line("stop", "-D", str(self.data_dir), "-m", "fast")
+
+    def _pg_ctl_line(self, *args: str) -> str:
+        command = [str(self.bin_dir / "pg_ctl"), *args]
+        if self._run_as:
+            command = ["runuser", "-u", self._run_as.pw_name, "--", *command]
+        return shlex.join(command)
 
     def create_database(self, name: str) -> str:
         """Create database `name`; returns its connection string."""
@@ -164,9 +192,9 @@ class LocalPostgresServer:
         return result
 
     def _remove(self) -> None:
-        if self._root is not None:
+        if self._root is not None and self._root != self._kept:
             shutil.rmtree(self._root, ignore_errors=True)
-            self._root = None
+        self._root = None
 
     def __enter__(self) -> LocalPostgresServer:
         return self.start()

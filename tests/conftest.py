@@ -2,6 +2,8 @@
 started once per session, and a fresh database in it per test."""
 
 import re
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -30,3 +32,13 @@ def postgres_database(postgres_server, request) -> str:
     """The libpq connection string of a new, empty database for this test."""
     name = "t_" + re.sub(r"\W+", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:8]
     return postgres_server.create_database(name)
+
+
+@pytest.fixture
+def kept_postgres_parent():
+    """A temporary folder for a kept PostgreSQL cluster: as root, the cluster's user (nobody) must reach
+    it, and pytest's own temporary folders are root-only."""
+    folder = Path(tempfile.mkdtemp(prefix="billrecon-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

@@ -3,6 +3,7 @@ run by an unprivileged user when the tests run as root, with the machine's or th
 
 import os
 import socket
+import subprocess
 
 import psutil
 import pytest
@@ -54,3 +55,24 @@ def test_the_session_fixture_gives_each_test_its_own_database(postgres_server, p
     name = postgres_database.split("dbname=")[1]
     assert name.startswith("t_test_the_session_fixture_gives_each_test_")
     assert postgres_server.psql("select current_database()", name).strip() == name
+
+
+def test_a_kept_folder_outlives_the_server_and_its_lines_start_and_stop_it_again(kept_postgres_parent):
+    server = LocalPostgresServer(folder=kept_postgres_parent / "postgres").start()
+    try:
+        conninfo = server.create_database("billrecon_lake")
+        server.psql("create table t (amount numeric(20,8)); insert into t values (1.25)", "billrecon_lake")
+        start, stop = server.start_line(), server.stop_line()
+    finally:
+        server.stop()
+    port = int(conninfo.split("port=")[1].split()[0])
+    assert not port_open(port) and (kept_postgres_parent / "postgres" / "data" / "PG_VERSION").is_file()
+
+    subprocess.run(start, shell=True, check=True, capture_output=True)
+    try:
+        summed = subprocess.run([str(server.bin_dir / "psql"), "-X", "-A", "-t", "-d", conninfo, "-c",
+                                 "select sum(amount) from t"], capture_output=True, text=True, check=True)
+        assert summed.stdout.strip() == "1.25000000"  # the same cluster, on the same port
+    finally:
+        subprocess.run(stop, shell=True, check=True, capture_output=True)
+    assert not port_open(port) and not server_users(kept_postgres_parent / "postgres" / "data")

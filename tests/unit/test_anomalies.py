@@ -280,12 +280,12 @@ def test_generate_writes_the_ground_truth_of_its_anomalies(tmp_path, capsys):
 
 def test_demo_and_generate_pass_anomalies_to_the_world():
     parser = build_parser()
-    assert sandbox_commands._world_config(parser.parse_args(["demo", "--anomalies", "3"])).anomalies == 3
+    assert sandbox_commands.world_config(parser.parse_args(["demo", "--anomalies", "3"])).anomalies == 3
     # the demo shows one finding of every kind unless asked for a clean world
-    assert sandbox_commands._world_config(parser.parse_args(["demo"])).anomalies == 1
-    assert sandbox_commands._world_config(parser.parse_args(["demo", "--anomalies", "0"])).anomalies == 0
-    assert sandbox_commands._world_config(parser.parse_args(["generate", "--out", "x"])).anomalies == 0
-    assert sandbox_commands._world_config(parser.parse_args(["sandbox", "serve"])).anomalies == 0
+    assert sandbox_commands.world_config(parser.parse_args(["demo"])).anomalies == 1
+    assert sandbox_commands.world_config(parser.parse_args(["demo", "--anomalies", "0"])).anomalies == 0
+    assert sandbox_commands.world_config(parser.parse_args(["generate", "--out", "x"])).anomalies == 0
+    assert sandbox_commands.world_config(parser.parse_args(["sandbox", "serve"])).anomalies == 0
     with pytest.raises(SystemExit):
         parser.parse_args(["generate", "--out", "x", "--anomalies", "-1"])
     with pytest.raises(ValueError):
