@@ -150,7 +150,8 @@ def write_customer_bills(directory: Path, con: duckdb.DuckDBPyConnection, bill_c
     bills_directory.mkdir(parents=True, exist_ok=True)
     line_count = _billed_line_count(con, bill_cycle)
     customer_ids, range_starts = marts.customer_ranges(con, bill_cycle)
-    folder = _bill_folder(bills_directory, customer_ids)
+    folder = _BillFolder(bills_directory, unique_file_stems([customer_id or "" for customer_id in customer_ids]),
+                         UTF8_BOM + _header_line([name for name, _ in CUSTOMER_BILL_COLUMNS]))
     bill: _OpenBill | None = None
     with contextlib.ExitStack() as outputs:
         parquet = outputs.enter_context(_ParquetLines(parquet_path, _parquet_schema(con, export.table)))
@@ -180,20 +181,6 @@ def write_customer_bills(directory: Path, con: duckdb.DuckDBPyConnection, bill_c
         if stale not in current:
             stale.unlink()
     return BillLineFiles(parquet_path, csv_path if table is not None else None, folder.written)
-
-
-def customer_bill_paths(directory: Path, con: duckdb.DuckDBPyConnection, bill_cycle: str,
-                        customer_ids: list[str | None]) -> dict[str | None, Path]:
-    """Where ``write_customer_bills`` puts the bills of ``customer_ids``, known before it writes any
-    (the statements beside them name their bill)."""
-    listed, _ = marts.customer_ranges(con, bill_cycle)
-    folder = _bill_folder(directory / CUSTOMER_BILLS_DIRECTORY, listed)
-    return {customer_id: folder.path(customer_id) for customer_id in customer_ids}
-
-
-def _bill_folder(bills_directory: Path, listed_customer_ids: list[str]) -> _BillFolder:
-    return _BillFolder(bills_directory, unique_file_stems([customer_id or "" for customer_id in listed_customer_ids]),
-                       UTF8_BOM + _header_line([name for name, _ in CUSTOMER_BILL_COLUMNS]))
 
 
 def _billed_line_count(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> int:
@@ -341,11 +328,9 @@ class _BillFolder:
     written: dict[str, Path] = field(default_factory=dict)
     drop_behind: DropBehindFiles = field(default_factory=DropBehindFiles)
 
-    def path(self, customer_id: str | None) -> Path:
-        return self.directory / f"{_stem(self.stems, customer_id)}.csv"
-
     def open(self, customer_id: str | None) -> _OpenBill:
-        path = self.written[customer_id] = self.path(customer_id)
+        path = self.directory / f"{_stem(self.stems, customer_id)}.csv"
+        self.written[customer_id] = path
         return _OpenBill(customer_id, path, self.header, self.drop_behind)
 
 

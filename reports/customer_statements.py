@@ -127,14 +127,8 @@ def write_customer_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str,
                               bill_paths: Mapping[str | None, Path]) -> dict[str | None, Path]:
     """A PDF beside each customer's CSV bill (same name, ``.pdf``); returns customer id -> PDF path.
     Statements of customers no longer billed are removed, as their CSV bills are."""
-    statements = [statement for statement in load_statements(con, bill_cycle) if statement.customer_id in bill_paths]
-    return write_statement_files(bill_cycle, statements, bill_paths)
-
-
-def write_statement_files(bill_cycle: str, statements: list[CustomerStatement],
-                          bill_paths: Mapping[str | None, Path]) -> dict[str | None, Path]:
-    """The PDFs of loaded `statements`, each beside its customer's bill in `bill_paths`; PDFs of
-    customers not among them are removed. Needs no warehouse, so it can run in another process."""
+    statements = load_statements(con, bill_cycle)
+    statements = [statement for statement in statements if statement.customer_id in bill_paths]
     written: dict[str | None, Path] = {}
     with tempfile.TemporaryDirectory(prefix="billrecon-font-") as scratch:
         documents = [_StatementDocument(bill_cycle, statement, bill_paths[statement.customer_id].name)
@@ -142,7 +136,6 @@ def write_statement_files(bill_cycle: str, statements: list[CustomerStatement],
         font = month_font(Path(scratch), "".join(document.text() for document in documents))
         for document in documents:
             path = bill_paths[document.statement.customer_id].with_suffix(".pdf")
-            path.parent.mkdir(parents=True, exist_ok=True)
             document.write(path, font)
             written[document.statement.customer_id] = path
     if bill_paths:

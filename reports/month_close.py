@@ -19,17 +19,15 @@ machine's time zone or query order. Each file is replaced atomically.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from reports import exports
-from reports.csv_export import customer_bill_paths, write_customer_bills, write_table_csv
-from reports.customer_statements import load_statements, write_statement_files
+from reports.csv_export import write_customer_bills, write_table_csv
+from reports.customer_statements import write_customer_statements
 from reports.html import write_month_close_html
 from reports.journal import chart_note, has_journal, write_journal_csv
 from reports.month_close_data import MonthCloseData, load_month_close_data
@@ -109,21 +107,15 @@ def render_month_close(
         export.name: write_table_csv(out_dir, con, export, bill_cycle)
         for export in (*exports.CSV_EXPORTS, *recon_exports) if export is not exports.CUSTOMER_BILL_LINE
     }
-    # The statements are laid out in a second process while this one writes the bills (fpdf2 keeps
-    # one core busy for ~40 s per 2,000 customers); each names its bill, whose path is known up front.
-    statements = load_statements(con, bill_cycle)
-    statement_paths = customer_bill_paths(out_dir, con, bill_cycle, [s.customer_id for s in statements])
-    with _statements_executor(len(statements)) as beside:
-        statements_written = beside.submit(write_statement_files, bill_cycle, statements, statement_paths)
-        # the largest exports and the customer bills come from one pass over the month's lines
-        bill_lines = write_customer_bills(out_dir, con, bill_cycle)
-        customer_statements = statements_written.result()
+    # the largest exports and the customer bills come from one pass over the month's lines
+    bill_lines = write_customer_bills(out_dir, con, bill_cycle)
     if bill_lines.csv is not None:
         csv_by_mart[exports.CUSTOMER_BILL_LINE.name] = bill_lines.csv
     csv_by_mart = {export.name: csv_by_mart[export.name] for export in (*exports.CSV_EXPORTS, *recon_exports)
                    if export.name in csv_by_mart}
     csv_names = [path.name for path in csv_by_mart.values()]
     customer_bills = bill_lines.bills
+    customer_statements = write_customer_statements(con, bill_cycle, customer_bills)
     journal = write_journal_csv(out_dir, con, bill_cycle) if journal_present else None
     # The page last: it lists the other files, and a reader who sees it can find them all.
     write_month_close_html(
@@ -143,17 +135,6 @@ def render_month_close(
         journal=journal,
         has_lines=data.has_lines,
     )
-
-
-# From this many statements on, they are written by a second process (its start costs about a
-# second); fewer are written on a thread of this one.
-STATEMENTS_IN_A_PROCESS_FROM = 200
-
-
-def _statements_executor(statement_count: int) -> Executor:
-    if statement_count >= STATEMENTS_IN_A_PROCESS_FROM:
-        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    return ThreadPoolExecutor(max_workers=1)
 
 
 def customer_documents(data: MonthCloseData, out_dir: Path, customer_bills: Mapping[str, Path],

@@ -6,7 +6,6 @@ import csv
 import re
 
 from reports import data as marts_data
-from reports import month_close
 from reports import render_month_close
 from tests.unit.month_close.pack_warehouse import (
     ACME,
@@ -125,12 +124,3 @@ def test_bills_streamed_one_customer_range_per_query_are_the_same_files(warehous
     assert acme[2]["Trade Time (GMT+8)"] == "TOTAL"
     assert acme[1]["Product"] == "two\nline\r\nproduct"
     assert D(acme[2]["Charge (USD)"]) == D("1900") + D("117.28394956")
-
-
-def test_statements_written_by_a_second_process_are_the_same_files(warehouse, tmp_path, monkeypatch):
-    on_a_thread = render_month_close(warehouse, CYCLE, tmp_path / "thread", notes=["note"])
-    monkeypatch.setattr(month_close, "STATEMENTS_IN_A_PROCESS_FROM", 1)
-    in_a_process = render_month_close(warehouse, CYCLE, tmp_path / "process", notes=["note"])
-    assert len(in_a_process.customer_statements) == len(on_a_thread.customer_statements) == 3
-    assert file_bytes(tmp_path / "thread") == file_bytes(tmp_path / "process")
-    assert in_a_process.customer_statements[ACME[0]] == in_a_process.customer_bills[ACME[0]].with_suffix(".pdf")
