@@ -4,7 +4,8 @@
 exactly as `billrecon run --month` does: every asset of the definitions, in process, with the
 inbox folder of the cached world as the object store (`ObjectStoreResource(inbox_dir=...)`), the
 BSS API not configured (`BssApiResource()`: the parts it feeds are skipped, as in the tests), and
-the warehouse's shipped DuckDB settings (`WarehouseResource` defaults: 4 GB memory limit, 2 threads).
+the warehouse's shipped settings (`WarehouseResource` defaults: a 2 GiB memory budget, of which DuckDB
+gets 1 GiB, and 2 threads; `BILLRECON_MEMORY_LIMIT` in the environment overrides the budget).
 
 `noop_step` runs the same cycle a second time on the same files and warehouse: what a nightly run
 costs when nothing new has arrived.
@@ -28,6 +29,7 @@ import dagster as dg
 
 from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
 from pipelines.runner import run_cycle
+from schemas.memory import DEFAULT_MEMORY_LIMIT
 
 
 class RssSampler:
@@ -74,7 +76,8 @@ class RssSampler:
 def resources(world: Path, work: Path) -> dict:
     return {
         "object_store": ObjectStoreResource(inbox_dir=str(world)),
-        "warehouse": WarehouseResource(path=str(work / "warehouse" / "billrecon.duckdb")),
+        "warehouse": WarehouseResource(path=str(work / "warehouse" / "billrecon.duckdb"),
+                                       memory_limit=os.environ.get("BILLRECON_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)),
         "reports": ReportsResource(out_dir=str(work / "reports")),
         "bss_api": BssApiResource(),
     }

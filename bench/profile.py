@@ -119,6 +119,8 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("reports:     'Customer bills' sheet", "reports.xlsx", "_write_customer_bills_sheet"),
     ("reports:   mart CSV exports", "reports.month_close", "write_table_csv"),
     ("reports:   one CSV per customer", "reports.month_close", "write_customer_bills"),
+    ("reports:   PDF statements", "reports.month_close", "write_customer_statements"),
+    ("reports:   journal CSV", "reports.month_close", "write_journal_csv"),
     ("reports:   HTML page", "reports.month_close", "write_month_close_html"),
     ("publish: warehouse snapshot", "pipelines.assets.reports", "publish"),
 )

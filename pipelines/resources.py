@@ -33,6 +33,7 @@ from pipelines.lib.staging import SPOOL_PREFIX, MemberLimits
 from pipelines.lib.warehouse import connect, ensure_schema
 from reports.files import remove_abandoned_temp_files
 from schemas.bill_cycle import BillCycle
+from schemas.memory import DEFAULT_MEMORY_LIMIT, duckdb_memory_limit
 
 
 @contextlib.contextmanager
@@ -89,7 +90,8 @@ class WarehouseResource(dg.ConfigurableResource):
     path: str = "warehouse/billrecon.duckdb"
     landing_dir: str | None = None
     published_path: str | None = None
-    memory_limit: str = "4GB"
+    # the whole process's budget; DuckDB's buffer manager gets its share (schemas/memory.py)
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
     threads: int = 2
     max_member_bytes: int = 1 << 30
     max_member_rows: int = 5_000_000
@@ -179,7 +181,7 @@ class WarehouseResource(dg.ConfigurableResource):
         with expected_failures():
             if self._lease is not None:
                 self._lease.ensure_held()
-            con = connect(self.path, memory_limit=self.memory_limit, threads=self.threads)
+            con = connect(self.path, memory_limit=duckdb_memory_limit(self.memory_limit), threads=self.threads)
             try:
                 if not self._schema_checked:
                     ensure_schema(con)

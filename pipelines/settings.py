@@ -31,7 +31,7 @@ SETTINGS: dict[str, dict[str, str]] = {
         "path": "BILLRECON_WAREHOUSE",
         "landing_dir": "BILLRECON_LANDING_DIR",
         "published_path": "BILLRECON_PUBLISHED_WAREHOUSE",
-        "memory_limit": "BILLRECON_DUCKDB_MEMORY_LIMIT",
+        "memory_limit": "BILLRECON_MEMORY_LIMIT",
         "threads": "BILLRECON_DUCKDB_THREADS",
         "max_member_bytes": "BILLRECON_MAX_MEMBER_BYTES",
         "max_member_rows": "BILLRECON_MAX_MEMBER_ROWS",

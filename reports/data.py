@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from reports.exports import CUSTOMER_BILL_LINE, EXPENDITURE_TABLE, TableExport
+from schemas import memory
 
 
 def quote_identifier(name: str) -> str:
@@ -61,22 +62,18 @@ def stream_batches(
         yield pl.from_arrow(batch)
 
 
-# Lines sorted per query when a month's bill lines are streamed customer range by customer range:
-# one sort of ten million wide rows spills gigabytes, a sort of this many fits in memory. Each range
-# scans the month's customer ids once more, so ranges are not made smaller than they need to be.
-LINES_PER_RANGE = 1_000_000
-
-
 def customer_ranges(con: duckdb.DuckDBPyConnection, bill_cycle: str,
                     lines_per_range: int | None = None) -> tuple[list[str], list[str | None]]:
     """The cycle's billed customers in order, and the first customer of each range of about
-    `lines_per_range` bill lines (sized by the expenditure mart's line counts)."""
+    `lines_per_range` bill lines (sized by the expenditure mart's line counts). By default a range
+    holds what the connection's DuckDB memory limit sorts without spilling (schemas/memory.py): one
+    sort of ten million wide rows would spill gigabytes."""
     rows = con.execute(
         f"""SELECT customer_id, sum(expenditure_line_count + refund_line_count)::BIGINT AS lines
             FROM {EXPENDITURE_TABLE} WHERE bill_cycle = ?
             GROUP BY customer_id HAVING sum(expenditure_line_count + refund_line_count) > 0
             ORDER BY customer_id""", [bill_cycle]).fetchall()
-    lines_per_range = lines_per_range or LINES_PER_RANGE
+    lines_per_range = lines_per_range or memory.lines_per_range(duckdb_memory_limit_bytes(con))
     starts: list[str | None] = [None]
     in_range = 0
     for customer_id, lines in rows:
@@ -85,6 +82,12 @@ def customer_ranges(con: duckdb.DuckDBPyConnection, bill_cycle: str,
             in_range = 0
         in_range += lines
     return [customer_id for customer_id, _ in rows], starts
+
+
+def duckdb_memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """The connection's DuckDB `memory_limit` in bytes."""
+    (limit,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    return memory.parse_bytes(limit)
 
 
 def stream_lines_by_customer_range(con: duckdb.DuckDBPyConnection, bill_cycle: str, starts: list[str | None],

@@ -115,7 +115,7 @@ def test_bills_streamed_one_customer_range_per_query_are_the_same_files(warehous
     warehouse.execute("UPDATE marts.customer_bill_line SET product_name = 'two\nline\r\nproduct' "
                       "WHERE trade_id = 'T-201'")
     render_month_close(warehouse, CYCLE, tmp_path / "whole", notes=["note"])
-    monkeypatch.setattr(marts_data, "LINES_PER_RANGE", 1)  # every customer is a range of its own
+    monkeypatch.setattr(marts_data.memory, "lines_per_range", lambda limit: 1)  # every customer is a range of its own
     assert len(marts_data.customer_ranges(warehouse, CYCLE, 1)[1]) == 3
     ranged = render_month_close(warehouse, CYCLE, tmp_path / "ranged", notes=["note"])
     assert file_bytes(tmp_path / "whole") == file_bytes(tmp_path / "ranged")

@@ -1,0 +1,46 @@
+"""The run's memory budget (BILLRECON_MEMORY_LIMIT) and what is derived from it.
+
+The budget is for the whole process. DuckDB's `memory_limit` bounds its buffer manager only; the
+same process also holds Python, Dagster, polars and Arrow (the report pack's batches, the Parquet
+writer's row group), so DuckDB gets a share of the budget, not all of it. The report pack sorts the
+month's bill lines one customer range per query inside DuckDB, so a range holds as many lines as
+DuckDB's share can sort without spilling. The figures behind the shares are in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import re
+
+DEFAULT_MEMORY_LIMIT = "2GiB"
+# DuckDB's buffer manager gets this share of the budget; the rest is Python, polars and Arrow
+DUCKDB_SHARE = 0.5
+# What DuckDB holds per bill line while sorting a customer range of marts.customer_bill_line
+# (about 2.2 KB measured), with room for the rated view's joins
+SORTED_LINE_BYTES = 4096
+# Each range filters the month's lines once more, so a large budget does not make ranges larger than this
+MAX_LINES_PER_RANGE = 1_000_000
+MIN_LINES_PER_RANGE = 50_000
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
+
+
+def parse_bytes(text: str) -> int:
+    """Bytes of a size such as "2GiB", "1.5 GB" or "953.6 MiB" (DuckDB's own format); a ValueError
+    naming the accepted units otherwise."""
+    match = _SIZE.fullmatch(str(text))
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"{text!r} is not a memory size: give a number with one of the units "
+                         "KiB, MiB, GiB, TiB, KB, MB, GB, TB (e.g. 2GiB)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def duckdb_memory_limit(budget: str) -> str:
+    """DuckDB's `memory_limit` for a process budget of `budget` (whole MiB)."""
+    return f"{int(parse_bytes(budget) * DUCKDB_SHARE) >> 20}MiB"
+
+
+def lines_per_range(duckdb_limit_bytes: int) -> int:
+    """Bill lines per sorted customer range for DuckDB's memory limit."""
+    return max(MIN_LINES_PER_RANGE, min(MAX_LINES_PER_RANGE, duckdb_limit_bytes // SORTED_LINE_BYTES))

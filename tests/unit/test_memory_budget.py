@@ -1,0 +1,47 @@
+"""The memory budget (BILLRECON_MEMORY_LIMIT): DuckDB's share and the report pack's customer ranges."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from pipelines.resources import WarehouseResource
+from reports import data as marts_data
+from schemas import memory
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2GiB", 2 << 30), ("1.5 GB", 1_500_000_000), ("953.6 MiB", int(953.6 * (1 << 20))), ("4096", 4096),
+])
+def test_sizes_are_read_in_every_unit_duckdb_and_people_write(text, expected):
+    assert memory.parse_bytes(text) == expected
+
+
+def test_a_size_without_a_known_unit_is_one_clear_error():
+    with pytest.raises(ValueError, match="'2 apples' is not a memory size: give a number with one of the units"):
+        memory.parse_bytes("2 apples")
+
+
+def test_duckdb_gets_half_of_the_budget_and_the_ranges_follow_its_share():
+    assert memory.duckdb_memory_limit("2GiB") == "1024MiB"
+    assert memory.lines_per_range(1 << 30) == 262_144
+    assert memory.lines_per_range(64 << 30) == memory.MAX_LINES_PER_RANGE
+    assert memory.lines_per_range(1 << 20) == memory.MIN_LINES_PER_RANGE
+
+
+def test_the_warehouse_connection_carries_duckdb_s_share(tmp_path):
+    warehouse = WarehouseResource(path=str(tmp_path / "w.duckdb"), memory_limit="3GiB")
+    with warehouse.connect() as con:
+        assert marts_data.duckdb_memory_limit_bytes(con) == 1536 << 20
+
+
+def test_customer_ranges_are_sized_from_the_connection_s_memory_limit():
+    con = duckdb.connect(config={"memory_limit": "400MiB"})  # 102,400 lines per range
+    con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE TABLE marts.customer_monthly_expenditure (bill_cycle VARCHAR, customer_id VARCHAR, "
+                "expenditure_line_count BIGINT, refund_line_count BIGINT)")
+    con.executemany("INSERT INTO marts.customer_monthly_expenditure VALUES ('2026-09', ?, ?, 0)",
+                    [[f"C{n}", 40_000] for n in range(6)])
+    customers, starts = marts_data.customer_ranges(con, "2026-09")
+    assert customers == [f"C{n}" for n in range(6)]
+    assert starts == [None, "C2", "C4"]  # two customers of 40,000 lines fit 102,400, a third does not
