@@ -118,10 +118,17 @@ def setting(resource_key: str, field: str, environ: os._Environ | dict | None = 
     return _for_account(resource_key, field, value, environ)
 
 
+# variables an earlier version read, and what replaced them: set, they would be ignored without a word
+RENAMED = {
+    "BILLRECON_DUCKDB_MEMORY_LIMIT": "was renamed BILLRECON_MEMORY_LIMIT, now the run's whole memory budget "
+                                     "(DuckDB gets half of it)",
+}
+
+
 def invalid_settings(environ: os._Environ | dict | None = None) -> list[str]:
-    """Set variables whose value the run could not use (a whole number expected)."""
+    """Set variables whose value the run could not use (a whole number expected), or that are no longer read."""
     environ = os.environ if environ is None else environ
-    problems = []
+    problems = [f"{variable} {change}" for variable, change in RENAMED.items() if environ.get(variable)]
     for key, fields in SETTINGS.items():
         for field, variable in fields.items():
             text = environ.get(variable)

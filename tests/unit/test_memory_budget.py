@@ -45,3 +45,12 @@ def test_customer_ranges_are_sized_from_the_connection_s_memory_limit():
     customers, starts = marts_data.customer_ranges(con, "2026-09")
     assert customers == [f"C{n}" for n in range(6)]
     assert starts == [None, "C2", "C4"]  # two customers of 40,000 lines fit 102,400, a third does not
+
+
+def test_the_memory_setting_of_an_earlier_version_is_refused_rather_than_ignored():
+    from pipelines.settings import invalid_settings
+
+    assert invalid_settings({"BILLRECON_DUCKDB_MEMORY_LIMIT": "4GB"}) == [
+        "BILLRECON_DUCKDB_MEMORY_LIMIT was renamed BILLRECON_MEMORY_LIMIT, now the run's whole memory budget "
+        "(DuckDB gets half of it)"]
+    assert invalid_settings({"BILLRECON_MEMORY_LIMIT": "3GiB"}) == []
