@@ -5,7 +5,9 @@ kept (`billrecon demo --lake`), which `start_line()` starts again later.
 The binaries are the machine's PostgreSQL (/usr/lib/postgresql/<version>/bin, the newest present) or,
 where the machine has none, the ones bundled in the `pgserver` wheel of requirements-test.lock;
 `BILLRECON_POSTGRES_BIN` names another folder. PostgreSQL refuses to run as root, so as root the
-cluster belongs to the unprivileged user `nobody` and every server command runs as that user.
+cluster belongs to the unprivileged user `nobody` and every server command runs as that user; binaries
+`nobody` cannot run where they are (a virtual environment under a root-only folder) are copied into
+the cluster's folder, and a cluster folder `nobody` cannot enter is refused in one line.
 
 The server trusts every connection (no password) and listens on 127.0.0.1 only, without a Unix socket.
 It is a disposable test server: `fsync` is off, so its data does not survive a crash of the machine
@@ -20,6 +22,7 @@ import pwd
 import shlex
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -109,6 +112,9 @@ class LocalPostgresServer:
             os.chmod(self._root, 0o755)  # mkdtemp makes it root-only; the server's user must reach data/
             os.chown(self._root, self._run_as.pw_uid, self._run_as.pw_gid)
         try:
+            if self._run_as:
+                self._check_reachable_root()
+                self.bin_dir = self._reachable_bin_dir(self.bin_dir)
             self._server_command("initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust",
                                  "--encoding=UTF8", "--locale=C", "--no-sync")
             for _attempt in range(3):  # another process may take the free port between probe and bind
@@ -191,6 +197,41 @@ class LocalPostgresServer:
             raise PostgresUnavailable(f"{program} failed: {text.strip()[-2000:]}")
         return result
 
+    def _check_reachable_root(self) -> None:
+        """As root, the server's user must enter every folder down to the cluster's: one line if it cannot."""
+        blocked = _blocking_folder(self._root, self._run_as)
+        if blocked is None:
+            return
+        action = ("give a folder every user may enter, such as one under /tmp" if self._kept
+                  else "set TMPDIR to a folder every user may enter, such as /tmp")
+        raise PostgresUnavailable(
+            f"PostgreSQL runs as '{self._run_as.pw_name}' when started by root, and '{self._run_as.pw_name}' cannot "
+            f"enter {blocked} (mode {stat.S_IMODE(blocked.stat().st_mode):o}) on the way to the cluster folder "
+            f"{self._root}: {action}")
+
+    def _reachable_bin_dir(self, bin_dir: Path) -> Path:
+        """`bin_dir`, or a copy of its installation in the cluster's folder when the server's user cannot run
+        it there (the pgserver wheel in a virtual environment under a root-only folder, such as a clone
+        made in `mktemp -d`)."""
+        if self._runs_as_server_user(bin_dir):
+            return bin_dir
+        copied = _copy_installation(bin_dir, self._root / "postgresql")
+        if not self._runs_as_server_user(copied):
+            raise PostgresUnavailable(
+                f"user '{self._run_as.pw_name}', who runs PostgreSQL when started by root, cannot run {bin_dir} "
+                f"nor a copy of it in {copied}: set {BIN_VARIABLE} to PostgreSQL binaries every user may run")
+        return copied
+
+    def _runs_as_server_user(self, bin_dir: Path) -> bool:
+        """Whether the server's user can run initdb from `bin_dir` (reach it, and load its libraries)."""
+        try:
+            result = subprocess.run([str(bin_dir / "initdb"), "--version"], capture_output=True,
+                                    stdin=subprocess.DEVNULL, timeout=60, user=self._run_as.pw_uid,
+                                    group=self._run_as.pw_gid, extra_groups=[])
+        except OSError:  # PermissionError: a folder on the way is closed to the user
+            return False
+        return result.returncode == 0
+
     def _remove(self) -> None:
         if self._root is not None and self._root != self._kept:
             shutil.rmtree(self._root, ignore_errors=True)
@@ -201,3 +242,37 @@ class LocalPostgresServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def _blocking_folder(path: Path, user: pwd.struct_passwd) -> Path | None:
+    """The first folder from / down to `path` (included) that `user` may not enter, by the owner, group
+    and other execute bits (access control lists are not read); None when every one lets it through."""
+    path = path.resolve()
+    for folder in [*reversed(path.parents), path]:
+        status = folder.stat()
+        bit = (stat.S_IXUSR if status.st_uid == user.pw_uid
+               else stat.S_IXGRP if status.st_gid == user.pw_gid else stat.S_IXOTH)
+        if not status.st_mode & bit:
+            return folder
+    return None
+
+
+def _copy_installation(bin_dir: Path, target: Path) -> Path:
+    """Copy the installation `bin_dir` belongs to (its parent: bin, lib, share) into `target`, open to every
+    user; returns the copy's bin folder. The copy keeps the name of the installation's parent folder
+    and takes along a `<parent>.libs` folder beside that parent, so the libraries the binaries find by
+    a path relative to themselves (the pgserver wheel's `$ORIGIN/../../../pgserver.libs`) are there too."""
+    installation = bin_dir.parent
+    base = installation.parent.parent
+    copied = target / installation.relative_to(base)
+    shutil.copytree(installation, copied, symlinks=True, dirs_exist_ok=True)
+    libs = base / f"{installation.parent.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, target / libs.name, symlinks=True, dirs_exist_ok=True)
+    for folder, _, files in os.walk(target):
+        os.chmod(folder, 0o755)
+        for name in files:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | (0o555 if path.stat().st_mode & stat.S_IXUSR else 0o444))
+    return copied / bin_dir.name

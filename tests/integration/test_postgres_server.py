@@ -2,8 +2,10 @@
 run by an unprivileged user when the tests run as root, with the machine's or the pgserver wheel's binaries."""
 
 import os
+import re
 import socket
 import subprocess
+import tempfile
 
 import psutil
 import pytest
@@ -40,6 +42,46 @@ def test_a_server_starts_on_loopback_answers_sql_and_leaves_nothing_behind(binar
         server.stop()
     assert not port_open(int(conninfo.split("port=")[1].split()[0]))
     assert not data_dir.exists() and not server_users(data_dir)
+
+
+@pytest.mark.parametrize("binaries", ["found", *(["pgserver wheel"] if bundled_bin_dirs() else [])])
+def test_binaries_under_a_root_only_folder_are_copied_where_the_server_user_can_run_them(binaries, tmp_path):
+    # a checkout (and its .venv) under `mktemp -d`: root may enter the folder, the server's user may not
+    installed = find_bin_dir() if binaries == "found" else bundled_bin_dirs()[0]
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "packages").symlink_to(installed.parents[2])
+    bin_dir = private / "packages" / installed.relative_to(installed.parents[2])
+    server = LocalPostgresServer(bin_dir=bin_dir).start()
+    try:
+        root = server.data_dir.parent
+        assert server.psql("select 1.25 + 2.5").strip() == "3.75"
+        if os.geteuid() == 0:  # the cluster runs as nobody, from a copy inside its own folder
+            assert server_users(server.data_dir) == {"nobody"}
+            assert server.bin_dir == root / "postgresql" / installed.relative_to(installed.parents[2])
+        else:
+            assert server.bin_dir == bin_dir
+    finally:
+        server.stop()
+    assert not root.exists()
+
+
+def test_a_cluster_folder_the_server_user_cannot_enter_is_one_line_saying_what_to_do(kept_postgres_parent,
+                                                                                  monkeypatch):
+    private = kept_postgres_parent / "private"  # in a folder every user may enter
+    private.mkdir(mode=0o700)
+    monkeypatch.setattr(tempfile, "tempdir", str(private))  # as TMPDIR=<private> would
+    if os.geteuid() != 0:  # a server of one's own user enters one's own folders
+        with LocalPostgresServer() as server:
+            assert server.psql("select 1").strip() == "1"
+        return
+    with pytest.raises(PostgresUnavailable) as raised:
+        LocalPostgresServer().start()
+    assert re.fullmatch(
+        f"PostgreSQL runs as 'nobody' when started by root, and 'nobody' cannot enter {re.escape(str(private))} "
+        f"\\(mode 700\\) on the way to the cluster folder {re.escape(str(private))}/billrecon-postgres-\\w+: "
+        "set TMPDIR to a folder every user may enter, such as /tmp", str(raised.value))
+    assert list(private.iterdir()) == []  # the folder it made is removed again
 
 
 def test_binaries_named_by_the_setting_must_be_there(tmp_path, monkeypatch):
