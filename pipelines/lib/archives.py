@@ -27,7 +27,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 
 class ArchiveRejected(Exception):
-    """The archive as a whole cannot be read; nothing from it is loaded."""
+    """The archive as a whole cannot be read; nothing from it is loaded. The message says the cause;
+    staging adds the rule's action (`rejections.with_action`), as it does for a refused member's `problem`."""
 
     def __init__(self, rule_id: str, message: str):
         super().__init__(message)
@@ -51,7 +52,7 @@ def iter_csv_members(path: Path, max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTE
     holding the GIL the parsing threads need (the measurements are in bench/README.md). `tarfile`
     still parses every header block."""
     if path.stat().st_size == 0:
-        raise ArchiveRejected(rule_for("file", "empty_object"), "the object is empty (0 bytes); ask for a re-delivery")
+        raise ArchiveRejected(rule_for("file", "empty_object"), "the object is empty (0 bytes)")
     try:
         with path.open("rb") as handle:
             stream = _InflatedStream(handle)
@@ -74,7 +75,7 @@ def iter_csv_members(path: Path, max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTE
         kind = "gzip" if isinstance(exc, isal_zlib.error) else type(exc).__name__
         raise ArchiveRejected(
             rule_for("file", "corrupt_archive"),
-            f"not a readable gzip tar archive ({kind}: {exc}); ask for a re-delivery",
+            f"not a readable gzip tar archive ({kind}: {exc})",
         ) from exc
 
 

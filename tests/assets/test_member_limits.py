@@ -41,7 +41,9 @@ def test_an_agreement_or_incentive_file_over_the_member_limit_is_refused_with_it
     sizes = {key: (inbox / key).stat().st_size for key in FILES}
     assert all(size > LIMIT for size in sizes.values())
     assert sorted(con.execute("select object_key, rule_id, reason from audit.quarantine").fetchall()) == sorted(
-        (key, "FILE.MEMBER_TOO_LARGE", f"member is {size} bytes, more than the {LIMIT} allowed")
+        (key, "FILE.MEMBER_TOO_LARGE", f"member is {size} bytes, more than the {LIMIT} allowed — raise "
+                                       "BILLRECON_MAX_MEMBER_BYTES if the member is genuine, or ask its sender to "
+                                       "re-deliver the file")
         for key, size in sizes.items())
     assert sorted(con.execute("select object_key, rows_read, rows_loaded, rows_quarantined, status "
                               "from audit.loads").fetchall()) == sorted((key, 0, 0, 0, "rejected") for key in FILES)

@@ -11,6 +11,7 @@ import pytest
 from pipelines.lib.landing import Delivery
 from pipelines.lib.staging import MemberLimits, stage_bill_delivery
 from pipelines.lib.warehouse import ensure_schema, transaction
+from schemas.rules import rule
 from tests.fixtures.bill_files import good_row, member_csv, write_archive
 
 CYCLE = "2026-09"
@@ -136,6 +137,7 @@ import duckdb
 from pipelines.lib.landing import Delivery
 from pipelines.lib.staging import MemberLimits, stage_bill_delivery
 from pipelines.lib.warehouse import ensure_schema, transaction
+from schemas.rules import rule
 
 archive, warehouse, limit = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 con = duckdb.connect(warehouse)
@@ -167,7 +169,8 @@ def test_an_inflate_bomb_is_refused_while_streaming_with_memory_near_the_member_
                            str(limit)], capture_output=True, text=True, timeout=300, check=True)
     measured = json.loads(done.stdout)
     assert measured["loads"] == [
-        ["customerBill_202609_0001.csv", 0, 0, "rejected", f"member is {512 << 20} bytes, more than the {limit} allowed"],
+        ["customerBill_202609_0001.csv", 0, 0, "rejected", f"member is {512 << 20} bytes, more than the {limit} allowed"
+         f" — {rule('FILE.MEMBER_TOO_LARGE').action}"],
         ["customerBill_202609_0002.csv", 1, 1, "ok", None],
     ]
     assert measured["rules"] == [["customerBill_202609_0001.csv", "FILE.MEMBER_TOO_LARGE"]]
@@ -214,7 +217,7 @@ def test_a_plain_csv_object_over_the_member_limit_is_refused_unread(tmp_path):
     (outcome,) = stage_csv_object(con, delivery, dataset, None, "load-1", MemberLimits(max_bytes=100)).members
     size = agreements.stat().st_size
     assert (outcome.rows_read, outcome.status, outcome.first_error) == (
-        0, "rejected", f"member is {size} bytes, more than the 100 allowed")
+        0, "rejected", f"member is {size} bytes, more than the 100 allowed — {rule('FILE.MEMBER_TOO_LARGE').action}")
     assert con.execute("select rule_id from audit.quarantine").fetchall() == [("FILE.MEMBER_TOO_LARGE",)]
     assert con.execute("select count(*) from staging.customer_discount").fetchone() == (0,)
 
@@ -240,3 +243,36 @@ def test_a_rejected_members_message_says_its_cause_and_its_rules_action_once(sta
         ("customerBill_202609_0004.csv", "FILE.ENCODING",
          "not UTF-8 text (byte 675: invalid continuation byte) and not recognisably GBK — re-export the file as UTF-8"),
     ]
+
+
+def test_a_member_refused_unread_says_its_cause_and_what_to_do_in_one_line(stage):
+    good = member_csv([good_row(trade_id="G1")])
+    large = member_csv([good_row(trade_id="G2"), good_row(trade_id="G3")])
+    con = stage([("customerBill_202609_0001.csv", good), ("../customerBill_202609_0002.csv", good),
+                 ("notes.txt", b"hello"), ("customerBill_202609_0003.csv", large)],
+                MemberLimits(max_bytes=len(good)))
+    refused = [
+        ("../customerBill_202609_0002.csv", "FILE.UNSAFE_MEMBER_PATH",
+         "member path '../customerBill_202609_0002.csv' is absolute or leaves the archive — its lines are not "
+         "loaded; ask HUAWEI CLOUD to re-deliver the file with plain member names"),
+        ("customerBill_202609_0003.csv", "FILE.MEMBER_TOO_LARGE",
+         f"member is {len(large)} bytes, more than the {len(good)} allowed — raise BILLRECON_MAX_MEMBER_BYTES if "
+         "the member is genuine, or ask its sender to re-deliver the file"),
+        ("notes.txt", "FILE.NOT_CSV",
+         "member 'notes.txt' is not a .csv file — nothing to do if it holds no lines (a folder, a note); otherwise "
+         "ask HUAWEI CLOUD to re-deliver the file with its lines in .csv members"),
+    ]
+    assert con.execute("select member, rule_id, reason from audit.quarantine order by member").fetchall() == refused
+    assert con.execute("select member, rows_read, status, first_error from audit.loads where status = 'rejected' "
+                       "order by member").fetchall() == [(member, 0, "rejected", reason) for member, _, reason in refused]
+    assert con.execute("select trade_id from staging.bill_line").fetchall() == [("G1",)]
+
+
+def test_a_broken_archive_says_its_cause_and_what_to_do_in_one_line(stage):
+    con = stage([])  # a tar without a member
+    message = ("not a readable gzip tar archive (EOFError: the archive holds no member) — "
+               "ask HUAWEI CLOUD for a re-delivery")
+    assert con.execute("select member, rule_id, reason from audit.quarantine").fetchall() == [
+        (None, "FILE.CORRUPT_ARCHIVE", message)]
+    assert con.execute("select member, status, first_error from audit.loads").fetchall() == [
+        (None, "rejected", message)]

@@ -17,6 +17,7 @@ import duckdb
 from pipelines.lib import audit
 from pipelines.lib.archives import ArchiveRejected, iter_csv_members
 from pipelines.lib.landing import Delivery
+from pipelines.lib.rejections import with_action
 from pipelines.lib.staging.audit_rows import record_rejection
 from pipelines.lib.staging.datasets import Dataset, MemberLimits
 from pipelines.lib.staging.duplicates import quarantine_duplicate_lines
@@ -67,9 +68,10 @@ def stage_archive(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: D
             # nothing of a broken archive is loaded: a month is whole or absent
             con.execute(f"delete from {dataset.table} where load_id = ?", [load_id])
             audit.forget_loads(con, "load_id = ?", [load_id])
-            outcome.members = [MemberOutcome(None, 0, 0, 0, 0, "rejected", str(exc))]
-            outcome.rejected, outcome.rejected_rule = str(exc), exc.rule_id
-            record_rejection(con, delivery, dataset.source, bill_cycle, load_id, None, exc.rule_id, str(exc))
+            message = with_action(exc.rule_id, str(exc))
+            outcome.members = [MemberOutcome(None, 0, 0, 0, 0, "rejected", message)]
+            outcome.rejected, outcome.rejected_rule = message, exc.rule_id
+            record_rejection(con, delivery, dataset.source, bill_cycle, load_id, None, exc.rule_id, message)
     for member in outcome.members:
         record_load(con, outcome, member, load_id, delivery.etag, delivery.sha256)
     return outcome

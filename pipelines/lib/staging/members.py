@@ -64,10 +64,10 @@ def load_member(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dat
                 load_id: str, prepared: ParsedForLoading, limits: MemberLimits) -> MemberOutcome:
     """Write a parsed member's rows (unless spooled), quarantined rows and findings; its outcome."""
     member = prepared.member
-    if member.data is None:
-        record_rejection(con, delivery, dataset.source, bill_cycle, load_id, member.name,
-                         member.rule_id, member.problem)
-        return MemberOutcome(member.name, 0, 0, 0, 0, "rejected", member.problem)
+    if member.data is None:  # refused unread (pipelines/lib/archives.py)
+        message = with_action(member.rule_id, member.problem)
+        record_rejection(con, delivery, dataset.source, bill_cycle, load_id, member.name, member.rule_id, message)
+        return MemberOutcome(member.name, 0, 0, 0, 0, "rejected", message)
     if prepared.rejected is not None:
         exc = prepared.rejected
         rows = exc.rows_read
