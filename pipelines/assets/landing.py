@@ -4,7 +4,7 @@
 import dagster as dg
 
 from pipelines.assets.tables import writes
-from pipelines.lib.landing import land, record_ignored_bill_objects
+from pipelines.lib.landing import land, record_ignored_bill_objects, record_ignored_usage_objects
 from pipelines.lib.object_keys import BILL_PREFIX, bill_file_key, usage_export_prefix
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import ObjectStoreResource, WarehouseResource
@@ -37,25 +37,37 @@ def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     they are listed in audit.ignored_objects with the reason.
     """
     cycle = BillCycle.parse(context.partition_key)
-    key = bill_file_key(cycle)
-    result = land_prefix(context, warehouse, object_store, key)
-    with warehouse.connect() as con:
-        ignored = record_ignored_bill_objects(con, object_store.store().list(BILL_PREFIX), cycle)
-    for item in ignored:
-        context.log.warning(f"not loaded: {item['object_key']}: {item['reason']}")
-    result.metadata["ignored_objects"] = dg.MetadataValue.json(ignored)
-    return result
+    result = land_prefix(context, warehouse, object_store, bill_file_key(cycle))
+    return with_ignored(context, warehouse, result, record_ignored_bill_objects,
+                        object_store.store().list(BILL_PREFIX), cycle)
 
 
 @dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
-          metadata=writes("landing.objects"))
+          metadata=writes("landing.objects", "audit.ignored_objects"))
 def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                          object_store: ObjectStoreResource) -> dg.MaterializeResult:
     """The daily cumulative usage exports of the month.
 
     Grain: one delivery of `customerUsage/customerUsageV2_YYYYMM_YYYYMMDD.tar.gz`. Source: OBS bucket or inbox.
+    Other objects under the month's prefix (a `.part` upload, a copy) are landed but not loaded; they are
+    listed in audit.ignored_objects with the reason.
     """
-    return land_prefix(context, warehouse, object_store, usage_export_prefix(BillCycle.parse(context.partition_key)))
+    cycle = BillCycle.parse(context.partition_key)
+    prefix = usage_export_prefix(cycle)
+    result = land_prefix(context, warehouse, object_store, prefix)
+    return with_ignored(context, warehouse, result, record_ignored_usage_objects, object_store.store().list(prefix),
+                        cycle)
+
+
+def with_ignored(context, warehouse: WarehouseResource, result: dg.MaterializeResult, record, listing: list,
+                 cycle: BillCycle) -> dg.MaterializeResult:
+    """`result` with the objects of `listing` that `record` lists in audit.ignored_objects, each logged."""
+    with warehouse.connect() as con:
+        ignored = record(con, listing, cycle)
+    for item in ignored:
+        context.log.warning(f"not loaded: {item['object_key']}: {item['reason']}")
+    result.metadata["ignored_objects"] = dg.MetadataValue.json(ignored)
+    return result
 
 
 @dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},

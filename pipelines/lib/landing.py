@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib import audit
-from pipelines.lib.object_keys import bill_file_key
+from pipelines.lib.object_keys import bill_file_key, parse_usage_key, usage_export_prefix
 from pipelines.lib.object_store import ObjectStore, file_sha256
 from pipelines.lib.warehouse import transaction
 from schemas.bill_cycle import BillCycle
@@ -93,20 +93,37 @@ def record_ignored_bill_objects(con: duckdb.DuckDBPyConnection, listing: list, b
     HUAWEI CLOUD delivers one key per month; a second key with the month's name is a manual copy or a
     misfiled upload, and loading it too would count the month twice."""
     monthly_key = bill_file_key(bill_cycle)
-    canonical = next((o for o in listing if o.key == monthly_key), None)
-    ignored = []
-    for info in listing:
-        name = info.key.rsplit("/", 1)[-1]
-        if info.key == monthly_key or f"_{bill_cycle.compact}" not in name:
-            continue
-        if canonical is not None and info.etag == canonical.etag:
-            reason = f"same content as {monthly_key} under another key; counted once, from {monthly_key}"
-        else:
-            reason = f"not the monthly bill file name; the month is read from {monthly_key} only"
-        ignored.append({"object_key": info.key, "etag": info.etag, "size_bytes": info.size, "reason": reason})
+    canonical = [o for o in listing if o.key == monthly_key]
+    others = [o for o in listing if o.key != monthly_key and f"_{bill_cycle.compact}" in o.key.rsplit("/", 1)[-1]]
+    ignored = [_ignored(info, canonical, f"not the monthly bill file name; the month is read from {monthly_key} only")
+               for info in others]
+    return record_ignored_objects(con, "customerBill", bill_cycle, ignored)
+
+
+def record_ignored_usage_objects(con: duckdb.DuckDBPyConnection, listing: list, bill_cycle: BillCycle) -> list[dict]:
+    """Objects under the month's usage-export prefix whose key is no daily export of the month
+    (a `.part` upload, a copy, a date that does not exist): recorded, not loaded."""
+    exports = [o for o in listing if (parse_usage_key(o.key) or (None,))[0] == bill_cycle]
+    others = [o for o in listing if o not in exports and o.key.startswith(usage_export_prefix(bill_cycle))]
+    reason = (f"not a daily usage export name ({usage_export_prefix(bill_cycle)}YYYYMMDD.tar.gz); "
+              "the month's usage is read from those only")
+    return record_ignored_objects(con, "customerUsage", bill_cycle, [_ignored(o, exports, reason) for o in others])
+
+
+def record_ignored_objects(con: duckdb.DuckDBPyConnection, source: str, bill_cycle: BillCycle,
+                           ignored: list[dict]) -> list[dict]:
+    """Replace the source's list of objects ignored for the cycle in audit.ignored_objects with `ignored`."""
     with transaction(con):
-        con.execute("delete from audit.ignored_objects where source = 'customerBill' and bill_cycle = ?",
-                    [str(bill_cycle)])
+        con.execute("delete from audit.ignored_objects where source = ? and bill_cycle = ?", [source, str(bill_cycle)])
         audit.insert_rows(con, "audit.ignored_objects",
-                          [{"source": "customerBill", **item, "bill_cycle": str(bill_cycle)} for item in ignored])
+                          [{"source": source, **item, "bill_cycle": str(bill_cycle)} for item in ignored])
     return ignored
+
+
+def _ignored(info, deliveries: list, reason: str) -> dict:
+    """The audit.ignored_objects fields of an object that is not loaded: a copy of a delivery is named as
+    such (its content is counted once, from the delivery), any other object gets `reason`."""
+    same = next((d.key for d in deliveries if d.etag == info.etag), None)
+    if same is not None:
+        reason = f"same content as {same} under another key; counted once, from {same}"
+    return {"object_key": info.key, "etag": info.etag, "size_bytes": info.size, "reason": reason}
