@@ -50,14 +50,14 @@ RULES: dict[str, Rule] = {r.rule_id: r for r in [
          "nothing to do if it holds no lines (a folder, a note); otherwise ask HUAWEI CLOUD to re-deliver "
          "the file with its lines in .csv members"),
     Rule("FILE.MEMBER_TOO_LARGE", "file", "reject", "archive member exceeds the size limit",
-         "raise BILLRECON_MAX_MEMBER_BYTES if the member is genuine, "
+         "raise BILLRECON_MAX_MEMBER_BYTES if the member is genuine and run the month again, "
          "or ask its sender to re-deliver the file"),
     Rule("FILE.ENCODING", "file", "reject", "the member is not UTF-8 text", "re-export the file as UTF-8"),
     Rule("FILE.MALFORMED_CSV", "file", "reject", "the member is not a readable CSV file", "ask for a re-delivery"),
     Rule("FILE.WRONG_DELIMITER", "file", "reject", "the file is not comma-separated", "re-export the file with commas"),
     Rule("FILE.DUPLICATE_HEADER", "file", "reject", "a column appears twice in the header", "re-export the file"),
     Rule("FILE.MEMBER_TOO_MANY_ROWS", "file", "reject", "archive member exceeds the row limit",
-         "raise BILLRECON_MAX_MEMBER_ROWS if the member is genuine, "
+         "raise BILLRECON_MAX_MEMBER_ROWS if the member is genuine and run the month again, "
          "or ask its sender to re-deliver the file"),
     Rule("FILE.FIELD_COUNT", "file", "reject", "record has a different number of fields than the header",
          "check the quoting of the record in the source file"),

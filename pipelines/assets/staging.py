@@ -23,6 +23,7 @@ from pipelines.lib.object_keys import bill_file_key, parse_usage_key, usage_expo
 from pipelines.lib.staging import (
     MemberLimits,
     StageOutcome,
+    limits_now_admit_a_refusal,
     stage_bill_delivery,
     stage_customer_discounts,
     stage_usage_delivery,
@@ -55,13 +56,14 @@ def staging_check_specs(asset_name: str) -> list[dg.AssetCheckSpec]:
     return specs
 
 
-def already_staged(con, source: str, key: str, etag: str, bill_cycle: str | None) -> bool:
+def already_staged(con, source: str, key: str, etag: str, bill_cycle: str | None, limits: MemberLimits) -> bool:
+    """Whether this delivery is staged, under limits that refused none of its members it would now read."""
     row = con.execute(
         """select count(*) from audit.loads where source = ? and object_key = ? and etag = ?
            and bill_cycle is not distinct from ?""",
         [source, key, etag, bill_cycle],
     ).fetchone()
-    return row[0] > 0
+    return row[0] > 0 and not limits_now_admit_a_refusal(con, source, key, etag, bill_cycle, limits)
 
 
 def audit_totals(con, source: str, bill_cycle: str | None, key: str | None = None) -> dict:
@@ -141,7 +143,7 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
                 con.execute("delete from staging.bill_line where bill_cycle = ?", [cycle])
             return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines",
                            skipped=f"no bill file for {cycle} yet")
-        if already_staged(con, "customerBill", key, delivery.etag, cycle):
+        if already_staged(con, "customerBill", key, delivery.etag, cycle, warehouse.member_limits()):
             context.log.info(f"{key} (ETag {delivery.etag}) is already staged; nothing to load")
             return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines", skipped="unchanged",
                                   key=key)
@@ -188,7 +190,7 @@ def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                            skipped=f"no usage export for {cycle}")
         export_date, key = exports[-1]
         delivery = current_delivery(con, key, warehouse.landing_path)
-        if already_staged(con, "customerUsage", key, delivery.etag, cycle):
+        if already_staged(con, "customerUsage", key, delivery.etag, cycle, warehouse.member_limits()):
             return staging_result(audit_totals(con, "customerUsage", cycle), "stg_usage_lines", skipped="unchanged",
                                   key=key)
         with transaction(con):
@@ -241,8 +243,8 @@ def stage_agreement_file(context: dg.AssetExecutionContext, warehouse: Warehouse
             context.log.warning(f"{key} not found: {when_missing}")
             return staging_result(audit_totals(con, "agreements", None, key), asset, skipped=skipped)
         staged, held = [], None
-        if not already_staged(con, "agreements", key, delivery.etag, None):
-            limits = warehouse.member_limits()
+        limits = warehouse.member_limits()
+        if not already_staged(con, "agreements", key, delivery.etag, None, limits):
             staged, held = stage_unless_held(context, warehouse, con, delivery, "agreements", None,
                                              lambda: stage(con, delivery, context.run_id, limits), gauge)
         return staging_result(audit_totals(con, "agreements", None, key), asset, held=held, key=key, staged=staged)

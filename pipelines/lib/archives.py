@@ -252,6 +252,11 @@ def _refusal(info: tarfile.TarInfo, max_member_bytes: int) -> tuple[str, str] | 
     return size_refusal(info.size, max_member_bytes)
 
 
+# A size refusal's cause starts with the member's size, read back from audit.quarantine to stage the
+# delivery again once BILLRECON_MAX_MEMBER_BYTES admits it (staging.audit_rows.limits_now_admit_a_refusal).
+REFUSED_SIZE_PATTERN = r"^member is (\d+) bytes"
+
+
 def size_refusal(size: int, max_member_bytes: int) -> tuple[str, str] | None:
     """(rule id, problem) when a member or a plain CSV object is too large to be read into memory."""
     if size > max_member_bytes:

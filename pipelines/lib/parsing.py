@@ -291,6 +291,11 @@ def count_line_ends(data: bytes) -> int:
     return max(line_feeds, int(view.eq(ord("\r")).sum()))
 
 
+# A row-limit refusal's cause names the limit it broke, read back from audit.quarantine to stage the
+# delivery again once BILLRECON_MAX_MEMBER_ROWS is raised (staging.audit_rows.limits_now_admit_a_refusal).
+REFUSED_ROWS_PATTERN = r"^member has more than (\d+) lines"
+
+
 def parse_member(
     data: bytes,
     spec: DatasetSpec,

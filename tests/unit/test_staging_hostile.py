@@ -257,7 +257,7 @@ def test_a_member_refused_unread_says_its_cause_and_what_to_do_in_one_line(stage
          "loaded; ask HUAWEI CLOUD to re-deliver the file with plain member names"),
         ("customerBill_202609_0003.csv", "FILE.MEMBER_TOO_LARGE",
          f"member is {len(large)} bytes, more than the {len(good)} allowed — raise BILLRECON_MAX_MEMBER_BYTES if "
-         "the member is genuine, or ask its sender to re-deliver the file"),
+         "the member is genuine and run the month again, or ask its sender to re-deliver the file"),
         ("notes.txt", "FILE.NOT_CSV",
          "member 'notes.txt' is not a .csv file — nothing to do if it holds no lines (a folder, a note); otherwise "
          "ask HUAWEI CLOUD to re-deliver the file with its lines in .csv members"),

@@ -10,10 +10,12 @@ This package's public face is what the assets and the other staging modules call
 - `outcome`: what staging did (`StageOutcome`, one `MemberOutcome` per audit.loads row), for files
   and API snapshots alike;
 - `archive`: the member loop and its spool folder (`SPOOL_PREFIX`); `members`: one member parsed and
-  written; `rows`: rows with their lineage; `duplicates`: repeated lines; `audit_rows`: the audit rows.
+  written; `rows`: rows with their lineage; `duplicates`: repeated lines; `audit_rows`: the audit rows,
+  and whether a delivery refused under a lower limit is to be staged again (`limits_now_admit_a_refusal`).
 """
 
 from pipelines.lib.staging.archive import SPOOL_PREFIX
+from pipelines.lib.staging.audit_rows import limits_now_admit_a_refusal
 from pipelines.lib.staging.datasets import Dataset, MemberLimits
 from pipelines.lib.staging.deliveries import (
     stage_bill_delivery,
@@ -24,6 +26,6 @@ from pipelines.lib.staging.deliveries import (
 from pipelines.lib.staging.outcome import MemberOutcome, StageOutcome
 
 __all__ = [
-    "SPOOL_PREFIX", "Dataset", "MemberLimits", "MemberOutcome", "StageOutcome",
+    "SPOOL_PREFIX", "Dataset", "MemberLimits", "MemberOutcome", "StageOutcome", "limits_now_admit_a_refusal",
     "stage_bill_delivery", "stage_csv_object", "stage_customer_discounts", "stage_usage_delivery",
 ]

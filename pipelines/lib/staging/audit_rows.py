@@ -7,7 +7,11 @@ import duckdb
 import polars as pl
 
 from pipelines.lib import audit
+from pipelines.lib.archives import REFUSED_SIZE_PATTERN
 from pipelines.lib.landing import Delivery
+from pipelines.lib.parsing import REFUSED_ROWS_PATTERN
+from pipelines.lib.rejections import rule_for
+from pipelines.lib.staging.datasets import MemberLimits
 
 
 def clear_audit(con: duckdb.DuckDBPyConnection, source: str, bill_cycle: str | None,
@@ -34,6 +38,22 @@ def insert_member_rows(con: duckdb.DuckDBPyConnection, table: str, rows: pl.Data
     if "bill_cycle" not in frame.columns:
         frame = frame.with_columns(pl.lit(bill_cycle, pl.Utf8).alias("bill_cycle"))
     audit.insert_frame(con, table, frame)
+
+
+def limits_now_admit_a_refusal(con: duckdb.DuckDBPyConnection, source: str, object_key: str, etag: str,
+                                bill_cycle: str | None, limits: MemberLimits) -> bool:
+    """Whether a member of this staged delivery was refused unread for a size or row limit that `limits`
+    no longer sets (BILLRECON_MAX_MEMBER_BYTES above its size, BILLRECON_MAX_MEMBER_ROWS above the
+    limit it broke): then the delivery is staged again, as the rule's action promises."""
+    return con.execute(
+        """select count(*) > 0 from audit.quarantine
+           where load_id in (select load_id from audit.loads where source = ? and object_key = ? and etag = ?
+                                and bill_cycle is not distinct from ?)
+             and ((rule_id = ? and try_cast(regexp_extract(reason, ?, 1) as bigint) <= ?)
+               or (rule_id = ? and try_cast(regexp_extract(reason, ?, 1) as bigint) < ?))""",
+        [source, object_key, etag, bill_cycle,
+         rule_for("file", "member_too_large"), REFUSED_SIZE_PATTERN, limits.max_bytes,
+         rule_for("file", "member_too_many_rows"), REFUSED_ROWS_PATTERN, limits.max_rows]).fetchone()[0]
 
 
 def record_rejection(con: duckdb.DuckDBPyConnection, delivery: Delivery, source: str, bill_cycle: str | None,
