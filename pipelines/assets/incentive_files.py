@@ -5,7 +5,7 @@ programme's rebate rates (agreements/incentive_rates.csv, landed with the other 
 
 import dagster as dg
 
-from pipelines.assets.landing import land_prefix, landed_agreements
+from pipelines.assets.landing import land_prefix, landed_agreements, with_ignored
 from pipelines.assets.staging import (
     already_staged,
     audit_totals,
@@ -16,9 +16,10 @@ from pipelines.assets.staging import (
 )
 from pipelines.assets.tables import stages, writes
 from pipelines.lib.holds import incentive_rates_gauge, statement_gauge
-from pipelines.lib.landing import current_delivery
+from pipelines.lib.landing import current_delivery, record_ignored_monthly_copies
 from pipelines.lib.statements import (
     INCENTIVE_RATES_KEY,
+    STATEMENT_PREFIX,
     STATEMENT_SOURCE,
     stage_incentive_rates,
     stage_incentive_statement,
@@ -26,18 +27,26 @@ from pipelines.lib.statements import (
 )
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import ObjectStoreResource, WarehouseResource
+from schemas.bill_cycle import BillCycle
 
 
 @dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
-          metadata=writes("landing.objects"))
+          metadata=writes("landing.objects", "audit.ignored_objects"))
 def landed_incentive_statement(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                                object_store: ObjectStoreResource) -> dg.MaterializeResult:
     """The incentive statement of the cycle, landed if new or re-delivered (new ETag).
 
     Grain: one delivery of `incentives/incentive_statement_YYYYMM.csv`. Source: the OBS bucket or inbox,
     where finance drops the export of Partner Center's incentive details (HUAWEI CLOUD has no API for it).
+    Other objects under incentives/ that name the period (a second export, a copy) are not loaded; they
+    are listed in audit.ignored_objects with the reason.
     """
-    return land_prefix(context, warehouse, object_store, statement_key(context.partition_key))
+    cycle = BillCycle.parse(context.partition_key)
+    key = statement_key(context.partition_key)
+    result = land_prefix(context, warehouse, object_store, key)
+    listing = object_store.store().list(STATEMENT_PREFIX)
+    return with_ignored(context, warehouse, result, lambda con: record_ignored_monthly_copies(
+        con, STATEMENT_SOURCE, listing, key, cycle, "incentive statement"))
 
 
 @dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_incentive_statement],

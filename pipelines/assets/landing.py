@@ -1,14 +1,29 @@
 """Landing assets: source objects fetched from the bucket (or inbox) and recorded in landing.objects."""
 
 
+from collections.abc import Callable
+
 import dagster as dg
+import duckdb
 
 from pipelines.assets.tables import writes
-from pipelines.lib.landing import land, record_ignored_bill_objects, record_ignored_usage_objects
+from pipelines.lib.chart_of_accounts import CHART_OF_ACCOUNTS_KEY
+from pipelines.lib.landing import (
+    land,
+    record_ignored_agreement_objects,
+    record_ignored_bill_objects,
+    record_ignored_usage_objects,
+)
 from pipelines.lib.object_keys import BILL_PREFIX, bill_file_key, usage_export_prefix
+from pipelines.lib.staging import CUSTOMER_DISCOUNTS_KEY
+from pipelines.lib.statements import INCENTIVE_RATES_KEY
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import ObjectStoreResource, WarehouseResource
 from schemas.bill_cycle import BillCycle
+
+AGREEMENTS_PREFIX = "agreements/"
+# the agreement files staging reads; any other object under agreements/ is listed as ignored
+AGREEMENT_KEYS = (CUSTOMER_DISCOUNTS_KEY, INCENTIVE_RATES_KEY, CHART_OF_ACCOUNTS_KEY)
 
 
 def land_prefix(context, warehouse: WarehouseResource, object_store: ObjectStoreResource, prefix: str):
@@ -38,8 +53,8 @@ def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     """
     cycle = BillCycle.parse(context.partition_key)
     result = land_prefix(context, warehouse, object_store, bill_file_key(cycle))
-    return with_ignored(context, warehouse, result, record_ignored_bill_objects,
-                        object_store.store().list(BILL_PREFIX), cycle)
+    listing = object_store.store().list(BILL_PREFIX)
+    return with_ignored(context, warehouse, result, lambda con: record_ignored_bill_objects(con, listing, cycle))
 
 
 @dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
@@ -55,15 +70,15 @@ def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: Warehouse
     cycle = BillCycle.parse(context.partition_key)
     prefix = usage_export_prefix(cycle)
     result = land_prefix(context, warehouse, object_store, prefix)
-    return with_ignored(context, warehouse, result, record_ignored_usage_objects, object_store.store().list(prefix),
-                        cycle)
+    listing = object_store.store().list(prefix)
+    return with_ignored(context, warehouse, result, lambda con: record_ignored_usage_objects(con, listing, cycle))
 
 
-def with_ignored(context, warehouse: WarehouseResource, result: dg.MaterializeResult, record, listing: list,
-                 cycle: BillCycle) -> dg.MaterializeResult:
-    """`result` with the objects of `listing` that `record` lists in audit.ignored_objects, each logged."""
+def with_ignored(context, warehouse: WarehouseResource, result: dg.MaterializeResult,
+                 record: Callable[[duckdb.DuckDBPyConnection], list[dict]]) -> dg.MaterializeResult:
+    """`result` with the objects `record` lists in audit.ignored_objects (pipelines/lib/landing.py), each logged."""
     with warehouse.connect() as con:
-        ignored = record(con, listing, cycle)
+        ignored = record(con)
     for item in ignored:
         context.log.warning(f"not loaded: {item['object_key']}: {item['reason']}")
     result.metadata["ignored_objects"] = dg.MetadataValue.json(ignored)
@@ -71,11 +86,16 @@ def with_ignored(context, warehouse: WarehouseResource, result: dg.MaterializeRe
 
 
 @dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
-          metadata=writes("landing.objects"))
+          metadata=writes("landing.objects", "audit.ignored_objects"))
 def landed_agreements(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                       object_store: ObjectStoreResource) -> dg.MaterializeResult:
-    """The partner's agreement files (customer discounts, incentive rates), as of this run.
+    """The partner's agreement files (customer discounts, incentive rates, chart of accounts), as of this run.
 
-    Grain: one delivery of each `agreements/*.csv`. Source: OBS bucket or inbox.
+    Grain: one delivery of each `agreements/*.csv`. Source: OBS bucket or inbox. An object under
+    agreements/ that is none of those files (a misspelt name, a backup) is landed but not loaded; it is
+    listed in audit.ignored_objects with the reason.
     """
-    return land_prefix(context, warehouse, object_store, "agreements/")
+    result = land_prefix(context, warehouse, object_store, AGREEMENTS_PREFIX)
+    listing = object_store.store().list(AGREEMENTS_PREFIX)
+    return with_ignored(context, warehouse, result,
+                        lambda con: record_ignored_agreement_objects(con, listing, AGREEMENT_KEYS))

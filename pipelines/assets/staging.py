@@ -21,6 +21,7 @@ from pipelines.lib.holds import (
 from pipelines.lib.landing import Delivery, current_delivery
 from pipelines.lib.object_keys import bill_file_key, parse_usage_key, usage_export_prefix
 from pipelines.lib.staging import (
+    CUSTOMER_DISCOUNTS_KEY,
     MemberLimits,
     StageOutcome,
     limits_now_admit_a_refusal,
@@ -210,7 +211,7 @@ def stg_customer_discounts(context: dg.AssetExecutionContext, warehouse: Warehou
     Grain: one agreement rule. Source: agreements/customer_discounts.csv. A re-delivery that cannot be
     read or would leave bill lines without their agreement is held (audit.held_deliveries).
     """
-    return stage_agreement_file(context, warehouse, "agreements/customer_discounts.csv", "stg_customer_discounts",
+    return stage_agreement_file(context, warehouse, CUSTOMER_DISCOUNTS_KEY, "stg_customer_discounts",
                                 stage_customer_discounts, agreements_gauge(),
                                 when_missing="every customer is billed at list price", skipped="no agreements file")
 

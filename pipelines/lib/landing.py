@@ -92,12 +92,18 @@ def record_ignored_bill_objects(con: duckdb.DuckDBPyConnection, listing: list, b
 
     HUAWEI CLOUD delivers one key per month; a second key with the month's name is a manual copy or a
     misfiled upload, and loading it too would count the month twice."""
-    monthly_key = bill_file_key(bill_cycle)
+    return record_ignored_monthly_copies(con, "customerBill", listing, bill_file_key(bill_cycle), bill_cycle,
+                                         "monthly bill file")
+
+
+def record_ignored_monthly_copies(con: duckdb.DuckDBPyConnection, source: str, listing: list, monthly_key: str,
+                                  bill_cycle: BillCycle, what: str) -> list[dict]:
+    """Objects of a folder (`listing`) whose name holds the month (`_YYYYMM`) but that are not the month's
+    one file, `monthly_key` (the `what` of the reason): recorded for the month, not loaded."""
     canonical = [o for o in listing if o.key == monthly_key]
     others = [o for o in listing if o.key != monthly_key and f"_{bill_cycle.compact}" in o.key.rsplit("/", 1)[-1]]
-    ignored = [_ignored(info, canonical, f"not the monthly bill file name; the month is read from {monthly_key} only")
-               for info in others]
-    return record_ignored_objects(con, "customerBill", bill_cycle, ignored)
+    reason = f"not the {what} name; the month is read from {monthly_key} only"
+    return record_ignored_objects(con, source, bill_cycle, [_ignored(info, canonical, reason) for info in others])
 
 
 def record_ignored_usage_objects(con: duckdb.DuckDBPyConnection, listing: list, bill_cycle: BillCycle) -> list[dict]:
@@ -110,13 +116,26 @@ def record_ignored_usage_objects(con: duckdb.DuckDBPyConnection, listing: list, 
     return record_ignored_objects(con, "customerUsage", bill_cycle, [_ignored(o, exports, reason) for o in others])
 
 
-def record_ignored_objects(con: duckdb.DuckDBPyConnection, source: str, bill_cycle: BillCycle,
+def record_ignored_agreement_objects(con: duckdb.DuckDBPyConnection, listing: list,
+                                     agreement_keys: tuple[str, ...]) -> list[dict]:
+    """Objects under agreements/ that are none of the agreement files read (`agreement_keys`; a misspelt
+    name, a backup copy): recorded, not loaded, so a file meant to apply is not silently missed."""
+    files = [o for o in listing if o.key in agreement_keys]
+    reason = f"not an agreement file billrecon reads ({', '.join(agreement_keys)}); not loaded"
+    return record_ignored_objects(con, "agreements", None,
+                                  [_ignored(info, files, reason) for info in listing if info not in files])
+
+
+def record_ignored_objects(con: duckdb.DuckDBPyConnection, source: str, bill_cycle: BillCycle | None,
                            ignored: list[dict]) -> list[dict]:
-    """Replace the source's list of objects ignored for the cycle in audit.ignored_objects with `ignored`."""
+    """Replace the source's list of objects ignored for the cycle (or, without one, for the source) in
+    audit.ignored_objects with `ignored`."""
+    cycle = str(bill_cycle) if bill_cycle is not None else None
     with transaction(con):
-        con.execute("delete from audit.ignored_objects where source = ? and bill_cycle = ?", [source, str(bill_cycle)])
+        con.execute("delete from audit.ignored_objects where source = ? and bill_cycle is not distinct from ?",
+                    [source, cycle])
         audit.insert_rows(con, "audit.ignored_objects",
-                          [{"source": source, **item, "bill_cycle": str(bill_cycle)} for item in ignored])
+                          [{"source": source, **item, "bill_cycle": cycle} for item in ignored])
     return ignored
 
 

@@ -15,6 +15,7 @@ from schemas.datasets import INCENTIVE_RATE, INCENTIVE_STATEMENT
 from schemas.incentives import IncentiveRateModel, IncentiveStatementModel
 
 STATEMENT_SOURCE = "incentives"
+STATEMENT_PREFIX = "incentives/"
 INCENTIVE_RATES_KEY = "agreements/incentive_rates.csv"
 
 STATEMENT_DATASET = Dataset(STATEMENT_SOURCE, INCENTIVE_STATEMENT, IncentiveStatementModel,
@@ -24,7 +25,7 @@ RATE_DATASET = Dataset("agreements", INCENTIVE_RATE, IncentiveRateModel, "stagin
 
 def statement_key(period: str) -> str:
     """Object key of the incentive statement of `period` ('YYYY-MM')."""
-    return f"incentives/incentive_statement_{BillCycle.parse(period).compact}.csv"
+    return f"{STATEMENT_PREFIX}incentive_statement_{BillCycle.parse(period).compact}.csv"
 
 
 def stage_incentive_statement(con: duckdb.DuckDBPyConnection, delivery: Delivery, period: str,

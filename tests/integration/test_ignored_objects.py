@@ -6,8 +6,9 @@ import hashlib
 import dagster as dg
 import duckdb
 
-from pipelines.assets.landing import landed_usage_exports
-from pipelines.assets.staging import stg_usage_lines
+from pipelines.assets.incentive_files import landed_incentive_statement
+from pipelines.assets.landing import landed_agreements, landed_usage_exports
+from pipelines.assets.staging import stg_customer_discounts, stg_usage_lines
 from sandbox.objectstore import upload_tree
 from tests.integration.conftest import pipeline_resources
 from tests.integration.test_redelivery import _usage_archive
@@ -60,3 +61,47 @@ def test_unknown_keys_under_the_months_usage_prefix_are_listed_with_the_reason_a
     assert [row[1] for row in ignored] == ["customerUsage/customerUsageV2_202609_20260931.tar.gz",
                                            "customerUsage/customerUsageV2_202609_copy.tar.gz"]
     assert usage == [("2026-09-05", 2, "3.00000000")]
+
+
+def test_agreement_and_statement_objects_that_are_not_read_are_listed_with_the_reason(tmp_path, s3_server):
+    discounts = (b"customer_id,service_type_code,resource_type_code,discount_rate,valid_from,valid_to\n"
+                 b"*,*,*,0.05,2026-01-01,\n")
+    statement = b"period,customer_id,incentive_type,amount\n"
+    files = {
+        "agreements/customer_discounts.csv": discounts,
+        "agreements/customer_discount.csv": b"a misspelt name",
+        "agreements/customer_discounts_old.csv": discounts,
+        "incentives/incentive_statement_202609.csv": statement,
+        "incentives/incentive_statement_202609 (1).csv": b"a second export",
+        "incentives/incentive_statement_202610.csv": statement,  # another period's: not this month's business
+    }
+    upload = tmp_path / "upload"
+    for key, data in files.items():
+        (upload / key).parent.mkdir(parents=True, exist_ok=True)
+        (upload / key).write_bytes(data)
+    upload_tree(s3_server.client(), "t-ignored-agreements", upload)
+    resources = pipeline_resources(tmp_path, s3=s3_server, bucket="t-ignored-agreements")
+    result = dg.materialize([landed_agreements, landed_incentive_statement, stg_customer_discounts],
+                            partition_key=CYCLE, resources=resources)
+    assert result.success
+    with duckdb.connect(resources["warehouse"].path, read_only=True) as con:
+        ignored = con.execute("select source, object_key, etag, size_bytes, bill_cycle, reason "
+                              "from audit.ignored_objects order by object_key").fetchall()
+        discount_rows = con.execute("select count(*) from staging.customer_discount").fetchone()[0]
+
+    def row(source, key, cycle, reason):
+        return source, key, hashlib.md5(files[key]).hexdigest(), len(files[key]), cycle, reason
+
+    read = ("agreements/customer_discounts.csv, agreements/incentive_rates.csv, "
+            "agreements/chart_of_accounts.csv")
+    assert ignored == [
+        row("agreements", "agreements/customer_discount.csv", None,
+            f"not an agreement file billrecon reads ({read}); not loaded"),
+        row("agreements", "agreements/customer_discounts_old.csv", None,
+            "same content as agreements/customer_discounts.csv under another key; counted once, from "
+            "agreements/customer_discounts.csv"),
+        row("incentives", "incentives/incentive_statement_202609 (1).csv", CYCLE,
+            "not the incentive statement name; the month is read from incentives/incentive_statement_202609.csv "
+            "only"),
+    ]
+    assert discount_rows == 1  # from customer_discounts.csv alone

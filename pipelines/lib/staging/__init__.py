@@ -18,6 +18,7 @@ from pipelines.lib.staging.archive import SPOOL_PREFIX
 from pipelines.lib.staging.audit_rows import limits_now_admit_a_refusal
 from pipelines.lib.staging.datasets import Dataset, MemberLimits
 from pipelines.lib.staging.deliveries import (
+    CUSTOMER_DISCOUNTS_KEY,
     stage_bill_delivery,
     stage_csv_object,
     stage_customer_discounts,
@@ -26,6 +27,7 @@ from pipelines.lib.staging.deliveries import (
 from pipelines.lib.staging.outcome import MemberOutcome, StageOutcome
 
 __all__ = [
-    "SPOOL_PREFIX", "Dataset", "MemberLimits", "MemberOutcome", "StageOutcome", "limits_now_admit_a_refusal",
+    "CUSTOMER_DISCOUNTS_KEY", "SPOOL_PREFIX", "Dataset", "MemberLimits", "MemberOutcome", "StageOutcome",
+    "limits_now_admit_a_refusal",
     "stage_bill_delivery", "stage_csv_object", "stage_customer_discounts", "stage_usage_delivery",
 ]

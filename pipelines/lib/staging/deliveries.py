@@ -23,6 +23,8 @@ from schemas.datasets import CUSTOMER_DISCOUNT, USAGE_LINE
 from schemas.rules import rule
 from schemas.usage_line import UsageLineModel
 
+CUSTOMER_DISCOUNTS_KEY = "agreements/customer_discounts.csv"
+
 
 def stage_bill_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, bill_cycle: str, load_id: str,
                         limits: MemberLimits) -> StageOutcome:
@@ -55,7 +57,7 @@ def stage_usage_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, bil
 
 def stage_customer_discounts(con: duckdb.DuckDBPyConnection, delivery: Delivery, load_id: str,
                              limits: MemberLimits) -> StageOutcome:
-    """Replace the agreements with this delivery of customer_discounts.csv."""
+    """Replace the agreements with this delivery of CUSTOMER_DISCOUNTS_KEY."""
     con.execute("delete from staging.customer_discount")
     dataset = Dataset("agreements", CUSTOMER_DISCOUNT, CustomerDiscountModel, "staging.customer_discount")
 
