@@ -111,3 +111,17 @@ def test_the_same_month_gives_byte_identical_statements(con, tmp_path):
     first = {customer: path.read_bytes() for customer, path in render(con, tmp_path / "a", ["c1", "c2", "c3"]).items()}
     second = {customer: path.read_bytes() for customer, path in render(con, tmp_path / "b", ["c1", "c2", "c3"]).items()}
     assert sorted(first) == ["c1", "c2", "c3"] and first == second
+
+
+def test_a_name_longer_than_the_line_wraps_and_a_short_one_stays_on_one_line(con, tmp_path):
+    long_name = " ".join(["Soluciones Digitales del Pacífico"] * 3) + " S.A. de C.V."
+    add_named_customers(con, {"c1": long_name, "c2": f"{THAI_NAME} {THAI_NAME}", "c3": "Acme, Inc."})
+    written = render(con, tmp_path, ["c1", "c2", "c3"])
+    lines = {customer: text_of(path)[1].splitlines() for customer, path in written.items()}
+    billed = {customer: next(i for i, line in enumerate(text) if line.startswith("Billed to"))
+              for customer, text in lines.items()}
+    wrapped = lines["c1"][billed["c1"]:billed["c1"] + 2]
+    assert " ".join(" ".join(wrapped).split()) == f"Billed to {long_name} (customer c1)"
+    assert lines["c1"][billed["c1"] + 2].startswith("Period")
+    assert lines["c2"][billed["c2"]] == f"Billed to {THAI_NAME} {THAI_NAME} (customer c2)"
+    assert lines["c3"][billed["c3"]] == "Billed to Acme, Inc. (customer c3)"
