@@ -14,7 +14,6 @@ then reads that small font, and fpdf2 embeds the subset of it the statement prin
 from __future__ import annotations
 
 import logging
-import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -43,7 +42,7 @@ THAI_FONT = FontSource("NotoSansThai", files("fontpkg_noto_sans_thai").joinpath(
 # In order of preference: a character is set in the first font that has it
 FONT_SOURCES = (PRIMARY_FONT, THAI_FONT)
 
-_ALWAYS = frozenset(string.printable[:95])  # printable ASCII: digits and labels need no listing
+_ALWAYS = frozenset(map(chr, range(0x20, 0x7F)))  # printable ASCII: digits and labels need no listing
 
 
 @dataclass(frozen=True)
