@@ -9,11 +9,8 @@ of a few rows and the time per customer stays that of laying out one short docum
 
 Amounts are rounded half-up to the cent for display; each total is its exact sum rounded, so the
 total due is the CSV bill's TOTAL charge rounded, whatever the rounding of the rows above it.
-Text is set in WenQuanYi Micro Hei (shipped by the ``paperang-p2-fonts-cjk`` package, embedded as a
-subset): it covers Chinese and the Latin letters of names such as "Bilişim A.Ş.". The font holds
-35,000 glyphs and takes seconds to read and subset, so it is subset once per month to the characters
-of all its statements, and each statement embeds a subset of that small font. The same warehouse content gives
-byte-identical files: the document dates are the period's, not the clock's.
+The fonts (Chinese, Latin and Thai) are prepared once per month, see `reports.statement_fonts`. The
+same warehouse content gives byte-identical files: the document dates are the period's, not the clock's.
 """
 
 from __future__ import annotations
@@ -24,21 +21,19 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from importlib.resources import files
 from itertools import groupby
 from pathlib import Path
 
 import duckdb
-from fontTools import subset
 from fpdf import FPDF
 
 from reports.files import atomic_output_path
 from reports.formatting import CURRENCY, format_count, format_money, money_sum
+from reports.statement_fonts import PRIMARY_FONT, MonthFonts
 from schemas.bill_cycle import BillCycle
 
-FONT = "WenQuanYiMicroHei"
-FONT_PATH = files("paperang_p2_fonts_cjk").joinpath("fonts/wqy-microhei.ttc")
-FONT_FACE = 0  # the collection's proportional face (1 is the monospaced one)
+FONT = PRIMARY_FONT.family
+LOGGER = logging.getLogger(__name__)
 
 TOTAL_DUE_LABEL = "Total due"
 USAGE_TITLE = "Usage"
@@ -133,10 +128,11 @@ def write_customer_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str,
     with tempfile.TemporaryDirectory(prefix="billrecon-font-") as scratch:
         documents = [_StatementDocument(bill_cycle, statement, bill_paths[statement.customer_id].name)
                      for statement in statements]
-        font = month_font(Path(scratch), "".join(document.text() for document in documents))
+        fonts = MonthFonts.prepare(Path(scratch), "".join(document.text() for document in documents))
+        _warn_unprintable(bill_cycle, fonts, documents)
         for document in documents:
             path = bill_paths[document.statement.customer_id].with_suffix(".pdf")
-            document.write(path, font)
+            document.write(path, fonts)
             written[document.statement.customer_id] = path
     if bill_paths:
         folder = next(iter(bill_paths.values())).parent
@@ -147,21 +143,15 @@ def write_customer_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str,
     return written
 
 
-def month_font(directory: Path, text: str) -> Path:
-    """The statements' font reduced to the characters of `text` (and printable ASCII), as a TrueType file."""
-    # the font's FontForge timestamp table cannot be subset and is dropped: not worth a log line per month
-    logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
-    options = subset.Options()
-    options.font_number = FONT_FACE
-    options.name_IDs = ["*"]
-    options.notdef_outline = True
-    font = subset.load_font(str(FONT_PATH), options)
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=sorted({ord(character) for character in text} | set(range(0x20, 0x7F))))
-    subsetter.subset(font)
-    path = directory / "statement-font.ttf"
-    subset.save_font(font, str(path), options)
-    return path
+def _warn_unprintable(bill_cycle: str, fonts: MonthFonts, documents: list[_StatementDocument]) -> None:
+    """One line for the month naming the statements that print without characters no font has."""
+    gaps = {document.statement.customer_id: fonts.unprintable(document.text()) for document in documents}
+    gaps = {customer: characters for customer, characters in gaps.items() if characters}
+    if gaps:
+        shown = "; ".join(f"{customer}: {characters}" for customer, characters in list(gaps.items())[:5])
+        LOGGER.warning("%s: %d customer statement(s) print without characters no statement font has (%s%s); "
+                       "the CSV bills keep them. To print them, add a font that has them to FONT_SOURCES in "
+                       "reports/statement_fonts.py", bill_cycle, len(gaps), shown, "; …" if len(gaps) > 5 else "")
 
 
 # Characters the layout itself prints beyond printable ASCII
@@ -193,8 +183,8 @@ class _StatementDocument(FPDF):
         parts += [f"{row.service}{row.resource_type}" for row in (*self.statement.usage, *self.statement.refunds)]
         return "".join(parts)
 
-    def write(self, path: Path, font: Path) -> Path:
-        self.add_font(FONT, "", str(font))
+    def write(self, path: Path, fonts: MonthFonts) -> Path:
+        fonts.install(self, self.text())
         self.add_page()
         self.title_block()
         self.summary()
@@ -231,8 +221,18 @@ class _StatementDocument(FPDF):
             self.cell(28, 5.5, label)
             self.set_text_color(0)
             self.set_font(FONT, "", 11 if label == "Billed to" else 10)
-            self.multi_cell(0, 5.5, value, new_x="LMARGIN", new_y="NEXT")
+            self._line_or_paragraph(value, 5.5)
         self.ln(4)
+
+    def _line_or_paragraph(self, text: str, height: float) -> None:
+        """`text` to the right margin, wrapped when it is longer than the line."""
+        # fpdf2 breaks a paragraph by measuring it again for every character; a value that fits on
+        # the line is the same text drawn by one cell, at a fraction of the cost
+        room = self.w - self.r_margin - self.get_x() - 2 * self.c_margin
+        if "\n" not in text and self.get_string_width(text) < room - 0.01:
+            self.cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
+        else:
+            self.multi_cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
 
     def summary(self) -> None:
         statement = self.statement

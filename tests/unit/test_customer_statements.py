@@ -1,7 +1,10 @@
 """Customer statements rendered from an in-memory warehouse and read back with pypdf: the total is
-the exact sum rounded, Chinese names come back as text, a long statement breaks over pages with its
-header repeated, a customer with only refunds says it had no usage."""
+the exact sum rounded, Chinese and Thai names come back as text (Thai from the fallback font, embedded
+only where it is printed), a character no font has is named in one line, a long statement breaks over
+pages with its header repeated, a customer with only refunds says it had no usage, and the same month
+gives the same bytes."""
 
+import logging
 import re
 
 from pypdf import PdfReader
@@ -13,6 +16,9 @@ from tests.unit.test_sql_models import add_line
 CYCLE = "2026-09"
 
 
+THAI_NAME = "บริษัท ไทยคลาวด์ จำกัด"
+
+
 def render(con, tmp_path, customers):
     run_model(con, "core", "customer_discount_rule")
     run_model(con, "core", "refund_original_order", CYCLE)  # prices the refunds
@@ -20,7 +26,7 @@ def render(con, tmp_path, customers):
     run_model(con, "marts", "customer_monthly_expenditure", CYCLE)
     run_model(con, "marts", "customer_bill_line")
     folder = tmp_path / "customer_bills"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     bills = {customer: folder / f"{customer}.csv" for customer in customers}
     for path in bills.values():
         path.write_text("lines\n", encoding="utf-8")
@@ -31,6 +37,18 @@ def render(con, tmp_path, customers):
 def text_of(path):
     reader = PdfReader(path)
     return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
+
+
+def fonts_of(path):
+    """The base names of the fonts a statement embeds, without the subset tag."""
+    return sorted({font["/BaseFont"].split("+")[-1] for page in PdfReader(path).pages
+                   for font in page["/Resources"]["/Font"].values()})
+
+
+def add_named_customers(con, names):
+    for record, (customer, name) in enumerate(names.items(), start=1):
+        add_line(con, record, customer, "svc.ecs", "res.vm", "2026-09-03", "Expenditure", "10", "0", "10")
+        con.execute("update staging.bill_line set customer_name = ? where customer_id = ?", [name, customer])
 
 
 def test_the_total_is_the_exact_sum_rounded_and_chinese_names_read_back(con, tmp_path):
@@ -64,3 +82,46 @@ def test_a_long_statement_breaks_over_pages_and_refunds_stand_apart(con, tmp_pat
     assert re.search(r"Total due\s*USD 896\.00", text)
     _, only_refunds = text_of(written["c2"])
     assert "No usage this month." in only_refunds and re.search(r"Total due\s*USD -2\.50", only_refunds)
+
+
+def test_a_thai_name_prints_in_the_thai_fallback_font_embedded_only_where_needed(con, tmp_path):
+    add_named_customers(con, {"c1": THAI_NAME, "c2": "深圳市云端科技有限公司", "c3": "Müller & Söhne Handels GmbH"})
+    written = render(con, tmp_path, ["c1", "c2", "c3"])
+    texts = {customer: text_of(path)[1] for customer, path in written.items()}
+    assert f"Billed to {THAI_NAME} (customer c1)" in texts["c1"]
+    assert "Billed to 深圳市云端科技有限公司 (customer c2)" in texts["c2"]
+    assert "Billed to Müller & Söhne Handels GmbH (customer c3)" in texts["c3"]
+    assert fonts_of(written["c1"]) == ["NotoSansThai", "WenQuanYiMicroHei"]
+    assert fonts_of(written["c2"]) == fonts_of(written["c3"]) == ["WenQuanYiMicroHei"]
+
+
+def test_characters_no_font_has_are_named_in_one_line(con, tmp_path, caplog):
+    add_named_customers(con, {"c1": "شركة", "c2": THAI_NAME})
+    with caplog.at_level(logging.WARNING, logger="reports.customer_statements"):
+        written = render(con, tmp_path, ["c1", "c2"])
+    (record,) = [r for r in caplog.records if r.name == "reports.customer_statements"]
+    assert record.getMessage() == (
+        "2026-09: 1 customer statement(s) print without characters no statement font has (c1: شركة); the CSV "
+        "bills keep them. To print them, add a font that has them to FONT_SOURCES in reports/statement_fonts.py")
+    assert "Billed to (customer c1)" in " ".join(text_of(written["c1"])[1].split())  # the rest still prints
+
+
+def test_the_same_month_gives_byte_identical_statements(con, tmp_path):
+    add_named_customers(con, {"c1": THAI_NAME, "c2": "深圳市云端科技有限公司", "c3": "Bosphorus Bilişim A.Ş."})
+    first = {customer: path.read_bytes() for customer, path in render(con, tmp_path / "a", ["c1", "c2", "c3"]).items()}
+    second = {customer: path.read_bytes() for customer, path in render(con, tmp_path / "b", ["c1", "c2", "c3"]).items()}
+    assert sorted(first) == ["c1", "c2", "c3"] and first == second
+
+
+def test_a_name_longer_than_the_line_wraps_and_a_short_one_stays_on_one_line(con, tmp_path):
+    long_name = " ".join(["Soluciones Digitales del Pacífico"] * 3) + " S.A. de C.V."
+    add_named_customers(con, {"c1": long_name, "c2": f"{THAI_NAME} {THAI_NAME}", "c3": "Acme, Inc."})
+    written = render(con, tmp_path, ["c1", "c2", "c3"])
+    lines = {customer: text_of(path)[1].splitlines() for customer, path in written.items()}
+    billed = {customer: next(i for i, line in enumerate(text) if line.startswith("Billed to"))
+              for customer, text in lines.items()}
+    wrapped = lines["c1"][billed["c1"]:billed["c1"] + 2]
+    assert " ".join(" ".join(wrapped).split()) == f"Billed to {long_name} (customer c1)"
+    assert lines["c1"][billed["c1"] + 2].startswith("Period")
+    assert lines["c2"][billed["c2"]] == f"Billed to {THAI_NAME} {THAI_NAME} (customer c2)"
+    assert lines["c3"][billed["c3"]] == "Billed to Acme, Inc. (customer c3)"
