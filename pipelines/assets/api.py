@@ -148,7 +148,8 @@ def _staging_asset(dataset: ApiDataset, landed: dg.AssetsDefinition) -> dg.Asset
             staged = []
             for snapshot in pending:
                 with transaction(con):
-                    staged.append(stage_snapshot(con, warehouse.landing_path, dataset, snapshot, context.run_id))
+                    staged.append(stage_snapshot(con, warehouse.landing_path, dataset, snapshot, context.run_id,
+                                                 partner_account(warehouse.partner_id)))
                 log_stage_outcome(context, staged[-1])
             totals = audit_totals(con, dataset.source, cycle, current.path)
         return staging_result(totals, name, skipped=None if pending else "unchanged", key=current.path, staged=staged)

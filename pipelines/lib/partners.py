@@ -95,6 +95,7 @@ class Partner:
     currency: str
     files: FileSource
     bss: BssAccess | None = None
+    configured: bool = True  # False for the one account of the BILLRECON_* settings, whose site is assumed
 
     @property
     def sdk_package(self) -> str:
@@ -274,4 +275,4 @@ def partner_from_settings(environ: Mapping[str, str]) -> Partner:
                     domain_id_env="BILLRECON_BSS_DOMAIN_ID") if endpoint else None
     # the settings have always meant the international site, billed in USD
     return Partner(id=DEFAULT_PARTNER_ID, name="the partner of the BILLRECON_* settings", site="intl",
-                   currency="USD", files=files, bss=bss)
+                   currency="USD", files=files, bss=bss, configured=False)
