@@ -1,5 +1,6 @@
 """A China-site account pulls the BSS partner API through the China SDK (huaweicloudsdkbss) from the same
-emulator as an international account, and lands the same API tables."""
+emulator as an international account, and lands the same API tables; amounts in another currency than
+the account's are one finding per snapshot."""
 
 from __future__ import annotations
 
@@ -91,6 +92,21 @@ def test_a_china_site_account_lands_the_same_api_tables_through_the_china_sdk(tm
         "budgets", "partner_monthly_bill", "partner_credit", "invoices"}
     assert china_methods["customers"] == "cn.list_sub_customers"
     assert china_methods["orders"] == "cn.list_customer_orders"
+
+    # the emulator's amounts are USD: the CNY account gets one API.CURRENCY error per dataset carrying them
+    assert currency_findings(intl.path) == []
+    assert currency_findings(china.path) == [
+        (f"api:{name}", "error") for name in sorted(("budgets", "coupons", "customer_monthly_sums", "orders",
+                                                     "partner_credit", "partner_monthly_bill"))]
+
+
+def currency_findings(path) -> list[tuple]:
+    con = connect(path, read_only=True)
+    try:
+        return con.execute("select source, severity from audit.findings where rule_id = 'API.CURRENCY' "
+                           "order by source").fetchall()
+    finally:
+        con.close()
 
 
 @pytest.fixture(autouse=True)
