@@ -41,7 +41,7 @@ class Verdict:
     warning_count: int
     info_count: int
     money_at_stake: Decimal
-    """Σ |difference| of the error findings, in CURRENCY."""
+    """Σ |difference| of the error findings, in the month's currency (MonthCloseData.currency)."""
     details: tuple[str, ...]
     """Short lines under the headline: the counts by severity, the areas not checked."""
 
@@ -62,7 +62,7 @@ def month_close_verdict(data: MonthCloseData, reconciliation: ReconciliationData
     red_without_error = [status.area.title for status in reconciliation.statuses
                          if status.level == "red" and status.error_count == 0]
 
-    details = [_severity_line(errors, warnings, infos, at_stake)]
+    details = [_severity_line(errors, warnings, infos, format_usd(at_stake, data.currency))]
     if unchecked and FINDINGS_TABLE in reconciliation.present_tables:
         details.append("Not checked: " + ", ".join(unchecked) + ".")
 
@@ -80,7 +80,7 @@ def month_close_verdict(data: MonthCloseData, reconciliation: ReconciliationData
     elif errors:
         level = "not_ready"
         headline = (f"{cycle} is not ready to close: {format_counted(errors, 'finding')} to resolve, "
-                    f"{format_usd(at_stake)} at stake")
+                    f"{format_usd(at_stake, data.currency)} at stake")
     elif red_without_error:
         level = "not_ready"
         headline = f"{cycle} is not ready to close: unmatched lines in {', '.join(red_without_error)}"
@@ -96,11 +96,11 @@ def month_close_verdict(data: MonthCloseData, reconciliation: ReconciliationData
                    details=tuple(details))
 
 
-def _severity_line(errors: int, warnings: int, infos: int, at_stake: Decimal) -> str:
+def _severity_line(errors: int, warnings: int, infos: int, at_stake: str) -> str:
     if not errors + warnings + infos:
         return "No reconciliation finding."
     line = (f"Reconciliation findings: {format_counted(errors, 'error')}, "
             f"{format_counted(warnings, 'warning')}" + (f", {infos:,} info" if infos else ""))
     if errors:
-        line += f"; Σ |difference| of the errors {format_usd(at_stake)}"
+        line += f"; Σ |difference| of the errors {at_stake}"
     return line + "."

@@ -203,7 +203,7 @@ def _write_summary_sheet(
         lines = statement_lines(data)
         columns = [
             Column("Item", lambda line: line.label, "text", 34),
-            Column(f"Amount ({CURRENCY})", lambda line: line.amount, "money", 18),
+            Column(f"Amount ({data.currency})", lambda line: line.amount, "money", 18),
             Column("Explanation", lambda line: line.explanation, "text", 80),
         ]
         # The margin % line holds a ratio, not money: give that one cell the percent format.
@@ -217,8 +217,9 @@ def _write_summary_sheet(
 
     next_row += 1
     facts: list[tuple[str, Any, CellKind]] = [
+        *([("Partner account", data.account_title, "text")] if data.account_title else []),
         ("Bill cycle", data.bill_cycle, "text"),
-        ("Currency", CURRENCY, "text"),
+        ("Currency", data.currency, "text"),
     ]
     if data.has_lines:
         facts += [("Customers", data.totals.customer_count, "count"),

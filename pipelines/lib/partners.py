@@ -132,6 +132,13 @@ def partner_account(partner_id: str, environ: Mapping[str, str] | None = None) -
     raise PartnersConfigError([f"{partner_id!r} is not an account of {environ[FILE_VARIABLE]}"])
 
 
+def named_account(partner_id: str, environ: Mapping[str, str] | None = None) -> Partner | None:
+    """The account of partners.toml `partner_id` names, for the reports to name; None without the file,
+    whose one account the reports have never named."""
+    account = partner_account(partner_id, environ)
+    return account if account.configured else None
+
+
 def run_partner_id(environ: Mapping[str, str] | None = None) -> str:
     """The account this process's runs are for: BILLRECON_PARTNER_ID, which partners.toml must list when
     BILLRECON_PARTNERS_FILE names one; else that file's only account; else `default`."""

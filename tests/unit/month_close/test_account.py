@@ -1,0 +1,46 @@
+"""A pack for an account of partners.toml names the account (id and name) in the page's header and on
+the Summary sheet, and labels its amounts with the account's currency, the statements included; without
+one (the BILLRECON_* settings' account) the pack is as it always was: no account line, USD."""
+
+from __future__ import annotations
+
+import openpyxl
+from pypdf import PdfReader
+
+from pipelines.lib.partners import FileSource, Partner
+from reports import render_month_close
+from tests.unit.month_close.pack_warehouse import CYCLE, EXPECTED_HEADLINES, page_html
+
+CHINA = Partner("acme-cn", "ACME Cloud (China)", "cn", "CNY", FileSource(inbox="inbox"))
+
+
+def summary_facts(report) -> dict:
+    sheet = openpyxl.load_workbook(report.xlsx, read_only=True)["Summary"]
+    return {row[0]: row[1] for row in sheet.iter_rows(values_only=True) if row and isinstance(row[0], str)}
+
+
+def statement_text(report) -> str:
+    path = next(iter(report.customer_statements.values()))
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+def test_the_pack_of_an_account_names_it_and_labels_amounts_in_its_currency(warehouse, tmp_path):
+    report = render_month_close(warehouse, CYCLE, tmp_path / CYCLE, account=CHINA)
+    html = page_html(report)
+    assert '<div class="meta" data-figure="partner_account">Partner account ACME Cloud (China) (acme-cn)</div>' in html
+    assert "Amounts in CNY, rounded to cents" in html
+    for name, expected in EXPECTED_HEADLINES.items():
+        assert expected.replace("USD ", "CNY ") in html, name
+    facts = summary_facts(report)
+    assert facts["Partner account"] == "ACME Cloud (China) (acme-cn)" and facts["Currency"] == "CNY"
+    assert facts["Item"] == "Amount (CNY)"  # the header of the statement of the month
+    text = statement_text(report)
+    assert "CNY" in text and "USD" not in text
+
+
+def test_without_an_account_the_pack_names_none_and_stays_in_usd(report):
+    html = page_html(report)
+    assert "Partner account" not in html and "CNY" not in html
+    facts = summary_facts(report)
+    assert "Partner account" not in facts and facts["Currency"] == "USD"
+    assert "USD" in statement_text(report)
