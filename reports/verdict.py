@@ -4,9 +4,10 @@ It is the first thing the page and the workbook's Summary say, in the same words
 
 - **awaiting the bill file**: no bill file has landed for the cycle (the open month, a late file);
 - **no verdict**: otherwise, when the warehouse has no reconciliation findings mart to judge by;
-- **not ready**: the bill file holds no lines; or at least one reconciliation finding of severity
-  ``error`` (each is one to resolve; the money at stake is Σ |difference| of those findings, signs
-  not netted); or an area is red without an error finding (a tie-out or incentive line that does
+- **not ready**: the bill file holds no lines; or its amounts (bill file or API) are not all in the
+  account's currency (a ``CURRENCY_RULES`` finding in audit.findings); or at least one reconciliation
+  finding of severity ``error`` (each is one to resolve; the money at stake is Σ |difference| of those
+  findings, signs not netted); or an area is red without an error finding (a tie-out or incentive line that does
   not match to the cent);
 - **ready**: none of that. Warnings are listed "to review" and do not hold the close; an area that
   could not be checked (the BSS API not configured) is named in the headline.
@@ -30,6 +31,9 @@ from reports.reconciliation_status import severity_counts
 VerdictLevel = Literal["ready", "not_ready", "awaiting_file", "no_verdict"]
 
 BILL_FILE_SOURCE = "customerBill"
+# the month's amounts (bill file or API) are not in the account's currency (schemas/rules.py): no total of
+# the month means what its label says, so it cannot be closed, whatever the reconciliation found
+CURRENCY_RULES = ("FILE.CURRENCY", "API.CURRENCY")
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,10 @@ def month_close_verdict(data: MonthCloseData, reconciliation: ReconciliationData
     elif not data.has_lines:
         level = "not_ready"
         headline = f"{cycle} is not ready to close: its bill file holds no lines"
+    elif other_currency := [group["rule_id"] for group in data.findings_by_rule if group["rule_id"] in CURRENCY_RULES]:
+        level = "not_ready"
+        headline = (f"{cycle} is not ready to close: its amounts are not all in the account's currency, "
+                    f"{data.currency} ({', '.join(sorted(set(other_currency)))})")
     elif errors:
         level = "not_ready"
         headline = (f"{cycle} is not ready to close: {format_counted(errors, 'finding')} to resolve, "

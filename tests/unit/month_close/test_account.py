@@ -5,6 +5,7 @@ one (the BILLRECON_* settings' account) the pack is as it always was: no account
 from __future__ import annotations
 
 import openpyxl
+from markupsafe import escape
 from pypdf import PdfReader
 
 from pipelines.lib.partners import FileSource, Partner
@@ -44,3 +45,20 @@ def test_without_an_account_the_pack_names_none_and_stays_in_usd(report):
     facts = summary_facts(report)
     assert "Partner account" not in facts and facts["Currency"] == "USD"
     assert "USD" in statement_text(report)
+
+
+def headline(report) -> str:
+    return next(iter(summary_facts(report)))  # the Summary sheet starts with the verdict
+
+
+def test_a_month_whose_amounts_are_not_in_the_accounts_currency_is_not_ready(recon_warehouse, tmp_path):
+    at_stake = render_month_close(recon_warehouse, CYCLE, tmp_path / "before", account=CHINA)
+    assert headline(at_stake).startswith(f"{CYCLE} is not ready to close: 4 findings to resolve, CNY 1,372.40 at stake")
+    recon_warehouse.execute(
+        "INSERT INTO audit.findings (object_key, bill_cycle, rule_id, severity, message) VALUES "
+        "('api/partner_monthly_bill/x.json', ?, 'API.CURRENCY', 'error', '1 of 1 record(s) are in USD, but account "
+        "acme-cn is billed in CNY')", [CYCLE])
+    report = render_month_close(recon_warehouse, CYCLE, tmp_path / "after", account=CHINA)
+    expected = f"{CYCLE} is not ready to close: its amounts are not all in the account's currency, CNY (API.CURRENCY)"
+    assert headline(report) == expected + "."
+    assert str(escape(expected)) in page_html(report)
