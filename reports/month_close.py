@@ -112,7 +112,7 @@ def render_month_close(
     if journal_present and (note := chart_note(con, bill_cycle)):
         notes.append(note)
     data = replace(load_month_close_data(con, bill_cycle), account=account)
-    reconciliation = load_reconciliation_data(con, bill_cycle, api_configured)
+    reconciliation = load_reconciliation_data(con, bill_cycle, api_configured, data.currency)
     recon_exports = reconciliation_exports(reconciliation.present_tables)
     write_month_close_workbook(xlsx_path, con, data, notes, reconciliation)
     csv_by_mart = {
@@ -120,7 +120,7 @@ def render_month_close(
         for export in (*exports.CSV_EXPORTS, *recon_exports) if export is not exports.CUSTOMER_BILL_LINE
     }
     # the largest exports and the customer bills come from one pass over the month's lines
-    bill_lines = write_customer_bills(out_dir, con, bill_cycle)
+    bill_lines = write_customer_bills(out_dir, con, bill_cycle, data.currency)
     if bill_lines.csv is not None:
         csv_by_mart[exports.CUSTOMER_BILL_LINE.name] = bill_lines.csv
     csv_by_mart = {export.name: csv_by_mart[export.name] for export in (*exports.CSV_EXPORTS, *recon_exports)

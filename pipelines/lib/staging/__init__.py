@@ -10,7 +10,8 @@ This package's public face is what the assets and the other staging modules call
 - `outcome`: what staging did (`StageOutcome`, one `MemberOutcome` per audit.loads row), for files
   and API snapshots alike;
 - `archive`: the member loop and its spool folder (`SPOOL_PREFIX`); `members`: one member parsed and
-  written; `rows`: rows with their lineage; `duplicates`: repeated lines; `audit_rows`: the audit rows.
+  written; `rows`: rows with their lineage; `duplicates`: repeated lines; `audit_rows`: the audit rows;
+  `account`: a delivery's headers against its account's site and currency.
 """
 
 from pipelines.lib.staging.archive import SPOOL_PREFIX

@@ -62,3 +62,18 @@ def test_a_month_whose_amounts_are_not_in_the_accounts_currency_is_not_ready(rec
     expected = f"{CYCLE} is not ready to close: its amounts are not all in the account's currency, CNY (API.CURRENCY)"
     assert headline(report) == expected + "."
     assert str(escape(expected)) in page_html(report)
+
+
+def test_no_amount_of_an_accounts_pack_is_labelled_in_another_currency(recon_warehouse, tmp_path):
+    report = render_month_close(recon_warehouse, CYCLE, tmp_path / CYCLE, account=CHINA)
+    workbook = openpyxl.load_workbook(report.xlsx, read_only=True)
+    cells = [str(value) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True)
+             for value in row if isinstance(value, str)]
+    labelled = [cell for cell in cells if "(CNY" in cell or "CNY " in cell]
+    delivered = [cell for cell in cells if "Amount Due (USD)" in cell]  # a quarantined row, as it was delivered
+    assert [cell for cell in cells if "USD" in cell] == delivered and len(delivered) == 1
+    assert {"Σ |difference| (CNY)", "Bill file (CNY)", "Budget (CNY)", "Face value (CNY)",
+            "Amount due before (CNY)"} <= set(labelled)
+    assert "USD" not in page_html(report)
+    bill = next(iter(report.customer_bills.values())).read_text(encoding="utf-8-sig").splitlines()[0]
+    assert "List Price (CNY)" in bill and "Charge (CNY)" in bill and "USD" not in bill
