@@ -28,6 +28,7 @@ from reports.exports import (
 from reports.flash_data import DAILY_SPEND_TABLE, newest_export_date
 from reports.focus_export import MART_TABLES as FOCUS_TABLES
 from reports.focus_export import VIEWS, export, is_closed, pack_file_name
+from reports.formatting import CURRENCY
 from reports.month_close import render_month_close
 from reports.month_close_data import load_month_close_data
 from reports.notes import bill_file_loads, report_notes
@@ -132,7 +133,9 @@ def daily_flash_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             context.log.info(f"no daily flash for {cycle}: {NOT_THE_OPEN_MONTH} ({reason})")
             return dg.MaterializeResult(metadata={"skipped": NOT_THE_OPEN_MONTH, "reason": reason})
         # without the BSS API the budget section says so itself
-        flash = render_daily_flash(con, cycle, reports.cycle_dir(cycle), api_configured=bss_api.configured)
+        account = named_account(warehouse.partner_id)  # its amounts are in the account's currency
+        flash = render_daily_flash(con, cycle, reports.cycle_dir(cycle), api_configured=bss_api.configured,
+                                   currency=account.currency if account else CURRENCY)
     return dg.MaterializeResult(metadata={
         "html": dg.MetadataValue.path(str(flash.html)),
         "csv": dg.MetadataValue.path(str(flash.csv)),
