@@ -63,8 +63,8 @@ def format_money(value: Decimal | int | None) -> str:
     return f"{rounded:,.2f}"
 
 
-def format_usd(value: Decimal | int | None, currency: str = CURRENCY) -> str:
-    """Amount with its currency, as in the headline figures: ``USD 12,345.67``."""
+def format_amount(value: Decimal | int | None, currency: str = CURRENCY) -> str:
+    """Amount with its currency, as in the headline figures: ``USD 12,345.67`` (``currency``, USD by default)."""
     return f"{currency} {format_money(value)}"
 
 

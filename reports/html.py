@@ -21,13 +21,13 @@ from reports.formatting import (
     CHANGE_BASE_MINIMUM,
     CURRENCY,
     break_points,
+    format_amount,
     format_change_percent,
     format_count,
     format_counted,
     format_exact,
     format_money,
     format_percent,
-    format_usd,
     format_utc_minute,
     format_when,
     is_negative,
@@ -68,7 +68,7 @@ CHART_SERVICE_LIMIT = 12
 
 
 def template_environment(currency: str = CURRENCY) -> jinja2.Environment:
-    """Jinja2 environment for report templates: autoescaped, strict about undefined names; the `usd`
+    """Jinja2 environment for report templates: autoescaped, strict about undefined names; the `amount`
     filter labels amounts with `currency`."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
@@ -80,7 +80,7 @@ def template_environment(currency: str = CURRENCY) -> jinja2.Environment:
     )
     environment.filters.update(
         money=format_money,
-        usd=functools.partial(format_usd, currency=currency),
+        amount=functools.partial(format_amount, currency=currency),
         count=format_count,
         percent=format_percent,
         negative=is_negative,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reports.formatting import CURRENCY, format_counted, format_usd, money_sum
+from reports.formatting import CURRENCY, format_amount, format_counted, money_sum
 from reports.reconciliation_areas import INCENTIVE_COMPARED_STATUSES, INCENTIVE_FROZEN, MATCHED
 from reports.reconciliation_reader import EXPIRY_WINDOW_DAYS
 
@@ -46,7 +46,7 @@ def incentive_facts(rows: list[dict[str, Any]], currency: str = CURRENCY) -> lis
     frozen = sum(1 for row in compared if row["status"] == INCENTIVE_FROZEN)
     facts = [f"{agreeing} of {format_counted(len(compared), 'compared line')} match the statement"
              + (f", {frozen} frozen" if frozen else ""),
-             f"Expected {format_usd(expected, currency)}", f"Statement {format_usd(statement, currency)}"]
+             f"Expected {format_amount(expected, currency)}", f"Statement {format_amount(statement, currency)}"]
     return facts
 
 
@@ -78,7 +78,7 @@ def coupon_facts(summary: dict[str, Any], bill_cycle: str, currency: str = CURRE
         return ["No coupons"]
     facts = [f"{format_counted(summary['coupon_count'], 'coupon')}, "
              f"{summary['expiring_count']:,} expiring within {EXPIRY_WINDOW_DAYS} days",
-             f"Balance expiring {format_usd(summary['expiring_balance'], currency)}"]
+             f"Balance expiring {format_amount(summary['expiring_balance'], currency)}"]
     if summary.get("read_after_cycle"):
         facts.append(coupons_as_read_note(summary, bill_cycle))
     return facts

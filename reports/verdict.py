@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from reports.formatting import format_counted, format_usd
+from reports.formatting import format_amount, format_counted
 from reports.month_close_data import MonthCloseData
 from reports.reconciliation import ReconciliationData
 from reports.reconciliation_areas import FINDINGS_TABLE
@@ -66,7 +66,7 @@ def month_close_verdict(data: MonthCloseData, reconciliation: ReconciliationData
     red_without_error = [status.area.title for status in reconciliation.statuses
                          if status.level == "red" and status.error_count == 0]
 
-    details = [_severity_line(errors, warnings, infos, format_usd(at_stake, data.currency))]
+    details = [_severity_line(errors, warnings, infos, format_amount(at_stake, data.currency))]
     if unchecked and FINDINGS_TABLE in reconciliation.present_tables:
         details.append("Not checked: " + ", ".join(unchecked) + ".")
 
@@ -88,7 +88,7 @@ def month_close_verdict(data: MonthCloseData, reconciliation: ReconciliationData
     elif errors:
         level = "not_ready"
         headline = (f"{cycle} is not ready to close: {format_counted(errors, 'finding')} to resolve, "
-                    f"{format_usd(at_stake, data.currency)} at stake")
+                    f"{format_amount(at_stake, data.currency)} at stake")
     elif red_without_error:
         level = "not_ready"
         headline = f"{cycle} is not ready to close: unmatched lines in {', '.join(red_without_error)}"
