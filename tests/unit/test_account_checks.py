@@ -28,9 +28,10 @@ INTL = Partner("acme-intl", "ACME (international)", "intl", "USD", FileSource(in
 CHINA = Partner("acme-cn", "ACME (China)", "cn", "CNY", FileSource(inbox="inbox"))
 
 
-def stage_bill(con, tmp_path, language: str, account: Partner | None, rows: int = 3):
+def stage_bill(con, tmp_path, language: str, account: Partner | None, rows: int = 3, encoding: str = "utf-8"):
     members = {f"customerBill_202609_000{n}.csv": member_csv([good_row(trade_id=f"T{n}-{i}") for i in range(rows)],
-                                                             language) for n in (1, 2)}
+                                                             language).decode("utf-8").encode(encoding)
+               for n in (1, 2)}
     archive = write_archive(tmp_path / "customerBill_202609.tar.gz", members)
     delivery = Delivery("customerBill/customerBill_202609.tar.gz", "etag-1", archive.stat().st_size, "sha-1",
                         archive, datetime(2026, 10, 5, tzinfo=UTC), newly_landed=True)
@@ -65,6 +66,13 @@ def test_a_file_in_the_other_sites_language_is_loaded_whole_with_one_warning(con
     # counted where the data quality table reads it: on the first member's audit.loads row
     assert con.execute("select member, findings_count, status from audit.loads order by member").fetchall() == [
         ("customerBill_202609_0001.csv", 1, "warning"), ("customerBill_202609_0002.csv", 0, "ok")]
+
+
+def test_a_gbk_export_in_chinese_for_an_international_account_gets_the_same_warning(con, tmp_path):
+    outcome = stage_bill(con, tmp_path, "zh", INTL, encoding="gb18030")
+    assert outcome.rows_loaded == 6
+    assert [(member, rule_id) for _, member, _, rule_id, _, _ in findings(con)] == [
+        ("customerBill_202609_0001.csv", "FILE.HEADER_LANGUAGE")]
 
 
 def test_amounts_in_another_currency_than_the_accounts_are_one_error(con, tmp_path):

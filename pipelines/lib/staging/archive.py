@@ -40,7 +40,7 @@ def stage_archive(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: D
     (the caller has cleared what the delivery replaces and holds the transaction). With `account`, the
     first member's headers are checked against its site and currency (staging/account.py)."""
     outcome = StageOutcome(dataset.source, delivery.object_key, bill_cycle)
-    first: Member | None = None
+    first: tuple[str, list[str]] | None = None   # the first readable member: its name and header row
     with _spool_dir(con) as spool:
         try:
             # The main thread inflates the archive while worker threads parse and validate members
@@ -59,7 +59,8 @@ def stage_archive(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: D
                         spooled.append(prepared.spool_path)
 
                 for number, member in enumerate(iter_csv_members(delivery.local_path, limits.max_bytes)):
-                    first = first or (member if member.data else None)
+                    if first is None and account is not None and member.data:
+                        first = _header_of(member, dataset)  # only the header is kept: memory stays flat
                     target = spool / f"member-{number:05d}.parquet"
                     pending.append(pool.submit(parse_for_loading, dataset, bill_cycle, member, limits, target))
                     if len(pending) >= PARSE_AHEAD:
@@ -78,30 +79,35 @@ def stage_archive(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: D
             outcome.rejected, outcome.rejected_rule = str(exc), exc.rule_id
             record_rejection(con, delivery, dataset.source, bill_cycle, load_id, None, exc.rule_id, str(exc))
     if account is not None and first is not None and outcome.rejected is None:
-        _record_account_findings(con, delivery, dataset, bill_cycle, load_id, outcome, first, account)
+        _record_account_findings(con, delivery, dataset, bill_cycle, load_id, outcome, *first, account)
     for member in outcome.members:
         record_load(con, outcome, member, load_id, delivery.etag, delivery.sha256)
     return outcome
 
 
-def _record_account_findings(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dataset, bill_cycle: str,
-                             load_id: str, outcome: StageOutcome, first: Member, account: Partner) -> None:
-    """The delivery's findings against its account, on the header line of its first member."""
+def _header_of(member: Member, dataset: Dataset) -> tuple[str, list[str]] | None:
+    """The member's name and header row; None when it cannot be read (the member is rejected for it)."""
     try:
-        header = header_row(first.data)
+        return member.name, header_row(member.data)
     except NotUtf8:
-        try:  # a GBK export, converted as staging converted it
-            header = header_row(utf8_bytes(first.data, dataset.spec)[0])
-        except MemberRejected:  # unreadable: the member is rejected, with its own reason
-            return
+        try:  # a GBK export, converted as staging converts it
+            return member.name, header_row(utf8_bytes(member.data, dataset.spec)[0])
+        except MemberRejected:
+            return None
+
+
+def _record_account_findings(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dataset, bill_cycle: str,
+                             load_id: str, outcome: StageOutcome, member: str, header: list[str],
+                             account: Partner) -> None:
+    """The delivery's findings against its account, on the header line of its first member."""
     findings = account_findings(header_facts(header, dataset.spec.headers), account)
     if not findings:
         return
     audit.insert_rows(con, "audit.findings", [
-        {"load_id": load_id, "source": dataset.source, "object_key": delivery.object_key, "member": first.name,
+        {"load_id": load_id, "source": dataset.source, "object_key": delivery.object_key, "member": member,
          "bill_cycle": bill_cycle, "line_number": 1, "rule_id": finding.rule_id,
          "severity": rule(finding.rule_id).severity, "message": finding.message} for finding in findings])
-    counted = next(member for member in outcome.members if member.member == first.name)
+    counted = next(row for row in outcome.members if row.member == member)  # its audit.loads row
     counted.findings_count += len(findings)
     counted.first_error = counted.first_error or findings[0].message
     counted.status = "warning" if counted.status == "ok" else counted.status
