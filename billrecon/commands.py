@@ -284,6 +284,7 @@ def accept(args) -> int:
 
 
 def report(args) -> int:
+    from pipelines.lib.partners import named_account, run_partner_id
     from pipelines.lib.warehouse import connect
     from pipelines.settings import resources_from_env, setting
     from reports.month_close import missing_required_tables, render_month_close
@@ -304,7 +305,8 @@ def report(args) -> int:
                                 f"run finished on it); run `billrecon run --month {args.month}` first")
             loads, lines_read = bill_file_loads(con, args.month)
             notes = report_notes(resources["bss_api"].configured, loads > 0, args.month, lines_read)
-            written = render_month_close(con, args.month, out_dir / args.month, notes)
+            written = render_month_close(con, args.month, out_dir / args.month, notes,
+                                         account=named_account(run_partner_id()))
         finally:
             con.close()
     print(f"{written.html}\n{written.xlsx}")

@@ -124,7 +124,8 @@ def _generate_worlds(args, root: Path) -> dict:
                   f"(--anomalies 0 for a clean world), listed in {folder / 'ground_truth.json'}")
         if account.currency != "USD":
             print(f"      {' ' * len(account.id)}  currency {account.currency} in partners.toml; the sandbox generates "
-                  f"USD amounts only, so this account's figures are the sandbox's, labelled {account.currency}")
+                  f"USD amounts only, so this account's figures are the sandbox's, labelled {account.currency}, and "
+                  "its BSS API says USD: each of its months is not ready to close (API.CURRENCY)")
     return worlds
 
 

@@ -107,7 +107,7 @@ class WarehouseResource(dg.ConfigurableResource):
     lake_s3_access_key: str | None = None
     lake_s3_secret_key: str | None = None
     lake_s3_region: str | None = None
-    partner_id: str = DEFAULT_PARTNER_ID  # the account the lake's rows of this run belong to
+    partner_id: str = DEFAULT_PARTNER_ID  # the run's account: its site and currency, its rows in the lake
 
     _lease_hold: contextlib.ExitStack | None = PrivateAttr(default=None)
     _lease: WarehouseLease | None = PrivateAttr(default=None)

@@ -158,9 +158,10 @@ def resources_from_env(environ: os._Environ | dict | None = None) -> dict[str, d
         for field in list(values):
             if _is_int(key, field):
                 values[field] = dg.EnvVar.int(fields[field])
+        if key == "warehouse":
+            values["partner_id"] = run_partner_id(environ)  # an account id, not a secret
         if "lake" in fields:
             values.setdefault("path", _default(key, "path", environ))
-            values["partner_id"] = run_partner_id(environ)  # an account id, not a secret
         if key in sources:
             values = {field: value for field, value in values.items() if field not in SOURCE_FIELDS[key]}
             values.update(sources[key])

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from reports import data as marts
 from reports import exports
 from reports.files import DropBehind, DropBehindFiles, atomic_output_path
-from reports.formatting import MONEY_CONTEXT, money_sum
+from reports.formatting import CURRENCY, MONEY_CONTEXT, money_sum
 from reports.safety import FORMULA_TRIGGERS, safe_file_stem, unique_file_stems
 from reports.xlsx_tables import EXCEL_MAX_ROWS
 from schemas.money import MONEY_QUANTUM
@@ -66,9 +66,9 @@ CUSTOMER_BILL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Resource Name", "resource_name"),
     ("Usage", "usage_amount"),
     ("Usage Unit", "usage_unit"),
-    ("List Price (USD)", "official_amount"),
+    ("List Price ({currency})", "official_amount"),
     ("Discount Rate", "discount_rate"),
-    ("Charge (USD)", "customer_charge_amount"),
+    ("Charge ({currency})", "customer_charge_amount"),
 )
 # Columns summed on the TOTAL line (usage is not: its units differ from line to line).
 CUSTOMER_BILL_TOTALLED = ("official_amount", "customer_charge_amount")
@@ -134,10 +134,11 @@ def all_lines_csv_written(line_count: int) -> bool:
     return line_count <= ALL_LINES_CSV_MAX_ROWS
 
 
-def write_customer_bills(directory: Path, con: duckdb.DuckDBPyConnection, bill_cycle: str) -> BillLineFiles:
+def write_customer_bills(directory: Path, con: duckdb.DuckDBPyConnection, bill_cycle: str,
+                         currency: str = CURRENCY) -> BillLineFiles:
     """Every line of the cycle in ``customer_bill_line.parquet`` (and ``customer_bill_line.csv`` when
-    the month fits a spreadsheet), and one CSV per customer with a billed line in the cycle, from a
-    single pass over the lines sorted by customer.
+    the month fits a spreadsheet), and one CSV per customer with a billed line in the cycle (its
+    amounts' headers naming ``currency``), from a single pass over the lines sorted by customer.
 
     Bills of customers that no longer have lines (a re-delivered bill file can drop a customer)
     are removed, so the folder always matches the current data; so is an all-lines CSV left from a
@@ -151,7 +152,8 @@ def write_customer_bills(directory: Path, con: duckdb.DuckDBPyConnection, bill_c
     line_count = _billed_line_count(con, bill_cycle)
     customer_ids, range_starts = marts.customer_ranges(con, bill_cycle)
     folder = _BillFolder(bills_directory, unique_file_stems([customer_id or "" for customer_id in customer_ids]),
-                         UTF8_BOM + _header_line([name for name, _ in CUSTOMER_BILL_COLUMNS]))
+                         UTF8_BOM + _header_line([name.replace("{currency}", currency)
+                                                  for name, _ in CUSTOMER_BILL_COLUMNS]))
     bill: _OpenBill | None = None
     with contextlib.ExitStack() as outputs:
         parquet = outputs.enter_context(_ParquetLines(parquet_path, _parquet_schema(con, export.table)))

@@ -42,7 +42,7 @@ REFUNDS_TITLE = "Refunds"
 _PAGE_MARGIN = 15  # mm
 # Service, resource type, lines, list price, charge: widths in mm on an A4 page (180 mm of text width)
 _COLUMNS = (("Service", 52, "L"), ("Resource type", 52, "L"), ("Lines", 18, "R"),
-            (f"List price ({CURRENCY})", 29, "R"), (f"Charge ({CURRENCY})", 29, "R"))
+            ("List price ({currency})", 29, "R"), ("Charge ({currency})", 29, "R"))
 
 
 @dataclass(frozen=True)
@@ -119,14 +119,15 @@ def load_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> list[Cus
 
 
 def write_customer_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str,
-                              bill_paths: Mapping[str | None, Path]) -> dict[str | None, Path]:
-    """A PDF beside each customer's CSV bill (same name, ``.pdf``); returns customer id -> PDF path.
-    Statements of customers no longer billed are removed, as their CSV bills are."""
+                              bill_paths: Mapping[str | None, Path], currency: str = CURRENCY
+                              ) -> dict[str | None, Path]:
+    """A PDF beside each customer's CSV bill (same name, ``.pdf``), its amounts in `currency`; returns
+    customer id -> PDF path. Statements of customers no longer billed are removed, as their CSV bills are."""
     statements = load_statements(con, bill_cycle)
     statements = [statement for statement in statements if statement.customer_id in bill_paths]
     written: dict[str | None, Path] = {}
     with tempfile.TemporaryDirectory(prefix="billrecon-font-") as scratch:
-        documents = [_StatementDocument(bill_cycle, statement, bill_paths[statement.customer_id].name)
+        documents = [_StatementDocument(bill_cycle, statement, bill_paths[statement.customer_id].name, currency)
                      for statement in statements]
         fonts = MonthFonts.prepare(Path(scratch), "".join(document.text() for document in documents))
         _warn_unprintable(bill_cycle, fonts, documents)
@@ -159,9 +160,10 @@ _LAYOUT_CHARACTERS = "–—…·"
 
 
 class _StatementDocument(FPDF):
-    def __init__(self, bill_cycle: str, statement: CustomerStatement, lines_file: str):
+    def __init__(self, bill_cycle: str, statement: CustomerStatement, lines_file: str, currency: str):
         super().__init__(orientation="P", unit="mm", format="A4")
         self.bill_cycle = bill_cycle
+        self.currency = currency
         self.issuer = statement.issuer
         self.statement = statement
         self.lines_file = lines_file
@@ -215,7 +217,7 @@ class _StatementDocument(FPDF):
         if self.statement.customer_id:
             customer += f" (customer {self.statement.customer_id})"
         for label, value in (("Issued by", issuer), ("Billed to", customer), ("Period", self.period_text),
-                             ("Currency", CURRENCY)):
+                             ("Currency", self.currency)):
             self.set_font(FONT, "", 9)
             self.set_text_color(90)
             self.cell(28, 5.5, label)
@@ -242,12 +244,12 @@ class _StatementDocument(FPDF):
         self.set_font(FONT, "", 10)
         for label, amount in rows:
             self.cell(120, 6, label)
-            self.cell(60, 6, f"{CURRENCY} {format_money(amount)}", align="R", new_x="LMARGIN", new_y="NEXT")
+            self.cell(60, 6, f"{self.currency} {format_money(amount)}", align="R", new_x="LMARGIN", new_y="NEXT")
         self.set_draw_color(0)
         self.line(self.l_margin + 100, self.get_y(), self.w - self.r_margin, self.get_y())
         self.set_font(FONT, "", 13)
         self.cell(120, 9, TOTAL_DUE_LABEL)
-        self.cell(60, 9, f"{CURRENCY} {format_money(statement.total_due)}", align="R",
+        self.cell(60, 9, f"{self.currency} {format_money(statement.total_due)}", align="R",
                   new_x="LMARGIN", new_y="NEXT")
         self.ln(5)
 
@@ -276,9 +278,9 @@ class _StatementDocument(FPDF):
         self.set_font(FONT, "", 8)
         self.set_text_color(90)
         self.multi_cell(0, 4.2, (
-            f"Amounts in {CURRENCY}, rounded half-up to the cent; every subtotal and total is its exact sum rounded, "
-            "so rounded rows may differ from it by a cent. Charges are list prices at the discount agreed with "
-            "the issuer on each line's trade date (GMT+8); refunds are credited at the agreed discount too. "
+            f"Amounts in {self.currency}, rounded half-up to the cent; every subtotal and total is its exact sum "
+            "rounded, so rounded rows may differ from it by a cent. Charges are list prices at the discount agreed "
+            "with the issuer on each line's trade date (GMT+8); refunds are credited at the agreed discount too. "
             f"Every line of this statement is in {self.lines_file}."), new_x="LMARGIN", new_y="NEXT")
         self.set_text_color(0)
 
@@ -286,7 +288,7 @@ class _StatementDocument(FPDF):
         self.set_font(FONT, "", 8)
         self.set_fill_color(225)
         for name, width, align in _COLUMNS:
-            self.cell(width, 6, name, align=align, fill=True)
+            self.cell(width, 6, name.format(currency=self.currency), align=align, fill=True)
         self.ln()
 
     def _row(self, values: Iterable[str], shaded: bool = False, rule: bool = False) -> None:

@@ -78,11 +78,13 @@ def render_daily_flash(
     notes: Sequence[str] = (),
     *,
     api_configured: bool | None = None,
+    currency: str = CURRENCY,
 ) -> DailyFlashReport:
     """Render the flash of ``bill_cycle``'s newest usage export into ``out_dir``.
 
     Raises ``reports.flash_data.NoUsageExport`` when the cycle has no staged usage export.
     ``api_configured=False`` makes the budget section say the BSS partner API is not configured.
+    ``currency`` labels the amounts (the account's, with partners.toml).
     """
     bill_cycle = str(BillCycle.parse(bill_cycle))  # a ValueError unless 'YYYY-MM': it becomes part of file names
     out_dir = Path(out_dir)
@@ -90,14 +92,14 @@ def render_daily_flash(
     stem = f"daily_flash_{data.export_date.isoformat()}"
     csv_path = write_flash_csv(out_dir / f"{stem}.csv", data)
     html_path = write_html(out_dir / f"{stem}.html",
-                           render_daily_flash_html(data, [*notes, *data.notes], csv_path.name))
+                           render_daily_flash_html(data, [*notes, *data.notes], csv_path.name, currency))
     return DailyFlashReport(bill_cycle, data.export_date, html_path, csv_path)
 
 
-def render_daily_flash_html(data: FlashData, notes: Sequence[str], csv_name: str) -> str:
-    template = template_environment().get_template(DAILY_FLASH_TEMPLATE)
+def render_daily_flash_html(data: FlashData, notes: Sequence[str], csv_name: str, currency: str = CURRENCY) -> str:
+    template = template_environment(currency).get_template(DAILY_FLASH_TEMPLATE)
     return template.render(
-        currency=CURRENCY,
+        currency=currency,
         cycle=data.bill_cycle,
         flash=data,
         notes=list(notes),

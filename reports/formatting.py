@@ -11,10 +11,21 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import Protocol
 
 from schemas.bill_cycle import GMT8
 
-CURRENCY = "USD"
+CURRENCY = "USD"  # the one account of the BILLRECON_* settings is billed in USD
+
+
+class ReportAccount(Protocol):
+    """The partner account of partners.toml a report is for (the pipeline's `Partner`): its header names
+    it, and its amounts are labelled with its currency (README, "Scale out"). Without partners.toml there
+    is none, and the amounts are in CURRENCY."""
+
+    id: str
+    name: str
+    currency: str
 
 _CENT = Decimal("0.01")
 # Python's default decimal context keeps 28 digits: a sum beyond 10^20 at 8 places would be rounded
@@ -52,9 +63,9 @@ def format_money(value: Decimal | int | None) -> str:
     return f"{rounded:,.2f}"
 
 
-def format_usd(value: Decimal | int | None) -> str:
-    """Amount with its currency, as in the headline figures: ``USD 12,345.67``."""
-    return f"{CURRENCY} {format_money(value)}"
+def format_amount(value: Decimal | int | None, currency: str = CURRENCY) -> str:
+    """Amount with its currency, as in the headline figures: ``USD 12,345.67`` (``currency``, USD by default)."""
+    return f"{currency} {format_money(value)}"
 
 
 def format_count(value: int | None) -> str:

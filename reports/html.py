@@ -7,6 +7,7 @@ jinja2's ``select_autoescape`` decides by file extension and would not recognise
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,13 @@ from reports.formatting import (
     CHANGE_BASE_MINIMUM,
     CURRENCY,
     break_points,
+    format_amount,
     format_change_percent,
     format_count,
     format_counted,
     format_exact,
     format_money,
     format_percent,
-    format_usd,
     format_utc_minute,
     format_when,
     is_negative,
@@ -66,8 +67,9 @@ MONTH_CLOSE_TEMPLATE = "month_close.html.j2"
 CHART_SERVICE_LIMIT = 12
 
 
-def template_environment() -> jinja2.Environment:
-    """Jinja2 environment for report templates: autoescaped, strict about undefined names."""
+def template_environment(currency: str = CURRENCY) -> jinja2.Environment:
+    """Jinja2 environment for report templates: autoescaped, strict about undefined names; the `amount`
+    filter labels amounts with `currency`."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=True,
@@ -78,7 +80,7 @@ def template_environment() -> jinja2.Environment:
     )
     environment.filters.update(
         money=format_money,
-        usd=format_usd,
+        amount=functools.partial(format_amount, currency=currency),
         count=format_count,
         percent=format_percent,
         negative=is_negative,
@@ -105,9 +107,9 @@ def render_month_close_html(
 ) -> str:
     """The page as text. ``companion_files`` are the names of the other files of the close;
     ``customer_documents`` one row per billed customer with the relative links to its statement and lines."""
-    template = template_environment().get_template(MONTH_CLOSE_TEMPLATE)
+    template = template_environment(data.currency).get_template(MONTH_CLOSE_TEMPLATE)
     return template.render(
-        currency=CURRENCY,
+        currency=data.currency,
         cycle=data.bill_cycle,
         data=data,
         verdict=month_close_verdict(data, reconciliation),

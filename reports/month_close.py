@@ -20,7 +20,7 @@ machine's time zone or query order. Each file is replaced atomically.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -28,6 +28,7 @@ import duckdb
 from reports import exports
 from reports.csv_export import write_customer_bills, write_table_csv
 from reports.customer_statements import write_customer_statements
+from reports.formatting import ReportAccount
 from reports.html import write_month_close_html
 from reports.journal import chart_note, has_journal, write_journal_csv
 from reports.month_close_data import MonthCloseData, load_month_close_data
@@ -83,6 +84,7 @@ def render_month_close(
     notes: Sequence[str] = (),
     *,
     api_configured: bool | None = None,
+    account: ReportAccount | None = None,
 ) -> MonthCloseReport:
     """Render the month close of ``bill_cycle`` (``YYYY-MM``) into ``out_dir``.
 
@@ -92,7 +94,8 @@ def render_month_close(
     ``notes`` are caller remarks shown at the top of the page and on the Summary sheet, e.g.
     ``"BSS API not configured: tie-outs skipped"``. ``api_configured=False`` says the BSS partner
     API is not configured, so the areas that compare with it read "not available"; None lets the
-    data decide.
+    data decide. ``account`` (the partner account of partners.toml) is named in the page's header and
+    the Summary sheet, and labels the amounts with its currency; None keeps USD and no account line.
     """
     bill_cycle = str(BillCycle.parse(bill_cycle))  # a ValueError unless 'YYYY-MM': it becomes part of file names
     out_dir = Path(out_dir)
@@ -108,8 +111,8 @@ def render_month_close(
     journal_present = has_journal(con)
     if journal_present and (note := chart_note(con, bill_cycle)):
         notes.append(note)
-    data = load_month_close_data(con, bill_cycle)
-    reconciliation = load_reconciliation_data(con, bill_cycle, api_configured)
+    data = replace(load_month_close_data(con, bill_cycle), account=account)
+    reconciliation = load_reconciliation_data(con, bill_cycle, api_configured, data.currency)
     recon_exports = reconciliation_exports(reconciliation.present_tables)
     write_month_close_workbook(xlsx_path, con, data, notes, reconciliation)
     csv_by_mart = {
@@ -117,14 +120,14 @@ def render_month_close(
         for export in (*exports.CSV_EXPORTS, *recon_exports) if export is not exports.CUSTOMER_BILL_LINE
     }
     # the largest exports and the customer bills come from one pass over the month's lines
-    bill_lines = write_customer_bills(out_dir, con, bill_cycle)
+    bill_lines = write_customer_bills(out_dir, con, bill_cycle, data.currency)
     if bill_lines.csv is not None:
         csv_by_mart[exports.CUSTOMER_BILL_LINE.name] = bill_lines.csv
     csv_by_mart = {export.name: csv_by_mart[export.name] for export in (*exports.CSV_EXPORTS, *recon_exports)
                    if export.name in csv_by_mart}
     csv_names = [path.name for path in csv_by_mart.values()]
     customer_bills = bill_lines.bills
-    customer_statements = write_customer_statements(con, bill_cycle, customer_bills)
+    customer_statements = write_customer_statements(con, bill_cycle, customer_bills, data.currency)
     journal = write_journal_csv(out_dir, con, bill_cycle) if journal_present else None
     # The page last: it lists the other files, and a reader who sees it can find them all.
     write_month_close_html(

@@ -28,7 +28,7 @@ from reports.exports import (
     QUARANTINE_TABLE,
     RESTATEMENT_TABLE,
 )
-from reports.formatting import margin_ratio
+from reports.formatting import CURRENCY, ReportAccount, margin_ratio
 
 # Sums of customer_monthly_expenditure shown per cycle, per customer and per service.
 EXPENDITURE_MONEY_COLUMNS = (
@@ -104,6 +104,16 @@ class MonthCloseData:
     restatements: list[dict[str, Any]]
     # re-deliveries held from this month (its own files', and the agreements every month reads)
     held_deliveries: list[dict[str, Any]]
+    account: ReportAccount | None = None   # set by the caller when partners.toml names the account
+
+    @property
+    def currency(self) -> str:
+        return self.account.currency if self.account else CURRENCY
+
+    @property
+    def account_title(self) -> str | None:
+        """How the header names the account: "ACME Cloud (acme-intl)"."""
+        return f"{self.account.name} ({self.account.id})" if self.account else None
 
     @property
     def has_lines(self) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from reports.formatting import money_sum
+from reports.formatting import CURRENCY, money_sum
 from reports.reconciliation_areas import (
     AREAS,
     BUDGET,
@@ -48,6 +48,7 @@ class ReconciliationData:
     """The reconciliation part of one cycle's pack."""
 
     bill_cycle: str
+    currency: str                       # what the amounts are labelled in
     api_configured: bool | None
     present_tables: frozenset[str]
     customer_names: dict[str, str]
@@ -110,9 +111,9 @@ class ReconciliationData:
 
 
 def load_reconciliation_data(
-    con: duckdb.DuckDBPyConnection, bill_cycle: str, api_configured: bool | None = None
+    con: duckdb.DuckDBPyConnection, bill_cycle: str, api_configured: bool | None = None, currency: str = CURRENCY
 ) -> ReconciliationData:
-    """Read what the reconciliation part of ``bill_cycle``'s pack shows."""
+    """Read what the reconciliation part of ``bill_cycle``'s pack shows, its amounts labelled in ``currency``."""
     present = existing_tables(con, RECONCILIATION_TABLES)
     reader = ReconciliationReader(con, bill_cycle, present)
     reasons = {area.key: unavailable_reason(area, present, api_configured) for area in AREAS}
@@ -161,7 +162,7 @@ def load_reconciliation_data(
             finding_groups=groups_of(INCENTIVE),
             mismatch_count=sum(1 for row in incentives if row["status"] in INCENTIVE_MISMATCH_STATUSES),
             frozen_count=sum(1 for row in incentives if row["status"] == INCENTIVE_FROZEN),
-            facts=incentive_facts(incentives),
+            facts=incentive_facts(incentives, currency),
         ),
         area_status(
             # budgets read only after the month ended are shown, labelled, but not judged: the month's own
@@ -177,11 +178,12 @@ def load_reconciliation_data(
         area_status(
             COUPON, unavailable_reason=reasons[COUPON.key], has_rows=True,
             no_data_reason="no data", finding_groups=groups_of(COUPON),
-            facts=coupon_facts(coupon_summary, bill_cycle),
+            facts=coupon_facts(coupon_summary, bill_cycle, currency),
         ),
     ]
     return ReconciliationData(
         bill_cycle=bill_cycle,
+        currency=currency,
         api_configured=api_configured,
         present_tables=present,
         customer_names=customer_names(con, bill_cycle, present),

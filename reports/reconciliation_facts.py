@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reports.formatting import format_counted, format_usd, money_sum
+from reports.formatting import CURRENCY, format_amount, format_counted, money_sum
 from reports.reconciliation_areas import INCENTIVE_COMPARED_STATUSES, INCENTIVE_FROZEN, MATCHED
 from reports.reconciliation_reader import EXPIRY_WINDOW_DAYS
 
@@ -35,7 +35,7 @@ def discount_facts(groups: list[dict[str, Any]], api_configured: bool | None) ->
     return facts
 
 
-def incentive_facts(rows: list[dict[str, Any]]) -> list[str]:
+def incentive_facts(rows: list[dict[str, Any]], currency: str = CURRENCY) -> list[str]:
     if not rows:
         return []
     expected = money_sum(row["expected_incentive_amount"] for row in rows)
@@ -46,7 +46,7 @@ def incentive_facts(rows: list[dict[str, Any]]) -> list[str]:
     frozen = sum(1 for row in compared if row["status"] == INCENTIVE_FROZEN)
     facts = [f"{agreeing} of {format_counted(len(compared), 'compared line')} match the statement"
              + (f", {frozen} frozen" if frozen else ""),
-             f"Expected {format_usd(expected)}", f"Statement {format_usd(statement)}"]
+             f"Expected {format_amount(expected, currency)}", f"Statement {format_amount(statement, currency)}"]
     return facts
 
 
@@ -71,14 +71,14 @@ def budget_facts(summary: dict[str, Any]) -> list[str]:
     return facts
 
 
-def coupon_facts(summary: dict[str, Any], bill_cycle: str) -> list[str]:
+def coupon_facts(summary: dict[str, Any], bill_cycle: str, currency: str = CURRENCY) -> list[str]:
     if not summary:
         return []
     if not summary["coupon_count"]:
         return ["No coupons"]
     facts = [f"{format_counted(summary['coupon_count'], 'coupon')}, "
              f"{summary['expiring_count']:,} expiring within {EXPIRY_WINDOW_DAYS} days",
-             f"Balance expiring {format_usd(summary['expiring_balance'])}"]
+             f"Balance expiring {format_amount(summary['expiring_balance'], currency)}"]
     if summary.get("read_after_cycle"):
         facts.append(coupons_as_read_note(summary, bill_cycle))
     return facts

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from reports.formatting import format_counted, format_usd
+from reports.formatting import CURRENCY, format_amount, format_counted
 
 Level = Literal["green", "amber", "red", "unavailable", "no_data"]
 
@@ -88,13 +88,13 @@ class AreaStatus:
             parts.insert(0, format_counted(self.mismatch_count, "unmatched line"))
         return " · ".join(parts) if parts else "no finding"
 
-    def sentence(self) -> str:
+    def sentence(self, currency: str = CURRENCY) -> str:
         """The status in one line of text, for the workbook's Summary sheet."""
         if not self.judged:
             return f"{self.area.title}: {self.reason}"
         text = f"{self.area.title}: {self.label}, {self.count_text}"
         if self.difference_amount:
-            text += f", differences {format_usd(self.difference_amount)}"
+            text += f", differences {format_amount(self.difference_amount, currency)}"
         return text + "".join(f"; {fact}" for fact in self.facts) + "."
 
     @property

@@ -4,9 +4,10 @@ It is the first thing the page and the workbook's Summary say, in the same words
 
 - **awaiting the bill file**: no bill file has landed for the cycle (the open month, a late file);
 - **no verdict**: otherwise, when the warehouse has no reconciliation findings mart to judge by;
-- **not ready**: the bill file holds no lines; or at least one reconciliation finding of severity
-  ``error`` (each is one to resolve; the money at stake is Σ |difference| of those findings, signs
-  not netted); or an area is red without an error finding (a tie-out or incentive line that does
+- **not ready**: the bill file holds no lines; or its amounts (bill file or API) are not all in the
+  account's currency (a ``CURRENCY_RULES`` finding in audit.findings); or at least one reconciliation
+  finding of severity ``error`` (each is one to resolve; the money at stake is Σ |difference| of those
+  findings, signs not netted); or an area is red without an error finding (a tie-out or incentive line that does
   not match to the cent);
 - **ready**: none of that. Warnings are listed "to review" and do not hold the close; an area that
   could not be checked (the BSS API not configured) is named in the headline.
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from reports.formatting import format_counted, format_usd
+from reports.formatting import format_amount, format_counted
 from reports.month_close_data import MonthCloseData
 from reports.reconciliation import ReconciliationData
 from reports.reconciliation_areas import FINDINGS_TABLE
@@ -30,6 +31,9 @@ from reports.reconciliation_status import severity_counts
 VerdictLevel = Literal["ready", "not_ready", "awaiting_file", "no_verdict"]
 
 BILL_FILE_SOURCE = "customerBill"
+# the month's amounts (bill file or API) are not in the account's currency (schemas/rules.py): no total of
+# the month means what its label says, so it cannot be closed, whatever the reconciliation found
+CURRENCY_RULES = ("FILE.CURRENCY", "API.CURRENCY")
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class Verdict:
     warning_count: int
     info_count: int
     money_at_stake: Decimal
-    """Σ |difference| of the error findings, in CURRENCY."""
+    """Σ |difference| of the error findings, in the month's currency (MonthCloseData.currency)."""
     details: tuple[str, ...]
     """Short lines under the headline: the counts by severity, the areas not checked."""
 
@@ -62,7 +66,7 @@ def month_close_verdict(data: MonthCloseData, reconciliation: ReconciliationData
     red_without_error = [status.area.title for status in reconciliation.statuses
                          if status.level == "red" and status.error_count == 0]
 
-    details = [_severity_line(errors, warnings, infos, at_stake)]
+    details = [_severity_line(errors, warnings, infos, format_amount(at_stake, data.currency))]
     if unchecked and FINDINGS_TABLE in reconciliation.present_tables:
         details.append("Not checked: " + ", ".join(unchecked) + ".")
 
@@ -77,10 +81,14 @@ def month_close_verdict(data: MonthCloseData, reconciliation: ReconciliationData
     elif not data.has_lines:
         level = "not_ready"
         headline = f"{cycle} is not ready to close: its bill file holds no lines"
+    elif other_currency := [group["rule_id"] for group in data.findings_by_rule if group["rule_id"] in CURRENCY_RULES]:
+        level = "not_ready"
+        headline = (f"{cycle} is not ready to close: its amounts are not all in the account's currency, "
+                    f"{data.currency} ({', '.join(sorted(set(other_currency)))})")
     elif errors:
         level = "not_ready"
         headline = (f"{cycle} is not ready to close: {format_counted(errors, 'finding')} to resolve, "
-                    f"{format_usd(at_stake)} at stake")
+                    f"{format_amount(at_stake, data.currency)} at stake")
     elif red_without_error:
         level = "not_ready"
         headline = f"{cycle} is not ready to close: unmatched lines in {', '.join(red_without_error)}"
@@ -96,11 +104,11 @@ def month_close_verdict(data: MonthCloseData, reconciliation: ReconciliationData
                    details=tuple(details))
 
 
-def _severity_line(errors: int, warnings: int, infos: int, at_stake: Decimal) -> str:
+def _severity_line(errors: int, warnings: int, infos: int, at_stake: str) -> str:
     if not errors + warnings + infos:
         return "No reconciliation finding."
     line = (f"Reconciliation findings: {format_counted(errors, 'error')}, "
             f"{format_counted(warnings, 'warning')}" + (f", {infos:,} info" if infos else ""))
     if errors:
-        line += f"; Σ |difference| of the errors {format_usd(at_stake)}"
+        line += f"; Σ |difference| of the errors {at_stake}"
     return line + "."

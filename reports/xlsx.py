@@ -29,7 +29,7 @@ from reports import exports
 from reports.codes import billing_mode_label
 from reports.data import stream_rows
 from reports.files import atomic_output_path
-from reports.formatting import CURRENCY, margin_ratio
+from reports.formatting import margin_ratio
 from reports.month_close_data import EXPENDITURE_COUNT_COLUMNS, EXPENDITURE_MONEY_COLUMNS, MonthCloseData
 from reports.reconciliation import ReconciliationData, load_reconciliation_data
 from reports.reconciliation_reader import ReconciliationReader
@@ -86,15 +86,15 @@ _AUDIT_COLUMNS: dict[str, tuple[str, CellKind, float | None]] = {
     "lines_added": ("Lines added", "count", None),
     "lines_removed": ("Lines removed", "count", None),
     "lines_changed": ("Lines changed", "count", None),
-    "previous_amount_due": (f"Amount due before ({CURRENCY})", "money", 16),
-    "new_amount_due": (f"Amount due now ({CURRENCY})", "money", 16),
-    "amount_due_delta": (f"Change ({CURRENCY})", "money", 16),
+    "previous_amount_due": ("Amount due before ({currency})", "money", 16),
+    "new_amount_due": ("Amount due now ({currency})", "money", 16),
+    "amount_due_delta": ("Change ({currency})", "money", 16),
 }
 
 
-def _audit_column(index: int, name: str) -> Column:
+def _audit_column(index: int, name: str, currency: str) -> Column:
     header, kind, width = _AUDIT_COLUMNS.get(name, (name.replace("_", " ").capitalize(), "auto", None))
-    return Column(header, itemgetter(index), kind, width, source=name)
+    return Column(header.replace("{currency}", currency), itemgetter(index), kind, width, source=name)
 
 
 def write_month_close_workbook(
@@ -110,7 +110,7 @@ def write_month_close_workbook(
     not given); its sheets follow the existing ones.
     """
     if reconciliation is None:
-        reconciliation = load_reconciliation_data(con, data.bill_cycle)
+        reconciliation = load_reconciliation_data(con, data.bill_cycle, currency=data.currency)
     with atomic_output_path(path) as temp_path:
         workbook = xlsxwriter.Workbook(str(temp_path), {
             "constant_memory": True,
@@ -143,7 +143,7 @@ def write_month_close_workbook(
                                    (SHEET_QUARANTINE, exports.QUARANTINE),
                                    (SHEET_RESTATEMENTS, exports.RESTATEMENT)):
             names, rows = stream_rows(con, export, data.bill_cycle)
-            columns = [_audit_column(index, name) for index, name in enumerate(names)]
+            columns = [_audit_column(index, name, data.currency) for index, name in enumerate(names)]
             write_table(workbook.add_worksheet(sheet_name), formats, columns, rows, notes_from=export.table)
         reader = ReconciliationReader(con, data.bill_cycle, reconciliation.present_tables)
         write_reconciliation_sheets(workbook, formats, reader, reconciliation)
@@ -203,7 +203,7 @@ def _write_summary_sheet(
         lines = statement_lines(data)
         columns = [
             Column("Item", lambda line: line.label, "text", 34),
-            Column(f"Amount ({CURRENCY})", lambda line: line.amount, "money", 18),
+            Column(f"Amount ({data.currency})", lambda line: line.amount, "money", 18),
             Column("Explanation", lambda line: line.explanation, "text", 80),
         ]
         # The margin % line holds a ratio, not money: give that one cell the percent format.
@@ -217,8 +217,9 @@ def _write_summary_sheet(
 
     next_row += 1
     facts: list[tuple[str, Any, CellKind]] = [
+        *([("Partner account", data.account_title, "text")] if data.account_title else []),
         ("Bill cycle", data.bill_cycle, "text"),
-        ("Currency", CURRENCY, "text"),
+        ("Currency", data.currency, "text"),
     ]
     if data.has_lines:
         facts += [("Customers", data.totals.customer_count, "count"),

@@ -20,7 +20,6 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from reports.codes import incentive_policy_label
-from reports.formatting import CURRENCY
 from reports.reconciliation import ReconciliationData
 from reports.reconciliation_areas import (
     AREA_TITLES,
@@ -55,7 +54,7 @@ RECONCILIATION_SHEETS = (SHEET_RECONCILIATION, SHEET_TIEOUT, SHEET_DISCOUNT_AUDI
 
 def reconciliation_summary_lines(data: ReconciliationData) -> list[str]:
     """One sentence per area, for the Summary sheet."""
-    return [status.sentence() for status in data.statuses]
+    return [status.sentence(data.currency) for status in data.statuses]
 
 
 def write_reconciliation_sheets(
@@ -85,7 +84,7 @@ def _finding_columns(with_area: bool, data: ReconciliationData) -> list[Column]:
         Column("Service", lambda row: data.service_name(row["reference"]), "text", 24),
         field("expected", "Expected", "exact"),
         field("actual", "Actual", "exact"),
-        field("difference_amount", f"Difference ({CURRENCY}, actual − expected)", "money", 17),
+        field("difference_amount", f"Difference ({data.currency}, actual − expected)", "money", 17),
         field("message", "Message", "text", 70),
     ]
     return columns
@@ -111,7 +110,7 @@ def _write_reconciliation_sheet(sheet: Worksheet, formats: Formats, reader: Reco
         Column("Area", lambda s: s.area.title, "text"),
         Column("Status", lambda s: s.label, "text"),
         Column("Findings", lambda s: s.count_text if s.judged else None, "text"),
-        Column(f"Σ |difference| ({CURRENCY})", lambda s: s.difference_amount if s.judged else None, "money"),
+        Column(f"Σ |difference| ({data.currency})", lambda s: s.difference_amount if s.judged else None, "money"),
         Column("Detail", _status_detail, "text"),
     ]
     after = write_table(sheet, formats, status_columns, data.statuses, frozen_and_filtered=False)
@@ -139,9 +138,9 @@ def _write_tieout_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliati
         field("level", "Level", "text", 13),
         field("key", "Component / customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 30),
-        field("file_amount", f"Bill file ({CURRENCY})", "money", 16),
-        field("api_amount", f"API ({CURRENCY})", "money", 16),
-        field("difference_amount", f"Difference ({CURRENCY}, API − file)", "money", 17),
+        field("file_amount", f"Bill file ({data.currency})", "money", 16),
+        field("api_amount", f"API ({data.currency})", "money", 16),
+        field("difference_amount", f"Difference ({data.currency}, API − file)", "money", 17),
         worded("status", "Status", 16),
     ]
     status = data.status(TIEOUT.key)
@@ -184,11 +183,11 @@ def _write_incentives_sheet(sheet: Worksheet, formats: Formats, data: Reconcilia
         Column("Service", lambda row: row["service_type_name"] or data.service_name(row["service_type_code"]),
                "text", 28),
         Column("Policy", lambda row: incentive_policy_label(row["incentive_policy"]), "text", 36),
-        field("eligible_performance_amount", f"Eligible performance ({CURRENCY})", "money", 17),
+        field("eligible_performance_amount", f"Eligible performance ({data.currency})", "money", 17),
         field("rate", "Rate", "rate", 9),
-        field("expected_incentive_amount", f"Expected incentive ({CURRENCY})", "money", 16),
-        field("statement_incentive_amount", f"Statement ({CURRENCY})", "money", 16),
-        field("difference_amount", f"Difference ({CURRENCY}, statement − expected)", "money", 18),
+        field("expected_incentive_amount", f"Expected incentive ({data.currency})", "money", 16),
+        field("statement_incentive_amount", f"Statement ({data.currency})", "money", 16),
+        field("difference_amount", f"Difference ({data.currency}, statement − expected)", "money", 18),
         worded("status", "Status", 20),
         field("expected_reconciliation_date", "Expected reconciliation", "date", 13),
         field("expected_payment_date", "Expected payment", "date", 13),
@@ -215,11 +214,11 @@ def _write_budgets_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         field("as_of_date", "As of", "date", 11),
         field("days_covered", "Days covered", "count"),
         field("budget_type", "Budget type", "text", 14),
-        field("budget_amount", f"Budget ({CURRENCY})", "money"),
-        field("mtd_spend_amount", f"Month to date, list price ({CURRENCY})", "money", 17),
+        field("budget_amount", f"Budget ({data.currency})", "money"),
+        field("mtd_spend_amount", f"Month to date, list price ({data.currency})", "money", 17),
         field("utilisation_ratio", "Utilisation", "ratio", 11),
         field("threshold_crossed_ratio", "Threshold crossed", "ratio", 11),
-        field("forecast_amount", f"Forecast to month end ({CURRENCY})", "money", 17),
+        field("forecast_amount", f"Forecast to month end ({data.currency})", "money", 17),
         field("forecast_utilisation_ratio", "Forecast utilisation", "ratio", 11),
         Column("Frozen", lambda row: None if row["is_frozen"] is None else ("yes" if row["is_frozen"] else "no"),
                "text", 8, source="is_frozen"),
@@ -243,10 +242,10 @@ def _write_coupons_sheet(sheet: Worksheet, formats: Formats, reader: Reconciliat
         field("customer_name", "Customer name", "text", 28),
         worded("coupon_type", "Type", 12),
         worded("status", "Status", 12),
-        field("face_value", f"Face value ({CURRENCY})", "money"),
-        field("balance", f"Balance ({CURRENCY})", "money"),
-        field("used_amount", f"Used ({CURRENCY})", "money"),
-        field("used_this_month_amount", f"Used this month ({CURRENCY})", "money", 16),
+        field("face_value", f"Face value ({data.currency})", "money"),
+        field("balance", f"Balance ({data.currency})", "money"),
+        field("used_amount", f"Used ({data.currency})", "money"),
+        field("used_this_month_amount", f"Used this month ({data.currency})", "money", 16),
         field("valid_time", "Valid from (GMT+8)", "datetime_gmt8", 19),
         field("expire_time", "Expires (GMT+8)", "datetime_gmt8", 19),
         field("days_to_expiry", "Days to expiry", "integer", 10),

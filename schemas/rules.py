@@ -119,6 +119,20 @@ RULES: dict[str, Rule] = {r.rule_id: r for r in [
 ]}
 
 
+# The account's site and currency (partners.toml) against what a delivery or a pull says of itself
+# (pipelines/lib/staging/account.py, pipelines/lib/bss/staging.py): one finding per delivery or snapshot.
+RULES.update({r.rule_id: r for r in [
+    Rule("FILE.HEADER_LANGUAGE", "file", "warning", "the file's headers are not in the language of the account's site",
+         "check the account's site in partners.toml (cn: Chinese headers and the China SDK; intl: English)"),
+    Rule("FILE.CURRENCY", "file", "error", "the file's amounts are not in the account's currency",
+         "check the account's currency in partners.toml, or ask HUAWEI CLOUD for the file in that currency; "
+         "until then the month's figures are in the file's currency, not the account's"),
+    Rule("API.CURRENCY", "api", "error", "the API's amounts are not in the account's currency",
+         "check the account's currency and site in partners.toml; until then these amounts are in the API's "
+         "currency, not the account's"),
+]})
+
+
 # Held deliveries (pipelines/lib/holds.py): a re-delivery that would replace what a
 # month was built from with something that cannot be trusted is held in audit.held_deliveries, one
 # rule per reason, and the month keeps its current delivery until `billrecon accept` releases it.

@@ -10,6 +10,7 @@ every API asset succeeds doing nothing, with the note "skipped: BSS API not conf
 
 import datetime as dt
 import inspect
+from dataclasses import replace
 
 import dagster as dg
 
@@ -28,6 +29,7 @@ from pipelines.lib.bss import (
     stage_snapshot,
 )
 from pipelines.lib.bss.records import STAGING
+from pipelines.lib.partners import partner_account
 from pipelines.lib.warehouse import transaction
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, WarehouseResource
@@ -70,7 +72,8 @@ def _landing_asset(dataset: ApiDataset) -> dg.AssetsDefinition:
             context.log.warning(f"{route}: {failure.summary}{request}; attempt {attempt} failed, "
                                 f"retrying in {wait:.1f} s")
 
-        api = BssApi(bss_api.connection(), bss_api.retry_policy(), on_retry=retrying)
+        site = partner_account(warehouse.partner_id).site  # which official SDK makes the calls
+        api = BssApi(replace(bss_api.connection(), site=site), bss_api.retry_policy(), on_retry=retrying)
         try:
             with api:
                 pulled = Puller(api, bss_api.page_size, log=context.log.warning).pull(dataset, cycle)
@@ -83,7 +86,8 @@ def _landing_asset(dataset: ApiDataset) -> dg.AssetsDefinition:
         fetched_at = dt.datetime.now(dt.UTC)
         with warehouse.connect() as con:
             snapshot = save_snapshot(con, warehouse.landing_path, pulled, started_at=started_at, fetched_at=fetched_at,
-                                     requests=api.stats.requests, retries=api.stats.retries, load_id=context.run_id)
+                                     requests=api.stats.requests, retries=api.stats.retries, load_id=context.run_id,
+                                     site=site)
         stats = api.stats.as_dict()
         context.log.info(f"{dataset.route}: {snapshot.record_count} record(s) in {pulled.pages} page(s), "
                          f"{stats['requests']} request(s), {stats['retries']} retried → {snapshot.path}")
@@ -144,7 +148,8 @@ def _staging_asset(dataset: ApiDataset, landed: dg.AssetsDefinition) -> dg.Asset
             staged = []
             for snapshot in pending:
                 with transaction(con):
-                    staged.append(stage_snapshot(con, warehouse.landing_path, dataset, snapshot, context.run_id))
+                    staged.append(stage_snapshot(con, warehouse.landing_path, dataset, snapshot, context.run_id,
+                                                 partner_account(warehouse.partner_id)))
                 log_stage_outcome(context, staged[-1])
             totals = audit_totals(con, dataset.source, cycle, current.path)
         return staging_result(totals, name, skipped=None if pending else "unchanged", key=current.path, staged=staged)

@@ -3,6 +3,7 @@ daily flash of the open month."""
 
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +12,7 @@ from pipelines.assets.models import model_key
 from pipelines.lib.fingerprint import warehouse_fingerprint
 from pipelines.lib.lake_publish import account_row, publish_to_lake
 from pipelines.lib.lakehouse import Partition
-from pipelines.lib.partners import partner_account
+from pipelines.lib.partners import Partner, named_account, partner_account
 from pipelines.lib.publish import publish
 from pipelines.partitions import bill_cycle_partitions
 from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource, expected_failures
@@ -27,6 +28,7 @@ from reports.exports import (
 from reports.flash_data import DAILY_SPEND_TABLE, newest_export_date
 from reports.focus_export import MART_TABLES as FOCUS_TABLES
 from reports.focus_export import VIEWS, export, is_closed, pack_file_name
+from reports.formatting import CURRENCY
 from reports.month_close import render_month_close
 from reports.month_close_data import load_month_close_data
 from reports.notes import bill_file_loads, report_notes
@@ -64,13 +66,14 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         for note in notes:
             context.log.warning(note)
         folder = reports.cycle_dir(cycle)
-        inputs = report_inputs(con, cycle, notes, bss_api.configured, reports.writes_focus)
+        account = named_account(warehouse.partner_id)
+        inputs = report_inputs(con, cycle, notes, bss_api.configured, reports.writes_focus, account)
         html = folder / f"month_close_{cycle}.html"
         if html.exists() and read_stamp(folder) == inputs:
             # same warehouse content, notes and code as the pack on disk: its bytes would not change
             return dg.MaterializeResult(metadata={"html": dg.MetadataValue.path(str(html)),
                                                   "unchanged": True, "notes": dg.MetadataValue.json(notes)})
-        report = render_month_close(con, cycle, folder, notes, api_configured=bss_api.configured)
+        report = render_month_close(con, cycle, folder, notes, api_configured=bss_api.configured, account=account)
         if reports.writes_focus and is_closed(con, cycle):
             for view in VIEWS:
                 export(con, cycle, view, folder / pack_file_name(view, cycle))
@@ -89,11 +92,13 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 STAMP_FILE = ".inputs.fingerprint"
 
 
-def report_inputs(con, cycle: str, notes: list[str], api_configured: bool, focus_exports: bool = False) -> str:
+def report_inputs(con, cycle: str, notes: list[str], api_configured: bool, focus_exports: bool = False,
+                  account: Partner | None = None) -> str:
     """What a pack is made from: the warehouse's content fingerprint, the cycle, the notes, the API
-    switch and whether it holds the FOCUS files."""
+    switch, whether it holds the FOCUS files and the account of partners.toml it names (if any)."""
+    named = {"account": [account.id, account.name, account.currency]} if account else {}
     return json.dumps({"warehouse": warehouse_fingerprint(con), "cycle": cycle, "notes": notes,
-                       "api_configured": api_configured, "focus_exports": focus_exports}, sort_keys=True)
+                       "api_configured": api_configured, "focus_exports": focus_exports, **named}, sort_keys=True)
 
 
 def read_stamp(folder: Path) -> str | None:
@@ -128,7 +133,9 @@ def daily_flash_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             context.log.info(f"no daily flash for {cycle}: {NOT_THE_OPEN_MONTH} ({reason})")
             return dg.MaterializeResult(metadata={"skipped": NOT_THE_OPEN_MONTH, "reason": reason})
         # without the BSS API the budget section says so itself
-        flash = render_daily_flash(con, cycle, reports.cycle_dir(cycle), api_configured=bss_api.configured)
+        account = named_account(warehouse.partner_id)  # its amounts are in the account's currency
+        flash = render_daily_flash(con, cycle, reports.cycle_dir(cycle), api_configured=bss_api.configured,
+                                   currency=account.currency if account else CURRENCY)
     return dg.MaterializeResult(metadata={
         "html": dg.MetadataValue.path(str(flash.html)),
         "csv": dg.MetadataValue.path(str(flash.csv)),
@@ -151,7 +158,8 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
     if lake is not None:
         cycle = context.partition_key
         with warehouse.connect() as con:  # the verdict of the month's pack: the account's close status
-            verdict = month_close_verdict(load_month_close_data(con, cycle),
+            data = replace(load_month_close_data(con, cycle), account=named_account(warehouse.partner_id))
+            verdict = month_close_verdict(data,
                                           load_reconciliation_data(con, cycle, bss_api.configured))
         account = account_row(partner_account(warehouse.partner_id), run_id=context.run_id, bill_cycle=cycle,
                               close_status=verdict.level, close_headline=verdict.headline)

@@ -20,6 +20,7 @@ from pipelines.lib.holds import (
 )
 from pipelines.lib.landing import Delivery, current_delivery
 from pipelines.lib.object_keys import bill_file_key, parse_usage_key, usage_export_prefix
+from pipelines.lib.partners import partner_account
 from pipelines.lib.staging import (
     CUSTOMER_DISCOUNTS_KEY,
     MemberLimits,
@@ -150,7 +151,8 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
                                   key=key)
         staged, held = stage_unless_held(
             context, warehouse, con, delivery, "customerBill", cycle,
-            lambda: stage_bill_delivery(con, delivery, cycle, context.run_id, warehouse.member_limits()),
+            lambda: stage_bill_delivery(con, delivery, cycle, context.run_id, warehouse.member_limits(),
+                                        partner_account(warehouse.partner_id)),
             bill_file_gauge(cycle))
         return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines", held=held, key=key,
                               staged=staged)
@@ -196,7 +198,7 @@ def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                                   key=key)
         with transaction(con):
             outcome = stage_usage_delivery(con, delivery, cycle, export_date, context.run_id,
-                                           warehouse.member_limits())
+                                           warehouse.member_limits(), partner_account(warehouse.partner_id))
         log_stage_outcome(context, outcome)
         return staging_result(audit_totals(con, "customerUsage", cycle), "stg_usage_lines", key=key,
                               staged=[outcome])

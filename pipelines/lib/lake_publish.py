@@ -80,7 +80,7 @@ def publish_to_lake(working: Path, settings: LakeSettings, partition: Partition,
     check_data_path(settings)
     con = lakehouse.connect(settings)
     try:
-        latest = lakehouse.latest_partner_snapshot(con, partition.partner_id)
+        latest = lakehouse.latest_partner_snapshot(con, partition.partner_account_id)
         if latest and (latest["bill_cycle"], latest.get("fingerprint")) == (partition.bill_cycle, fingerprint):
             # the account's last commit wrote this month from the same content: nothing new to publish
             return lakehouse.Commit(snapshot_id=latest["snapshot_id"], attempts=0)
@@ -161,7 +161,7 @@ def _rows_of(con: duckdb.DuckDBPyConnection, table: str, partition: Partition) -
     """The select of the working table's rows of `partition`, with the account added."""
     columns = _columns(con, WORK, table)
     cycle = next((column for column in CYCLE_COLUMNS if column in columns), None)
-    select = f"select {_literal(partition.partner_id)}::varchar as {ACCOUNT_COLUMN}, * from {WORK}.{table}"
+    select = f"select {_literal(partition.partner_account_id)}::varchar as {ACCOUNT_COLUMN}, * from {WORK}.{table}"
     if cycle is None:
         return select
     return f'{select} where "{cycle}" = {_literal(partition.bill_cycle)} or "{cycle}" is null'

@@ -203,11 +203,11 @@ def _quoted(name: str) -> str:
 
 @dataclass(frozen=True)
 class Partition:
-    partner_id: str
+    partner_account_id: str   # the account of partners.toml (ACCOUNT_COLUMN), not the bill's partner_id
     bill_cycle: str
 
     def __str__(self) -> str:
-        return f"partner {self.partner_id}, bill cycle {self.bill_cycle}"
+        return f"partner account {self.partner_account_id}, bill cycle {self.bill_cycle}"
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,7 @@ def partition_transaction(con: duckdb.DuckDBPyConnection, partition: Partition, 
             where, params = _scope(con, table).rows_of(partition)
             con.execute(f"delete from {ALIAS}.{table} where {where}", params)
         yield con
-        info = {"run_id": run_id, "partner_id": partition.partner_id, "bill_cycle": partition.bill_cycle,
+        info = {"run_id": run_id, ACCOUNT_COLUMN: partition.partner_account_id, "bill_cycle": partition.bill_cycle,
                 "tables": tables, **(extra_info or {})}
         con.execute(f"call {ALIAS}.set_commit_message(?, ?, extra_info => ?)",
                     [COMMIT_AUTHOR, f"run {run_id}: {partition}", json.dumps(info)])
@@ -288,9 +288,9 @@ class _Scope:
     def rows_of(self, partition: Partition) -> tuple[str, list[str]]:
         """A condition on the table's rows, and its parameters: the account's, of the cycle or of none."""
         if self.cycle_column is None:
-            return f"{ACCOUNT_COLUMN} = ?", [partition.partner_id]
+            return f"{ACCOUNT_COLUMN} = ?", [partition.partner_account_id]
         cycle = _quoted(self.cycle_column)
-        return f"{ACCOUNT_COLUMN} = ? and ({cycle} = ? or {cycle} is null)", [partition.partner_id,
+        return f"{ACCOUNT_COLUMN} = ? and ({cycle} = ? or {cycle} is null)", [partition.partner_account_id,
                                                                               partition.bill_cycle]
 
 
@@ -358,6 +358,10 @@ def last_snapshot(con: duckdb.DuckDBPyConnection) -> int:
     return int(snapshot_id)
 
 
+# the account a run snapshot is for, recorded under the name of its column in every lake table
+_SNAPSHOT_ACCOUNT = f"json_extract_string(commit_extra_info, '$.{ACCOUNT_COLUMN}')"
+
+
 def run_snapshot(con: duckdb.DuckDBPyConnection, run_id: str) -> int | None:
     """The snapshot run `run_id` committed, or None if it never landed."""
     found = con.execute(
@@ -366,12 +370,12 @@ def run_snapshot(con: duckdb.DuckDBPyConnection, run_id: str) -> int | None:
     return found[0][0]
 
 
-def latest_partner_snapshot(con: duckdb.DuckDBPyConnection, partner_id: str) -> dict[str, Any] | None:
+def latest_partner_snapshot(con: duckdb.DuckDBPyConnection, partner_account_id: str) -> dict[str, Any] | None:
     """The newest run snapshot of the account: its id, bill cycle and recorded extra info; None if none."""
     found = con.execute(
         f"""select snapshot_id, commit_extra_info from {ALIAS}.snapshots()
-            where author = ? and json_extract_string(commit_extra_info, '$.partner_id') = ?
-            order by snapshot_id desc limit 1""", [COMMIT_AUTHOR, partner_id]).fetchall()
+            where author = ? and {_SNAPSHOT_ACCOUNT} = ?
+            order by snapshot_id desc limit 1""", [COMMIT_AUTHOR, partner_account_id]).fetchall()
     if not found:
         return None
     snapshot_id, info = found[0]
@@ -382,7 +386,6 @@ def run_snapshots(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Every run's snapshot, oldest first: id, time, run id, partner, bill cycle."""
     rows = con.execute(
         f"""select snapshot_id, snapshot_time, json_extract_string(commit_extra_info, '$.run_id'),
-                   json_extract_string(commit_extra_info, '$.partner_id'),
-                   json_extract_string(commit_extra_info, '$.bill_cycle')
+                   {_SNAPSHOT_ACCOUNT}, json_extract_string(commit_extra_info, '$.bill_cycle')
             from {ALIAS}.snapshots() where author = ? order by snapshot_id""", [COMMIT_AUTHOR]).fetchall()
-    return [dict(zip(("snapshot_id", "snapshot_time", "run_id", "partner_id", "bill_cycle"), row)) for row in rows]
+    return [dict(zip(("snapshot_id", "snapshot_time", "run_id", ACCOUNT_COLUMN, "bill_cycle"), row)) for row in rows]

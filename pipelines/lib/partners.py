@@ -95,6 +95,7 @@ class Partner:
     currency: str
     files: FileSource
     bss: BssAccess | None = None
+    configured: bool = True  # False for the one account of the BILLRECON_* settings, whose site is assumed
 
     @property
     def sdk_package(self) -> str:
@@ -129,6 +130,13 @@ def partner_account(partner_id: str, environ: Mapping[str, str] | None = None) -
         if partner.id == partner_id or not environ.get(FILE_VARIABLE):
             return replace(partner, id=partner_id)
     raise PartnersConfigError([f"{partner_id!r} is not an account of {environ[FILE_VARIABLE]}"])
+
+
+def named_account(partner_id: str, environ: Mapping[str, str] | None = None) -> Partner | None:
+    """The account of partners.toml `partner_id` names, for the reports to name; None without the file,
+    whose one account the reports have never named."""
+    account = partner_account(partner_id, environ)
+    return account if account.configured else None
 
 
 def run_partner_id(environ: Mapping[str, str] | None = None) -> str:
@@ -274,4 +282,4 @@ def partner_from_settings(environ: Mapping[str, str]) -> Partner:
                     domain_id_env="BILLRECON_BSS_DOMAIN_ID") if endpoint else None
     # the settings have always meant the international site, billed in USD
     return Partner(id=DEFAULT_PARTNER_ID, name="the partner of the BILLRECON_* settings", site="intl",
-                   currency="USD", files=files, bss=bss)
+                   currency="USD", files=files, bss=bss, configured=False)

@@ -144,7 +144,7 @@ def test_every_published_mart_in_the_lake_equals_the_month_built_into_a_duckdb_f
     assert account == ("acme", "the partner of the BILLRECON_* settings", "intl", "USD", CYCLE, "ready", True)
     # one snapshot, named after the run, for this account and month
     [run] = lakehouse.run_snapshots(con)
-    assert (run["partner_id"], run["bill_cycle"]) == ("acme", CYCLE) and run["run_id"]
+    assert (run["partner_account_id"], run["bill_cycle"]) == ("acme", CYCLE) and run["run_id"]
     # the lake's files are laid out per account and cycle
     assert (tmp_path / "lake" / "marts" / "customer_monthly_expenditure" / "partner_account_id=acme" /
             f"bill_cycle={CYCLE}").is_dir()

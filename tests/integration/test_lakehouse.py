@@ -100,9 +100,14 @@ def test_a_run_replaces_its_partition_in_every_table_and_nothing_else(postgres_d
                                      ("p2", "2026-10"): (3, Decimal("20.00000001"), Decimal("20.00000001"), 20, 20)}
     # one snapshot per run, named after it, with what it replaced
     runs = lakehouse.run_snapshots(con)
-    assert [(run["run_id"], run["partner_id"], run["bill_cycle"]) for run in runs] == [
+    assert [(run["run_id"], run["partner_account_id"], run["bill_cycle"]) for run in runs] == [
         ("run-1", "p1", "2026-10"), ("run-2", "p2", "2026-10"), ("run-3", "p1", "2026-10")]
     assert commit.snapshot_id == runs[-1]["snapshot_id"] == lakehouse.run_snapshot(con, "run-3")
+    # the snapshot names the account as the lake's column does, never partner_id (the bill's reseller)
+    [(message, info)] = con.execute(f"select commit_message, commit_extra_info from {lakehouse.ALIAS}.snapshots() "
+                                    "where snapshot_id = ?", [commit.snapshot_id]).fetchall()
+    assert message == "run run-3: partner account p1, bill cycle 2026-10"
+    assert {key: value for key, value in json.loads(info).items() if "partner" in key} == {"partner_account_id": "p1"}
     assert lakehouse.run_snapshot(con, "never-ran") is None
     # the rows are Parquet files in the data path, one folder per partition; the catalog holds none
     files = sorted(path.relative_to(tmp_path / "lake").parent.as_posix()
@@ -124,7 +129,7 @@ def test_rows_of_another_partition_are_refused_and_nothing_lands(postgres_databa
     with pytest.raises(lakehouse.LakeError) as raised:
         lakehouse.replace_partition(con, P1_OCT, rows, run_id="run-2")
 
-    assert str(raised.value) == ("1 row(s) for marts.expenditure are not of partner p1, bill cycle 2026-10: "
+    assert str(raised.value) == ("1 row(s) for marts.expenditure are not of partner account p1, bill cycle 2026-10: "
                                  "a run replaces its own partition only, so nothing was written")
     assert partition_totals(con) == {("p1", "2026-10"): (2, Decimal("10"), Decimal("10"), 10, 10)}
     assert len(con.execute("from snapshots()").fetchall()) == snapshots
@@ -194,7 +199,7 @@ def test_a_commit_lost_to_another_writer_is_retried_logged_and_lands(postgres_da
     assert partition_totals(first) == {("p1", "2026-10"): (3, Decimal("9.99999999"), Decimal("9.99999999"), 10, 10),
                                        ("p2", "2026-10"): (2, Decimal("20"), Decimal("20"), 20, 20)}
     [warning] = [record.getMessage() for record in caplog.records]
-    assert warning.startswith("run p2-run (partner p2, bill cycle 2026-10): commit conflict on attempt 1 of 8 (")
+    assert warning.startswith("run p2-run (partner account p2, bill cycle 2026-10): commit conflict on attempt 1 of 8 (")
     assert "retrying in" in warning
     first.close()
     second.close()
@@ -218,7 +223,7 @@ def test_conflicts_past_the_retry_policy_give_up_with_one_line_and_change_nothin
                                     retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_total_seconds=60))
 
     message = str(raised.value)
-    assert message.startswith("run p2-run (partner p2, bill cycle 2026-10) lost its commit to concurrent writers "
+    assert message.startswith("run p2-run (partner account p2, bill cycle 2026-10) lost its commit to concurrent writers "
                               "3 times (")
     assert message.endswith("nothing of it landed: run it again") and "\n" not in message
     assert partition_totals(first)[("p2", "2026-10")] == (2, Decimal("5"), Decimal("5"), 5, 5)

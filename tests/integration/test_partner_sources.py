@@ -132,8 +132,9 @@ def test_every_account_runs_as_its_own_process_from_its_own_prefix_and_bss_api(t
     assert bill_lines["p1"] != bill_lines["p2"]
     assert facts == {"p1": (bill_lines["p1"], SMALL_WORLD.customers, 4, 0),
                      "p2": (bill_lines["p2"], P2_WORLD.customers, 0, 0)}
-    for partner in worlds:  # and its own reports folder
-        assert (tmp_path / "reports" / "out" / partner / CYCLE / f"month_close_{CYCLE}.html").is_file()
+    for partner, name in (("p1", "Partner one"), ("p2", "Partner two")):  # its own reports, naming the account
+        html = (tmp_path / "reports" / "out" / partner / CYCLE / f"month_close_{CYCLE}.html").read_text(encoding="utf-8")
+        assert f'<div class="meta" data-figure="partner_account">Partner account {name} ({partner})</div>' in html
     assert not (tmp_path / "warehouse" / "billrecon.duckdb").exists()
 
 

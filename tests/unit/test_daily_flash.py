@@ -131,6 +131,14 @@ def test_file_names_carry_the_newest_export_date(warehouse, tmp_path):
     assert "usage up to 2026-04-20 (GMT+8), day 20 of 30" in html
 
 
+def test_the_flash_of_an_account_labels_its_amounts_in_the_accounts_currency(warehouse, tmp_path):
+    usd = render_daily_flash(warehouse, OPEN, tmp_path / "usd").html.read_text(encoding="utf-8")
+    cny = render_daily_flash(warehouse, OPEN, tmp_path / "cny", currency="CNY").html.read_text(encoding="utf-8")
+    assert "Amounts in USD at list price" in usd and "CNY" not in usd
+    assert "Amounts in CNY at list price" in cny and "USD" not in cny
+    assert cny.count("CNY ") == usd.count("USD ") > 3
+
+
 def test_month_to_date_totals_and_forecast(warehouse):
     data = load_flash_data(warehouse, OPEN)
     assert data.days_covered == 20

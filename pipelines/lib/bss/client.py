@@ -1,10 +1,15 @@
 """The BSS partner API through the official SDKs, with every read call retried (see retry.py).
 
-`BssintlClient` (huaweicloudsdkbssintl) serves most partner APIs; `BssClient` (huaweicloudsdkbss, the
-China-site SDK) is pointed at the same endpoint for the operations only it models (customer monthly
-sums, incentive policies, commercial discounts, issued partner coupons, and the coupon list with an
-`indirect_partner_id`). Both are built with `GlobalCredentials(ak, sk, domain_id)` and an explicit
-endpoint and no region: without a region the SDK never calls IAM, so the endpoint is the only host
+The account's site decides the SDK (`Operation.sdk_on`). On the international site `BssintlClient`
+(huaweicloudsdkbssintl) serves most partner APIs, and `BssClient` (huaweicloudsdkbss, the China-site
+SDK) is pointed at the same endpoint for the operations only it models (customer monthly sums,
+incentive policies, commercial discounts, issued partner coupons, and the coupon list with an
+`indirect_partner_id`). A China-site account calls every operation through `BssClient` but the four
+the China SDK does not model (budgets, the partner's monthly bill, credit, invoices), which keep the
+international request classes: the same routes, on the account's endpoint. Where both SDKs model a
+call, the request fields billrecon sends and the response fields it reads are the same in both
+(tests/unit/test_bss_sdk_sites.py). Both are built with `GlobalCredentials(ak, sk, domain_id)` and an
+explicit endpoint and no region: without a region the SDK never calls IAM, so the endpoint is the only host
 contacted (docs/domain.md#signing-and-endpoints).
 
 Records are read from the response's raw JSON with every number parsed as `Decimal`, not from the
@@ -14,6 +19,7 @@ would lose cents, and the raw JSON also keeps fields a model does not know.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import threading
@@ -39,8 +45,16 @@ from pipelines.lib.bss.errors import CallFailure, Redactor
 from pipelines.lib.bss.retry import CallStats, RetryPolicy, call_with_retry, parse_retry_after
 
 THROTTLED_CODE = "CBC.0250"
+Site = Literal["intl", "cn"]
 _SDK_PACKAGES = {"intl": "huaweicloudsdkbssintl.v2", "cn": "huaweicloudsdkbss.v2"}
 _CLIENT_CLASSES = {"intl": "BssintlClient", "cn": "BssClient"}
+
+
+@functools.cache
+def sdk_models(sdk: Site, method: str, request_class: str) -> bool:
+    """True when the SDK has the client method and its request class."""
+    package = importlib.import_module(_SDK_PACKAGES[sdk])
+    return hasattr(getattr(package, _CLIENT_CLASSES[sdk]), method) and hasattr(package, request_class)
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,7 @@ class BssConnection:
     domain_id: str
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    site: Site = "intl"     # the account's HUAWEI CLOUD site: which SDK builds each call
 
     @property
     def redactor(self) -> Redactor:
@@ -64,7 +79,7 @@ class BssConnection:
 class Operation:
     """One API operation as the official SDK names and models it."""
 
-    sdk: Literal["intl", "cn"]
+    sdk: Site                        # the SDK that builds the call for an international account
     method: str                      # SDK method, e.g. "list_sub_customers"
     http_method: str
     path: str
@@ -76,8 +91,15 @@ class Operation:
     def route(self) -> str:
         return f"{self.http_method} {self.path}"
 
-    def build_request(self, params: Mapping[str, Any]) -> Any:
-        models = importlib.import_module(_SDK_PACKAGES[self.sdk])
+    def sdk_on(self, site: Site) -> Site:
+        """The SDK that builds the call for an account of `site`: a China-site account's own SDK
+        wherever it models the call."""
+        if site == "cn" and sdk_models("cn", self.method, self.request_class):
+            return "cn"
+        return self.sdk
+
+    def build_request(self, params: Mapping[str, Any], sdk: Site) -> Any:
+        models = importlib.import_module(_SDK_PACKAGES[sdk])
         values = {k: v for k, v in params.items() if v is not None}
         if self.body_class is not None:
             return getattr(models, self.request_class)(body=getattr(models, self.body_class)(**values))
@@ -159,8 +181,9 @@ class BssApi:
 
     def call(self, operation: Operation, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """One operation, retried while the failure is transient; raises `BssCallFailed` otherwise."""
-        request = operation.build_request(params or {})
-        invoke = getattr(self._clients[operation.sdk], operation.method)
+        sdk = operation.sdk_on(self.connection.site)
+        request = operation.build_request(params or {}, sdk)
+        invoke = getattr(self._clients[sdk], operation.method)
 
         def send() -> dict[str, Any]:
             self._last_request_id.value = None

@@ -24,6 +24,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines.lib.bss.client import Site
 from pipelines.lib.bss.datasets import ApiDataset, Pulled
 from pipelines.lib.warehouse import transaction
 from schemas.bill_cycle import GMT8
@@ -51,12 +52,13 @@ def _json_default(value: Any) -> Any:
 
 
 def snapshot_document(pulled: Pulled, started_at: dt.datetime, fetched_at: dt.datetime,
-                      requests: int, retries: int) -> dict[str, Any]:
+                      requests: int, retries: int, site: Site = "intl") -> dict[str, Any]:
+    operation = pulled.dataset.operation
     return {
         "format": SNAPSHOT_FORMAT,
         "dataset": pulled.dataset.name,
         "route": pulled.dataset.route,
-        "sdk_method": f"{pulled.dataset.operation.sdk}.{pulled.dataset.operation.method}",
+        "sdk_method": f"{operation.sdk_on(site)}.{operation.method}",
         "bill_cycle": pulled.bill_cycle,
         "request": pulled.request,
         "started_at": _utc_text(started_at),
@@ -70,9 +72,10 @@ def snapshot_document(pulled: Pulled, started_at: dt.datetime, fetched_at: dt.da
 
 
 def save_snapshot(con: duckdb.DuckDBPyConnection, landing_dir: Path, pulled: Pulled, *, started_at: dt.datetime,
-                  fetched_at: dt.datetime, requests: int, retries: int, load_id: str) -> Snapshot:
-    """Write the pull's file, then record it (one transaction): from here on it is the current snapshot."""
-    document = snapshot_document(pulled, started_at, fetched_at, requests, retries)
+                  fetched_at: dt.datetime, requests: int, retries: int, load_id: str, site: Site = "intl") -> Snapshot:
+    """Write the pull's file, then record it (one transaction): from here on it is the current snapshot.
+    `site` is the account's, whose SDK made the calls."""
+    document = snapshot_document(pulled, started_at, fetched_at, requests, retries, site)
     data = json.dumps(document, default=_json_default, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     sha256 = hashlib.sha256(data).hexdigest()
     relative = f"api/{pulled.dataset.name}/{fetched_at:%Y%m%dT%H%M%S%fZ}_{sha256[:16]}.json"

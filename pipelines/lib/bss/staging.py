@@ -25,6 +25,7 @@ from pipelines.lib import audit
 from pipelines.lib.bss.datasets import ApiDataset
 from pipelines.lib.bss.records import STAGING, DatasetStaging, FieldProblem, StagedTable, model_dtypes, type_value
 from pipelines.lib.bss.snapshots import Snapshot, read_snapshot, snapshot_paths_of_date
+from pipelines.lib.partners import Partner
 from pipelines.lib.rejections import failure_case_rule, reason, rule_for, value_subject
 from pipelines.lib.staging.outcome import MemberOutcome, StageOutcome, record_load
 from schemas.rules import rule
@@ -40,8 +41,9 @@ class _Rejected:
 
 
 def stage_snapshot(con: duckdb.DuckDBPyConnection, landing_dir: Path, dataset: ApiDataset, snapshot: Snapshot,
-                   load_id: str) -> StageOutcome:
-    """Replace what `snapshot` supersedes with its records (inside the caller's transaction)."""
+                   load_id: str, account: Partner | None = None) -> StageOutcome:
+    """Replace what `snapshot` supersedes with its records (inside the caller's transaction). With
+    `account`, records in another currency than the account's are one API.CURRENCY finding."""
     spec = STAGING[dataset.name]
     document = read_snapshot(landing_dir, snapshot)
     records: list[Any] = document["records"]
@@ -88,17 +90,35 @@ def stage_snapshot(con: duckdb.DuckDBPyConnection, landing_dir: Path, dataset: A
             "customer_id": finding.customer_id, "reference": finding.reference, "expected": finding.expected,
             "actual": finding.actual, "difference_amount": finding.difference,
             "message": f"{info.title}; {info.action}"})
+    if account is not None and (currency := _currency_finding(loaded[spec.main.table], account)):
+        finding_rows.append({**position, **currency})
     audit.insert_rows(con, "audit.findings", finding_rows)
-    status = "quarantined_rows" if bad else "warning" if findings else "ok"
+    status = "quarantined_rows" if bad else "warning" if finding_rows else "ok"
     first_error = None
     if bad:
         first_error = f"record {bad[0]}: {rejected[bad[0]].reason}"
-    elif findings:
-        first_error = f"record {findings[0].record_number}: {rule(findings[0].rule_id).title}"
-    member = MemberOutcome(None, len(records), len(records) - len(bad), len(bad), len(findings), status, first_error)
+    elif finding_rows:
+        first_error = f"record {finding_rows[0]['record_number']}: {rule(finding_rows[0]['rule_id']).title}"
+    member = MemberOutcome(None, len(records), len(records) - len(bad), len(bad), len(finding_rows), status,
+                           first_error)
     outcome = StageOutcome(source, snapshot.path, cycle, members=[member])
     record_load(con, outcome, member, load_id, snapshot.sha256, snapshot.sha256)
     return outcome
+
+
+def _currency_finding(rows: pl.DataFrame, account: Partner) -> dict[str, Any] | None:
+    """The API.CURRENCY finding of a snapshot's records whose currency is not the account's, on the first."""
+    if "currency" not in rows.columns:
+        return None
+    other = rows.filter(pl.col("currency").is_not_null() & (pl.col("currency") != account.currency))
+    if not other.height:
+        return None
+    info = rule("API.CURRENCY")
+    found = ", ".join(sorted(set(other["currency"])))
+    return {"record_number": other["src_record"][0], "rule_id": info.rule_id, "severity": info.severity,
+            "customer_id": None, "reference": None, "expected": None, "actual": None, "difference_amount": None,
+            "message": f"{other.height} of {rows.height} record(s) are in {found}, but account {account.id} is billed "
+                       f"in {account.currency}: {info.action}"}
 
 
 def _context_columns(dataset: ApiDataset, snapshot: Snapshot) -> dict[str, Any]:

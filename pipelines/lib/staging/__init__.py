@@ -11,7 +11,8 @@ This package's public face is what the assets and the other staging modules call
   and API snapshots alike;
 - `archive`: the member loop and its spool folder (`SPOOL_PREFIX`); `members`: one member parsed and
   written; `rows`: rows with their lineage; `duplicates`: repeated lines; `audit_rows`: the audit rows,
-  and whether a delivery refused under a lower limit is to be staged again (`limits_now_admit_a_refusal`).
+  and whether a delivery refused under a lower limit is to be staged again (`limits_now_admit_a_refusal`);
+  `account`: a delivery's headers against its account's site and currency.
 """
 
 from pipelines.lib.staging.archive import SPOOL_PREFIX

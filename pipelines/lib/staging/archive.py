@@ -15,9 +15,12 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib import audit
-from pipelines.lib.archives import ArchiveRejected, iter_csv_members
+from pipelines.lib.archives import ArchiveRejected, Member, iter_csv_members
+from pipelines.lib.csv_reading import MemberRejected, NotUtf8, header_row, utf8_bytes
 from pipelines.lib.landing import Delivery
+from pipelines.lib.partners import Partner
 from pipelines.lib.rejections import with_action
+from pipelines.lib.staging.account import account_findings, header_facts
 from pipelines.lib.staging.audit_rows import record_rejection
 from pipelines.lib.staging.datasets import Dataset, MemberLimits
 from pipelines.lib.staging.duplicates import quarantine_duplicate_lines
@@ -25,6 +28,7 @@ from pipelines.lib.staging.members import load_member, parse_for_loading
 from pipelines.lib.staging.outcome import MemberOutcome, StageOutcome, record_load
 from pipelines.lib.staging.rows import insert_spooled
 from pipelines.lib.warehouse import database_path
+from schemas.rules import rule
 
 PARSE_THREADS = 2   # the machine has two cores; the main thread inflates the archive meanwhile
 PARSE_AHEAD = 3     # members inflated or parsed but not yet spooled, at most (bounds memory)
@@ -32,10 +36,12 @@ SPOOL_PREFIX = ".billrecon-spool-"
 
 
 def stage_archive(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dataset, bill_cycle: str,
-                  load_id: str, limits: MemberLimits) -> StageOutcome:
+                  load_id: str, limits: MemberLimits, account: Partner | None = None) -> StageOutcome:
     """Stage every CSV member of the delivered archive and record one audit.loads row per member
-    (the caller has cleared what the delivery replaces and holds the transaction)."""
+    (the caller has cleared what the delivery replaces and holds the transaction). With `account`, the
+    first member's headers are checked against its site and currency (staging/account.py)."""
     outcome = StageOutcome(dataset.source, delivery.object_key, bill_cycle)
+    first: tuple[str, list[str]] | None = None   # the first readable member: its name and header row
     with _spool_dir(con) as spool:
         try:
             # The main thread inflates the archive while worker threads parse and validate members
@@ -54,6 +60,8 @@ def stage_archive(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: D
                         spooled.append(prepared.spool_path)
 
                 for number, member in enumerate(iter_csv_members(delivery.local_path, limits.max_bytes)):
+                    if first is None and account is not None and member.data:
+                        first = _header_of(member, dataset)  # only the header is kept: memory stays flat
                     target = spool / f"member-{number:05d}.parquet"
                     pending.append(pool.submit(parse_for_loading, dataset, bill_cycle, member, limits, target))
                     if len(pending) >= PARSE_AHEAD:
@@ -72,9 +80,39 @@ def stage_archive(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: D
             outcome.members = [MemberOutcome(None, 0, 0, 0, 0, "rejected", message)]
             outcome.rejected, outcome.rejected_rule = message, exc.rule_id
             record_rejection(con, delivery, dataset.source, bill_cycle, load_id, None, exc.rule_id, message)
+    if account is not None and first is not None and outcome.rejected is None:
+        _record_account_findings(con, delivery, dataset, bill_cycle, load_id, outcome, *first, account)
     for member in outcome.members:
         record_load(con, outcome, member, load_id, delivery.etag, delivery.sha256)
     return outcome
+
+
+def _header_of(member: Member, dataset: Dataset) -> tuple[str, list[str]] | None:
+    """The member's name and header row; None when it cannot be read (the member is rejected for it)."""
+    try:
+        return member.name, header_row(member.data)
+    except NotUtf8:
+        try:  # a GBK export, converted as staging converts it
+            return member.name, header_row(utf8_bytes(member.data, dataset.spec)[0])
+        except MemberRejected:
+            return None
+
+
+def _record_account_findings(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dataset, bill_cycle: str,
+                             load_id: str, outcome: StageOutcome, member: str, header: list[str],
+                             account: Partner) -> None:
+    """The delivery's findings against its account, on the header line of its first member."""
+    findings = account_findings(header_facts(header, dataset.spec.headers), account)
+    if not findings:
+        return
+    audit.insert_rows(con, "audit.findings", [
+        {"load_id": load_id, "source": dataset.source, "object_key": delivery.object_key, "member": member,
+         "bill_cycle": bill_cycle, "line_number": 1, "rule_id": finding.rule_id,
+         "severity": rule(finding.rule_id).severity, "message": finding.message} for finding in findings])
+    counted = next(row for row in outcome.members if row.member == member)  # its audit.loads row
+    counted.findings_count += len(findings)
+    counted.first_error = counted.first_error or findings[0].message
+    counted.status = "warning" if counted.status == "ok" else counted.status
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import duckdb
 from pipelines.lib import audit
 from pipelines.lib.archives import Member, size_refusal
 from pipelines.lib.landing import Delivery
+from pipelines.lib.partners import Partner
 from pipelines.lib.restatement import keep_previous_lines, record_restatement
 from pipelines.lib.staging.archive import stage_archive
 from pipelines.lib.staging.audit_rows import clear_audit
@@ -27,7 +28,7 @@ CUSTOMER_DISCOUNTS_KEY = "agreements/customer_discounts.csv"
 
 
 def stage_bill_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, bill_cycle: str, load_id: str,
-                        limits: MemberLimits) -> StageOutcome:
+                        limits: MemberLimits, account: Partner | None = None) -> StageOutcome:
     """Replace the cycle's bill lines with this delivery (caller holds the transaction).
 
     When another delivery of the month was staged before, the lines it had are kept aside and
@@ -39,20 +40,20 @@ def stage_bill_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, bill
         keep_previous_lines(con, bill_cycle)
     con.execute("delete from staging.bill_line where bill_cycle = ?", [bill_cycle])
     clear_audit(con, "customerBill", bill_cycle)
-    outcome = stage_archive(con, delivery, BILL_DATASET, bill_cycle, load_id, limits)
+    outcome = stage_archive(con, delivery, BILL_DATASET, bill_cycle, load_id, limits, account)
     if previous:
         record_restatement(con, delivery, bill_cycle, previous)
     return outcome
 
 
 def stage_usage_delivery(con: duckdb.DuckDBPyConnection, delivery: Delivery, bill_cycle: str, export_date: date,
-                         load_id: str, limits: MemberLimits) -> StageOutcome:
+                         load_id: str, limits: MemberLimits, account: Partner | None = None) -> StageOutcome:
     """Replace the month's usage lines with this (newest) cumulative export."""
     con.execute("delete from staging.usage_line where bill_cycle = ?", [bill_cycle])
     clear_audit(con, "customerUsage", bill_cycle)
     dataset = Dataset("customerUsage", USAGE_LINE, UsageLineModel, "staging.usage_line",
                       extra_columns={"export_date": export_date})
-    return stage_archive(con, delivery, dataset, bill_cycle, load_id, limits)
+    return stage_archive(con, delivery, dataset, bill_cycle, load_id, limits, account)
 
 
 def stage_customer_discounts(con: duckdb.DuckDBPyConnection, delivery: Delivery, load_id: str,
