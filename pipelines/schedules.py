@@ -5,6 +5,7 @@ lands the newest usage export, and rebuilds what depends on them (marts, reports
 import dagster as dg
 
 from pipelines.jobs import nightly_job
+from pipelines.partitions import partition_key
 from schemas.bill_cycle import GMT8_ZONE_NAME, BillCycle
 
 DESCRIPTION = ("Every night at 02:00 GMT+8, refreshes the open month (the newest bill cycle): pulls the BSS "
@@ -17,4 +18,5 @@ DESCRIPTION = ("Every night at 02:00 GMT+8, refreshes the open month (the newest
 def nightly_schedule(context: dg.ScheduleEvaluationContext):
     """The open month is the bill cycle of the scheduled moment (a partition: end_offset=1 includes it)."""
     open_month = str(BillCycle.of(context.scheduled_execution_time))
-    return dg.RunRequest(run_key=f"nightly-{context.scheduled_execution_time:%Y-%m-%d}", partition_key=open_month)
+    return dg.RunRequest(run_key=f"nightly-{context.scheduled_execution_time:%Y-%m-%d}",
+                         partition_key=partition_key(open_month))

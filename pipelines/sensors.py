@@ -4,6 +4,7 @@ import dagster as dg
 
 from pipelines.jobs import month_close_job
 from pipelines.lib.object_keys import BILL_PREFIX, bill_file_cycle
+from pipelines.partitions import partition_key
 from pipelines.resources import ObjectStoreResource
 
 DESCRIPTION = ("Every 15 minutes, lists customerBill/ in the bucket (or inbox): a new monthly bill file, or a "
@@ -23,4 +24,4 @@ def bill_file_sensor(context: dg.SensorEvaluationContext, object_store: ObjectSt
             continue
         if cycle is None:
             continue
-        yield dg.RunRequest(run_key=f"{info.key}@{info.etag}", partition_key=str(cycle))
+        yield dg.RunRequest(run_key=f"{info.key}@{info.etag}", partition_key=partition_key(str(cycle)))

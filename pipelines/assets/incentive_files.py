@@ -24,11 +24,11 @@ from pipelines.lib.statements import (
     stage_incentive_statement,
     statement_key,
 )
-from pipelines.partitions import bill_cycle_partitions
+from pipelines.partitions import account_month_partitions, run_month
 from pipelines.resources import ObjectStoreResource, WarehouseResource
 
 
-@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
+@dg.asset(group_name="landing", partitions_def=account_month_partitions, kinds={"s3", "duckdb"},
           metadata=writes("landing.objects"))
 def landed_incentive_statement(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                                object_store: ObjectStoreResource) -> dg.MaterializeResult:
@@ -37,10 +37,10 @@ def landed_incentive_statement(context: dg.AssetExecutionContext, warehouse: War
     Grain: one delivery of `incentives/incentive_statement_YYYYMM.csv`. Source: the OBS bucket or inbox,
     where finance drops the export of Partner Center's incentive details (HUAWEI CLOUD has no API for it).
     """
-    return land_prefix(context, warehouse, object_store, statement_key(context.partition_key))
+    return land_prefix(context, warehouse, object_store, statement_key(run_month(context)))
 
 
-@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_incentive_statement],
+@dg.asset(group_name="staging", partitions_def=account_month_partitions, deps=[landed_incentive_statement],
           check_specs=staging_check_specs("stg_incentive_statement"), kinds={"duckdb", "polars"},
           metadata=stages("staging.incentive_statement"))
 def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -50,7 +50,7 @@ def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: Wareho
     a line of another period than the file's is quarantined (STATEMENT.PERIOD_MISMATCH). A re-delivery that
     cannot be read whole or drops most lines is held (audit.held_deliveries) and the period keeps its statement.
     """
-    cycle = context.partition_key
+    cycle = run_month(context)
     key = statement_key(cycle)
     with warehouse.connect() as con:
         delivery = current_delivery(con, key, warehouse.landing_path)
@@ -69,7 +69,7 @@ def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: Wareho
                               key=key, staged=staged)
 
 
-@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
+@dg.asset(group_name="staging", partitions_def=account_month_partitions, deps=[landed_agreements],
           check_specs=staging_check_specs("stg_incentive_rates"), kinds={"duckdb", "polars"},
           metadata=stages("staging.incentive_rate"))
 def stg_incentive_rates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -6,7 +6,7 @@ import dagster as dg
 from pipelines.assets.tables import writes
 from pipelines.lib.landing import land, record_ignored_bill_objects
 from pipelines.lib.object_keys import BILL_PREFIX, bill_file_key, usage_export_prefix
-from pipelines.partitions import bill_cycle_partitions
+from pipelines.partitions import account_month_partitions, run_month
 from pipelines.resources import ObjectStoreResource, WarehouseResource
 from schemas.bill_cycle import BillCycle
 
@@ -26,7 +26,7 @@ def land_prefix(context, warehouse: WarehouseResource, object_store: ObjectStore
     })
 
 
-@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
+@dg.asset(group_name="landing", partitions_def=account_month_partitions, kinds={"s3", "duckdb"},
           metadata=writes("landing.objects", "audit.ignored_objects"))
 def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                      object_store: ObjectStoreResource) -> dg.MaterializeResult:
@@ -36,7 +36,7 @@ def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     Other objects under customerBill/ that name the month (a copy under a second key) are not loaded;
     they are listed in audit.ignored_objects with the reason.
     """
-    cycle = BillCycle.parse(context.partition_key)
+    cycle = BillCycle.parse(run_month(context))
     key = bill_file_key(cycle)
     result = land_prefix(context, warehouse, object_store, key)
     with warehouse.connect() as con:
@@ -47,7 +47,7 @@ def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return result
 
 
-@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
+@dg.asset(group_name="landing", partitions_def=account_month_partitions, kinds={"s3", "duckdb"},
           metadata=writes("landing.objects"))
 def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                          object_store: ObjectStoreResource) -> dg.MaterializeResult:
@@ -55,10 +55,10 @@ def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: Warehouse
 
     Grain: one delivery of `customerUsage/customerUsageV2_YYYYMM_YYYYMMDD.tar.gz`. Source: OBS bucket or inbox.
     """
-    return land_prefix(context, warehouse, object_store, usage_export_prefix(BillCycle.parse(context.partition_key)))
+    return land_prefix(context, warehouse, object_store, usage_export_prefix(BillCycle.parse(run_month(context))))
 
 
-@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
+@dg.asset(group_name="landing", partitions_def=account_month_partitions, kinds={"s3", "duckdb"},
           metadata=writes("landing.objects"))
 def landed_agreements(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                       object_store: ObjectStoreResource) -> dg.MaterializeResult:

@@ -8,6 +8,7 @@ import duckdb
 from pipelines.assets.incentive_files import landed_incentive_statement, stg_incentive_rates, stg_incentive_statement
 from pipelines.assets.landing import landed_agreements
 from pipelines.assets.staging import stg_chart_of_accounts, stg_customer_discounts
+from pipelines.partitions import partition_key
 from pipelines.resources import ObjectStoreResource, WarehouseResource
 
 LIMIT = 120
@@ -34,7 +35,7 @@ def test_an_agreement_or_incentive_file_over_the_member_limit_is_refused_with_it
     result = dg.materialize(
         [landed_agreements, landed_incentive_statement, stg_customer_discounts, stg_incentive_rates,
          stg_chart_of_accounts, stg_incentive_statement],
-        partition_key="2026-09",
+        partition_key=partition_key("2026-09"),
         resources={"warehouse": warehouse, "object_store": ObjectStoreResource(inbox_dir=str(inbox))})
     assert result.success
     con = duckdb.connect(warehouse.path, read_only=True)
