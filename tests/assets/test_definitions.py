@@ -87,13 +87,13 @@ def test_schedule_sensor_and_partner_month_partitions():
 
 
 @pytest.mark.parametrize(("local_time", "partition", "run_key"), [
-    (dt.datetime(2026, 12, 1, 2, 0), "2026-12", "nightly-2026-12-01"),
-    (dt.datetime(2027, 1, 1, 2, 0), "2027-01", "nightly-2027-01-01"),   # in UTC still 2026-12-31
-    (dt.datetime(2024, 2, 29, 2, 0), "2024-02", "nightly-2024-02-29"),
+    (dt.datetime(2026, 12, 1, 2, 0), "2026-12", "nightly-2026-12-01-default"),
+    (dt.datetime(2027, 1, 1, 2, 0), "2027-01", "nightly-2027-01-01-default"),   # in UTC still 2026-12-31
+    (dt.datetime(2024, 2, 29, 2, 0), "2024-02", "nightly-2024-02-29-default"),
 ])
 def test_the_nightly_schedule_refreshes_the_gmt8_month_it_runs_in(local_time, partition, run_key):
     moment = local_time.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-    request = nightly_schedule(dg.build_schedule_context(scheduled_execution_time=moment))
+    [request] = nightly_schedule(dg.build_schedule_context(scheduled_execution_time=moment))
     assert (request.partition_key, request.run_key) == (partition_key(partition), run_key)
 
 
@@ -106,8 +106,8 @@ def test_the_bill_file_sensor_closes_the_month_each_bill_key_names(tmp_path):
     with dg.build_sensor_context(resources={"object_store": ObjectStoreResource(inbox_dir=str(tmp_path))}) as context:
         requests = list(bill_file_sensor(context))
     assert sorted((r.partition_key, r.run_key.split("@")[0]) for r in requests) == [
-        (partition_key("2026-12"), "customerBill/customerBill_202612.tar.gz"),
-        (partition_key("2027-01"), "customerBill/customerBill_202701.tar.gz"),
+        (partition_key("2026-12"), "default:customerBill/customerBill_202612.tar.gz"),
+        (partition_key("2027-01"), "default:customerBill/customerBill_202701.tar.gz"),
     ]
 
 

@@ -45,6 +45,24 @@ print(json.dumps({"keys": [keys[0], keys[1], keys[-1]], "count": len(keys),
                   "outcomes": {partner: [run.success, run.failure] for partner, run in outcomes.items()}}))
 """
 
+# what the daemon would ask for: the bill-file sensor over each account's inbox, and one night's schedule
+REQUESTS = """
+import datetime as dt, json
+from zoneinfo import ZoneInfo
+import dagster as dg
+from pipelines.definitions import defs
+from pipelines.settings import resources_from_env
+
+sensor = defs.resolve_sensor_def("bill_file_sensor")
+with dg.build_sensor_context(resources={"object_store": resources_from_env()["object_store"]}) as context:
+    sensed = sorted([r.partition_key, r.run_key.split("@")[0]] for r in sensor(context))
+night = dt.datetime(2026, 10, 2, 2, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+schedule = defs.resolve_schedule_def("nightly_schedule")
+nightly = [[r.partition_key, r.run_key] for r in schedule(dg.build_schedule_context(scheduled_execution_time=night))]
+print(json.dumps({"sensed": sensed, "nightly": nightly}))
+"""
+
+
 @pytest.fixture(scope="module")
 def worlds():
     return {"p1": generate_world(SMALL_WORLD), "p2": generate_world(P2_WORLD)}
@@ -93,3 +111,16 @@ def test_one_process_runs_two_accounts_months_each_into_its_own_working_file(tmp
         tmp_path / "warehouse" / "p2" / "billrecon.duckdb")
     assert not (tmp_path / "warehouse" / "billrecon.duckdb").exists()
 
+
+def test_the_sensor_closes_each_accounts_months_and_the_night_refreshes_every_account(tmp_path, partners_env):
+    done = subprocess.run([sys.executable, "-c", REQUESTS], cwd=tmp_path, env=partners_env, capture_output=True,
+                          text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.splitlines()[-1])
+    # each account's own bill files, from its own inbox, closed as its own partitions; the run key names the
+    # account, so the same key delivered to two accounts starts two closes
+    assert seen["sensed"] == [[f"{month}|{partner}", f"{partner}:customerBill/customerBill_{month.replace('-', '')}"
+                                                      ".tar.gz"]
+                              for month in ("2026-08", "2026-09") for partner in ("p1", "p2")]
+    assert seen["nightly"] == [["2026-10|p1", "nightly-2026-10-02-p1"], ["2026-10|p2", "nightly-2026-10-02-p2"]]
