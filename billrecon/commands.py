@@ -110,12 +110,13 @@ def writing(warehouse: Path):
 EXIT_HELD = 3
 
 
-def run_cycle_with_progress(cycle: str, resources: dict, instance=None):
-    """Run one cycle on `instance` (None: a throwaway one): its outcome, and its progress line."""
+def run_cycle_with_progress(cycle: str, resources: dict, instance=None, partner_id: str | None = None):
+    """Run one account's cycle (None: the one account of the settings) on `instance` (None: a throwaway
+    one): its outcome, and its progress line."""
     from pipelines.runner import run_cycle
 
     t0 = time.monotonic()
-    outcome = run_cycle(cycle, resources, instance=instance)
+    outcome = run_cycle(cycle, resources, partner_id=partner_id, instance=instance)
     return outcome, progress_line(outcome, time.monotonic() - t0)
 
 
@@ -195,11 +196,19 @@ def check_sources(args) -> None:
                         "or unset BILLRECON_BSS_ENDPOINT to run on the files alone")
 
 
+def account_has_bss_api() -> bool:
+    """Whether the BSS API of this process's account is configured: its [partner.bss] in partners.toml,
+    else BILLRECON_BSS_ENDPOINT."""
+    from pipelines.lib.partners import partner_account, run_partner_id
+
+    return partner_account(run_partner_id()).bss is not None
+
+
 def run(args) -> int:
     """One account's month in this process; with partners.toml and no BILLRECON_PARTNER_ID (or with
     --partner), each selected account's month as a child process (billrecon/partner_runs.py)."""
     from pipelines.lib.lake_publish import lake_problem
-    from pipelines.lib.partners import FILE_VARIABLE, PARTNER_VARIABLE
+    from pipelines.lib.partners import FILE_VARIABLE, PARTNER_VARIABLE, run_partner_id
     from pipelines.settings import resources_from_env, setting
 
     # command-line options override the environment, and travel to Dagster the same way (EnvVar)
@@ -225,12 +234,13 @@ def run(args) -> int:
     check_request(args.month, warehouse, reports_dir)
     resources = resources_from_env()
     with writing(warehouse):
-        outcome, progress = run_cycle_with_progress(args.month, resources)
+        # the partition of the account's month: the run's resources take the account's sources from it
+        outcome, progress = run_cycle_with_progress(args.month, resources, partner_id=run_partner_id())
         if not outcome.success:
             # one line; nothing of the failed run is summarised (its marts may not exist yet)
             raise RunFailed(f"{args.month} failed: {outcome.failure}", outcome.details)
         print(f"{args.month} {progress}")
-        if not resources["bss_api"].configured:
+        if not account_has_bss_api():
             unset = ("its account has no [partner.bss] in partners.toml" if os.environ.get("BILLRECON_PARTNERS_FILE")
                      else "BILLRECON_BSS_ENDPOINT is not set")
             print(f"note: {unset}; the parts fed by the BSS partner API are skipped "
@@ -286,11 +296,10 @@ def accept(args) -> int:
 def report(args) -> int:
     from pipelines.lib.partners import named_account, run_partner_id
     from pipelines.lib.warehouse import connect
-    from pipelines.settings import resources_from_env, setting
+    from pipelines.settings import setting
     from reports.month_close import missing_required_tables, render_month_close
     from reports.notes import bill_file_loads, report_notes
 
-    resources = resources_from_env()
     warehouse = Path(args.warehouse or setting("warehouse", "path"))
     out_dir = Path(args.reports or setting("reports", "out_dir"))
     check_request(args.month, warehouse, out_dir)
@@ -304,7 +313,7 @@ def report(args) -> int:
                 raise UserError(f"{args.month} has not been built: {warehouse} has no {', '.join(missing)} (no "
                                 f"run finished on it); run `billrecon run --month {args.month}` first")
             loads, lines_read = bill_file_loads(con, args.month)
-            notes = report_notes(resources["bss_api"].configured, loads > 0, args.month, lines_read)
+            notes = report_notes(account_has_bss_api(), loads > 0, args.month, lines_read)
             written = render_month_close(con, args.month, out_dir / args.month, notes,
                                          account=named_account(run_partner_id()))
         finally:

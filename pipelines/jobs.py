@@ -1,19 +1,18 @@
-"""Jobs. Every job writes the warehouse, so every run carries the writer concurrency tag that
-pipelines/dagster.yaml limits to one run at a time (DuckDB allows one writing process per file)."""
+"""Jobs, partitioned by partner account × bill cycle. Every job writes its account's working DuckDB file
+(one writing process per file): the run queue (pipelines/dagster.yaml, deploy/dagster.yaml) runs one
+run per value of the run's partner partition tag, so each account's runs queue behind each other
+while different accounts run side by side."""
 
 import dagster as dg
 
 from pipelines.assets.api import API_ASSETS
 from pipelines.assets.landing import landed_agreements, landed_usage_exports
-from pipelines.partitions import bill_cycle_partitions
-
-WAREHOUSE_WRITER_TAG = {"billrecon/warehouse-writer": "duckdb"}
+from pipelines.partitions import account_month_partitions
 
 month_close_job = dg.define_asset_job(
     "month_close",
     selection=dg.AssetSelection.all(),
-    partitions_def=bill_cycle_partitions,
-    tags=WAREHOUSE_WRITER_TAG,
+    partitions_def=account_month_partitions,
     description="Land, stage, model and report one bill cycle.",
 )
 
@@ -28,8 +27,7 @@ NIGHTLY_SELECTION = _REFRESHED | (_REFRESHED.upstream() & dg.AssetSelection.grou
 nightly_job = dg.define_asset_job(
     "nightly_refresh",
     selection=NIGHTLY_SELECTION,
-    partitions_def=bill_cycle_partitions,
-    tags=WAREHOUSE_WRITER_TAG,
+    partitions_def=account_month_partitions,
     description="Refresh the open month: pull the BSS partner APIs, land the newest usage export and agreements, "
                 "and refresh what depends on them up to the month-to-date marts and reports.",
 )

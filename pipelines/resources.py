@@ -1,15 +1,18 @@
 """Dagster resources: where files come from, the warehouse file, where reports go.
 
 Settings arrive through Dagster `EnvVar` (see `resources_from_env` in pipelines/settings.py), resolved at
-run time; secrets are never read at import and never logged.
+run time; secrets are never read at import and never logged. With partners.toml, a resource serves any
+of its accounts: each run gets a copy for the account of its partition (`AccountResource`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import dagster as dg
 import duckdb
@@ -27,10 +30,11 @@ from pipelines.lib.object_store import (
     S3ObjectStore,
     normalise_prefix,
 )
-from pipelines.lib.partners import DEFAULT_PARTNER_ID
+from pipelines.lib.partners import Partner, PartnersConfigError, read_partners_file
 from pipelines.lib.publish import remove_abandoned_copies
 from pipelines.lib.staging import SPOOL_PREFIX, MemberLimits
 from pipelines.lib.warehouse import connect, ensure_schema
+from pipelines.partitions import PARTNER_TAG
 from reports.files import remove_abandoned_temp_files
 from schemas.bill_cycle import BillCycle
 from schemas.memory import DEFAULT_MEMORY_LIMIT, duckdb_memory_limit
@@ -52,7 +56,56 @@ def expected_failures() -> Iterator[None]:
         raise dg.Failure(description=line) from exc
 
 
-class ObjectStoreResource(dg.ConfigurableResource):
+def account_file(path: str, partner_id: str) -> str:
+    """The account's own file beside `path`: warehouse/billrecon.duckdb -> warehouse/<id>/billrecon.duckdb."""
+    return str(Path(path).parent / partner_id / Path(path).name)
+
+
+def account_folder(path: str, partner_id: str) -> str:
+    """The account's own folder under `path`: reports/out -> reports/out/<id>."""
+    return str(Path(path) / partner_id)
+
+
+class AccountResource(dg.ConfigurableResource):
+    """A resource whose sources or paths belong to one partner account. Without partners.toml the
+    definitions hold the one account's resource as configured. With it (`partners_file`), they hold the
+    BILLRECON_* settings, and each run is given a copy for the account of its partition
+    (`for_account`): the account's entry is read when the run starts, its keys from the variables the
+    entry names, so an account's sources and folders are never another's."""
+
+    partners_file: str | None = None  # BILLRECON_PARTNERS_FILE
+
+    def for_account(self, partner_id: str) -> Self:
+        """This resource for one account of partners.toml (itself without the file)."""
+        if not self.partners_file:
+            return self
+        try:
+            partner = next((p for p in read_partners_file(Path(self.partners_file)) if p.id == partner_id), None)
+        except PartnersConfigError as exc:
+            raise dg.Failure(description=str(exc)) from None
+        if partner is None:
+            raise dg.Failure(description=f"{partner_id!r} is no longer an account of {self.partners_file}: reload "
+                                         "the code location (its partitions list the file's accounts when it loads)")
+        return self.model_copy(update=self._account_values(partner))
+
+    def _account_values(self, partner: Partner) -> dict:
+        """The fields that differ for `partner`."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Self]:
+        """Set up and hand out the resource of the run's account (outside a run, e.g. in a sensor, itself)."""
+        run = context.dagster_run
+        partner_id = run.tags.get(PARTNER_TAG) if run is not None else None
+        resource = self.for_account(partner_id) if partner_id else self
+        resource.setup_for_execution(context)
+        try:
+            yield resource
+        finally:
+            resource.teardown_after_execution(context)
+
+
+class ObjectStoreResource(AccountResource):
     """The partner's OBS bucket over the S3 API, or a local inbox folder with the same key layout."""
 
     endpoint_url: str | None = None
@@ -78,13 +131,25 @@ class ObjectStoreResource(dg.ConfigurableResource):
         return S3ObjectStore(self.endpoint_url, self.bucket, self.access_key or "", self.secret_key or "",
                              self.region)
 
+    def _account_values(self, partner: Partner) -> dict:
+        """The account's [partner.files], instead of every BILLRECON_* source setting; its keys are read
+        from the variables it names now, at run time."""
+        files = partner.files
+        defaults = {field: ObjectStoreResource.model_fields[field].default
+                    for field in ("endpoint_url", "bucket", "access_key", "secret_key", "region", "inbox_dir")}
+        if files.inbox:
+            return {**defaults, "inbox_dir": files.inbox, "prefix": files.prefix}
+        return {**defaults, "endpoint_url": files.endpoint, "bucket": files.bucket, "region": files.region,
+                "prefix": files.prefix, "access_key": os.environ.get(files.access_key_env or ""),
+                "secret_key": os.environ.get(files.secret_key_env or "")}
+
     def describe(self) -> str:
         under = f" under {normalise_prefix(self.prefix)}" if normalise_prefix(self.prefix) else ""
         where = f"inbox folder {self.inbox_dir}" if self.inbox_dir else f"bucket {self.bucket} at {self.endpoint_url}"
         return where + under
 
 
-class WarehouseResource(dg.ConfigurableResource):
+class WarehouseResource(AccountResource):
     """The DuckDB warehouse file and the folder of landed source objects beside it."""
 
     path: str = "warehouse/billrecon.duckdb"
@@ -107,12 +172,20 @@ class WarehouseResource(dg.ConfigurableResource):
     lake_s3_access_key: str | None = None
     lake_s3_secret_key: str | None = None
     lake_s3_region: str | None = None
-    partner_id: str = DEFAULT_PARTNER_ID  # the run's account: its site and currency, its rows in the lake
 
     _lease_hold: contextlib.ExitStack | None = PrivateAttr(default=None)
     _lease: WarehouseLease | None = PrivateAttr(default=None)
     # set by the run's setup once it has checked the schema: the ~80 steps of a run skip the check
     _schema_checked: bool = PrivateAttr(default=False)
+
+    def _account_values(self, partner: Partner) -> dict:
+        """The account's own working file, published copy and landing folder."""
+        values = {"path": account_file(self.path, partner.id)}
+        if self.published_path:
+            values["published_path"] = account_file(self.published_path, partner.id)
+        if self.landing_dir:
+            values["landing_dir"] = account_folder(self.landing_dir, partner.id)
+        return values
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """A run holds the warehouse lease from before its first step to after its last (one writer
@@ -190,7 +263,7 @@ class WarehouseResource(dg.ConfigurableResource):
                 con.close()
 
 
-class ReportsResource(dg.ConfigurableResource):
+class ReportsResource(AccountResource):
     """Where the month-close packs are written: `<out_dir>/<bill_cycle>/`."""
 
     out_dir: str = "reports/out"
@@ -198,6 +271,9 @@ class ReportsResource(dg.ConfigurableResource):
     # default: at ten million lines they would cost a large part of the month close (bench/README.md);
     # `billrecon export focus` writes them on request, and `billrecon demo` turns this on.
     focus_exports: int = 0
+
+    def _account_values(self, partner: Partner) -> dict:
+        return {"out_dir": account_folder(self.out_dir, partner.id)}
 
     @property
     def writes_focus(self) -> bool:
@@ -213,7 +289,7 @@ class ReportsResource(dg.ConfigurableResource):
         remove_abandoned_temp_files(Path(self.out_dir))
 
 
-class BssApiResource(dg.ConfigurableResource):
+class BssApiResource(AccountResource):
     """The BSS partner API. Until an endpoint is configured, API-fed parts are skipped with a note.
 
     The keys arrive as EnvVar (BILLRECON_BSS_AK / _SK) and go only into the SDK's credentials: no
@@ -228,6 +304,16 @@ class BssApiResource(dg.ConfigurableResource):
     max_retry_seconds: int = 300       # a call stops retrying once this much time has passed
     backoff_base_seconds: float = 0.5  # first retry waits about this long, then doubling (capped, jittered)
     page_size: int | None = None    # smaller pages than each dataset's documented maximum
+
+    def _account_values(self, partner: Partner) -> dict:
+        """The account's [partner.bss] (none: the API-fed parts are skipped), its keys read from the
+        variables it names now, at run time."""
+        bss = partner.bss
+        if bss is None:
+            return {"endpoint": None, "access_key": None, "secret_key": None, "domain_id": None}
+        return {"endpoint": bss.endpoint, "access_key": os.environ.get(bss.access_key_env),
+                "secret_key": os.environ.get(bss.secret_key_env),
+                "domain_id": os.environ.get(bss.domain_id_env) if bss.domain_id_env else bss.domain_id}
 
     @property
     def configured(self) -> bool:

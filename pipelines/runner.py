@@ -1,4 +1,4 @@
-"""Runs the assets of one bill cycle in-process (used by the `billrecon` command and the tests)."""
+"""Runs the assets of one account's bill cycle in-process (used by the `billrecon` command and the tests)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from pipelines.definitions import defs
-from pipelines.jobs import WAREHOUSE_WRITER_TAG
+from pipelines.partitions import partition_key
 
 # The command prints its own progress and its own one-line failures; Dagster's console logger
 # stays silent (a failed step would print its stack trace) and the run's events go to the log.
@@ -35,16 +35,16 @@ def all_assets() -> list:
     return list(defs.assets)
 
 
-def run_cycle(bill_cycle: str, resources: Mapping[str, object], *, quiet: bool = True,
-              instance: dg.DagsterInstance | None = None) -> CycleRun:
-    """Materialize every asset for one cycle; returns whether it succeeded and what failed."""
+def run_cycle(bill_cycle: str, resources: Mapping[str, object], *, partner_id: str | None = None,
+              quiet: bool = True, instance: dg.DagsterInstance | None = None) -> CycleRun:
+    """Materialize every asset for one account's cycle (`partner_id` None: the one account of the
+    settings); returns whether it succeeded and what failed."""
     result = dg.materialize(
         all_assets(),
-        partition_key=bill_cycle,
+        partition_key=partition_key(bill_cycle, partner_id),
         resources=dict(resources),
         run_config=QUIET if quiet else None,
         instance=instance,
-        tags=WAREHOUSE_WRITER_TAG,
         raise_on_error=False,
     )
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]

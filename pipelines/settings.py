@@ -1,21 +1,27 @@
 """Every BILLRECON_* setting (listed in .env.example) and the resource field it feeds.
 
 Values are handed to Dagster as `EnvVar`, which Dagster resolves at run time; only the presence of a
-variable is looked at here (and whether BILLRECON_WAREHOUSE names a DuckLake, and which partner account
-runs are for), so secrets are never read at import and never land in code or logs.
+variable is looked at here (and whether BILLRECON_WAREHOUSE names a DuckLake and, without partners.toml,
+which account its runs publish), so secrets are never read at import and never land in code or logs.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import dagster as dg
 
 from pipelines.lib.lakehouse import is_lake
 from pipelines.lib.partners import FILE_VARIABLE, Partner, load_partners, run_partner_id
-from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
+from pipelines.resources import (
+    BssApiResource,
+    ObjectStoreResource,
+    ReportsResource,
+    WarehouseResource,
+    account_file,
+    account_folder,
+)
 
 # resource key -> {field: environment variable}
 SETTINGS: dict[str, dict[str, str]] = {
@@ -83,7 +89,9 @@ def _variables(resource_key: str, environ) -> dict[str, str]:
 
 # With partners.toml each account has its own working file, landing folder, snapshot and reports: the
 # account's id is a folder inserted into each (warehouse/<id>/billrecon.duckdb, reports/out/<id>/), so
-# accounts run side by side, each under its own lease, and never mix rows or packs.
+# accounts run side by side, each under its own lease, and never mix rows or packs. A run's resources
+# are given the account's paths when it starts (`AccountResource.for_account`); `setting` gives the
+# same paths to the command line, for the account of BILLRECON_PARTNER_ID.
 PER_ACCOUNT_FILES = {("warehouse", "path"), ("warehouse", "published_path")}
 PER_ACCOUNT_FOLDERS = {("warehouse", "landing_dir"), ("reports", "out_dir")}
 
@@ -100,9 +108,9 @@ def _for_account(resource_key: str, field: str, value, environ):
     if not environ.get(FILE_VARIABLE) or value is None:
         return value
     if (resource_key, field) in PER_ACCOUNT_FILES:
-        return str(Path(value).parent / run_partner_id(environ) / Path(value).name)
+        return account_file(value, run_partner_id(environ))
     if (resource_key, field) in PER_ACCOUNT_FOLDERS:
-        return str(Path(value) / run_partner_id(environ))
+        return account_folder(value, run_partner_id(environ))
     return value
 
 
@@ -137,19 +145,11 @@ def invalid_settings(environ: os._Environ | dict | None = None) -> list[str]:
     return problems
 
 
-# the fields of each resource that say where an account's sources are; with partners.toml they come from
-# the account's entry there, the rest (timeouts, retries) from the BILLRECON_* settings as before
-SOURCE_FIELDS = {
-    "object_store": ("endpoint_url", "bucket", "access_key", "secret_key", "region", "inbox_dir", "prefix"),
-    "bss_api": ("endpoint", "access_key", "secret_key", "domain_id"),
-}
-
-
 def resources_from_env(environ: os._Environ | dict | None = None) -> dict[str, dg.ConfigurableResource]:
     """Resources whose set fields come from EnvVar; unset variables keep the field's default. With
-    BILLRECON_PARTNERS_FILE, the file source and BSS API are those of the run's account in that file."""
+    BILLRECON_PARTNERS_FILE they serve every account of that file: each run takes the file source, BSS API
+    and paths of its partition's account (`AccountResource`), so no account is chosen here."""
     environ = os.environ if environ is None else environ
-    sources = partner_sources(configured_partner(environ)) if environ.get(FILE_VARIABLE) else {}
     built = {}
     for key in SETTINGS:
         fields = _variables(key, environ)
@@ -158,53 +158,15 @@ def resources_from_env(environ: os._Environ | dict | None = None) -> dict[str, d
         for field in list(values):
             if _is_int(key, field):
                 values[field] = dg.EnvVar.int(fields[field])
-        if key == "warehouse":
-            values["partner_id"] = run_partner_id(environ)  # an account id, not a secret
         if "lake" in fields:
             values.setdefault("path", _default(key, "path", environ))
-        if key in sources:
-            values = {field: value for field, value in values.items() if field not in SOURCE_FIELDS[key]}
-            values.update(sources[key])
-        values.update(_account_paths(key, environ))
+        if environ.get(FILE_VARIABLE):
+            values["partners_file"] = dg.EnvVar(FILE_VARIABLE)
         built[key] = cls(**values)
     return built
 
 
-def _account_paths(resource_key: str, environ: Mapping[str, str]) -> dict[str, str]:
-    """With partners.toml, the resource's paths in the account's own folders (paths, not secrets: they
-    are resolved here rather than handed over as EnvVar)."""
-    if not environ.get(FILE_VARIABLE):
-        return {}
-    fields = [field for place, field in PER_ACCOUNT_FILES | PER_ACCOUNT_FOLDERS if place == resource_key]
-    return {field: value for field in fields if (value := setting(resource_key, field, environ)) is not None}
-
-
 def configured_partner(environ: Mapping[str, str]) -> Partner:
-    """The account of partners.toml this process's runs are for (see `run_partner_id`)."""
+    """The account of partners.toml this process's command is for (see `run_partner_id`)."""
     chosen = run_partner_id(environ)
     return next(partner for partner in load_partners(environ) if partner.id == chosen)
-
-
-def partner_sources(partner: Partner) -> dict[str, dict]:
-    """The source fields of the object store and BSS API resources for one account: its keys as EnvVar
-    references to the variables the account names, resolved only when a run uses them."""
-    files = partner.files
-    if files.inbox:
-        store = {"inbox_dir": files.inbox, "prefix": files.prefix}
-    else:
-        store = {"endpoint_url": files.endpoint, "bucket": files.bucket, "region": files.region,
-                 "prefix": files.prefix, "access_key": dg.EnvVar(files.access_key_env),
-                 "secret_key": dg.EnvVar(files.secret_key_env)}
-    bss = partner.bss
-    api = {} if bss is None else {
-        "endpoint": bss.endpoint, "access_key": dg.EnvVar(bss.access_key_env),
-        "secret_key": dg.EnvVar(bss.secret_key_env),
-        "domain_id": dg.EnvVar(bss.domain_id_env) if bss.domain_id_env else bss.domain_id}
-    return {"object_store": store, "bss_api": api}
-
-
-def partner_resources(partner: Partner) -> dict[str, dg.ConfigurableResource]:
-    """The file source and BSS API resources of one partner account, with default tuning."""
-    sources = partner_sources(partner)
-    return {"object_store": ObjectStoreResource(**sources["object_store"]),
-            "bss_api": BssApiResource(**sources["bss_api"])}

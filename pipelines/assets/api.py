@@ -2,10 +2,10 @@
 immutable JSON snapshot (landing group), then typed and validated into its staging.api_* table(s)
 (staging group). One pair of assets per dataset.
 
-Every asset is partitioned by bill cycle like the rest of the graph. Datasets bound to a month (the
-partner's monthly bill, customer monthly sums, orders, incentive policies) pull the partition's
-cycle; the others are pulled as of the run, whatever the partition. Without a configured endpoint
-every API asset succeeds doing nothing, with the note "skipped: BSS API not configured".
+Every asset is partitioned by partner account × bill cycle like the rest of the graph. Datasets bound
+to a month (the partner's monthly bill, customer monthly sums, orders, incentive policies) pull the
+partition's cycle; the others are pulled as of the run, whatever the partition. Without a configured
+endpoint every API asset succeeds doing nothing, with the note "skipped: BSS API not configured".
 """
 
 import datetime as dt
@@ -31,7 +31,7 @@ from pipelines.lib.bss import (
 from pipelines.lib.bss.records import STAGING
 from pipelines.lib.partners import partner_account
 from pipelines.lib.warehouse import transaction
-from pipelines.partitions import bill_cycle_partitions
+from pipelines.partitions import account_month_partitions, run_month, run_partner
 from pipelines.resources import BssApiResource, WarehouseResource
 
 SKIPPED = "skipped: BSS API not configured"
@@ -39,8 +39,8 @@ _NOTHING_STAGED = {"members": 0, "rows_read": 0, "rows_loaded": 0, "rows_quarant
                    "unbalanced": 0, "rejected": 0, "first_error": None}
 
 
-def _cycle_of(dataset: ApiDataset, partition_key: str) -> str | None:
-    return partition_key if dataset.bound_to == "cycle" else None
+def _cycle_of(dataset: ApiDataset, bill_cycle: str) -> str | None:
+    return bill_cycle if dataset.bound_to == "cycle" else None
 
 
 def _pull_scope(dataset: ApiDataset) -> str:
@@ -57,14 +57,14 @@ def _landing_asset(dataset: ApiDataset) -> dg.AssetsDefinition:
     nothing: the previous snapshot stays the current one."""
     description = inspect.cleandoc(description)
 
-    @dg.asset(name=f"landed_api_{dataset.name}", group_name="landing", partitions_def=bill_cycle_partitions,
+    @dg.asset(name=f"landed_api_{dataset.name}", group_name="landing", partitions_def=account_month_partitions,
               kinds={"api", "duckdb"}, description=description, metadata=writes("landing.api_snapshots"))
     def landed(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                bss_api: BssApiResource) -> dg.MaterializeResult:
         if not bss_api.configured:
             context.log.info(f"{dataset.name}: {SKIPPED}")
             return dg.MaterializeResult(metadata={"note": SKIPPED})
-        cycle = _cycle_of(dataset, context.partition_key)
+        cycle = _cycle_of(dataset, run_month(context))
         started_at = dt.datetime.now(dt.UTC)
 
         def retrying(route: str, failure, attempt: int, wait: float) -> None:
@@ -72,7 +72,7 @@ def _landing_asset(dataset: ApiDataset) -> dg.AssetsDefinition:
             context.log.warning(f"{route}: {failure.summary}{request}; attempt {attempt} failed, "
                                 f"retrying in {wait:.1f} s")
 
-        site = partner_account(warehouse.partner_id).site  # which official SDK makes the calls
+        site = partner_account(run_partner(context)).site  # which official SDK makes the calls
         api = BssApi(replace(bss_api.connection(), site=site), bss_api.retry_policy(), on_retry=retrying)
         try:
             with api:
@@ -131,14 +131,14 @@ def _staging_asset(dataset: ApiDataset, landed: dg.AssetsDefinition) -> dg.Asset
     be typed or break a rule go to audit.quarantine; counts in audit.loads (source '{dataset.source}')."""
     description = inspect.cleandoc(description)
 
-    @dg.asset(name=name, group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed],
+    @dg.asset(name=name, group_name="staging", partitions_def=account_month_partitions, deps=[landed],
               check_specs=staging_check_specs(name), kinds={"duckdb", "polars"}, description=description,
               metadata=stages(*(t.table for t in STAGING[dataset.name].tables)))
     def staged(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                bss_api: BssApiResource) -> dg.MaterializeResult:
         if not bss_api.configured:
             return staging_result(dict(_NOTHING_STAGED), name, skipped=SKIPPED)
-        cycle = _cycle_of(dataset, context.partition_key)
+        cycle = _cycle_of(dataset, run_month(context))
         with warehouse.connect() as con:
             current, pending = _snapshots_to_stage(con, dataset, cycle)
             if current is None:
@@ -149,7 +149,7 @@ def _staging_asset(dataset: ApiDataset, landed: dg.AssetsDefinition) -> dg.Asset
             for snapshot in pending:
                 with transaction(con):
                     staged.append(stage_snapshot(con, warehouse.landing_path, dataset, snapshot, context.run_id,
-                                                 partner_account(warehouse.partner_id)))
+                                                 partner_account(run_partner(context))))
                 log_stage_outcome(context, staged[-1])
             totals = audit_totals(con, dataset.source, cycle, current.path)
         return staging_result(totals, name, skipped=None if pending else "unchanged", key=current.path, staged=staged)

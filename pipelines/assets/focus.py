@@ -9,11 +9,11 @@ import dagster as dg
 from pipelines.assets.tables import writes
 from pipelines.lib.focus import SEED_TABLES, load_seeds
 from pipelines.lib.warehouse import transaction
-from pipelines.partitions import bill_cycle_partitions
+from pipelines.partitions import account_month_partitions
 from pipelines.resources import WarehouseResource
 
 
-@dg.asset(group_name="core", partitions_def=bill_cycle_partitions, kinds={"duckdb", "csv"},
+@dg.asset(group_name="core", partitions_def=account_month_partitions, kinds={"duckdb", "csv"},
           metadata=writes(*SEED_TABLES))
 def focus_seeds(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The FOCUS mappings from the data files in sql/seeds: HUAWEI CLOUD service types to FOCUS

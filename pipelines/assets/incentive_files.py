@@ -25,12 +25,12 @@ from pipelines.lib.statements import (
     stage_incentive_statement,
     statement_key,
 )
-from pipelines.partitions import bill_cycle_partitions
+from pipelines.partitions import account_month_partitions, run_month
 from pipelines.resources import ObjectStoreResource, WarehouseResource
 from schemas.bill_cycle import BillCycle
 
 
-@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
+@dg.asset(group_name="landing", partitions_def=account_month_partitions, kinds={"s3", "duckdb"},
           metadata=writes("landing.objects", "audit.ignored_objects"))
 def landed_incentive_statement(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                                object_store: ObjectStoreResource) -> dg.MaterializeResult:
@@ -41,15 +41,15 @@ def landed_incentive_statement(context: dg.AssetExecutionContext, warehouse: War
     Other objects under incentives/ that name the period (a second export, a copy) are not loaded; they
     are listed in audit.ignored_objects with the reason.
     """
-    cycle = BillCycle.parse(context.partition_key)
-    key = statement_key(context.partition_key)
+    cycle = BillCycle.parse(run_month(context))
+    key = statement_key(run_month(context))
     result = land_prefix(context, warehouse, object_store, key)
     listing = object_store.store().list(STATEMENT_PREFIX)
     return with_ignored(context, warehouse, result, lambda con: record_ignored_monthly_copies(
         con, STATEMENT_SOURCE, listing, key, cycle, "incentive statement"))
 
 
-@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_incentive_statement],
+@dg.asset(group_name="staging", partitions_def=account_month_partitions, deps=[landed_incentive_statement],
           check_specs=staging_check_specs("stg_incentive_statement"), kinds={"duckdb", "polars"},
           metadata=stages("staging.incentive_statement"))
 def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -59,7 +59,7 @@ def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: Wareho
     a line of another period than the file's is quarantined (STATEMENT.PERIOD_MISMATCH). A re-delivery that
     cannot be read whole or drops most lines is held (audit.held_deliveries) and the period keeps its statement.
     """
-    cycle = context.partition_key
+    cycle = run_month(context)
     key = statement_key(cycle)
     with warehouse.connect() as con:
         delivery = current_delivery(con, key, warehouse.landing_path)
@@ -78,7 +78,7 @@ def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: Wareho
                               key=key, staged=staged)
 
 
-@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
+@dg.asset(group_name="staging", partitions_def=account_month_partitions, deps=[landed_agreements],
           check_specs=staging_check_specs("stg_incentive_rates"), kinds={"duckdb", "polars"},
           metadata=stages("staging.incentive_rate"))
 def stg_incentive_rates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -17,7 +17,7 @@ from pipelines.lib.landing import (
 from pipelines.lib.object_keys import BILL_PREFIX, bill_file_key, usage_export_prefix
 from pipelines.lib.staging import CUSTOMER_DISCOUNTS_KEY
 from pipelines.lib.statements import INCENTIVE_RATES_KEY
-from pipelines.partitions import bill_cycle_partitions
+from pipelines.partitions import account_month_partitions, run_month
 from pipelines.resources import ObjectStoreResource, WarehouseResource
 from schemas.bill_cycle import BillCycle
 
@@ -41,7 +41,7 @@ def land_prefix(context, warehouse: WarehouseResource, object_store: ObjectStore
     })
 
 
-@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
+@dg.asset(group_name="landing", partitions_def=account_month_partitions, kinds={"s3", "duckdb"},
           metadata=writes("landing.objects", "audit.ignored_objects"))
 def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                      object_store: ObjectStoreResource) -> dg.MaterializeResult:
@@ -51,13 +51,13 @@ def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     Other objects under customerBill/ that name the month (a copy under a second key) are not loaded;
     they are listed in audit.ignored_objects with the reason.
     """
-    cycle = BillCycle.parse(context.partition_key)
+    cycle = BillCycle.parse(run_month(context))
     result = land_prefix(context, warehouse, object_store, bill_file_key(cycle))
     listing = object_store.store().list(BILL_PREFIX)
     return with_ignored(context, warehouse, result, lambda con: record_ignored_bill_objects(con, listing, cycle))
 
 
-@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
+@dg.asset(group_name="landing", partitions_def=account_month_partitions, kinds={"s3", "duckdb"},
           metadata=writes("landing.objects", "audit.ignored_objects"))
 def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                          object_store: ObjectStoreResource) -> dg.MaterializeResult:
@@ -67,7 +67,7 @@ def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: Warehouse
     Other objects under the month's prefix (a `.part` upload, a copy) are landed but not loaded; they are
     listed in audit.ignored_objects with the reason.
     """
-    cycle = BillCycle.parse(context.partition_key)
+    cycle = BillCycle.parse(run_month(context))
     prefix = usage_export_prefix(cycle)
     result = land_prefix(context, warehouse, object_store, prefix)
     listing = object_store.store().list(prefix)
@@ -85,7 +85,7 @@ def with_ignored(context, warehouse: WarehouseResource, result: dg.MaterializeRe
     return result
 
 
-@dg.asset(group_name="landing", partitions_def=bill_cycle_partitions, kinds={"s3", "duckdb"},
+@dg.asset(group_name="landing", partitions_def=account_month_partitions, kinds={"s3", "duckdb"},
           metadata=writes("landing.objects", "audit.ignored_objects"))
 def landed_agreements(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                       object_store: ObjectStoreResource) -> dg.MaterializeResult:

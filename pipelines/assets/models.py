@@ -24,7 +24,7 @@ from pipelines.assets.tables import writers_by_table
 from pipelines.lib.fingerprint import UpTo, inputs_fingerprint, last_build, record_build
 from pipelines.lib.sql_models import CODE_TABLES, Model, ModelError, clear, materialize, read_models
 from pipelines.lib.warehouse import SQL_DIR, transaction
-from pipelines.partitions import bill_cycle_partitions
+from pipelines.partitions import account_month_partitions, run_month
 from pipelines.resources import BssApiResource, WarehouseResource
 
 SKIPPED_NOTE = "inputs unchanged since the last build (same code and inputs): not rebuilt"
@@ -115,7 +115,7 @@ def _description(model: Model) -> str:
 def _model_asset(model: Model, deps: list[dg.AssetKey], hooks: ModelHooks) -> dg.AssetsDefinition:
     key = model_key(model.table)
 
-    @dg.asset(key=key, group_name=model.layer, partitions_def=bill_cycle_partitions, deps=deps,
+    @dg.asset(key=key, group_name=model.layer, partitions_def=account_month_partitions, deps=deps,
               check_specs=[dg.AssetCheckSpec(check.name, asset=key, blocking=check.blocking,
                                              description=check.description) for check in hooks.checks],
               kinds={"duckdb", "sql"}, description=_description(model))
@@ -128,7 +128,7 @@ def _model_asset(model: Model, deps: list[dg.AssetKey], hooks: ModelHooks) -> dg
 
 def _build(context: dg.AssetExecutionContext, warehouse: WarehouseResource, bss_api: BssApiResource,
            model: Model, hooks: ModelHooks) -> dg.MaterializeResult:
-    cycle = context.partition_key
+    cycle = run_month(context)
     with warehouse.connect() as con:
         if hooks.empty_without_bss_api and not bss_api.configured:
             with transaction(con):

@@ -14,7 +14,7 @@ from pipelines.lib.lake_publish import account_row, publish_to_lake
 from pipelines.lib.lakehouse import Partition
 from pipelines.lib.partners import Partner, named_account, partner_account
 from pipelines.lib.publish import publish
-from pipelines.partitions import bill_cycle_partitions
+from pipelines.partitions import account_month_partitions, run_month, run_partner
 from pipelines.resources import BssApiResource, ReportsResource, WarehouseResource, expected_failures
 from reports.daily_flash import render_daily_flash
 from reports.exports import (
@@ -43,7 +43,7 @@ DAILY_FLASH_READS = (DAILY_SPEND_TABLE, EXPENDITURE_TABLE, BUDGET_TABLE)
 
 NOT_THE_OPEN_MONTH = "not the open month"
 
-@dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
+@dg.asset(group_name="reports", partitions_def=account_month_partitions,
           deps=[model_key(table) for table in MONTH_CLOSE_READS],
           kinds={"html", "excel", "csv", "pdf", "parquet"})
 def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -58,7 +58,7 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     With BILLRECON_FOCUS_EXPORTS=1 (on in `billrecon demo`), a closed month's pack also holds its two FOCUS
     exports (marts.focus_partner_cost, marts.focus_customer_billing).
     """
-    cycle = context.partition_key
+    cycle = run_month(context)
     with warehouse.connect() as con:
         reports.remove_abandoned_files()
         loads, lines_read = bill_file_loads(con, cycle)
@@ -66,7 +66,7 @@ def month_close_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         for note in notes:
             context.log.warning(note)
         folder = reports.cycle_dir(cycle)
-        account = named_account(warehouse.partner_id)
+        account = named_account(run_partner(context))
         inputs = report_inputs(con, cycle, notes, bss_api.configured, reports.writes_focus, account)
         html = folder / f"month_close_{cycle}.html"
         if html.exists() and read_stamp(folder) == inputs:
@@ -111,7 +111,7 @@ def write_stamp(folder: Path, inputs: str) -> None:
     (folder / STAMP_FILE).write_text(inputs, encoding="utf-8")
 
 
-@dg.asset(group_name="reports", partitions_def=bill_cycle_partitions,
+@dg.asset(group_name="reports", partitions_def=account_month_partitions,
           deps=[model_key(table) for table in DAILY_FLASH_READS],
           kinds={"html", "csv"})
 def daily_flash_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -124,7 +124,7 @@ def daily_flash_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     marts.budget_status. Only the open month (usage exports staged, no bill file yet) gets one; any
     other cycle materializes with "not the open month".
     """
-    cycle = context.partition_key
+    cycle = run_month(context)
     with warehouse.connect() as con:
         reports.remove_abandoned_files()
         loads, _ = bill_file_loads(con, cycle)
@@ -133,7 +133,7 @@ def daily_flash_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             context.log.info(f"no daily flash for {cycle}: {NOT_THE_OPEN_MONTH} ({reason})")
             return dg.MaterializeResult(metadata={"skipped": NOT_THE_OPEN_MONTH, "reason": reason})
         # without the BSS API the budget section says so itself
-        account = named_account(warehouse.partner_id)  # its amounts are in the account's currency
+        account = named_account(run_partner(context))  # its amounts are in the account's currency
         flash = render_daily_flash(con, cycle, reports.cycle_dir(cycle), api_configured=bss_api.configured,
                                    currency=account.currency if account else CURRENCY)
     return dg.MaterializeResult(metadata={
@@ -143,7 +143,7 @@ def daily_flash_report(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     })
 
 
-@dg.asset(group_name="reports", partitions_def=bill_cycle_partitions, deps=[month_close_report, daily_flash_report],
+@dg.asset(group_name="reports", partitions_def=account_month_partitions, deps=[month_close_report, daily_flash_report],
           kinds={"duckdb"})
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                         bss_api: BssApiResource) -> dg.MaterializeResult:
@@ -156,18 +156,18 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
     """
     lake = warehouse.lake_settings()
     if lake is not None:
-        cycle = context.partition_key
+        cycle, partner_id = run_month(context), run_partner(context)
         with warehouse.connect() as con:  # the verdict of the month's pack: the account's close status
-            data = replace(load_month_close_data(con, cycle), account=named_account(warehouse.partner_id))
+            data = replace(load_month_close_data(con, cycle), account=named_account(run_partner(context)))
             verdict = month_close_verdict(data,
                                           load_reconciliation_data(con, cycle, bss_api.configured))
-        account = account_row(partner_account(warehouse.partner_id), run_id=context.run_id, bill_cycle=cycle,
+        account = account_row(partner_account(partner_id), run_id=context.run_id, bill_cycle=cycle,
                               close_status=verdict.level, close_headline=verdict.headline)
         with expected_failures():
-            commit = publish_to_lake(Path(warehouse.path), lake, Partition(warehouse.partner_id, cycle),
+            commit = publish_to_lake(Path(warehouse.path), lake, Partition(partner_id, cycle),
                                      run_id=context.run_id, account=account, logger=context.log)
         return dg.MaterializeResult(metadata={"lake_snapshot": commit.snapshot_id, "commit_attempts": commit.attempts,
-                                              "partner_account_id": warehouse.partner_id,
+                                              "partner_account_id": partner_id,
                                               "copied": commit.attempts > 0})  # False: the lake already held it
     with expected_failures():
         copied = publish(Path(warehouse.path), warehouse.published)

@@ -31,7 +31,7 @@ from pipelines.lib.staging import (
     stage_usage_delivery,
 )
 from pipelines.lib.warehouse import transaction
-from pipelines.partitions import bill_cycle_partitions
+from pipelines.partitions import account_month_partitions, run_month, run_partner
 from pipelines.resources import WarehouseResource
 from schemas.bill_cycle import BillCycle
 
@@ -125,7 +125,7 @@ def staging_result(totals: dict, asset_name: str, skipped: str | None = None, he
     )
 
 
-@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_bill_file],
+@dg.asset(group_name="staging", partitions_def=account_month_partitions, deps=[landed_bill_file],
           check_specs=staging_check_specs("stg_bill_lines"), kinds={"duckdb", "polars"},
           metadata=stages("staging.bill_line", "audit.restatement_line"))
 def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -135,7 +135,7 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     replaces the month whole, or is held (audit.held_deliveries) when it cannot be read whole or drops
     many lines or customers; an unchanged delivery is not loaded again.
     """
-    cycle = context.partition_key
+    cycle = run_month(context)
     key = bill_file_key(BillCycle.parse(cycle))
     with warehouse.connect() as con:
         delivery = current_delivery(con, key, warehouse.landing_path)
@@ -152,7 +152,7 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         staged, held = stage_unless_held(
             context, warehouse, con, delivery, "customerBill", cycle,
             lambda: stage_bill_delivery(con, delivery, cycle, context.run_id, warehouse.member_limits(),
-                                        partner_account(warehouse.partner_id)),
+                                        partner_account(run_partner(context))),
             bill_file_gauge(cycle))
         return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines", held=held, key=key,
                               staged=staged)
@@ -172,7 +172,7 @@ def stage_unless_held(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     return ([outcome] if outcome is not None else []), held
 
 
-@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_usage_exports],
+@dg.asset(group_name="staging", partitions_def=account_month_partitions, deps=[landed_usage_exports],
           check_specs=staging_check_specs("stg_usage_lines"), kinds={"duckdb", "polars"},
           metadata=stages("staging.usage_line"))
 def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -181,7 +181,7 @@ def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     Grain: one usage line of the newest export. Source: customerUsageV2_YYYYMM_YYYYMMDD.tar.gz. The
     newest export date wins, whatever order exports arrive in, so a late old export never rolls back.
     """
-    cycle = context.partition_key
+    cycle = run_month(context)
     with warehouse.connect() as con:
         keys = [r[0] for r in con.execute(
             "select distinct object_key from landing.objects where object_key like ?",
@@ -198,13 +198,13 @@ def stg_usage_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                                   key=key)
         with transaction(con):
             outcome = stage_usage_delivery(con, delivery, cycle, export_date, context.run_id,
-                                           warehouse.member_limits(), partner_account(warehouse.partner_id))
+                                           warehouse.member_limits(), partner_account(run_partner(context)))
         log_stage_outcome(context, outcome)
         return staging_result(audit_totals(con, "customerUsage", cycle), "stg_usage_lines", key=key,
                               staged=[outcome])
 
 
-@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
+@dg.asset(group_name="staging", partitions_def=account_month_partitions, deps=[landed_agreements],
           check_specs=staging_check_specs("stg_customer_discounts"), kinds={"duckdb", "polars"},
           metadata=stages("staging.customer_discount"))
 def stg_customer_discounts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -218,7 +218,7 @@ def stg_customer_discounts(context: dg.AssetExecutionContext, warehouse: Warehou
                                 when_missing="every customer is billed at list price", skipped="no agreements file")
 
 
-@dg.asset(group_name="staging", partitions_def=bill_cycle_partitions, deps=[landed_agreements],
+@dg.asset(group_name="staging", partitions_def=account_month_partitions, deps=[landed_agreements],
           check_specs=staging_check_specs("stg_chart_of_accounts"), kinds={"duckdb", "polars"},
           metadata=stages("staging.chart_of_account"))
 def stg_chart_of_accounts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -12,6 +12,7 @@ import pytest
 from pipelines.definitions import build_definitions, defs
 from pipelines.jobs import month_close_job, nightly_job
 from pipelines.lib.sql_models import ModelError
+from pipelines.partitions import PARTNER_TAG, partition_key
 from pipelines.resources import ObjectStoreResource
 from pipelines.schedules import nightly_schedule
 from pipelines.sensors import bill_file_sensor
@@ -70,25 +71,30 @@ def test_reconciliation_findings_are_reported_by_a_warning_check_that_blocks_not
     assert not [key for key, spec in specs.items() if key[0] in reconciliation_marts and spec.blocking]
 
 
-def test_schedule_sensor_and_writer_concurrency_tag():
+def test_schedule_sensor_and_partner_month_partitions():
     assert defs.resolve_schedule_def("nightly_schedule").cron_schedule == "0 2 * * *"
     assert defs.resolve_schedule_def("nightly_schedule").execution_timezone == "Asia/Shanghai"
     assert defs.resolve_sensor_def("bill_file_sensor") is not None
     # the UI shows what each does and when
     assert "02:00 GMT+8" in defs.resolve_schedule_def("nightly_schedule").description
     assert "customerBill/" in defs.resolve_sensor_def("bill_file_sensor").description
-    assert defs.resolve_job_def("month_close").tags["billrecon/warehouse-writer"] == "duckdb"
+    # every job runs one account's month: Dagster tags its runs with the partner, which the run queue limits
+    for job in ("month_close", "nightly_refresh"):
+        partitions = defs.resolve_job_def(job).partitions_def
+        assert [dimension.name for dimension in partitions.partitions_defs] == ["month", "partner"]
+        assert partitions.get_partition_keys()[0] == "2024-01|default"
+        assert "billrecon/warehouse-writer" not in defs.resolve_job_def(job).tags
 
 
 @pytest.mark.parametrize(("local_time", "partition", "run_key"), [
-    (dt.datetime(2026, 12, 1, 2, 0), "2026-12", "nightly-2026-12-01"),
-    (dt.datetime(2027, 1, 1, 2, 0), "2027-01", "nightly-2027-01-01"),   # in UTC still 2026-12-31
-    (dt.datetime(2024, 2, 29, 2, 0), "2024-02", "nightly-2024-02-29"),
+    (dt.datetime(2026, 12, 1, 2, 0), "2026-12", "nightly-2026-12-01-default"),
+    (dt.datetime(2027, 1, 1, 2, 0), "2027-01", "nightly-2027-01-01-default"),   # in UTC still 2026-12-31
+    (dt.datetime(2024, 2, 29, 2, 0), "2024-02", "nightly-2024-02-29-default"),
 ])
 def test_the_nightly_schedule_refreshes_the_gmt8_month_it_runs_in(local_time, partition, run_key):
     moment = local_time.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-    request = nightly_schedule(dg.build_schedule_context(scheduled_execution_time=moment))
-    assert (request.partition_key, request.run_key) == (partition, run_key)
+    [request] = nightly_schedule(dg.build_schedule_context(scheduled_execution_time=moment))
+    assert (request.partition_key, request.run_key) == (partition_key(partition), run_key)
 
 
 def test_the_bill_file_sensor_closes_the_month_each_bill_key_names(tmp_path):
@@ -97,11 +103,11 @@ def test_the_bill_file_sensor_closes_the_month_each_bill_key_names(tmp_path):
     for name in ("customerBill_202612.tar.gz", "customerBill_202701.tar.gz", "customerBill_202613.tar.gz",
                  "customerBill_2026-12.tar.gz", "copy_of_customerBill_202611.tar.gz"):
         (bills / name).write_bytes(b"bill")
-    context = dg.build_sensor_context(resources={"object_store": ObjectStoreResource(inbox_dir=str(tmp_path))})
-    requests = list(bill_file_sensor(context))
+    with dg.build_sensor_context(resources={"object_store": ObjectStoreResource(inbox_dir=str(tmp_path))}) as context:
+        requests = list(bill_file_sensor(context))
     assert sorted((r.partition_key, r.run_key.split("@")[0]) for r in requests) == [
-        ("2026-12", "customerBill/customerBill_202612.tar.gz"),
-        ("2027-01", "customerBill/customerBill_202701.tar.gz"),
+        (partition_key("2026-12"), "default:customerBill/customerBill_202612.tar.gz"),
+        (partition_key("2027-01"), "default:customerBill/customerBill_202701.tar.gz"),
     ]
 
 
@@ -118,17 +124,17 @@ def test_settings_become_env_vars_resolved_at_run_time():
     assert api.max_attempts == dg.EnvVar.int("BILLRECON_BSS_MAX_ATTEMPTS")
 
 
-def test_dagster_yaml_queues_warehouse_writers_one_at_a_time(tmp_path):
+def test_dagster_yaml_queues_one_run_per_partner_account(tmp_path):
     import shutil
     from pathlib import Path
 
     shutil.copy(Path(__file__).parents[2] / "pipelines" / "dagster.yaml", tmp_path / "dagster.yaml")
     instance = dg.DagsterInstance.from_config(str(tmp_path))
     try:
-        limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
-        assert {"key": "billrecon/warehouse-writer", "limit": 1} in limits
-        job_tags = defs.resolve_job_def("month_close").tags
-        assert job_tags["billrecon/warehouse-writer"] == "duckdb"
+        queue = instance.run_coordinator.get_run_queue_config()
+        assert queue.max_concurrent_runs == 4
+        assert queue.tag_concurrency_limits == [
+            {"key": PARTNER_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]
     finally:
         instance.dispose()
 

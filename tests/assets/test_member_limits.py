@@ -9,6 +9,7 @@ import pytest
 from pipelines.assets.incentive_files import landed_incentive_statement, stg_incentive_rates, stg_incentive_statement
 from pipelines.assets.landing import landed_agreements
 from pipelines.assets.staging import stg_chart_of_accounts, stg_customer_discounts
+from pipelines.partitions import partition_key
 from pipelines.resources import ObjectStoreResource, WarehouseResource
 
 LIMIT = 120
@@ -38,7 +39,7 @@ def _materialize(inbox, warehouse: WarehouseResource) -> str:
     result = dg.materialize(
         [landed_agreements, landed_incentive_statement, stg_customer_discounts, stg_incentive_rates,
          stg_chart_of_accounts, stg_incentive_statement],
-        partition_key="2026-09",
+        partition_key=partition_key("2026-09"),
         resources={"warehouse": warehouse, "object_store": ObjectStoreResource(inbox_dir=str(inbox))})
     assert result.success
     return result.run_id

@@ -6,6 +6,7 @@ from decimal import Decimal
 import dagster as dg
 import duckdb
 
+from pipelines.partitions import partition_key
 from pipelines.runner import all_assets
 from tests.fixtures.bill_files import good_row, member_csv, write_archive
 from tests.integration.conftest import pipeline_resources
@@ -26,7 +27,7 @@ def _inbox(tmp_path, members: dict[str, bytes]):
 
 def _run(tmp_path, inbox):
     resources = pipeline_resources(tmp_path, inbox=inbox)
-    result = dg.materialize(all_assets(), partition_key=CYCLE, resources=resources)
+    result = dg.materialize(all_assets(), partition_key=partition_key(CYCLE), resources=resources)
     return result, duckdb.connect(resources["warehouse"].path, read_only=True)
 
 

@@ -19,6 +19,7 @@ from pipelines.assets.api import API_ASSETS, SKIPPED
 from pipelines.lib.bss import DATASETS, BssApi, BssCallFailed, BssConnection, Puller, RetryPolicy
 from pipelines.lib.bss.datasets import SCOPE_FIELD
 from pipelines.lib.warehouse import connect
+from pipelines.partitions import partition_key
 from pipelines.resources import BssApiResource, WarehouseResource
 from pipelines.settings import resources_from_env
 from sandbox import WorldConfig, generate_world
@@ -143,10 +144,10 @@ def test_a_large_world_is_pulled_completely_through_the_assets(large_world, tmp_
     paged_by_ten = assets_of("customers", "coupons", "orders", "budgets")
     the_rest = [a for a in API_ASSETS if a not in paged_by_ten]
     with BssEmulator(large_world, throttle=False) as emulator:
-        result = dg.materialize(paged_by_ten, partition_key=cycle, run_config=QUIET,
+        result = dg.materialize(paged_by_ten, partition_key=partition_key(cycle), run_config=QUIET,
                                 resources=resources(emulator, tmp_path, page_size=10))
         assert result.success
-        assert dg.materialize(the_rest, partition_key=cycle, run_config=QUIET,
+        assert dg.materialize(the_rest, partition_key=partition_key(cycle), run_config=QUIET,
                               resources=resources(emulator, tmp_path)).success
     pages = {e.materialization.asset_key.to_user_string(): e.materialization.metadata["pages"].value
              for e in result.get_asset_materialization_events() if "pages" in e.materialization.metadata}
@@ -253,7 +254,7 @@ def _snapshot_rows(tmp_path: Path, dataset: str) -> list[tuple]:
 
 def test_faults_that_never_stop_fail_the_asset_clearly_and_keep_the_previous_snapshot(bss, tmp_path):
     chosen = assets_of("partner_monthly_bill")
-    first = dg.materialize(chosen, partition_key="2026-09", run_config=QUIET, resources=resources(bss, tmp_path))
+    first = dg.materialize(chosen, partition_key=partition_key("2026-09"), run_config=QUIET, resources=resources(bss, tmp_path))
     assert first.success
     before = _snapshot_rows(tmp_path, "partner_monthly_bill")
     # the staging asset reports the snapshot under the keys every staging asset reports (file ones too)
@@ -265,7 +266,7 @@ def test_faults_that_never_stop_fail_the_asset_clearly_and_keep_the_previous_sna
     files_before = sorted(p.name for p in (tmp_path / "wh" / "landing" / "api").rglob("*"))
 
     bss.faults = FaultConfig(always_fail=frozenset({"list_postpaid_bill_sum"}))
-    failed = dg.materialize(chosen, partition_key="2026-09", run_config=QUIET, resources=resources(bss, tmp_path),
+    failed = dg.materialize(chosen, partition_key=partition_key("2026-09"), run_config=QUIET, resources=resources(bss, tmp_path),
                             raise_on_error=False)
     assert not failed.success
     failures = step_failures(failed)
@@ -288,11 +289,11 @@ def test_faults_that_never_stop_fail_the_asset_clearly_and_keep_the_previous_sna
 
 def test_a_list_that_keeps_changing_while_paged_fails_and_keeps_the_previous_snapshot(bss, tmp_path):
     chosen = assets_of("customers")
-    assert dg.materialize(chosen, partition_key="2026-09", run_config=QUIET,
+    assert dg.materialize(chosen, partition_key=partition_key("2026-09"), run_config=QUIET,
                           resources=resources(bss, tmp_path, page_size=5)).success
     before = _snapshot_rows(tmp_path, "customers")
     bss.faults = FaultConfig(shifting_total=True, routes=frozenset({"list_sub_customers"}))
-    failed = dg.materialize(chosen, partition_key="2026-09", run_config=QUIET,
+    failed = dg.materialize(chosen, partition_key=partition_key("2026-09"), run_config=QUIET,
                             resources=resources(bss, tmp_path, page_size=5), raise_on_error=False)
     message = step_failures(failed)["landed_api_customers"]
     assert "POST /v2/partners/sub-customers/query: the list kept changing while it was paged" in message
@@ -301,7 +302,7 @@ def test_a_list_that_keeps_changing_while_paged_fails_and_keeps_the_previous_sna
 
 
 def test_without_an_endpoint_every_api_asset_succeeds_doing_nothing(tmp_path):
-    result = dg.materialize(API_ASSETS, partition_key="2026-09", run_config=QUIET, resources={
+    result = dg.materialize(API_ASSETS, partition_key=partition_key("2026-09"), run_config=QUIET, resources={
         "warehouse": WarehouseResource(path=str(tmp_path / "wh" / "billrecon.duckdb")), "bss_api": BssApiResource()})
     assert result.success
     notes = {e.materialization.asset_key.to_user_string(): e.materialization.metadata["note"].value
@@ -336,7 +337,7 @@ def test_the_access_and_secret_keys_appear_in_no_log_event_metadata_or_file(smal
         instance = dg.DagsterInstance.local_temp(str(home))
         try:
             result = dg.materialize(
-                assets_of(*SEARCHED), partition_key="2026-09", instance=instance, raise_on_error=False,
+                assets_of(*SEARCHED), partition_key=partition_key("2026-09"), instance=instance, raise_on_error=False,
                 resources={"warehouse": configured["warehouse"], "bss_api": configured["bss_api"]},
             )
             stored = instance.all_logs(result.run_id)

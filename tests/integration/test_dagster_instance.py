@@ -5,10 +5,12 @@ never the project's .dagster_home)."""
 import dagster as dg
 
 from pipelines.instance import SETTINGS, project_instance
+from pipelines.partitions import PARTNER_TAG, partition_key
 from pipelines.runner import run_cycle
 from tests.integration.conftest import pipeline_resources
 
 CYCLES = ["2026-08", "2026-09"]
+KEYS = [partition_key(cycle) for cycle in CYCLES]  # the settings' one account, `default`
 
 
 def test_a_new_instance_on_the_demo_folder_reports_the_materializations_checks_and_runs(tmp_path, world_dir):
@@ -25,17 +27,18 @@ def test_a_new_instance_on_the_demo_folder_reports_the_materializations_checks_a
     reopened = dg.DagsterInstance.from_config(str(home))
     try:
         for asset in ("stg_bill_lines", "customer_monthly_expenditure", "month_close_report", "published_warehouse"):
-            assert reopened.get_materialized_partitions(dg.AssetKey(asset)) == set(CYCLES), asset
+            assert reopened.get_materialized_partitions(dg.AssetKey(asset)) == set(KEYS), asset
         runs = reopened.get_runs()
-        assert sorted(run.tags["dagster/partition"] for run in runs) == CYCLES
-        assert all(run.is_success and run.tags["billrecon/warehouse-writer"] == "duckdb" for run in runs)
+        assert sorted(run.tags["dagster/partition"] for run in runs) == KEYS
+        # the tag the run queue limits to one run per account
+        assert all(run.is_success and run.tags[PARTNER_TAG] == "default" for run in runs)
         for run in runs:
             checks = {(e.asset_check_evaluation_data.asset_check_key.name, e.asset_check_evaluation_data.passed)
                       for e in (r.get_dagster_event() for r in reopened.all_logs(
                           run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION))}
             assert ("totals_equal_staged_lines", True) in checks
-        # the instance runs with the project's settings: writers queue one at a time
+        # the instance runs with the project's settings: an account's runs queue one at a time
         limits = reopened.run_coordinator.get_run_queue_config().tag_concurrency_limits
-        assert {"key": "billrecon/warehouse-writer", "limit": 1} in limits
+        assert {"key": PARTNER_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
     finally:
         reopened.dispose()

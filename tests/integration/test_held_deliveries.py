@@ -12,6 +12,7 @@ import pytest
 from billrecon.cli import main
 from billrecon.commands import EXIT_HELD, progress_line
 from pipelines.lib.object_store import file_sha256
+from pipelines.partitions import partition_key
 from pipelines.resources import WarehouseResource
 from pipelines.runner import all_assets, run_cycle
 from tests.fixtures.bill_files import good_row, member_csv, write_archive
@@ -134,7 +135,7 @@ def test_a_redelivery_dropping_most_lines_is_held_until_a_newer_good_one_replace
     before = _month(warehouse)
 
     write_archive(inbox / KEY, {MEMBER: member_csv(FOUR_LINES[:1])})
-    result = dg.materialize(all_assets(), partition_key=CYCLE, resources=resources)
+    result = dg.materialize(all_assets(), partition_key=partition_key(CYCLE), resources=resources)
     assert result.success
     assert _held(warehouse) == [(KEY, "HOLD.LINE_DROP", "it would remove 3 of 4 lines of 2026-09", 1, 1, 0, 0, False)]
     # Dagster states it in the asset's metadata and a failed warning check, with the same line

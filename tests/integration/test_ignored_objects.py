@@ -9,6 +9,7 @@ import duckdb
 from pipelines.assets.incentive_files import landed_incentive_statement
 from pipelines.assets.landing import landed_agreements, landed_usage_exports
 from pipelines.assets.staging import stg_customer_discounts, stg_usage_lines
+from pipelines.partitions import partition_key
 from sandbox.objectstore import upload_tree
 from tests.integration.conftest import pipeline_resources
 from tests.integration.test_redelivery import _usage_archive
@@ -35,7 +36,7 @@ def test_unknown_keys_under_the_months_usage_prefix_are_listed_with_the_reason_a
     resources = pipeline_resources(tmp_path, s3=s3_server, bucket="t-ignored-usage")
 
     def run() -> tuple[list, list]:
-        result = dg.materialize([landed_usage_exports, stg_usage_lines], partition_key=CYCLE, resources=resources)
+        result = dg.materialize([landed_usage_exports, stg_usage_lines], partition_key=partition_key(CYCLE), resources=resources)
         assert result.success
         con = duckdb.connect(resources["warehouse"].path, read_only=True)
         try:
@@ -82,7 +83,7 @@ def test_agreement_and_statement_objects_that_are_not_read_are_listed_with_the_r
     upload_tree(s3_server.client(), "t-ignored-agreements", upload)
     resources = pipeline_resources(tmp_path, s3=s3_server, bucket="t-ignored-agreements")
     result = dg.materialize([landed_agreements, landed_incentive_statement, stg_customer_discounts],
-                            partition_key=CYCLE, resources=resources)
+                            partition_key=partition_key(CYCLE), resources=resources)
     assert result.success
     with duckdb.connect(resources["warehouse"].path, read_only=True) as con:
         ignored = con.execute("select source, object_key, etag, size_bytes, bill_cycle, reason "

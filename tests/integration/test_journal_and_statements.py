@@ -12,6 +12,7 @@ import duckdb
 import pytest
 from pypdf import PdfReader
 
+from pipelines.partitions import partition_key
 from pipelines.runner import all_assets
 from tests.integration.conftest import pipeline_resources
 
@@ -39,7 +40,7 @@ def closed_month(tmp_path_factory, world_dir):
     with open(inbox / CHART, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows([header, *accounts, *TAMPERED_ROWS])
     resources = pipeline_resources(root, inbox=inbox)
-    result = dg.materialize(all_assets(), partition_key=CYCLE, resources=resources)
+    result = dg.materialize(all_assets(), partition_key=partition_key(CYCLE), resources=resources)
     assert result.success
     con = duckdb.connect(resources["warehouse"].path, read_only=True)
     yield con, resources, result
@@ -137,7 +138,7 @@ def test_without_a_chart_file_the_default_chart_applies_and_the_pack_says_so(tmp
     shutil.copytree(world_dir, inbox)
     (inbox / CHART).unlink()
     resources = pipeline_resources(tmp_path, inbox=inbox)
-    result = dg.materialize(all_assets(), partition_key=CYCLE, resources=resources)
+    result = dg.materialize(all_assets(), partition_key=partition_key(CYCLE), resources=resources)
     assert result.success
     checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert checks[("accounting_journal", "debits_equal_credits")] is True

@@ -114,9 +114,9 @@ def test_every_published_mart_in_the_lake_equals_the_month_built_into_a_duckdb_f
         tmp_path, world_dir, bss, postgres_database):
     embedded = WarehouseResource(path=str(tmp_path / "embedded" / "billrecon.duckdb"))
     month_close(tmp_path / "embedded", world_dir, bss, embedded)
-    working = tmp_path / "work" / "acme" / "billrecon.duckdb"
+    working = tmp_path / "work" / "default" / "billrecon.duckdb"
     lake = WarehouseResource(path=str(working), lake=lake_uri(postgres_database),
-                             lake_data_path=str(tmp_path / "lake") + "/", partner_id="acme")
+                             lake_data_path=str(tmp_path / "lake") + "/")
 
     month_close(tmp_path / "lake-run", world_dir, bss, lake)
 
@@ -127,26 +127,26 @@ def test_every_published_mart_in_the_lake_equals_the_month_built_into_a_duckdb_f
     assert "marts.customer_bill_line" in tables and "marts.focus_partner_cost" in tables
     for table in tables:
         # the lake holds exactly the run's rows of the month
-        assert lake_month(con, table, "acme") == file_month(working, table), table
+        assert lake_month(con, table, "default") == file_month(working, table), table
         if table.startswith("marts."):
             # and they are the month as a run into the embedded DuckDB file builds it
-            assert lake_month(con, table, "acme", PER_RUN) == file_month(Path(embedded.path), table, PER_RUN), table
+            assert lake_month(con, table, "default", PER_RUN) == file_month(Path(embedded.path), table, PER_RUN), table
     # the month really has content: lines, customers, the BSS API's tie-out
     (lines,), = con.execute(f"select count(*) from marts.customer_bill_line where bill_cycle = '{CYCLE}'").fetchall()
     (tieout,), = con.execute(f"select count(*) from marts.partner_bill_tieout where bill_cycle = '{CYCLE}'").fetchall()
     (customers,), = con.execute("select count(distinct customer_id) from marts.customer_monthly_expenditure "
                                 f"where bill_cycle = '{CYCLE}'").fetchall()
     assert lines > 1000 and tieout == 4 and customers == SMALL_WORLD.customers
-    # the account's row: who it is (the BILLRECON_* settings' one account, under its id), and the month
+    # the account's row: who it is (the BILLRECON_* settings' one account: the run's partition), and the month
     # with the verdict of its pack
     [account] = con.execute(f"select partner_account_id, name, site, currency, last_published_cycle, close_status, "
                             f"close_headline like '{CYCLE} is ready to close%' from {ACCOUNT_TABLE}").fetchall()
-    assert account == ("acme", "the partner of the BILLRECON_* settings", "intl", "USD", CYCLE, "ready", True)
+    assert account == ("default", "the partner of the BILLRECON_* settings", "intl", "USD", CYCLE, "ready", True)
     # one snapshot, named after the run, for this account and month
     [run] = lakehouse.run_snapshots(con)
-    assert (run["partner_account_id"], run["bill_cycle"]) == ("acme", CYCLE) and run["run_id"]
+    assert (run["partner_account_id"], run["bill_cycle"]) == ("default", CYCLE) and run["run_id"]
     # the lake's files are laid out per account and cycle
-    assert (tmp_path / "lake" / "marts" / "customer_monthly_expenditure" / "partner_account_id=acme" /
+    assert (tmp_path / "lake" / "marts" / "customer_monthly_expenditure" / "partner_account_id=default" /
             f"bill_cycle={CYCLE}").is_dir()
     con.close()
 

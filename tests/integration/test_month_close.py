@@ -7,6 +7,7 @@ import duckdb
 import pytest
 
 from pipelines.jobs import nightly_job
+from pipelines.partitions import partition_key
 from pipelines.runner import all_assets
 from tests.integration.conftest import pipeline_resources
 from tests.integration.expected import (
@@ -25,7 +26,7 @@ MONEY_COLUMNS = ["official_amount", "discount_amount", "amount_due", "coupon_pai
 @pytest.fixture
 def closed_month(tmp_path, s3_server, bucket):
     resources = pipeline_resources(tmp_path, s3=s3_server, bucket=bucket)
-    result = dg.materialize(all_assets(), partition_key=CYCLE, resources=resources)
+    result = dg.materialize(all_assets(), partition_key=partition_key(CYCLE), resources=resources)
     assert result.success
     con = duckdb.connect(resources["warehouse"].path, read_only=True)
     yield con, resources, result
@@ -82,10 +83,10 @@ def test_reports_are_written_for_the_cycle(closed_month):
 
 def test_second_run_loads_nothing_and_gives_identical_marts(tmp_path, s3_server, bucket):
     resources = pipeline_resources(tmp_path, s3=s3_server, bucket=bucket)
-    assert dg.materialize(all_assets(), partition_key=CYCLE, resources=resources).success
+    assert dg.materialize(all_assets(), partition_key=partition_key(CYCLE), resources=resources).success
     snapshot = _marts(resources["warehouse"].path)
     loads_before = _count(resources["warehouse"].path, "select count(*) from audit.loads")
-    second = dg.materialize(all_assets(), partition_key=CYCLE, resources=resources)
+    second = dg.materialize(all_assets(), partition_key=partition_key(CYCLE), resources=resources)
     assert second.success
     staged = second.asset_materializations_for_node("stg_bill_lines")[0].metadata["note"].value
     assert staged == "unchanged"
@@ -127,7 +128,7 @@ def test_a_chinese_world_with_bom_gives_the_same_kind_of_totals(tmp_path, s3_ser
     upload_tree(make_s3_client(s3_server.endpoint_url, s3_server.access_key, s3_server.secret_key), "zh-world", root)
     resources = pipeline_resources(tmp_path, s3=s3_server, bucket="zh-world")
     cycle = config.first_month
-    assert dg.materialize(all_assets(), partition_key=cycle, resources=resources).success
+    assert dg.materialize(all_assets(), partition_key=partition_key(cycle), resources=resources).success
     lines = read_bill_lines(root / "customerBill" / f"customerBill_{cycle.replace('-', '')}.tar.gz", language="zh")
     expected = expected_expenditure(lines, read_rules(root / "agreements" / "customer_discounts.csv"))
     con = duckdb.connect(resources["warehouse"].path, read_only=True)
@@ -148,7 +149,7 @@ def test_a_chinese_world_with_bom_gives_the_same_kind_of_totals(tmp_path, s3_ser
 
 def test_a_first_nightly_refresh_on_a_new_warehouse_builds_the_open_months_flash(tmp_path, s3_server, bucket):
     resources = pipeline_resources(tmp_path, s3=s3_server, bucket=bucket)
-    result = dg.materialize(all_assets(), selection=nightly_job.selection, partition_key=OPEN_MONTH,
+    result = dg.materialize(all_assets(), selection=nightly_job.selection, partition_key=partition_key(OPEN_MONTH),
                             resources=resources)
     assert result.success
     built = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}

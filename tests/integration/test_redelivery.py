@@ -6,6 +6,7 @@ from decimal import Decimal
 import dagster as dg
 import duckdb
 
+from pipelines.partitions import partition_key
 from pipelines.runner import all_assets
 from tests.fixtures.bill_files import good_row, member_csv, write_archive
 from tests.integration.conftest import pipeline_resources
@@ -16,7 +17,7 @@ KEY = "customerBill/customerBill_202609.tar.gz"
 
 
 def _materialize(resources):
-    result = dg.materialize(all_assets(), partition_key=CYCLE, resources=resources)
+    result = dg.materialize(all_assets(), partition_key=partition_key(CYCLE), resources=resources)
     assert result.success
     return result
 

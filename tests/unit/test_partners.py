@@ -1,11 +1,14 @@
 """Partner accounts as configuration (pipelines/lib/partners.py): partners.toml, or the BILLRECON_* settings
 for one account; every mistake refused with one line naming the account and the field."""
 
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
 from pipelines.lib.partners import PartnersConfigError, load_partners, partner_account, run_partner_id
-from pipelines.settings import partner_resources, resources_from_env
+from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
+from pipelines.settings import resources_from_env
 
 TWO_ACCOUNTS = """
 [[partner]]
@@ -65,18 +68,26 @@ def test_the_file_describes_each_account_and_its_site_decides_sdk_and_header_lan
     assert cn.files.inbox == "/srv/billrecon/inbox/acme-cn" and cn.bss is None
 
 
-def test_secrets_stay_env_var_references_until_a_run_resolves_them(tmp_path, monkeypatch):
-    intl, cn = load_partners(write(tmp_path, TWO_ACCOUNTS))
+def test_the_definitions_hold_no_key_of_an_account_a_run_reads_them_when_it_starts(tmp_path, monkeypatch):
+    settings = write(tmp_path, TWO_ACCOUNTS)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("BILLRECON_PARTNER_ID", raising=False)  # several accounts, none chosen: they load
     monkeypatch.delenv("ACME_BSS_SK", raising=False)  # not needed to load or to build resources
 
-    resources = partner_resources(intl)
+    resources = resources_from_env()
 
-    assert resources["object_store"].secret_key == dg.EnvVar("ACME_OBS_SECRET_KEY")
-    assert resources["object_store"].bucket == "acme-partner-bills"
-    assert resources["bss_api"].secret_key == dg.EnvVar("ACME_BSS_SK")
-    assert resources["bss_api"].domain_id == "0a1b2c3d"
-    assert partner_resources(cn)["object_store"].inbox_dir == "/srv/billrecon/inbox/acme-cn"
-    assert partner_resources(cn)["bss_api"].configured is False
+    assert resources["object_store"].partners_file == dg.EnvVar("BILLRECON_PARTNERS_FILE")
+    assert (resources["object_store"].secret_key, resources["bss_api"].secret_key) == (None, None)
+    monkeypatch.setenv("ACME_OBS_SECRET_KEY", "obs-secret")
+    monkeypatch.setenv("ACME_BSS_SK", "bss-secret")
+    with dg.build_resources({key: resources[key] for key in ("object_store", "bss_api")}) as built:
+        store, api = built.object_store.for_account("acme-intl"), built.bss_api.for_account("acme-intl")
+        assert (store.bucket, store.secret_key, api.secret_key, api.domain_id) == (
+            "acme-partner-bills", "obs-secret", "bss-secret", "0a1b2c3d")
+        cn_store, cn_api = built.object_store.for_account("acme-cn"), built.bss_api.for_account("acme-cn")
+        assert (cn_store.inbox_dir, cn_store.secret_key, cn_api.configured) == ("/srv/billrecon/inbox/acme-cn", None,
+                                                                                False)
 
 
 def test_without_the_file_the_billrecon_settings_are_one_account():
@@ -171,31 +182,38 @@ def test_an_unreadable_or_empty_file_is_one_line(tmp_path):
     assert problems(tmp_path, both) == ["partners.toml: partner #2 (acme-cn) files: give either bucket or inbox, not both"]
 
 
-def test_a_run_of_an_account_of_the_file_uses_that_accounts_sources(tmp_path):
+def test_a_run_of_an_account_of_the_file_uses_that_accounts_sources_and_folders(tmp_path):
     both = write(tmp_path, TWO_ACCOUNTS)
-    settings = {**both, "BILLRECON_S3_ENDPOINT": "http://127.0.0.1:9000", "BILLRECON_S3_BUCKET": "other-bucket",
-                "BILLRECON_INBOX_DIR": "/data/inbox", "BILLRECON_BSS_ENDPOINT": "https://bss.other",
-                "BILLRECON_BSS_TIMEOUT_SECONDS": "7"}
+    tuning = {"BILLRECON_BSS_TIMEOUT_SECONDS": "7", "BILLRECON_DUCKDB_THREADS": "3"}
+    settings = {"partners_file": both["BILLRECON_PARTNERS_FILE"]}
+    store = ObjectStoreResource(endpoint_url="http://127.0.0.1:9000", bucket="other-bucket", inbox_dir="/data/inbox",
+                                **settings)
+    api = BssApiResource(endpoint="https://bss.other", timeout_seconds=7, **settings)
+    warehouse = WarehouseResource(path="warehouse/billrecon.duckdb", landing_dir="/data/landing", **settings)
+    reports = ReportsResource(out_dir="reports/out", **settings)
 
-    intl = resources_from_env({**settings, "BILLRECON_PARTNER_ID": "acme-intl"})
-    cn = resources_from_env({**settings, "BILLRECON_PARTNER_ID": "acme-cn"})
-
-    # the account's bucket, folder and key variables, not the BILLRECON_* source settings
-    store = intl["object_store"]
-    assert (store.endpoint_url, store.bucket, store.prefix, store.inbox_dir) == (
+    # the account's bucket, folder and keys, not the BILLRECON_* source settings
+    intl = store.for_account("acme-intl")
+    assert (intl.endpoint_url, intl.bucket, intl.prefix, intl.inbox_dir) == (
         "https://obs.ap-southeast-1.myhuaweicloud.com", "acme-partner-bills", "acme/", None)
-    assert (store.access_key, store.secret_key) == (dg.EnvVar("ACME_OBS_ACCESS_KEY"), dg.EnvVar("ACME_OBS_SECRET_KEY"))
-    api = intl["bss_api"]
-    assert (api.endpoint, api.access_key, api.domain_id) == (
-        "https://bss-intl.myhuaweicloud.com", dg.EnvVar("ACME_BSS_AK"), "0a1b2c3d")
-    assert api.timeout_seconds == dg.EnvVar.int("BILLRECON_BSS_TIMEOUT_SECONDS")  # tuning stays a setting
-    assert (cn["object_store"].inbox_dir, cn["object_store"].endpoint_url, cn["object_store"].bucket) == (
-        "/srv/billrecon/inbox/acme-cn", None, "billrecon")
-    assert cn["bss_api"].configured is False
-    # without the file, the settings are the sources, as before
-    alone = resources_from_env({key: value for key, value in settings.items() if key != "BILLRECON_PARTNERS_FILE"})
+    intl_api = api.for_account("acme-intl")
+    assert (intl_api.endpoint, intl_api.domain_id, intl_api.timeout_seconds) == (
+        "https://bss-intl.myhuaweicloud.com", "0a1b2c3d", 7)  # tuning stays a setting
+    cn = store.for_account("acme-cn")
+    assert (cn.inbox_dir, cn.endpoint_url, cn.bucket) == ("/srv/billrecon/inbox/acme-cn", None, "billrecon")
+    assert api.for_account("acme-cn").configured is False
+    # its own working file, landing folder and reports folder
+    assert (warehouse.for_account("acme-cn").path, warehouse.for_account("acme-cn").landing_path,
+            reports.for_account("acme-cn").out_dir) == (
+        "warehouse/acme-cn/billrecon.duckdb", Path("/data/landing/acme-cn"), "reports/out/acme-cn")
+    with pytest.raises(dg.Failure, match="'acme-eu' is no longer an account of .*partners.toml: reload the code"):
+        store.for_account("acme-eu")
+    # without the file, the settings are the sources, as before, for the one account
+    alone = resources_from_env({"BILLRECON_INBOX_DIR": "/data/inbox", "BILLRECON_BSS_ENDPOINT": "https://bss.x",
+                                **tuning})
     assert (alone["object_store"].inbox_dir, alone["object_store"].prefix) == (dg.EnvVar("BILLRECON_INBOX_DIR"), "")
     assert alone["bss_api"].endpoint == dg.EnvVar("BILLRECON_BSS_ENDPOINT")
+    assert alone["object_store"].for_account("default") is alone["object_store"]
 
 
 def test_an_account_names_the_variables_of_its_keys_and_a_run_sees_which_are_unset(tmp_path):
