@@ -1,6 +1,7 @@
 """A run of a cycle with nothing new since its last successful run keeps that run's outputs without
 starting Dagster (pipelines/rerun.py); anything new — a bill delivery, an agreement file, a SQL
-model, a setting, a touched output — makes the run do the work, and a held re-delivery stays held."""
+model, a setting, a touched output, the BSS API configured — makes the run do the work, and a held
+re-delivery stays held."""
 
 import shutil
 from decimal import Decimal
@@ -12,8 +13,10 @@ from billrecon.commands import progress_line
 from pipelines.lib.holds import open_holds
 from pipelines.lib.rerun import RUN_RECORD
 from pipelines.lib.warehouse import SQL_DIR
-from pipelines.resources import ReportsResource
+from pipelines.resources import BssApiResource, ReportsResource
 from pipelines.runner import run_cycle
+from sandbox import WorldConfig, generate_world
+from sandbox.bss import BssEmulator
 from tests.fixtures.bill_files import good_row, member_csv, write_archive
 from tests.integration.conftest import pipeline_resources
 from tests.integration.test_bad_input import _inbox
@@ -153,3 +156,27 @@ def test_a_held_redelivery_is_run_once_held_and_the_month_keeps_its_delivery(tmp
     finally:
         con.close()
     assert hold.object_key == KEY
+
+
+def test_with_the_bss_api_every_run_pulls_it_and_a_changed_answer_changes_the_marts(tmp_path):
+    # two worlds of the same months: the second's API answers the first's with other amounts
+    first_world, second_world = (generate_world(WorldConfig(
+        seed=seed, customers=4, resellers=1, closed_months=1, lines_per_month=120, first_month=CYCLE,
+        usage_export_days=1)) for seed in (3, 4))
+    _, resources = _month(tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    tieout = "select component, api_amount from marts.partner_bill_tieout where bill_cycle = '2026-09' order by 1"
+    with BssEmulator(first_world, throttle=False) as bss:
+        resources["bss_api"] = BssApiResource(endpoint=bss.endpoint_url, access_key=bss.access_key,
+                                              secret_key=bss.secret_key, domain_id=bss.domain_id)
+        first = _run(resources, instance)
+        answered = _query(resources, tieout)
+        second = _run(resources, instance)  # what the API answers is only known by asking it
+        assert second.reused is None and second.run_id != first.run_id
+        assert _query(resources, tieout) == answered
+        bss.api_data = second_world.api_data
+        third = _run(resources, instance)
+    assert third.reused is None
+    changed = _query(resources, tieout)
+    assert [component for component, _ in changed] == [component for component, _ in answered]
+    assert changed != answered
