@@ -95,7 +95,9 @@ class InboxObjectStore:
     def identities(self, prefix: str) -> list[tuple[str, str, int]]:
         """(key, identity, size) of every file under `prefix`, without reading it: its inode and its
         modification and change times. Any write or replacement of a file changes its change time,
-        which no program can set back, so an unchanged identity is an unchanged file."""
+        which no program can set back, so an unchanged identity is an unchanged file; the one blind
+        spot is a file rewritten in place to the same size within one tick of the kernel's clock
+        (a few milliseconds) of the listing (a file replaced by rename gets a new inode)."""
         return [(key, f"{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_ctime_ns}", stat.st_size)
                 for key, path, stat in self._files(prefix)]
 
