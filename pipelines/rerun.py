@@ -12,7 +12,6 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib.lease import LeaseTimeout, hold_lease
-from pipelines.lib.publish import published_stamp
 from pipelines.lib.rerun import ReusedRun, RunFacts, record_run, reusable_run
 
 # never part of the facts (they are stored in the warehouse): the keys of the bucket, the API and the lake
@@ -51,7 +50,7 @@ def last_run(bill_cycle: str, resources: Mapping[str, object], sql_dir: Path) ->
                 settings = {key: settings_of(resources[key]) for key in sorted(resources)}
                 facts = RunFacts.gather(bill_cycle, resolved(resources["object_store"]).store(), settings, sql_dir,
                                         outputs=(resolved(resources["reports"]).cycle_dir(bill_cycle),
-                                                 warehouse.published, published_stamp(warehouse.published)))
+                                                 warehouse.published.parent))
                 reused = reusable_run(path, facts)
             except Exception:  # noqa: BLE001 - facts that cannot be gathered tell nothing: the run runs, and says why
                 facts = reused = None

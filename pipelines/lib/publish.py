@@ -29,7 +29,7 @@ def publish(working: Path, published: Path) -> bool:
         fingerprint = warehouse_fingerprint(con)
     finally:
         con.close()
-    stamp = published_stamp(published)
+    stamp = published.with_name(published.name + ".fingerprint")
     if published.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == fingerprint:
         return False
     published.parent.mkdir(parents=True, exist_ok=True)
@@ -52,11 +52,6 @@ def publish(working: Path, published: Path) -> bool:
         os.close(directory)
     stamp.write_text(fingerprint, encoding="utf-8")  # after the swap: a crash here only costs a copy
     return True
-
-
-def published_stamp(published: Path) -> Path:
-    """The file beside the published copy that holds the fingerprint of what it was copied from."""
-    return published.with_name(published.name + ".fingerprint")
 
 
 def _comment_checked_tables(copy: Path) -> None:

@@ -9,7 +9,8 @@ model RUN_RECORD in audit.model_builds):
 - the settings of the run but its secrets, and the SQL models it was built from;
 - the warehouse as the run left it: its content fingerprint (`warehouse_fingerprint`: the code, every
   load, the held deliveries, the rows of every landing, staging and audit table);
-- the outputs as the run left them: every file of the cycle's report folder and the published copy.
+- the outputs as the run left them: every file of the cycle's report folder and of the published
+  copy's folder (a file a killed writer left there is new: the next run runs and removes it).
 
 The sources are listed before the run: an object that arrives while it runs is new to the next one.
 A run with the BSS API configured is never reused: what the API answers is only known by pulling it,
@@ -44,7 +45,7 @@ class RunFacts:
     sources: tuple[tuple[str, str, int], ...]  # (key, identity, size) of every object of the file source
     settings: Mapping[str, object]             # every setting of the run but its secrets
     sql: str                                   # the digest of the SQL models' files
-    outputs: tuple[Path, ...]                  # the cycle's report folder, the published copy and its stamp
+    outputs: tuple[Path, ...]                  # the cycle's report folder and the published copy's folder
 
     @classmethod
     def gather(cls, bill_cycle: str, store: ObjectStore, settings: Mapping[str, object], sql_dir: Path,

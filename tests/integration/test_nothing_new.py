@@ -73,8 +73,9 @@ def test_a_rerun_with_nothing_new_reuses_the_last_run_and_writes_nothing(tmp_pat
     assert [run.run_id for run in instance.get_runs()] == [first.run_id]  # no Dagster run started
     assert _outputs(resources) == outputs
     assert (tmp_path / "wh" / "billrecon.duckdb").stat().st_mtime_ns == warehouse_mtime
-    assert progress_line(second, 0.4).startswith(f"nothing new since run {first.run_id} (")
-    assert progress_line(second, 0.4).endswith("): reused its outputs; done in 0.4 s")
+    assert progress_line(second, 0.4) == (f"done in 0.4 s; nothing new since run {first.run_id} "
+                                          f"({second.reused.finished_at}): reused its outputs")
+    assert second.reused.finished_at.endswith(" UTC")
     (record,) = _query(resources, f"select metadata from audit.model_builds where model = '{RUN_RECORD}'")
     assert f'"run_id": "{first.run_id}"' in record[0]
     assert warehouse == resources["warehouse"].path
@@ -132,6 +133,11 @@ def test_a_changed_setting_or_a_removed_output_is_run_again(tmp_path):
     html.unlink()
     assert _run(resources, instance).reused is None
     assert html.is_file()
+    published = resources["warehouse"].published
+    abandoned = published.with_name(f".{published.name}.4242.incoming")  # what a killed publisher leaves
+    abandoned.write_bytes(b"half a copy")
+    assert _run(resources, instance).reused is None
+    assert not abandoned.exists()
     resources["reports"] = ReportsResource(out_dir=resources["reports"].out_dir, focus_exports=1)
     assert _run(resources, instance).reused is None
     assert (html.parent / f"focus_partner_cost_{CYCLE}.parquet").is_file()
