@@ -5,6 +5,8 @@ under the warehouse lease, which the run holds from the check to the record."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib.lease import LeaseTimeout, hold_lease
+from pipelines.lib.partners import FILE_VARIABLE
 from pipelines.lib.rerun import ReusedRun, RunFacts, record_run, reusable_run
 
 # never part of the facts (they are stored in the warehouse): the keys of the bucket, the API and the lake
@@ -48,6 +51,7 @@ def last_run(bill_cycle: str, resources: Mapping[str, object], sql_dir: Path) ->
         if not resolved(resources["bss_api"]).configured and _lease_taken(held, path):
             try:
                 settings = {key: settings_of(resources[key]) for key in sorted(resources)}
+                settings["partners_file"] = partners_file_digest()  # the account row the lake shows
                 facts = RunFacts.gather(bill_cycle, resolved(resources["object_store"]).store(), settings, sql_dir,
                                         outputs=(resolved(resources["reports"]).cycle_dir(bill_cycle),
                                                  warehouse.published.parent))
@@ -63,6 +67,12 @@ def _lease_taken(held: contextlib.ExitStack, warehouse: Path) -> bool:
     except LeaseTimeout:
         return False
     return True
+
+
+def partners_file_digest() -> str | None:
+    """The content of BILLRECON_PARTNERS_FILE (it names the variables that hold keys, never a key)."""
+    path = os.environ.get(FILE_VARIABLE)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if path else None
 
 
 def resolved(resource):
