@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.lib.failures import ActionableError
 from pipelines.lib.lease import LeaseTimeout, hold_lease
 from pipelines.lib.partners import FILE_VARIABLE
 from pipelines.lib.rerun import ReusedRun, RunFacts, record_run, reusable_run
@@ -36,8 +37,8 @@ class LastRun:
             return
         try:
             record_run(self.warehouse, self.facts, run_id, warning_checks)
-        except (duckdb.Error, OSError):
-            pass  # the run succeeded; without its record the next run does the work again
+        except (duckdb.Error, OSError, ActionableError):
+            pass  # the run succeeded (say, a reader holds the file now); without its record the next run does the work
 
 
 @contextlib.contextmanager
