@@ -8,7 +8,8 @@ the warehouse's shipped settings (`WarehouseResource` defaults: a 2 GiB memory b
 gets 1 GiB, and 2 threads; `BILLRECON_MEMORY_LIMIT` in the environment overrides the budget).
 
 `noop_step` runs the same cycle a second time on the same files and warehouse: what a nightly run
-costs when nothing new has arrived.
+costs when nothing new has arrived (no Dagster step runs then: `run_cycle` finds that nothing is new
+since the billrecon step's run and keeps its outputs, so the noop has no per-asset timings).
 
 Both return Dagster's per-asset timings (STEP_START → STEP_SUCCESS events of the run, read back
 from an ephemeral instance) and, per asset, the peak resident memory of the process while that
@@ -123,9 +124,11 @@ def _cycle(args: dict, fresh: bool, sampler: RssSampler | None = None) -> dict:
         seconds = time.perf_counter() - started
     if not outcome.success:
         raise RuntimeError(f"run_cycle failed: {outcome.failure or ''} {outcome.failed_checks}")
-    steps = _step_profile(instance, sampler)
+    # a run with nothing new since the last one starts no Dagster run: it has no steps
+    steps = [] if outcome.reused is not None else _step_profile(instance, sampler)
     return {
         "run_cycle_seconds": round(seconds, 3),
+        "reused_run": outcome.reused.run_id if outcome.reused is not None else None,
         # warning checks (findings in the month's data) are results, not a failed run
         "failed_checks": outcome.failed_checks,
         "assets": steps,

@@ -122,10 +122,12 @@ def run_cycle_with_progress(cycle: str, resources: dict, instance=None, partner_
 
 def progress_line(outcome, seconds: float) -> str:
     """`done in 3.2 s`, then the checks that did not pass: a failed (error) check is a fault to look
-    into; a warning check is a finding to read in the pack (the demo plants some), said apart."""
+    into; a warning check is a finding to read in the pack (the demo plants some), said apart. A run
+    with nothing new says which run's outputs it kept."""
     checks = "".join(f"; {label}: {', '.join(names)}" for label, names in (
         ("failed checks", outcome.error_checks), ("checks with findings to review", outcome.warning_checks)) if names)
-    return f"done in {seconds:.1f} s{checks}"
+    reused = f"; {outcome.reused.line()}" if outcome.reused is not None else ""
+    return f"done in {seconds:.1f} s{reused}{checks}"
 
 
 def print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None:

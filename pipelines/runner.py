@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
-from pipelines.definitions import defs
+from pipelines.definitions import build_definitions, defs
+from pipelines.lib.partners import run_partner_id
+from pipelines.lib.rerun import ReusedRun
+from pipelines.lib.warehouse import SQL_DIR
 from pipelines.partitions import partition_key
+from pipelines.rerun import last_run, resolved
 
 # The command prints its own progress and its own one-line failures; Dagster's console logger
 # stays silent (a failed step would print its stack trace) and the run's events go to the log.
@@ -25,6 +30,8 @@ class CycleRun:
     failure: str | None         # one line: the cause and what to do
     details: str = ""           # the run's events and every failure's full trace, for the log
     warning_checks: tuple[str, ...] = ()  # those of failed_checks of severity WARN: findings to read, not faults
+    run_id: str | None = None
+    reused: ReusedRun | None = None       # nothing new since this run: its outputs were kept, no step ran
 
     @property
     def error_checks(self) -> list[str]:
@@ -36,11 +43,28 @@ def all_assets() -> list:
 
 
 def run_cycle(bill_cycle: str, resources: Mapping[str, object], *, partner_id: str | None = None,
-              quiet: bool = True, instance: dg.DagsterInstance | None = None) -> CycleRun:
+              quiet: bool = True, instance: dg.DagsterInstance | None = None, sql_dir: Path = SQL_DIR) -> CycleRun:
     """Materialize every asset for one account's cycle (`partner_id` None: the one account of the
-    settings); returns whether it succeeded and what failed."""
+    settings), unless nothing is new since its last successful run, whose outputs are then kept
+    (pipelines/rerun.py); returns whether it succeeded and what failed."""
+    partner_id = partner_id or run_partner_id()
+    # the facts are the account's own: its sources, working file and reports (as its run's resources)
+    account_resources = {key: resolved(resource).for_account(partner_id) if hasattr(resource, "for_account")
+                         else resource for key, resource in resources.items()}
+    with last_run(bill_cycle, account_resources, sql_dir) as last:
+        if last.reused is not None:
+            checks = last.reused.warning_checks
+            return CycleRun(bill_cycle, True, list(checks), None, warning_checks=checks, reused=last.reused)
+        outcome = _materialize(bill_cycle, partner_id, resources, quiet, instance, sql_dir)
+        if outcome.success and not outcome.error_checks:
+            last.record(outcome.run_id, outcome.warning_checks)
+        return outcome
+
+
+def _materialize(bill_cycle: str, partner_id: str, resources: Mapping[str, object], quiet: bool,
+                 instance: dg.DagsterInstance | None, sql_dir: Path) -> CycleRun:
     result = dg.materialize(
-        all_assets(),
+        all_assets() if sql_dir == SQL_DIR else list(build_definitions(sql_dir).assets),
         partition_key=partition_key(bill_cycle, partner_id),
         resources=dict(resources),
         run_config=QUIET if quiet else None,
@@ -52,7 +76,7 @@ def run_cycle(bill_cycle: str, resources: Mapping[str, object], *, partner_id: s
     warning_checks = tuple(f"{e.asset_key.to_user_string()}:{e.check_name}" for e in failed
                            if e.severity == dg.AssetCheckSeverity.WARN)
     if result.success:
-        return CycleRun(bill_cycle, True, failed_checks, None, warning_checks=warning_checks)
+        return CycleRun(bill_cycle, True, failed_checks, None, warning_checks=warning_checks, run_id=result.run_id)
     errors = [(e.step_key, e.event_specific_data.error) for e in result.all_events
               if e.event_type in FAILURE_EVENTS and getattr(e.event_specific_data, "error", None) is not None]
     # a cause shared by several steps (a full disk) is said once; the run's own failure event
@@ -63,7 +87,7 @@ def run_cycle(bill_cycle: str, resources: Mapping[str, object], *, partner_id: s
     details = "\n".join([f"run {result.run_id} of {bill_cycle}", "",
                          *(f"{e.step_key or '-'} {e.event_type_value}: {e.message}" for e in result.all_events), "",
                          *(f"{step or 'run'} failed:\n{error.to_string()}" for step, error in errors)])
-    return CycleRun(bill_cycle, False, failed_checks, failure, details, warning_checks)
+    return CycleRun(bill_cycle, False, failed_checks, failure, details, warning_checks, result.run_id)
 
 
 def failure_line(step: str | None, error) -> str:

@@ -28,11 +28,16 @@ _NOT_COUNTED = {("landing", "api_snapshots"), ("audit", "model_builds")}
 
 @functools.cache
 def code_version() -> str:
+    return files_digest(ROOT, CODE_FOLDERS)
+
+
+def files_digest(root: Path, folders: tuple[str, ...]) -> str:
+    """The names (under `root`) and bytes of every code file in `folders` of `root`."""
     digest = hashlib.sha256()
-    for folder in CODE_FOLDERS:
-        for path in sorted((ROOT / folder).rglob("*")):
+    for folder in folders:
+        for path in sorted((root / folder).rglob("*")):
             if path.is_file() and path.suffix in {".py", ".sql", ".csv", ".j2", ".css"}:
-                digest.update(path.relative_to(ROOT).as_posix().encode())
+                digest.update(path.relative_to(root).as_posix().encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()
 

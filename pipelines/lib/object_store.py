@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,11 @@ class ObjectStore(Protocol):
     uri: str
 
     def list(self, prefix: str) -> list[ObjectInfo]: ...
+
+    def identities(self, prefix: str) -> list[tuple[str, str, int]]:
+        """(key, what identifies its content, size) of every object under `prefix`, cheaply: what a
+        run compares to tell that nothing changed (pipelines/lib/rerun.py)."""
+        ...
 
     def download(self, key: str, dest: Path) -> None: ...
 
@@ -60,6 +67,10 @@ class S3ObjectStore:
                 found.append(ObjectInfo(item["Key"], item["ETag"].strip('"'), item["Size"], item.get("LastModified")))
         return sorted(found, key=lambda o: o.key)
 
+    def identities(self, prefix: str) -> list[tuple[str, str, int]]:
+        """(key, ETag, size) of every object under `prefix`."""
+        return [(info.key, info.etag, info.size) for info in self.list(prefix)]
+
     def download(self, key: str, dest: Path) -> None:
         self._client.download_file(self.bucket, key, str(dest))
 
@@ -75,17 +86,26 @@ class InboxObjectStore:
 
     def list(self, prefix: str) -> list[ObjectInfo]:
         found = []
-        for path in sorted(self.root.rglob("*")):
-            if not path.is_file():
-                continue
-            key = path.relative_to(self.root).as_posix()
-            if key.startswith(prefix):
-                stat = path.stat()
-                # a file's content identity plays the ETag's part: same bytes, same tag
-                tag = _content_tag(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-                found.append(ObjectInfo(key, tag, stat.st_size,
-                                        datetime.fromtimestamp(stat.st_mtime, tz=UTC)))
+        for key, path, stat in self._files(prefix):
+            # a file's content identity plays the ETag's part: same bytes, same tag
+            tag = _content_tag(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            found.append(ObjectInfo(key, tag, stat.st_size, datetime.fromtimestamp(stat.st_mtime, tz=UTC)))
         return found
+
+    def identities(self, prefix: str) -> list[tuple[str, str, int]]:
+        """(key, identity, size) of every file under `prefix`, without reading it: its inode and its
+        modification and change times. Any write or replacement of a file changes its change time,
+        which no program can set back, so an unchanged identity is an unchanged file; the one blind
+        spot is a file rewritten in place to the same size within one tick of the kernel's clock
+        (a few milliseconds) of the listing (a file replaced by rename gets a new inode)."""
+        return [(key, f"{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_ctime_ns}", stat.st_size)
+                for key, path, stat in self._files(prefix)]
+
+    def _files(self, prefix: str) -> Iterator[tuple[str, Path, os.stat_result]]:
+        for path in sorted(self.root.rglob("*")):
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix) and path.is_file():
+                yield key, path, path.stat()
 
     def download(self, key: str, dest: Path) -> None:
         shutil.copyfile(self.root / key, dest)
@@ -105,6 +125,10 @@ class PrefixedObjectStore:
     def list(self, prefix: str) -> list[ObjectInfo]:
         return [ObjectInfo(info.key[len(self.prefix):], info.etag, info.size, info.last_modified)
                 for info in self._store.list(self.prefix + prefix)]
+
+    def identities(self, prefix: str) -> list[tuple[str, str, int]]:
+        return [(key[len(self.prefix):], identity, size)
+                for key, identity, size in self._store.identities(self.prefix + prefix)]
 
     def download(self, key: str, dest: Path) -> None:
         self._store.download(self.prefix + key, dest)
