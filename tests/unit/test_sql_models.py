@@ -8,6 +8,7 @@ import pytest
 
 from pipelines.lib.sql_models import read_models, run_model, tables_read
 from pipelines.lib.warehouse import SQL_DIR, ensure_schema
+from tests.unit.warehouse_models import build_every_model
 
 D = Decimal
 
@@ -270,3 +271,19 @@ def test_a_stored_rated_lines_view_reads_one_cycle_s_lines_as_they_stream(tmp_pa
     materialized = {node["extra_info"].get("CTE Name") for node in nodes if node["name"].strip() == "CTE"}
     assert materialized <= {"rules", "refund_originals", "line_keys"}  # small: rules, refunds, distinct keys
     assert [row[0] for row in con.execute("select trade_id from marts.customer_bill_line").fetchall()] == ["T1"]
+
+
+def test_a_stored_focus_view_reads_one_cycle_s_lines_as_they_stream(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    ensure_schema(con)
+    add_line(con, 1, "c1", "svc.ecs", None, "2026-09-03", "Expenditure", "100", "0", "100")
+    build_every_model(con, "2026-09")
+    con.close()
+    con = duckdb.connect(str(path), read_only=True)
+    nodes = plan_nodes(con, """select * from marts.focus_customer_billing where "x_BillCycle" = '2026-09'""")
+    scans = [node["extra_info"] for node in nodes if node["name"].strip() == "SEQ_SCAN"
+             and node["extra_info"].get("Table", "").endswith("staging.bill_line")]
+    assert scans and all(scan.get("Filters") for scan in scans)  # each scan filtered, none a copy of all months
+    materialized = {node["extra_info"].get("CTE Name") for node in nodes if node["name"].strip() == "CTE"}
+    assert materialized.isdisjoint({"lines", "bill_lines", "refund_lines", "order_lines"})  # rows: test_focus_sql.py
