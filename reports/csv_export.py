@@ -30,6 +30,7 @@ from reports import data as marts
 from reports import exports
 from reports.files import DropBehind, DropBehindFiles, atomic_output_path
 from reports.formatting import CURRENCY, MONEY_CONTEXT, money_sum
+from reports.pack_lines import PackLines
 from reports.safety import FORMULA_TRIGGERS, safe_file_stem, unique_file_stems
 from reports.xlsx_tables import EXCEL_MAX_ROWS
 from schemas.money import MONEY_QUANTUM
@@ -134,11 +135,10 @@ def all_lines_csv_written(line_count: int) -> bool:
     return line_count <= ALL_LINES_CSV_MAX_ROWS
 
 
-def write_customer_bills(directory: Path, con: duckdb.DuckDBPyConnection, bill_cycle: str,
-                         currency: str = CURRENCY) -> BillLineFiles:
+def write_customer_bills(directory: Path, lines: PackLines, currency: str = CURRENCY) -> BillLineFiles:
     """Every line of the cycle in ``customer_bill_line.parquet`` (and ``customer_bill_line.csv`` when
     the month fits a spreadsheet), and one CSV per customer with a billed line in the cycle (its
-    amounts' headers naming ``currency``), from a single pass over the lines sorted by customer.
+    amounts' headers naming ``currency``), from a single pass over the pack's rated lines sorted by customer.
 
     Bills of customers that no longer have lines (a re-delivered bill file can drop a customer)
     are removed, so the folder always matches the current data; so is an all-lines CSV left from a
@@ -149,9 +149,9 @@ def write_customer_bills(directory: Path, con: duckdb.DuckDBPyConnection, bill_c
     csv_path = directory / f"{export.name}.csv"
     bills_directory = directory / CUSTOMER_BILLS_DIRECTORY
     bills_directory.mkdir(parents=True, exist_ok=True)
-    line_count = _billed_line_count(con, bill_cycle)
-    customer_ids, range_starts = marts.customer_ranges(con, bill_cycle)
-    folder = _BillFolder(bills_directory, unique_file_stems([customer_id or "" for customer_id in customer_ids]),
+    con = lines.con
+    line_count = _billed_line_count(con, lines.bill_cycle)
+    folder = _BillFolder(bills_directory, unique_file_stems([customer_id or "" for customer_id in lines.customer_ids]),
                          UTF8_BOM + _header_line([name.replace("{currency}", currency)
                                                   for name, _ in CUSTOMER_BILL_COLUMNS]))
     bill: _OpenBill | None = None
@@ -162,7 +162,7 @@ def write_customer_bills(directory: Path, con: duckdb.DuckDBPyConnection, bill_c
         # The export is ordered by customer first: each customer's lines arrive together (perhaps
         # split over two batches), so one bill is open at a time.
         try:
-            for batch in marts.stream_lines_by_customer_range(con, bill_cycle, range_starts):
+            for batch in lines.batches():
                 parquet.write(batch)
                 if table is not None:
                     ready = csv_ready(batch)  # once for both files: the bills' columns are a subset

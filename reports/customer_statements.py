@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 from fpdf import FPDF
 
+from reports.exports import BILL_LINE_TABLE
 from reports.files import atomic_output_path
 from reports.formatting import CURRENCY, format_count, format_money, money_sum
 from reports.statement_fonts import PRIMARY_FONT, MonthFonts
@@ -84,17 +85,19 @@ class CustomerStatement:
         return money_sum((self.usage_charge, self.refund_charge))
 
 
-def load_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> list[CustomerStatement]:
+def load_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str,
+                    lines_table: str = BILL_LINE_TABLE) -> list[CustomerStatement]:
     """The month's statements, one per customer with billed lines, from one grouped pass over the
-    lines. The issuer is the partner the customer buys from (a reseller's customer: the reseller)."""
+    lines (``lines_table``: the mart, or the pack's copy of its lines, ``reports.pack_lines``). The
+    issuer is the partner the customer buys from (a reseller's customer: the reseller)."""
     rows = con.execute(
-        """with groups as (
+        f"""with groups as (
                select customer_id, max(customer_name) as customer_name, bill_type,
                       coalesce(service_type_name, max(service_type_code), '') as service,
                       coalesce(resource_type_name, '') as resource_type,
                       count(*) as line_count, coalesce(sum(official_amount), 0) as list_price,
                       coalesce(sum(customer_charge_amount), 0) as charge
-               from marts.customer_bill_line where bill_cycle = $cycle
+               from {lines_table} where bill_cycle = $cycle
                group by customer_id, bill_type, service_type_name, resource_type_name
            ),
            issuers as (
@@ -119,11 +122,11 @@ def load_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> list[Cus
 
 
 def write_customer_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str,
-                              bill_paths: Mapping[str | None, Path], currency: str = CURRENCY
-                              ) -> dict[str | None, Path]:
+                              bill_paths: Mapping[str | None, Path], currency: str = CURRENCY,
+                              lines_table: str = BILL_LINE_TABLE) -> dict[str | None, Path]:
     """A PDF beside each customer's CSV bill (same name, ``.pdf``), its amounts in `currency`; returns
     customer id -> PDF path. Statements of customers no longer billed are removed, as their CSV bills are."""
-    statements = load_statements(con, bill_cycle)
+    statements = load_statements(con, bill_cycle, lines_table)
     statements = [statement for statement in statements if statement.customer_id in bill_paths]
     written: dict[str | None, Path] = {}
     with tempfile.TemporaryDirectory(prefix="billrecon-font-") as scratch:

@@ -3,8 +3,8 @@
 - ``stream_rows`` / ``stream_batches`` over a ``TableExport`` (``reports.exports``): every row of one
   table for the cycle, fetched in batches in the export's complete, deterministic order, for the CSV
   exports, the per-customer bills and the long XLSX sheets; a large month is never held in memory whole.
-- ``customer_ranges`` and ``stream_lines_by_customer_range``: a month's bill lines in the same order,
-  sorted one range of customers per query.
+- ``customer_ranges``: the month's billed customers cut into ranges that DuckDB sorts in memory
+  (``reports.pack_lines`` reads a month's bill lines one sorted range per query).
 - ``fetch_records``: a small query's rows as dicts, for the aggregated reads.
 
 Every query takes the bill cycle as a bound parameter; table names are constants, never data.
@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from reports.exports import CUSTOMER_BILL_LINE, EXPENDITURE_TABLE, TableExport
+from reports.exports import EXPENDITURE_TABLE, TableExport
 from schemas import memory
 
 
@@ -88,26 +88,6 @@ def duckdb_memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
     """The connection's DuckDB `memory_limit` in bytes."""
     (limit,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
     return memory.parse_bytes(limit)
-
-
-def stream_lines_by_customer_range(con: duckdb.DuckDBPyConnection, bill_cycle: str, starts: list[str | None],
-                                   batch_rows: int = 250_000) -> Iterator[pl.DataFrame]:
-    """Every customer bill line of the cycle in CUSTOMER_BILL_LINE's order, one customer range per
-    query. The ranges are half-open and the first is unbounded below, the last above, so together
-    they cover every customer id whatever the mart listed; the order equals one big sorted query."""
-    export = CUSTOMER_BILL_LINE
-    for index, start in enumerate(starts):
-        end = starts[index + 1] if index + 1 < len(starts) else None
-        conditions, params = [], list(export.parameters(bill_cycle))
-        if start is not None:
-            conditions.append("customer_id >= ?")
-            params.append(start)
-        if end is not None:
-            conditions.append("customer_id < ?")
-            params.append(end)
-        _, ranged = ordered_query(con, export, conditions)
-        for batch in con.sql(ranged, params=params).to_arrow_reader(batch_rows):
-            yield pl.from_arrow(batch)
 
 
 def stream_rows(

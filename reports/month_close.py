@@ -32,6 +32,7 @@ from reports.formatting import ReportAccount
 from reports.html import write_month_close_html
 from reports.journal import chart_note, has_journal, write_journal_csv
 from reports.month_close_data import MonthCloseData, load_month_close_data
+from reports.pack_lines import rated_once
 from reports.reconciliation import load_reconciliation_data
 from reports.reconciliation_areas import existing_tables, reconciliation_exports
 from reports.xlsx import write_month_close_workbook
@@ -111,23 +112,27 @@ def render_month_close(
     journal_present = has_journal(con)
     if journal_present and (note := chart_note(con, bill_cycle)):
         notes.append(note)
-    data = replace(load_month_close_data(con, bill_cycle), account=account)
-    reconciliation = load_reconciliation_data(con, bill_cycle, api_configured, data.currency)
-    recon_exports = reconciliation_exports(reconciliation.present_tables)
-    write_month_close_workbook(xlsx_path, con, data, notes, reconciliation)
-    csv_by_mart = {
-        export.name: write_table_csv(out_dir, con, export, bill_cycle)
-        for export in (*exports.CSV_EXPORTS, *recon_exports) if export is not exports.CUSTOMER_BILL_LINE
-    }
-    # the largest exports and the customer bills come from one pass over the month's lines
-    bill_lines = write_customer_bills(out_dir, con, bill_cycle, data.currency)
+    # Every reader of the month's bill lines reads one rated copy of them (reports/pack_lines.py):
+    # each query on marts.customer_bill_line would rate the month again.
+    with rated_once(con, bill_cycle) as lines:
+        data = replace(load_month_close_data(con, bill_cycle, lines.table), account=account)
+        reconciliation = load_reconciliation_data(con, bill_cycle, api_configured, data.currency)
+        recon_exports = reconciliation_exports(reconciliation.present_tables)
+        write_month_close_workbook(xlsx_path, con, data, notes, reconciliation, lines.export)
+        csv_by_mart = {
+            export.name: write_table_csv(out_dir, con, export, bill_cycle)
+            for export in (*exports.CSV_EXPORTS, *recon_exports) if export is not exports.CUSTOMER_BILL_LINE
+        }
+        # the largest exports and the customer bills come from one pass over the month's lines
+        bill_lines = write_customer_bills(out_dir, lines, data.currency)
+        customer_statements = write_customer_statements(con, bill_cycle, bill_lines.bills, data.currency,
+                                                        lines.table)
     if bill_lines.csv is not None:
         csv_by_mart[exports.CUSTOMER_BILL_LINE.name] = bill_lines.csv
     csv_by_mart = {export.name: csv_by_mart[export.name] for export in (*exports.CSV_EXPORTS, *recon_exports)
                    if export.name in csv_by_mart}
     csv_names = [path.name for path in csv_by_mart.values()]
     customer_bills = bill_lines.bills
-    customer_statements = write_customer_statements(con, bill_cycle, customer_bills, data.currency)
     journal = write_journal_csv(out_dir, con, bill_cycle) if journal_present else None
     # The page last: it lists the other files, and a reader who sees it can find them all.
     write_month_close_html(

@@ -173,7 +173,7 @@ _REFUND_LINES_SQL = f"""
 SELECT trade_time_local, customer_id, customer_name, trade_id, original_order_id,
        service_type_code, service_type_name, product_name, resource_name, resource_id,
        official_amount, amount_due, customer_charge_amount
-FROM {BILL_LINE_TABLE}
+FROM {{lines}}
 WHERE bill_cycle = ? AND bill_type = 'Refund'
 ORDER BY amount_due ASC, customer_id, trade_time_local, trade_id, resource_id NULLS FIRST,
          customer_charge_amount, official_amount, service_type_code, product_name NULLS FIRST
@@ -273,8 +273,10 @@ def headline_totals(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> Headline
     return HeadlineTotals(**fetch_records(con, _TOTALS_SQL, [bill_cycle])[0])
 
 
-def load_month_close_data(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> MonthCloseData:
-    """Read the aggregated view of ``bill_cycle`` that the page and the summary sheets show."""
+def load_month_close_data(con: duckdb.DuckDBPyConnection, bill_cycle: str,
+                          lines_table: str = BILL_LINE_TABLE) -> MonthCloseData:
+    """Read the aggregated view of ``bill_cycle`` that the page and the summary sheets show; the
+    refund lines from ``lines_table`` (the mart, or the pack's copy of its lines, ``reports.pack_lines``)."""
     cycle = [bill_cycle]
     data_quality = fetch_records(con, _DATA_QUALITY_SQL, [bill_cycle] * DATA_QUALITY_PARAMETERS)
     landed = [row["landed_at"] for row in data_quality if row["landed_at"] is not None]
@@ -284,7 +286,7 @@ def load_month_close_data(con: duckdb.DuckDBPyConnection, bill_cycle: str) -> Mo
         totals=headline_totals(con, bill_cycle),
         customers=fetch_records(con, _CUSTOMERS_SQL, cycle),
         services=fetch_records(con, _SERVICES_SQL, cycle),
-        refund_lines=fetch_records(con, _REFUND_LINES_SQL, cycle),
+        refund_lines=fetch_records(con, _REFUND_LINES_SQL.format(lines=lines_table), cycle),
         adjustments=fetch_records(con, _ADJUSTMENTS_SQL, cycle),
         refunds_and_adjustments_by_customer=fetch_records(
             con, _REFUNDS_AND_ADJUSTMENTS_BY_CUSTOMER_SQL, cycle

@@ -103,11 +103,13 @@ def write_month_close_workbook(
     data: MonthCloseData,
     notes: Sequence[str],
     reconciliation: ReconciliationData | None = None,
+    bill_lines: exports.TableExport = exports.CUSTOMER_BILL_LINE,
 ) -> Path:
     """Write the workbook for ``data.bill_cycle`` to ``path`` (atomically).
 
     ``reconciliation`` is what ``load_reconciliation_data`` read for the cycle (read here when
-    not given); its sheets follow the existing ones.
+    not given); its sheets follow the existing ones. ``bill_lines`` is where the Customer bills
+    sheet reads the lines: the mart, or the pack's copy of them (``reports.pack_lines``).
     """
     if reconciliation is None:
         reconciliation = load_reconciliation_data(con, data.bill_cycle, currency=data.currency)
@@ -137,7 +139,7 @@ def write_month_close_workbook(
                              reconciliation_summary_lines(reconciliation))
         _write_customers_sheet(workbook.add_worksheet(SHEET_CUSTOMERS), formats, data)
         _write_services_sheet(workbook.add_worksheet(SHEET_SERVICES), formats, data)
-        _write_customer_bills_sheet(workbook.add_worksheet(SHEET_CUSTOMER_BILLS), formats, con, data)
+        _write_customer_bills_sheet(workbook.add_worksheet(SHEET_CUSTOMER_BILLS), formats, con, data, bill_lines)
         _write_data_quality_sheet(workbook.add_worksheet(SHEET_DATA_QUALITY), formats, data)
         for sheet_name, export in ((SHEET_FINDINGS, exports.FINDINGS),
                                    (SHEET_QUARANTINE, exports.QUARANTINE),
@@ -338,7 +340,8 @@ def customer_bills_sheet_shows_lines(data: MonthCloseData) -> bool:
 
 
 def _write_customer_bills_sheet(
-    sheet: Worksheet, formats: Formats, con: duckdb.DuckDBPyConnection, data: MonthCloseData
+    sheet: Worksheet, formats: Formats, con: duckdb.DuckDBPyConnection, data: MonthCloseData,
+    bill_lines: exports.TableExport,
 ) -> None:
     """Every line billed to a customer with the partner's cost next to it; for a large month, each
     customer's bill per service."""
@@ -360,7 +363,7 @@ def _write_customer_bills_sheet(
         write_table(sheet, formats, columns, (dict(zip(names, row, strict=True)) for row in rows),
                     notes_from=exports.CUSTOMER_MONTHLY_EXPENDITURE.table)
         return
-    names, rows = stream_rows(con, exports.CUSTOMER_BILL_LINE, data.bill_cycle)
+    names, rows = stream_rows(con, bill_lines, data.bill_cycle)
     columns = [
         field("customer_id", "Customer ID", "text", 34),
         field("customer_name", "Customer name", "text", 28),

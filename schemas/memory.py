@@ -15,9 +15,10 @@ DEFAULT_MEMORY_LIMIT = "2GiB"
 # DuckDB's buffer manager gets this share of the budget; the rest is Python, polars and Arrow
 DUCKDB_SHARE = 0.5
 # What DuckDB holds per bill line while sorting a customer range of marts.customer_bill_line
-# (about 2.2 KB measured), with room for the rated view's joins
+# (about 2.2 KB measured), with room to spare
 SORTED_LINE_BYTES = 4096
-# Each range filters the month's lines once more, so a large budget does not make ranges larger than this
+# Each range is read from its own scratch file (reports/pack_lines.py): a larger range would only
+# hold more memory, measured no faster (bench/README.md)
 MAX_LINES_PER_RANGE = 1_000_000
 MIN_LINES_PER_RANGE = 50_000
 

@@ -17,8 +17,13 @@ with lines as not materialized (
     select * from core.rated_bill_line
 ),
 
--- `not materialized`: read twice below, each time filtered; never a copy of every month's lines
-bill_lines as not materialized (
+-- staging.bill_line imported twice, each import read once and filtered: DuckDB materializes a CTE
+-- read twice (a copy of every month's lines), and a stored view loses `not materialized` (1.5.5)
+refund_lines as (
+    select * from staging.bill_line
+),
+
+order_lines as (
     select * from staging.bill_line
 ),
 
@@ -41,7 +46,7 @@ periods as (
 -- the orders of the cycle that a refund of the cycle names: a handful, not every order of the month
 refunded_orders as (
     select distinct bill_cycle, original_order_id as trade_id
-    from bill_lines
+    from refund_lines
     where bill_type = 'Refund' and original_order_id is not null
 ),
 
@@ -61,7 +66,7 @@ cycle_orders as (
         max(period_unit) as period_unit,
         max(usage_amount) as usage_amount,
         max(usage_unit) as usage_unit
-    from bill_lines
+    from order_lines
     semi join refunded_orders using (bill_cycle, trade_id)
     where bill_type = 'Expenditure'
     group by bill_cycle, trade_id

@@ -8,9 +8,17 @@
 -- original order is unknown is grossed up with the partner's discount (docs/reconciliation.md,
 -- "Refunds"). Adjustment lines stay between HUAWEI CLOUD and the partner (docs/domain.md#bill-types), so
 -- they carry no customer charge.
--- `not materialized`: a query on one bill cycle must filter the staging scan, not a copy of all months
-with lines as not materialized (
+-- The lines are imported twice, each import read by one CTE only: DuckDB materializes a CTE that is
+-- read twice, copying every month of staging.bill_line before a query's bill cycle (or customer)
+-- filter applies, and the `not materialized` hint does not survive a view stored in the warehouse
+-- file (DuckDB 1.5.5). Read once, the scan takes the filter and the lines stream.
+with lines as (
     select * from staging.bill_line
+),
+
+keyed_lines as (
+    select bill_cycle, customer_id, service_type_code, resource_type_code, trade_date_local
+    from staging.bill_line
 ),
 
 rules as (
@@ -25,14 +33,14 @@ refund_originals as (
 -- copied. Rules are looked up once per distinct (customer, service, resource type, local date), not
 -- per line: a month has millions of lines but few such keys, and lines then join on equality.
 -- A refund's key is dated on its original order, whose agreement prices it.
-line_keys as not materialized (
+line_keys as (
     select
         bill_cycle,
         customer_id,
         service_type_code,
         coalesce(resource_type_code, '') as resource_key,
         trade_date_local
-    from lines
+    from keyed_lines
 
     union
 

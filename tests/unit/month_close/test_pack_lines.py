@@ -1,0 +1,91 @@
+"""A month-close pack rates the month's bill lines once (reports/pack_lines.py): one query reads
+marts.customer_bill_line, every reader of the pack reads that copy, cut by customer range, and the
+copy is removed afterwards, also when the pack fails."""
+
+from __future__ import annotations
+
+import tempfile
+
+import polars as pl
+import pytest
+
+from reports import data as marts_data
+from reports import render_month_close
+from reports.exports import CUSTOMER_BILL_LINE
+from reports.pack_lines import rated_once
+from tests.unit.month_close.pack_warehouse import ACME, CYCLE, file_bytes
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    """The system temporary directory, for this test only: where the pack's copy of the lines goes."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def reads_of_the_lines(con) -> list[str]:
+    """The logged queries that read rows of marts.customer_bill_line (`LIMIT 0` reads its columns only)."""
+    messages = [message for (message,) in con.execute(
+        "SELECT message FROM duckdb_logs WHERE type = 'QueryLog' ORDER BY timestamp").fetchall()]
+    return [message for message in messages
+            if CUSTOMER_BILL_LINE.table in message and not message.rstrip().endswith("LIMIT 0")]
+
+
+def test_a_pack_reads_the_month_s_bill_lines_in_one_query_and_removes_its_copy(warehouse, tmp_path, scratch):
+    warehouse.execute("CALL enable_logging('QueryLog')")
+    report = render_month_close(warehouse, CYCLE, tmp_path / CYCLE)
+    reads = reads_of_the_lines(warehouse)
+    # the bills, the all-lines files, the statements, the refund list and the workbook's line sheet
+    # all read the copy the one COPY wrote
+    assert len(reads) == 1
+    assert reads[0].startswith("COPY (SELECT *, CASE")
+    assert len(report.customer_bills) == 3 and len(report.customer_statements) == 3
+    assert list(scratch.iterdir()) == []
+
+
+def test_the_copy_is_removed_when_the_pack_fails(warehouse, tmp_path, scratch):
+    # a folder where a customer's bill goes: the bill cannot be moved into place
+    blocked = tmp_path / CYCLE / "customer_bills" / f"{ACME[0]}.csv"
+    blocked.mkdir(parents=True)
+    with pytest.raises(OSError):
+        render_month_close(warehouse, CYCLE, tmp_path / CYCLE)
+    assert list(scratch.iterdir()) == []
+
+
+def all_batches(lines) -> pl.DataFrame:
+    return pl.concat(list(lines.batches()))
+
+
+def test_lines_cut_into_a_range_per_customer_are_the_mart_s_rows_in_the_mart_s_order(warehouse, scratch):
+    # a line without a customer sorts first (NULLS FIRST): the first range takes it
+    warehouse.execute("INSERT INTO marts.customer_bill_line SELECT * REPLACE (NULL AS customer_id, 'T-X' AS trade_id) "
+                      "FROM marts.customer_bill_line WHERE trade_id = 'T-200'")
+    mart = pl.concat(list(marts_data.stream_batches(warehouse, CUSTOMER_BILL_LINE, CYCLE)))
+    assert mart.height == 8 and mart["customer_id"][0] is None
+    with rated_once(warehouse, CYCLE, lines_per_range=1) as ranged:
+        assert len(ranged.range_starts) == 3
+        assert sorted(path.name for path in ranged.folder.iterdir()) == [
+            "range_number=0", "range_number=1", "range_number=2"]
+        by_range = all_batches(ranged)
+    with rated_once(warehouse, CYCLE, lines_per_range=1_000_000) as whole:
+        assert whole.range_starts == [None]
+        in_one = all_batches(whole)
+    # same values, same types (decimals, SMALLINT), same order
+    assert by_range.equals(mart) and in_one.equals(mart)
+    assert by_range.schema == mart.schema
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_cycle_without_lines_reads_the_empty_mart(warehouse, scratch):
+    with rated_once(warehouse, "2026-01") as lines:
+        assert lines.table == CUSTOMER_BILL_LINE.table
+        assert list(lines.batches()) == []
+
+
+def test_a_pack_cut_into_a_range_per_customer_is_byte_identical_to_one_range(warehouse, tmp_path, monkeypatch):
+    render_month_close(warehouse, CYCLE, tmp_path / "one", notes=["note"])
+    monkeypatch.setattr(marts_data.memory, "lines_per_range", lambda limit: 1)
+    render_month_close(warehouse, CYCLE, tmp_path / "many", notes=["note"])
+    assert file_bytes(tmp_path / "one") == file_bytes(tmp_path / "many")
