@@ -2,6 +2,7 @@
 dagster.yaml does in test_definitions.py); the PostgreSQL storage, compose file and Helm values, which
 need dagster-postgres, containers or a cluster, are checked for their structure."""
 
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -9,7 +10,10 @@ import yaml
 from dagster._core.launcher import DefaultRunLauncher
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
+from billrecon.partner_runs import PARALLEL_VARIABLE
+from pipelines.lib.partners import FILE_VARIABLE, PARTNER_VARIABLE
 from pipelines.partitions import PARTNER_TAG
+from pipelines.settings import SETTINGS, WORKING_WAREHOUSE
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
 PER_PARTNER = {"key": PARTNER_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
@@ -67,3 +71,38 @@ def test_the_helm_values_launch_each_run_as_a_k8s_job_with_the_same_queue_limits
     assert queue["tagConcurrencyLimits"] == deploy_config()["run_coordinator"]["config"]["tag_concurrency_limits"]
     [code_location] = values["dagster-user-deployments"]["deployments"]
     assert code_location["dagsterApiGrpcArgs"] == ["-m", "pipelines.definitions"]
+
+
+def deploy_variables(text: str) -> set[str]:
+    """The BILLRECON_* names in `text`; a family such as `BILLRECON_LAKE_S3_*` is no name."""
+    return set(re.findall(r"\bBILLRECON_[A-Z0-9_]+(?![\w*])", text))
+
+
+def test_the_deploy_files_name_only_settings_the_code_reads():
+    """A renamed setting would otherwise stay behind in a file no test starts."""
+    read = {variable for fields in SETTINGS.values() for variable in fields.values()}
+    read |= {WORKING_WAREHOUSE, FILE_VARIABLE, PARTNER_VARIABLE, PARALLEL_VARIABLE}
+    named = set()
+    for name in (".env.example", "docker-compose.yml", "k8s/values.yaml", "README.md"):
+        named |= deploy_variables((DEPLOY / name).read_text(encoding="utf-8"))
+    assert named - read == set()
+    assert {FILE_VARIABLE, WORKING_WAREHOUSE, "BILLRECON_WAREHOUSE", "BILLRECON_LAKE_DATA_PATH"} <= named
+
+
+def test_partners_toml_and_the_working_files_reach_the_code_location_and_every_run():
+    """The working files and reports on the persistent volume, partners.toml in the folder mounted for it."""
+    code = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8"))["services"]["code"]
+    assert code["volumes"] == ["billrecon-data:/data", "./partners:/etc/billrecon:ro"]
+    assert code["environment"][WORKING_WAREHOUSE].startswith("/data/")
+    assert code["environment"]["BILLRECON_REPORTS_DIR"].startswith("/data/")
+    assert "BILLRECON_PARTNERS_FILE=/etc/billrecon/partners.toml" in (DEPLOY / ".env.example").read_text("utf-8")
+
+    values = yaml.safe_load((DEPLOY / "k8s" / "values.yaml").read_text(encoding="utf-8"))
+    [code_location] = values["dagster-user-deployments"]["deployments"]
+    assert code_location["includeConfigInLaunchedRuns"] == {"enabled": True}  # runs get the same volumes
+    env = {item["name"]: item["value"] for item in code_location["env"]}
+    mounts = {mount["name"]: mount["mountPath"] for mount in code_location["volumeMounts"]}
+    claims = {volume["name"] for volume in code_location["volumes"] if "persistentVolumeClaim" in volume}
+    assert env[FILE_VARIABLE] == mounts["partners"] + "/partners.toml"
+    assert [name for name in mounts if env[WORKING_WAREHOUSE].startswith(mounts[name] + "/")] == list(claims)
+    assert env["BILLRECON_REPORTS_DIR"].startswith(mounts[next(iter(claims))] + "/")
