@@ -44,7 +44,7 @@ class DemoAccount:
 ACCOUNTS = (DemoAccount("acme-intl", "ACME Cloud (international)", "intl", "USD", 0),
             DemoAccount("acme-cn", "ACME Cloud (China)", "cn", "CNY", 1))
 
-_PARTNER_ENTRY = """[[partner]]
+PARTNER_ENTRY = """[[partner]]
 id = "{id}"
 name = "{name}"
 site = "{site}"
@@ -165,15 +165,12 @@ def _close_months(root: Path, worlds: dict) -> DemoOutcome:
             uploaded = upload_tree(client, BUCKET, root / "worlds" / account.id, prefix=f"{account.id}/")
             print(f"      {account.id}: {len(uploaded)} objects under {account.id}/, BSS API emulator at "
                   f"{bss.endpoint_url}")
-            names = account.key_variables()
-            entries.append(_PARTNER_ENTRY.format(id=account.id, name=account.name, site=account.site,
-                                                 currency=account.currency, bucket=BUCKET, s3=s3.endpoint_url,
-                                                 bss=bss.endpoint_url, domain_id=bss.domain_id, **names))
-            keys.update({names["files_ak"]: s3.access_key, names["files_sk"]: s3.secret_key,
-                         names["bss_ak"]: bss.access_key, names["bss_sk"]: bss.secret_key})
+            entry, account_keys = partner_entry(account, BUCKET, s3, bss)
+            entries.append(entry)
+            keys.update(account_keys)
         partners_file = root / "partners.toml"
         partners_file.write_text("\n".join(entries), encoding="utf-8")
-        env = _run_environment(root, partners_file, lakehouse.LAKE_PREFIX + catalog, keys)
+        env = run_environment(root, partners_file, lakehouse.LAKE_PREFIX + catalog, keys)
         months = list(worlds[ACCOUNTS[0].id].closed_months)
         print(f"[3/4] closing {len(months)} months of both accounts into the DuckLake: `billrecon run --month "
               f"YYYY-MM` over the accounts of {partners_file}, both at once")
@@ -191,7 +188,18 @@ def _close_months(root: Path, worlds: dict) -> DemoOutcome:
     return outcome
 
 
-def _run_environment(root: Path, partners_file: Path, warehouse: str, keys: dict[str, str]) -> dict[str, str]:
+def partner_entry(account: DemoAccount, bucket: str, s3, bss) -> tuple[str, dict[str, str]]:
+    """The account's [[partner]] entry of partners.toml (its files under `<id>/` of `bucket` on the S3
+    server `s3`, its BSS API the emulator `bss`), and the keys to set in the variables it names."""
+    names = account.key_variables()
+    entry = PARTNER_ENTRY.format(id=account.id, name=account.name, site=account.site, currency=account.currency,
+                                 bucket=bucket, s3=s3.endpoint_url, bss=bss.endpoint_url, domain_id=bss.domain_id,
+                                 **names)
+    return entry, {names["files_ak"]: s3.access_key, names["files_sk"]: s3.secret_key,
+                   names["bss_ak"]: bss.access_key, names["bss_sk"]: bss.secret_key}
+
+
+def run_environment(root: Path, partners_file: Path, warehouse: str, keys: dict[str, str]) -> dict[str, str]:
     """The environment of the demo's `billrecon run`: the demo's accounts, lake and folders, the keys in
     the variables partners.toml names; none of the caller's BILLRECON_* settings (the demo stands alone)."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("BILLRECON_")}

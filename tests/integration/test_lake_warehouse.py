@@ -46,14 +46,14 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def month_rows(con: duckdb.DuckDBPyConnection, table: str, exclude: tuple[str, ...] = (),
-               partner: str | None = None) -> list:
-    """The rows a run of CYCLE publishes from `table` (those of the cycle and those without one), sorted;
+               partner: str | None = None, cycle: str = CYCLE) -> list:
+    """The rows a run of `cycle` publishes from `table` (those of the cycle and those without one), sorted;
     from a lake table the partner's, without the account column."""
     columns = [c for (c,) in con.execute(f"select column_name from (describe {table})").fetchall()]
     kept = ", ".join(f'"{c}"' for c in columns if c != ACCOUNT_COLUMN and c not in exclude)
-    cycle = next((column for column in CYCLE_COLUMNS if column in columns), None)
-    conditions = [f'("{cycle}" = ? or "{cycle}" is null)'] if cycle else []
-    params = [CYCLE] if cycle else []
+    cycle_column = next((column for column in CYCLE_COLUMNS if column in columns), None)
+    conditions = [f'("{cycle_column}" = ? or "{cycle_column}" is null)'] if cycle_column else []
+    params = [cycle] if cycle_column else []
     if partner is not None:
         conditions.append(f"{ACCOUNT_COLUMN} = ?")
         params.append(partner)
@@ -61,14 +61,15 @@ def month_rows(con: duckdb.DuckDBPyConnection, table: str, exclude: tuple[str, .
     return con.execute(f"select {kept} from {table} {where} order by all", params).fetchall()
 
 
-def lake_month(con: duckdb.DuckDBPyConnection, table: str, partner: str, exclude: tuple[str, ...] = ()) -> list:
-    return month_rows(con, table, exclude, partner)
+def lake_month(con: duckdb.DuckDBPyConnection, table: str, partner: str, exclude: tuple[str, ...] = (),
+               cycle: str = CYCLE) -> list:
+    return month_rows(con, table, exclude, partner, cycle)
 
 
-def file_month(path: Path, table: str, exclude: tuple[str, ...] = ()) -> list:
+def file_month(path: Path, table: str, exclude: tuple[str, ...] = (), cycle: str = CYCLE) -> list:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return month_rows(con, table, exclude)
+        return month_rows(con, table, exclude, cycle=cycle)
     finally:
         con.close()
 
