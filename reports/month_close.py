@@ -112,8 +112,8 @@ def render_month_close(
     journal_present = has_journal(con)
     if journal_present and (note := chart_note(con, bill_cycle)):
         notes.append(note)
-    # Every reader of the month's bill lines reads one copy of them cut by customer range
-    # (reports/pack_lines.py): each range query on marts.customer_bill_line would scan the whole month.
+    # Every reader of the month's bill lines reads one rated copy of them (reports/pack_lines.py):
+    # each query on marts.customer_bill_line would rate the month again.
     with rated_once(con, bill_cycle) as lines:
         data = replace(load_month_close_data(con, bill_cycle, lines.table), account=account)
         reconciliation = load_reconciliation_data(con, bill_cycle, api_configured, data.currency)

@@ -1,13 +1,13 @@
 """The month's bill lines, rated once for a month-close pack.
 
-``marts.customer_bill_line`` is a view over ``core.rated_bill_line``, the lines the run rated and
-stored. A pack reads the lines several times: the bills and the all-lines files one sorted customer
-range at a time (a range holds what DuckDB's memory limit sorts, ``reports.data.customer_ranges``;
-38 ranges at ten million lines and the default budget), the PDF statements' sums, the refund list and
-the workbook's line sheet. A range query on the mart would scan every line of the month, since the
-stored lines are not in customer order. So ``rated_once`` copies the cycle's lines in one query to
-scratch Parquet files, one folder per customer range, and every reader of the pack reads those files:
-a range query reads its own folder only. The files are removed when the pack is done or fails.
+``marts.customer_bill_line`` is a view over ``core.rated_bill_line``, itself a view: every query on
+it rates the month's lines again (the agreed discounts looked up, the refunds priced). A pack reads
+the lines several times: the bills and the all-lines files one sorted customer range at a time (a
+range holds what DuckDB's memory limit sorts, ``reports.data.customer_ranges``; 38 ranges at ten
+million lines and the default budget), the PDF statements' sums, the refund list and the workbook's
+line sheet. So ``rated_once`` rates them in one query that copies the cycle's lines to scratch
+Parquet files, one folder per customer range, and every reader of the pack reads those files: a
+range query reads its own folder only. The files are removed when the pack is done or fails.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _range_number(starts: list[str | None]) -> tuple[str, list[str]]:
 @contextlib.contextmanager
 def rated_once(con: duckdb.DuckDBPyConnection, bill_cycle: str,
                lines_per_range: int | None = None) -> Iterator[PackLines]:
-    """Copy the cycle's rated bill lines once into scratch Parquet files cut by customer range (sized by
+    """Rate the cycle's bill lines once into scratch Parquet files cut by customer range (sized by
     ``reports.data.customer_ranges``) and yield them; the files are removed on leaving, also on an
     error. The scratch folder is in the system's temporary directory (``TMPDIR``)."""
     customer_ids, starts = marts.customer_ranges(con, bill_cycle, lines_per_range)

@@ -46,18 +46,11 @@ def _refund_metadata(context, con, bill_cycle: str, rows: int) -> dict:
             **{f"refunds_original_in_{place}": counts.get(place, 0) for place in ("bill_file", "api_order", "unknown")}}
 
 
-def cycle_rows_still_built(table: str, count_key: str):
-    """A `still_built` hook: the cycle's rows of `table` (`core.<name>`) are as many as the last build
-    reported under `count_key` (a skip must not keep a table dropped or emptied since)."""
-    schema, name = table.split(".")
-
-    def still_built(con, bill_cycle: str, built: dict) -> bool:
-        exists = con.execute("select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-                             [schema, name]).fetchone()[0]
-        return bool(exists) and con.execute(f"select count(*) from {table} where bill_cycle = ?",
-                                            [bill_cycle]).fetchone()[0] == built[count_key]
-
-    return still_built
+def _refunds_still_built(con, bill_cycle: str, built: dict) -> bool:
+    exists = con.execute("""select count(*) from duckdb_tables()
+                            where schema_name = 'core' and table_name = 'refund_original_order'""").fetchone()[0]
+    return bool(exists) and con.execute("select count(*) from core.refund_original_order where bill_cycle = ?",
+                                        [bill_cycle]).fetchone()[0] == built["refund_lines"]
 
 
 def _chart_metadata(context, con, cycle: str, rows: int) -> dict:
@@ -72,10 +65,9 @@ def _chart_metadata(context, con, cycle: str, rows: int) -> dict:
 MODEL_HOOKS = {
     "core.customer_discount_rule": ModelHooks(metadata=lambda context, con, cycle, rows: {"rules": rows}),
     "core.refund_original_order": ModelHooks(
-        metadata=_refund_metadata, still_built=cycle_rows_still_built("core.refund_original_order", "refund_lines"),
-        **BILL_LINE_HOOKS),
-    # the month rated once per run, stored for every reader (metadata: {"rows": lines of the cycle})
-    "core.rated_bill_line": ModelHooks(still_built=cycle_rows_still_built("core.rated_bill_line", "rows"),
-                                       **BILL_LINE_HOOKS),
+        metadata=_refund_metadata, still_built=_refunds_still_built, **BILL_LINE_HOOKS),
+    # a view: counting its lines here would rate every line once more; customer_monthly_expenditure
+    # counts the lines without an agreement where it aggregates them anyway
+    "core.rated_bill_line": ModelHooks(**BILL_LINE_HOOKS),
     "core.chart_of_accounts": ModelHooks(metadata=_chart_metadata),
 }

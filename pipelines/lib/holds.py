@@ -295,23 +295,22 @@ def agreements_gauge() -> Gauge:
 
     def rate(con: duckdb.DuckDBPyConnection) -> None:
         # the rules and the rating view as the pricing reads them, from what is staged at this point
-        # (core.rated_bill_line keeps what the runs stored, rated at the agreements of their time)
         run_model(con, "core", "customer_discount_rule")
-        run_model(con, "core", "bill_line_rating")
+        run_model(con, "core", "rated_bill_line")
 
     def before(con: duckdb.DuckDBPyConnection) -> Figures:
         rate(con)
         con.execute(
             """create or replace temp table agreed_line_keys as
                select bill_cycle, customer_id, service_type_code, resource_type_code, trade_date_local
-               from core.bill_line_rating where has_agreement group by all""")
+               from core.rated_bill_line where has_agreement group by all""")
         return Figures(rules=con.execute("select count(*) from staging.customer_discount").fetchone()[0])
 
     def after(con: duckdb.DuckDBPyConnection) -> Figures:
         rate(con)
         lines, customers = con.execute(
             """select count(*), count(distinct lines.customer_id)
-               from core.bill_line_rating as lines
+               from core.rated_bill_line as lines
                join agreed_line_keys as agreed
                  on agreed.bill_cycle = lines.bill_cycle and agreed.customer_id = lines.customer_id
                 and agreed.service_type_code = lines.service_type_code

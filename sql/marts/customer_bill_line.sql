@@ -1,6 +1,6 @@
 -- materialized: view
 -- marts.customer_bill_line: the lines of each customer's bill at the partner's agreed price.
--- grain: one Expenditure or Refund bill line. Source: core.rated_bill_line (the lines as the run rated them).
+-- grain: one Expenditure or Refund bill line. Source: core.rated_bill_line (a view: lines are not copied).
 with rated as (
     select * from core.rated_bill_line
 ),

@@ -49,9 +49,7 @@ def rated(con, *cycles):
     run_model(con, "core", "customer_discount_rule")
     for cycle in cycles or ("2026-09",):
         run_model(con, "core", "refund_original_order", cycle)
-    run_model(con, "core", "bill_line_rating")
-    for cycle in cycles or ("2026-09",):
-        run_model(con, "core", "rated_bill_line", cycle)
+    run_model(con, "core", "rated_bill_line")
     return {r[0]: r[1:] for r in con.execute(
         "select trade_id, discount_rate, customer_charge_amount, has_agreement from core.rated_bill_line").fetchall()}
 
@@ -253,62 +251,26 @@ def plan_nodes(con, sql):
             for node in walk(root)]
 
 
-def test_the_stored_rating_view_reads_one_cycle_s_lines_as_they_stream(tmp_path):
+def test_a_stored_rated_lines_view_reads_one_cycle_s_lines_as_they_stream(tmp_path):
     # DuckDB 1.5.5 drops `not materialized` from a view it stores in a file: a CTE read twice would
-    # copy every month of staging.bill_line before the filter of the cycle core.rated_bill_line stores
+    # copy every month of staging.bill_line before the query's filter, for every reader of the view
     path = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(path))
     ensure_schema(con)
     add_line(con, 1, "c1", "svc.ecs", None, "2026-09-03", "Expenditure", "100", "0", "100")
     rated(con)
+    run_model(con, "marts", "customer_bill_line")
     con.close()
     con = duckdb.connect(str(path), read_only=True)
-    nodes = plan_nodes(con, "select * from core.bill_line_rating where bill_cycle = '2026-09'")
+    nodes = plan_nodes(con, "select * from marts.customer_bill_line where bill_cycle = '2026-09' "
+                            "and customer_id >= 'c1'")
     scans = [node["extra_info"] for node in nodes if node["name"].strip() == "SEQ_SCAN"
              and node["extra_info"].get("Table", "").endswith("staging.bill_line")]
     assert len(scans) == 2  # the lines, and their agreement keys
     assert all("bill_cycle='2026-09'" in scan.get("Filters", "") for scan in scans)
     materialized = {node["extra_info"].get("CTE Name") for node in nodes if node["name"].strip() == "CTE"}
     assert materialized <= {"rules", "refund_originals", "line_keys"}  # small: rules, refunds, distinct keys
-
-
-def tables_scanned(con, sql) -> set[str]:
-    """The tables (`schema.table`) DuckDB's plan for `sql` scans."""
-    return {".".join(node["extra_info"]["Table"].split(".")[-2:]) for node in plan_nodes(con, sql)
-            if node["name"].strip() == "SEQ_SCAN" and "Table" in node["extra_info"]}
-
-
-def test_a_run_rates_the_month_once_and_every_reader_reads_the_stored_lines(tmp_path):
-    # only core.rated_bill_line reads the rating view; the marts and reports read its stored rows
-    assert [m.table for m in read_models() if "core.bill_line_rating" in m.reads] == ["core.rated_bill_line"]
-    path = tmp_path / "warehouse.duckdb"
-    con = duckdb.connect(str(path))
-    ensure_schema(con)
-    con.execute("insert into staging.customer_discount values ('c1', '*', '*', 0.10, '2026-01-01', null, null, "
-                "'a.csv', 1, 'h', 'l')")
-    add_line(con, 1, "c1", "svc.ecs", None, "2026-09-03", "Expenditure", "100", "0", "100")
-    add_line(con, 2, "c1", "svc.ecs", None, "2026-09-04", "Refund", "-40", "0", "-40", original="T1")
-    build_every_model(con, "2026-09")
-    con.close()
-    con = duckdb.connect(str(path), read_only=True)
-    assert tables_scanned(con, "select * from marts.customer_bill_line where bill_cycle = '2026-09'") == {
-        "core.rated_bill_line"}
-    assert con.execute("""select trade_id, discount_rate, customer_charge_amount from marts.customer_bill_line
-                          order by trade_id""").fetchall() == [("T1", D("0.1"), D("90")),
-                                                                ("T2", D("0.1"), D("-36"))]
-
-
-def test_rating_a_re_delivered_month_replaces_exactly_that_cycle_s_lines(con):
-    for record, day in enumerate(("2026-09-03", "2026-09-04", "2026-10-03", "2026-10-04", "2026-10-05"), 1):
-        add_line(con, record, "c2", "svc.ecs", "res.vm", day, "Expenditure", "100", "0", "100")
-    rated(con, "2026-09", "2026-10")
-    per_cycle = "select bill_cycle, count(*), sum(customer_charge_amount) from core.rated_bill_line group by all order by 1"
-    assert con.execute(per_cycle).fetchall() == [("2026-09", 2, D("190")), ("2026-10", 3, D("285"))]
-    # 2026-09 re-delivered with one line more, at a new agreement; 2026-10 is not run again
-    add_line(con, 6, "c2", "svc.ecs", "res.vm", "2026-09-05", "Expenditure", "100", "0", "100")
-    con.execute("update staging.customer_discount set discount_rate = 0.5 where customer_id = '*' and service_type_code = '*'")
-    rated(con, "2026-09")
-    assert con.execute(per_cycle).fetchall() == [("2026-09", 3, D("150")), ("2026-10", 3, D("285"))]
+    assert [row[0] for row in con.execute("select trade_id from marts.customer_bill_line").fetchall()] == ["T1"]
 
 
 def test_a_stored_focus_view_reads_one_cycle_s_lines_as_they_stream(tmp_path):
