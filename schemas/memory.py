@@ -9,8 +9,11 @@ DuckDB's share can sort without spilling. The figures behind the shares are in b
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 
+MEMORY_VARIABLE = "BILLRECON_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "2GiB"
 # DuckDB's buffer manager gets this share of the budget; the rest is Python, polars and Arrow
 DUCKDB_SHARE = 0.5
@@ -40,6 +43,18 @@ def parse_bytes(text: str) -> int:
 def duckdb_memory_limit(budget: str) -> str:
     """DuckDB's `memory_limit` for a process budget of `budget` (whole MiB)."""
     return f"{int(parse_bytes(budget) * DUCKDB_SHARE) >> 20}MiB"
+
+
+def process_duckdb_memory_limit(environ: Mapping[str, str] | None = None) -> str:
+    """DuckDB's share of this process's budget (BILLRECON_MEMORY_LIMIT, else the default), for the
+    connections a run's warehouse resource does not open (the command's summaries, the lake publish):
+    without it DuckDB takes 80 % of the machine's memory. A value that is no size falls back to the
+    default here; the run's resource refuses it in one line."""
+    environ = os.environ if environ is None else environ
+    try:
+        return duckdb_memory_limit(environ.get(MEMORY_VARIABLE) or DEFAULT_MEMORY_LIMIT)
+    except ValueError:
+        return duckdb_memory_limit(DEFAULT_MEMORY_LIMIT)
 
 
 def lines_per_range(duckdb_limit_bytes: int) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib.failures import ActionableError
+from schemas.memory import process_duckdb_memory_limit
 from schemas.warehouse_contract import TABLES
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
@@ -33,9 +34,8 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
     check_warehouse_file(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    config: dict[str, str] = {}
-    if memory_limit:
-        config["memory_limit"] = memory_limit
+    # a connection of its own (a summary, a report) stays within the process's budget too
+    config: dict[str, str] = {"memory_limit": memory_limit or process_duckdb_memory_limit()}
     if threads:
         config["threads"] = str(threads)
     try:

@@ -85,6 +85,10 @@ BAD_REQUESTS = {
     "a renamed setting": ([], {"BILLRECON_DUCKDB_MEMORY_LIMIT": "4GB"},
                           "billrecon: BILLRECON_DUCKDB_MEMORY_LIMIT was renamed BILLRECON_MEMORY_LIMIT, now the run's "
                           "whole memory budget (DuckDB gets half of it): fix the variable (see .env.example) or unset it"),
+    "a memory budget that is no size": ([], {"BILLRECON_MEMORY_LIMIT": "lots"},
+                                        "billrecon: BILLRECON_MEMORY_LIMIT='lots' is not a memory size: give a number "
+                                        "with one of the units KiB, MiB, GiB, TiB, KB, MB, GB, TB (e.g. 2GiB): fix the "
+                                        "variable (see .env.example) or unset it"),
     "BSS endpoint without keys": ([], {"BILLRECON_BSS_ENDPOINT": "http://127.0.0.1:9"},
                                   "billrecon: BILLRECON_BSS_ENDPOINT is set but not BILLRECON_BSS_AK, BILLRECON_BSS_SK, "
                                   "BILLRECON_BSS_DOMAIN_ID: set them (see .env.example), or unset "

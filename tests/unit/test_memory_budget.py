@@ -35,6 +35,23 @@ def test_the_warehouse_connection_carries_duckdb_s_share(tmp_path):
         assert marts_data.duckdb_memory_limit_bytes(con) == 1536 << 20
 
 
+def test_a_connection_of_its_own_stays_within_the_process_budget(tmp_path, monkeypatch):
+    """The command's summaries and reports open the warehouse themselves: without a limit DuckDB would
+    take 80 % of the machine's memory."""
+    from pipelines.lib.warehouse import connect
+
+    monkeypatch.setenv(memory.MEMORY_VARIABLE, "3GiB")
+    con = connect(tmp_path / "w.duckdb")
+    assert marts_data.duckdb_memory_limit_bytes(con) == 1536 << 20
+    con.close()
+    monkeypatch.delenv(memory.MEMORY_VARIABLE)
+    con = connect(tmp_path / "w.duckdb", read_only=True)
+    assert marts_data.duckdb_memory_limit_bytes(con) == 1024 << 20  # the default budget, 2 GiB
+    con.close()
+    monkeypatch.setenv(memory.MEMORY_VARIABLE, "lots")  # refused by the run in one line; here, the default
+    assert memory.process_duckdb_memory_limit() == "1024MiB"
+
+
 def test_customer_ranges_are_sized_from_the_connection_s_memory_limit():
     con = duckdb.connect(config={"memory_limit": "400MiB"})  # 102,400 lines per range
     con.execute("CREATE SCHEMA marts")
@@ -54,3 +71,6 @@ def test_the_memory_setting_of_an_earlier_version_is_refused_rather_than_ignored
         "BILLRECON_DUCKDB_MEMORY_LIMIT was renamed BILLRECON_MEMORY_LIMIT, now the run's whole memory budget "
         "(DuckDB gets half of it)"]
     assert invalid_settings({"BILLRECON_MEMORY_LIMIT": "3GiB"}) == []
+    assert invalid_settings({"BILLRECON_MEMORY_LIMIT": "lots"}) == [
+        "BILLRECON_MEMORY_LIMIT='lots' is not a memory size: give a number with one of the units KiB, MiB, GiB, "
+        "TiB, KB, MB, GB, TB (e.g. 2GiB)"]
