@@ -104,8 +104,9 @@ def publish_to_lake(working: Path, settings: LakeSettings, partition: Partition,
 def _checkpoint(working: Path) -> str:
     """Every committed change of the working file into the file itself, before it is read read-only;
     returns the file's content fingerprint (the one that spares an unchanged published copy, publish.py)."""
-    con = duckdb.connect(str(working), config={"memory_limit": process_duckdb_memory_limit()})
+    con = duckdb.connect(str(working))
     try:
+        con.execute(f"set memory_limit = '{process_duckdb_memory_limit()}'")
         con.execute("checkpoint")
         return warehouse_fingerprint(con)
     finally:

@@ -34,12 +34,8 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
     check_warehouse_file(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    # a connection of its own (a summary, a report) stays within the process's budget too
-    config: dict[str, str] = {"memory_limit": memory_limit or process_duckdb_memory_limit()}
-    if threads:
-        config["threads"] = str(threads)
     try:
-        return duckdb.connect(str(path), read_only=read_only, config=config)
+        con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
         # a damaged file is an IOException too, and its message says "block": test for it first
         if any(sign in str(exc) for sign in UNREADABLE):
@@ -52,6 +48,13 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
                 "only one run may write at a time (wait for it, or read the published snapshot)"
             ) from exc
         raise
+    # Settings after opening, not as connect config: DuckDB shares one database per file in a process and
+    # refuses a second connection whose config differs, and a process has one budget anyway. So a
+    # connection of its own (a summary, a report) stays within the process's budget too.
+    con.execute(f"set memory_limit = '{memory_limit or process_duckdb_memory_limit()}'")
+    if threads:
+        con.execute(f"set threads = {int(threads)}")
+    return con
 
 
 def _cause(exc: duckdb.Error) -> str:

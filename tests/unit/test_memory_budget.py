@@ -52,6 +52,22 @@ def test_a_connection_of_its_own_stays_within_the_process_budget(tmp_path, monke
     assert memory.process_duckdb_memory_limit() == "1024MiB"
 
 
+def test_the_budget_does_not_refuse_a_file_this_process_already_has_open(tmp_path, monkeypatch):
+    """DuckDB refuses a second connection to an open file whose config differs: a notebook or a test that
+    holds the warehouse open must still be able to export from it in the same process."""
+    from pipelines.lib.warehouse import connect
+
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).close()
+    held = duckdb.connect(str(path), read_only=True)
+    monkeypatch.setenv(memory.MEMORY_VARIABLE, "3GiB")
+    con = connect(path, read_only=True, threads=1)
+    assert marts_data.duckdb_memory_limit_bytes(con) == 1536 << 20
+    assert con.execute("select current_setting('threads')").fetchone()[0] == 1
+    con.close()
+    held.close()
+
+
 def test_customer_ranges_are_sized_from_the_connection_s_memory_limit():
     con = duckdb.connect(config={"memory_limit": "400MiB"})  # 102,400 lines per range
     con.execute("CREATE SCHEMA marts")
