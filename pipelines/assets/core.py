@@ -62,10 +62,21 @@ def _chart_metadata(context, con, cycle: str, rows: int) -> dict:
     return {"accounts": rows, "default_accounts": sources["default"]}
 
 
+def _agreement_metadata(context, con, bill_cycle: str, rows: int) -> dict:
+    return {"agreed_keys": rows}
+
+
+def _agreements_still_built(con, bill_cycle: str, built: dict) -> bool:
+    return con.execute("select count(*) from core.line_agreement where bill_cycle = ?",
+                       [bill_cycle]).fetchone()[0] == built["agreed_keys"]
+
+
 MODEL_HOOKS = {
     "core.customer_discount_rule": ModelHooks(metadata=lambda context, con, cycle, rows: {"rules": rows}),
     "core.refund_original_order": ModelHooks(
         metadata=_refund_metadata, still_built=_refunds_still_built, **BILL_LINE_HOOKS),
+    "core.line_agreement": ModelHooks(
+        metadata=_agreement_metadata, still_built=_agreements_still_built, **BILL_LINE_HOOKS),
     # a view: counting its lines here would rate every line once more; customer_monthly_expenditure
     # counts the lines without an agreement where it aggregates them anyway
     "core.rated_bill_line": ModelHooks(**BILL_LINE_HOOKS),

@@ -21,7 +21,7 @@ import duckdb
 from pipelines.lib import audit
 from pipelines.lib.landing import Delivery
 from pipelines.lib.rejections import rule_for
-from pipelines.lib.sql_models import run_model
+from pipelines.lib.sql_models import load_model, run_model
 from pipelines.lib.staging import StageOutcome
 from pipelines.lib.warehouse import transaction
 from schemas.rules import rule
@@ -293,32 +293,40 @@ def agreements_gauge() -> Gauge:
     """Agreements are measured on the bill lines they price: the (customer, service, resource, date)
     keys that match a rule now, and, after staging, how many lines of those keys would match none."""
 
-    def rate(con: duckdb.DuckDBPyConnection) -> None:
-        # the rules and the rating view as the pricing reads them, from what is staged at this point
+    def agreed_keys(con: duckdb.DuckDBPyConnection, table: str) -> None:
+        # the rules as the pricing reads them, from what is staged at this point, matched to every
+        # cycle's keys as core.line_agreement matches them (into a temp table: the stored one keeps
+        # what the cycles were built with)
         run_model(con, "core", "customer_discount_rule")
-        run_model(con, "core", "rated_bill_line")
+        model = load_model("core", "line_agreement")
+        cycles = [c for (c,) in con.execute("select distinct bill_cycle from staging.bill_line order by 1").fetchall()]
+        con.execute(f"create or replace temp table {table} as select * from ({model.sql}) where false",
+                    {"bill_cycle": ""})
+        for cycle in cycles:
+            con.execute(f"insert into {table} select * from ({model.sql})", {"bill_cycle": cycle})
 
     def before(con: duckdb.DuckDBPyConnection) -> Figures:
-        rate(con)
-        con.execute(
-            """create or replace temp table agreed_line_keys as
-               select bill_cycle, customer_id, service_type_code, resource_type_code, trade_date_local
-               from core.rated_bill_line where has_agreement group by all""")
+        agreed_keys(con, "agreed_line_keys")
         return Figures(rules=con.execute("select count(*) from staging.customer_discount").fetchone()[0])
 
     def after(con: duckdb.DuckDBPyConnection) -> Figures:
-        rate(con)
+        agreed_keys(con, "agreed_line_keys_now")
         lines, customers = con.execute(
             """select count(*), count(distinct lines.customer_id)
-               from core.rated_bill_line as lines
-               join agreed_line_keys as agreed
+               from staging.bill_line as lines
+               semi join agreed_line_keys as agreed
                  on agreed.bill_cycle = lines.bill_cycle and agreed.customer_id = lines.customer_id
                 and agreed.service_type_code = lines.service_type_code
-                and agreed.resource_type_code is not distinct from lines.resource_type_code
+                and agreed.resource_key = coalesce(lines.resource_type_code, '')
                 and agreed.trade_date_local = lines.trade_date_local
-               where not lines.has_agreement""").fetchone()
+               anti join agreed_line_keys_now as now
+                 on now.bill_cycle = lines.bill_cycle and now.customer_id = lines.customer_id
+                and now.service_type_code = lines.service_type_code
+                and now.resource_key = coalesce(lines.resource_type_code, '')
+                and now.trade_date_local = lines.trade_date_local""").fetchone()
         rules = con.execute("select count(*) from staging.customer_discount").fetchone()[0]
         con.execute("drop table agreed_line_keys")
+        con.execute("drop table agreed_line_keys_now")
         return Figures(rules=rules, lines_losing_agreement=lines, customers_losing_agreement=customers)
 
     return Gauge("agreement rules", "billing keeps the agreements", before, after)

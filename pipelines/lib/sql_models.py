@@ -136,10 +136,26 @@ def _materialize(con: duckdb.DuckDBPyConnection, model: Model, bill_cycle: str |
     if bill_cycle is None:
         raise ValueError(f"{model.table} is partitioned by bill cycle: pass bill_cycle")
     params = {"bill_cycle": bill_cycle}
-    _ensure_partitioned_table(con, model, params)
-    con.execute(f"delete from {model.table} where bill_cycle = $bill_cycle", params)
-    con.execute(f"insert into {model.table} by name select * from ({model.sql})", params)
+    created = _ensure_partitioned_table(con, model, params)
+    cycles = [bill_cycle]
+    if created and model.table in BUILT_FOR_EVERY_CYCLE_WHEN_NEW:
+        cycles += _other_cycles(con, BUILT_FOR_EVERY_CYCLE_WHEN_NEW[model.table], bill_cycle)
+    for cycle in cycles:
+        con.execute(f"delete from {model.table} where bill_cycle = $bill_cycle", {"bill_cycle": cycle})
+        con.execute(f"insert into {model.table} by name select * from ({model.sql})", {"bill_cycle": cycle})
     return con.execute(f"select count(*) from {model.table} where bill_cycle = $bill_cycle", params).fetchone()[0]
+
+
+# Partitioned models that a view reads for every cycle, with the table whose cycles they cover: a
+# warehouse whose months were closed before the model existed gets it built for those months too, the
+# first time it is built, or the view would read nothing for them (core.rated_bill_line would rate the
+# earlier months' lines at no agreement).
+BUILT_FOR_EVERY_CYCLE_WHEN_NEW = {"core.line_agreement": "staging.bill_line"}
+
+
+def _other_cycles(con: duckdb.DuckDBPyConnection, source: str, bill_cycle: str) -> list[str]:
+    rows = con.execute(f"select distinct bill_cycle from {source} where bill_cycle <> ? order by 1", [bill_cycle])
+    return [cycle for (cycle,) in rows.fetchall()]
 
 
 def run_model(con: duckdb.DuckDBPyConnection, layer: str, name: str, bill_cycle: str | None = None) -> int:
@@ -182,14 +198,20 @@ def _shown(path: Path) -> str:
     return "/".join(path.parts[-3:])
 
 
-def _ensure_partitioned_table(con: duckdb.DuckDBPyConnection, model: Model, params: dict) -> None:
-    """Create the model's table when missing. A table built by an earlier version keeps the other
-    cycles' rows, so a money column the model now sums in a wider DECIMAL (same scale) is widened
+def _ensure_partitioned_table(con: duckdb.DuckDBPyConnection, model: Model, params: dict) -> bool:
+    """Create the model's table when missing; True when it was. A table built by an earlier version
+    keeps the other cycles' rows, so a money column the model now sums in a wider DECIMAL (same scale) is widened
     in place, losslessly: inserting into the narrower column would overflow on the amounts the
     wider type is there for."""
+    layer, name = model.table.split(".")
+    exists = con.execute(
+        """select count(*) from duckdb_tables()
+           where database_name = current_database() and schema_name = ? and table_name = ?""",
+        [layer, name]).fetchone()[0]
     con.execute(f"create table if not exists {model.table} as select * from ({model.sql}) where false", params)
     wanted = {r[0]: r[1] for r in con.execute(f"describe select * from ({model.sql})", params).fetchall()}
     widen_decimal_columns(con, model.table, wanted)
+    return not exists
 
 
 def _drop_other_kind(con: duckdb.DuckDBPyConnection, model: Model) -> None:

@@ -1,6 +1,6 @@
 -- materialized: view
 -- core.rated_bill_line: every bill line of the cycle with the customer's agreed discount applied.
--- grain: one bill line. Sources: staging.bill_line, core.customer_discount_rule,
+-- grain: one bill line. Sources: staging.bill_line, core.line_agreement (the agreed rate of its key),
 -- core.refund_original_order (the original order of each refund line).
 -- The customer pays list price × (1 − agreed rate) on Expenditure lines. A Refund line gives the
 -- customer back the share of the original order's customer charge that HUAWEI CLOUD refunds of the
@@ -8,73 +8,22 @@
 -- original order is unknown is grossed up with the partner's discount (docs/reconciliation.md,
 -- "Refunds"). Adjustment lines stay between HUAWEI CLOUD and the partner (docs/domain.md#bill-types), so
 -- they carry no customer charge.
--- The lines are imported twice, each import read by one CTE only: DuckDB materializes a CTE that is
--- read twice, copying every month of staging.bill_line before a query's bill cycle (or customer)
--- filter applies, and the `not materialized` hint does not survive a view stored in the warehouse
--- file (DuckDB 1.5.5). Read once, the scan takes the filter and the lines stream.
+-- The agreed rate of each line's key comes from core.line_agreement, built per cycle (why a table:
+-- see there). The lines are imported once, by one CTE: DuckDB materializes a CTE that is read twice,
+-- copying every month of staging.bill_line before a query's bill cycle (or customer) filter applies,
+-- and the `not materialized` hint does not survive a view stored in the warehouse file (DuckDB 1.5.5).
+-- Read once, the scan takes the filter and the lines stream.
+-- A view, not a table: the marts aggregate it and the reports stream it, so the lines are never copied.
 with lines as (
     select * from staging.bill_line
-),
-
-keyed_lines as (
-    select bill_cycle, customer_id, service_type_code, resource_type_code, trade_date_local
-    from staging.bill_line
-),
-
-rules as (
-    select * from core.customer_discount_rule
 ),
 
 refund_originals as (
     select * from core.refund_original_order
 ),
 
--- A view, not a table: the marts aggregate it and the reports stream it, so the lines are never
--- copied. Rules are looked up once per distinct (customer, service, resource type, local date), not
--- per line: a month has millions of lines but few such keys, and lines then join on equality.
--- A refund's key is dated on its original order, whose agreement prices it.
-line_keys as (
-    select
-        bill_cycle,
-        customer_id,
-        service_type_code,
-        coalesce(resource_type_code, '') as resource_key,
-        trade_date_local
-    from keyed_lines
-
-    union
-
-    select bill_cycle, customer_id, service_type_code, resource_key, original_trade_date_local
-    from refund_originals
-    where original_trade_date_local is not null
-),
-
-candidate_rules as (
-    select line_keys.*, rules.discount_rate, rules.rule_label, rules.specificity, rules.valid_from
-    from line_keys
-    join rules on rules.customer_id = line_keys.customer_id
-    where (rules.service_type_code = line_keys.service_type_code or rules.service_type_code = '*')
-      and (rules.resource_type_code = line_keys.resource_key or rules.resource_type_code = '*')
-      and line_keys.trade_date_local between rules.valid_from and rules.valid_to
-
-    union all
-
-    select line_keys.*, rules.discount_rate, rules.rule_label, rules.specificity, rules.valid_from
-    from line_keys
-    join (select * from rules where customer_id = '*') as rules on true
-    where (rules.service_type_code = line_keys.service_type_code or rules.service_type_code = '*')
-      and (rules.resource_type_code = line_keys.resource_key or rules.resource_type_code = '*')
-      and line_keys.trade_date_local between rules.valid_from and rules.valid_to
-),
-
-matching_rules as (
-    select bill_cycle, customer_id, service_type_code, resource_key, trade_date_local, discount_rate, rule_label
-    from candidate_rules
-    -- overlapping equal-specificity rules are a finding; meanwhile the later one is used
-    qualify row_number() over (
-        partition by bill_cycle, customer_id, service_type_code, resource_key, trade_date_local
-        order by specificity desc, valid_from desc, rule_label
-    ) = 1
+agreements as (
+    select * from core.line_agreement
 ),
 
 -- A refund is rated at the agreement of its original order's date (its own date when the order is
@@ -99,15 +48,15 @@ dated as (
 rated as (
     select
         dated.*,
-        coalesce(matching_rules.discount_rate, 0)::decimal(9, 6) as agreed_rate,
-        matching_rules.rule_label as agreed_rule
+        coalesce(agreements.discount_rate, 0)::decimal(9, 6) as agreed_rate,
+        agreements.rule_label as agreed_rule
     from dated
-    left join matching_rules
-        on matching_rules.bill_cycle = dated.bill_cycle
-        and matching_rules.customer_id = dated.customer_id
-        and matching_rules.service_type_code = dated.service_type_code
-        and matching_rules.resource_key = coalesce(dated.resource_type_code, '')
-        and matching_rules.trade_date_local = dated.agreement_date
+    left join agreements
+        on agreements.bill_cycle = dated.bill_cycle
+        and agreements.customer_id = dated.customer_id
+        and agreements.service_type_code = dated.service_type_code
+        and agreements.resource_key = coalesce(dated.resource_type_code, '')
+        and agreements.trade_date_local = dated.agreement_date
 ),
 
 -- A refund's charge is base × numerator ÷ denominator, rounded half away from zero to 8 places:

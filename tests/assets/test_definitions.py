@@ -158,8 +158,10 @@ def parents(definitions: dg.Definitions, name: str) -> set[str]:
 
 def test_model_assets_depend_on_what_their_sql_reads():
     assert parents(defs, "customer_monthly_expenditure") == {"core_rated_bill_line"}
-    assert parents(defs, "core_rated_bill_line") == {"core_customer_discount_rule", "core_refund_original_order",
+    assert parents(defs, "core_rated_bill_line") == {"core_line_agreement", "core_refund_original_order",
                                                      "stg_bill_lines"}
+    assert parents(defs, "core_line_agreement") == {"core_customer_discount_rule", "core_refund_original_order",
+                                                    "stg_bill_lines"}
     # a refund's original order: the bill files, else the API's orders, else its commercial discounts
     assert parents(defs, "core_refund_original_order") == {"stg_bill_lines", "stg_api_orders",
                                                            "stg_api_business_discounts"}

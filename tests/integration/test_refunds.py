@@ -190,7 +190,7 @@ def test_an_earlier_month_loaded_later_reprices_the_refunds_when_their_month_run
 
     assert run_cycle(later, resources).success
     before, first_builds = refunds(), builds()
-    assert set(first_builds) == {"core.refund_original_order", "core.rated_bill_line",
+    assert set(first_builds) == {"core.refund_original_order", "core.line_agreement", "core.rated_bill_line",
                                  "marts.customer_monthly_expenditure", RUN_RECORD}  # and the run itself
     assert run_cycle(earlier, resources).success
     assert builds() == first_builds, "loading the earlier month leaves the later one alone until it runs"

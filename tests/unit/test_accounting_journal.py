@@ -31,6 +31,7 @@ def build(con, incentive: str | None = None):
     the month's expected incentive (its own model needs the BSS API's policies)."""
     run_model(con, "core", "customer_discount_rule")
     run_model(con, "core", "refund_original_order", CYCLE)  # prices the refunds
+    run_model(con, "core", "line_agreement", CYCLE)
     run_model(con, "core", "rated_bill_line", CYCLE)
     run_model(con, "marts", "customer_monthly_expenditure", CYCLE)
     con.execute("create or replace table marts.incentive_reconciliation "

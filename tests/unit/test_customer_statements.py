@@ -22,6 +22,7 @@ THAI_NAME = "บริษัท ไทยคลาวด์ จำกัด"
 def render(con, tmp_path, customers):
     run_model(con, "core", "customer_discount_rule")
     run_model(con, "core", "refund_original_order", CYCLE)  # prices the refunds
+    run_model(con, "core", "line_agreement", CYCLE)
     run_model(con, "core", "rated_bill_line", CYCLE)
     run_model(con, "marts", "customer_monthly_expenditure", CYCLE)
     run_model(con, "marts", "customer_bill_line")

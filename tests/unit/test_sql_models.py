@@ -49,6 +49,7 @@ def rated(con, *cycles):
     run_model(con, "core", "customer_discount_rule")
     for cycle in cycles or ("2026-09",):
         run_model(con, "core", "refund_original_order", cycle)
+        run_model(con, "core", "line_agreement", cycle)
     run_model(con, "core", "rated_bill_line")
     return {r[0]: r[1:] for r in con.execute(
         "select trade_id, discount_rate, customer_charge_amount, has_agreement from core.rated_bill_line").fetchall()}
@@ -266,11 +267,40 @@ def test_a_stored_rated_lines_view_reads_one_cycle_s_lines_as_they_stream(tmp_pa
                             "and customer_id >= 'c1'")
     scans = [node["extra_info"] for node in nodes if node["name"].strip() == "SEQ_SCAN"
              and node["extra_info"].get("Table", "").endswith("staging.bill_line")]
-    assert len(scans) == 2  # the lines, and their agreement keys
+    assert len(scans) == 1  # the lines; their agreements are core.line_agreement's
     assert all("bill_cycle='2026-09'" in scan.get("Filters", "") for scan in scans)
     materialized = {node["extra_info"].get("CTE Name") for node in nodes if node["name"].strip() == "CTE"}
-    assert materialized <= {"rules", "refund_originals", "line_keys"}  # small: rules, refunds, distinct keys
+    assert materialized <= {"refund_originals", "agreements"}  # small: refunds, a cycle's keys
     assert [row[0] for row in con.execute("select trade_id from marts.customer_bill_line").fetchall()] == ["T1"]
+
+
+def test_the_lines_are_rated_against_a_hash_table_of_their_keys_not_of_the_lines(con):
+    """At ten million lines DuckDB built its hash table on the month's lines (spilling gigabytes)
+    while the rules' side held a few hundred thousand keys: the rate lookup must build on the keys."""
+    add_line(con, 1, "c1", "svc.ecs", "res.gpu", "2026-09-03", "Expenditure", "100", "10", "90")
+    add_line(con, 2, "c2", "svc.obs", "res.bucket", "2026-09-04", "Expenditure", "100", "10", "90")
+    # as at scale, many more rules than a line's customer has (other customers' agreements)
+    con.execute("""insert into staging.customer_discount
+                   select 'other' || n, 'svc.ecs', '*', 0.01, date '2026-01-01', null, null, 'a.csv', 100 + n, 'h', 'l'
+                   from range(3000) as numbers(n)""")
+    con.execute("""insert into staging.bill_line by name
+                   select lines.* replace (lines.src_record + 2 * copies.n as src_record,
+                                           lines.trade_id || '-' || copies.n as trade_id)
+                   from staging.bill_line as lines, range(1, 20000) as copies(n)""")
+    rated(con)
+    nodes = plan_nodes(con, "select * from core.rated_bill_line where bill_cycle = '2026-09'")
+
+    def reads_lines(node) -> bool:
+        return node["extra_info"].get("Table", "").endswith("staging.bill_line") or any(
+            reads_lines(child) for child in node.get("children", []))
+
+    key_joins = [node for node in nodes if node["name"].strip() == "HASH_JOIN"
+                 and any("resource_key" in condition for condition in node["extra_info"]["Conditions"])]
+    assert len(key_joins) == 1
+    probe, build = key_joins[0]["children"]
+    assert reads_lines(probe) and not reads_lines(build)
+    assert con.execute("select count(*), sum(customer_charge_amount) from core.rated_bill_line").fetchone() == (
+        40_000, 20_000 * (D("80") + D("93")))
 
 
 def test_a_stored_focus_view_reads_one_cycle_s_lines_as_they_stream(tmp_path):
@@ -287,3 +317,21 @@ def test_a_stored_focus_view_reads_one_cycle_s_lines_as_they_stream(tmp_path):
     assert scans and all(scan.get("Filters") for scan in scans)  # each scan filtered, none a copy of all months
     materialized = {node["extra_info"].get("CTE Name") for node in nodes if node["name"].strip() == "CTE"}
     assert materialized.isdisjoint({"lines", "bill_lines", "refund_lines", "order_lines"})  # rows: test_focus_sql.py
+
+
+def test_a_warehouse_closed_before_line_agreements_existed_gets_them_for_every_month(con):
+    """The rated-lines view reads core.line_agreement for every cycle: its first build covers the
+    months already closed, or their lines would read as rated at no agreement."""
+    add_line(con, 1, "c1", "svc.ecs", "res.gpu", "2026-08-03", "Expenditure", "100", "10", "90")
+    add_line(con, 2, "c1", "svc.ecs", "res.gpu", "2026-09-03", "Expenditure", "100", "10", "90")
+    con.execute("update staging.bill_line set bill_cycle = '2026-08' where trade_id = 'T1'")
+    run_model(con, "core", "customer_discount_rule")
+    run_model(con, "core", "refund_original_order", "2026-09")
+    assert run_model(con, "core", "line_agreement", "2026-09") == 1
+    run_model(con, "core", "rated_bill_line")
+    assert con.execute("select bill_cycle, discount_rate, customer_charge_amount from core.rated_bill_line "
+                       "order by 1").fetchall() == [("2026-08", D("0.2"), D("80")), ("2026-09", D("0.2"), D("80"))]
+    # once the table exists, a build replaces its own cycle only
+    con.execute("delete from core.line_agreement where bill_cycle = '2026-08'")
+    run_model(con, "core", "line_agreement", "2026-09")
+    assert con.execute("select bill_cycle from core.line_agreement").fetchall() == [("2026-09",)]
