@@ -33,13 +33,20 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [column[0] for column in description]
 
 
+def export_order(columns: Sequence[str], export: TableExport) -> list[str]:
+    """The columns an export's rows are sorted by, each ascending with nulls first: its leading
+    columns, then (unless those identify a row) every other column as a tie-breaker."""
+    ordering = list(export.leading_order)
+    if not export.leading_order_is_unique:
+        ordering += [c for c in columns if c not in export.leading_order]
+    return ordering
+
+
 def ordered_query(con: duckdb.DuckDBPyConnection, export: TableExport,
                   extra_conditions: Sequence[str] = ()) -> tuple[list[str], str]:
     """``SELECT *`` of the export (and any ``extra_conditions``) with its complete, deterministic ORDER BY."""
     columns = table_columns(con, export.table)
-    ordering = list(export.leading_order)
-    if not export.leading_order_is_unique:
-        ordering += [c for c in columns if c not in export.leading_order]
+    ordering = export_order(columns, export)
     order_by = ", ".join(f"{quote_identifier(c)} ASC NULLS FIRST" for c in ordering)
     where = " AND ".join([f"({export.where})", *extra_conditions])
     return columns, f"SELECT * FROM {export.table} WHERE {where} ORDER BY {order_by}"

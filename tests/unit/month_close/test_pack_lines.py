@@ -78,6 +78,26 @@ def test_lines_cut_into_a_range_per_customer_are_the_mart_s_rows_in_the_mart_s_o
     assert list(scratch.iterdir()) == []
 
 
+def test_each_range_is_sorted_as_duckdb_sorts_text_byte_by_byte_with_nulls_first(warehouse, scratch):
+    """The ranges are sorted by polars, not by the mart's ORDER BY: both must agree on text that is
+    upper and lower case, not ASCII, a prefix of another, or missing."""
+    keys = [("Zeta", "2026-09-01 00:00:00", "b"), ("zeta", None, "a"), ("客户", "2026-09-01 00:00:00", "T"),
+            ("Ä", "2026-09-02 00:00:00", "t"), ("zet", "2026-09-01 00:00:00", "😀"),
+            ("zeta", "2026-09-01 00:00:00", "B"), ("zeta", "2026-09-01 00:00:00", "b"), ("zeta", None, None)]
+    for number, (customer, time_local, trade) in enumerate(keys):
+        warehouse.execute("INSERT INTO marts.customer_bill_line SELECT * REPLACE (? AS customer_id, "
+                          "? AS trade_time_local, ? AS trade_id, 900 + ? AS src_record) "
+                          "FROM marts.customer_bill_line WHERE trade_id = 'T-200'", [customer, time_local, trade, number])
+    mart = pl.concat(list(marts_data.stream_batches(warehouse, CUSTOMER_BILL_LINE, CYCLE)))
+    with rated_once(warehouse, CYCLE, lines_per_range=3) as ranged:
+        assert len(ranged.range_starts) > 2
+        by_range = all_batches(ranged)
+    assert by_range.equals(mart)
+    # byte order: upper case before lower, a prefix before what extends it, ASCII before Ä before 客
+    assert by_range.filter(pl.col("src_record") >= 900)["trade_id"].to_list() == [
+        "b", "😀", None, "a", "B", "b", "t", "T"]
+
+
 def test_a_cycle_without_lines_reads_the_empty_mart(warehouse, scratch):
     with rated_once(warehouse, "2026-01") as lines:
         assert lines.table == CUSTOMER_BILL_LINE.table
