@@ -127,7 +127,8 @@ def progress_line(outcome, seconds: float) -> str:
     checks = "".join(f"; {label}: {', '.join(names)}" for label, names in (
         ("failed checks", outcome.error_checks), ("checks with findings to review", outcome.warning_checks)) if names)
     reused = f"; {outcome.reused.line()}" if outcome.reused is not None else ""
-    return f"done in {seconds:.1f} s{reused}{checks}"
+    note = f"; {outcome.note}" if outcome.note else ""
+    return f"done in {seconds:.1f} s{reused}{note}{checks}"
 
 
 def print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None:

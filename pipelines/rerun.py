@@ -31,6 +31,8 @@ class LastRun:
     warehouse: Path
     facts: RunFacts | None
     reused: ReusedRun | None = None
+    unchecked: str | None = None
+    """Why whether anything is new could not be checked (the run then does the whole month)."""
 
     def record(self, run_id: str, warning_checks: tuple[str, ...]) -> None:
         if self.facts is None:
@@ -48,7 +50,7 @@ def last_run(bill_cycle: str, resources: Mapping[str, object], sql_dir: Path) ->
     warehouse = resolved(resources["warehouse"])
     path = Path(warehouse.path)
     with contextlib.ExitStack() as held:
-        facts = reused = None
+        facts = reused = unchecked = None
         if not resolved(resources["bss_api"]).configured and _lease_taken(held, path):
             try:
                 settings = {key: settings_of(resources[key]) for key in sorted(resources)}
@@ -57,9 +59,11 @@ def last_run(bill_cycle: str, resources: Mapping[str, object], sql_dir: Path) ->
                                         outputs=(resolved(resources["reports"]).cycle_dir(bill_cycle),
                                                  warehouse.published.parent))
                 reused = reusable_run(path, facts)
-            except Exception:  # noqa: BLE001 - facts that cannot be gathered tell nothing: the run runs, and says why
+            except Exception as exc:  # noqa: BLE001 - facts that cannot be gathered tell nothing: the run runs, and says why
                 facts = reused = None
-        yield LastRun(path, facts, reused)
+                cause = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+                unchecked = f"whether anything is new could not be checked ({cause}), so the whole month ran"
+        yield LastRun(path, facts, reused, unchecked)
 
 
 def _lease_taken(held: contextlib.ExitStack, warehouse: Path) -> bool:

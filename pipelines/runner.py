@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
@@ -32,6 +32,7 @@ class CycleRun:
     warning_checks: tuple[str, ...] = ()  # those of failed_checks of severity WARN: findings to read, not faults
     run_id: str | None = None
     reused: ReusedRun | None = None       # nothing new since this run: its outputs were kept, no step ran
+    note: str | None = None               # for the log: why the check for nothing new was not made
 
     @property
     def error_checks(self) -> list[str]:
@@ -56,6 +57,8 @@ def run_cycle(bill_cycle: str, resources: Mapping[str, object], *, partner_id: s
             checks = last.reused.warning_checks
             return CycleRun(bill_cycle, True, list(checks), None, warning_checks=checks, reused=last.reused)
         outcome = _materialize(bill_cycle, partner_id, resources, quiet, instance, sql_dir)
+        if last.unchecked:
+            outcome = replace(outcome, note=last.unchecked)
         if outcome.success and not outcome.error_checks:
             last.record(outcome.run_id, outcome.warning_checks)
         return outcome

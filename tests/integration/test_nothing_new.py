@@ -11,7 +11,7 @@ import duckdb
 
 from billrecon.commands import progress_line
 from pipelines.lib.holds import open_holds
-from pipelines.lib.rerun import RUN_RECORD
+from pipelines.lib.rerun import RUN_RECORD, RunFacts
 from pipelines.lib.warehouse import SQL_DIR
 from pipelines.resources import BssApiResource, ReportsResource
 from pipelines.runner import run_cycle
@@ -188,3 +188,21 @@ def test_with_the_bss_api_every_run_pulls_it_and_a_changed_answer_changes_the_ma
     changed = _query(resources, tieout)
     assert [component for component, _ in changed] == [component for component, _ in answered]
     assert changed != answered
+
+
+def test_facts_that_cannot_be_gathered_run_the_month_and_say_why(tmp_path, monkeypatch):
+    _, resources = _month(tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    first = _run(resources, instance)
+
+    def unreadable(*args, **kwargs):
+        raise OSError("the inbox cannot be listed")
+
+    monkeypatch.setattr(RunFacts, "gather", unreadable)
+    second = _run(resources, instance)
+
+    assert second.reused is None and second.success and len(instance.get_runs()) == 2
+    assert second.note == ("whether anything is new could not be checked (the inbox cannot be listed), "
+                           "so the whole month ran")
+    assert progress_line(second, 2.0).startswith(f"done in 2.0 s; {second.note}")
+    assert first.note is None
