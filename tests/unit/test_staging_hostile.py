@@ -276,3 +276,22 @@ def test_a_broken_archive_says_its_cause_and_what_to_do_in_one_line(stage):
         (None, "FILE.CORRUPT_ARCHIVE", message)]
     assert con.execute("select member, status, first_error from audit.loads").fetchall() == [
         (None, "rejected", message)]
+
+
+def test_lines_whose_hashes_collide_are_compared_in_full_and_only_identical_ones_quarantined(stage, monkeypatch):
+    """The line hash only picks the lines to compare: two different lines with the same hash both load."""
+    import polars as pl
+
+    from pipelines.lib.staging import duplicates
+
+    def one_hash_for_all(rows, content):
+        return pl.DataFrame({"src_record": rows["src_record"], "line_hash": pl.Series([7] * rows.height, dtype=pl.UInt64)})
+
+    monkeypatch.setattr(duplicates, "line_hashes", one_hash_for_all)
+    monkeypatch.setattr("pipelines.lib.staging.members.line_hashes", one_hash_for_all)
+    con = stage([("customerBill_202609_0001.csv", member_csv([good_row(trade_id="A1"), good_row(trade_id="A2")])),
+                 ("customerBill_202609_0002.csv", member_csv([good_row(trade_id="A3"), good_row(trade_id="A1")]))])
+    assert _counts_agree(con) == [("customerBill_202609_0001.csv", 2, 2, 0), ("customerBill_202609_0002.csv", 2, 1, 1)]
+    assert con.execute("select member, record_number from audit.quarantine").fetchall() == [
+        ("customerBill_202609_0002.csv", 2)]
+

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from pipelines.lib import audit
 from pipelines.lib.archives import ArchiveRejected, Member, iter_csv_members
@@ -49,6 +50,7 @@ def stage_archive(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: D
             # the spool folder. At most PARSE_AHEAD members are in memory, so memory stays flat
             # however long the month is. Audit rows are recorded in archive order.
             spooled: list[Path] = []
+            hashes: dict[str, pl.DataFrame] = {}  # each spooled member's line hashes (duplicates.py)
             with ThreadPoolExecutor(max_workers=PARSE_THREADS, thread_name_prefix="parse") as pool:
                 pending: deque = deque()
 
@@ -58,6 +60,8 @@ def stage_archive(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: D
                                                        limits))
                     if prepared.spool_path is not None:
                         spooled.append(prepared.spool_path)
+                        if prepared.line_hashes is not None:
+                            hashes[prepared.member.name] = prepared.line_hashes
 
                 for number, member in enumerate(iter_csv_members(delivery.local_path, limits.max_bytes)):
                     if first is None and account is not None and member.data:
@@ -71,7 +75,8 @@ def stage_archive(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: D
             # one insert of the whole delivery: DuckDB writes row groups on both cores at once
             insert_spooled(con, dataset, spooled, delivery, load_id)
             if dataset.detect_duplicates:
-                quarantine_duplicate_lines(con, delivery, dataset, bill_cycle, load_id, outcome, limits.max_bytes)
+                quarantine_duplicate_lines(con, delivery, dataset, bill_cycle, load_id, outcome, limits.max_bytes,
+                                           hashes)
         except ArchiveRejected as exc:
             # nothing of a broken archive is loaded: a month is whole or absent
             con.execute(f"delete from {dataset.table} where load_id = ?", [load_id])

@@ -15,6 +15,7 @@ from pipelines.lib.parsing import FINDING_SCHEMA, MemberRejected, ParsedMember, 
 from pipelines.lib.rejections import with_action
 from pipelines.lib.staging.audit_rows import insert_member_rows, record_rejection
 from pipelines.lib.staging.datasets import Dataset, MemberLimits
+from pipelines.lib.staging.duplicates import line_hashes
 from pipelines.lib.staging.outcome import MemberOutcome
 from pipelines.lib.staging.rows import insert_rows, rows_for_table
 
@@ -29,6 +30,8 @@ class ParsedForLoading:
     lines: dict[int, int] = field(default_factory=dict)
     rejected: MemberRejected | None = None
     spool_path: Path | None = None  # the loaded rows, written as Parquet (archives only)
+    line_hashes: pl.DataFrame | None = None
+    """With a spool and a dataset that detects duplicates: each spooled row's record and line hash."""
 
 
 def parse_for_loading(dataset: Dataset, bill_cycle: str | None, member: Member,
@@ -46,11 +49,12 @@ def parse_for_loading(dataset: Dataset, bill_cycle: str | None, member: Member,
     lines = physical_line_numbers(text.decode("utf-8"), positions) if positions else {}
     if spool_path is None or not parsed.loaded.height:
         return ParsedForLoading(member, parsed, findings, lines)
-    rows_for_table(dataset, parsed.loaded, member.name).write_parquet(spool_path, compression="lz4",
-                                                                       statistics=False)
+    rows = rows_for_table(dataset, parsed.loaded, member.name)
+    rows.write_parquet(spool_path, compression="lz4", statistics=False)
+    hashes = line_hashes(rows, dataset.spec.column_names) if dataset.detect_duplicates else None
     parsed.spooled_rows = parsed.loaded.height
     parsed.loaded = parsed.loaded.clear()
-    return ParsedForLoading(member, parsed, findings, lines, spool_path=spool_path)
+    return ParsedForLoading(member, parsed, findings, lines, spool_path=spool_path, line_hashes=hashes)
 
 
 def stage_member(con: duckdb.DuckDBPyConnection, delivery: Delivery, dataset: Dataset, bill_cycle: str | None,
