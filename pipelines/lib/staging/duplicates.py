@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from pipelines.lib import audit
@@ -92,14 +93,20 @@ def quarantine_duplicate_lines(con: duckdb.DuckDBPyConnection, delivery: Deliver
 
 
 def _repeated_hashes(hashes: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """(src_member, src_record, line_hash) of every line whose hash occurs more than once."""
+    """(src_member, src_record, line_hash) of every line whose hash occurs more than once. The month's
+    hashes are sorted in one array and compared with their neighbours: a hash set of ten million
+    lines took some 300 MB more at the staging's peak."""
+    schema = {"src_member": pl.Utf8, "src_record": pl.Int64, "line_hash": pl.UInt64}
     if not hashes:
-        return pl.DataFrame(schema={"src_member": pl.Utf8, "src_record": pl.Int64, "line_hash": pl.UInt64})
-    every = pl.concat([frame["line_hash"] for frame in hashes.values()])
-    repeated = every.filter(every.is_duplicated()).unique()
-    if not repeated.len():
-        return pl.DataFrame(schema={"src_member": pl.Utf8, "src_record": pl.Int64, "line_hash": pl.UInt64})
-    return pl.concat([frame.filter(pl.col("line_hash").is_in(repeated.implode()))
+        return pl.DataFrame(schema=schema)
+    every = np.concatenate([frame["line_hash"].to_numpy() for frame in hashes.values()])
+    every.sort()
+    repeated = np.unique(every[1:][every[1:] == every[:-1]])
+    del every
+    if not len(repeated):
+        return pl.DataFrame(schema=schema)
+    wanted = pl.Series(repeated).implode()
+    return pl.concat([frame.filter(pl.col("line_hash").is_in(wanted))
                       .select(pl.lit(member, pl.Utf8).alias("src_member"),
                               pl.col("src_record").cast(pl.Int64), "line_hash")
                       for member, frame in hashes.items()])
