@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
+import os
 import tempfile
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import groupby
@@ -128,16 +132,15 @@ def write_customer_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str,
     customer id -> PDF path. Statements of customers no longer billed are removed, as their CSV bills are."""
     statements = load_statements(con, bill_cycle, lines_table)
     statements = [statement for statement in statements if statement.customer_id in bill_paths]
-    written: dict[str | None, Path] = {}
     with tempfile.TemporaryDirectory(prefix="billrecon-font-") as scratch:
         documents = [_StatementDocument(bill_cycle, statement, bill_paths[statement.customer_id].name, currency)
                      for statement in statements]
         fonts = MonthFonts.prepare(Path(scratch), "".join(document.text() for document in documents))
         _warn_unprintable(bill_cycle, fonts, documents)
-        for document in documents:
-            path = bill_paths[document.statement.customer_id].with_suffix(".pdf")
-            document.write(path, fonts)
-            written[document.statement.customer_id] = path
+        jobs = [_Job(bill_cycle, statement, bill_paths[statement.customer_id].name, currency,
+                     bill_paths[statement.customer_id].with_suffix(".pdf")) for statement in statements]
+        _render_all(jobs, fonts)
+        written = {job.statement.customer_id: job.path for job in jobs}
     if bill_paths:
         folder = next(iter(bill_paths.values())).parent
         current = set(written.values())
@@ -145,6 +148,47 @@ def write_customer_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str,
             if stale not in current:
                 stale.unlink()
     return written
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One statement to render, as a worker process receives it."""
+
+    bill_cycle: str
+    statement: CustomerStatement
+    lines_file: str
+    currency: str
+    path: Path
+
+
+# fpdf2 is pure Python: a month of statements keeps one core busy (2,000 take some 30 CPU-s), so
+# from this many on they are shared out to worker processes, one per core. Fewer are rendered here:
+# starting a worker (it imports the reports) costs about a second.
+PROCESSES_FROM_STATEMENTS = 200
+MAX_PROCESSES = 4
+
+
+def _render_all(jobs: list[_Job], fonts: MonthFonts) -> None:
+    """Render every job; each document is rendered alone, so its bytes do not depend on where."""
+    processes = min(os.cpu_count() or 1, MAX_PROCESSES)
+    if len(jobs) < PROCESSES_FROM_STATEMENTS or processes < 2:
+        _render(jobs, fonts)
+        return
+    chunks = [jobs[start::processes] for start in range(processes)]
+    # spawned, not forked: the parent holds DuckDB's and polars' threads, whose locks a fork would copy
+    try:
+        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            list(pool.map(_render, chunks, [fonts] * processes))  # raises a worker's error here
+    except (OSError, BrokenProcessPool) as exc:
+        # no worker could start (a sandbox without process semaphores) or one died: render them here,
+        # each file is replaced whole (atomic_output_path), so what the workers wrote is simply redone
+        LOGGER.warning("customer statements rendered in this process only: worker processes failed (%s)", exc)
+        _render(jobs, fonts)
+
+
+def _render(jobs: list[_Job], fonts: MonthFonts) -> None:
+    for job in jobs:
+        _StatementDocument(job.bill_cycle, job.statement, job.lines_file, job.currency).write(job.path, fonts)
 
 
 def _warn_unprintable(bill_cycle: str, fonts: MonthFonts, documents: list[_StatementDocument]) -> None:

@@ -114,6 +114,46 @@ def test_the_same_month_gives_byte_identical_statements(con, tmp_path):
     assert sorted(first) == ["c1", "c2", "c3"] and first == second
 
 
+def test_statements_rendered_by_worker_processes_are_the_bytes_rendered_here(con, tmp_path, monkeypatch):
+    """A month of many statements is shared out to worker processes (fpdf2 keeps one core busy)."""
+    from reports import customer_statements
+
+    add_named_customers(con, {"c1": THAI_NAME, "c2": "深圳市云端科技有限公司", "c3": "Bosphorus Bilişim A.Ş."})
+    here = {customer: path.read_bytes() for customer, path in render(con, tmp_path / "a", ["c1", "c2", "c3"]).items()}
+    spawned = []
+    real_pool = customer_statements.ProcessPoolExecutor
+
+    def counted_pool(*args, **kwargs):
+        spawned.append(kwargs["max_workers"])
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(customer_statements, "PROCESSES_FROM_STATEMENTS", 1)
+    monkeypatch.setattr(customer_statements.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(customer_statements, "ProcessPoolExecutor", counted_pool)
+    written = render(con, tmp_path / "b", ["c1", "c2", "c3"])
+    assert spawned == [2]
+    assert list(written) == ["c1", "c2", "c3"]
+    assert {customer: path.read_bytes() for customer, path in written.items()} == here
+    assert not (tmp_path / "b" / "customer_bills" / "gone.pdf").exists()
+
+
+def test_without_worker_processes_the_statements_are_rendered_here_and_said_so(con, tmp_path, monkeypatch, caplog):
+    from reports import customer_statements
+
+    def no_semaphores(*args, **kwargs):
+        raise OSError("[Errno 38] Function not implemented")
+
+    add_named_customers(con, {"c1": "Acme", "c2": "Beta"})
+    monkeypatch.setattr(customer_statements, "PROCESSES_FROM_STATEMENTS", 1)
+    monkeypatch.setattr(customer_statements.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(customer_statements, "ProcessPoolExecutor", no_semaphores)
+    with caplog.at_level(logging.WARNING):
+        written = render(con, tmp_path, ["c1", "c2"])
+    assert [text_of(path)[0] for path in written.values()] == [1, 1]
+    assert caplog.messages == ["customer statements rendered in this process only: worker processes failed "
+                               "([Errno 38] Function not implemented)"]
+
+
 def test_a_name_longer_than_the_line_wraps_and_a_short_one_stays_on_one_line(con, tmp_path):
     long_name = " ".join(["Soluciones Digitales del Pacífico"] * 3) + " S.A. de C.V."
     add_named_customers(con, {"c1": long_name, "c2": f"{THAI_NAME} {THAI_NAME}", "c3": "Acme, Inc."})
