@@ -15,6 +15,9 @@ from schemas.focus import SERVICE_SUBCATEGORIES
 SEEDS_DIR = SQL_DIR / "seeds"
 # the tables the data files of sql/seeds become (written by the asset focus_seeds)
 SEED_TABLES = ("core.focus_pricing_unit", "core.focus_service_category")
+# The currency partners.toml gives the working file's account: one row, or none for the account of
+# the BILLRECON_* settings (which names no currency). The FOCUS exports' BillingCurrency falls back to it.
+ACCOUNT_CURRENCY_TABLE = "core.focus_account_currency"
 
 
 def read_service_categories(path: Path | None = None) -> list[dict[str, str]]:
@@ -35,9 +38,9 @@ def read_service_categories(path: Path | None = None) -> list[dict[str, str]]:
     return rows
 
 
-def load_seeds(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """(Re)create SEED_TABLES from their files in sql/seeds, inside the caller's transaction;
-    returns each table's rows."""
+def load_seeds(con: duckdb.DuckDBPyConnection, account_currency: str | None = None) -> dict[str, int]:
+    """(Re)create SEED_TABLES from their files in sql/seeds, and ACCOUNT_CURRENCY_TABLE with
+    `account_currency` (none: no row), inside the caller's transaction; returns each table's rows."""
     read_service_categories()
     rows = {}
     for table in SEED_TABLES:
@@ -45,4 +48,8 @@ def load_seeds(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         con.execute(f"create or replace table {table} as "
                     "select * from read_csv(?, header = true, all_varchar = true)", [str(path)])
         rows[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
+    con.execute(f"create or replace table {ACCOUNT_CURRENCY_TABLE} (currency varchar not null)")
+    if account_currency:
+        con.execute(f"insert into {ACCOUNT_CURRENCY_TABLE} values (?)", [account_currency])
+    rows[ACCOUNT_CURRENCY_TABLE] = 1 if account_currency else 0
     return rows

@@ -2,9 +2,10 @@
 -- core.focus_billing_period: what the FOCUS exports (docs/focus.md) say about each closed bill cycle as a
 -- whole: its billing period in UTC, its currency and the partner HUAWEI CLOUD bills.
 -- grain: bill cycle. Source: core.bill_file_cycle, staging.bill_line, staging.api_partner_monthly_bill,
--- staging.api_indirect_partner.
+-- staging.api_indirect_partner, core.focus_account_currency.
 -- A GMT+8 month starts 8 hours before its UTC midnight: 2026-09 is [2026-08-31T16:00:00Z, 2026-09-30T16:00:00Z).
--- The currency is the one HUAWEI CLOUD's monthly bill names (newest pull); without the BSS API, USD, the
+-- The currency is the one HUAWEI CLOUD's monthly bill names (newest pull); without the BSS API, the
+-- account's currency in partners.toml (core.focus_account_currency); without either, USD, the
 -- international site's currency (docs/domain.md#sites-endpoints-and-currency).
 -- The partner billed is the partner_id of the cycle's lines that is not one of the distributor's
 -- resellers; a reseller's lines name the reseller (docs/formats.md), so without the resellers list
@@ -15,6 +16,10 @@ with cycles as (
 
 lines as not materialized (
     select bill_cycle, partner_id, partner_name from staging.bill_line
+),
+
+account_currencies as (
+    select currency from core.focus_account_currency
 ),
 
 resellers as (
@@ -43,7 +48,7 @@ final as (
         timezone('Asia/Shanghai', strptime(cycles.bill_cycle || '-01', '%Y-%m-%d')) as billing_period_start,
         timezone('Asia/Shanghai', strptime(cycles.bill_cycle || '-01', '%Y-%m-%d') + interval 1 month)
             as billing_period_end,
-        coalesce(monthly_bills.currency, 'USD') as billing_currency,
+        coalesce(monthly_bills.currency, (select max(currency) from account_currencies), 'USD') as billing_currency,
         billed_partners.partner_id,
         billed_partners.partner_name
     from cycles

@@ -107,6 +107,10 @@ def test_one_process_runs_two_accounts_months_each_into_its_own_working_file(tmp
         expected = (sum(Decimal(str(amount)) for amount in spent), lines["customer_id"].n_unique())
         assert expenditure(tmp_path / "warehouse" / partner / "billrecon.duckdb") == expected, partner
         assert (tmp_path / "reports" / "out" / partner / CYCLE / f"month_close_{CYCLE}.html").is_file()
+        # the account's currency of partners.toml, which the FOCUS exports fall back to without the API
+        con = duckdb.connect(str(tmp_path / "warehouse" / partner / "billrecon.duckdb"), read_only=True)
+        assert con.execute("select currency from core.focus_account_currency").fetchall() == [("USD",)]
+        con.close()
     assert expenditure(tmp_path / "warehouse" / "p1" / "billrecon.duckdb") != expenditure(
         tmp_path / "warehouse" / "p2" / "billrecon.duckdb")
     assert not (tmp_path / "warehouse" / "billrecon.duckdb").exists()

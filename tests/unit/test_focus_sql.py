@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.lib.focus import read_service_categories
+from pipelines.lib.focus import load_seeds, read_service_categories
 from sandbox.anomalies_files import UNSOLD_SERVICES
 from sandbox.catalog import SERVICES
 from tests.unit.test_reconciliation_sql import bill_file, insert
@@ -143,6 +143,19 @@ def test_the_currency_is_the_one_huawei_clouds_monthly_bill_names(con):
                refunds=D("0"), adjustments=D("0"), initial_amount_due=D("0"), currency=currency)
     build(con)
     assert {r["BillingCurrency"] for r in focus_rows(con, "focus_customer_billing").values()} == {"CNY"}
+
+
+def test_without_the_api_the_currency_is_the_account_s_and_without_either_usd(con):
+    world(con)
+    build(con)
+    assert {r["BillingCurrency"] for r in focus_rows(con, "focus_partner_cost").values()} == {"USD"}
+    load_seeds(con, "CNY")  # as the run writes it for an account of partners.toml
+    assert {r["BillingCurrency"] for r in focus_rows(con, "focus_partner_cost").values()} == {"CNY"}
+    assert {r["BillingCurrency"] for r in focus_rows(con, "focus_customer_billing").values()} == {"CNY"}
+    insert(con, "staging.api_partner_monthly_bill", bill_cycle=CYCLE, fetched_at=dt.datetime(2026, 10, 5, tzinfo=UTC),
+           consume_amount=D("0"), refunds=D("0"), adjustments=D("0"), initial_amount_due=D("0"), currency="USD")
+    # what HUAWEI CLOUD's monthly bill names wins (a different one is API.CURRENCY, an error of the run)
+    assert {r["BillingCurrency"] for r in focus_rows(con, "focus_partner_cost").values()} == {"USD"}
 
 
 def test_every_service_type_the_sandbox_and_the_api_know_has_a_focus_category():
