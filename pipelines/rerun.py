@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.failures import ActionableError
+from pipelines.lib.failures import ActionableError, describe
 from pipelines.lib.lease import LeaseTimeout, hold_lease
 from pipelines.lib.partners import FILE_VARIABLE
 from pipelines.lib.rerun import ReusedRun, RunFacts, record_run, reusable_run
@@ -61,7 +61,7 @@ def last_run(bill_cycle: str, resources: Mapping[str, object], sql_dir: Path) ->
                 reused = reusable_run(path, facts)
             except Exception as exc:  # noqa: BLE001 - facts that cannot be gathered tell nothing: the run runs, and says why
                 facts = reused = None
-                cause = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+                cause = describe(exc) or (str(exc).splitlines() or [""])[0] or type(exc).__name__
                 unchecked = f"whether anything is new could not be checked ({cause}), so the whole month ran"
         yield LastRun(path, facts, reused, unchecked)
 

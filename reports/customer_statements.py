@@ -132,13 +132,11 @@ def write_customer_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str,
     customer id -> PDF path. Statements of customers no longer billed are removed, as their CSV bills are."""
     statements = load_statements(con, bill_cycle, lines_table)
     statements = [statement for statement in statements if statement.customer_id in bill_paths]
+    jobs = [_Job(bill_cycle, statement, bill_paths[statement.customer_id].name, currency,
+                 bill_paths[statement.customer_id].with_suffix(".pdf")) for statement in statements]
     with tempfile.TemporaryDirectory(prefix="billrecon-font-") as scratch:
-        documents = [_StatementDocument(bill_cycle, statement, bill_paths[statement.customer_id].name, currency)
-                     for statement in statements]
-        fonts = MonthFonts.prepare(Path(scratch), "".join(document.text() for document in documents))
-        _warn_unprintable(bill_cycle, fonts, documents)
-        jobs = [_Job(bill_cycle, statement, bill_paths[statement.customer_id].name, currency,
-                     bill_paths[statement.customer_id].with_suffix(".pdf")) for statement in statements]
+        fonts = MonthFonts.prepare(Path(scratch), "".join(job.text() for job in jobs))
+        _warn_unprintable(bill_cycle, fonts, jobs)
         _render_all(jobs, fonts)
         written = {job.statement.customer_id: job.path for job in jobs}
     if bill_paths:
@@ -159,6 +157,9 @@ class _Job:
     lines_file: str
     currency: str
     path: Path
+
+    def text(self) -> str:
+        return printed_text(self.statement, self.lines_file)
 
 
 # fpdf2 is pure Python: a month of statements keeps one core busy (2,000 take some 30 CPU-s), so
@@ -191,9 +192,9 @@ def _render(jobs: list[_Job], fonts: MonthFonts) -> None:
         _StatementDocument(job.bill_cycle, job.statement, job.lines_file, job.currency).write(job.path, fonts)
 
 
-def _warn_unprintable(bill_cycle: str, fonts: MonthFonts, documents: list[_StatementDocument]) -> None:
+def _warn_unprintable(bill_cycle: str, fonts: MonthFonts, jobs: list[_Job]) -> None:
     """One line for the month naming the statements that print without characters no font has."""
-    gaps = {document.statement.customer_id: fonts.unprintable(document.text()) for document in documents}
+    gaps = {job.statement.customer_id: fonts.unprintable(job.text()) for job in jobs}
     gaps = {customer: characters for customer, characters in gaps.items() if characters}
     if gaps:
         shown = "; ".join(f"{customer}: {characters}" for customer, characters in list(gaps.items())[:5])
@@ -204,6 +205,15 @@ def _warn_unprintable(bill_cycle: str, fonts: MonthFonts, documents: list[_State
 
 # Characters the layout itself prints beyond printable ASCII
 _LAYOUT_CHARACTERS = "–—…·"
+
+
+def printed_text(statement: CustomerStatement, lines_file: str) -> str:
+    """Every character a statement can print beyond the layout's own."""
+    issuer = statement.issuer
+    parts = [_LAYOUT_CHARACTERS, lines_file, issuer.partner_id or "", issuer.partner_name or "",
+             statement.customer_id or "", statement.customer_name]
+    parts += [f"{row.service}{row.resource_type}" for row in (*statement.usage, *statement.refunds)]
+    return "".join(parts)
 
 
 class _StatementDocument(FPDF):
@@ -226,11 +236,7 @@ class _StatementDocument(FPDF):
         self.set_auto_page_break(True, margin=_PAGE_MARGIN + 5)
 
     def text(self) -> str:
-        """Every character this statement can print beyond the layout's own."""
-        parts = [_LAYOUT_CHARACTERS, self.lines_file, self.issuer.partner_id or "", self.issuer.partner_name or "",
-                 self.statement.customer_id or "", self.statement.customer_name]
-        parts += [f"{row.service}{row.resource_type}" for row in (*self.statement.usage, *self.statement.refunds)]
-        return "".join(parts)
+        return printed_text(self.statement, self.lines_file)
 
     def write(self, path: Path, fonts: MonthFonts) -> Path:
         fonts.install(self, self.text())

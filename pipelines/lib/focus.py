@@ -47,9 +47,9 @@ def load_seeds(con: duckdb.DuckDBPyConnection, account_currency: str | None = No
         path = SEEDS_DIR / f"{table.split('.')[1]}.csv"
         con.execute(f"create or replace table {table} as "
                     "select * from read_csv(?, header = true, all_varchar = true)", [str(path)])
+    con.execute(f"create or replace table {ACCOUNT_CURRENCY_TABLE} as "
+                "select * from (values (?::varchar)) as account(currency) where currency is not null",
+                [account_currency])
+    for table in (*SEED_TABLES, ACCOUNT_CURRENCY_TABLE):
         rows[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
-    con.execute(f"create or replace table {ACCOUNT_CURRENCY_TABLE} (currency varchar not null)")
-    if account_currency:
-        con.execute(f"insert into {ACCOUNT_CURRENCY_TABLE} values (?)", [account_currency])
-    rows[ACCOUNT_CURRENCY_TABLE] = 1 if account_currency else 0
     return rows

@@ -21,7 +21,7 @@ import duckdb
 from pipelines.lib import audit
 from pipelines.lib.landing import Delivery
 from pipelines.lib.rejections import rule_for
-from pipelines.lib.sql_models import load_model, run_model
+from pipelines.lib.sql_models import cycles_in, load_model, run_model
 from pipelines.lib.staging import StageOutcome
 from pipelines.lib.warehouse import transaction
 from schemas.rules import rule
@@ -299,10 +299,9 @@ def agreements_gauge() -> Gauge:
         # what the cycles were built with)
         run_model(con, "core", "customer_discount_rule")
         model = load_model("core", "line_agreement")
-        cycles = [c for (c,) in con.execute("select distinct bill_cycle from staging.bill_line order by 1").fetchall()]
         con.execute(f"create or replace temp table {table} as select * from ({model.sql}) where false",
                     {"bill_cycle": ""})
-        for cycle in cycles:
+        for cycle in cycles_in(con, "staging.bill_line"):
             con.execute(f"insert into {table} select * from ({model.sql})", {"bill_cycle": cycle})
 
     def before(con: duckdb.DuckDBPyConnection) -> Figures:

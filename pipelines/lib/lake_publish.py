@@ -26,8 +26,7 @@ from pipelines.lib import lakehouse
 from pipelines.lib.fingerprint import warehouse_fingerprint
 from pipelines.lib.lakehouse import ACCOUNT_COLUMN, ALIAS, CYCLE_COLUMNS, LakeError, LakeSettings, Partition
 from pipelines.lib.partners import Partner, PartnersConfigError, run_partner_id
-from pipelines.lib.warehouse import column_differences
-from schemas.memory import process_duckdb_memory_limit
+from pipelines.lib.warehouse import column_differences, connect
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
 NOT_PUBLISHED = ("audit.model_builds",)  # the fingerprints that let a run skip a rebuild: the working file's
@@ -104,9 +103,8 @@ def publish_to_lake(working: Path, settings: LakeSettings, partition: Partition,
 def _checkpoint(working: Path) -> str:
     """Every committed change of the working file into the file itself, before it is read read-only;
     returns the file's content fingerprint (the one that spares an unchanged published copy, publish.py)."""
-    con = duckdb.connect(str(working))
+    con = connect(working)  # within the process's memory budget, a busy file said in one line
     try:
-        con.execute(f"set memory_limit = '{process_duckdb_memory_limit()}'")
         con.execute("checkpoint")
         return warehouse_fingerprint(con)
     finally:

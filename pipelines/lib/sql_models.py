@@ -137,9 +137,8 @@ def _materialize(con: duckdb.DuckDBPyConnection, model: Model, bill_cycle: str |
         raise ValueError(f"{model.table} is partitioned by bill cycle: pass bill_cycle")
     params = {"bill_cycle": bill_cycle}
     created = _ensure_partitioned_table(con, model, params)
-    cycles = [bill_cycle]
-    if created and model.table in BUILT_FOR_EVERY_CYCLE_WHEN_NEW:
-        cycles += _other_cycles(con, BUILT_FOR_EVERY_CYCLE_WHEN_NEW[model.table], bill_cycle)
+    source = BUILT_FOR_EVERY_CYCLE_WHEN_NEW.get(model.table) if created else None
+    cycles = sorted({bill_cycle, *(cycles_in(con, source) if source else ())})
     for cycle in cycles:
         con.execute(f"delete from {model.table} where bill_cycle = $bill_cycle", {"bill_cycle": cycle})
         con.execute(f"insert into {model.table} by name select * from ({model.sql})", {"bill_cycle": cycle})
@@ -153,9 +152,9 @@ def _materialize(con: duckdb.DuckDBPyConnection, model: Model, bill_cycle: str |
 BUILT_FOR_EVERY_CYCLE_WHEN_NEW = {"core.line_agreement": "staging.bill_line"}
 
 
-def _other_cycles(con: duckdb.DuckDBPyConnection, source: str, bill_cycle: str) -> list[str]:
-    rows = con.execute(f"select distinct bill_cycle from {source} where bill_cycle <> ? order by 1", [bill_cycle])
-    return [cycle for (cycle,) in rows.fetchall()]
+def cycles_in(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The bill cycles `table` holds rows of, in order."""
+    return [cycle for (cycle,) in con.execute(f"select distinct bill_cycle from {table} order by 1").fetchall()]
 
 
 def run_model(con: duckdb.DuckDBPyConnection, layer: str, name: str, bill_cycle: str | None = None) -> int:

@@ -96,15 +96,12 @@ def _repeated_hashes(hashes: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """(src_member, src_record, line_hash) of every line whose hash occurs more than once. The month's
     hashes are sorted in one array and compared with their neighbours: a hash set of ten million
     lines took some 300 MB more at the staging's peak."""
-    schema = {"src_member": pl.Utf8, "src_record": pl.Int64, "line_hash": pl.UInt64}
-    if not hashes:
-        return pl.DataFrame(schema=schema)
-    every = np.concatenate([frame["line_hash"].to_numpy() for frame in hashes.values()])
+    every = np.concatenate([np.empty(0, np.uint64), *(frame["line_hash"].to_numpy() for frame in hashes.values())])
     every.sort()
     repeated = np.unique(every[1:][every[1:] == every[:-1]])
     del every
     if not len(repeated):
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema={"src_member": pl.Utf8, "src_record": pl.Int64, "line_hash": pl.UInt64})
     wanted = pl.Series(repeated).implode()
     return pl.concat([frame.filter(pl.col("line_hash").is_in(wanted))
                       .select(pl.lit(member, pl.Utf8).alias("src_member"),
