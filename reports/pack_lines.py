@@ -3,11 +3,15 @@
 ``marts.customer_bill_line`` is a view over ``core.rated_bill_line``, itself a view: every query on
 it rates the month's lines again (the agreed discounts looked up, the refunds priced). A pack reads
 the lines several times: the bills and the all-lines files one sorted customer range at a time (a
-range holds what DuckDB's memory limit sorts, ``reports.data.customer_ranges``; 38 ranges at ten
+range holds what the memory budget sorts, ``reports.data.customer_ranges``; 39 ranges at ten
 million lines and the default budget), the PDF statements' sums, the refund list and the workbook's
-line sheet. So ``rated_once`` rates them in one query that copies the cycle's lines to scratch
-Parquet files, one folder per customer range, and every reader of the pack reads those files: a
-range query reads its own folder only. The files are removed when the pack is done or fails.
+line sheet. So ``rated_once`` rates them in one query that copies the cycle's lines to one scratch
+Parquet file, which the pack's SQL reads, and polars cuts that file into one folder per customer
+range, which the bills read a range at a time. The files are removed when the pack is done or fails.
+
+Why two steps and not DuckDB's ``COPY ... PARTITION_BY``: at ten million lines the partitioned
+COPY took 34 s and 65 CPU-s under the memory budget, the plain COPY 14 s and 28 CPU-s and polars'
+cut of its file 5 s and 9 CPU-s (bench/README.md).
 """
 
 from __future__ import annotations
@@ -25,9 +29,20 @@ import polars as pl
 from reports import data as marts
 from reports.exports import CUSTOMER_BILL_LINE, TableExport
 
-# Scratch, read back once: DuckDB's default Parquet compression (a ten-million-line month took 315 MB)
+# Scratch, read back once: DuckDB's default Parquet compression (a ten-million-line month took 416 MB)
 SCRATCH_COMPRESSION = "snappy"
 RANGE_COLUMN = "range_number"
+WHOLE_FILE = "lines.parquet"
+# polars reads the whole file a row group at a time, several at once: with DuckDB's default row
+# groups (122,880 lines) the process peaked at 2.1 GiB during the cut at ten million lines, 1.6 GiB
+# with these, for the same time
+WHOLE_ROW_GROUP_ROWS = 32_768
+RANGES_FOLDER = "ranges"
+# polars cuts the file in chunks of this many lines, each range's file in row groups of as many: in
+# a process of its own the cut peaked at 1.0 GiB at ten million lines, at 2.4 GiB with polars' defaults
+CUT_ROWS = 20_000
+# lz4 costs the cut the least CPU and the files it writes stay near the whole file's size
+CUT_COMPRESSION = "lz4"
 
 
 def _sql_text(value: str) -> str:
@@ -50,7 +65,10 @@ class PackLines:
     """The cycle's billed customers in order (the expenditure mart's)."""
     range_starts: list[str | None]
     """The first customer of each range; the first range also holds the lines without a customer."""
+    whole: Path
+    """Every line of the cycle in one file, with its range number."""
     folder: Path
+    """One folder per customer range, ``range_number=N``, without the range number."""
 
     def _files(self, pattern: str) -> list[str]:
         return sorted(str(path) for path in self.folder.glob(pattern))
@@ -58,9 +76,10 @@ class PackLines:
     @property
     def table(self) -> str:
         """A table expression of every line of the cycle, with the mart's columns, to read instead of
-        ``marts.customer_bill_line``. A cycle without lines wrote no file: then the (empty) mart."""
-        files = self._files(f"{RANGE_COLUMN}=*/*.parquet")
-        return _parquet_files(files) if files else CUSTOMER_BILL_LINE.table
+        ``marts.customer_bill_line``. A cycle without lines has no range: then the (empty) mart."""
+        if not self._files(f"{RANGE_COLUMN}=*/*.parquet"):
+            return CUSTOMER_BILL_LINE.table
+        return f"(SELECT * EXCLUDE ({RANGE_COLUMN}) FROM {_parquet_files([str(self.whole)])})"
 
     @property
     def export(self) -> TableExport:
@@ -103,16 +122,28 @@ def rated_once(con: duckdb.DuckDBPyConnection, bill_cycle: str,
     customer_ids, starts = marts.customer_ranges(con, bill_cycle, lines_per_range)
     range_number, parameters = _range_number(starts)
     with tempfile.TemporaryDirectory(prefix="billrecon-pack-lines-") as scratch:
-        folder = Path(scratch) / "lines"
-        write_rated_lines(con, bill_cycle, folder, range_number, parameters)
-        yield PackLines(con, bill_cycle, customer_ids, starts, folder)
+        whole, folder = Path(scratch) / WHOLE_FILE, Path(scratch) / RANGES_FOLDER
+        write_rated_lines(con, bill_cycle, whole, range_number, parameters)
+        cut_by_range(whole, folder)
+        yield PackLines(con, bill_cycle, customer_ids, starts, whole, folder)
 
 
-def write_rated_lines(con: duckdb.DuckDBPyConnection, bill_cycle: str, folder: Path, range_number: str,
+def write_rated_lines(con: duckdb.DuckDBPyConnection, bill_cycle: str, whole: Path, range_number: str,
                       parameters: list[str]) -> None:
-    """The one query that rates the cycle's lines, into `folder` cut by customer range."""
+    """The one query that rates the cycle's lines, into the file `whole` with each line's range number."""
     con.execute(
         f"COPY (SELECT *, {range_number} AS {RANGE_COLUMN} FROM {CUSTOMER_BILL_LINE.table} "
-        f"WHERE {CUSTOMER_BILL_LINE.where}) TO {_sql_text(str(folder))} "
-        f"(FORMAT parquet, PARTITION_BY ({RANGE_COLUMN}), COMPRESSION {SCRATCH_COMPRESSION})",
+        f"WHERE {CUSTOMER_BILL_LINE.where}) TO {_sql_text(str(whole))} "
+        f"(FORMAT parquet, COMPRESSION {SCRATCH_COMPRESSION}, ROW_GROUP_SIZE {WHOLE_ROW_GROUP_ROWS})",
         [*parameters, *CUSTOMER_BILL_LINE.parameters(bill_cycle)])
+
+
+def cut_by_range(whole: Path, folder: Path) -> None:
+    """The lines of `whole` into `folder`, one ``range_number=N`` folder per range that has lines
+    (none for a file without lines). The order of the lines within a range is not kept: the
+    readers sort each range."""
+    folder.mkdir()
+    with pl.Config(streaming_chunk_size=CUT_ROWS):
+        pl.scan_parquet(whole).sink_parquet(
+            pl.PartitionBy(folder, key=RANGE_COLUMN, include_key=False, approximate_bytes_per_file=None),
+            compression=CUT_COMPRESSION, statistics=False, row_group_size=CUT_ROWS, maintain_order=False)

@@ -69,6 +69,9 @@ def test_lines_cut_into_a_range_per_customer_are_the_mart_s_rows_in_the_mart_s_o
         assert sorted(path.name for path in ranged.folder.iterdir()) == [
             "range_number=0", "range_number=1", "range_number=2"]
         by_range = all_batches(ranged)
+        # the pack's SQL reads the whole file: the mart's columns (not the range number), all lines
+        assert marts_data.table_columns(warehouse, ranged.table) == list(mart.columns)
+        assert warehouse.execute(f"SELECT count(*) FROM {ranged.table}").fetchone() == (8,)
     with rated_once(warehouse, CYCLE, lines_per_range=1_000_000) as whole:
         assert whole.range_starts == [None]
         in_one = all_batches(whole)
