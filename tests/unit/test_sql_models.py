@@ -72,6 +72,17 @@ def test_most_specific_rule_wins_and_dates_are_respected(con):
     assert got["T6"][:2] == (D("0.05"), D("31.66666666"))
 
 
+@pytest.mark.parametrize("official", [
+    "0.00000010", "-0.00000010", "123.45678910", "999.99999999", "-999.99999999",  # 64-bit branch
+    "1000", "1000.00000010", "-1000.00000010", "29700.12345678",                  # 128-bit branch
+])
+def test_a_charge_is_rounded_half_away_from_zero_on_either_side_of_the_64_bit_branch(con, official):
+    # 0.95 × ...10 ends in a half unit at 8 places: 0.000000095 → 0.00000010, 950.000000095 → 950.00000010
+    add_line(con, 1, "c2", "svc.rds", "res.db", "2026-09-03", "Expenditure", official, "0", official)
+    expected = (D(official) * D("0.95")).quantize(D("0.00000001"), rounding=ROUND_HALF_UP)
+    assert rated(con)["T1"][:2] == (D("0.05"), expected)
+
+
 def test_the_agreement_applied_to_a_line_reads_as_words(con):
     add_line(con, 1, "c1", "svc.ecs", "res.gpu", "2026-09-03", "Expenditure", "100", "10", "90")
     add_line(con, 2, "c1", "svc.obs", "res.bucket", "2026-09-03", "Expenditure", "100", "10", "90")
