@@ -135,6 +135,11 @@ def all_lines_csv_written(line_count: int) -> bool:
     return line_count <= ALL_LINES_CSV_MAX_ROWS
 
 
+def bill_names(directory: Path, lines: PackLines) -> BillNames:
+    """The names of the bills ``write_customer_bills`` writes into the pack folder `directory`."""
+    return BillNames(directory / CUSTOMER_BILLS_DIRECTORY, lines.customer_ids)
+
+
 def write_customer_bills(directory: Path, lines: PackLines, currency: str = CURRENCY) -> BillLineFiles:
     """Every line of the cycle in ``customer_bill_line.parquet`` (and ``customer_bill_line.csv`` when
     the month fits a spreadsheet), and one CSV per customer with a billed line in the cycle (its
@@ -151,7 +156,7 @@ def write_customer_bills(directory: Path, lines: PackLines, currency: str = CURR
     bills_directory.mkdir(parents=True, exist_ok=True)
     con = lines.con
     line_count = _billed_line_count(con, lines.bill_cycle)
-    folder = _BillFolder(bills_directory, unique_file_stems([customer_id or "" for customer_id in lines.customer_ids]),
+    folder = _BillFolder(bill_names(directory, lines),
                          UTF8_BOM + _header_line([name.replace("{currency}", currency)
                                                   for name, _ in CUSTOMER_BILL_COLUMNS]))
     bill: _OpenBill | None = None
@@ -293,13 +298,21 @@ def _write_batch_to_bills(batch: pl.DataFrame, ready: pl.DataFrame, bill: _OpenB
     return bill
 
 
-def _stem(stems: dict[str, str], customer_id: str | None) -> str:
-    """The bill's file name. A customer the mart did not list (the mart and the lines disagree:
-    a bug) still gets a bill, under a name with its id's hash that no listed customer can take."""
-    key = customer_id or ""
-    if key not in stems:
-        stems[key] = f"{safe_file_stem(key)}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:10]}"
-    return stems[key]
+class BillNames:
+    """Where each customer's CSV bill goes in a pack's bills folder: one home for the names, which
+    the PDF statements beside the bills use too, before the bills are written."""
+
+    def __init__(self, directory: Path, customer_ids: list[str | None]):
+        self.directory = directory
+        self._stems = unique_file_stems([customer_id or "" for customer_id in customer_ids])
+
+    def path(self, customer_id: str | None) -> Path:
+        """The bill's path. A customer the mart did not list (the mart and the lines disagree: a
+        bug) still gets a bill, under a name with its id's hash that no listed customer can take."""
+        key = customer_id or ""
+        if key not in self._stems:
+            self._stems[key] = f"{safe_file_stem(key)}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:10]}"
+        return self.directory / f"{self._stems[key]}.csv"
 
 
 def _csv_text(frame: pl.DataFrame) -> bytes:
@@ -324,14 +337,13 @@ def _line_ends(text: bytes, frame: pl.DataFrame) -> np.ndarray:
 class _BillFolder:
     """Where the bills go, under which names, with which header; and which were written."""
 
-    directory: Path
-    stems: dict[str, str]
+    names: BillNames
     header: bytes
     written: dict[str, Path] = field(default_factory=dict)
     drop_behind: DropBehindFiles = field(default_factory=DropBehindFiles)
 
     def open(self, customer_id: str | None) -> _OpenBill:
-        path = self.directory / f"{_stem(self.stems, customer_id)}.csv"
+        path = self.names.path(customer_id)
         self.written[customer_id] = path
         return _OpenBill(customer_id, path, self.header, self.drop_behind)
 

@@ -15,12 +15,13 @@ same warehouse content gives byte-identical files: the document dates are the pe
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import multiprocessing
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -130,22 +131,39 @@ def write_customer_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str,
                               lines_table: str = BILL_LINE_TABLE) -> dict[str | None, Path]:
     """A PDF beside each customer's CSV bill (same name, ``.pdf``), its amounts in `currency`; returns
     customer id -> PDF path. Statements of customers no longer billed are removed, as their CSV bills are."""
-    statements = load_statements(con, bill_cycle, lines_table)
-    statements = [statement for statement in statements if statement.customer_id in bill_paths]
-    jobs = [_Job(bill_cycle, statement, bill_paths[statement.customer_id].name, currency,
-                 bill_paths[statement.customer_id].with_suffix(".pdf")) for statement in statements]
+    if not bill_paths:
+        return {}
+    folder = next(iter(bill_paths.values())).parent
+    with customer_statements_rendered(con, bill_cycle, folder, bill_paths.get, currency, lines_table) as written:
+        pass
+    return written
+
+
+@contextlib.contextmanager
+def customer_statements_rendered(con: duckdb.DuckDBPyConnection, bill_cycle: str, folder: Path,
+                                 bill_path: Callable[[str | None], Path | None], currency: str = CURRENCY,
+                                 lines_table: str = BILL_LINE_TABLE) -> Iterator[dict[str | None, Path]]:
+    """Render the month's statements into `folder` while the caller's block runs (the pack writes
+    the CSV bills meanwhile), in worker processes from PROCESSES_FROM_STATEMENTS statements on.
+    `bill_path` names a customer's CSV bill (None: the customer gets no statement). Yields the
+    mapping customer id -> PDF path, filled when the block has ended and every statement is
+    written; then the PDFs of customers no longer billed are removed. An error in the block stops
+    the rendering and is raised, without removing any PDF."""
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = [_Job(bill_cycle, statement, path.name, currency, path.with_suffix(".pdf"))
+            for statement in load_statements(con, bill_cycle, lines_table)
+            if (path := bill_path(statement.customer_id)) is not None]
+    written: dict[str | None, Path] = {}
     with tempfile.TemporaryDirectory(prefix="billrecon-font-") as scratch:
         fonts = MonthFonts.prepare(Path(scratch), "".join(job.text() for job in jobs))
         _warn_unprintable(bill_cycle, fonts, jobs)
-        _render_all(jobs, fonts)
-        written = {job.statement.customer_id: job.path for job in jobs}
-    if bill_paths:
-        folder = next(iter(bill_paths.values())).parent
-        current = set(written.values())
-        for stale in folder.glob("*.pdf"):
-            if stale not in current:
-                stale.unlink()
-    return written
+        with _rendering(jobs, fonts):
+            yield written
+    written.update({job.statement.customer_id: job.path for job in jobs})
+    current = set(written.values())
+    for stale in folder.glob("*.pdf"):
+        if stale not in current:
+            stale.unlink()
 
 
 @dataclass(frozen=True)
@@ -169,22 +187,41 @@ PROCESSES_FROM_STATEMENTS = 200
 MAX_PROCESSES = 4
 
 
-def _render_all(jobs: list[_Job], fonts: MonthFonts) -> None:
-    """Render every job; each document is rendered alone, so its bytes do not depend on where."""
+@contextlib.contextmanager
+def _rendering(jobs: list[_Job], fonts: MonthFonts) -> Iterator[None]:
+    """Render every job, in worker processes while the block runs, or here before it; each document
+    is rendered alone, so its bytes do not depend on where."""
     processes = min(os.cpu_count() or 1, MAX_PROCESSES)
     if len(jobs) < PROCESSES_FROM_STATEMENTS or processes < 2:
         _render(jobs, fonts)
+        yield
         return
-    chunks = [jobs[start::processes] for start in range(processes)]
-    # spawned, not forked: the parent holds DuckDB's and polars' threads, whose locks a fork would copy
     try:
-        with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(_render, chunks, [fonts] * processes))  # raises a worker's error here
-    except (OSError, BrokenProcessPool) as exc:
-        # no worker could start (a sandbox without process semaphores) or one died: render them here,
-        # each file is replaced whole (atomic_output_path), so what the workers wrote is simply redone
-        LOGGER.warning("customer statements rendered in this process only: worker processes failed (%s)", exc)
-        _render(jobs, fonts)
+        # spawned, not forked: the parent holds DuckDB's and polars' threads, whose locks a fork would copy
+        pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
+        futures = [pool.submit(_render, jobs[start::processes], fonts) for start in range(processes)]
+    except OSError as exc:  # no worker can start: a sandbox without process semaphores
+        _render_here(jobs, fonts, exc)
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    try:
+        for future in futures:
+            future.result()  # raises a worker's error here
+    except BrokenProcessPool as exc:
+        # a worker died: each file is replaced whole (atomic_output_path), so what the workers wrote is simply redone
+        _render_here(jobs, fonts, exc)
+    finally:
+        pool.shutdown()
+
+
+def _render_here(jobs: list[_Job], fonts: MonthFonts, cause: BaseException) -> None:
+    LOGGER.warning("customer statements rendered in this process only: worker processes failed (%s)", cause)
+    _render(jobs, fonts)
 
 
 def _render(jobs: list[_Job], fonts: MonthFonts) -> None:

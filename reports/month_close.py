@@ -26,8 +26,8 @@ from pathlib import Path
 import duckdb
 
 from reports import exports
-from reports.csv_export import write_customer_bills, write_table_csv
-from reports.customer_statements import write_customer_statements
+from reports.csv_export import bill_names, write_customer_bills, write_table_csv
+from reports.customer_statements import customer_statements_rendered
 from reports.formatting import ReportAccount
 from reports.html import write_month_close_html
 from reports.journal import chart_note, has_journal, write_journal_csv
@@ -123,10 +123,12 @@ def render_month_close(
             export.name: write_table_csv(out_dir, con, export, bill_cycle)
             for export in (*exports.CSV_EXPORTS, *recon_exports) if export is not exports.CUSTOMER_BILL_LINE
         }
-        # the largest exports and the customer bills come from one pass over the month's lines
-        bill_lines = write_customer_bills(out_dir, lines, data.currency)
-        customer_statements = write_customer_statements(con, bill_cycle, bill_lines.bills, data.currency,
-                                                        lines.table)
+        # the largest exports and the customer bills come from one pass over the month's lines, while
+        # worker processes render the PDF statements beside them (both keep a core busy)
+        names = bill_names(out_dir, lines)
+        with customer_statements_rendered(con, bill_cycle, names.directory, names.path, data.currency,
+                                          lines.table) as customer_statements:
+            bill_lines = write_customer_bills(out_dir, lines, data.currency)
     if bill_lines.csv is not None:
         csv_by_mart[exports.CUSTOMER_BILL_LINE.name] = bill_lines.csv
     csv_by_mart = {export.name: csv_by_mart[export.name] for export in (*exports.CSV_EXPORTS, *recon_exports)

@@ -7,6 +7,7 @@ gives the same bytes."""
 import logging
 import re
 
+import pytest
 from pypdf import PdfReader
 
 from pipelines.lib.sql_models import run_model
@@ -135,6 +136,54 @@ def test_statements_rendered_by_worker_processes_are_the_bytes_rendered_here(con
     assert list(written) == ["c1", "c2", "c3"]
     assert {customer: path.read_bytes() for customer, path in written.items()} == here
     assert not (tmp_path / "b" / "customer_bills" / "gone.pdf").exists()
+
+
+def test_workers_render_the_statements_while_the_caller_writes_the_bills(con, tmp_path, monkeypatch):
+    from reports import customer_statements
+
+    add_named_customers(con, {"c1": "Acme", "c2": "Beta"})
+    render(con, tmp_path / "models", [])  # builds the marts the statements read
+    folder = tmp_path / "customer_bills"
+    folder.mkdir()
+    (folder / "gone.pdf").write_bytes(b"%PDF of a customer no longer billed")
+    submitted = []
+    real_pool = customer_statements.ProcessPoolExecutor
+
+    class CountedPool(real_pool):
+        def submit(self, *args, **kwargs):
+            submitted.append(len(args[1]))  # the statements handed to a worker
+            return super().submit(*args, **kwargs)
+
+    monkeypatch.setattr(customer_statements, "PROCESSES_FROM_STATEMENTS", 1)
+    monkeypatch.setattr(customer_statements.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(customer_statements, "ProcessPoolExecutor", CountedPool)
+    with customer_statements.customer_statements_rendered(
+            con, CYCLE, folder, lambda customer: folder / f"{customer}.csv") as written:
+        # the workers have their statements before the block runs; they are waited for after it:
+        # nothing is reported yet, nothing removed
+        assert submitted == [1, 1]
+        assert written == {} and (folder / "gone.pdf").exists()
+    assert written == {"c1": folder / "c1.pdf", "c2": folder / "c2.pdf"}
+    assert [text_of(path)[0] for path in written.values()] == [1, 1]
+    assert sorted(path.name for path in folder.iterdir()) == ["c1.pdf", "c2.pdf"]
+
+
+def test_an_error_while_the_bills_are_written_stops_the_statements_and_removes_nothing(con, tmp_path, monkeypatch):
+    from reports import customer_statements
+
+    add_named_customers(con, {"c1": "Acme", "c2": "Beta"})
+    render(con, tmp_path / "models", [])
+    folder = tmp_path / "customer_bills"
+    folder.mkdir()
+    (folder / "gone.pdf").write_bytes(b"%PDF of a customer no longer billed")
+    monkeypatch.setattr(customer_statements, "PROCESSES_FROM_STATEMENTS", 1)
+    monkeypatch.setattr(customer_statements.os, "cpu_count", lambda: 2)
+    with pytest.raises(OSError, match="disk full"):
+        with customer_statements.customer_statements_rendered(
+                con, CYCLE, folder, lambda customer: folder / f"{customer}.csv") as written:
+            raise OSError("disk full")
+    assert written == {}
+    assert (folder / "gone.pdf").exists()
 
 
 def test_without_worker_processes_the_statements_are_rendered_here_and_said_so(con, tmp_path, monkeypatch, caplog):
