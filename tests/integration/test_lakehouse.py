@@ -53,6 +53,16 @@ def create_tables(settings: lakehouse.LakeSettings) -> None:
         con.close()
 
 
+def test_a_lake_connection_keeps_to_duckdb_s_share_of_the_memory_budget(postgres_database, tmp_path, monkeypatch):
+    # DuckDB's own default for an in-memory database is 80 % of the machine's memory
+    monkeypatch.setenv("BILLRECON_MEMORY_LIMIT", "1GiB")
+    con = lakehouse.connect(folder_lake(postgres_database, tmp_path))
+    try:
+        assert con.execute("select current_setting('memory_limit')").fetchone() == ("512.0 MiB",)
+    finally:
+        con.close()
+
+
 def partition_totals(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple]:
     """(partner, cycle) -> (bill lines, Σ line amounts, mart amount, round of the lines, round of the mart)."""
     rows = con.execute("""
