@@ -140,10 +140,12 @@ def bill_names(directory: Path, lines: PackLines) -> BillNames:
     return BillNames(directory / CUSTOMER_BILLS_DIRECTORY, lines.customer_ids)
 
 
-def write_customer_bills(directory: Path, lines: PackLines, currency: str = CURRENCY) -> BillLineFiles:
+def write_customer_bills(directory: Path, lines: PackLines, currency: str = CURRENCY,
+                         names: BillNames | None = None) -> BillLineFiles:
     """Every line of the cycle in ``customer_bill_line.parquet`` (and ``customer_bill_line.csv`` when
     the month fits a spreadsheet), and one CSV per customer with a billed line in the cycle (its
     amounts' headers naming ``currency``), from a single pass over the pack's rated lines sorted by customer.
+    `names` places the bills (default ``bill_names``): the one a caller already named them with.
 
     Bills of customers that no longer have lines (a re-delivered bill file can drop a customer)
     are removed, so the folder always matches the current data; so is an all-lines CSV left from a
@@ -156,7 +158,7 @@ def write_customer_bills(directory: Path, lines: PackLines, currency: str = CURR
     bills_directory.mkdir(parents=True, exist_ok=True)
     con = lines.con
     line_count = _billed_line_count(con, lines.bill_cycle)
-    folder = _BillFolder(bill_names(directory, lines),
+    folder = _BillFolder(names or bill_names(directory, lines),
                          UTF8_BOM + _header_line([name.replace("{currency}", currency)
                                                   for name, _ in CUSTOMER_BILL_COLUMNS]))
     bill: _OpenBill | None = None

@@ -135,7 +135,7 @@ def write_customer_statements(con: duckdb.DuckDBPyConnection, bill_cycle: str,
         return {}
     folder = next(iter(bill_paths.values())).parent
     with customer_statements_rendered(con, bill_cycle, folder, bill_paths.get, currency, lines_table) as written:
-        pass
+        pass  # no other work to do while they render: `written` is filled when this block ends
     return written
 
 
@@ -196,11 +196,14 @@ def _rendering(jobs: list[_Job], fonts: MonthFonts) -> Iterator[None]:
         _render(jobs, fonts)
         yield
         return
+    pool = None
     try:
         # spawned, not forked: the parent holds DuckDB's and polars' threads, whose locks a fork would copy
         pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
         futures = [pool.submit(_render, jobs[start::processes], fonts) for start in range(processes)]
     except OSError as exc:  # no worker can start: a sandbox without process semaphores
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         _render_here(jobs, fonts, exc)
         yield
         return

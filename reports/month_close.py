@@ -128,7 +128,7 @@ def render_month_close(
         names = bill_names(out_dir, lines)
         with customer_statements_rendered(con, bill_cycle, names.directory, names.path, data.currency,
                                           lines.table) as customer_statements:
-            bill_lines = write_customer_bills(out_dir, lines, data.currency)
+            bill_lines = write_customer_bills(out_dir, lines, data.currency, names)
     if bill_lines.csv is not None:
         csv_by_mart[exports.CUSTOMER_BILL_LINE.name] = bill_lines.csv
     csv_by_mart = {export.name: csv_by_mart[export.name] for export in (*exports.CSV_EXPORTS, *recon_exports)

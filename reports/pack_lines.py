@@ -11,7 +11,8 @@ range, which the bills read a range at a time. The files are removed when the pa
 
 Why two steps and not DuckDB's ``COPY ... PARTITION_BY``: at ten million lines the partitioned
 COPY took 34 s and 65 CPU-s under the memory budget, the plain COPY 14 s and 28 CPU-s and polars'
-cut of its file 5 s and 9 CPU-s (bench/README.md).
+cut of its file 5 s and 9 CPU-s (bench/README.md; measured before the charge's 64-bit rounding in
+core.rated_bill_line, which halved the plain COPY).
 """
 
 from __future__ import annotations

@@ -20,13 +20,18 @@ CYCLE = "2026-09"
 THAI_NAME = "บริษัท ไทยคลาวด์ จำกัด"
 
 
-def render(con, tmp_path, customers):
+def build_marts(con):
+    """The models the statements read, from the lines added so far."""
     run_model(con, "core", "customer_discount_rule")
     run_model(con, "core", "refund_original_order", CYCLE)  # prices the refunds
     run_model(con, "core", "line_agreement", CYCLE)
     run_model(con, "core", "rated_bill_line", CYCLE)
     run_model(con, "marts", "customer_monthly_expenditure", CYCLE)
     run_model(con, "marts", "customer_bill_line")
+
+
+def render(con, tmp_path, customers):
+    build_marts(con)
     folder = tmp_path / "customer_bills"
     folder.mkdir(parents=True)
     bills = {customer: folder / f"{customer}.csv" for customer in customers}
@@ -142,7 +147,7 @@ def test_workers_render_the_statements_while_the_caller_writes_the_bills(con, tm
     from reports import customer_statements
 
     add_named_customers(con, {"c1": "Acme", "c2": "Beta"})
-    render(con, tmp_path / "models", [])  # builds the marts the statements read
+    build_marts(con)
     folder = tmp_path / "customer_bills"
     folder.mkdir()
     (folder / "gone.pdf").write_bytes(b"%PDF of a customer no longer billed")
@@ -172,7 +177,7 @@ def test_an_error_while_the_bills_are_written_stops_the_statements_and_removes_n
     from reports import customer_statements
 
     add_named_customers(con, {"c1": "Acme", "c2": "Beta"})
-    render(con, tmp_path / "models", [])
+    build_marts(con)
     folder = tmp_path / "customer_bills"
     folder.mkdir()
     (folder / "gone.pdf").write_bytes(b"%PDF of a customer no longer billed")
