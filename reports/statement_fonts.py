@@ -115,9 +115,15 @@ def _save_subset(font, source: FontSource, characters: frozenset[str], path: Pat
 def _options(source: FontSource) -> subset.Options:
     options = subset.Options()
     options.font_number = source.face
-    options.name_IDs = ["*"]
+    options.name_IDs = [1, 2, 3, 4, 6]  # family, style, unique id, full and PostScript names
     options.notdef_outline = True
     # fpdf2 drops the layout tables from every font it embeds (it does not shape text); left in the
     # month's font, they were read again for every PDF
     options.drop_tables += ["GDEF", "GPOS", "GSUB"]
+    # Nor does a statement need hinting (screens and printers render the outlines unhinted well at
+    # these sizes), vertical metrics or glyph names: without them each PDF's font is 35 % smaller
+    # (11 KB a statement on average instead of 17, at the bench month) and subset again a little faster
+    options.hinting = False
+    options.drop_tables += ["vhea", "vmtx"]
+    options.glyph_names = False
     return options

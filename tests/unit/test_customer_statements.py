@@ -220,3 +220,30 @@ def test_a_name_longer_than_the_line_wraps_and_a_short_one_stays_on_one_line(con
     assert lines["c1"][billed["c1"] + 2].startswith("Period")
     assert lines["c2"][billed["c2"]] == f"Billed to {THAI_NAME} {THAI_NAME} (customer c2)"
     assert lines["c3"][billed["c3"]] == "Billed to Acme, Inc. (customer c3)"
+
+
+def test_a_wrapped_name_is_left_aligned_not_spread_over_the_line(con, tmp_path):
+    customer = "001b8ba230c00d45032ce1532e94c9c7"
+    add_named_customers(con, {customer: "深圳市锦程文化传媒有限公司 (1544)"})
+    lines = text_of(render(con, tmp_path, [customer])[customer])[1].splitlines()
+    billed = next(i for i, line in enumerate(lines) if line.startswith("Billed to"))
+    # a justified line reads back with its spaces widened
+    assert lines[billed:billed + 2] == ["Billed to 深圳市锦程文化传媒有限公司 (1544) (customer", f"{customer})"]
+
+
+def test_the_closing_notes_name_the_currency_and_the_bill(con, tmp_path):
+    add_named_customers(con, {"c1": "Acme", "c2": "Globex"})
+    build_marts(con)
+    folder = tmp_path / "customer_bills"
+    bills = {"c1": folder / "c1.csv", "c2": folder / "c2.csv"}
+    # the closing paragraph is broken into lines once per process and currency: a second month in
+    # another currency must not reuse the first one's lines
+    usd = write_customer_statements(con, CYCLE, bills)
+    cny = write_customer_statements(con, CYCLE, {"c2": tmp_path / "cny" / "c2.csv"}, currency="CNY")
+    for path, currency, bill in ((usd["c1"], "USD", "c1.csv"), (usd["c2"], "USD", "c2.csv"),
+                                 (cny["c2"], "CNY", "c2.csv")):
+        text = " ".join(text_of(path)[1].split())
+        assert (f"Amounts in {currency}, rounded half-up to the cent; every subtotal and total is its exact sum "
+                "rounded, so rounded rows may differ from it by a cent.") in text
+        assert "refunds are credited at the agreed discount too. Every line of this statement is in " + bill in text
+        assert "USD" not in text if currency == "CNY" else "CNY" not in text
