@@ -51,6 +51,16 @@ TOTAL_LABEL = "TOTAL"
 ALL_LINES_CSV_MAX_ROWS = EXCEL_MAX_ROWS - 1
 PARQUET_COMPRESSION = "zstd"
 PARQUET_ROW_GROUP_ROWS = 250_000
+# Dictionary-encoded: the columns of few values. A line's own ids, names and amounts take as many
+# values as lines, so trying a dictionary for them only cost time (a third of the file's writing at
+# the bench month, with these settings the file is 11 % smaller).
+PARQUET_DICTIONARY_COLUMNS = (
+    "bill_cycle", "customer_id", "customer_name", "partner_id", "original_order_id", "bill_type", "billing_mode",
+    "service_type_code", "service_type_name", "resource_type_name", "product_name", "region_code", "usage_unit",
+    "discount_rate", "agreement_rule", "src_member")
+# Min/max statistics for the columns a reader filters on, which let it skip row groups
+PARQUET_STATISTICS_COLUMNS = ("bill_cycle", "customer_id", "partner_id", "trade_time_local", "bill_type",
+                              "service_type_code", "region_code")
 
 # (header, customer_bill_line column). The partner's own cost (amount_due) and the internal
 # agreement rule are deliberately not part of what the customer receives.
@@ -229,7 +239,11 @@ class _ParquetLines:
 
     def __enter__(self) -> _ParquetLines:
         temp_path = self._target.__enter__()
-        self._writer = pq.ParquetWriter(temp_path, self._schema, compression=PARQUET_COMPRESSION)
+        names = set(self._schema.names)
+        self._writer = pq.ParquetWriter(
+            temp_path, self._schema, compression=PARQUET_COMPRESSION,
+            use_dictionary=[column for column in PARQUET_DICTIONARY_COLUMNS if column in names],
+            write_statistics=[column for column in PARQUET_STATISTICS_COLUMNS if column in names])
         return self
 
     def write(self, batch: pl.DataFrame) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import re
 
+import pyarrow.parquet as pq
+
 from reports import data as marts_data
 from reports import render_month_close
 from tests.unit.month_close.pack_warehouse import (
@@ -61,6 +63,14 @@ def test_the_all_lines_parquet_file_holds_every_line_of_the_mart_typed(report, w
                                    [str(path)]).fetchall())
     assert [types[c] for c in ("official_amount", "customer_charge_amount", "discount_rate", "src_record")] == [
         "DECIMAL(20,8)", "DECIMAL(20,8)", "DECIMAL(9,6)", "BIGINT"]
+    # readers filtering on the customer skip row groups by their statistics; a line's own id has no
+    # dictionary (as many values as lines) and no statistics
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    customer, trade = columns["customer_id"], columns["trade_id"]
+    assert customer.is_stats_set and customer.statistics.min == min(row[1] for row in rows)
+    assert "RLE_DICTIONARY" in customer.encodings and customer.has_dictionary_page
+    assert not trade.is_stats_set and not trade.has_dictionary_page
 
 
 def test_the_all_lines_csv_is_written_only_when_the_month_fits_a_spreadsheet(warehouse, tmp_path, monkeypatch):
