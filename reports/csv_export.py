@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -172,13 +173,13 @@ def write_customer_bills(directory: Path, lines: PackLines, currency: str = CURR
                          UTF8_BOM + _header_line([name.replace("{currency}", currency)
                                                   for name, _ in CUSTOMER_BILL_COLUMNS]))
     bill: _OpenBill | None = None
-    with contextlib.ExitStack() as outputs:
-        parquet = outputs.enter_context(_ParquetLines(parquet_path, _parquet_schema(con, export.table)))
-        table = (outputs.enter_context(_CsvLines(csv_path, _header_line(marts.table_columns(con, export.table))))
-                 if all_lines_csv_written(line_count) else None)
-        # The export is ordered by customer first: each customer's lines arrive together (perhaps
-        # split over two batches), so one bill is open at a time.
-        try:
+    try:
+        with contextlib.ExitStack() as outputs:
+            parquet = outputs.enter_context(_ParquetLines(parquet_path, _parquet_schema(con, export.table)))
+            table = (outputs.enter_context(_CsvLines(csv_path, _header_line(marts.table_columns(con, export.table))))
+                     if all_lines_csv_written(line_count) else None)
+            # The export is ordered by customer first: each customer's lines arrive together (perhaps
+            # split over two batches), so one bill is open at a time.
             for batch in lines.batches():
                 parquet.write(batch)
                 if table is not None:
@@ -187,10 +188,10 @@ def write_customer_bills(directory: Path, lines: PackLines, currency: str = CURR
                 else:  # only the bills' columns are formatted
                     ready = csv_ready(batch.select([column for _, column in CUSTOMER_BILL_COLUMNS]))
                 bill = _write_batch_to_bills(batch, ready, bill, folder)
-        except BaseException:
-            if bill is not None:
-                bill.abandon()  # a failed export (a full disk) leaves the bill on disk as it was
-            raise
+    except BaseException:  # also one the all-lines files raise when they are completed
+        if bill is not None:
+            bill.abandon()  # a failed export (a full disk) leaves the bill on disk as it was
+        raise
     if bill is not None:
         bill.close()
     if table is None:
@@ -228,7 +229,9 @@ class _ParquetLines:
     """customer_bill_line.parquet being written batch by batch, renamed into place when complete.
 
     Rows are written in row groups of PARQUET_ROW_GROUP_ROWS whatever the batches' sizes, so the
-    file's bytes depend on the lines alone, not on how the customer ranges cut them."""
+    file's bytes depend on the lines alone, not on how the customer ranges cut them. A batch is
+    written on a thread of its own while the caller formats the next one's CSV (Arrow's writer
+    keeps one core); one batch at a time, so the lines held in memory stay those of two batches."""
 
     def __init__(self, path: Path, schema: pa.Schema):
         self._target = atomic_output_path(path)
@@ -236,6 +239,8 @@ class _ParquetLines:
         self._writer: pq.ParquetWriter | None = None
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="customer-bill-line-parquet")
+        self._writing: Future | None = None
 
     def __enter__(self) -> _ParquetLines:
         temp_path = self._target.__enter__()
@@ -247,6 +252,16 @@ class _ParquetLines:
         return self
 
     def write(self, batch: pl.DataFrame) -> None:
+        self._written()
+        self._writing = self._thread.submit(self._write, batch)
+
+    def _written(self) -> None:
+        """Wait for the batch being written; its error is raised here."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def _write(self, batch: pl.DataFrame) -> None:
         rows = _parquet_ready(batch)
         self._pending.append(rows if rows.schema == self._schema else rows.cast(self._schema))
         self._pending_rows += batch.height
@@ -258,10 +273,22 @@ class _ParquetLines:
             self._pending_rows = rows.num_rows - whole
 
     def __exit__(self, *exc) -> bool | None:
-        if exc[0] is None and self._pending_rows:
-            self._writer.write_table(pa.concat_tables(self._pending))
-        self._writer.close()  # the footer: a file without one is not read back
+        try:
+            self._written()
+            if exc[0] is None and self._pending_rows:
+                self._writer.write_table(pa.concat_tables(self._pending))
+        except BaseException as error:
+            self._close()
+            self._target.__exit__(type(error), error, error.__traceback__)  # the partial file is removed
+            if exc[0] is None:
+                raise
+            return None  # the caller's own error goes on
+        self._close()
         return self._target.__exit__(*exc)
+
+    def _close(self) -> None:
+        self._thread.shutdown(wait=True)
+        self._writer.close()  # the footer: a file without one is not read back
 
 
 class _CsvLines:

@@ -6,6 +6,7 @@ import csv
 import re
 
 import pyarrow.parquet as pq
+import pytest
 
 from reports import data as marts_data
 from reports import render_month_close
@@ -134,3 +135,27 @@ def test_bills_streamed_one_customer_range_per_query_are_the_same_files(warehous
     assert acme[2]["Trade Time (GMT+8)"] == "TOTAL"
     assert acme[1]["Product"] == "two\nline\r\nproduct"
     assert D(acme[2]["Charge (USD)"]) == D("1900") + D("117.28394956")
+
+
+@pytest.mark.parametrize("batch_rows", [1, 250_000])  # the error raised at the next batch, or at the end
+def test_an_error_writing_the_parquet_file_stops_the_pack_and_keeps_the_file_before_it(
+        warehouse, tmp_path, monkeypatch, batch_rows):
+    from reports import csv_export
+    from reports.pack_lines import PackLines
+
+    out = tmp_path / CYCLE
+    before = render_month_close(warehouse, CYCLE, out).bill_lines_parquet.read_bytes()
+    batches = PackLines.batches
+    monkeypatch.setattr(PackLines, "batches", lambda lines: batches(lines, batch_rows=batch_rows))
+    written = []
+
+    def write_then_fail(self, batch):  # on the Parquet writer's thread: a disk that fills up
+        written.append(batch.height)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(csv_export._ParquetLines, "_write", write_then_fail)
+    with pytest.raises(OSError, match="No space left on device"):
+        render_month_close(warehouse, CYCLE, out)
+    assert written == [batch_rows if batch_rows == 1 else len(_mart_lines(warehouse))]
+    assert (out / "customer_bill_line.parquet").read_bytes() == before
+    assert not [path for path in out.rglob("*.tmp")]
