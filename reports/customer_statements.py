@@ -9,14 +9,14 @@ of a few rows and the time per customer stays that of laying out one short docum
 
 Amounts are rounded half-up to the cent for display; each total is its exact sum rounded, so the
 total due is the CSV bill's TOTAL charge rounded, whatever the rounding of the rows above it.
-The fonts (Chinese, Latin and Thai) are prepared once per month, see `reports.statement_fonts`. The
-same warehouse content gives byte-identical files: the document dates are the period's, not the clock's.
+The fonts (Chinese, Latin and Thai) are prepared once per month, see `reports.statement_fonts`; the
+layout is here, the PDF itself is written by `reports.statement_pdf`. The same warehouse content
+gives byte-identical files: the document dates are the period's, not the clock's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
 import multiprocessing
 import os
@@ -30,15 +30,14 @@ from itertools import groupby
 from pathlib import Path
 
 import duckdb
-from fpdf import FPDF
 
 from reports.exports import BILL_LINE_TABLE
 from reports.files import atomic_output_path
 from reports.formatting import CURRENCY, format_count, format_money, money_sum
-from reports.statement_fonts import PRIMARY_FONT, MonthFonts
+from reports.statement_fonts import MonthFonts
+from reports.statement_pdf import A4_MM, PT_PER_MM, Document
 from schemas.bill_cycle import BillCycle
 
-FONT = PRIMARY_FONT.family
 LOGGER = logging.getLogger(__name__)
 
 TOTAL_DUE_LABEL = "Total due"
@@ -180,7 +179,7 @@ class _Job:
         return printed_text(self.statement, self.lines_file)
 
 
-# fpdf2 is pure Python: a month of statements keeps one core busy (2,000 take some 30 CPU-s), so
+# A month's statements take some 2.5 ms each (2,000: 5 CPU-s), beside the bills the pack writes, so
 # from this many on they are shared out to worker processes, one per core. Fewer are rendered here:
 # starting a worker (it imports the reports) costs about a second.
 PROCESSES_FROM_STATEMENTS = 200
@@ -256,53 +255,78 @@ def printed_text(statement: CustomerStatement, lines_file: str) -> str:
     return "".join(parts)
 
 
-class _StatementDocument(FPDF):
+class _StatementDocument:
+    """One statement laid out on A4 pages: a cursor (`x`, `y`, millimetres from the top left) moves
+    through cells, as a report writer's do; a page ends where a cell would cross the bottom margin."""
+
     def __init__(self, bill_cycle: str, statement: CustomerStatement, lines_file: str, currency: str):
-        super().__init__(orientation="P", unit="mm", format="A4")
         self.bill_cycle = bill_cycle
         self.currency = currency
         self.issuer = statement.issuer
         self.statement = statement
         self.lines_file = lines_file
         cycle = BillCycle.parse(bill_cycle)
-        first, last = cycle.first_day, cycle.last_day
-        self.period_text = f"{bill_cycle} ({first:%d %b %Y} – {last:%d %b %Y}, GMT+8)"
-        # the document's dates are the period's end: the same data gives the same bytes
-        self.set_creation_date(dt.datetime.combine(last, dt.time(), tzinfo=dt.UTC))
-        self.set_title(f"Statement {bill_cycle} – {statement.customer_name or statement.customer_id}")
-        self.set_author(self.issuer.partner_name or self.issuer.partner_id or "")
-        self.set_creator("billrecon")
-        self.set_margins(_PAGE_MARGIN, _PAGE_MARGIN, _PAGE_MARGIN)
-        self.set_auto_page_break(True, margin=_PAGE_MARGIN + 5)
+        first, self.last_day = cycle.first_day, cycle.last_day
+        self.period_text = f"{bill_cycle} ({first:%d %b %Y} – {self.last_day:%d %b %Y}, GMT+8)"
+        self.x, self.y = _PAGE_MARGIN, _PAGE_MARGIN
+        self.pdf: Document | None = None
 
     def text(self) -> str:
         return printed_text(self.statement, self.lines_file)
 
     def write(self, path: Path, fonts: MonthFonts) -> Path:
-        fonts.install(self, self.text())
-        self.add_page()
+        self.pdf = Document(fonts.embedded(self.text()))
+        self._add_page()
         self.title_block()
         self.summary()
         self.grouped_table(USAGE_TITLE, self.statement.usage, self.statement.usage_charge)
         if self.statement.refunds:
             self.grouped_table(REFUNDS_TITLE, self.statement.refunds, self.statement.refund_charge)
         self.closing_notes()
+        self._footers()
         with atomic_output_path(path) as temp_path:
-            self.output(str(temp_path))
+            # the document's date is the period's end: the same data gives the same bytes
+            title = f"Statement {self.bill_cycle} – {self.statement.customer_name or self.statement.customer_id}"
+            self.pdf.save(temp_path, title, self.issuer.partner_name or self.issuer.partner_id or "", self.last_day)
         return path
 
-    def footer(self) -> None:
-        self.set_y(-_PAGE_MARGIN)
-        self.set_font(FONT, "", 7)
-        self.set_text_color(110)
+    def _add_page(self) -> None:
+        self.pdf.add_page()
+        self.y = _PAGE_MARGIN
+
+    def _footers(self) -> None:
+        """Each page's footer, once the number of pages is known."""
         customer = self.statement.customer_id or ""
-        self.cell(0, 4, f"{customer} · {self.bill_cycle} · page {self.page_no()} of {{nb}}", align="R")
-        self.set_text_color(0)
+        pages = len(self.pdf.pages)
+        for number in range(pages):
+            self.pdf.turn_to(number)
+            self.x, self.y = _PAGE_MARGIN, _PAGE_HEIGHT - _PAGE_MARGIN
+            self._cell(0, 4, f"{customer} · {self.bill_cycle} · page {number + 1} of {pages}", 7, align="R",
+                       gray=_FOOTER_GRAY, breaks=False)
+
+    def _cell(self, width: float, height: float, text: str, size: float, align: str = "L",
+              fill: float | None = None, gray: float = 0.0, next_line: bool = False, breaks: bool = True) -> None:
+        """A cell of `width` (0: to the right margin) at the cursor, its text on one line in the
+        middle, `fill` its shade; then the cursor moves right, or to the next line."""
+        if breaks and self.y + height > _BREAK_AT and self.y > _PAGE_MARGIN:
+            self._add_page()  # the cell does not fit above the bottom margin: it opens the next page
+        width = width or _PAGE_WIDTH - _PAGE_MARGIN - self.x
+        if fill is not None:
+            self.pdf.rectangle(self.x, self.y, width, height, fill)
+        if text:
+            left = self.x + _CELL_MARGIN if align == "L" else self.x + width - _CELL_MARGIN - self.pdf.width(text, size)
+            self.pdf.text(left, self.y + height / 2 + 0.3 * size / PT_PER_MM, text, size, gray)
+        if next_line:
+            self.x, self.y = _PAGE_MARGIN, self.y + height
+        else:
+            self.x += width
+
+    def _next_line(self, height: float) -> None:
+        self.x, self.y = _PAGE_MARGIN, self.y + height
 
     def title_block(self) -> None:
-        self.set_font(FONT, "", 18)
-        self.cell(0, 10, "Statement", new_x="LMARGIN", new_y="NEXT")
-        self.ln(1)
+        self._cell(0, 10, "Statement", 18, next_line=True)
+        self._next_line(1)
         issuer = self.issuer.partner_name or self.issuer.partner_id or "—"
         if self.issuer.partner_name and self.issuer.partner_id:
             issuer += f" (partner {self.issuer.partner_id})"
@@ -311,49 +335,37 @@ class _StatementDocument(FPDF):
             customer += f" (customer {self.statement.customer_id})"
         for label, value in (("Issued by", issuer), ("Billed to", customer), ("Period", self.period_text),
                              ("Currency", self.currency)):
-            self.set_font(FONT, "", 9)
-            self.set_text_color(90)
-            self.cell(28, 5.5, label)
-            self.set_text_color(0)
-            self.set_font(FONT, "", 11 if label == "Billed to" else 10)
-            self._line_or_paragraph(value, 5.5)
-        self.ln(4)
+            self._cell(28, 5.5, label, 9, gray=_LABEL_GRAY)
+            self._line_or_paragraph(value, 5.5, 11 if label == "Billed to" else 10)
+        self._next_line(4)
 
-    def _line_or_paragraph(self, text: str, height: float) -> None:
-        """`text` to the right margin, wrapped when it is longer than the line."""
-        # fpdf2 breaks a paragraph by measuring it again for every character; a value that fits on
-        # the line is the same text drawn by one cell, at a fraction of the cost
-        room = self.w - self.r_margin - self.get_x() - 2 * self.c_margin
-        if "\n" not in text and self.get_string_width(text) < room - 0.01:
-            self.cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
-        else:
-            # left-aligned: fpdf2 justifies by default, which spread a wrapped Chinese name over the line
-            self.multi_cell(0, height, text, align="L", new_x="LMARGIN", new_y="NEXT")
+    def _line_or_paragraph(self, text: str, height: float, size: float, gray: float = 0.0) -> None:
+        """`text` to the right margin, wrapped at spaces (a word longer than the line at any
+        character) when it is longer than the line, each line starting where the first does."""
+        start = self.x
+        room = _PAGE_WIDTH - _PAGE_MARGIN - start - 2 * _CELL_MARGIN
+        for line in _wrap(self.pdf, text, room, size):
+            self.x = start
+            self._cell(0, height, line, size, gray=gray, next_line=True)
 
     def summary(self) -> None:
         statement = self.statement
         rows = [(f"{USAGE_TITLE} at the agreed discount", statement.usage_charge)]
         if statement.refunds:
             rows.append((REFUNDS_TITLE, statement.refund_charge))
-        self.set_font(FONT, "", 10)
         for label, amount in rows:
-            self.cell(120, 6, label)
-            self.cell(60, 6, f"{self.currency} {format_money(amount)}", align="R", new_x="LMARGIN", new_y="NEXT")
-        self.set_draw_color(0)
-        self.line(self.l_margin + 100, self.get_y(), self.w - self.r_margin, self.get_y())
-        self.set_font(FONT, "", 13)
-        self.cell(120, 9, TOTAL_DUE_LABEL)
-        self.cell(60, 9, f"{self.currency} {format_money(statement.total_due)}", align="R",
-                  new_x="LMARGIN", new_y="NEXT")
-        self.ln(5)
+            self._cell(120, 6, label, 10)
+            self._cell(60, 6, f"{self.currency} {format_money(amount)}", 10, align="R", next_line=True)
+        self.pdf.rule(_PAGE_MARGIN + 100, self.y, _PAGE_WIDTH - _PAGE_MARGIN)
+        self._cell(120, 9, TOTAL_DUE_LABEL, 13)
+        self._cell(60, 9, f"{self.currency} {format_money(statement.total_due)}", 13, align="R", next_line=True)
+        self._next_line(5)
 
     def grouped_table(self, title: str, rows: list[GroupRow], total: Decimal) -> None:
-        self.set_font(FONT, "", 12)
-        self.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
+        self._cell(0, 8, title, 12, next_line=True)
         self._header_row()
         if not rows:
-            self.set_font(FONT, "", 9)
-            self.cell(0, 6, "No usage this month.", new_x="LMARGIN", new_y="NEXT")
+            self._cell(0, 6, "No usage this month.", 9, next_line=True)
         for service, group in groupby(rows, key=lambda row: row.service):
             group = list(group)
             for index, row in enumerate(group):
@@ -366,49 +378,39 @@ class _StatementDocument(FPDF):
         self._row((f"Total {title.lower()}", "", format_count(sum(row.line_count for row in rows)),
                    format_money(money_sum(row.list_price for row in rows)), format_money(total)),
                   shaded=True, rule=True)
-        self.ln(4)
+        self._next_line(4)
 
     def closing_notes(self) -> None:
-        self.set_font(FONT, "", 8)
-        self.set_text_color(90)
-        for line in self._wrapped(_closing_text(self.currency)):
-            self.cell(0, _NOTE_HEIGHT, line, new_x="LMARGIN", new_y="NEXT")
-        self._line_or_paragraph(f"Every line of this statement is in {self.lines_file}.", _NOTE_HEIGHT)
-        self.set_text_color(0)
-
-    def _wrapped(self, text: str) -> tuple[str, ...]:
-        """`text` broken into lines of the text width in the current font, once per process: fpdf2
-        breaks a paragraph by measuring it again for every character (a third of a statement's time
-        was its closing paragraph, the same for every customer of a month)."""
-        key = (text, self.font_family, self.font_size_pt, self.epw)
-        if key not in _WRAPPED:
-            lines = self.multi_cell(0, _NOTE_HEIGHT, text, align="L", dry_run=True, output="LINES")
-            _WRAPPED[key] = tuple(lines)
-        return _WRAPPED[key]
+        for line in _wrap(self.pdf, _closing_text(self.currency), _TEXT_WIDTH - 2 * _CELL_MARGIN, _NOTE_SIZE):
+            self._cell(0, _NOTE_HEIGHT, line, _NOTE_SIZE, gray=_LABEL_GRAY, next_line=True)
+        self._line_or_paragraph(f"Every line of this statement is in {self.lines_file}.", _NOTE_HEIGHT, _NOTE_SIZE,
+                                gray=_LABEL_GRAY)
 
     def _header_row(self) -> None:
-        self.set_font(FONT, "", 8)
-        self.set_fill_color(225)
         for name, width, align in _COLUMNS:
-            self.cell(width, 6, name.format(currency=self.currency), align=align, fill=True)
-        self.ln()
+            self._cell(width, 6, name.format(currency=self.currency), 8, align=align, fill=_HEADER_SHADE)
+        self._next_line(6)
 
     def _row(self, values: Iterable[str], shaded: bool = False, rule: bool = False) -> None:
-        if self.will_page_break(5.5):
-            self.add_page()
+        if self.y + 5.5 > _BREAK_AT:
+            self._add_page()
             self._header_row()
         if rule:
-            self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
-        self.set_font(FONT, "", 8)
-        self.set_fill_color(245)
+            self.pdf.rule(_PAGE_MARGIN, self.y, _PAGE_WIDTH - _PAGE_MARGIN)
         for value, (_, width, align) in zip(values, _COLUMNS):
-            self.cell(width, 5.5, _fit(self, value, width - 2), align=align, fill=shaded)
-        self.ln()
+            self._cell(width, 5.5, _fit(self.pdf, value, width - 2, 8), 8, align=align,
+                       fill=_ROW_SHADE if shaded else None)
+        self._next_line(5.5)
 
 
+_PAGE_WIDTH, _PAGE_HEIGHT = A4_MM
+_TEXT_WIDTH = _PAGE_WIDTH - 2 * _PAGE_MARGIN
+_BREAK_AT = _PAGE_HEIGHT - _PAGE_MARGIN - 5  # a cell ending below this goes to the next page
+_CELL_MARGIN = 1.0  # mm between a cell's edge and its text
+_LABEL_GRAY, _FOOTER_GRAY = 90 / 255, 110 / 255
+_HEADER_SHADE, _ROW_SHADE = 225 / 255, 245 / 255
+_NOTE_SIZE = 8  # pt
 _NOTE_HEIGHT = 4.2  # mm
-# Lines of the closing paragraph as `_StatementDocument._wrapped` broke them, in this process
-_WRAPPED: dict[tuple[str, str, float, float], tuple[str, ...]] = {}
 
 
 def _closing_text(currency: str) -> str:
@@ -417,10 +419,29 @@ def _closing_text(currency: str) -> str:
             "with the issuer on each line's trade date (GMT+8); refunds are credited at the agreed discount too.")
 
 
-def _fit(pdf: FPDF, text: str, width: float) -> str:
-    """`text` cut with an ellipsis to fit `width` mm in the current font."""
-    if pdf.get_string_width(text) <= width:
+def _wrap(pdf: Document, text: str, width: float, size: float) -> list[str]:
+    """`text` in lines no wider than `width` mm: broken at spaces, a word longer than a line at characters."""
+    lines, current = [], ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if pdf.width(candidate, size) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        while len(word) > 1 and pdf.width(word, size) > width:
+            cut = next(end for end in range(len(word) - 1, 0, -1) if pdf.width(word[:end], size) <= width or end == 1)
+            lines.append(word[:cut])
+            word = word[cut:]
+        current = word
+    lines.append(current)
+    return lines
+
+
+def _fit(pdf: Document, text: str, width: float, size: float) -> str:
+    """`text` cut with an ellipsis to fit `width` mm at `size` points."""
+    if pdf.width(text, size) <= width:
         return text
-    while text and pdf.get_string_width(text + "…") > width:
+    while text and pdf.width(text + "…", size) > width:
         text = text[:-1]
     return text + "…"

@@ -2,13 +2,14 @@
 
 Text is set in WenQuanYi Micro Hei (shipped by the ``paperang-p2-fonts-cjk`` wheel): Chinese and the
 Latin letters of names such as "Bilişim A.Ş.". What it lacks, Thai, comes from Noto Sans Thai
-(the ``fontpkg-noto-sans-thai`` wheel, its Regular instance), as fpdf2's fallback font, and only in
+(the ``fontpkg-noto-sans-thai`` wheel, its Regular instance), as the fallback font, embedded only in
 the statements that print Thai. A character neither font has prints as nothing: `MonthFonts.missing`
 holds those of the month, so the month close can say whose statement lacks them.
 
 The WenQuanYi collection holds 35,000 glyphs and takes seconds to read, so each font is reduced once
-per month to the characters of all the month's statements (`MonthFonts.prepare`); every statement
-then reads that small font, and fpdf2 embeds the subset of it the statement prints.
+per month to the characters of all the month's statements (`MonthFonts.prepare`); each process
+rendering statements reads that small font once, and every statement embeds the outlines it prints
+(``reports.statement_pdf``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pathlib import Path
 
 from fontTools import subset
 from fontTools.varLib import instancer
-from fpdf import FPDF
+
+from reports.statement_pdf import EmbeddedFont
 
 
 @dataclass(frozen=True)
@@ -76,23 +78,27 @@ class MonthFonts:
             wanted -= own
         return cls(tuple(fonts), frozenset(wanted))
 
-    def install(self, pdf: FPDF, text: str) -> None:
-        """Add the primary font to `pdf`, and as fallbacks the fonts that set characters of `text` the
-        primary lacks."""
+    def embedded(self, text: str) -> tuple[EmbeddedFont, ...]:
+        """The fonts a statement of `text` embeds: the primary, and the fallbacks that set
+        characters of `text` the primary lacks. Each is read once per process."""
         primary, *others = self.fonts
         needed = set(text)
-        fallbacks = [font for font in others if not font.characters.isdisjoint(needed)]
-        for font in (primary, *fallbacks):
-            pdf.add_font(font.family, "", str(font.path))
-            # fpdf2 subsets the font again for the PDF; the month's file already has each glyph's
-            # bounds, and recomputing them rebuilt every glyph (half of the time fpdf2 spent in output)
-            pdf.fonts[font.family.lower()].ttfont.recalcBBoxes = False
-        if fallbacks:
-            pdf.set_fallback_fonts([font.family for font in fallbacks])
+        return tuple(_read(font) for font in (primary, *others)
+                     if font is primary or not font.characters.isdisjoint(needed))
 
     def unprintable(self, text: str) -> str:
         """The characters of `text` no font has, in order of first appearance."""
         return "".join(dict.fromkeys(character for character in text if character in self.missing))
+
+
+# The month's fonts read in this process (a worker renders hundreds of statements with them)
+_READ: dict[Path, EmbeddedFont] = {}
+
+
+def _read(font: MonthFont) -> EmbeddedFont:
+    if font.path not in _READ:
+        _READ[font.path] = EmbeddedFont.read(font.path, font.family)
+    return _READ[font.path]
 
 
 def _load(source: FontSource):
@@ -117,12 +123,10 @@ def _options(source: FontSource) -> subset.Options:
     options.font_number = source.face
     options.name_IDs = [1, 2, 3, 4, 6]  # family, style, unique id, full and PostScript names
     options.notdef_outline = True
-    # fpdf2 drops the layout tables from every font it embeds (it does not shape text); left in the
-    # month's font, they were read again for every PDF
+    # A statement sets each character's glyph as it is (no shaping: no layout tables), unhinted
+    # (screens and printers render these sizes well without; the hinting instructions inside each
+    # glyph's outline were most of its bytes), horizontally, without glyph names
     options.drop_tables += ["GDEF", "GPOS", "GSUB"]
-    # Nor does a statement need hinting (screens and printers render the outlines unhinted well at
-    # these sizes), vertical metrics or glyph names: without them each PDF's font is 35 % smaller
-    # (11 KB a statement on average instead of 17, at the bench month) and subset again a little faster
     options.hinting = False
     options.drop_tables += ["vhea", "vmtx"]
     options.glyph_names = False

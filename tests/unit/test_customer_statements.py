@@ -121,7 +121,7 @@ def test_the_same_month_gives_byte_identical_statements(con, tmp_path):
 
 
 def test_statements_rendered_by_worker_processes_are_the_bytes_rendered_here(con, tmp_path, monkeypatch):
-    """A month of many statements is shared out to worker processes (fpdf2 keeps one core busy)."""
+    """A month of many statements is shared out to worker processes (rendered while the pack writes the bills)."""
     from reports import customer_statements
 
     add_named_customers(con, {"c1": THAI_NAME, "c2": "深圳市云端科技有限公司", "c3": "Bosphorus Bilişim A.Ş."})

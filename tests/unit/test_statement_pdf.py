@@ -1,0 +1,109 @@
+"""The statements' PDF writer (reports/statement_pdf.py), read back by fontTools and pypdf: each
+embedded font keeps the glyph numbers and widths of the month's font and the outlines of exactly
+the glyphs printed (a composite's parts with it), its checksums are the format's; the file's cross
+reference table points at each object; text is copied back as it was written, in two fonts."""
+
+import datetime as dt
+import io
+import re
+import struct
+
+import pytest
+from fontTools.pens.recordingPen import RecordingPen
+from fontTools.ttLib import TTFont
+from pypdf import PdfReader
+
+from reports.customer_statements import _wrap
+from reports.statement_fonts import MonthFonts
+from reports.statement_pdf import Document, _checksum
+
+THAI = "บริษัท"
+TEXT = "Bosphorus Bilişim A.Ş. 深圳市"
+
+
+@pytest.fixture(scope="module")
+def fonts(tmp_path_factory):
+    return MonthFonts.prepare(tmp_path_factory.mktemp("fonts"), TEXT + THAI + "云端科技")
+
+
+def written(fonts, lines):
+    pdf = Document(fonts.embedded("".join(lines)))
+    pdf.add_page()
+    for number, line in enumerate(lines):
+        pdf.text(20, 30 + 10 * number, line, 11)
+    return pdf, pdf.bytes("Statement – 深圳", "Issuer (partner)", dt.date(2026, 9, 30))
+
+
+def embedded_fonts(data: bytes) -> dict[str, TTFont]:
+    page = PdfReader(io.BytesIO(data)).pages[0]
+    found = {}
+    for font in page["/Resources"]["/Font"].values():
+        program = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]["/FontFile2"].get_data()
+        found[font["/BaseFont"].split("+")[1]] = TTFont(io.BytesIO(program))
+    return found
+
+
+def outlined(font: TTFont) -> set[str]:
+    glyphs = font.getGlyphSet()
+    drawn = set()
+    for name in font.getGlyphOrder()[1:]:  # .notdef is always kept
+        pen = RecordingPen()
+        glyphs[name].draw(pen)
+        if pen.value:
+            drawn.add(name)
+    return drawn
+
+
+def test_the_embedded_font_keeps_glyph_numbers_and_only_the_printed_outlines(fonts):
+    _, data = written(fonts, ["Aş"])
+    (name, embedded), = embedded_fonts(data).items()
+    month = TTFont(str(fonts.fonts[0].path))
+    assert name == "WenQuanYiMicroHei"
+    assert embedded.getGlyphOrder() == month.getGlyphOrder()
+    assert embedded["hmtx"].metrics == month["hmtx"].metrics
+    cmap = month.getBestCmap()
+    # ş is drawn from s and a cedilla: both parts keep their outlines, no other glyph does
+    composite = month["glyf"][cmap[ord("ş")]]
+    parts = {component.glyphName for component in composite.components}
+    assert composite.isComposite() and parts
+    assert outlined(embedded) == {cmap[ord("A")], cmap[ord("ş")]} | parts - {".notdef"}
+
+
+def test_the_embedded_font_s_checksums_are_the_format_s(fonts):
+    _, data = written(fonts, ["Acme 深圳"])
+    page = PdfReader(io.BytesIO(data)).pages[0]
+    font = next(iter(page["/Resources"]["/Font"].values()))
+    program = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]["/FontFile2"].get_data()
+    assert _checksum(program) == 0xB1B0AFBA  # the whole file, with head's checkSumAdjustment
+    tables = struct.unpack(">H", program[4:6])[0]
+    for number in range(tables):
+        tag, checksum, offset, length = struct.unpack(">4sIII", program[12 + 16 * number:28 + 16 * number])
+        data_of_table = bytearray(program[offset:offset + length])
+        if tag == b"head":
+            data_of_table[8:12] = b"\0\0\0\0"
+        assert _checksum(bytes(data_of_table)) == checksum, tag
+
+
+def test_text_in_two_fonts_reads_back_and_each_font_is_embedded_once(fonts):
+    pdf, data = written(fonts, [f"Billed to {THAI} {TEXT}", "Total due USD 1.00"])
+    reader = PdfReader(io.BytesIO(data), strict=True)
+    assert reader.pages[0].extract_text().splitlines() == [f"Billed to {THAI} {TEXT}", "Total due USD 1.00"]
+    assert sorted(embedded_fonts(data)) == ["NotoSansThai", "WenQuanYiMicroHei"]
+    assert reader.metadata.title == "Statement – 深圳" and reader.metadata.author == "Issuer (partner)"
+    assert reader.metadata["/CreationDate"] == "D:20260930000000Z"
+    # the cross-reference table points at each object's first byte
+    offsets = re.search(rb"xref\n0 (\d+)\n0000000000 65535 f \n((?:\d{10} 00000 n \n)+)", data)
+    for number, line in enumerate(offsets.group(2).splitlines(), start=1):
+        assert data[int(line[:10]):].startswith(f"{number} 0 obj\n".encode())
+    assert pdf.width("AA", 10) == 2 * pdf.width("A", 10) > 0
+
+
+def test_a_line_breaks_at_spaces_and_a_word_longer_than_the_line_at_characters(fonts):
+    pdf = Document(fonts.embedded(TEXT))
+    width = pdf.width("Bosphorus Bilişim", 10)
+    assert _wrap(pdf, "Bosphorus Bilişim A.Ş. Bosphorus", width, 10) == ["Bosphorus Bilişim", "A.Ş. Bosphorus"]
+    long_word = "深圳市" * 10
+    lines = _wrap(pdf, f"to {long_word}", pdf.width("深圳市深圳", 10), 10)
+    assert lines[0] == "to" and "".join(lines[1:]) == long_word
+    assert all(pdf.width(line, 10) <= pdf.width("深圳市深圳", 10) for line in lines)
+    assert _wrap(pdf, "", width, 10) == [""]
