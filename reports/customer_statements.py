@@ -34,7 +34,7 @@ import duckdb
 from reports.exports import BILL_LINE_TABLE
 from reports.files import atomic_output_path
 from reports.formatting import CURRENCY, format_count, format_money, money_sum
-from reports.statement_fonts import MonthFonts
+from reports.statement_fonts import MonthFonts, ReadFonts
 from reports.statement_pdf import A4_MM, PT_PER_MM, Document
 from schemas.bill_cycle import BillCycle
 
@@ -227,8 +227,9 @@ def _render_here(jobs: list[_Job], fonts: MonthFonts, cause: BaseException) -> N
 
 
 def _render(jobs: list[_Job], fonts: MonthFonts) -> None:
+    read = fonts.read()  # once for all the jobs of this process
     for job in jobs:
-        _StatementDocument(job.bill_cycle, job.statement, job.lines_file, job.currency).write(job.path, fonts)
+        _StatementDocument(job.bill_cycle, job.statement, job.lines_file, job.currency).write(job.path, read)
 
 
 def _warn_unprintable(bill_cycle: str, fonts: MonthFonts, jobs: list[_Job]) -> None:
@@ -274,8 +275,8 @@ class _StatementDocument:
     def text(self) -> str:
         return printed_text(self.statement, self.lines_file)
 
-    def write(self, path: Path, fonts: MonthFonts) -> Path:
-        self.pdf = Document(fonts.embedded(self.text()))
+    def write(self, path: Path, fonts: ReadFonts) -> Path:
+        self.pdf = Document(fonts.for_text(self.text()))
         self._add_page()
         self.title_block()
         self.summary()
@@ -420,22 +421,35 @@ def _closing_text(currency: str) -> str:
 
 
 def _wrap(pdf: Document, text: str, width: float, size: float) -> list[str]:
-    """`text` in lines no wider than `width` mm: broken at spaces, a word longer than a line at characters."""
-    lines, current = [], ""
-    for word in text.split(" "):
-        candidate = f"{current} {word}" if current else word
-        if pdf.width(candidate, size) <= width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-        while len(word) > 1 and pdf.width(word, size) > width:
-            cut = next(end for end in range(len(word) - 1, 0, -1) if pdf.width(word[:end], size) <= width or end == 1)
-            lines.append(word[:cut])
-            word = word[cut:]
-        current = word
-    lines.append(current)
+    """`text` in lines no wider than `width` mm: broken at its line breaks and at spaces, a word
+    longer than a line at characters."""
+    lines = []
+    for paragraph in text.splitlines() or [""]:
+        current = ""
+        for word in paragraph.split(" "):
+            candidate = f"{current} {word}" if current else word
+            if pdf.width(candidate, size) <= width:
+                current = candidate
+                continue
+            if current:
+                lines.append(current)
+            while len(word) > 1 and pdf.width(word, size) > width:
+                cut = _fitting(pdf, word, width, size)
+                lines.append(word[:cut])
+                word = word[cut:]
+            current = word
+        lines.append(current)
     return lines
+
+
+def _fitting(pdf: Document, word: str, width: float, size: float) -> int:
+    """How many of `word`'s first characters fit in `width` mm (at least one)."""
+    used = 0.0
+    for count, character in enumerate(word):
+        used += pdf.width(character, size)
+        if used > width:
+            return max(count, 1)
+    return len(word)
 
 
 def _fit(pdf: Document, text: str, width: float, size: float) -> str:

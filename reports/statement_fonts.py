@@ -41,7 +41,8 @@ PRIMARY_FONT = FontSource("WenQuanYiMicroHei", files("paperang_p2_fonts_cjk").jo
                           face=0)  # the collection's proportional face (1 is the monospaced one)
 THAI_FONT = FontSource("NotoSansThai", files("fontpkg_noto_sans_thai").joinpath("files/NotoSansThai[wdth,wght].ttf"),
                        axes={"wght": 400, "wdth": 100})  # Regular
-# In order of preference: a character is set in the first font that has it
+# In order of preference: a character is set in the first font that has it. TrueType fonts only
+# (outlines in a 'glyf' table): reports.statement_pdf embeds those
 FONT_SOURCES = (PRIMARY_FONT, THAI_FONT)
 
 _ALWAYS = frozenset(map(chr, range(0x20, 0x7F)))  # printable ASCII: digits and labels need no listing
@@ -78,27 +79,27 @@ class MonthFonts:
             wanted -= own
         return cls(tuple(fonts), frozenset(wanted))
 
-    def embedded(self, text: str) -> tuple[EmbeddedFont, ...]:
-        """The fonts a statement of `text` embeds: the primary, and the fallbacks that set
-        characters of `text` the primary lacks. Each is read once per process."""
-        primary, *others = self.fonts
-        needed = set(text)
-        return tuple(_read(font) for font in (primary, *others)
-                     if font is primary or not font.characters.isdisjoint(needed))
+    def read(self) -> ReadFonts:
+        """The fonts read into memory, to render statements with (once per process)."""
+        return ReadFonts(tuple((font, EmbeddedFont.read(font.path, font.family)) for font in self.fonts))
 
     def unprintable(self, text: str) -> str:
         """The characters of `text` no font has, in order of first appearance."""
         return "".join(dict.fromkeys(character for character in text if character in self.missing))
 
 
-# The month's fonts read in this process (a worker renders hundreds of statements with them)
-_READ: dict[Path, EmbeddedFont] = {}
+@dataclass(frozen=True)
+class ReadFonts:
+    """The month's fonts in memory, the primary first."""
 
+    fonts: tuple[tuple[MonthFont, EmbeddedFont], ...]
 
-def _read(font: MonthFont) -> EmbeddedFont:
-    if font.path not in _READ:
-        _READ[font.path] = EmbeddedFont.read(font.path, font.family)
-    return _READ[font.path]
+    def for_text(self, text: str) -> tuple[EmbeddedFont, ...]:
+        """The fonts a statement of `text` embeds: the primary, and the fallbacks that set
+        characters of `text` the primary lacks."""
+        (_, primary), *others = self.fonts
+        needed = set(text)
+        return (primary, *(embedded for font, embedded in others if not font.characters.isdisjoint(needed)))
 
 
 def _load(source: FontSource):

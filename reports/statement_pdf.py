@@ -52,6 +52,9 @@ class EmbeddedFont:
     @classmethod
     def read(cls, path: Path, name: str) -> EmbeddedFont:
         font = TTFont(str(path))
+        if "glyf" not in font:
+            raise ValueError(f"{path.name}: the statements embed TrueType outlines, and this font's are "
+                             "PostScript (CFF); add the font's TrueType version to FONT_SOURCES instead")
         head, hhea = font["head"], font["hhea"]
         units = head.unitsPerEm
         order = font.getGlyphOrder()

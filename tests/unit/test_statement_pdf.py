@@ -9,13 +9,15 @@ import re
 import struct
 
 import pytest
+from fontTools.fontBuilder import FontBuilder
 from fontTools.pens.recordingPen import RecordingPen
+from fontTools.pens.t2CharStringPen import T2CharStringPen
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
 from reports.customer_statements import _wrap
 from reports.statement_fonts import MonthFonts
-from reports.statement_pdf import Document, _checksum
+from reports.statement_pdf import Document, EmbeddedFont, _checksum
 
 THAI = "บริษัท"
 TEXT = "Bosphorus Bilişim A.Ş. 深圳市"
@@ -27,7 +29,7 @@ def fonts(tmp_path_factory):
 
 
 def written(fonts, lines):
-    pdf = Document(fonts.embedded("".join(lines)))
+    pdf = Document(fonts.read().for_text("".join(lines)))
     pdf.add_page()
     for number, line in enumerate(lines):
         pdf.text(20, 30 + 10 * number, line, 11)
@@ -99,7 +101,7 @@ def test_text_in_two_fonts_reads_back_and_each_font_is_embedded_once(fonts):
 
 
 def test_a_line_breaks_at_spaces_and_a_word_longer_than_the_line_at_characters(fonts):
-    pdf = Document(fonts.embedded(TEXT))
+    pdf = Document(fonts.read().for_text(TEXT))
     width = pdf.width("Bosphorus Bilişim", 10)
     assert _wrap(pdf, "Bosphorus Bilişim A.Ş. Bosphorus", width, 10) == ["Bosphorus Bilişim", "A.Ş. Bosphorus"]
     long_word = "深圳市" * 10
@@ -107,3 +109,25 @@ def test_a_line_breaks_at_spaces_and_a_word_longer_than_the_line_at_characters(f
     assert lines[0] == "to" and "".join(lines[1:]) == long_word
     assert all(pdf.width(line, 10) <= pdf.width("深圳市深圳", 10) for line in lines)
     assert _wrap(pdf, "", width, 10) == [""]
+    assert _wrap(pdf, "Acme\nA.Ş.", width, 10) == ["Acme", "A.Ş."]  # a name's own line break is kept
+
+
+def test_a_font_with_postscript_outlines_is_refused_with_what_to_use_instead(tmp_path):
+    builder = FontBuilder(1000, isTTF=False)
+    builder.setupGlyphOrder([".notdef", "A"])
+    builder.setupCharacterMap({ord("A"): "A"})
+    pen = T2CharStringPen(500, None)
+    pen.moveTo((0, 0))
+    pen.lineTo((500, 700))
+    pen.closePath()
+    outline = pen.getCharString()
+    builder.setupCFF("Postscript", {"FullName": "Postscript"}, {".notdef": outline, "A": outline}, {})
+    builder.setupHorizontalMetrics({".notdef": (500, 0), "A": (500, 0)})
+    builder.setupHorizontalHeader(ascent=800, descent=-200)
+    builder.setupNameTable({"familyName": "Postscript", "styleName": "Regular"})
+    builder.setupOS2()
+    builder.setupPost()
+    builder.save(str(tmp_path / "postscript.otf"))
+    with pytest.raises(ValueError, match=r"^postscript\.otf: the statements embed TrueType outlines, and this font's "
+                                         r"are PostScript \(CFF\); add the font's TrueType version to FONT_SOURCES"):
+        EmbeddedFont.read(tmp_path / "postscript.otf", "Postscript")
