@@ -92,9 +92,12 @@ class EmbeddedFont:
     def program(self, glyphs: set[int]) -> bytes:
         """The font as a TrueType file with the outlines of `glyphs` (and of the glyphs they are
         drawn from) only; every glyph keeps its number."""
-        kept = {0} | set(glyphs)
-        for glyph in list(kept):
-            kept |= set(self.components.get(glyph, ()))
+        kept, waiting = set(), [0, *glyphs]
+        while waiting:  # a composite's parts may be composites themselves
+            glyph = waiting.pop()
+            if glyph not in kept:
+                kept.add(glyph)
+                waiting.extend(self.components.get(glyph, ()))
         outlines, offsets, offset = [], [], 0
         for number, outline in enumerate(self.outlines):
             offsets.append(offset)

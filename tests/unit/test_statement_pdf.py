@@ -12,6 +12,7 @@ import pytest
 from fontTools.fontBuilder import FontBuilder
 from fontTools.pens.recordingPen import RecordingPen
 from fontTools.pens.t2CharStringPen import T2CharStringPen
+from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
@@ -131,3 +132,32 @@ def test_a_font_with_postscript_outlines_is_refused_with_what_to_use_instead(tmp
     with pytest.raises(ValueError, match=r"^postscript\.otf: the statements embed TrueType outlines, and this font's "
                                          r"are PostScript \(CFF\); add the font's TrueType version to FONT_SOURCES"):
         EmbeddedFont.read(tmp_path / "postscript.otf", "Postscript")
+
+
+def test_a_composite_drawn_from_a_composite_keeps_every_part_s_outline(tmp_path):
+    builder = FontBuilder(1000, isTTF=True)
+    names = [".notdef", "A", "B", "C", "D"]
+    builder.setupGlyphOrder(names)
+    builder.setupCharacterMap({ord(name): name for name in names[1:]})
+    glyphs = {}
+    for name in (".notdef", "A", "D"):
+        pen = TTGlyphPen(None)
+        pen.moveTo((0, 0))
+        pen.lineTo((400, 700))
+        pen.lineTo((0, 700))
+        pen.closePath()
+        glyphs[name] = pen.glyph()
+    for name, part in (("B", "A"), ("C", "B")):  # C is drawn from B, B from A
+        pen = TTGlyphPen(glyphs)
+        pen.addComponent(part, (1, 0, 0, 1, 50, 0))
+        glyphs[name] = pen.glyph()
+    builder.setupGlyf(glyphs)
+    builder.setupHorizontalMetrics({name: (500, 0) for name in names})
+    builder.setupHorizontalHeader(ascent=800, descent=-200)
+    builder.setupNameTable({"familyName": "Nested", "styleName": "Regular"})
+    builder.setupOS2()
+    builder.setupPost()
+    builder.save(str(tmp_path / "nested.ttf"))
+    font = EmbeddedFont.read(tmp_path / "nested.ttf", "Nested")
+    embedded = TTFont(io.BytesIO(font.program({font.glyph_of["C"]})))
+    assert outlined(embedded) == {"A", "B", "C"}  # not D, which nothing printed draws from
