@@ -456,6 +456,5 @@ def _fit(pdf: Document, text: str, width: float, size: float) -> str:
     """`text` cut with an ellipsis to fit `width` mm at `size` points."""
     if pdf.width(text, size) <= width:
         return text
-    while text and pdf.width(text + "…", size) > width:
-        text = text[:-1]
-    return text + "…"
+    room = width - pdf.width("…", size)
+    return text[:_fitting(pdf, text, room, size) if pdf.width(text[:1], size) <= room else 0] + "…"
