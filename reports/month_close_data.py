@@ -29,6 +29,7 @@ from reports.exports import (
     RESTATEMENT_TABLE,
 )
 from reports.formatting import CURRENCY, ReportAccount, margin_ratio
+from schemas.rules import RULES
 
 # Sums of customer_monthly_expenditure shown per cycle, per customer and per service.
 EXPENDITURE_MONEY_COLUMNS = (
@@ -249,6 +250,13 @@ ORDER BY row_count DESC, source, rule_id, reason NULLS FIRST
 """
 
 
+def _with_actions(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each quarantine group with what to do about it: its rule's action (schemas/rules.py), None for
+    a rule id the catalogue no longer has (a row quarantined by an older release)."""
+    return [{**group, "action": RULES[group["rule_id"]].action if group["rule_id"] in RULES else None}
+            for group in groups]
+
+
 # Each re-delivery of the month's bill file, with what it changed per customer (largest change first).
 _RESTATEMENTS_SQL = f"""
 SELECT restated_at, previous_etag, new_etag, customer_id, lines_added, lines_removed, lines_changed,
@@ -294,7 +302,7 @@ def load_month_close_data(con: duckdb.DuckDBPyConnection, bill_cycle: str,
         data_quality=data_quality,
         findings=fetch_records(con, _FINDINGS_SQL, audit_parameters),
         findings_by_rule=fetch_records(con, _FINDINGS_BY_RULE_SQL, audit_parameters),
-        quarantine_by_reason=fetch_records(con, _QUARANTINE_BY_REASON_SQL, audit_parameters),
+        quarantine_by_reason=_with_actions(fetch_records(con, _QUARANTINE_BY_REASON_SQL, audit_parameters)),
         data_landed_until=max(landed) if landed else None,
         restatements=fetch_records(con, _RESTATEMENTS_SQL, cycle),
         held_deliveries=fetch_records(con, _HELD_DELIVERIES_SQL, cycle),

@@ -198,8 +198,8 @@ def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
              "amount_due is not official - discount - truncated",
              '{"Customer ID": "cust-009", "Amount Due (USD)": "=1+1"}'),
             # Its bill cycle could not be read, so only its source object ties it to March.
-            ("load-0001", "customerBill", MARCH_FILE, MARCH_MEMBER, None, 10, "BILL_CYCLE_FORMAT",
-             "Billing Cycle is not YYYY-MM", '{"Billing Cycle": "March"}'),
+            ("load-0001", "customerBill", MARCH_FILE, MARCH_MEMBER, None, 10, "FILE.PARSE.CYCLE",
+             "billing cycle is not 'YYYY-MM': bill_cycle: 'March'", '{"Billing Cycle": "March"}'),
         ])
 
 OPEN_MONTH = EMPTY_CYCLE  # the month the coupon mart was read in

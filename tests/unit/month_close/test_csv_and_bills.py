@@ -117,7 +117,7 @@ def test_mart_csvs_keep_full_precision(report):
     assert quality[0]["landed_at"] == "2026-03-01 01:00:00+00:00"  # agreements sort first
     with report.csv_by_mart["quarantine"].open(encoding="utf-8") as handle:
         quarantine = list(csv.DictReader(handle))
-    assert [r["rule_id"] for r in quarantine] == ["AMOUNT_IDENTITY", "BILL_CYCLE_FORMAT"]
+    assert [r["rule_id"] for r in quarantine] == ["AMOUNT_IDENTITY", "FILE.PARSE.CYCLE"]
     assert quarantine[1]["bill_cycle"] == ""
 
 

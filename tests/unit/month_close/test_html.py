@@ -63,8 +63,22 @@ def test_data_quality_section_lists_the_cycle_only(report):
     assert "DISCOUNT_RATE_MISMATCH" in html and "FEBRUARY_ONLY_RULE" not in html
     assert "amount_due is not official - discount - truncated" in html
     assert "2 bill lines without a matching customer agreement" in html
-    assert "BILL_CYCLE_FORMAT" in html  # no cycle of its own, but from the March file
+    assert "FILE.PARSE.CYCLE" in html  # no cycle of its own, but from the March file
     assert "2 rows quarantined" in html
+
+
+def test_quarantined_rows_say_what_to_do(report):
+    """Each reason comes with its rule's action from the rules catalogue; a rule id the catalogue no
+    longer has (quarantined by an older release) shows its reason without one."""
+    html = page_html(report).replace("<wbr>", "")
+    section = html[html.index("<h3>Quarantined rows</h3>"):]
+    section = section[:section.index("</table>")]
+    rows = [row for row in section.split("<tr>")[2:]]
+    cells = [[cell.split(">", 1)[1].split("</td>")[0] for cell in row.split("<td")[1:]] for row in rows]
+    assert [(c[1], c[3], c[4]) for c in cells] == [
+        ("AMOUNT_IDENTITY", "", "1"),
+        ("FILE.PARSE.CYCLE", "correct the billing cycle", "1"),
+    ]
 
 
 def test_top_customers_are_ordered_by_amount_billed(report):
