@@ -6,6 +6,8 @@ The job names the lake (catalog, data path, S3 keys), the partner, and a mode:
   amounts add up to `round`), holding each transaction open `hold_seconds` so writers overlap; print
   one JSON line per commit (cycle, snapshot id, attempts).
 - `hold`: replace the partner's cycle, then, before committing, write `ready` and sleep until killed.
+- `spill`: wait for the `barrier` as `replace` does, then run SPILLING_QUERY, which spills under a small
+  memory budget, and print one JSON line: its result and the connection's spill folder.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ def partition_rows(partner_id: str, bill_cycle: str, lines: int, round_number: i
     }
 
 
+# each line's position in an order by a text of 92 bytes: 1.5 million lines are ~140 MB to sort, far
+# above a 64 MiB DuckDB budget, so the window spills its sorted runs to disk
+SPILL_LINES = 1_500_000
+SPILLING_QUERY = f"""select sum(r * position) from (
+    select r, row_number() over (order by text, r) as position
+    from (select range as r, md5(range::varchar) || repeat('x', 60) as text from range({SPILL_LINES})))"""
+
+
 def settings(job: dict) -> lakehouse.LakeSettings:
     s3 = lakehouse.S3Storage(**job["s3"]) if job.get("s3") else None
     return lakehouse.LakeSettings(catalog=job["catalog"], data_path=job["data_path"], s3=s3)
@@ -57,6 +67,12 @@ def main(job: dict) -> None:
     deadline = time.monotonic() + 60
     while not all(Path(other).exists() for other in job["barrier"]) and time.monotonic() < deadline:
         time.sleep(0.02)
+    if job["mode"] == "spill":
+        con.execute("set threads = 1")  # the same plan, and the same spilled blocks, in both writers
+        (total,), = con.execute(SPILLING_QUERY).fetchall()
+        (folder,), = con.execute("select current_setting('temp_directory')").fetchall()
+        print(json.dumps({"sum": int(total), "temp_directory": folder}), flush=True)
+        return
     retry = RetryPolicy(max_attempts=30, base_delay=0.1, max_delay=1.0, max_total_seconds=120.0)
     for round_number, bill_cycle in enumerate(job["bill_cycles"], start=1):
         rows = partition_rows(partner, bill_cycle, job["lines"], round_number)

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from pipelines.lib import lakehouse
 from pipelines.lib.bss.retry import RetryPolicy
 from sandbox.objectstore import ensure_bucket
-from tests.integration.lake_writer import partition_rows
+from tests.integration.lake_writer import SPILLING_QUERY, partition_rows
 
 ROOT = Path(__file__).parents[2]
 P1_OCT = lakehouse.Partition("p1", "2026-10")
@@ -61,6 +62,50 @@ def test_a_lake_connection_keeps_to_duckdb_s_share_of_the_memory_budget(postgres
         assert con.execute("select current_setting('memory_limit')").fetchone() == ("512.0 MiB",)
     finally:
         con.close()
+
+
+def test_writers_in_one_folder_spill_each_to_a_folder_of_its_own(postgres_database, tmp_path):
+    """An in-memory DuckDB spills to `.tmp` in the working directory under fixed file names: two accounts'
+    runs publishing at once from one folder overwrote each other's spilled blocks and crashed. Each lake
+    connection now spills to a folder of its own, which DuckDB removes on close."""
+    settings = folder_lake(postgres_database, tmp_path)
+    lakehouse.connect(settings).close()  # the catalog exists: the writers only attach it
+    workdir = tmp_path / "runs"  # the folder both processes start in
+    workdir.mkdir()
+    ready = [tmp_path / f"w{n}.ready" for n in (1, 2)]
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "BILLRECON_MEMORY_LIMIT": "128MiB"}  # DuckDB: 64 MiB
+    processes = [subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.lake_writer",
+         json.dumps({**lake_job(settings), "mode": "spill", "partner_id": f"p{n}", "ready": str(path),
+                     "barrier": [str(other) for other in ready]})],
+        cwd=workdir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for n, path in enumerate(ready, start=1)]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+        results.append(json.loads(out))
+    (expected,), = duckdb.connect().execute(SPILLING_QUERY).fetchall()
+    assert [result["sum"] for result in results] == [int(expected), int(expected)]
+    folders = [Path(result["temp_directory"]) for result in results]
+    assert folders[0] != folders[1]
+    assert all(folder.parent == Path(tempfile.gettempdir()) and folder.name.startswith(lakehouse.SPILL_PREFIX)
+               for folder in folders)
+    assert not any(folder.exists() for folder in folders)  # removed when the connection closed
+    assert list(workdir.iterdir()) == []  # no `.tmp` in the folder the runs started in
+
+
+def test_a_spill_folder_left_by_a_killed_process_is_removed_by_the_next_connection(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    abandoned = tmp_path / f"{lakehouse.SPILL_PREFIX}{int(ended.stdout)}-0123456789ab"
+    in_use = tmp_path / f"{lakehouse.SPILL_PREFIX}{os.getpid()}-ba9876543210"
+    for folder in (abandoned, in_use):
+        folder.mkdir()
+        (folder / "duckdb_temp_storage_DEFAULT-0.tmp").write_bytes(b"\0" * 4096)
+    new = lakehouse.spill_directory()
+    assert not abandoned.exists() and in_use.exists()
+    assert new.parent == tmp_path and not new.exists()  # DuckDB creates it on its first spill
 
 
 def partition_totals(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple]:
@@ -143,6 +188,24 @@ def test_rows_of_another_partition_are_refused_and_nothing_lands(postgres_databa
                                  "a run replaces its own partition only, so nothing was written")
     assert partition_totals(con) == {("p1", "2026-10"): (2, Decimal("10"), Decimal("10"), 10, 10)}
     assert len(con.execute("from snapshots()").fetchall()) == snapshots
+    con.close()
+
+
+def test_a_failed_insert_is_reported_as_itself_and_nothing_lands(postgres_database, tmp_path):
+    """The failed statement aborts the transaction; cleaning up after it must not replace its error by
+    DuckDB's "Current transaction is aborted" (a publish that ran out of memory was reported so)."""
+    settings = folder_lake(postgres_database, tmp_path)
+    create_tables(settings)
+    con = lakehouse.connect(settings)
+    lakehouse.replace_partition(con, P1_OCT, partition_rows("p1", "2026-10", 2, 10), run_id="run-1")
+    rows = partition_rows("p1", "2026-10", 2, 99)
+    rows["marts.expenditure"] = ("select 'p1' as partner_account_id, '2026-10' as bill_cycle, "
+                                 "'not an amount' as amount_due, 99 as round")
+
+    with pytest.raises(duckdb.ConversionException, match="not an amount"):
+        lakehouse.replace_partition(con, P1_OCT, rows, run_id="run-2")
+
+    assert partition_totals(con) == {("p1", "2026-10"): (2, Decimal("10"), Decimal("10"), 10, 10)}
     con.close()
 
 
