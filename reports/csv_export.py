@@ -181,7 +181,7 @@ def write_customer_bills(directory: Path, lines: PackLines, currency: str = CURR
             # The export is ordered by customer first: each customer's lines arrive together (perhaps
             # split over two batches), so one bill is open at a time.
             for batch in lines.batches():
-                parquet.write(batch)
+                parquet.write(_parquet_ready(batch))
                 if table is not None:
                     ready = csv_ready(batch)  # once for both files: the bills' columns are a subset
                     table.write(ready)
@@ -231,7 +231,11 @@ class _ParquetLines:
     Rows are written in row groups of PARQUET_ROW_GROUP_ROWS whatever the batches' sizes, so the
     file's bytes depend on the lines alone, not on how the customer ranges cut them. A batch is
     written on a thread of its own while the caller formats the next one's CSV (Arrow's writer
-    keeps one core); one batch at a time, so the lines held in memory stay those of two batches."""
+    keeps one core); one batch at a time, so the lines held in memory stay those of two batches.
+
+    The thread is handed Arrow tables, never a polars frame: polars locks a frame while it converts it,
+    holding the GIL, and the caller reading the same frame's schema at that moment (it locks the
+    frame, then needs the GIL) deadlocked the pack for good."""
 
     def __init__(self, path: Path, schema: pa.Schema):
         self._target = atomic_output_path(path)
@@ -251,9 +255,12 @@ class _ParquetLines:
             write_statistics=[column for column in PARQUET_STATISTICS_COLUMNS if column in names])
         return self
 
-    def write(self, batch: pl.DataFrame) -> None:
+    def write(self, rows: pa.Table) -> None:
+        """Write `rows` (`_parquet_ready`'s table of a batch) on the writing thread."""
+        if not isinstance(rows, pa.Table):
+            raise TypeError(f"the writing thread takes an Arrow table, not {type(rows).__name__}")
         self._written()
-        self._writing = self._thread.submit(self._write, batch)
+        self._writing = self._thread.submit(self._write, rows)
 
     def _written(self) -> None:
         """Wait for the batch being written; its error is raised here."""
@@ -261,10 +268,9 @@ class _ParquetLines:
         if writing is not None:
             writing.result()
 
-    def _write(self, batch: pl.DataFrame) -> None:
-        rows = _parquet_ready(batch)
+    def _write(self, rows: pa.Table) -> None:
         self._pending.append(rows if rows.schema == self._schema else rows.cast(self._schema))
-        self._pending_rows += batch.height
+        self._pending_rows += rows.num_rows
         if self._pending_rows >= PARQUET_ROW_GROUP_ROWS:
             rows = pa.concat_tables(self._pending)
             whole = rows.num_rows - rows.num_rows % PARQUET_ROW_GROUP_ROWS

@@ -137,6 +137,36 @@ def test_bills_streamed_one_customer_range_per_query_are_the_same_files(warehous
     assert D(acme[2]["Charge (USD)"]) == D("1900") + D("117.28394956")
 
 
+def test_the_parquet_writer_s_thread_is_handed_arrow_tables_only(warehouse, tmp_path, monkeypatch):
+    """polars locks a frame while converting it (holding the GIL): the thread converting a batch the pack
+    went on reading deadlocked a month-close of a million lines. The thread gets Arrow tables only."""
+    import threading
+
+    import polars as pl
+    import pyarrow as pa
+
+    from reports import csv_export
+    from reports.pack_lines import PackLines
+
+    batches = PackLines.batches
+    monkeypatch.setattr(PackLines, "batches", lambda lines: batches(lines, batch_rows=2))
+    handed = []
+    write = csv_export._ParquetLines._write
+
+    def recorded(self, rows):
+        handed.append((type(rows), threading.current_thread().name.startswith("customer-bill-line-parquet")))
+        return write(self, rows)
+
+    monkeypatch.setattr(csv_export._ParquetLines, "_write", recorded)
+    report = render_month_close(warehouse, CYCLE, tmp_path / CYCLE)
+    assert len(handed) == -(-len(_mart_lines(warehouse)) // 2)  # every batch of two lines
+    assert set(handed) == {(pa.Table, True)}
+    assert pq.read_table(report.bill_lines_parquet).num_rows == len(_mart_lines(warehouse))
+    with (pytest.raises(TypeError, match="Arrow table, not DataFrame"),
+          csv_export._ParquetLines(tmp_path / "x.parquet", pa.schema([])) as refusing):
+        refusing.write(pl.DataFrame())
+
+
 @pytest.mark.parametrize("batch_rows", [1, 250_000])  # the error raised at the next batch, or at the end
 def test_an_error_writing_the_parquet_file_stops_the_pack_and_keeps_the_file_before_it(
         warehouse, tmp_path, monkeypatch, batch_rows):
@@ -149,8 +179,8 @@ def test_an_error_writing_the_parquet_file_stops_the_pack_and_keeps_the_file_bef
     monkeypatch.setattr(PackLines, "batches", lambda lines: batches(lines, batch_rows=batch_rows))
     written = []
 
-    def write_then_fail(self, batch):  # on the Parquet writer's thread: a disk that fills up
-        written.append(batch.height)
+    def write_then_fail(self, rows):  # on the Parquet writer's thread: a disk that fills up
+        written.append(rows.num_rows)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(csv_export._ParquetLines, "_write", write_then_fail)
