@@ -9,11 +9,18 @@ from pipelines.assets.api import API_ASSETS
 from pipelines.assets.landing import landed_agreements, landed_usage_exports
 from pipelines.partitions import account_month_partitions
 
+# A run still going after this long is stuck (a close of ten million lines takes minutes): Dagster's
+# run monitoring (dagster.yaml) fails it, which frees its account's place in the run queue for the next
+# night, instead of every later run of the account waiting behind it unseen. A run may set its own.
+RUN_TIMEOUT_SECONDS = 4 * 60 * 60
+RUN_TAGS = {"dagster/max_runtime": str(RUN_TIMEOUT_SECONDS)}
+
 month_close_job = dg.define_asset_job(
     "month_close",
     selection=dg.AssetSelection.all(),
     partitions_def=account_month_partitions,
     description="Land, stage, model and report one bill cycle.",
+    tags=RUN_TAGS,
 )
 
 # what the open month's night brings, and everything that reads it; not the bill file (the sensor
@@ -30,4 +37,5 @@ nightly_job = dg.define_asset_job(
     partitions_def=account_month_partitions,
     description="Refresh the open month: pull the BSS partner APIs, land the newest usage export and agreements, "
                 "and refresh what depends on them up to the month-to-date marts and reports.",
+    tags=RUN_TAGS,
 )

@@ -139,6 +139,27 @@ def test_dagster_yaml_queues_one_run_per_partner_account(tmp_path):
         instance.dispose()
 
 
+def test_a_stuck_run_is_failed_by_run_monitoring_after_four_hours(tmp_path):
+    """Every job's runs carry Dagster's max_runtime tag, and both instance files turn on the daemon's run
+    monitoring that acts on it: a hung run would otherwise hold its account's place in the queue for good."""
+    import shutil
+    from pathlib import Path
+
+    from pipelines.jobs import month_close_job, nightly_job
+
+    for job in (month_close_job, nightly_job):
+        assert job.tags["dagster/max_runtime"] == str(4 * 60 * 60)
+    root = Path(__file__).parents[2]
+    shutil.copy(root / "pipelines" / "dagster.yaml", tmp_path / "dagster.yaml")
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        assert instance.run_monitoring_enabled
+        assert instance.run_monitoring_poll_interval_seconds == 120
+    finally:
+        instance.dispose()
+    # deploy/dagster.yaml's: tests/assets/test_deploy.py
+
+
 def test_a_held_delivery_fails_a_warning_check_on_each_source_that_can_be_held():
     specs = {(s.asset_key.to_user_string(), s.name): s for a in defs.assets for s in a.check_specs}
     held_checks = sorted(asset for asset, name in specs if name == "no_held_delivery")

@@ -36,6 +36,8 @@ def test_the_run_queue_and_launcher_load_into_an_instance(tmp_path):
         assert queue.max_concurrent_runs == 6
         # one run per partner account (its working file has one writer), accounts side by side
         assert queue.tag_concurrency_limits == [PER_PARTNER]
+        # a stuck run is failed after its job's dagster/max_runtime (pipelines/jobs.py)
+        assert instance.run_monitoring_enabled and instance.run_monitoring_poll_interval_seconds == 120
     finally:
         instance.dispose()
 
