@@ -26,13 +26,9 @@ import logging
 import os
 import random
 import re
-import shutil
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,7 +37,7 @@ import duckdb
 from pipelines.lib.bss.retry import RetryPolicy
 from pipelines.lib.duckdb_extensions import load_extensions
 from pipelines.lib.failures import ActionableError
-from pipelines.lib.warehouse import SCHEMAS
+from pipelines.lib.warehouse import SCHEMAS, use_own_spill_directory
 from schemas.memory import process_duckdb_memory_limit
 
 log = logging.getLogger(__name__)
@@ -52,8 +48,6 @@ COMMIT_AUTHOR = "billrecon"
 ACCOUNT_COLUMN = "partner_account_id"
 # the bill cycle of a row, by the first of these names its table has; a table with none is the account's whole
 CYCLE_COLUMNS = ("bill_cycle", "x_BillCycle")
-# each lake connection's own folder for what DuckDB spills to disk, in the system's temporary directory
-SPILL_PREFIX = "billrecon-lake-spill-"
 # a commit lost to a concurrent writer is retried this often by default (the first try included)
 DEFAULT_RETRY = RetryPolicy(max_attempts=8, base_delay=0.2, max_delay=5.0, max_total_seconds=120.0)
 
@@ -141,7 +135,7 @@ def connect(settings: LakeSettings, *, read_only: bool = False, snapshot: int | 
     con = duckdb.connect()
     try:
         con.execute(f"set memory_limit = '{process_duckdb_memory_limit()}'")
-        con.execute(f"set temp_directory = {_literal(str(spill_directory()))}")
+        use_own_spill_directory(con)
         load_extensions(con, "ducklake", "postgres", *(["httpfs"] if settings.s3 else []))
         if settings.s3:
             _create_s3_secret(con, settings)
@@ -159,32 +153,6 @@ def connect(settings: LakeSettings, *, read_only: bool = False, snapshot: int | 
     except BaseException:
         con.close()
         raise
-
-
-def spill_directory() -> Path:
-    """A new folder name for one connection's spilled blocks (DuckDB creates it on its first spill and
-    removes it when the connection closes).
-
-    An in-memory DuckDB spills to `.tmp` in the working directory under fixed file names, so two
-    processes started in the same folder overwrote each other's blocks: two accounts publishing to the
-    lake at once under the memory budget crashed (a segmentation fault, or reads of garbage). A folder
-    left by a process that was killed is removed here."""
-    temporary = Path(tempfile.gettempdir())
-    for leftover in temporary.glob(SPILL_PREFIX + "*"):
-        owner = leftover.name[len(SPILL_PREFIX):].split("-", 1)[0]
-        if owner.isdigit() and not _process_exists(int(owner)):
-            shutil.rmtree(leftover, ignore_errors=True)
-    return temporary / f"{SPILL_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _attach(con: duckdb.DuckDBPyConnection, statement: str, settings: LakeSettings, attempts: int = 5) -> None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -16,6 +20,8 @@ from schemas.warehouse_contract import TABLES
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 SCHEMAS = ("landing", "staging", "core", "marts", "audit")
+# a connection's own folder for what DuckDB spills to disk, in the system's temporary directory
+SPILL_PREFIX = "billrecon-spill-"
 # DDL of the tables Python writes directly; core and marts are models (see sql_models.py)
 DDL_LAYERS = ("landing", "audit", "staging")
 
@@ -54,7 +60,39 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
     con.execute(f"set memory_limit = '{memory_limit or process_duckdb_memory_limit()}'")
     if threads:
         con.execute(f"set threads = {int(threads)}")
+    if read_only:  # other processes may read the file at the same time (a writer has it to itself)
+        use_own_spill_directory(con)
     return con
+
+
+def use_own_spill_directory(con: duckdb.DuckDBPyConnection) -> None:
+    """Let `con` spill to a folder of its own in the system's temporary directory, which DuckDB creates
+    on its first spill and removes when the database closes.
+
+    By default DuckDB spills an in-memory database to `.tmp` in the working directory, and a file to
+    `<file>.tmp`, under fixed file names: processes spilling there at once overwrote each other's
+    blocks and crashed or read garbage (two accounts' runs publishing to the lake; two commands
+    reading one warehouse file). Folders left by killed processes are removed here."""
+    (current,), = con.execute("select current_setting('temp_directory')").fetchall()
+    if Path(current).name.startswith(SPILL_PREFIX):
+        return  # another connection of this process to the same file: one database, its folder set
+    temporary = Path(tempfile.gettempdir())
+    for leftover in temporary.glob(SPILL_PREFIX + "*"):
+        owner = leftover.name[len(SPILL_PREFIX):].split("-", 1)[0]
+        if owner.isdigit() and not _process_exists(int(owner)):
+            shutil.rmtree(leftover, ignore_errors=True)
+    folder = temporary / f"{SPILL_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    con.execute("set temp_directory = '" + str(folder).replace("'", "''") + "'")
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _cause(exc: duckdb.Error) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pipelines.lib import lakehouse
 from pipelines.lib.bss.retry import RetryPolicy
+from tests.spilling import SPILLING_QUERY
 
 
 def partition_rows(partner_id: str, bill_cycle: str, lines: int, round_number: int) -> dict[str, str]:
@@ -35,14 +36,6 @@ def partition_rows(partner_id: str, bill_cycle: str, lines: int, round_number: i
                                         ({amount}::decimal(20,8) * {lines})::decimal(20,8) as amount_due,
                                         {round_number} as round""",
     }
-
-
-# each line's position in an order by a text of 92 bytes: 1.5 million lines are ~140 MB to sort, far
-# above a 64 MiB DuckDB budget, so the window spills its sorted runs to disk
-SPILL_LINES = 1_500_000
-SPILLING_QUERY = f"""select sum(r * position) from (
-    select r, row_number() over (order by text, r) as position
-    from (select range as r, md5(range::varchar) || repeat('x', 60) as text from range({SPILL_LINES})))"""
 
 
 def settings(job: dict) -> lakehouse.LakeSettings:

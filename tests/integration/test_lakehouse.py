@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +20,8 @@ import pytest
 from pipelines.lib import lakehouse
 from pipelines.lib.bss.retry import RetryPolicy
 from sandbox.objectstore import ensure_bucket
-from tests.integration.lake_writer import SPILLING_QUERY, partition_rows
+from tests.integration.lake_writer import partition_rows
+from tests.spilling import SMALL_BUDGET, assert_each_spilled_on_its_own
 
 ROOT = Path(__file__).parents[2]
 P1_OCT = lakehouse.Partition("p1", "2026-10")
@@ -73,39 +73,15 @@ def test_writers_in_one_folder_spill_each_to_a_folder_of_its_own(postgres_databa
     workdir = tmp_path / "runs"  # the folder both processes start in
     workdir.mkdir()
     ready = [tmp_path / f"w{n}.ready" for n in (1, 2)]
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "BILLRECON_MEMORY_LIMIT": "128MiB"}  # DuckDB: 64 MiB
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "BILLRECON_MEMORY_LIMIT": SMALL_BUDGET}
     processes = [subprocess.Popen(
         [sys.executable, "-m", "tests.integration.lake_writer",
          json.dumps({**lake_job(settings), "mode": "spill", "partner_id": f"p{n}", "ready": str(path),
                      "barrier": [str(other) for other in ready]})],
         cwd=workdir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for n, path in enumerate(ready, start=1)]
-    results = []
-    for process in processes:
-        out, err = process.communicate(timeout=300)
-        assert process.returncode == 0, err
-        results.append(json.loads(out))
-    (expected,), = duckdb.connect().execute(SPILLING_QUERY).fetchall()
-    assert [result["sum"] for result in results] == [int(expected), int(expected)]
-    folders = [Path(result["temp_directory"]) for result in results]
-    assert folders[0] != folders[1]
-    assert all(folder.parent == Path(tempfile.gettempdir()) and folder.name.startswith(lakehouse.SPILL_PREFIX)
-               for folder in folders)
-    assert not any(folder.exists() for folder in folders)  # removed when the connection closed
+    assert_each_spilled_on_its_own(processes)
     assert list(workdir.iterdir()) == []  # no `.tmp` in the folder the runs started in
-
-
-def test_a_spill_folder_left_by_a_killed_process_is_removed_by_the_next_connection(tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    abandoned = tmp_path / f"{lakehouse.SPILL_PREFIX}{int(ended.stdout)}-0123456789ab"
-    in_use = tmp_path / f"{lakehouse.SPILL_PREFIX}{os.getpid()}-ba9876543210"
-    for folder in (abandoned, in_use):
-        folder.mkdir()
-        (folder / "duckdb_temp_storage_DEFAULT-0.tmp").write_bytes(b"\0" * 4096)
-    new = lakehouse.spill_directory()
-    assert not abandoned.exists() and in_use.exists()
-    assert new.parent == tmp_path and not new.exists()  # DuckDB creates it on its first spill
 
 
 def partition_totals(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple]:
