@@ -22,6 +22,15 @@ SPILLING_QUERY = f"""select sum(r * position) from (
 SMALL_BUDGET = "128MiB"
 
 
+def print_spilled(con: duckdb.DuckDBPyConnection) -> None:
+    """Run SPILLING_QUERY on one thread (the same plan, and the same spilled blocks, in every process) and
+    print the JSON line `assert_each_spilled_on_its_own` reads: the result and the connection's spill folder."""
+    con.execute("set threads = 1")
+    (total,), = con.execute(SPILLING_QUERY).fetchall()
+    (folder,), = con.execute("select current_setting('temp_directory')").fetchall()
+    print(json.dumps({"sum": int(total), "temp_directory": folder}), flush=True)
+
+
 def assert_each_spilled_on_its_own(processes: list[subprocess.Popen]) -> None:
     """Each process (started with pipes, text mode) printed one JSON line, {"sum", "temp_directory"}, after
     SPILLING_QUERY: every one exited 0 with the exact result, each spilled to a folder of its own in the

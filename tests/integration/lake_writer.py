@@ -6,8 +6,8 @@ The job names the lake (catalog, data path, S3 keys), the partner, and a mode:
   amounts add up to `round`), holding each transaction open `hold_seconds` so writers overlap; print
   one JSON line per commit (cycle, snapshot id, attempts).
 - `hold`: replace the partner's cycle, then, before committing, write `ready` and sleep until killed.
-- `spill`: wait for the `barrier` as `replace` does, then run SPILLING_QUERY, which spills under a small
-  memory budget, and print one JSON line: its result and the connection's spill folder.
+- `spill`: wait for the `barrier` as `replace` does, then run the query of tests/spilling.py that spills
+  under a small memory budget, and print its result and the connection's spill folder (`print_spilled`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pipelines.lib import lakehouse
 from pipelines.lib.bss.retry import RetryPolicy
-from tests.spilling import SPILLING_QUERY
+from tests.spilling import print_spilled
 
 
 def partition_rows(partner_id: str, bill_cycle: str, lines: int, round_number: int) -> dict[str, str]:
@@ -61,10 +61,7 @@ def main(job: dict) -> None:
     while not all(Path(other).exists() for other in job["barrier"]) and time.monotonic() < deadline:
         time.sleep(0.02)
     if job["mode"] == "spill":
-        con.execute("set threads = 1")  # the same plan, and the same spilled blocks, in both writers
-        (total,), = con.execute(SPILLING_QUERY).fetchall()
-        (folder,), = con.execute("select current_setting('temp_directory')").fetchall()
-        print(json.dumps({"sum": int(total), "temp_directory": folder}), flush=True)
+        print_spilled(con)
         return
     retry = RetryPolicy(max_attempts=30, base_delay=0.1, max_delay=1.0, max_total_seconds=120.0)
     for round_number, bill_cycle in enumerate(job["bill_cycles"], start=1):

@@ -19,16 +19,14 @@ from tests.spilling import SMALL_BUDGET, SPILLING_QUERY, assert_each_spilled_on_
 ROOT = Path(__file__).parents[2]
 
 READER = """
-import json, sys, time
+import sys, time
 from pipelines.lib.warehouse import connect
-from tests.spilling import SPILLING_QUERY
-con = connect(sys.argv[1], read_only=True, threads=1)
+from tests.spilling import print_spilled
+con = connect(sys.argv[1], read_only=True)
 start = float(sys.argv[2])
 while time.time() < start:
     time.sleep(0.001)
-(total,), = con.execute(SPILLING_QUERY).fetchall()
-(folder,), = con.execute("select current_setting('temp_directory')").fetchall()
-print(json.dumps({"sum": int(total), "temp_directory": folder}))
+print_spilled(con)
 """
 
 
