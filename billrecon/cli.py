@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an account of partners.toml (repeatable; default: every account there)")
     run.add_argument("--parallel", type=_positive, metavar="N",
                      help="accounts run at once (default BILLRECON_MAX_PARALLEL_RUNS or the number of cores)")
+    run.add_argument("--max-runtime", type=_non_negative, metavar="SECONDS",
+                     help="stop a run still going after this long, as stuck: exit 1, where it was in the log "
+                          "(default BILLRECON_MAX_RUNTIME_SECONDS, else 4 h as for the Dagster jobs; 0: no limit)")
 
     accept = sub.add_parser("accept", help="release a held re-delivery: the next run of its month(s) applies it")
     accept.add_argument("--key", required=True, help="object key of the held delivery, as the run printed it")

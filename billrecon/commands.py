@@ -210,6 +210,7 @@ def account_has_bss_api() -> bool:
 def run(args) -> int:
     """One account's month in this process; with partners.toml and no BILLRECON_PARTNER_ID (or with
     --partner), each selected account's month as a child process (billrecon/partner_runs.py)."""
+    from billrecon import run_limit
     from pipelines.lib.lake_publish import lake_problem
     from pipelines.lib.partners import FILE_VARIABLE, PARTNER_VARIABLE, run_partner_id
     from pipelines.settings import resources_from_env, setting
@@ -223,6 +224,12 @@ def run(args) -> int:
         os.environ["BILLRECON_WAREHOUSE"] = args.warehouse
     if args.reports:
         os.environ["BILLRECON_REPORTS_DIR"] = args.reports
+    if args.max_runtime is not None:
+        os.environ[run_limit.VARIABLE] = str(args.max_runtime)
+    try:
+        max_runtime = run_limit.max_runtime_seconds(None, os.environ)
+    except run_limit.BadRunLimit as exc:
+        raise UserError(str(exc)) from None
     if os.environ.get(FILE_VARIABLE) and (args.partner or not os.environ.get(PARTNER_VARIABLE)):
         from billrecon.partner_runs import run_accounts
 
@@ -236,7 +243,7 @@ def run(args) -> int:
     warehouse, reports_dir = Path(setting("warehouse", "path")), Path(setting("reports", "out_dir"))
     check_request(args.month, warehouse, reports_dir)
     resources = resources_from_env()
-    with writing(warehouse):
+    with writing(warehouse), run_limit.time_limit(args.month, max_runtime, warehouse):
         # the partition of the account's month: the run's resources take the account's sources from it
         outcome, progress = run_cycle_with_progress(args.month, resources, partner_id=run_partner_id())
         if not outcome.success:

@@ -1,5 +1,5 @@
-"""Runs killed with SIGKILL, runs started together, a second writer, and an analyst reading while a
-run publishes.
+"""Runs killed with SIGKILL or stopped by their time limit, runs started together, a second writer, and an analyst
+reading while a run publishes.
 
 Each run here is a real `billrecon run` process against a DuckDB file on disk."""
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from billrecon.run_limit import limit_line
 from sandbox.world import WorldConfig, generate_world
 from sandbox.writer import write_world
 from tests.unit.test_lease import HOLDER as LEASE_HOLDER
@@ -125,6 +126,31 @@ def test_a_killed_run_changes_nothing_published_and_the_next_run_completes(
 
     run_month(SECOND, inbox, tmp_path)
     assert marts(working) == expected
+    assert marts(published) == expected
+    assert leftovers(tmp_path) == []
+
+
+def test_a_run_past_its_time_limit_stops_in_one_line_and_the_next_run_completes(
+        tmp_path, inbox, after_first_month, uninterrupted):
+    expected, duration = uninterrupted
+    shutil.copytree(after_first_month, tmp_path, dirs_exist_ok=True)
+    published = tmp_path / "wh" / "published" / "billrecon.duckdb"
+    published_before = published.read_bytes()
+    limit = max(1, int(duration / 3))  # the clock starts once the lease is held, after the imports
+
+    process = billrecon(["run", "--month", SECOND, "--inbox", str(inbox), "--warehouse", "wh/billrecon.duckdb",
+                         "--reports", "reports", "--max-runtime", str(limit)], tmp_path)
+    output, _ = process.communicate(timeout=300)
+
+    assert process.returncode == 1
+    [log] = (tmp_path / "wh" / "logs").glob("billrecon-*.log")
+    assert output == f"billrecon: {limit_line(SECOND, limit)} (full log: {log.relative_to(tmp_path)})\n"
+    assert "thread MainThread" in log.read_text() and "pipelines/runner.py" in log.read_text()
+    assert published.read_bytes() == published_before
+    months_are_whole(tmp_path / "wh" / "billrecon.duckdb")
+
+    run_month(SECOND, inbox, tmp_path)
+    assert marts(tmp_path / "wh" / "billrecon.duckdb") == expected
     assert marts(published) == expected
     assert leftovers(tmp_path) == []
 

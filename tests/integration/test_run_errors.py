@@ -82,6 +82,11 @@ BAD_REQUESTS = {
     "a setting that is not a number": ([], {"BILLRECON_LEASE_TIMEOUT_SECONDS": "ten"},
                                        "billrecon: BILLRECON_LEASE_TIMEOUT_SECONDS='ten' is not a whole number: fix "
                                        "the variable (see .env.example) or unset it"),
+    "a time limit that is not a number": ([], {"BILLRECON_MAX_RUNTIME_SECONDS": "4h"},
+                                          "billrecon: BILLRECON_MAX_RUNTIME_SECONDS='4h' is not a whole number of "
+                                          "seconds (0: no limit): fix the variable (see .env.example) or unset it"),
+    "a negative time limit": (["--max-runtime", "-60"], {},
+                              "billrecon: argument --max-runtime: -60 is negative (see `billrecon run --help`)"),
     "a renamed setting": ([], {"BILLRECON_DUCKDB_MEMORY_LIMIT": "4GB"},
                           "billrecon: BILLRECON_DUCKDB_MEMORY_LIMIT was renamed BILLRECON_MEMORY_LIMIT, now the run's "
                           "whole memory budget (DuckDB gets half of it): fix the variable (see .env.example) or unset it"),
@@ -105,7 +110,10 @@ def test_a_bad_request_is_one_line_and_exit_2_and_runs_nothing(tmp_path, world_d
     (tmp_path / "a-folder").mkdir()
     arguments = standard(world_dir)
     for name, value in zip(options[::2], options[1::2]):
-        arguments[arguments.index(name) + 1] = value
+        if name in arguments:
+            arguments[arguments.index(name) + 1] = value
+        else:
+            arguments += [name, value]
     drop = ("BILLRECON_S3_ENDPOINT", "BILLRECON_BSS_AK", "BILLRECON_BSS_SK", "BILLRECON_BSS_DOMAIN_ID")
     code, output = run(tmp_path, *arguments, env_drop=drop, **settings)
     assert code == 2
