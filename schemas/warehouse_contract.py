@@ -101,7 +101,7 @@ NEW_ETAG = Column("new_etag", "ETag of the delivery that replaced it")
 RESTATED_AT = Column("restated_at", "when the re-delivery was loaded", TIMESTAMP)
 TRADE_ID = Column("trade_id", "HUAWEI CLOUD's trade (bill line) id")
 RESOURCE_ID = Column("resource_id", "the resource's id")
-RULE_ID = Column("rule_id", "the rule's stable id (schemas/rules.py)")
+RULE_ID = Column("rule_id", "the rule's stable id: audit.rules says what it means and what to do")
 ACCOUNT = Column("account", "the journal's account, e.g. revenue, customer_receivable, huawei_payable")
 ACCOUNT_NAME = Column("account_name", "the account's name in the partner's ledger")
 ACCOUNT_SECTION = Column("section", "margin (revenue and cost of sales), outside_margin (incentives, HUAWEI "
@@ -109,7 +109,8 @@ ACCOUNT_SECTION = Column("section", "margin (revenue and cost of sales), outside
 
 # The columns of every reconciliation finding (marts.reconciliation_findings, marts.discount_audit).
 FINDING_COLUMNS = (
-    Column("rule_id", "the rule's stable id (schemas/rules.py, docs/reconciliation.md)"),
+    Column("rule_id", "the rule's stable id: audit.rules says what it means and what to do "
+                      "(docs/reconciliation.md)"),
     Column("severity", "error, warning or info"),
     Column("bill_cycle", "the bill cycle of the finding; null when it belongs to no cycle (agreement "
                          "overlaps, coupons used beyond their balance)", CYCLE),
@@ -589,6 +590,19 @@ TABLES: tuple[Table, ...] = (
         Column("previous_amount_due", "the line's amount due before (null when added)", USD),
         Column("new_amount_due", "the line's amount due now (null when removed)", USD),
         Column("amount_due_delta", "new − previous amount due (nulls count as 0)", USD),
+    ),
+    _table(
+        "audit.rules", "rule (rule id)",
+        "The rules catalogue of the release that last ran: every rule id the audit tables and "
+        "marts.reconciliation_findings name, with what it checks and what to do about it. Rewritten "
+        "whole by each run.",
+        Column("rule_id", "the rule's stable id, e.g. BILL.AMOUNT_DUE_IDENTITY"),
+        Column("area", "where its rows are found: file (the delivered files), api (BSS API records), "
+                       "delivery (held re-deliveries), or the reconciliation area tieout, discount, incentive, "
+                       "budget or coupon"),
+        Column("severity", "reject (the row is quarantined, not loaded), error, warning or info"),
+        Column("title", "what the rule checks, in words"),
+        Column("action", "what to do about a row that breaks it"),
     ),
     _table(
         "audit.held_deliveries", "held re-delivery (object key × ETag)",

@@ -1,7 +1,7 @@
 """What the reconciliation model assets (docs/reconciliation.md; built by pipelines/assets/models.py)
 do beyond building their SQL: the tie-outs against HUAWEI CLOUD's monthly bills, the discount audit,
 the incentives against the statement, budgets and coupons, and the one table of every finding.
-Severities and texts of the rules come from schemas/rules.py (core.reconciliation_rule).
+Severities and texts of the rules come from schemas/rules.py (audit.rules).
 
 A mismatch is a finding, not a broken pipeline: no check here blocks anything. The findings check
 reports the count per area as a warning.

@@ -1,5 +1,5 @@
 """The one writer of the audit tables (audit.loads, audit.quarantine, audit.findings,
-audit.held_deliveries, audit.ignored_objects, audit.model_builds, audit.restatement_line).
+audit.held_deliveries, audit.ignored_objects, audit.model_builds, audit.restatement_line, audit.rules).
 
 Every insert names its columns, from `AUDIT_COLUMNS` (the columns of each table's DDL in sql/audit,
 in DDL order; a unit test holds the two equal), so a column added to a table cannot shift the
@@ -13,6 +13,8 @@ from typing import Any
 
 import duckdb
 import polars as pl
+
+from schemas.rules import RULES
 
 AUDIT_COLUMNS: dict[str, tuple[str, ...]] = {
     "audit.loads": (
@@ -34,6 +36,7 @@ AUDIT_COLUMNS: dict[str, tuple[str, ...]] = {
         "bill_cycle", "object_key", "previous_etag", "new_etag", "restated_at", "customer_id", "bill_type",
         "trade_id", "resource_id", "usage_type", "trade_time", "change", "previous_amount_due", "new_amount_due",
         "amount_due_delta"),
+    "audit.rules": ("rule_id", "area", "severity", "title", "action"),
 }
 
 # the tables one staged delivery or snapshot writes: replaced together when it is staged again
@@ -87,3 +90,18 @@ def forget_loads(con: duckdb.DuckDBPyConnection, where: str, parameters: Sequenc
     """Delete the load, quarantine and finding rows matching `where` (a delivery staged again)."""
     for table in LOAD_TABLES:
         con.execute(f"delete from {table} where {where}", parameters)
+
+
+RULES_TABLE = "audit.rules"
+
+
+def write_rule_catalogue(con: duckdb.DuckDBPyConnection) -> int:
+    """Replace audit.rules with this release's catalogue (schemas/rules.py), in the caller's
+    transaction: the reconciliation models take their severities and texts from it, and analysts
+    join any rule id to what it means and what to do; returns the number of rules."""
+    con.execute(f"delete from {RULES_TABLE}")
+    columns = AUDIT_COLUMNS[RULES_TABLE]
+    insert_frame(con, RULES_TABLE, pl.DataFrame(
+        [tuple(getattr(rule, column) for column in columns) for rule in RULES.values()],
+        schema={column: pl.Utf8 for column in columns}, orient="row"))
+    return len(RULES)

@@ -1,27 +1,12 @@
-"""What the reconciliation models (sql/core, sql/marts; docs/reconciliation.md) share: the rule
-dimension they take severities and texts from.
-
-Rule ids, severities, titles and actions are kept once, in schemas/rules.py; `write_rule_table`
-writes them to core.reconciliation_rule so that the SQL joins them instead of repeating them (the
-SQL runner writes it before any model that reads it).
-"""
+"""What the reconciliation assets ask of the findings the reconciliation models (sql/core,
+sql/marts; docs/reconciliation.md) write. The models take severities and texts from audit.rules
+(pipelines/lib/audit.py writes it from schemas/rules.py)."""
 
 from __future__ import annotations
 
 import duckdb
 
-from schemas.rules import CHECK_AREAS, reconciliation_rules
-
-RULE_TABLE = "core.reconciliation_rule"
-
-
-def write_rule_table(con: duckdb.DuckDBPyConnection) -> None:
-    """core.reconciliation_rule: one row per reconciliation rule, from schemas/rules.py."""
-    con.execute(f"""create or replace table {RULE_TABLE} (
-                       rule_id varchar primary key, check_area varchar not null, severity varchar not null,
-                       title varchar not null, action varchar not null)""")
-    rows = [(r.rule_id, r.area, r.severity, r.title, r.action) for r in reconciliation_rules()]
-    con.executemany(f"insert into {RULE_TABLE} values (?, ?, ?, ?, ?)", rows)
+from schemas.rules import CHECK_AREAS
 
 
 def findings_by_area(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

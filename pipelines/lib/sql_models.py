@@ -23,7 +23,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from pipelines.lib.reconciliation import RULE_TABLE, write_rule_table
+from pipelines.lib.audit import RULES_TABLE, write_rule_catalogue
 from pipelines.lib.warehouse import SQL_DIR, apply_comments, widen_decimal_columns
 
 _HEADER = re.compile(r"^--\s*materialized:\s*(partition|table|view)\s*$")
@@ -33,8 +33,8 @@ MODEL_LAYERS = ("core", "marts")
 SOURCE_SCHEMAS = ("landing", "audit", "staging")
 
 # tables models read that Python writes from the code, not from data: written in the transaction
-# of any model that reads them
-CODE_TABLES: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] = {RULE_TABLE: write_rule_table}
+# of any model that reads them (the rules catalogue: every run that reconciles rewrites it)
+CODE_TABLES: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] = {RULES_TABLE: write_rule_catalogue}
 
 
 class ModelError(ValueError):

@@ -13,7 +13,7 @@ coupons as (
 ),
 
 rules as (
-    select * from core.reconciliation_rule
+    select rule_id, area as check_area, severity, title, action from audit.rules
 ),
 
 paid as (

@@ -44,7 +44,7 @@ customers as (
 ),
 
 rules as (
-    select * from core.reconciliation_rule
+    select rule_id, area as check_area, severity, title, action from audit.rules
 ),
 
 refund_originals as (

@@ -18,7 +18,7 @@ staged_overlaps as (
 ),
 
 rules as (
-    select * from core.reconciliation_rule
+    select rule_id, area as check_area, severity, title, action from audit.rules
 ),
 
 -- On what the agreement prices: the cycle's Expenditure lines. A refund mirrors the margin of its

@@ -4,7 +4,7 @@
 -- grain: one finding. Sources: marts.partner_bill_tieout, marts.customer_bill_tieout (tie-outs of cycles
 -- with a bill file), marts.discount_audit, marts.incentive_reconciliation, marts.budget_status (and
 -- core.open_month),
--- core.coupon_expiry_finding, core.coupon_balance_finding; severities and texts from core.reconciliation_rule.
+-- core.coupon_expiry_finding, core.coupon_balance_finding; severities and texts from audit.rules.
 -- Sign: difference_amount = actual − expected (expected: our computation or the authoritative side).
 -- bill_cycle is null for findings that belong to no cycle (agreement overlaps, coupons used beyond
 -- their balance over all loaded cycles); budget findings carry the open month (closed months'
@@ -42,7 +42,7 @@ coupon_balance_findings as (
 ),
 
 rules as (
-    select * from core.reconciliation_rule
+    select rule_id, area as check_area, severity, title, action from audit.rules
 ),
 
 -- Both tie-outs set the bill file (expected) against the API (actual); each says so in its own words.

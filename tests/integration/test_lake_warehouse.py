@@ -378,7 +378,7 @@ def test_the_lake_tables_are_made_from_the_working_file_and_a_different_one_is_r
     con = lakehouse.connect(settings, read_only=True)
     assert published_tables(con) == sorted([  # every audit table but the bookkeeping; the view as a table
         "audit.findings", "audit.held_deliveries", "audit.ignored_objects", "audit.loads", "audit.pulls",
-        "audit.quarantine", "audit.restatement_line", "marts.expenditure", "marts.total"])
+        "audit.quarantine", "audit.restatement_line", "audit.rules", "marts.expenditure", "marts.total"])
     assert con.execute("select * from marts.total").fetchall() == [("p1", CYCLE, Decimal("3.5"))]
     assert con.execute("select * from audit.pulls order by all").fetchall() == [("p1", CYCLE, 1), ("p1", None, 0)]
     con.close()

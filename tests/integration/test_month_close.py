@@ -9,6 +9,7 @@ import pytest
 from pipelines.jobs import nightly_job
 from pipelines.partitions import partition_key
 from pipelines.runner import all_assets
+from schemas.rules import RULES
 from tests.integration.conftest import pipeline_resources
 from tests.integration.expected import (
     expected_expenditure,
@@ -65,6 +66,12 @@ def test_rows_read_equal_loaded_plus_quarantined_for_every_member(closed_month, 
     checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert checks[("stg_bill_lines", "rows_read_equal_loaded_plus_quarantined")] is True
     assert checks[("customer_monthly_expenditure", "totals_equal_staged_lines")] is True
+
+
+def test_the_run_writes_the_rules_catalogue_into_the_warehouse(closed_month):
+    con, _, _ = closed_month
+    assert con.execute("select rule_id, area, severity, title, action from audit.rules order by rule_id").fetchall() \
+        == sorted((r.rule_id, r.area, r.severity, r.title, r.action) for r in RULES.values())
 
 
 def test_reports_are_written_for_the_cycle(closed_month):

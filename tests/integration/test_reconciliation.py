@@ -181,6 +181,25 @@ def test_every_finding_has_its_rule_severity_area_and_a_message_naming_its_amoun
         (tuple(r) for r in rows if r[columns.index("check_area")] == "discount"), key=repr)
 
 
+def test_every_rule_id_of_a_planted_world_joins_to_the_rules_catalogue_in_the_warehouse(reconciled):
+    result = reconciled(1, PLANTED)
+    recorded = result.query("""select rule_id, count(*) from (
+                                   select rule_id from audit.findings
+                                   union all select rule_id from audit.quarantine
+                                   union all select rule_id from audit.held_deliveries
+                                   union all select rule_id from marts.reconciliation_findings)
+                               group by all""")
+    assert {rule_id for rule_id, _ in recorded} >= set(RULE_IDS)
+    joined = result.query("""select f.rule_id, r.severity, r.area, r.action from marts.reconciliation_findings f
+                             join audit.rules r using (rule_id)""")
+    assert len(joined) == result.query("select count(*) from marts.reconciliation_findings")[0][0] > 0
+    assert all((severity, area, action) == (rule(rule_id).severity, rule(rule_id).area, rule(rule_id).action)
+               for rule_id, severity, area, action in joined)
+    unknown = [rule_id for rule_id, _ in recorded if not result.query(
+        "select 1 from audit.rules where rule_id = ?", [rule_id])]
+    assert unknown == []
+
+
 def test_the_open_month_shows_the_api_side_of_its_tie_out_but_raises_no_tie_out_finding(reconciled):
     result = reconciled(1, PLANTED)
     open_month = result.world.open_month

@@ -48,3 +48,15 @@ def test_forgetting_a_load_removes_its_loads_quarantine_and_findings_only(con):
     audit.forget_loads(con, "load_id = ?", ["run-1"])
     for table in audit.LOAD_TABLES:
         assert con.execute(f"select load_id from {table}").fetchall() == [("run-2",)]
+
+
+def test_the_rules_catalogue_is_rewritten_whole_with_every_rule(con):
+    from schemas.rules import RULES
+
+    con.execute("insert into audit.rules values ('OLD.RULE', 'file', 'reject', 'gone', 'nothing')")
+    assert audit.write_rule_catalogue(con) == len(RULES)
+    assert audit.write_rule_catalogue(con) == len(RULES)  # a second run: the same rows, not twice
+    rows = con.execute("select * from audit.rules order by rule_id").fetchall()
+    assert rows == sorted((r.rule_id, r.area, r.severity, r.title, r.action) for r in RULES.values())
+    assert con.execute("select action from audit.rules where rule_id = 'FILE.EMPTY_OBJECT'").fetchone() == (
+        "ask HUAWEI CLOUD for a re-delivery",)

@@ -15,7 +15,7 @@ from tests.unit.warehouse_models import build_every_model
 
 CYCLE = "2026-09"
 PUBLIC_AUDIT_TABLES = {"audit.loads", "audit.quarantine", "audit.findings", "audit.restatement_line",
-                       "audit.held_deliveries"}
+                       "audit.held_deliveries", "audit.rules"}
 
 
 def build(con: duckdb.DuckDBPyConnection) -> None:
