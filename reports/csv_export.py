@@ -121,7 +121,7 @@ def write_table_csv(
     """Write every column of ``export``'s rows for the cycle to ``<directory>/<file_name>``
     (default ``<name>.csv``)."""
     path = directory / (file_name or f"{export.name}.csv")
-    columns = marts.table_columns(con, export.table)
+    columns = marts.table_columns(con, export.relation)
     with atomic_output_path(path) as temp_path, temp_path.open("wb") as handle:
         handle.write(_header_line(columns))
         for batch in marts.stream_batches(con, export, bill_cycle):

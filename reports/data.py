@@ -28,7 +28,7 @@ def quote_identifier(name: str) -> str:
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """Column names of ``table`` in catalog order."""
+    """Column names of ``table`` (or of a parenthesised subquery) in order."""
     description = con.execute(f"SELECT * FROM {table} LIMIT 0").description
     return [column[0] for column in description]
 
@@ -45,11 +45,11 @@ def export_order(columns: Sequence[str], export: TableExport) -> list[str]:
 def ordered_query(con: duckdb.DuckDBPyConnection, export: TableExport,
                   extra_conditions: Sequence[str] = ()) -> tuple[list[str], str]:
     """``SELECT *`` of the export (and any ``extra_conditions``) with its complete, deterministic ORDER BY."""
-    columns = table_columns(con, export.table)
+    columns = table_columns(con, export.relation)
     ordering = export_order(columns, export)
     order_by = ", ".join(f"{quote_identifier(c)} ASC NULLS FIRST" for c in ordering)
     where = " AND ".join([f"({export.where})", *extra_conditions])
-    return columns, f"SELECT * FROM {export.table} WHERE {where} ORDER BY {order_by}"
+    return columns, f"SELECT * FROM {export.relation} WHERE {where} ORDER BY {order_by}"
 
 
 def stream_batches(

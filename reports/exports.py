@@ -16,6 +16,7 @@ BILL_LINE_TABLE = "marts.customer_bill_line"
 DATA_QUALITY_TABLE = "marts.data_quality"
 FINDINGS_TABLE = "audit.findings"
 QUARANTINE_TABLE = "audit.quarantine"
+RULES_TABLE = "audit.rules"
 RESTATEMENT_TABLE = "marts.restatement"
 JOURNAL_TABLE = "marts.accounting_journal"
 CHART_TABLE = "marts.chart_of_accounts"
@@ -50,9 +51,16 @@ class TableExport:
     leading_order: tuple[str, ...]
     # the leading columns already identify a row: no tie-breakers needed (a cheaper sort)
     leading_order_is_unique: bool = False
+    # what the rows are read from when it is more than the table (a subquery adding columns to it)
+    source: str | None = None
 
     def parameters(self, bill_cycle: str) -> list[str]:
         return [bill_cycle] * self.parameter_count
+
+    @property
+    def relation(self) -> str:
+        """What to select the export's rows from: its table, or the subquery that extends it."""
+        return self.source or self.table
 
 
 # Most exports take the rows stamped with the cycle.
@@ -76,8 +84,14 @@ DATA_QUALITY = TableExport("data_quality", DATA_QUALITY_TABLE, DATA_QUALITY_WHER
                            ("source", "object_key", "member", "bill_cycle"))
 FINDINGS = TableExport("findings", FINDINGS_TABLE, AUDIT_WHERE, AUDIT_PARAMETERS,
                        ("rule_id", "severity", "customer_id", "reference", "object_key", "member", "line_number"))
+# Quarantined rows with what to do about each, their rule's action from the warehouse's rules
+# catalogue (null for a rule id a later release dropped), beside the reason and before the long raw
+# record, where a reader of the sheet or the CSV looks.
+QUARANTINE_WITH_ACTIONS = f"""(SELECT q.* EXCLUDE (raw_record), r.action AS what_to_do, q.raw_record
+    FROM {QUARANTINE_TABLE} AS q LEFT JOIN {RULES_TABLE} AS r ON r.rule_id = q.rule_id)"""
 QUARANTINE = TableExport("quarantine", QUARANTINE_TABLE, AUDIT_WHERE, AUDIT_PARAMETERS,
-                         ("source", "object_key", "member", "line_number", "rule_id"))
+                         ("source", "object_key", "member", "line_number", "rule_id"),
+                         source=QUARANTINE_WITH_ACTIONS)
 RESTATEMENT = cycle_export("restatement", RESTATEMENT_TABLE, ("restated_at", "customer_id"))
 
 # journal_<cycle>.csv: each customer's entries together, the debit line of a posting before its credit

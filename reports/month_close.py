@@ -40,7 +40,7 @@ from schemas.bill_cycle import BillCycle
 
 # the tables a month close cannot be rendered without (the reconciliation marts are optional)
 REQUIRED_TABLES = (exports.EXPENDITURE_TABLE, exports.BILL_LINE_TABLE, exports.DATA_QUALITY_TABLE,
-                   exports.FINDINGS_TABLE, exports.QUARANTINE_TABLE)
+                   exports.FINDINGS_TABLE, exports.QUARANTINE_TABLE, exports.RULES_TABLE)
 
 
 def missing_required_tables(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -25,11 +25,10 @@ from reports.exports import (
     DATA_QUALITY_WHERE,
     EXPENDITURE_TABLE,
     FINDINGS_TABLE,
-    QUARANTINE_TABLE,
+    QUARANTINE_WITH_ACTIONS,
     RESTATEMENT_TABLE,
 )
 from reports.formatting import CURRENCY, ReportAccount, margin_ratio
-from schemas.rules import RULES
 
 # Sums of customer_monthly_expenditure shown per cycle, per customer and per service.
 EXPENDITURE_MONEY_COLUMNS = (
@@ -242,19 +241,12 @@ ORDER BY {_SEVERITY_RANK}, rule_id
 """
 
 _QUARANTINE_BY_REASON_SQL = f"""
-SELECT source, rule_id, reason, count(*) AS row_count
-FROM {QUARANTINE_TABLE}
+SELECT source, rule_id, reason, what_to_do AS action, count(*) AS row_count
+FROM {QUARANTINE_WITH_ACTIONS}
 WHERE {AUDIT_WHERE}
-GROUP BY source, rule_id, reason
+GROUP BY source, rule_id, reason, what_to_do
 ORDER BY row_count DESC, source, rule_id, reason NULLS FIRST
 """
-
-
-def _with_actions(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each quarantine group with what to do about it: its rule's action (schemas/rules.py), None for
-    a rule id the catalogue no longer has (a row quarantined by an older release)."""
-    return [{**group, "action": RULES[group["rule_id"]].action if group["rule_id"] in RULES else None}
-            for group in groups]
 
 
 # Each re-delivery of the month's bill file, with what it changed per customer (largest change first).
@@ -302,7 +294,7 @@ def load_month_close_data(con: duckdb.DuckDBPyConnection, bill_cycle: str,
         data_quality=data_quality,
         findings=fetch_records(con, _FINDINGS_SQL, audit_parameters),
         findings_by_rule=fetch_records(con, _FINDINGS_BY_RULE_SQL, audit_parameters),
-        quarantine_by_reason=_with_actions(fetch_records(con, _QUARANTINE_BY_REASON_SQL, audit_parameters)),
+        quarantine_by_reason=fetch_records(con, _QUARANTINE_BY_REASON_SQL, audit_parameters),
         data_landed_until=max(landed) if landed else None,
         restatements=fetch_records(con, _RESTATEMENTS_SQL, cycle),
         held_deliveries=fetch_records(con, _HELD_DELIVERIES_SQL, cycle),

@@ -79,6 +79,7 @@ _AUDIT_COLUMNS: dict[str, tuple[str, CellKind, float | None]] = {
     "difference_amount": ("Difference (actual − expected)", "exact", 16),
     "message": ("Message", "text", 60),
     "reason": ("Reason", "text", 50),
+    "what_to_do": ("What to do", "text", 50),
     "raw_record": ("Row as delivered", "text", 80),
     "previous_etag": ("Previous ETag", "text", 24),
     "new_etag": ("New ETag", "text", 24),

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import openpyxl
 
+from pipelines.lib.audit import write_rule_catalogue
 from pipelines.lib.warehouse import SQL_DIR
 from reports.reconciliation import load_reconciliation_data
 
@@ -159,12 +160,14 @@ EXPECTED_HEADLINES = {
 
 
 def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the five tables the reports read and fill them with the fixture rows."""
+    """Create the tables the reports read and fill them with the fixture rows (and the rules catalogue)."""
     con.execute("CREATE SCHEMA marts")
     con.execute("CREATE SCHEMA audit")
     for ddl in (BILL_LINE_DDL, EXPENDITURE_DDL, DATA_QUALITY_DDL, FINDINGS_DDL, QUARANTINE_DDL, RESTATEMENT_DDL):
         con.execute(ddl)
     con.execute((SQL_DIR / "audit" / "held_deliveries.sql").read_text(encoding="utf-8"))
+    con.execute((SQL_DIR / "audit" / "rules.sql").read_text(encoding="utf-8"))
+    write_rule_catalogue(con)
     con.executemany(f"INSERT INTO marts.customer_bill_line VALUES ({', '.join(['?'] * 25)})",
                     BILL_LINES)
     con.executemany(

@@ -10,6 +10,7 @@ import pytest
 
 from reports import data as marts_data
 from reports import render_month_close
+from schemas.rules import RULES
 from tests.unit.month_close.pack_warehouse import (
     ACME,
     AGREEMENTS_FILE,
@@ -119,6 +120,9 @@ def test_mart_csvs_keep_full_precision(report):
         quarantine = list(csv.DictReader(handle))
     assert [r["rule_id"] for r in quarantine] == ["AMOUNT_IDENTITY", "FILE.PARSE.CYCLE"]
     assert quarantine[1]["bill_cycle"] == ""
+    # what to do, from the warehouse's rules catalogue, beside the reason; none for a rule id it lacks
+    assert list(quarantine[0])[-3:] == ["reason", "what_to_do", "raw_record"]
+    assert [r["what_to_do"] for r in quarantine] == ["", RULES["FILE.PARSE.CYCLE"].action]
 
 
 def test_bills_streamed_one_customer_range_per_query_are_the_same_files(warehouse, tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ import pytest
 
 from reports import render_month_close
 from reports.xlsx import workbook_creation_date
+from schemas.rules import RULES
 from tests.unit.month_close.pack_warehouse import (
     ACME,
     CHINESE,
@@ -161,7 +162,10 @@ def test_audit_sheets_have_human_headers_and_dates_are_excel_dates(recon_warehou
         headers = [cell.value for cell in sheet[header_row(sheet)] if cell.value]
         assert not [text for text in headers if "_" in text], sheet.title
     quarantine = [cell.value for cell in workbook["Quarantine"][1]]
-    assert quarantine[:3] == ["Load ID", "Source", "Object key"] and "Row as delivered" in quarantine
+    assert quarantine[:3] == ["Load ID", "Source", "Object key"]
+    assert quarantine[-3:] == ["Reason", "What to do", "Row as delivered"]
+    assert [row[len(quarantine) - 2].value for row in workbook["Quarantine"].iter_rows(min_row=2)] == \
+        [None, RULES["FILE.PARSE.CYCLE"].action]
 
     def column(sheet_name, header, row=2):
         sheet = workbook[sheet_name]
