@@ -39,6 +39,9 @@ AUDIT_COLUMNS: dict[str, tuple[str, ...]] = {
     "audit.rules": ("rule_id", "area", "severity", "title", "action"),
 }
 
+# the rules catalogue (schemas/rules.py) in the warehouse, which every rule id of the other tables joins to
+RULES_TABLE = "audit.rules"
+
 # the tables one staged delivery or snapshot writes: replaced together when it is staged again
 LOAD_TABLES = ("audit.loads", "audit.quarantine", "audit.findings")
 
@@ -90,9 +93,6 @@ def forget_loads(con: duckdb.DuckDBPyConnection, where: str, parameters: Sequenc
     """Delete the load, quarantine and finding rows matching `where` (a delivery staged again)."""
     for table in LOAD_TABLES:
         con.execute(f"delete from {table} where {where}", parameters)
-
-
-RULES_TABLE = "audit.rules"
 
 
 def write_rule_catalogue(con: duckdb.DuckDBPyConnection) -> int:

@@ -34,7 +34,7 @@ SOURCE_SCHEMAS = ("landing", "audit", "staging")
 
 # tables models read that Python writes from the code, not from data: written in the transaction
 # of any model that reads them (the rules catalogue: every run that reconciles rewrites it)
-CODE_TABLES: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] = {RULES_TABLE: write_rule_catalogue}
+CODE_TABLES: dict[str, Callable[[duckdb.DuckDBPyConnection], object]] = {RULES_TABLE: write_rule_catalogue}
 
 
 class ModelError(ValueError):
