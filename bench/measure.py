@@ -14,15 +14,22 @@ Per step the parent records:
 The child's stdout and stderr go to `<log_dir>/<step>.log`, which is kept for inspection. The
 1-minute load average before and after each step is kept too: the machine may be shared, and a
 load above the core count means the step's time was stretched by other processes.
+
+A bench stopped half-way (Ctrl-C, or SIGTERM once `stop_on_terminate` is called) stops the children
+it started (`children`) and leaves its `with` blocks as usual (the lake bench's PostgreSQL), instead
+of leaving them running.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +67,50 @@ def load_average() -> float | None:
         return None
 
 
+def stop_on_terminate() -> None:
+    """Make SIGTERM (a `kill`, a job's timeout) end the bench as Ctrl-C does."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def interrupted_exit(program: str) -> Iterator[None]:
+    """An interrupted bench says so in one line and exits with 130, without a traceback."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(f"{program}: interrupted; the children it had started were stopped", file=sys.stderr)
+        sys.exit(130)
+
+
+# how long children get to end after SIGTERM before they are killed
+STOP_GRACE_SECONDS = 20
+
+
+@contextlib.contextmanager
+def children() -> Iterator[list[subprocess.Popen]]:
+    """A list for the child processes the block starts; those still running when the block ends by
+    an exception (an interruption included) are terminated, then killed after a grace period."""
+    started: list[subprocess.Popen] = []
+    try:
+        yield started
+    except BaseException:
+        running = [child for child in started if child.returncode is None and child.poll() is None]
+        for child in running:
+            child.terminate()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in running:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        raise
+
+
 def run_step(step: str, args: dict, log_dir: Path, log_name: str | None = None) -> Measurement:
     """Run `bench.child` for `step` with `args` in a fresh interpreter and measure it."""
     log_dir = Path(log_dir)
@@ -71,9 +122,10 @@ def run_step(step: str, args: dict, log_dir: Path, log_name: str | None = None) 
     command = [sys.executable, "-m", "bench.child", step, json.dumps(args), str(result_path)]
     environment = dict(os.environ, PYTHONUNBUFFERED="1")
     load_before = load_average()
-    with log_path.open("w", encoding="utf-8") as log:
+    with log_path.open("w", encoding="utf-8") as log, children() as started_children:
         started = time.perf_counter()
         child = subprocess.Popen(command, cwd=REPO_DIR, stdout=log, stderr=subprocess.STDOUT, env=environment)
+        started_children.append(child)
         _, status, usage = os.wait4(child.pid, 0)
         process_seconds = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen consistent

@@ -54,7 +54,7 @@ from bench.common import (
     world_dir,
 )
 from bench.generate import world_is_current
-from bench.measure import run_step
+from bench.measure import interrupted_exit, run_step, stop_on_terminate
 from bench.verdict import median_repeat, overloaded, repeat_ratios, spread, step_values, targets
 
 STEPS = ("floor", "billrecon", "noop", "pandas")
@@ -320,6 +320,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_terminate()
     args = parse_args(argv)
     if args.report_only:
         document = json.loads(args.results.read_text(encoding="utf-8"))
@@ -377,4 +378,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with interrupted_exit("bench.run"):
+        sys.exit(main())

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bench.common import BILL_CYCLE, DEFAULT_CACHE, REPO_DIR, RESULTS_DIR, parse_size, size_label, world_dir
 from bench.generate import cached_world
-from bench.measure import load_average, wait_for_all
+from bench.measure import children, interrupted_exit, load_average, stop_on_terminate, wait_for_all
 
 MODES = ("lake", "files")
 MIB = 1 << 20
@@ -99,24 +99,26 @@ def run_batch(work: Path, inboxes: dict[str, Path], lake: dict[str, str] | None)
     processes, started, log_paths = {}, {}, {}
     load_before = load_average()
     batch_started = time.perf_counter()
-    for partner, inbox in inboxes.items():
-        log_paths[partner] = logs / f"{partner}.log"
-        with log_paths[partner].open("w", encoding="utf-8") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "billrecon.cli", "run", "--month", BILL_CYCLE], cwd=work,
-                env=child_environment(partner, inbox, lake), stdout=output, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL)
-        processes[partner], started[process.pid] = process, time.perf_counter()
-    ended = wait_for_all(started)
+    with children() as started_children:
+        for partner, inbox in inboxes.items():
+            log_paths[partner] = logs / f"{partner}.log"
+            with log_paths[partner].open("w", encoding="utf-8") as output:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "billrecon.cli", "run", "--month", BILL_CYCLE], cwd=work,
+                    env=child_environment(partner, inbox, lake), stdout=output, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL)
+            started_children.append(process)
+            processes[partner], started[process.pid] = process, time.perf_counter()
+        ended = wait_for_all(started)
     wall = time.perf_counter() - batch_started
-    children = []
+    figures = []
     for partner, process in processes.items():
         child = ended[process.pid]
         process.returncode = child.exit_code  # reaped by wait_for_all; keep Popen consistent
-        children.append({"partner": partner, "exit_code": child.exit_code, "seconds": round(child.seconds, 3),
+        figures.append({"partner": partner, "exit_code": child.exit_code, "seconds": round(child.seconds, 3),
                          "peak_rss_bytes": child.peak_rss_bytes, "cpu_seconds": child.cpu_seconds,
                          "log": str(log_paths[partner])})
-    return {"wall_seconds": round(wall, 3), "children": children, "load_before": load_before,
+    return {"wall_seconds": round(wall, 3), "children": figures, "load_before": load_before,
             "load_after": load_average()}
 
 
@@ -290,6 +292,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     from sandbox.postgres import PostgresUnavailable
 
+    stop_on_terminate()
     args = parse_args(argv)
     label = size_label(args.size)
     manifest = cached_world(args.cache, args.size, say=log)
@@ -324,4 +327,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with interrupted_exit("bench.scale"):
+        sys.exit(main())
