@@ -307,6 +307,7 @@ def report(args) -> int:
     from pipelines.lib.partners import named_account, run_partner_id
     from pipelines.lib.warehouse import connect
     from pipelines.settings import setting
+    from reports.exports import RULES_TABLE
     from reports.month_close import missing_required_tables, render_month_close
     from reports.notes import bill_file_loads, report_notes
 
@@ -319,6 +320,10 @@ def report(args) -> int:
         con = connect(warehouse, read_only=True)
         try:
             missing = missing_required_tables(con)
+            if missing == [RULES_TABLE]:  # the marts of a release before the rules catalogue
+                raise UserError(f"{warehouse} was built by an earlier release of billrecon (it has no {RULES_TABLE}): "
+                                f"run `billrecon run --month {args.month}` again, which rebuilds the month and "
+                                "writes its pack")
             if missing:
                 raise UserError(f"{args.month} has not been built: {warehouse} has no {', '.join(missing)} (no "
                                 f"run finished on it); run `billrecon run --month {args.month}` first")

@@ -21,3 +21,20 @@ def test_report_on_a_warehouse_without_marts_says_the_month_is_not_built(tmp_pat
         "2026-10` first\n")
     assert not (tmp_path / "reports" / "2026-10").exists()
     assert not (tmp_path / "logs").exists()
+
+
+def test_report_on_a_warehouse_of_an_earlier_release_asks_for_a_run_of_this_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    con = duckdb.connect("billrecon.duckdb")
+    ensure_schema(con)
+    for mart in ("customer_monthly_expenditure", "customer_bill_line", "data_quality"):
+        con.execute(f"create table marts.{mart} (bill_cycle varchar)")
+    con.execute("drop table audit.rules")  # the rules catalogue came with a later release
+    con.close()
+    code = main(["report", "--month", "2026-10", "--warehouse", "billrecon.duckdb", "--reports", "reports"])
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (EXIT_BAD_REQUEST, "")
+    assert captured.err == (
+        "billrecon: billrecon.duckdb was built by an earlier release of billrecon (it has no audit.rules): run "
+        "`billrecon run --month 2026-10` again, which rebuilds the month and writes its pack\n")
+    assert not (tmp_path / "reports" / "2026-10").exists()
