@@ -155,11 +155,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _failed(args, line: str, details: str) -> int:
     from billrecon.commands import warehouse_path
-    from billrecon.failure_log import write_failure_log
+    from billrecon.failure_log import report_failure
 
-    log = write_failure_log(warehouse_path(args), line, details)
-    where = f"full log: {log}" if log else "no log could be written either"
-    print(f"billrecon: {line} ({where})", file=sys.stderr)
+    report_failure(warehouse_path(args), line, details)
     return EXIT_FAILED
 
 

@@ -227,7 +227,7 @@ def run(args) -> int:
     if args.max_runtime is not None:
         os.environ[run_limit.VARIABLE] = str(args.max_runtime)
     try:
-        max_runtime = run_limit.max_runtime_seconds(None, os.environ)
+        max_runtime = run_limit.max_runtime_seconds(os.environ)
     except run_limit.BadRunLimit as exc:
         raise UserError(str(exc)) from None
     if os.environ.get(FILE_VARIABLE) and (args.partner or not os.environ.get(PARTNER_VARIABLE)):

@@ -36,6 +36,13 @@ def write_failure_log(warehouse: Path | None, line: str, details: str) -> Path |
     return None
 
 
+def report_failure(warehouse: Path | None, line: str, details: str) -> None:
+    """The terminal's one line for a failure, ending with where its log is (written here)."""
+    log = write_failure_log(warehouse, line, details)
+    where = f"full log: {log}" if log else "no log could be written either"
+    print(f"billrecon: {line} ({where})", file=sys.stderr, flush=True)
+
+
 def report_late_errors_to_the_log() -> None:
     """Errors Python can only report, never raise (say, a file of the failed step whose close fails
     again when it is collected at exit), go to the log once one was written, not to the terminal."""

@@ -21,10 +21,10 @@ import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from billrecon.cli import EXIT_FAILED
 from pipelines.jobs import RUN_TIMEOUT_SECONDS
 
 VARIABLE = "BILLRECON_MAX_RUNTIME_SECONDS"
-EXIT_FAILED = 1
 # How long after the limit the last resort ends the process when the watchdog thread itself could not
 # run: a thread that holds Python's interpreter lock while it waits (the deadlock the report pack once
 # had) blocks every other Python thread, but not faulthandler's, which is plain C.
@@ -35,11 +35,9 @@ class BadRunLimit(ValueError):
     """The limit given is no whole number of seconds."""
 
 
-def max_runtime_seconds(option: int | None, environ: Mapping[str, str]) -> int:
-    """The run's limit in seconds: --max-runtime, else BILLRECON_MAX_RUNTIME_SECONDS, else the
+def max_runtime_seconds(environ: Mapping[str, str]) -> int:
+    """The run's limit in seconds: BILLRECON_MAX_RUNTIME_SECONDS (which --max-runtime sets), else the
     Dagster jobs' limit; 0 means none."""
-    if option is not None:
-        return option
     text = (environ.get(VARIABLE) or "").strip()
     if not text:
         return RUN_TIMEOUT_SECONDS
@@ -104,14 +102,11 @@ def thread_stacks() -> str:
 
 
 def _stop_the_run(month: str, seconds: int, warehouse: Path | None) -> None:
-    from billrecon.failure_log import write_failure_log
+    from billrecon.failure_log import report_failure
 
-    line = limit_line(month, seconds)
     try:
-        log = write_failure_log(warehouse, line, f"what each thread was doing when the limit passed:\n\n"
-                                                 f"{thread_stacks()}")
-        where = f"full log: {log}" if log else "no log could be written either"
-        print(f"billrecon: {line} ({where})", file=sys.stderr, flush=True)
+        report_failure(warehouse, limit_line(month, seconds),
+                       f"what each thread was doing when the limit passed:\n\n{thread_stacks()}")
         for worker in multiprocessing.active_children():  # the report pack's statement workers
             worker.kill()
     finally:

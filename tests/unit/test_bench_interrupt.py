@@ -4,9 +4,9 @@
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 from bench.common import REPO_DIR
+from tests.processes import is_running
 
 # as bench.run and bench.scale do: SIGTERM handled, each child started inside `children()`
 BENCH = """
@@ -24,19 +24,14 @@ with interrupted_exit("bench.test"):
 """
 
 
-def _running(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
-
-
 def test_a_terminated_bench_stops_its_children_and_says_so_in_one_line():
     bench = subprocess.Popen([sys.executable, "-c", BENCH], cwd=REPO_DIR, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     sleeper = int(bench.stdout.readline())
-    assert _running(sleeper)
+    assert is_running(sleeper)
     bench.send_signal(signal.SIGTERM)
     output, errors = bench.communicate(timeout=60)
     assert bench.returncode == 130
     assert errors == "bench.test: interrupted; the children it had started were stopped\n"
     assert "not reached" not in output
-    assert not _running(sleeper)
+    assert not is_running(sleeper)

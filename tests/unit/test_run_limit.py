@@ -1,30 +1,28 @@
 """`billrecon run`'s time limit (billrecon/run_limit.py): the value, the one line, and a process that
 passes its limit ending with its workers, also when Python itself is blocked."""
 
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from billrecon import cli
 from billrecon.run_limit import VARIABLE, BadRunLimit, describe_seconds, limit_line, max_runtime_seconds
 from pipelines.jobs import RUN_TIMEOUT_SECONDS
+from tests.processes import is_running
 
 
-def test_the_option_wins_over_the_variable_which_wins_over_the_dagster_jobs_limit():
-    assert max_runtime_seconds(90, {VARIABLE: "600"}) == 90
-    assert max_runtime_seconds(None, {VARIABLE: " 600 "}) == 600
-    assert max_runtime_seconds(None, {VARIABLE: "0"}) == 0
-    assert max_runtime_seconds(None, {}) == RUN_TIMEOUT_SECONDS == 4 * 3600
+def test_the_variable_wins_over_the_dagster_jobs_limit():
+    assert max_runtime_seconds({VARIABLE: " 600 "}) == 600
+    assert max_runtime_seconds({VARIABLE: "0"}) == 0
+    assert max_runtime_seconds({}) == RUN_TIMEOUT_SECONDS == 4 * 3600
 
 
 @pytest.mark.parametrize("text", ["4h", "-5", "1.5", "soon"])
 def test_a_limit_that_is_no_whole_number_of_seconds_is_refused(text):
     with pytest.raises(BadRunLimit) as error:
-        max_runtime_seconds(None, {VARIABLE: text})
+        max_runtime_seconds({VARIABLE: text})
     assert str(error.value) == (f"{VARIABLE}={text!r} is not a whole number of seconds (0: no limit): fix the "
                                 "variable (see .env.example) or unset it")
 
@@ -79,14 +77,6 @@ print("not reached", flush=True)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-
-
 def test_a_process_past_its_limit_ends_with_exit_1_one_line_a_log_of_its_threads_and_no_worker_left(tmp_path):
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", PASSES_ITS_LIMIT, str(tmp_path / "wh" / "billrecon.duckdb")],
@@ -101,9 +91,9 @@ def test_a_process_past_its_limit_ends_with_exit_1_one_line_a_log_of_its_threads
     assert 'thread MainThread (id ' in text
     assert 'File "<string>", line 11, in <module>' in text  # the main thread's `time.sleep(120)`
     deadline = time.monotonic() + 10
-    while _alive(int(worker_pid)) and time.monotonic() < deadline:
+    while is_running(int(worker_pid)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(int(worker_pid))
+    assert not is_running(int(worker_pid))
 
 
 def test_a_process_whose_python_is_blocked_is_still_ended_by_the_last_resort(tmp_path):
