@@ -7,7 +7,7 @@ import dagster as dg
 
 from pipelines.assets.landing import land_prefix, landed_agreements, with_ignored
 from pipelines.assets.staging import (
-    already_staged,
+    already_applied,
     audit_totals,
     stage_agreement_file,
     stage_unless_held,
@@ -67,7 +67,7 @@ def stg_incentive_statement(context: dg.AssetExecutionContext, warehouse: Wareho
             context.log.info(f"no incentive statement for {cycle} ({key}) yet")
             return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement",
                            skipped=f"no incentive statement for {cycle} yet")
-        if already_staged(con, STATEMENT_SOURCE, key, delivery.etag, cycle, warehouse.member_limits()):
+        if already_applied(con, STATEMENT_SOURCE, key, delivery.etag, cycle, warehouse.member_limits()):
             return staging_result(audit_totals(con, STATEMENT_SOURCE, cycle), "stg_incentive_statement",
                                   skipped="unchanged", key=key)
         staged, held = stage_unless_held(context, warehouse, con, delivery, STATEMENT_SOURCE, cycle,

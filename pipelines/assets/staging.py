@@ -16,6 +16,7 @@ from pipelines.lib.holds import (
     agreements_gauge,
     bill_file_gauge,
     chart_of_accounts_gauge,
+    end_superseded_holds,
     stage_or_hold,
 )
 from pipelines.lib.landing import Delivery, current_delivery
@@ -66,6 +67,16 @@ def already_staged(con, source: str, key: str, etag: str, bill_cycle: str | None
         [source, key, etag, bill_cycle],
     ).fetchone()
     return row[0] > 0 and not limits_now_admit_a_refusal(con, source, key, etag, bill_cycle, limits)
+
+
+def already_applied(con, source: str, key: str, etag: str, bill_cycle: str | None, limits: MemberLimits) -> bool:
+    """Whether the key's current delivery is staged already (`already_staged`). Then the holds on its other
+    deliveries are over: the source holds the applied version again, as when a file is put back after a
+    held re-delivery."""
+    if not already_staged(con, source, key, etag, bill_cycle, limits):
+        return False
+    end_superseded_holds(con, key, etag)
+    return True
 
 
 def audit_totals(con, source: str, bill_cycle: str | None, key: str | None = None) -> dict:
@@ -145,7 +156,7 @@ def stg_bill_lines(context: dg.AssetExecutionContext, warehouse: WarehouseResour
                 con.execute("delete from staging.bill_line where bill_cycle = ?", [cycle])
             return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines",
                            skipped=f"no bill file for {cycle} yet")
-        if already_staged(con, "customerBill", key, delivery.etag, cycle, warehouse.member_limits()):
+        if already_applied(con, "customerBill", key, delivery.etag, cycle, warehouse.member_limits()):
             context.log.info(f"{key} (ETag {delivery.etag}) is already staged; nothing to load")
             return staging_result(audit_totals(con, "customerBill", cycle), "stg_bill_lines", skipped="unchanged",
                                   key=key)
@@ -247,7 +258,7 @@ def stage_agreement_file(context: dg.AssetExecutionContext, warehouse: Warehouse
             return staging_result(audit_totals(con, "agreements", None, key), asset, skipped=skipped)
         staged, held = [], None
         limits = warehouse.member_limits()
-        if not already_staged(con, "agreements", key, delivery.etag, None, limits):
+        if not already_applied(con, "agreements", key, delivery.etag, None, limits):
             staged, held = stage_unless_held(context, warehouse, con, delivery, "agreements", None,
                                              lambda: stage(con, delivery, context.run_id, limits), gauge)
         return staging_result(audit_totals(con, "agreements", None, key), asset, held=held, key=key, staged=staged)

@@ -6,7 +6,8 @@ measured against what it replaces. A delivery that cannot be read whole, that wo
 of the lines or customers, or that would leave bill lines without the agreement they are billed at now,
 rolls back and is recorded in audit.held_deliveries instead: the warehouse, the marts, the reports and
 the published snapshot keep the delivery they had. `billrecon accept` (release) or a newer delivery of
-the same key ends the hold. A first delivery (nothing to replace) is never held.
+the same key ends the hold, and so does the key's file put back to the version the month is built from.
+A first delivery (nothing to replace) is never held.
 """
 
 from __future__ import annotations
@@ -205,6 +206,13 @@ def _released(con, delivery: Delivery) -> bool:
     return con.execute(
         "select count(*) from audit.held_deliveries where object_key = ? and etag = ? and released_at is not null",
         [delivery.object_key, delivery.etag]).fetchone()[0] > 0
+
+
+def end_superseded_holds(con: duckdb.DuckDBPyConnection, object_key: str, etag: str) -> None:
+    """The key's current delivery is the one its months are built from already: its holds on other
+    deliveries are over (a file put back to the version before a held one ends that hold)."""
+    with transaction(con):
+        _end_holds(con, object_key, etag, f"replaced by ETag {etag}")
 
 
 def _end_holds(con, object_key: str, newer_etag: str, released_by: str) -> None:

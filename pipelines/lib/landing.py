@@ -1,8 +1,13 @@
 """Landing: fetch objects that are new or whose ETag changed, keep a content-addressed copy, and
-record every delivery in landing.objects (append-only: a re-delivery adds a row, it never replaces one)."""
+record every version in landing.objects (a re-delivery adds a row, it never replaces one).
+
+A key's current delivery is the version its source holds now. That is the newest landed row, and so a
+version landed before that comes back (a file put back after a bad re-delivery, an original uploaded
+again) lands again: its row's landed_at moves to now, and the months read it again."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass
@@ -41,11 +46,28 @@ def land(con: duckdb.DuckDBPyConnection, store: ObjectStore, prefix: str, landin
             [info.key, info.etag],
         ).fetchone()
         if known and (landing_dir / known[1]).exists():
-            deliveries.append(Delivery(info.key, info.etag, known[3], known[0], landing_dir / known[1],
-                                       known[2], newly_landed=False))
-            continue
-        deliveries.append(_fetch(con, store, info, landing_dir, record=known is None))
+            delivery = Delivery(info.key, info.etag, known[3], known[0], landing_dir / known[1], known[2],
+                                newly_landed=False)
+        else:
+            delivery = _fetch(con, store, info, landing_dir, record=known is None)
+        if known and _newest_etag(con, info.key) != info.etag:
+            delivery = _land_again(con, delivery, info.last_modified)
+        deliveries.append(delivery)
     return deliveries
+
+
+def _newest_etag(con: duckdb.DuckDBPyConnection, object_key: str) -> str | None:
+    row = con.execute("select etag from landing.objects where object_key = ? order by landed_at desc limit 1",
+                      [object_key]).fetchone()
+    return row[0] if row else None
+
+
+def _land_again(con: duckdb.DuckDBPyConnection, delivery: Delivery, last_modified: datetime | None) -> Delivery:
+    """A version of the key landed before, delivered again after another: it is the current one now."""
+    landed_at = datetime.now(UTC)
+    con.execute("update landing.objects set landed_at = ?, last_modified = ? where object_key = ? and etag = ?",
+                [landed_at, last_modified, delivery.object_key, delivery.etag])
+    return dataclasses.replace(delivery, landed_at=landed_at, newly_landed=True)
 
 
 def _fetch(con, store: ObjectStore, info, landing_dir: Path, record: bool) -> Delivery:

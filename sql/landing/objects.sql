@@ -1,4 +1,5 @@
--- landing.objects: one row per delivery of a source object (key + ETag), append-only.
+-- landing.objects: one row per version of a source object (key + ETag), never removed. landed_at is when
+-- the version last arrived: one delivered again after another version lands again (the current one).
 -- grain: object key × etag. Source: OBS bucket (S3 API) or the local inbox.
 create table if not exists landing.objects (
     object_key     varchar not null,

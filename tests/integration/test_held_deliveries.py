@@ -127,6 +127,67 @@ def test_a_truncated_bill_redelivery_is_held_and_the_closed_month_stays_as_it_wa
     assert "no delivery of customerBill/customerBill_202609.tar.gz is held" in capsys.readouterr().err
 
 
+def test_the_good_file_put_back_ends_the_hold_without_accepting_the_bad_one(tmp_path, capsys, cli_env):
+    inbox = _inbox(tmp_path, {MEMBER: member_csv(FOUR_LINES)})
+    warehouse = pipeline_resources(tmp_path, inbox=inbox)["warehouse"].path
+    assert _cli_run(inbox, capsys)[0] == 0
+    before = _month(warehouse)
+    archive = inbox / KEY
+    good = archive.read_bytes()
+    good_etag = _query(warehouse, "select etag from landing.objects where object_key = ?", [KEY])[0][0]
+    archive.write_bytes(good[: len(good) // 2])
+    assert _cli_run(inbox, capsys)[0] == EXIT_HELD
+
+    # the sender (or an operator) puts the file back as it was: the bucket holds what the month is built from
+    archive.write_bytes(good)
+    code, out = _cli_run(inbox, capsys)
+
+    assert code == 0 and "HELD: " not in out
+    assert _query(warehouse, "select rule_id, released_by from audit.held_deliveries") == [
+        ("HOLD.UNREADABLE", f"replaced by ETag {good_etag}")]
+    assert _query(warehouse, "select etag from landing.objects where object_key = ? order by landed_at desc",
+                  [KEY])[0][0] == good_etag
+    # the month is as it was; only the bill file's landing time is the time it came back
+    after = _month(warehouse)
+    assert {t: rows for t, rows in after.items() if t != "marts.data_quality"} == \
+        {t: rows for t, rows in before.items() if t != "marts.data_quality"}
+    assert _query(warehouse, "select * exclude (landed_at) from marts.data_quality order by all") == [
+        row[:10] + row[11:] for row in before["marts.data_quality"]]
+    assert main(["accept", "--key", KEY]) == 2  # nothing is left to accept
+    assert "no delivery of customerBill/customerBill_202609.tar.gz is held" in capsys.readouterr().err
+
+
+def test_a_file_put_back_to_an_earlier_version_is_applied_again(tmp_path):
+    inbox = _inbox(tmp_path, {MEMBER: member_csv(FOUR_LINES)})
+    resources = pipeline_resources(tmp_path, inbox=inbox)
+    warehouse = resources["warehouse"].path
+    _run(resources)
+    first = _query(warehouse, "select * exclude (load_id) from staging.bill_line order by all")
+    archive = inbox / KEY
+    original = archive.read_bytes()
+
+    # a corrected re-delivery (A4 billed 18 instead of 9) is applied ...
+    write_archive(archive, {MEMBER: member_csv([
+        *FOUR_LINES[:3], good_row(trade_id="A4", customer_id="cust-3", official_amount="20", discount_amount="2",
+                                  amount_due="18", credit_amount="18")])})
+    _run(resources)
+    assert _query(warehouse, "select sum(amount_due) from staging.bill_line") == [(Decimal("45"),)]
+
+    # ... then withdrawn: the original comes back, and the month is made of it again, as a restatement
+    archive.write_bytes(original)
+    outcome = _run(resources)
+
+    assert "stg_bill_lines:no_held_delivery" not in outcome.failed_checks
+    assert _query(warehouse, "select * exclude (load_id) from staging.bill_line order by all") == first
+    assert _query(warehouse, "select sum(amount_due) from marts.customer_monthly_expenditure") == [(Decimal("36"),)]
+    assert _query(warehouse, "select trade_id, change, amount_due_delta from audit.restatement_line "
+                             "order by restated_at desc limit 1") == [("A4", "changed", Decimal("-9"))]
+    (etag,), = _query(warehouse, "select distinct etag from audit.loads where source = 'customerBill'")
+    assert _query(warehouse, "select etag from landing.objects where object_key = ? order by landed_at desc",
+                  [KEY])[0] == (etag,)
+    assert _query(warehouse, "select count(*) from landing.objects where object_key = ?", [KEY]) == [(2,)]
+
+
 def test_a_redelivery_dropping_most_lines_is_held_until_a_newer_good_one_replaces_it(tmp_path):
     inbox = _inbox(tmp_path, {MEMBER: member_csv(FOUR_LINES)})
     resources = pipeline_resources(tmp_path, inbox=inbox)
