@@ -309,7 +309,7 @@ def report(args) -> int:
     from pipelines.settings import setting
     from reports.exports import RULES_TABLE
     from reports.month_close import missing_required_tables, render_month_close
-    from reports.notes import bill_file_loads, report_notes
+    from reports.notes import api_absent_note, api_pulled, bill_file_loads, report_notes
 
     warehouse = Path(args.warehouse or setting("warehouse", "path"))
     out_dir = Path(args.reports or setting("reports", "out_dir"))
@@ -328,8 +328,11 @@ def report(args) -> int:
                 raise UserError(f"{args.month} has not been built: {warehouse} has no {', '.join(missing)} (no "
                                 f"run finished on it); run `billrecon run --month {args.month}` first")
             loads, lines_read = bill_file_loads(con, args.month)
-            notes = report_notes(account_has_bss_api(), loads > 0, args.month, lines_read)
-            written = render_month_close(con, args.month, out_dir / args.month, notes,
+            # the pack describes the warehouse, not this shell: whether the month was built with the BSS
+            # API is what the warehouse holds of it, whatever BILLRECON_BSS_* say now
+            api_used = api_pulled(con, args.month)
+            notes = report_notes(api_used, loads > 0, args.month, lines_read, api_note=api_absent_note(args.month))
+            written = render_month_close(con, args.month, out_dir / args.month, notes, api_configured=api_used,
                                          account=named_account(run_partner_id()))
         finally:
             con.close()
