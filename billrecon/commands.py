@@ -55,13 +55,15 @@ def warehouse_path(args) -> Path | None:
         return None
 
 
-def check_request(month: str | None, warehouse: Path, reports_dir: Path | None) -> None:
+def check_request(month: str | None, warehouse: Path, reports_dir: Path | None, *, writes: bool = True) -> None:
     """Refuse, before anything runs, what cannot work: a month outside the bill cycles, paths that
     are files where folders are needed (or the reverse), a warehouse path that is no DuckDB file,
-    settings the run could not use. `reports_dir` None: the command writes no reports."""
+    settings the run could not use, and for a command that `writes` the warehouse (or takes its
+    lease), the snapshot published for analysts. `reports_dir` None: the command writes no reports."""
+    from pipelines.lib.publish import default_published_path, writing_the_snapshot
     from pipelines.lib.warehouse import NotAWarehouse, check_warehouse_file
     from pipelines.partitions import bill_cycle_partitions
-    from pipelines.settings import invalid_settings
+    from pipelines.settings import invalid_settings, setting
 
     problems = invalid_settings()
     if problems:
@@ -78,6 +80,11 @@ def check_request(month: str | None, warehouse: Path, reports_dir: Path | None) 
         check_warehouse_file(warehouse)
     except NotAWarehouse as exc:
         raise UserError(str(exc)) from None
+    if writes:
+        published = setting("warehouse", "published_path")
+        problem = writing_the_snapshot(warehouse, Path(published) if published else default_published_path(warehouse))
+        if problem:
+            raise UserError(problem)
 
 
 def _check_folder(folder: Path, option: str) -> None:
@@ -134,6 +141,7 @@ def progress_line(outcome, seconds: float) -> str:
 def print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None:
     """The figures of each cycle, then where its reports and the warehouse are."""
     from pipelines.lib.lakehouse import is_lake
+    from pipelines.lib.publish import default_published_path
     from pipelines.lib.warehouse import connect
     from pipelines.settings import setting
     from reports.run_summary import figures_table
@@ -158,7 +166,7 @@ def print_outcome(warehouse: Path, reports_dir: Path, cycles: list[str]) -> None
         flashes = sorted((reports_dir / cycle).glob("daily_flash_*.html"))
         if flashes:
             print(f"  {' ' * len(cycle)}  {flashes[-1]}  (daily flash of the open month)")
-    published = Path(setting("warehouse", "published_path") or warehouse.parent / "published" / warehouse.name)
+    published = Path(setting("warehouse", "published_path") or default_published_path(warehouse))
     if is_lake(os.environ.get("BILLRECON_WAREHOUSE", "")):
         print(f"Warehouse: the DuckLake of BILLRECON_WAREHOUSE, data in {os.environ.get('BILLRECON_LAKE_DATA_PATH')}  "
               "(analysts attach it read-only: docs/architecture.md)")

@@ -32,8 +32,9 @@ def run(args) -> int:
     from reports.focus_export import FocusExportError, export
 
     warehouse = warehouse_path(args)
-    # the month is checked against the warehouse's own months below, which names the closed ones
-    check_request(None, warehouse, None)
+    # the month is checked against the warehouse's own months below, which names the closed ones; the
+    # published snapshot is one to read
+    check_request(None, warehouse, None, writes=False)
     if not warehouse.is_file():
         raise UserError(f"warehouse {warehouse} does not exist; pass --warehouse FILE or run "
                         f"`billrecon run --month {args.month}` first")

@@ -31,7 +31,12 @@ from pipelines.lib.object_store import (
     normalise_prefix,
 )
 from pipelines.lib.partners import Partner, PartnersConfigError, read_partners_file
-from pipelines.lib.publish import remove_abandoned_copies
+from pipelines.lib.publish import (
+    PublishedSnapshotWritten,
+    default_published_path,
+    remove_abandoned_copies,
+    writing_the_snapshot,
+)
 from pipelines.lib.staging import SPOOL_PREFIX, MemberLimits
 from pipelines.lib.warehouse import connect, ensure_schema
 from pipelines.partitions import PARTNER_TAG
@@ -194,6 +199,9 @@ class WarehouseResource(AccountResource):
         removed while the lease is held."""
         hold = contextlib.ExitStack()
         with expected_failures():
+            problem = writing_the_snapshot(Path(self.path), self.published)
+            if problem:  # before the lease: its file would be created beside the snapshot
+                raise PublishedSnapshotWritten(problem)
             try:
                 self._lease = hold.enter_context(hold_lease(
                     self.path, self.lease_timeout_seconds,
@@ -234,7 +242,7 @@ class WarehouseResource(AccountResource):
         """The read-only snapshot analysts open (default: <warehouse folder>/published/<file name>)."""
         if self.published_path:
             return Path(self.published_path)
-        return Path(self.path).parent / "published" / Path(self.path).name
+        return default_published_path(Path(self.path))
 
     def lake_settings(self) -> LakeSettings | None:
         """The lake the run publishes to; None: the published DuckDB copy."""

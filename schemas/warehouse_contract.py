@@ -65,6 +65,11 @@ class Table:
         return f"{self.meaning} Grain: {self.grain}."
 
 
+# The published snapshot's marker (pipelines/lib/publish.py): the tables only the snapshot has
+SNAPSHOT_TABLE = "audit.snapshot"
+SNAPSHOT_ONLY = frozenset({SNAPSHOT_TABLE})
+
+
 def _table(name: str, grain: str, meaning: str, *columns: Column) -> Table:
     return Table(name, grain, meaning, columns)
 
@@ -625,6 +630,17 @@ TABLES: tuple[Table, ...] = (
         Column("held_at", "when it was held", TIMESTAMP),
         Column("released_at", "when it was released (null while held)", TIMESTAMP),
         Column("released_by", "who accepted it, or the newer delivery that replaced it"),
+    ),
+    _table(
+        SNAPSHOT_TABLE, "one row: the snapshot itself",
+        "Only in the published snapshot, never in the working warehouse: when it was published, where, and "
+        "from which working file. Commands that write a warehouse refuse the file it names (runs write the "
+        "working file and replace the snapshot with a copy of it).",
+        Column("published_at", "when the run published this snapshot", TIMESTAMP),
+        Column("published_path", "the absolute path it was published at (a copy elsewhere is no longer the "
+                                 "snapshot: it may be put back as a working file)"),
+        Column("working_warehouse", "the absolute path of the working warehouse it is a copy of, which runs, "
+                                    "`billrecon accept` and `billrecon report` take as --warehouse"),
     ),
 )
 
