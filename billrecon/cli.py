@@ -127,6 +127,18 @@ def _anomalies_option(parser: argparse.ArgumentParser, default: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from billrecon.interrupts import Interrupted, interrupted_line, stop_signals_as_interrupts
+
+    with stop_signals_as_interrupts():
+        try:
+            return _run_command(args)
+        except Interrupted as exc:
+            return _stopped(str(exc))
+        except KeyboardInterrupt:
+            return _stopped(interrupted_line(getattr(args, "month", None) or f"`billrecon {args.command}`"))
+
+
+def _run_command(args) -> int:
     from billrecon import commands, sandbox_commands
     from billrecon.failure_log import report_late_errors_to_the_log
     from pipelines.lib.partners import PartnersConfigError
@@ -146,11 +158,17 @@ def main(argv: list[str] | None = None) -> int:
     except (commands.UserError, PartnersConfigError) as exc:
         print(f"billrecon: {exc}", file=sys.stderr)
         return EXIT_BAD_REQUEST
-    except KeyboardInterrupt:
-        return 130
     except Exception as exc:  # noqa: BLE001 - every failure ends as one line; its trace goes to the log
         line, details = commands.failure_of(exc)
         return _failed(args, line, details or traceback.format_exc())
+
+
+def _stopped(line: str) -> int:
+    """A command stopped on purpose: one line and no log (nothing failed)."""
+    from billrecon.interrupts import EXIT_INTERRUPTED
+
+    print(f"billrecon: {line}", file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
 
 
 def _failed(args, line: str, details: str) -> int:

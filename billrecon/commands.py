@@ -219,6 +219,7 @@ def run(args) -> int:
     """One account's month in this process; with partners.toml and no BILLRECON_PARTNER_ID (or with
     --partner), each selected account's month as a child process (billrecon/partner_runs.py)."""
     from billrecon import run_limit
+    from billrecon.interrupts import Interrupted, interrupted_line
     from pipelines.lib.lake_publish import lake_problem
     from pipelines.lib.partners import FILE_VARIABLE, PARTNER_VARIABLE, run_partner_id
     from pipelines.settings import resources_from_env, setting
@@ -254,6 +255,8 @@ def run(args) -> int:
     with writing(warehouse), run_limit.time_limit(args.month, max_runtime, warehouse):
         # the partition of the account's month: the run's resources take the account's sources from it
         outcome, progress = run_cycle_with_progress(args.month, resources, partner_id=run_partner_id())
+        if outcome.interrupted:
+            raise Interrupted(interrupted_line(args.month, outcome.failure))
         if not outcome.success:
             # one line; nothing of the failed run is summarised (its marts may not exist yet)
             raise RunFailed(f"{args.month} failed: {outcome.failure}", outcome.details)

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from billrecon.commands import RunFailed, check_request, print_outcome, run_cycle_with_progress, writing
+from billrecon.interrupts import Interrupted, interrupted_line
 from schemas.bill_cycle import BillCycle
 
 
@@ -103,6 +104,9 @@ def _demo(args, warehouse: Path, world_dir: Path, started: float) -> int:
             for index, cycle in enumerate(cycles, start=1):
                 print(f"      [{index}/{len(cycles)}] {cycle} … ", end="", flush=True)
                 outcome, progress = run_cycle_with_progress(cycle, resources, instance)
+                if outcome.interrupted:  # the months after it are not run
+                    print("interrupted")
+                    raise Interrupted(interrupted_line(f"the demo ({cycle})", outcome.failure))
                 print(progress if outcome.success else f"FAILED: {outcome.failure}")
                 if not outcome.success:
                     failed.append(outcome)

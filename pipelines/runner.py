@@ -33,6 +33,7 @@ class CycleRun:
     run_id: str | None = None
     reused: ReusedRun | None = None       # nothing new since this run: its outputs were kept, no step ran
     note: str | None = None               # for the log: why the check for nothing new was not made
+    interrupted: bool = False             # stopped by Ctrl-C or a stop signal, not by a fault
 
     @property
     def error_checks(self) -> list[str]:
@@ -90,7 +91,23 @@ def _materialize(bill_cycle: str, partner_id: str, resources: Mapping[str, objec
     details = "\n".join([f"run {result.run_id} of {bill_cycle}", "",
                          *(f"{e.step_key or '-'} {e.event_type_value}: {e.message}" for e in result.all_events), "",
                          *(f"{step or 'run'} failed:\n{error.to_string()}" for step, error in errors)])
-    return CycleRun(bill_cycle, False, failed_checks, failure, details, warning_checks, result.run_id)
+    interrupted = any(_interruption(error) for _, error in errors)
+    return CycleRun(bill_cycle, False, failed_checks, failure, details, warning_checks, result.run_id,
+                    interrupted=interrupted)
+
+
+# how Dagster reports a step stopped by SIGINT (it raises this in the step), or Python itself
+_INTERRUPTIONS = {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}
+
+
+def _interruption(error) -> bool:
+    """Whether a step's error is an interruption (Ctrl-C, a stop signal) anywhere in its chain."""
+    link = error
+    while link is not None:
+        if link.cls_name in _INTERRUPTIONS:
+            return True
+        link = link.cause or link.context
+    return False
 
 
 def failure_line(step: str | None, error) -> str:
@@ -104,6 +121,8 @@ def failure_line(step: str | None, error) -> str:
             break
         link = link.cause or link.context
     where = f"step {step}" if step else "the run"
+    if _interruption(error):
+        return f"in {where}"  # what stopped it is said by the command, which knows the signal
     first_line = next(iter(_text(link).splitlines()), "")[:300]
     return (f"{where} stopped on an unexpected error ({link.cls_name}: {first_line}): "
             "this is a bug in billrecon; please report it with the log")

@@ -5,6 +5,7 @@ Each run here is a real `billrecon run` process against a DuckDB file on disk.""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -85,6 +86,24 @@ def months_are_whole(path: Path) -> None:
         con.close()
 
 
+def first_month_copy(after_first_month: Path, workdir: Path) -> bytes:
+    """The folder after the first month's run, copied to `workdir`; the bytes of its published snapshot."""
+    shutil.copytree(after_first_month, workdir, dirs_exist_ok=True)
+    return (workdir / "wh" / "published" / "billrecon.duckdb").read_bytes()
+
+
+def stopped_then_finished(workdir: Path, inbox: Path, published_before: bytes, expected: dict) -> None:
+    """A run of SECOND that stopped before its end changed nothing published and left its months
+    whole; the next run finishes with the uninterrupted run's marts and leaves no temporary file."""
+    published = workdir / "wh" / "published" / "billrecon.duckdb"
+    assert published.read_bytes() == published_before
+    months_are_whole(workdir / "wh" / "billrecon.duckdb")
+    run_month(SECOND, inbox, workdir)
+    assert marts(workdir / "wh" / "billrecon.duckdb") == expected
+    assert marts(published) == expected
+    assert leftovers(workdir) == []
+
+
 @pytest.fixture(scope="module")
 def after_first_month(tmp_path_factory, inbox) -> Path:
     base = tmp_path_factory.mktemp("base")
@@ -133,9 +152,7 @@ def test_a_killed_run_changes_nothing_published_and_the_next_run_completes(
 def test_a_run_past_its_time_limit_stops_in_one_line_and_the_next_run_completes(
         tmp_path, inbox, after_first_month, uninterrupted):
     expected, duration = uninterrupted
-    shutil.copytree(after_first_month, tmp_path, dirs_exist_ok=True)
-    published = tmp_path / "wh" / "published" / "billrecon.duckdb"
-    published_before = published.read_bytes()
+    published_before = first_month_copy(after_first_month, tmp_path)
     limit = max(1, int(duration / 3))  # the clock starts once the lease is held, after the imports
 
     process = billrecon(["run", "--month", SECOND, "--inbox", str(inbox), "--warehouse", "wh/billrecon.duckdb",
@@ -146,13 +163,29 @@ def test_a_run_past_its_time_limit_stops_in_one_line_and_the_next_run_completes(
     [log] = (tmp_path / "wh" / "logs").glob("billrecon-*.log")
     assert output == f"billrecon: {limit_line(SECOND, limit)} (full log: {log.relative_to(tmp_path)})\n"
     assert "thread MainThread" in log.read_text() and "pipelines/runner.py" in log.read_text()
-    assert published.read_bytes() == published_before
-    months_are_whole(tmp_path / "wh" / "billrecon.duckdb")
+    stopped_then_finished(tmp_path, inbox, published_before, expected)
 
-    run_month(SECOND, inbox, tmp_path)
-    assert marts(tmp_path / "wh" / "billrecon.duckdb") == expected
-    assert marts(published) == expected
-    assert leftovers(tmp_path) == []
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_run_stopped_by_a_signal_says_so_in_one_line_and_the_next_run_completes(
+        tmp_path, inbox, after_first_month, uninterrupted, stop):
+    expected, _ = uninterrupted
+    published_before = first_month_copy(after_first_month, tmp_path)
+    landed = tmp_path / "wh" / "landing" / "objects"
+    landed_before = len(list(landed.rglob("*")))
+
+    process = start_month(SECOND, inbox, tmp_path)
+    deadline = time.monotonic() + 120
+    while len(list(landed.rglob("*"))) == landed_before and time.monotonic() < deadline:  # its steps have begun
+        time.sleep(0.05)
+    process.send_signal(stop)
+    output, _ = process.communicate(timeout=120)
+
+    assert process.returncode == 130
+    assert re.fullmatch(rf"billrecon: {SECOND} interrupted \(Ctrl-C or a stop signal\) in step \w+: the steps it "
+                        r"finished are kept and nothing half-written is used; run it again to finish\n", output), output
+    assert not (tmp_path / "wh" / "logs").exists()  # nothing failed: no failure log
+    stopped_then_finished(tmp_path, inbox, published_before, expected)
 
 
 def test_two_runs_started_in_the_same_second_both_finish_with_the_result_of_one(
