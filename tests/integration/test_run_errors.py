@@ -28,13 +28,17 @@ def on_private_tmpfs(folder: Path, options: str) -> list[str]:
             "sh", "-c", MOUNT_THEN_RUN, "sh", options, str(folder)]
 
 
-def run(workdir: Path, *options: str, prefix: tuple[str, ...] = (), env_drop=("BILLRECON_S3_ENDPOINT",),
-        **settings: str) -> tuple[int, str]:
+def run(workdir: Path, *options: str, **how) -> tuple[int, str]:
+    return billrecon(workdir, "run", *options, **how)
+
+
+def billrecon(workdir: Path, *arguments: str, prefix: tuple[str, ...] = (), env_drop=("BILLRECON_S3_ENDPOINT",),
+              **settings: str) -> tuple[int, str]:
     # TMPDIR: a log that cannot go beside the warehouse goes to the temporary folder, the test's own
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(workdir), **settings}
     for name in env_drop:
         env.pop(name, None)
-    completed = subprocess.run([*prefix, sys.executable, "-m", "billrecon.cli", "run", *options], cwd=workdir,
+    completed = subprocess.run([*prefix, sys.executable, "-m", "billrecon.cli", *arguments], cwd=workdir,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
     return completed.returncode, completed.stdout
 
@@ -209,3 +213,42 @@ def test_inside_dagster_the_failed_step_carries_the_one_line_as_its_description(
     assert outcome.failure == line  # the report step failed; the publish step after it did not run
     assert f"month_close_report failed:\ndagster._core.definitions.events.Failure: {line}" in outcome.details
     assert "NotADirectoryError" in outcome.details  # the cause, with its trace, for the log
+
+
+DAMAGED_WAREHOUSE = {  # command -> its exit status, and what its line starts with
+    "run": (1, f"billrecon: {MONTH} failed: "),
+    "report": (1, "billrecon: "),
+    "accept": (1, "billrecon: "),
+    "export": (2, "billrecon: "),
+}
+
+
+@pytest.mark.parametrize("command", list(DAMAGED_WAREHOUSE))
+def test_a_truncated_warehouse_is_named_damaged_with_how_to_put_it_back_and_left_as_it_was(tmp_path, world_dir,
+                                                                                          command):
+    warehouse = tmp_path / "wh" / "billrecon.duckdb"
+    warehouse.parent.mkdir()
+    con = duckdb.connect(str(warehouse))
+    ensure_schema(con)
+    con.close()
+    (tmp_path / "wh" / "published").mkdir()
+    (tmp_path / "wh" / "published" / "billrecon.duckdb").write_bytes(warehouse.read_bytes())
+    truncated = warehouse.read_bytes()[:4096]  # a copy cut short (an interrupted copy, a full disk)
+    warehouse.write_bytes(truncated)
+    arguments = {
+        "run": ["run", *standard(world_dir)],
+        "report": ["report", "--month", MONTH, "--warehouse", "wh/billrecon.duckdb", "--reports", "reports"],
+        "accept": ["accept", "--key", "customerBill/customerBill_202608.tar.gz", "--warehouse", "wh/billrecon.duckdb"],
+        "export": ["export", "focus", "--month", MONTH, "--view", "partner", "--out", "focus.csv", "--warehouse",
+                   "wh/billrecon.duckdb"],
+    }[command]
+    code, output = billrecon(tmp_path, *arguments)
+    status, start = DAMAGED_WAREHOUSE[command]
+    assert code == status
+    line = one_line(output) if status == 2 else with_log(one_line(output), tmp_path)[0]
+    assert line == (f"{start}the warehouse wh/billrecon.duckdb is damaged and cannot be read (Could not read enough "
+                    f'bytes from file "{warehouse}": attempted to read 4096 bytes from location 4096); it was not '
+                    "changed: put back a copy (the published snapshot wh/published/billrecon.duckdb, as of the last "
+                    "complete run, or a backup), or move it aside and run each month again")
+    assert warehouse.read_bytes() == truncated
+    assert not (tmp_path / "reports").exists() and not (tmp_path / "focus.csv").exists()

@@ -86,8 +86,8 @@ def test_a_damaged_warehouse_file_is_named_with_what_to_do(tmp_path):
     refused = _raised(lambda: connect(path))
     assert isinstance(refused, NotAWarehouse)
     assert describe(refused) == (
-        f"the warehouse {path} cannot be read (Corrupt database file: computed checksum "
+        f"the warehouse {path} is damaged and cannot be read (Corrupt database file: computed checksum "
         + str(refused).split("computed checksum ")[1].split(")")[0]
-        + "): move it aside and run each month again, or put back a copy (the published snapshot is one, as of the "
-        "last complete run)")
+        + "); it was not changed: put back a copy (the published snapshot, as of the last complete run, or a "
+        "backup), or move it aside and run each month again")
     assert path.read_bytes() == bytes(damaged)
