@@ -128,8 +128,10 @@ class ObjectStoreResource(AccountResource):
                 "no file source configured: set BILLRECON_INBOX_DIR to a folder, or BILLRECON_S3_ENDPOINT "
                 "(with BILLRECON_S3_BUCKET, BILLRECON_S3_ACCESS_KEY, BILLRECON_S3_SECRET_KEY) to the bucket"
             )
+        setting = f"the endpoint of [partner.files] in {self.partners_file}" if self.partners_file else \
+            "BILLRECON_S3_ENDPOINT"
         return S3ObjectStore(self.endpoint_url, self.bucket, self.access_key or "", self.secret_key or "",
-                             self.region)
+                             self.region, endpoint_setting=setting)
 
     def _account_values(self, partner: Partner) -> dict:
         """The account's [partner.files], instead of every BILLRECON_* source setting; its keys are read

@@ -35,9 +35,8 @@ def run(workdir: Path, *options: str, **how) -> tuple[int, str]:
 def billrecon(workdir: Path, *arguments: str, prefix: tuple[str, ...] = (), env_drop=("BILLRECON_S3_ENDPOINT",),
               **settings: str) -> tuple[int, str]:
     # TMPDIR: a log that cannot go beside the warehouse goes to the temporary folder, the test's own
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(workdir), **settings}
-    for name in env_drop:
-        env.pop(name, None)
+    env = {name: value for name, value in os.environ.items() if name not in env_drop}
+    env.update({"PYTHONUNBUFFERED": "1", "TMPDIR": str(workdir), **settings})
     completed = subprocess.run([*prefix, sys.executable, "-m", "billrecon.cli", *arguments], cwd=workdir,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
     return completed.returncode, completed.stdout
@@ -56,6 +55,13 @@ def with_log(line: str, workdir: Path) -> tuple[str, str]:
     assert match, line
     log = workdir / match.group(2)
     return match.group(1), log.read_text(encoding="utf-8")
+
+
+def failed_run(workdir: Path, *options: str, **how) -> tuple[str, str]:
+    """The one line of a run that failed (exit 1), without its log path, and the log's text."""
+    code, output = run(workdir, *options, **how)
+    assert code == 1, output
+    return with_log(one_line(output), workdir)
 
 
 def standard(inbox: Path, *extra: str) -> list[str]:
@@ -131,6 +137,44 @@ def test_no_file_source_is_one_line_and_exit_2(tmp_path):
     assert code == 2
     assert one_line(output) == ("billrecon: no file source configured: pass --inbox DIR, or set BILLRECON_S3_ENDPOINT "
                                 "(and the bucket and keys) or BILLRECON_INBOX_DIR; see .env.example")
+
+
+S3_KEYS = {"BILLRECON_S3_BUCKET": "bills", "BILLRECON_S3_ACCESS_KEY": "a", "BILLRECON_S3_SECRET_KEY": "s"}
+S3_SETTINGS = ("BILLRECON_S3_ENDPOINT", *S3_KEYS, "BILLRECON_INBOX_DIR")
+S3_BAD_REQUESTS = {
+    "not a URL": ({"BILLRECON_S3_ENDPOINT": "foo", **S3_KEYS},
+                  "billrecon: BILLRECON_S3_ENDPOINT='foo' is not an http(s) URL: give the endpoint with its scheme, "
+                  "e.g. https://obs.ap-southeast-1.myhuaweicloud.com"),
+    "without its bucket and keys": ({"BILLRECON_S3_ENDPOINT": "http://127.0.0.1:1"},
+                                    "billrecon: BILLRECON_S3_ENDPOINT is set but not BILLRECON_S3_BUCKET, "
+                                    "BILLRECON_S3_ACCESS_KEY, BILLRECON_S3_SECRET_KEY: set them (see .env.example), or "
+                                    "give the files' folder instead (--inbox DIR or BILLRECON_INBOX_DIR)"),
+}
+
+
+@pytest.mark.parametrize("case", list(S3_BAD_REQUESTS))
+def test_an_s3_endpoint_that_cannot_work_is_refused_before_anything_runs(tmp_path, case):
+    settings, expected = S3_BAD_REQUESTS[case]
+    code, output = run(tmp_path, "--month", MONTH, "--warehouse", "wh/billrecon.duckdb", env_drop=S3_SETTINGS,
+                       **settings)
+    assert code == 2
+    assert one_line(output) == expected
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_s3_endpoint_that_does_not_answer_fails_the_run_in_one_line(tmp_path):
+    # port 1 on the loopback: nothing listens there, so the connection is refused at once
+    line, log = failed_run(tmp_path, "--month", MONTH, "--warehouse", "wh/billrecon.duckdb", "--reports", "reports",
+                           env_drop=S3_SETTINGS, BILLRECON_S3_ENDPOINT="http://127.0.0.1:1", **S3_KEYS)
+    # every landing step found the endpoint shut: one line says it once
+    assert line == (f"billrecon: {MONTH} failed: cannot reach the S3 endpoint http://127.0.0.1:1 (Connection refused): "
+                    "check BILLRECON_S3_ENDPOINT and that the server is up and reachable from here, then run again "
+                    "(the month keeps the files landed before)")
+    assert "EndpointConnectionError" in log
+    con = duckdb.connect(str(tmp_path / "wh" / "billrecon.duckdb"), read_only=True)
+    assert con.execute("select count(*) from landing.objects").fetchone() == (0,)
+    con.close()
+    assert not (tmp_path / "reports").exists()
 
 
 def test_an_outdated_warehouse_fails_the_run_once_with_the_differences(tmp_path, world_dir):
