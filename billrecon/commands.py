@@ -188,10 +188,15 @@ def check_sources(args) -> None:
         if unset:
             raise UserError(f"account {partner.id} names {', '.join(unset)} in {os.environ[FILE_VARIABLE]} for its "
                             "keys, but they are not set: set them in the environment of the run")
+        if partner.files.inbox:
+            check_inbox(partner.files.inbox, f"{os.environ[FILE_VARIABLE]}: account {partner.id}: [partner.files] "
+                                             "inbox")
         return
     if not (os.environ.get("BILLRECON_S3_ENDPOINT") or os.environ.get("BILLRECON_INBOX_DIR")):
         raise UserError("no file source configured: pass --inbox DIR, or set BILLRECON_S3_ENDPOINT (and the bucket "
                         "and keys) or BILLRECON_INBOX_DIR; see .env.example")
+    if os.environ.get("BILLRECON_INBOX_DIR"):
+        check_inbox(os.environ["BILLRECON_INBOX_DIR"], "BILLRECON_INBOX_DIR")
     if not os.environ.get("BILLRECON_INBOX_DIR"):  # the inbox comes first: the bucket's settings are not read
         _check_endpoint("BILLRECON_S3_ENDPOINT", "https://obs.ap-southeast-1.myhuaweicloud.com")
         _check_companions("BILLRECON_S3_ENDPOINT",
@@ -199,6 +204,12 @@ def check_sources(args) -> None:
                           "or give the files' folder instead (--inbox DIR or BILLRECON_INBOX_DIR)")
     _check_companions("BILLRECON_BSS_ENDPOINT", ("BILLRECON_BSS_AK", "BILLRECON_BSS_SK", "BILLRECON_BSS_DOMAIN_ID"),
                       "or unset BILLRECON_BSS_ENDPOINT to run on the files alone")
+
+
+def check_inbox(folder: str, setting: str) -> None:
+    """Refuse an inbox that is not a folder, naming where it was given."""
+    if not Path(folder).is_dir():
+        raise UserError(f"{setting} {folder} is not a folder")
 
 
 def _check_companions(variable: str, companions: tuple[str, ...], otherwise: str) -> None:
@@ -243,8 +254,7 @@ def run(args) -> int:
 
     # command-line options override the environment, and travel to Dagster the same way (EnvVar)
     if args.inbox:
-        if not Path(args.inbox).is_dir():
-            raise UserError(f"--inbox {args.inbox} is not a folder")
+        check_inbox(args.inbox, "--inbox")
         os.environ["BILLRECON_INBOX_DIR"] = str(Path(args.inbox).resolve())
     if args.warehouse:
         os.environ["BILLRECON_WAREHOUSE"] = args.warehouse

@@ -28,9 +28,8 @@ AGREEMENT_KEYS = (CUSTOMER_DISCOUNTS_KEY, INCENTIVE_RATES_KEY, CHART_OF_ACCOUNTS
 
 
 def land_prefix(context, warehouse: WarehouseResource, object_store: ObjectStoreResource, prefix: str):
-    store = object_store.store()
-    with warehouse.connect() as con, expected_failures():  # a bucket that cannot be reached
-        deliveries = land(con, store, prefix, warehouse.landing_path)
+    with warehouse.connect() as con, expected_failures():  # a file source that cannot be reached
+        deliveries = land(con, object_store.store(), prefix, warehouse.landing_path)
     new = [d for d in deliveries if d.newly_landed]
     context.log.info(f"{len(deliveries)} object(s) under {prefix} in {object_store.describe()}, {len(new)} new")
     return dg.MaterializeResult(metadata={
@@ -76,7 +75,7 @@ def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: Warehouse
 
 
 def listed(object_store: ObjectStoreResource, prefix: str) -> list[ObjectInfo]:
-    """The objects under `prefix`; a bucket that cannot be reached fails the step in one line."""
+    """The objects under `prefix`; a file source that cannot be reached fails the step in one line."""
     with expected_failures():
         return object_store.store().list(prefix)
 

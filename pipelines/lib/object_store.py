@@ -39,7 +39,8 @@ class ObjectStore(Protocol):
 
 
 class SourceUnreachable(ActionableError):
-    """The bucket's endpoint does not answer (refused, unknown host, timed out, connection dropped)."""
+    """The file source cannot be reached: the bucket's endpoint does not answer (refused, unknown host,
+    timed out, connection dropped), or the inbox folder is missing."""
 
 
 # the OS's reason inside urllib3's and botocore's messages: `... [Errno 111] Connection refused`
@@ -112,11 +113,12 @@ class S3ObjectStore:
 class InboxObjectStore:
     """A local folder with the bucket's key layout, for partners who sync files another way."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, setting: str = "BILLRECON_INBOX_DIR"):
         self.root = Path(root)
         self.uri = f"file://{self.root.name}"
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"inbox folder {self.root} does not exist")
+        if not self.root.is_dir():  # `billrecon run` refuses it up front; this is a run Dagster started
+            raise SourceUnreachable(f"{setting} {self.root} is not a folder: give the folder the files arrive in "
+                                    "(the bucket's key layout), then run again")
 
     def list(self, prefix: str) -> list[ObjectInfo]:
         found = []

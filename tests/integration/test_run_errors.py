@@ -141,7 +141,7 @@ def test_no_file_source_is_one_line_and_exit_2(tmp_path):
 
 S3_KEYS = {"BILLRECON_S3_BUCKET": "bills", "BILLRECON_S3_ACCESS_KEY": "a", "BILLRECON_S3_SECRET_KEY": "s"}
 S3_SETTINGS = ("BILLRECON_S3_ENDPOINT", *S3_KEYS, "BILLRECON_INBOX_DIR")
-S3_BAD_REQUESTS = {
+SOURCE_BAD_REQUESTS = {
     "not a URL": ({"BILLRECON_S3_ENDPOINT": "foo", **S3_KEYS},
                   "billrecon: BILLRECON_S3_ENDPOINT='foo' is not an http(s) URL: give the endpoint with its scheme, "
                   "e.g. https://obs.ap-southeast-1.myhuaweicloud.com"),
@@ -149,17 +149,30 @@ S3_BAD_REQUESTS = {
                                     "billrecon: BILLRECON_S3_ENDPOINT is set but not BILLRECON_S3_BUCKET, "
                                     "BILLRECON_S3_ACCESS_KEY, BILLRECON_S3_SECRET_KEY: set them (see .env.example), or "
                                     "give the files' folder instead (--inbox DIR or BILLRECON_INBOX_DIR)"),
+    "an inbox variable that is no folder": ({"BILLRECON_INBOX_DIR": "no-such-folder"},
+                                            "billrecon: BILLRECON_INBOX_DIR no-such-folder is not a folder"),
 }
 
 
-@pytest.mark.parametrize("case", list(S3_BAD_REQUESTS))
-def test_an_s3_endpoint_that_cannot_work_is_refused_before_anything_runs(tmp_path, case):
-    settings, expected = S3_BAD_REQUESTS[case]
+@pytest.mark.parametrize("case", list(SOURCE_BAD_REQUESTS))
+def test_a_file_source_that_cannot_work_is_refused_before_anything_runs(tmp_path, case):
+    settings, expected = SOURCE_BAD_REQUESTS[case]
     code, output = run(tmp_path, "--month", MONTH, "--warehouse", "wh/billrecon.duckdb", env_drop=S3_SETTINGS,
                        **settings)
     assert code == 2
     assert one_line(output) == expected
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_account_whose_inbox_is_no_folder_is_refused_before_anything_runs(tmp_path):
+    (tmp_path / "partners.toml").write_text('[[partner]]\nid = "acme"\nname = "Acme"\nsite = "intl"\n'
+                                            'currency = "USD"\n[partner.files]\ninbox = "no-such-folder"\n')
+    code, output = run(tmp_path, "--month", MONTH, env_drop=S3_SETTINGS, BILLRECON_PARTNERS_FILE="partners.toml",
+                       BILLRECON_PARTNER_ID="acme")
+    assert code == 2
+    assert one_line(output) == ("billrecon: partners.toml: account acme: [partner.files] inbox no-such-folder is not "
+                                "a folder")
+    assert [path.name for path in tmp_path.iterdir()] == ["partners.toml"]
 
 
 def test_an_s3_endpoint_that_does_not_answer_fails_the_run_in_one_line(tmp_path):
