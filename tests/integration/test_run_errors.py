@@ -104,6 +104,12 @@ BAD_REQUESTS = {
                                         "billrecon: BILLRECON_MEMORY_LIMIT='lots' is not a memory size: give a number "
                                         "with one of the units KiB, MiB, GiB, TiB, KB, MB, GB, TB (e.g. 2GiB): fix the "
                                         "variable (see .env.example) or unset it"),
+    "no attempt at the BSS API": ([], {"BILLRECON_BSS_MAX_ATTEMPTS": "0"},
+                                  "billrecon: BILLRECON_BSS_MAX_ATTEMPTS='0' must be at least 1 (the first try is an "
+                                  "attempt: 1 means no retry): fix the variable (see .env.example) or unset it"),
+    "no time for the BSS API's answer": ([], {"BILLRECON_BSS_TIMEOUT_SECONDS": "0"},
+                                         "billrecon: BILLRECON_BSS_TIMEOUT_SECONDS='0' must be at least 1 (no answer "
+                                         "comes in 0 seconds): fix the variable (see .env.example) or unset it"),
     "BSS endpoint without keys": ([], {"BILLRECON_BSS_ENDPOINT": "http://127.0.0.1:9"},
                                   "billrecon: BILLRECON_BSS_ENDPOINT is set but not BILLRECON_BSS_AK, BILLRECON_BSS_SK, "
                                   "BILLRECON_BSS_DOMAIN_ID: set them (see .env.example), or unset "
@@ -188,6 +194,16 @@ def test_an_s3_endpoint_that_does_not_answer_fails_the_run_in_one_line(tmp_path)
     assert con.execute("select count(*) from landing.objects").fetchone() == (0,)
     con.close()
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_bss_api_that_does_not_answer_fails_the_run_in_one_line_without_the_sdk_s_logging(tmp_path, world_dir):
+    # the SDK logs each refused connection on stderr unless billrecon gives its logger a handler
+    line, log = failed_run(tmp_path, *standard(world_dir), BILLRECON_BSS_ENDPOINT="http://127.0.0.1:1",
+                           BILLRECON_BSS_AK="ak", BILLRECON_BSS_SK="sk", BILLRECON_BSS_DOMAIN_ID="d",
+                           BILLRECON_BSS_MAX_ATTEMPTS="1")
+    assert re.fullmatch(rf"billrecon: {MONTH} failed: (GET|POST) /v\S+ failed: connection to http://127.0.0.1:1 failed "
+                        r"\(ConnectionException\)( \(and \d+ other failure\(s\), in the log\))?", line), line
+    assert "landed_api_" in log and "ConnectionException occurred" not in log  # the step failures, said once
 
 
 def test_an_outdated_warehouse_fails_the_run_once_with_the_differences(tmp_path, world_dir):
