@@ -196,15 +196,52 @@ def check_sources(args) -> None:
         if unset:
             raise UserError(f"account {partner.id} names {', '.join(unset)} in {os.environ[FILE_VARIABLE]} for its "
                             "keys, but they are not set: set them in the environment of the run")
+        if partner.files.inbox:
+            check_inbox(partner.files.inbox, f"{os.environ[FILE_VARIABLE]}: account {partner.id}: [partner.files] "
+                                             "inbox")
         return
     if not (os.environ.get("BILLRECON_S3_ENDPOINT") or os.environ.get("BILLRECON_INBOX_DIR")):
         raise UserError("no file source configured: pass --inbox DIR, or set BILLRECON_S3_ENDPOINT (and the bucket "
                         "and keys) or BILLRECON_INBOX_DIR; see .env.example")
-    missing = [name for name in ("BILLRECON_BSS_AK", "BILLRECON_BSS_SK", "BILLRECON_BSS_DOMAIN_ID")
-               if os.environ.get("BILLRECON_BSS_ENDPOINT") and not os.environ.get(name)]
+    if os.environ.get("BILLRECON_INBOX_DIR"):
+        check_inbox(os.environ["BILLRECON_INBOX_DIR"], "BILLRECON_INBOX_DIR")
+    if not os.environ.get("BILLRECON_INBOX_DIR"):  # the inbox comes first: the bucket's settings are not read
+        _check_endpoint("BILLRECON_S3_ENDPOINT", "https://obs.ap-southeast-1.myhuaweicloud.com")
+        _check_companions("BILLRECON_S3_ENDPOINT",
+                          ("BILLRECON_S3_BUCKET", "BILLRECON_S3_ACCESS_KEY", "BILLRECON_S3_SECRET_KEY"),
+                          "or give the files' folder instead (--inbox DIR or BILLRECON_INBOX_DIR)")
+    _check_companions("BILLRECON_BSS_ENDPOINT", ("BILLRECON_BSS_AK", "BILLRECON_BSS_SK", "BILLRECON_BSS_DOMAIN_ID"),
+                      "or unset BILLRECON_BSS_ENDPOINT to run on the files alone")
+
+
+def check_inbox(folder: str, setting: str) -> None:
+    """Refuse an inbox that is not a folder, naming where it was given."""
+    if not Path(folder).is_dir():
+        raise UserError(f"{setting} {folder} is not a folder")
+
+
+def _check_companions(variable: str, companions: tuple[str, ...], otherwise: str) -> None:
+    """Refuse `variable` set without the variables it cannot be used without."""
+    missing = [name for name in companions if os.environ.get(variable) and not os.environ.get(name)]
     if missing:
-        raise UserError(f"BILLRECON_BSS_ENDPOINT is set but not {', '.join(missing)}: set them (see .env.example), "
-                        "or unset BILLRECON_BSS_ENDPOINT to run on the files alone")
+        raise UserError(f"{variable} is set but not {', '.join(missing)}: set them (see .env.example), {otherwise}")
+
+
+def _check_endpoint(variable: str, example: str) -> None:
+    """Refuse an endpoint that is not an http(s) URL with a host (boto3 would take it for a bug)."""
+    from urllib.parse import urlsplit
+
+    value = os.environ.get(variable)
+    if not value:
+        return
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+    except ValueError:  # a port that is not a number
+        valid = False
+    if not valid:
+        raise UserError(f"{variable}={value!r} is not an http(s) URL: give the endpoint with its scheme, "
+                        f"e.g. {example}")
 
 
 def account_has_bss_api() -> bool:
@@ -226,8 +263,7 @@ def run(args) -> int:
 
     # command-line options override the environment, and travel to Dagster the same way (EnvVar)
     if args.inbox:
-        if not Path(args.inbox).is_dir():
-            raise UserError(f"--inbox {args.inbox} is not a folder")
+        check_inbox(args.inbox, "--inbox")
         os.environ["BILLRECON_INBOX_DIR"] = str(Path(args.inbox).resolve())
     if args.warehouse:
         os.environ["BILLRECON_WAREHOUSE"] = args.warehouse

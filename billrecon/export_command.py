@@ -40,7 +40,9 @@ def run(args) -> int:
                         f"`billrecon run --month {args.month}` first")
     try:
         con = connect(warehouse, read_only=True)
-    except (duckdb.Error, WarehouseBusy, NotAWarehouse) as exc:
+    except (WarehouseBusy, NotAWarehouse) as exc:  # already the line: the cause and what to do
+        raise UserError(str(exc)) from None
+    except duckdb.Error as exc:
         raise UserError(f"cannot open warehouse {warehouse}: {str(exc).strip().splitlines()[0]}") from None
     try:
         written = export(con, args.month, args.view, Path(args.out), args.partner)

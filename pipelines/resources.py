@@ -127,14 +127,18 @@ class ObjectStoreResource(AccountResource):
 
     def _whole_store(self) -> ObjectStore:
         if self.inbox_dir:
-            return InboxObjectStore(self.inbox_dir)
+            return InboxObjectStore(self.inbox_dir, setting=self._setting("inbox", "BILLRECON_INBOX_DIR"))
         if not self.endpoint_url:
             raise dg.Failure(
                 "no file source configured: set BILLRECON_INBOX_DIR to a folder, or BILLRECON_S3_ENDPOINT "
                 "(with BILLRECON_S3_BUCKET, BILLRECON_S3_ACCESS_KEY, BILLRECON_S3_SECRET_KEY) to the bucket"
             )
         return S3ObjectStore(self.endpoint_url, self.bucket, self.access_key or "", self.secret_key or "",
-                             self.region)
+                             self.region, endpoint_setting=self._setting("endpoint", "BILLRECON_S3_ENDPOINT"))
+
+    def _setting(self, field: str, variable: str) -> str:
+        """Where the user sets the source's `field`: the account's entry in partners.toml, else `variable`."""
+        return f"the {field} of [partner.files] in {self.partners_file}" if self.partners_file else variable
 
     def _account_values(self, partner: Partner) -> dict:
         """The account's [partner.files], instead of every BILLRECON_* source setting; its keys are read

@@ -134,6 +134,13 @@ RENAMED = {
 }
 
 
+# whole-number settings for which 0 cannot work, and why
+AT_LEAST_ONE = {
+    "BILLRECON_BSS_MAX_ATTEMPTS": "the first try is an attempt: 1 means no retry",
+    "BILLRECON_BSS_TIMEOUT_SECONDS": "no answer comes in 0 seconds",
+}
+
+
 def invalid_settings(environ: os._Environ | dict | None = None) -> list[str]:
     """Set variables whose value the run could not use (a whole number expected), or that are no longer read."""
     environ = os.environ if environ is None else environ
@@ -143,6 +150,8 @@ def invalid_settings(environ: os._Environ | dict | None = None) -> list[str]:
             text = environ.get(variable)
             if text and _is_int(key, field) and not text.strip().isdigit():
                 problems.append(f"{variable}={text!r} is not a whole number")
+            elif text and variable in AT_LEAST_ONE and int(text) < 1:
+                problems.append(f"{variable}={text!r} must be at least 1 ({AT_LEAST_ONE[variable]})")
     budget = environ.get(MEMORY_VARIABLE)
     if budget:
         try:

@@ -5,7 +5,7 @@ programme's rebate rates (agreements/incentive_rates.csv, landed with the other 
 
 import dagster as dg
 
-from pipelines.assets.landing import land_prefix, landed_agreements, with_ignored
+from pipelines.assets.landing import land_prefix, landed_agreements, listed, with_ignored
 from pipelines.assets.staging import (
     already_applied,
     audit_totals,
@@ -44,7 +44,7 @@ def landed_incentive_statement(context: dg.AssetExecutionContext, warehouse: War
     cycle = BillCycle.parse(run_month(context))
     key = statement_key(run_month(context))
     result = land_prefix(context, warehouse, object_store, key)
-    listing = object_store.store().list(STATEMENT_PREFIX)
+    listing = listed(object_store, STATEMENT_PREFIX)
     return with_ignored(context, warehouse, result, lambda con: record_ignored_monthly_copies(
         con, STATEMENT_SOURCE, listing, key, cycle, "incentive statement"))
 

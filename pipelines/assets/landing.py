@@ -15,10 +15,11 @@ from pipelines.lib.landing import (
     record_ignored_usage_objects,
 )
 from pipelines.lib.object_keys import BILL_PREFIX, bill_file_key, usage_export_prefix
+from pipelines.lib.object_store import ObjectInfo
 from pipelines.lib.staging import CUSTOMER_DISCOUNTS_KEY
 from pipelines.lib.statements import INCENTIVE_RATES_KEY
 from pipelines.partitions import account_month_partitions, run_month
-from pipelines.resources import ObjectStoreResource, WarehouseResource
+from pipelines.resources import ObjectStoreResource, WarehouseResource, expected_failures
 from schemas.bill_cycle import BillCycle
 
 AGREEMENTS_PREFIX = "agreements/"
@@ -27,9 +28,8 @@ AGREEMENT_KEYS = (CUSTOMER_DISCOUNTS_KEY, INCENTIVE_RATES_KEY, CHART_OF_ACCOUNTS
 
 
 def land_prefix(context, warehouse: WarehouseResource, object_store: ObjectStoreResource, prefix: str):
-    store = object_store.store()
-    with warehouse.connect() as con:
-        deliveries = land(con, store, prefix, warehouse.landing_path)
+    with warehouse.connect() as con, expected_failures():  # a file source that cannot be reached
+        deliveries = land(con, object_store.store(), prefix, warehouse.landing_path)
     new = [d for d in deliveries if d.newly_landed]
     context.log.info(f"{len(deliveries)} object(s) under {prefix} in {object_store.describe()}, {len(new)} new")
     return dg.MaterializeResult(metadata={
@@ -53,7 +53,7 @@ def landed_bill_file(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     """
     cycle = BillCycle.parse(run_month(context))
     result = land_prefix(context, warehouse, object_store, bill_file_key(cycle))
-    listing = object_store.store().list(BILL_PREFIX)
+    listing = listed(object_store, BILL_PREFIX)
     return with_ignored(context, warehouse, result, lambda con: record_ignored_bill_objects(con, listing, cycle))
 
 
@@ -70,8 +70,14 @@ def landed_usage_exports(context: dg.AssetExecutionContext, warehouse: Warehouse
     cycle = BillCycle.parse(run_month(context))
     prefix = usage_export_prefix(cycle)
     result = land_prefix(context, warehouse, object_store, prefix)
-    listing = object_store.store().list(prefix)
+    listing = listed(object_store, prefix)
     return with_ignored(context, warehouse, result, lambda con: record_ignored_usage_objects(con, listing, cycle))
+
+
+def listed(object_store: ObjectStoreResource, prefix: str) -> list[ObjectInfo]:
+    """The objects under `prefix`; a file source that cannot be reached fails the step in one line."""
+    with expected_failures():
+        return object_store.store().list(prefix)
 
 
 def with_ignored(context, warehouse: WarehouseResource, result: dg.MaterializeResult,
@@ -96,6 +102,6 @@ def landed_agreements(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     listed in audit.ignored_objects with the reason.
     """
     result = land_prefix(context, warehouse, object_store, AGREEMENTS_PREFIX)
-    listing = object_store.store().list(AGREEMENTS_PREFIX)
+    listing = listed(object_store, AGREEMENTS_PREFIX)
     return with_ignored(context, warehouse, result,
                         lambda con: record_ignored_agreement_objects(con, listing, AGREEMENT_KEYS))

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
+
+from pipelines.lib.failures import ActionableError
 
 
 @dataclass(frozen=True)
@@ -34,15 +38,26 @@ class ObjectStore(Protocol):
     def download(self, key: str, dest: Path) -> None: ...
 
 
+class SourceUnreachable(ActionableError):
+    """The file source cannot be reached: the bucket's endpoint does not answer (refused, unknown host,
+    timed out, connection dropped), or the inbox folder is missing."""
+
+
+# the OS's reason inside urllib3's and botocore's messages: `... [Errno 111] Connection refused`
+_OS_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
 class S3ObjectStore:
     """A bucket reached over the S3 API with boto3, exactly as OBS is reached in production."""
 
     def __init__(self, endpoint_url: str, bucket: str, access_key: str, secret_key: str,
-                 region: str = "ap-southeast-1"):
+                 region: str = "ap-southeast-1", endpoint_setting: str = "BILLRECON_S3_ENDPOINT"):
         import boto3
         from botocore.config import Config
 
         self.bucket = bucket
+        self.endpoint_url = endpoint_url
+        self.endpoint_setting = endpoint_setting  # where the user fixes the endpoint, for the failure's line
         self.uri = f"s3://{bucket}"
         self._client = boto3.client(
             "s3",
@@ -62,9 +77,11 @@ class S3ObjectStore:
     def list(self, prefix: str) -> list[ObjectInfo]:
         found: list[ObjectInfo] = []
         paginator = self._client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                found.append(ObjectInfo(item["Key"], item["ETag"].strip('"'), item["Size"], item.get("LastModified")))
+        with self._reaching():
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    found.append(ObjectInfo(item["Key"], item["ETag"].strip('"'), item["Size"],
+                                            item.get("LastModified")))
         return sorted(found, key=lambda o: o.key)
 
     def identities(self, prefix: str) -> list[tuple[str, str, int]]:
@@ -72,17 +89,36 @@ class S3ObjectStore:
         return [(info.key, info.etag, info.size) for info in self.list(prefix)]
 
     def download(self, key: str, dest: Path) -> None:
-        self._client.download_file(self.bucket, key, str(dest))
+        with self._reaching():
+            self._client.download_file(self.bucket, key, str(dest))
+
+    @contextlib.contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """An endpoint that does not answer (after boto3's own retries) is said in one line, the same
+        for every step that tried it, with what to check."""
+        from botocore.exceptions import ConnectionError as NoConnection
+        from botocore.exceptions import HTTPClientError
+
+        try:
+            yield
+        except (NoConnection, HTTPClientError) as exc:
+            found = _OS_REASON.search(f"{exc} {exc.kwargs.get('error', '')}")
+            reason = found.group(1).strip() if found else type(exc).__name__
+            raise SourceUnreachable(
+                f"cannot reach the S3 endpoint {self.endpoint_url} ({reason}): check {self.endpoint_setting} "
+                "and that the server is up and reachable from here, then run again (the month keeps the files "
+                "landed before)") from exc
 
 
 class InboxObjectStore:
     """A local folder with the bucket's key layout, for partners who sync files another way."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, setting: str = "BILLRECON_INBOX_DIR"):
         self.root = Path(root)
         self.uri = f"file://{self.root.name}"
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"inbox folder {self.root} does not exist")
+        if not self.root.is_dir():  # `billrecon run` refuses it up front; this is a run Dagster started
+            raise SourceUnreachable(f"{setting} {self.root} is not a folder: give the folder the files arrive in "
+                                    "(the bucket's key layout), then run again")
 
     def list(self, prefix: str) -> list[ObjectInfo]:
         found = []

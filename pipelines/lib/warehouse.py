@@ -45,9 +45,7 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
     except duckdb.Error as exc:
         # a damaged file is an IOException too, and its message says "block": test for it first
         if any(sign in str(exc) for sign in UNREADABLE):
-            raise NotAWarehouse(
-                f"the warehouse {path} cannot be read ({_cause(exc)}): move it aside and run each month "
-                "again, or put back a copy (the published snapshot is one, as of the last complete run)") from exc
+            raise NotAWarehouse(unreadable_line(path, exc)) from exc
         if isinstance(exc, duckdb.IOException) and re.search(r"\block\b", str(exc), re.IGNORECASE):
             raise WarehouseBusy(
                 f"the warehouse {path} is open for writing by another process; "
@@ -100,8 +98,21 @@ def _cause(exc: duckdb.Error) -> str:
     return re.sub(r"^[A-Za-z ]*Error: ", "", str(exc).splitlines()[0])
 
 
-# What DuckDB says of a file that has a DuckDB header but cannot be read
-UNREADABLE = ("Corrupt database file", "not a valid DuckDB database file", "version number")
+# What DuckDB says of a file that has a DuckDB header but cannot be read: damaged (a checksum that does
+# not match, an empty file, a file cut short by a full disk or an interrupted copy), or of another version
+UNREADABLE = ("Corrupt database file", "not a valid DuckDB database file", "Could not read enough bytes",
+              "version number")
+
+
+def unreadable_line(path: Path, exc: duckdb.Error) -> str:
+    """What to do with a warehouse file DuckDB cannot open: put back a copy, or start again. It was not
+    changed (DuckDB stops before writing to it)."""
+    what = "was written by another version of DuckDB" if "version number" in str(exc) else "is damaged"
+    published = path.parent / "published" / path.name  # the snapshot's default place (the run's setting)
+    snapshot = f"the published snapshot {published}" if published.is_file() and published != path else \
+        "the published snapshot"
+    return (f"the warehouse {path} {what} and cannot be read ({_cause(exc)}); it was not changed: put back a copy "
+            f"({snapshot}, as of the last complete run, or a backup), or move it aside and run each month again")
 
 
 class WarehouseBusy(ActionableError):

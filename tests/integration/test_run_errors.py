@@ -28,13 +28,16 @@ def on_private_tmpfs(folder: Path, options: str) -> list[str]:
             "sh", "-c", MOUNT_THEN_RUN, "sh", options, str(folder)]
 
 
-def run(workdir: Path, *options: str, prefix: tuple[str, ...] = (), env_drop=("BILLRECON_S3_ENDPOINT",),
-        **settings: str) -> tuple[int, str]:
+def run(workdir: Path, *options: str, **how) -> tuple[int, str]:
+    return billrecon(workdir, "run", *options, **how)
+
+
+def billrecon(workdir: Path, *arguments: str, prefix: tuple[str, ...] = (), env_drop=("BILLRECON_S3_ENDPOINT",),
+              **settings: str) -> tuple[int, str]:
     # TMPDIR: a log that cannot go beside the warehouse goes to the temporary folder, the test's own
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(workdir), **settings}
-    for name in env_drop:
-        env.pop(name, None)
-    completed = subprocess.run([*prefix, sys.executable, "-m", "billrecon.cli", "run", *options], cwd=workdir,
+    env = {name: value for name, value in os.environ.items() if name not in env_drop}
+    env.update({"PYTHONUNBUFFERED": "1", "TMPDIR": str(workdir), **settings})
+    completed = subprocess.run([*prefix, sys.executable, "-m", "billrecon.cli", *arguments], cwd=workdir,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
     return completed.returncode, completed.stdout
 
@@ -52,6 +55,13 @@ def with_log(line: str, workdir: Path) -> tuple[str, str]:
     assert match, line
     log = workdir / match.group(2)
     return match.group(1), log.read_text(encoding="utf-8")
+
+
+def failed_run(workdir: Path, *options: str, **how) -> tuple[str, str]:
+    """The one line of a run that failed (exit 1), without its log path, and the log's text."""
+    code, output = run(workdir, *options, **how)
+    assert code == 1, output
+    return with_log(one_line(output), workdir)
 
 
 def standard(inbox: Path, *extra: str) -> list[str]:
@@ -94,6 +104,12 @@ BAD_REQUESTS = {
                                         "billrecon: BILLRECON_MEMORY_LIMIT='lots' is not a memory size: give a number "
                                         "with one of the units KiB, MiB, GiB, TiB, KB, MB, GB, TB (e.g. 2GiB): fix the "
                                         "variable (see .env.example) or unset it"),
+    "no attempt at the BSS API": ([], {"BILLRECON_BSS_MAX_ATTEMPTS": "0"},
+                                  "billrecon: BILLRECON_BSS_MAX_ATTEMPTS='0' must be at least 1 (the first try is an "
+                                  "attempt: 1 means no retry): fix the variable (see .env.example) or unset it"),
+    "no time for the BSS API's answer": ([], {"BILLRECON_BSS_TIMEOUT_SECONDS": "0"},
+                                         "billrecon: BILLRECON_BSS_TIMEOUT_SECONDS='0' must be at least 1 (no answer "
+                                         "comes in 0 seconds): fix the variable (see .env.example) or unset it"),
     "BSS endpoint without keys": ([], {"BILLRECON_BSS_ENDPOINT": "http://127.0.0.1:9"},
                                   "billrecon: BILLRECON_BSS_ENDPOINT is set but not BILLRECON_BSS_AK, BILLRECON_BSS_SK, "
                                   "BILLRECON_BSS_DOMAIN_ID: set them (see .env.example), or unset "
@@ -127,6 +143,67 @@ def test_no_file_source_is_one_line_and_exit_2(tmp_path):
     assert code == 2
     assert one_line(output) == ("billrecon: no file source configured: pass --inbox DIR, or set BILLRECON_S3_ENDPOINT "
                                 "(and the bucket and keys) or BILLRECON_INBOX_DIR; see .env.example")
+
+
+S3_KEYS = {"BILLRECON_S3_BUCKET": "bills", "BILLRECON_S3_ACCESS_KEY": "a", "BILLRECON_S3_SECRET_KEY": "s"}
+S3_SETTINGS = ("BILLRECON_S3_ENDPOINT", *S3_KEYS, "BILLRECON_INBOX_DIR")
+SOURCE_BAD_REQUESTS = {
+    "not a URL": ({"BILLRECON_S3_ENDPOINT": "foo", **S3_KEYS},
+                  "billrecon: BILLRECON_S3_ENDPOINT='foo' is not an http(s) URL: give the endpoint with its scheme, "
+                  "e.g. https://obs.ap-southeast-1.myhuaweicloud.com"),
+    "without its bucket and keys": ({"BILLRECON_S3_ENDPOINT": "http://127.0.0.1:1"},
+                                    "billrecon: BILLRECON_S3_ENDPOINT is set but not BILLRECON_S3_BUCKET, "
+                                    "BILLRECON_S3_ACCESS_KEY, BILLRECON_S3_SECRET_KEY: set them (see .env.example), or "
+                                    "give the files' folder instead (--inbox DIR or BILLRECON_INBOX_DIR)"),
+    "an inbox variable that is no folder": ({"BILLRECON_INBOX_DIR": "no-such-folder"},
+                                            "billrecon: BILLRECON_INBOX_DIR no-such-folder is not a folder"),
+}
+
+
+@pytest.mark.parametrize("case", list(SOURCE_BAD_REQUESTS))
+def test_a_file_source_that_cannot_work_is_refused_before_anything_runs(tmp_path, case):
+    settings, expected = SOURCE_BAD_REQUESTS[case]
+    code, output = run(tmp_path, "--month", MONTH, "--warehouse", "wh/billrecon.duckdb", env_drop=S3_SETTINGS,
+                       **settings)
+    assert code == 2
+    assert one_line(output) == expected
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_account_whose_inbox_is_no_folder_is_refused_before_anything_runs(tmp_path):
+    (tmp_path / "partners.toml").write_text('[[partner]]\nid = "acme"\nname = "Acme"\nsite = "intl"\n'
+                                            'currency = "USD"\n[partner.files]\ninbox = "no-such-folder"\n')
+    code, output = run(tmp_path, "--month", MONTH, env_drop=S3_SETTINGS, BILLRECON_PARTNERS_FILE="partners.toml",
+                       BILLRECON_PARTNER_ID="acme")
+    assert code == 2
+    assert one_line(output) == ("billrecon: partners.toml: account acme: [partner.files] inbox no-such-folder is not "
+                                "a folder")
+    assert [path.name for path in tmp_path.iterdir()] == ["partners.toml"]
+
+
+def test_an_s3_endpoint_that_does_not_answer_fails_the_run_in_one_line(tmp_path):
+    # port 1 on the loopback: nothing listens there, so the connection is refused at once
+    line, log = failed_run(tmp_path, "--month", MONTH, "--warehouse", "wh/billrecon.duckdb", "--reports", "reports",
+                           env_drop=S3_SETTINGS, BILLRECON_S3_ENDPOINT="http://127.0.0.1:1", **S3_KEYS)
+    # every landing step found the endpoint shut: one line says it once
+    assert line == (f"billrecon: {MONTH} failed: cannot reach the S3 endpoint http://127.0.0.1:1 (Connection refused): "
+                    "check BILLRECON_S3_ENDPOINT and that the server is up and reachable from here, then run again "
+                    "(the month keeps the files landed before)")
+    assert "EndpointConnectionError" in log
+    con = duckdb.connect(str(tmp_path / "wh" / "billrecon.duckdb"), read_only=True)
+    assert con.execute("select count(*) from landing.objects").fetchone() == (0,)
+    con.close()
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_bss_api_that_does_not_answer_fails_the_run_in_one_line_without_the_sdk_s_logging(tmp_path, world_dir):
+    # the SDK logs each refused connection on stderr unless billrecon gives its logger a handler
+    line, log = failed_run(tmp_path, *standard(world_dir), BILLRECON_BSS_ENDPOINT="http://127.0.0.1:1",
+                           BILLRECON_BSS_AK="ak", BILLRECON_BSS_SK="sk", BILLRECON_BSS_DOMAIN_ID="d",
+                           BILLRECON_BSS_MAX_ATTEMPTS="1")
+    assert re.fullmatch(rf"billrecon: {MONTH} failed: (GET|POST) /v\S+ failed: connection to http://127.0.0.1:1 failed "
+                        r"\(ConnectionException\)( \(and \d+ other failure\(s\), in the log\))?", line), line
+    assert "landed_api_" in log and "ConnectionException occurred" not in log  # the step failures, said once
 
 
 def test_an_outdated_warehouse_fails_the_run_once_with_the_differences(tmp_path, world_dir):
@@ -209,3 +286,42 @@ def test_inside_dagster_the_failed_step_carries_the_one_line_as_its_description(
     assert outcome.failure == line  # the report step failed; the publish step after it did not run
     assert f"month_close_report failed:\ndagster._core.definitions.events.Failure: {line}" in outcome.details
     assert "NotADirectoryError" in outcome.details  # the cause, with its trace, for the log
+
+
+DAMAGED_WAREHOUSE = {  # command -> its exit status, and what its line starts with
+    "run": (1, f"billrecon: {MONTH} failed: "),
+    "report": (1, "billrecon: "),
+    "accept": (1, "billrecon: "),
+    "export": (2, "billrecon: "),
+}
+
+
+@pytest.mark.parametrize("command", list(DAMAGED_WAREHOUSE))
+def test_a_truncated_warehouse_is_named_damaged_with_how_to_put_it_back_and_left_as_it_was(tmp_path, world_dir,
+                                                                                          command):
+    warehouse = tmp_path / "wh" / "billrecon.duckdb"
+    warehouse.parent.mkdir()
+    con = duckdb.connect(str(warehouse))
+    ensure_schema(con)
+    con.close()
+    (tmp_path / "wh" / "published").mkdir()
+    (tmp_path / "wh" / "published" / "billrecon.duckdb").write_bytes(warehouse.read_bytes())
+    truncated = warehouse.read_bytes()[:4096]  # a copy cut short (an interrupted copy, a full disk)
+    warehouse.write_bytes(truncated)
+    arguments = {
+        "run": ["run", *standard(world_dir)],
+        "report": ["report", "--month", MONTH, "--warehouse", "wh/billrecon.duckdb", "--reports", "reports"],
+        "accept": ["accept", "--key", "customerBill/customerBill_202608.tar.gz", "--warehouse", "wh/billrecon.duckdb"],
+        "export": ["export", "focus", "--month", MONTH, "--view", "partner", "--out", "focus.csv", "--warehouse",
+                   "wh/billrecon.duckdb"],
+    }[command]
+    code, output = billrecon(tmp_path, *arguments)
+    status, start = DAMAGED_WAREHOUSE[command]
+    assert code == status
+    line = one_line(output) if status == 2 else with_log(one_line(output), tmp_path)[0]
+    assert line == (f"{start}the warehouse wh/billrecon.duckdb is damaged and cannot be read (Could not read enough "
+                    f'bytes from file "{warehouse}": attempted to read 4096 bytes from location 4096); it was not '
+                    "changed: put back a copy (the published snapshot wh/published/billrecon.duckdb, as of the last "
+                    "complete run, or a backup), or move it aside and run each month again")
+    assert warehouse.read_bytes() == truncated
+    assert not (tmp_path / "reports").exists() and not (tmp_path / "focus.csv").exists()

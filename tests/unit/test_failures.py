@@ -4,6 +4,7 @@ import duckdb
 import pytest
 
 from pipelines.lib.failures import describe
+from pipelines.lib.object_store import InboxObjectStore
 from pipelines.lib.warehouse import NotAWarehouse, WarehouseBusy, check_warehouse_file, connect
 
 
@@ -86,8 +87,16 @@ def test_a_damaged_warehouse_file_is_named_with_what_to_do(tmp_path):
     refused = _raised(lambda: connect(path))
     assert isinstance(refused, NotAWarehouse)
     assert describe(refused) == (
-        f"the warehouse {path} cannot be read (Corrupt database file: computed checksum "
+        f"the warehouse {path} is damaged and cannot be read (Corrupt database file: computed checksum "
         + str(refused).split("computed checksum ")[1].split(")")[0]
-        + "): move it aside and run each month again, or put back a copy (the published snapshot is one, as of the "
-        "last complete run)")
+        + "); it was not changed: put back a copy (the published snapshot, as of the last complete run, or a "
+        "backup), or move it aside and run each month again")
     assert path.read_bytes() == bytes(damaged)
+
+
+def test_an_inbox_that_is_no_folder_names_where_it_was_set(tmp_path):
+    # `billrecon run` refuses it up front; a run Dagster starts finds it when its landing step opens the inbox
+    missing = tmp_path / "inbox"
+    refused = _raised(lambda: InboxObjectStore(missing, setting="the inbox of [partner.files] in partners.toml"))
+    assert describe(refused) == (f"the inbox of [partner.files] in partners.toml {missing} is not a folder: give the "
+                                 "folder the files arrive in (the bucket's key layout), then run again")

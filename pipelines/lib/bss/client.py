@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -145,6 +146,7 @@ def build_sdk_clients(connection: BssConnection, http_handler: HttpHandler | Non
     clients = {}
     for sdk, package in _SDK_PACKAGES.items():
         client_class = getattr(importlib.import_module(package), _CLIENT_CLASSES[sdk])
+        _quiet_sdk_logger(client_class)
         builder = (client_class.new_builder()
                    .with_credentials(GlobalCredentials(connection.access_key, connection.secret_key,
                                                        connection.domain_id))
@@ -155,6 +157,16 @@ def build_sdk_clients(connection: BssConnection, http_handler: HttpHandler | Non
             builder = builder.with_http_handler(http_handler)
         clients[sdk] = builder.build()
     return clients
+
+
+def _quiet_sdk_logger(client_class: type) -> None:
+    """The SDK logs every failed connection as an error ("ConnectionException occurred. …") on a logger
+    of its own without a handler, which Python then prints on stderr, once per try, before the run's one
+    line. That line and the log already say it (BssCallFailed: the route, the error, the request id):
+    a handler that drops the SDK's records keeps them off the terminal."""
+    logger = logging.getLogger(f"HuaweiCloud-SDK-{client_class.__name__}")  # as the SDK names it (Client._init_logger)
+    if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
 
 class BssApi:
