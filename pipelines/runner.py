@@ -91,9 +91,11 @@ def _materialize(bill_cycle: str, partner_id: str, resources: Mapping[str, objec
     details = "\n".join([f"run {result.run_id} of {bill_cycle}", "",
                          *(f"{e.step_key or '-'} {e.event_type_value}: {e.message}" for e in result.all_events), "",
                          *(f"{step or 'run'} failed:\n{error.to_string()}" for step, error in errors)])
-    interrupted = any(_interruption(error) for _, error in errors)
+    stopped = [(step, error) for step, error in step_errors if _interruption(error)]
+    if stopped:  # one signal stops the run: the step it stopped in is the whole story
+        failure = failure_line(*stopped[0])
     return CycleRun(bill_cycle, False, failed_checks, failure, details, warning_checks, result.run_id,
-                    interrupted=interrupted)
+                    interrupted=bool(stopped))
 
 
 # how Dagster reports a step stopped by SIGINT (it raises this in the step), or Python itself
