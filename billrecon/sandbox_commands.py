@@ -167,6 +167,7 @@ def _print_planted(world, world_dir: Path) -> None:
 
 
 def sandbox_serve(args) -> int:
+    import errno
     import tempfile
 
     from sandbox.bss import BssEmulator
@@ -174,11 +175,19 @@ def sandbox_serve(args) -> int:
     from sandbox.world import generate_world
     from sandbox.writer import write_world
 
-    world = generate_world(world_config(args))
-    with tempfile.TemporaryDirectory(prefix="billrecon-world-") as tmp:
+    config = world_config(args)
+    s3 = LocalS3Server(port=args.port)  # 0: a free port
+    try:
+        s3.start()  # first: a port that cannot be had is said before the world is generated
+    except OSError as exc:
+        taken = "is in use by another program" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+        raise UserError(f"--port {args.port} {taken}: choose another port, or leave --port out for a free one") \
+            from None
+    with s3, tempfile.TemporaryDirectory(prefix="billrecon-world-") as tmp:
+        world = generate_world(config)
         write_world(world, Path(tmp))
         world.api_data.prepare()
-        with LocalS3Server(port=args.port or None) as s3, BssEmulator(world) as bss:
+        with BssEmulator(world) as bss:
             bucket = "billrecon"
             upload_tree(make_s3_client(s3.endpoint_url, s3.access_key, s3.secret_key), bucket, Path(tmp))
             print(f"BILLRECON_S3_ENDPOINT={s3.endpoint_url}")
@@ -189,7 +198,8 @@ def sandbox_serve(args) -> int:
             print(f"BILLRECON_BSS_ENDPOINT={bss.endpoint_url}")
             print(f"BILLRECON_BSS_AK={bss.access_key}")
             print(f"BILLRECON_BSS_SK={bss.secret_key}")
-            print(f"BILLRECON_BSS_DOMAIN_ID={bss.domain_id}", flush=True)
+            print(f"BILLRECON_BSS_DOMAIN_ID={bss.domain_id}")
+            print("serving until Ctrl-C", flush=True)
             try:
                 while True:
                     time.sleep(3600)
