@@ -22,7 +22,7 @@ from pipelines.resources import (
     account_file,
     account_folder,
 )
-from schemas.memory import MEMORY_VARIABLE, parse_bytes
+from schemas.memory import MEMORY_VARIABLE, budget_problem
 
 # resource key -> {field: environment variable}
 SETTINGS: dict[str, dict[str, str]] = {
@@ -144,11 +144,9 @@ def invalid_settings(environ: os._Environ | dict | None = None) -> list[str]:
             if text and _is_int(key, field) and not text.strip().isdigit():
                 problems.append(f"{variable}={text!r} is not a whole number")
     budget = environ.get(MEMORY_VARIABLE)
-    if budget:
-        try:
-            parse_bytes(budget)
-        except ValueError as exc:
-            problems.append(f"{MEMORY_VARIABLE}={exc}")
+    problem = budget_problem(budget) if budget else None
+    if problem:
+        problems.append(f"{MEMORY_VARIABLE}={problem}")
     return problems
 
 
