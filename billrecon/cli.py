@@ -11,6 +11,7 @@ from schemas.bill_cycle import BillCycle
 
 EXIT_FAILED = 1
 EXIT_BAD_REQUEST = 2
+MAX_PORT = 65535
 
 
 def _month(text: str) -> str:
@@ -82,18 +83,48 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
     serve = sandbox_sub.add_parser("serve", help="start the local S3 server with a generated world until interrupted")
     _world_options(serve)
-    serve.add_argument("--port", type=int, default=0, help="S3 port (default: a free one)")
+    serve.add_argument("--port", type=_port, default=0, help="S3 port (default 0: a free one)")
     return parser
 
 
 def _world_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--customers", type=int, default=40)
-    parser.add_argument("--resellers", type=int, default=3)
-    parser.add_argument("--months", type=int, default=3, help="closed months (an open month follows them)")
-    parser.add_argument("--lines", type=int, default=3000, help="bill lines per closed month (approximate)")
-    parser.add_argument("--first-month", type=_month, help="first closed month (default: three months ago)")
+    parser.add_argument("--seed", type=_at_least(0), default=7)
+    parser.add_argument("--customers", type=_at_least(1), default=40)
+    parser.add_argument("--resellers", type=_at_least(0), default=3,
+                        help="resellers of the distributor (0: none, a plain CSP)")
+    parser.add_argument("--months", type=_at_least(1), default=3, help="closed months (an open month follows them)")
+    parser.add_argument("--lines", type=_at_least(1), default=3000, help="bill lines per closed month (approximate)")
+    parser.add_argument("--first-month", type=_month,
+                        help="first closed month (default: as many months ago as --months, so that the open month "
+                             "is this one)")
     parser.add_argument("--header-language", choices=["en", "zh"], default="en")
+
+
+def _at_least(minimum: int):
+    """An option's type: a whole number not below `minimum`."""
+
+    def whole_number(text: str) -> int:
+        value = _whole(text)
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} is not a whole number of at least {minimum}")
+        return value
+
+    return whole_number
+
+
+def _port(text: str) -> int:
+    value = _whole(text)
+    if value is None or not 0 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{text} is not a port: give 1 to {MAX_PORT}, or 0 (or no --port) for a "
+                                         "free one")
+    return value
+
+
+def _whole(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
 
 
 def _non_negative(text: str) -> int:

@@ -62,17 +62,16 @@ def check_request(month: str | None, warehouse: Path, reports_dir: Path | None, 
     lease), the snapshot published for analysts. `reports_dir` None: the command writes no reports."""
     from pipelines.lib.publish import default_published_path, writing_the_snapshot
     from pipelines.lib.warehouse import NotAWarehouse, check_warehouse_file
-    from pipelines.partitions import bill_cycle_partitions
     from pipelines.settings import invalid_settings, setting
 
     problems = invalid_settings()
     if problems:
         raise UserError("; ".join(problems) + ": fix the variable (see .env.example) or unset it")
     if month is not None:
-        cycles = bill_cycle_partitions.get_partition_keys()
-        if month not in cycles:
-            raise UserError(f"{month} is not a bill cycle of this pipeline: give a month from {cycles[0]} to "
-                            f"{cycles[-1]} (the open month)")
+        first, last = bill_cycle_span()
+        if not first <= month <= last:
+            raise UserError(f"{month} is not a bill cycle of this pipeline: give a month from {first} to {last} "
+                            "(the open month)")
     if reports_dir is not None:
         _check_folder(reports_dir, "--reports")
     _check_folder(warehouse.parent, "the folder of --warehouse")
@@ -85,6 +84,15 @@ def check_request(month: str | None, warehouse: Path, reports_dir: Path | None, 
         problem = writing_the_snapshot(warehouse, Path(published) if published else default_published_path(warehouse))
         if problem:
             raise UserError(problem)
+
+
+def bill_cycle_span() -> tuple[str, str]:
+    """The first and the last bill cycle of the pipeline ('YYYY-MM'), the last the open month: a run's
+    month must lie between them."""
+    from pipelines.partitions import bill_cycle_partitions
+
+    cycles = bill_cycle_partitions.get_partition_keys()
+    return cycles[0], cycles[-1]
 
 
 def _check_folder(folder: Path, option: str) -> None:

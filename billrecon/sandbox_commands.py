@@ -9,24 +9,62 @@ import time
 from datetime import date
 from pathlib import Path
 
-from billrecon.commands import RunFailed, check_request, print_outcome, run_cycle_with_progress, writing
+from billrecon.commands import RunFailed, UserError, check_request, print_outcome, run_cycle_with_progress, writing
 from billrecon.interrupts import Interrupted, interrupted_line
 from schemas.bill_cycle import BillCycle
 
 
-def world_config(args, first_month: str | None = None):
+def world_config(args):
     from sandbox.world import WorldConfig
 
+    first = first_month(args)
+    # the open month's exports so far (its 2nd to today), within the open month's days
+    export_days = min(max(1, date.today().day - 1), BillCycle.parse(first).shift(args.months).days - 1)
     return WorldConfig(
         seed=args.seed, customers=args.customers, resellers=args.resellers, closed_months=args.months,
-        lines_per_month=args.lines, first_month=args.first_month or first_month or _months_ago(args.months),
-        header_language=args.header_language, usage_export_days=max(1, date.today().day - 1),
+        lines_per_month=args.lines, first_month=first,
+        header_language=args.header_language, usage_export_days=export_days,
         anomalies=getattr(args, "anomalies", 0),   # only `generate` and `demo` offer --anomalies
     )
 
 
-def _months_ago(count: int, today: date | None = None) -> str:
-    return str(BillCycle.of(today or date.today()).shift(-count))
+def first_month(args, today: date | None = None) -> str:
+    """The world's first closed month: --first-month, else --months before this month (the open month is
+    then this one). A UserError when the world's months, the open one included, leave those the command
+    can use: the bill cycles of the pipeline for `demo`, else the months a world's files can date."""
+    from billrecon.commands import bill_cycle_span
+    from sandbox.world import FIRST_WORLD_MONTH, LAST_WORLD_MONTH
+
+    if args.command == "demo":
+        lowest, highest = bill_cycle_span()
+        allowed = f"the demo closes bill cycles of this pipeline, from {lowest} to {highest} (the open month)"
+    else:
+        lowest, highest = FIRST_WORLD_MONTH, LAST_WORLD_MONTH
+        allowed = (f"a world's months, the open one included, lie from {lowest} to {highest}, the dates its tar "
+                   "files hold")
+    lowest, highest = BillCycle.parse(lowest), BillCycle.parse(highest)
+    months = args.months
+    if args.first_month is None:
+        this = BillCycle.of(today or date.today())
+        if months > _months_between(lowest, this):
+            raise UserError(f"--months {months} starts the world {months} months before this one, before {lowest}: "
+                            f"{allowed}: give fewer --months, or a --first-month")
+        if this > highest:
+            raise UserError(f"this month, {this}, the open month of a world without --first-month, is after "
+                            f"{highest}: {allowed}: give a --first-month")
+        return str(this.shift(-months))
+    first = BillCycle.parse(args.first_month)
+    if first < lowest:
+        raise UserError(f"--first-month {first} is before {lowest}: {allowed}: give a later --first-month")
+    if months > _months_between(first, highest):
+        raise UserError(f"--first-month {first} and --months {months} put the open month after {highest}: "
+                        f"{allowed}: give an earlier --first-month or fewer --months")
+    return str(first)
+
+
+def _months_between(start: BillCycle, end: BillCycle) -> int:
+    """How many months `end` is after `start`."""
+    return (end.year - start.year) * 12 + end.month - start.month
 
 
 def generate(args) -> int:
@@ -43,6 +81,7 @@ def generate(args) -> int:
 
 
 def demo(args) -> int:
+    config = world_config(args)  # refuses, before anything is replaced, months the pipeline has no cycle for
     if args.lake:
         from billrecon.lake_demo import demo_lake
 
@@ -52,10 +91,10 @@ def demo(args) -> int:
     world_dir = Path(args.world_dir)
     check_request(None, warehouse, Path(args.reports))
     with writing(warehouse):
-        return _demo(args, warehouse, world_dir, started)
+        return _demo(args, config, warehouse, world_dir, started)
 
 
-def _demo(args, warehouse: Path, world_dir: Path, started: float) -> int:
+def _demo(args, config, warehouse: Path, world_dir: Path, started: float) -> int:
     from pipelines.instance import project_instance
     from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
     from sandbox.bss import BssEmulator
@@ -68,7 +107,6 @@ def _demo(args, warehouse: Path, world_dir: Path, started: float) -> int:
         shutil.rmtree(stale, ignore_errors=True)
     warehouse.unlink(missing_ok=True)
 
-    config = world_config(args)
     print(f"[1/4] generating a partner world (seed {config.seed}, {config.customers} customers, "
           f"{config.closed_months} closed months from {config.first_month}, ~{config.lines_per_month} lines/month)")
     world = generate_world(config)
@@ -133,6 +171,7 @@ def _print_planted(world, world_dir: Path) -> None:
 
 
 def sandbox_serve(args) -> int:
+    import errno
     import tempfile
 
     from sandbox.bss import BssEmulator
@@ -140,11 +179,19 @@ def sandbox_serve(args) -> int:
     from sandbox.world import generate_world
     from sandbox.writer import write_world
 
-    world = generate_world(world_config(args))
-    with tempfile.TemporaryDirectory(prefix="billrecon-world-") as tmp:
+    config = world_config(args)
+    s3 = LocalS3Server(port=args.port)  # 0: a free port
+    try:
+        s3.start()  # first: a port that cannot be had is said before the world is generated
+    except OSError as exc:
+        taken = "is in use by another program" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+        raise UserError(f"--port {args.port} {taken}: choose another port, or leave --port out for a free one") \
+            from None
+    with s3, tempfile.TemporaryDirectory(prefix="billrecon-world-") as tmp:
+        world = generate_world(config)
         write_world(world, Path(tmp))
         world.api_data.prepare()
-        with LocalS3Server(port=args.port or None) as s3, BssEmulator(world) as bss:
+        with BssEmulator(world) as bss:
             bucket = "billrecon"
             upload_tree(make_s3_client(s3.endpoint_url, s3.access_key, s3.secret_key), bucket, Path(tmp))
             print(f"BILLRECON_S3_ENDPOINT={s3.endpoint_url}")
@@ -155,7 +202,8 @@ def sandbox_serve(args) -> int:
             print(f"BILLRECON_BSS_ENDPOINT={bss.endpoint_url}")
             print(f"BILLRECON_BSS_AK={bss.access_key}")
             print(f"BILLRECON_BSS_SK={bss.secret_key}")
-            print(f"BILLRECON_BSS_DOMAIN_ID={bss.domain_id}", flush=True)
+            print(f"BILLRECON_BSS_DOMAIN_ID={bss.domain_id}")
+            print("serving until Ctrl-C", flush=True)
             try:
                 while True:
                     time.sleep(3600)

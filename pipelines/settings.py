@@ -22,7 +22,7 @@ from pipelines.resources import (
     account_file,
     account_folder,
 )
-from schemas.memory import MEMORY_VARIABLE, parse_bytes
+from schemas.memory import MEMORY_VARIABLE, budget_problem
 
 # resource key -> {field: environment variable}
 SETTINGS: dict[str, dict[str, str]] = {
@@ -153,11 +153,9 @@ def invalid_settings(environ: os._Environ | dict | None = None) -> list[str]:
             elif text and variable in AT_LEAST_ONE and int(text) < 1:
                 problems.append(f"{variable}={text!r} must be at least 1 ({AT_LEAST_ONE[variable]})")
     budget = environ.get(MEMORY_VARIABLE)
-    if budget:
-        try:
-            parse_bytes(budget)
-        except ValueError as exc:
-            problems.append(f"{MEMORY_VARIABLE}={exc}")
+    problem = budget_problem(budget) if budget else None
+    if problem:
+        problems.append(f"{MEMORY_VARIABLE}={problem}")
     return problems
 
 

@@ -8,6 +8,8 @@ buckets, and everything is gone when the process ends.
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 from pathlib import Path
 
 import boto3
@@ -15,7 +17,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
 REGION = "ap-southeast-1"  # OBS file subscription works only with a bucket in CN-Hong Kong
 DEFAULT_ACCESS_KEY = "SANDBOXACCESSKEY0001"
@@ -36,31 +39,37 @@ class LocalS3Server:
         self.access_key = access_key
         self.secret_key = secret_key
         self._requested_port = port
-        self._server: ThreadedMotoServer | None = None
-        self._port: int | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def endpoint_url(self) -> str:
-        if self._port is None:
+        if self._server is None:
             raise RuntimeError("the server is not running; call start() first")
-        return f"http://{self.host}:{self._port}"
+        return f"http://{self.host}:{self._server.server_address[1]}"
 
     def start(self) -> LocalS3Server:
+        """Listen, then serve in a thread. A port that cannot be had raises its OSError here (moto's own
+        ThreadedMotoServer binds in its thread, where werkzeug prints the error and exits the thread,
+        and its start() then waits for ever)."""
         if self._server is not None:
             return self
         # werkzeug logs every request at INFO even with verbose=False; the demo's output is for people
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server = ThreadedMotoServer(ip_address=self.host, port=self._requested_port, verbose=False)
-        server.start()
-        self._server = server
-        self._port = server.get_host_and_port()[1]  # port 0 asked the OS for a free one
+        with socket.create_server((self.host, self._requested_port)) as listener:  # port 0: a free one
+            # werkzeug serves on its own copy of the listening socket
+            self._server = make_server(self.host, self._requested_port, DomainDispatcherApplication(create_backend_app),
+                                       threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno())
+        self._thread = threading.Thread(target=self._server.serve_forever, name="s3-server", daemon=True)
+        self._thread.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.stop()
-            self._server = None
-            self._port = None
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
 
     def client(self) -> BaseClient:
         """A boto3 S3 client for this server."""

@@ -42,6 +42,12 @@ from .usage import CORRECTION_STREAM, UsageExportSeries, export_date_text
 # (it drew customer-specific contract rates, which the world no longer has).
 _PARTIES, _USAGE_RESOURCES, _SUBSCRIPTIONS, _ORDERS, _AGREEMENTS = 1, 2, 3, 4, 6
 
+# The months a world can span, its open month included: its files date their tar members (ustar
+# mtimes: seconds since 1970 in eleven octal digits, which run out on 2242-03-16), and the open month's
+# usage exports are dated up to its last day.
+FIRST_WORLD_MONTH = "1970-01"
+LAST_WORLD_MONTH = "2242-02"
+
 _ORDER_SHARE = 0.05          # share of a month's lines that are orders and refunds
 _ADJUSTMENT_SHARE = 0.002
 
@@ -72,6 +78,9 @@ class WorldConfig:
         parse_month(self.first_month)
         if self.customers < 1 or self.closed_months < 1 or self.lines_per_month < 1:
             raise ValueError("customers, closed_months and lines_per_month must be at least 1")
+        if not FIRST_WORLD_MONTH <= self.first_month <= add_months(LAST_WORLD_MONTH, -self.closed_months):
+            raise ValueError(f"the months of a world, the open one included, must lie from {FIRST_WORLD_MONTH} to "
+                             f"{LAST_WORLD_MONTH}")
         if self.resellers < 0 or self.member_rows < 1:
             raise ValueError("resellers must be ≥ 0 and member_rows ≥ 1")
         if self.header_language not in LANGUAGES or self.bill_type_language not in LANGUAGES:

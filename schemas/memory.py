@@ -15,6 +15,9 @@ from collections.abc import Mapping
 
 MEMORY_VARIABLE = "BILLRECON_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "2GiB"
+# The smallest budget a run is allowed: the integration tests' small world closes its month with 64 MiB
+# (DuckDB's 32 MiB) and not with 32 MiB (a step's 30.5 MiB block); this leaves room for larger months
+MIN_MEMORY_LIMIT = "256MiB"
 # DuckDB's buffer manager gets this share of the budget; the rest is Python, polars and Arrow
 DUCKDB_SHARE = 0.5
 # What DuckDB holds per bill line while sorting a customer range of marts.customer_bill_line
@@ -38,6 +41,17 @@ def parse_bytes(text: str) -> int:
         raise ValueError(f"{text!r} is not a memory size: give a number with one of the units "
                          "KiB, MiB, GiB, TiB, KB, MB, GB, TB (e.g. 2GiB)")
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def budget_problem(text: str) -> str | None:
+    """What is wrong with a budget, or None for one a run can work in."""
+    try:
+        size = parse_bytes(text)
+    except ValueError as exc:
+        return str(exc)
+    if size < parse_bytes(MIN_MEMORY_LIMIT):
+        return f"{text!r} is less than {MIN_MEMORY_LIMIT}, the smallest budget a run works in (DuckDB gets half of it)"
+    return None
 
 
 def duckdb_memory_limit(budget: str) -> str:

@@ -110,6 +110,10 @@ BAD_REQUESTS = {
     "no time for the BSS API's answer": ([], {"BILLRECON_BSS_TIMEOUT_SECONDS": "0"},
                                          "billrecon: BILLRECON_BSS_TIMEOUT_SECONDS='0' must be at least 1 (no answer "
                                          "comes in 0 seconds): fix the variable (see .env.example) or unset it"),
+    "a memory budget too small to run in": ([], {"BILLRECON_MEMORY_LIMIT": "1KB"},
+                                            "billrecon: BILLRECON_MEMORY_LIMIT='1KB' is less than 256MiB, the smallest "
+                                            "budget a run works in (DuckDB gets half of it): fix the variable (see "
+                                            ".env.example) or unset it"),
     "BSS endpoint without keys": ([], {"BILLRECON_BSS_ENDPOINT": "http://127.0.0.1:9"},
                                   "billrecon: BILLRECON_BSS_ENDPOINT is set but not BILLRECON_BSS_AK, BILLRECON_BSS_SK, "
                                   "BILLRECON_BSS_DOMAIN_ID: set them (see .env.example), or unset "

@@ -90,3 +90,13 @@ def test_the_memory_setting_of_an_earlier_version_is_refused_rather_than_ignored
     assert invalid_settings({"BILLRECON_MEMORY_LIMIT": "lots"}) == [
         "BILLRECON_MEMORY_LIMIT='lots' is not a memory size: give a number with one of the units KiB, MiB, GiB, "
         "TiB, KB, MB, GB, TB (e.g. 2GiB)"]
+
+
+@pytest.mark.parametrize("budget", ["0", "1KB", "255MiB"])
+def test_a_budget_below_the_smallest_a_run_works_in_is_refused(budget):
+    from pipelines.settings import invalid_settings
+
+    assert invalid_settings({"BILLRECON_MEMORY_LIMIT": budget}) == [
+        f"BILLRECON_MEMORY_LIMIT={budget!r} is less than 256MiB, the smallest budget a run works in (DuckDB gets half "
+        "of it)"]
+    assert invalid_settings({"BILLRECON_MEMORY_LIMIT": "256MiB"}) == []
