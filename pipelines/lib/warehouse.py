@@ -56,6 +56,9 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
     # refuses a second connection whose config differs, and a process has one budget anyway. So a
     # connection of its own (a summary, a report) stays within the process's budget too.
     con.execute(f"set memory_limit = '{memory_limit or process_duckdb_memory_limit()}'")
+    # DuckDB draws a progress bar on stdout for a query past two seconds: into a command's one line,
+    # a nightly log, or the JSON a reader prints
+    con.execute("set enable_progress_bar = false")
     if threads:
         con.execute(f"set threads = {int(threads)}")
     if read_only:  # other processes may read the file at the same time (a writer has it to itself)
