@@ -7,7 +7,9 @@ import functools
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -26,6 +28,26 @@ SPILL_PREFIX = "billrecon-spill-"
 DDL_LAYERS = ("landing", "audit", "staging")
 
 
+@contextlib.contextmanager
+def _signals_after() -> Iterator[None]:
+    """Ctrl-C and stop signals that arrive while DuckDB opens a file take effect once it is open. An
+    interrupt raised inside DuckDB's open (Dagster turns SIGINT and SIGTERM into an exception in the
+    running step) once left a run spinning in its next open of the same file, holding the lease."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread runs Python's signal handlers
+        return
+    received: list[int] = []
+    previous = {number: signal.signal(number, lambda signum, _: received.append(signum))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
+        if received:
+            signal.raise_signal(received[0])  # handled by the handler that was in place
+
+
 def connect(path: str | Path, *, memory_limit: str | None = None, threads: int | None = None,
             read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file; a second writing process gets a clear error, not a corrupt file."""
@@ -41,7 +63,8 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        with _signals_after():
+            con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
         # a damaged file is an IOException too, and its message says "block": test for it first
         if any(sign in str(exc) for sign in UNREADABLE):

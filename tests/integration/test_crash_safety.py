@@ -179,7 +179,11 @@ def test_a_run_stopped_by_a_signal_says_so_in_one_line_and_the_next_run_complete
     while len(list(landed.rglob("*"))) == landed_before and time.monotonic() < deadline:  # its steps have begun
         time.sleep(0.05)
     process.send_signal(stop)
-    output, _ = process.communicate(timeout=120)
+    try:
+        output, _ = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()  # a run that does not stop must not outlive the test
+        raise
 
     assert process.returncode == 130
     assert re.fullmatch(rf"billrecon: {SECOND} interrupted \(Ctrl-C or a stop signal\) in step \w+: the steps it "
