@@ -206,7 +206,9 @@ def sandbox_serve(args) -> int:
             print("serving until Ctrl-C", flush=True)
             try:
                 while True:
-                    time.sleep(3600)
+                    # short sleeps: the OS may hand Ctrl-C to a server thread, and Python only acts on it
+                    # once the main thread wakes (a sleep of an hour once kept the test's Ctrl-C waiting)
+                    time.sleep(0.5)
             except KeyboardInterrupt:
                 print("stopping", flush=True)
     return 0
