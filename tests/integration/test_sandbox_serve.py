@@ -12,10 +12,16 @@ import urllib.request
 SMALL = ["--customers", "2", "--lines", "20", "--months", "1"]
 
 
+def _ctrl_c_reaches_it() -> None:
+    """A suite started as a background job (`make test &`) runs with SIGINT ignored, which its children
+    inherit: the server under test gets Ctrl-C as a terminal would give it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def serve(tmp_path, *options: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "billrecon.cli", "sandbox", "serve", *SMALL, *options],
                             cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_ctrl_c_reaches_it)
 
 
 def test_without_a_port_it_serves_on_a_free_one_until_ctrl_c(tmp_path):
