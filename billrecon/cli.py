@@ -55,9 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", help="reports folder (default BILLRECON_REPORTS_DIR or reports/out)")
     run.add_argument("--partner", action="append", metavar="ID",
                      help="an account of partners.toml (repeatable; default: every account there)")
-    run.add_argument("--parallel", type=_positive, metavar="N",
+    run.add_argument("--parallel", type=_at_least(1), metavar="N",
                      help="accounts run at once (default BILLRECON_MAX_PARALLEL_RUNS or the number of cores)")
-    run.add_argument("--max-runtime", type=_non_negative, metavar="SECONDS",
+    run.add_argument("--max-runtime", type=_at_least(0, "0: no limit"), metavar="SECONDS",
                      help="stop a run still going after this long, as stuck: exit 1, where it was in the log "
                           "(default BILLRECON_MAX_RUNTIME_SECONDS, else 4 h as for the Dagster jobs; 0: no limit)")
 
@@ -100,13 +100,14 @@ def _world_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--header-language", choices=["en", "zh"], default="en")
 
 
-def _at_least(minimum: int):
-    """An option's type: a whole number not below `minimum`."""
+def _at_least(minimum: int, zero: str | None = None):
+    """An option's type: a whole number not below `minimum`; `zero` says what 0 means, where it may be given."""
+    meaning = f" ({zero})" if zero else ""
 
     def whole_number(text: str) -> int:
         value = _whole(text)
         if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"{text} is not a whole number of at least {minimum}")
+            raise argparse.ArgumentTypeError(f"{text} is not a whole number of at least {minimum}{meaning}")
         return value
 
     return whole_number
@@ -127,31 +128,14 @@ def _whole(text: str) -> int | None:
         return None
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
-
-
 # The demo plants one anomaly of every kind by default, so a first reader sees what each finding looks
 # like and what to do about it; 0 gives a clean world.
 DEMO_ANOMALIES = 1
 
 
-def _positive(text: str) -> int:
-    value = _non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("0 runs nothing: give 1 or more")
-    return value
-
-
 def _anomalies_option(parser: argparse.ArgumentParser, default: int) -> None:
     clean = "a clean world" if default == 0 else "one of every kind; 0: a clean world"
-    parser.add_argument("--anomalies", type=_non_negative, default=default, metavar="K",
+    parser.add_argument("--anomalies", type=_at_least(0, "0: a clean world"), default=default, metavar="K",
                         help="plant K anomalies of every kind of docs/reconciliation.md and list them in "
                              f"ground_truth.json at the root of the world folder (default {default}: {clean})")
 

@@ -96,7 +96,8 @@ BAD_REQUESTS = {
                                           "billrecon: BILLRECON_MAX_RUNTIME_SECONDS='4h' is not a whole number of "
                                           "seconds (0: no limit): fix the variable (see .env.example) or unset it"),
     "a negative time limit": (["--max-runtime", "-60"], {},
-                              "billrecon: argument --max-runtime: -60 is negative (see `billrecon run --help`)"),
+                              "billrecon: argument --max-runtime: -60 is not a whole number of at least 0 (0: no limit) "
+                              "(see `billrecon run --help`)"),
     "a renamed setting": ([], {"BILLRECON_DUCKDB_MEMORY_LIMIT": "4GB"},
                           "billrecon: BILLRECON_DUCKDB_MEMORY_LIMIT was renamed BILLRECON_MEMORY_LIMIT, now the run's "
                           "whole memory budget (DuckDB gets half of it): fix the variable (see .env.example) or unset it"),

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from billrecon.cli import EXIT_BAD_REQUEST, main
 from billrecon.commands import UserError
 from billrecon.partner_runs import AccountRun, parallel_runs, selected_accounts, worst_status
 
@@ -41,3 +42,12 @@ def test_parallel_runs_come_from_the_option_the_setting_or_the_cores():
     assert parallel_runs(None, {}) == os.cpu_count()
     with pytest.raises(UserError, match=r"^BILLRECON_MAX_PARALLEL_RUNS='0' is not a whole number of at least 1$"):
         parallel_runs(None, {"BILLRECON_MAX_PARALLEL_RUNS": "0"})
+
+
+@pytest.mark.parametrize("given", ["0", "-2", "two"])
+def test_the_parallel_option_is_refused_below_one_in_the_settings_words(given, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--month", "2026-08", "--parallel", given])
+    assert exit_.value.code == EXIT_BAD_REQUEST
+    assert capsys.readouterr().err == (f"billrecon: argument --parallel: {given} is not a whole number of at least 1 "
+                                       "(see `billrecon run --help`)\n")

@@ -44,7 +44,7 @@ def test_a_negative_option_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["run", "--month", "2026-08", "--max-runtime", "-1"])
     assert exit_.value.code == cli.EXIT_BAD_REQUEST
-    assert "argument --max-runtime: -1 is negative" in capsys.readouterr().err
+    assert "argument --max-runtime: -1 is not a whole number of at least 0 (0: no limit)" in capsys.readouterr().err
 
 
 # A process that passes its limit: its worker (started as the report pack starts its statement

@@ -18,7 +18,7 @@ TOO_SMALL = {
     "--lines": ("-5", "-5 is not a whole number of at least 1"),
     "--resellers": ("-1", "-1 is not a whole number of at least 0"),
     "--seed": ("-3", "-3 is not a whole number of at least 0"),
-    "--anomalies": ("-1", "-1 is negative"),
+    "--anomalies": ("-1", "-1 is not a whole number of at least 0 (0: a clean world)"),
 }
 
 
