@@ -20,7 +20,6 @@ import contextlib
 import logging
 import multiprocessing
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -37,9 +36,12 @@ from reports.formatting import CURRENCY, format_count, format_money, money_sum
 from reports.statement_fonts import MonthFonts, ReadFonts
 from reports.statement_pdf import A4_MM, PT_PER_MM, Document
 from schemas.bill_cycle import BillCycle
+from schemas.scratch import scratch_folder
 
 LOGGER = logging.getLogger(__name__)
 
+# the month's fonts, cut to the characters its statements use, while they are drawn
+FONT_SCRATCH_PREFIX = "billrecon-font-"
 TOTAL_DUE_LABEL = "Total due"
 USAGE_TITLE = "Usage"
 REFUNDS_TITLE = "Refunds"
@@ -153,8 +155,8 @@ def customer_statements_rendered(con: duckdb.DuckDBPyConnection, bill_cycle: str
             for statement in load_statements(con, bill_cycle, lines_table)
             if (path := bill_path(statement.customer_id)) is not None]
     written: dict[str | None, Path] = {}
-    with tempfile.TemporaryDirectory(prefix="billrecon-font-") as scratch:
-        fonts = MonthFonts.prepare(Path(scratch), "".join(job.text() for job in jobs))
+    with scratch_folder(FONT_SCRATCH_PREFIX) as scratch:
+        fonts = MonthFonts.prepare(scratch, "".join(job.text() for job in jobs))
         _warn_unprintable(bill_cycle, fonts, jobs)
         with _rendering(jobs, fonts):
             yield written

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +28,14 @@ import polars as pl
 
 from reports import data as marts
 from reports.exports import CUSTOMER_BILL_LINE, TableExport
+from schemas.scratch import scratch_folder
 
 # Scratch, read back once: DuckDB's default Parquet compression (a ten-million-line month took 416 MB)
 SCRATCH_COMPRESSION = "snappy"
 # Version 2's encodings: DuckDB wrote the ten-million-line month with 6 % less CPU (14.2-14.4 against
 # 14.9-15.4 CPU-s), polars cut it as fast
 SCRATCH_PARQUET_VERSION = "V2"
+SCRATCH_PREFIX = "billrecon-pack-lines-"
 RANGE_COLUMN = "range_number"
 WHOLE_FILE = "lines.parquet"
 # polars reads the whole file a row group at a time, several at once: with DuckDB's default row
@@ -122,11 +123,12 @@ def rated_once(con: duckdb.DuckDBPyConnection, bill_cycle: str,
                lines_per_range: int | None = None) -> Iterator[PackLines]:
     """Rate the cycle's bill lines once into scratch Parquet files cut by customer range (sized by
     ``reports.data.customer_ranges``) and yield them; the files are removed on leaving, also on an
-    error. The scratch folder is in the system's temporary directory (``TMPDIR``)."""
+    error. The scratch folder is in the system's temporary directory (``TMPDIR``); those of a killed
+    pack are removed by the next one (``schemas.scratch``)."""
     customer_ids, starts = marts.customer_ranges(con, bill_cycle, lines_per_range)
     range_number, parameters = _range_number(starts)
-    with tempfile.TemporaryDirectory(prefix="billrecon-pack-lines-") as scratch:
-        whole, folder = Path(scratch) / WHOLE_FILE, Path(scratch) / RANGES_FOLDER
+    with scratch_folder(SCRATCH_PREFIX) as scratch:
+        whole, folder = scratch / WHOLE_FILE, scratch / RANGES_FOLDER
         write_rated_lines(con, bill_cycle, whole, range_number, parameters)
         cut_by_range(whole, folder)
         yield PackLines(con, bill_cycle, customer_ids, starts, whole, folder)

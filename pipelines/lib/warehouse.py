@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import re
-import shutil
 import signal
 import tempfile
 import threading
-import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -18,6 +15,7 @@ import duckdb
 
 from pipelines.lib.failures import ActionableError
 from schemas.memory import process_duckdb_memory_limit
+from schemas.scratch import owned_name, remove_abandoned
 from schemas.warehouse_contract import TABLES
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
@@ -100,23 +98,9 @@ def use_own_spill_directory(con: duckdb.DuckDBPyConnection) -> None:
     (current,), = con.execute("select current_setting('temp_directory')").fetchall()
     if Path(current).name.startswith(SPILL_PREFIX):
         return  # another connection of this process to the same file: one database, its folder set
-    temporary = Path(tempfile.gettempdir())
-    for leftover in temporary.glob(SPILL_PREFIX + "*"):
-        owner = leftover.name[len(SPILL_PREFIX):].split("-", 1)[0]
-        if owner.isdigit() and not _process_exists(int(owner)):
-            shutil.rmtree(leftover, ignore_errors=True)
-    folder = temporary / f"{SPILL_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    remove_abandoned(SPILL_PREFIX)
+    folder = Path(tempfile.gettempdir()) / owned_name(SPILL_PREFIX)
     con.execute("set temp_directory = '" + str(folder).replace("'", "''") + "'")
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _cause(exc: duckdb.Error) -> str:

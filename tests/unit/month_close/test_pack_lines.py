@@ -4,14 +4,21 @@ copy is removed afterwards, also when the pack fails."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from reports import data as marts_data
 from reports import render_month_close
+from reports.customer_statements import FONT_SCRATCH_PREFIX as FONT_SCRATCH
 from reports.exports import CUSTOMER_BILL_LINE
+from reports.pack_lines import SCRATCH_PREFIX as PACK_SCRATCH
 from reports.pack_lines import rated_once
 from tests.unit.month_close.pack_warehouse import ACME, CYCLE, file_bytes
 
@@ -52,6 +59,31 @@ def test_the_copy_is_removed_when_the_pack_fails(warehouse, tmp_path, scratch):
     with pytest.raises(OSError):
         render_month_close(warehouse, CYCLE, tmp_path / CYCLE)
     assert list(scratch.iterdir()) == []
+
+
+def killed_while_holding(prefixes: list[str]) -> list[Path]:
+    """The scratch folders (with a file each) that a process made and could not remove: it was killed."""
+    made = subprocess.run(
+        [sys.executable, "-c",
+         "import os, signal, sys\n"
+         "from schemas.scratch import scratch_folder\n"
+         "held = [scratch_folder(prefix) for prefix in sys.argv[1:]]\n"
+         "for folder in (each.__enter__() for each in held):\n"
+         "    (folder / 'lines.parquet').write_bytes(bytes(1024))\n"
+         "    print(folder, flush=True)\n"
+         "os.kill(os.getpid(), signal.SIGKILL)\n", *prefixes],
+        capture_output=True, text=True, env={**os.environ, "TMPDIR": tempfile.gettempdir()})
+    assert made.returncode == -signal.SIGKILL
+    return [Path(line) for line in made.stdout.split()]
+
+
+def test_the_scratch_of_a_killed_pack_is_removed_by_the_next_pack(warehouse, tmp_path, scratch):
+    abandoned = killed_while_holding([PACK_SCRATCH, FONT_SCRATCH])
+    assert [folder.parent for folder in abandoned] == [scratch, scratch]
+    running = scratch / f"{PACK_SCRATCH}{os.getppid()}-0123456789ab"  # a pack of a process still running
+    running.mkdir()
+    render_month_close(warehouse, CYCLE, tmp_path / CYCLE)
+    assert list(scratch.iterdir()) == [running]
 
 
 def all_batches(lines) -> pl.DataFrame:
