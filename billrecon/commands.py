@@ -55,11 +55,14 @@ def warehouse_path(args) -> Path | None:
         return None
 
 
-def check_request(month: str | None, warehouse: Path, reports_dir: Path | None, *, writes: bool = True) -> None:
+def check_request(month: str | None, warehouse: Path, reports_dir: Path | None, *, writes: bool = True,
+                  reports_option: str = "--reports", warehouse_option: str = "--warehouse") -> None:
     """Refuse, before anything runs, what cannot work: a month outside the bill cycles, paths that
     are files where folders are needed (or the reverse), a warehouse path that is no DuckDB file,
     settings the run could not use, and for a command that `writes` the warehouse (or takes its
-    lease), the snapshot published for analysts. `reports_dir` None: the command writes no reports."""
+    lease), folders this user cannot create or write and the snapshot published for analysts.
+    `reports_dir` None: the command writes no reports. The options name where a path was chosen
+    (`chosen_by`)."""
     from pipelines.lib.publish import default_published_path, writing_the_snapshot
     from pipelines.lib.warehouse import NotAWarehouse, check_warehouse_file
     from pipelines.settings import invalid_settings, setting
@@ -73,8 +76,9 @@ def check_request(month: str | None, warehouse: Path, reports_dir: Path | None, 
             raise UserError(f"{month} is not a bill cycle of this pipeline: give a month from {first} to {last} "
                             "(the open month)")
     if reports_dir is not None:
-        _check_folder(reports_dir, "--reports")
-    _check_folder(warehouse.parent, "the folder of --warehouse")
+        check_folder(reports_dir, reports_option)
+    # a command that only reads the warehouse may read it from a folder it cannot write
+    check_folder(warehouse.parent, f"the folder of {warehouse_option}", trial=writes)
     try:
         check_warehouse_file(warehouse)
     except NotAWarehouse as exc:
@@ -86,6 +90,12 @@ def check_request(month: str | None, warehouse: Path, reports_dir: Path | None, 
             raise UserError(problem)
 
 
+def chosen_by(option: str, given: str | None, variable: str) -> str:
+    """Where a path came from, to name in a refusal: the option when given, else its variable when
+    set, else the option (which changes the default)."""
+    return variable if not given and os.environ.get(variable) else option
+
+
 def bill_cycle_span() -> tuple[str, str]:
     """The first and the last bill cycle of the pipeline ('YYYY-MM'), the last the open month: a run's
     month must lie between them."""
@@ -95,12 +105,59 @@ def bill_cycle_span() -> tuple[str, str]:
     return cycles[0], cycles[-1]
 
 
-def _check_folder(folder: Path, option: str) -> None:
-    existing = next(path for path in (folder, *folder.parents) if path.exists() or path == Path(path.anchor))
+# what to give instead of "" for the options every warehouse command shares
+WAREHOUSE_GIVEN = "the path of the warehouse file, or leave --warehouse out for its default"
+REPORTS_GIVEN = "the path of a folder for the month-close packs, or leave --reports out for its default"
+NOT_A_FOLDER = "is a file, not a folder"
+
+
+def check_given(value: str | None, option: str, what: str) -> None:
+    """Refuse a path option given as "": Path("") is the current folder, which the command would then
+    write into (or, for an option with a default, the default would be taken without a word)."""
+    if value == "":
+        raise UserError(f"{option} is empty: give {what}")
+
+
+def check_folder(folder: Path, option: str, *, trial: bool = True) -> None:
+    """Refuse a folder a command cannot write its output into, before anything is written (see
+    `folder_problem`)."""
+    problem = folder_problem(folder, trial=trial)
+    if problem is None:
+        return
+    if problem.endswith(NOT_A_FOLDER):
+        advice = "give the path of a folder (it is created when missing)"
+    else:
+        advice = "give the path of a folder this user can create and write"
+    raise UserError(f"{option} {folder} {problem}: {advice}")
+
+
+def folder_problem(folder: Path, *, created: bool = True, trial: bool = True) -> str | None:
+    """What keeps a command from writing into `folder`, said after its path; None: nothing. A file
+    where it or a folder above it should be; with `created` False, a folder that does not exist;
+    with `trial`, a folder this user cannot create or write, found by creating a temporary folder
+    in it (or in the folder above it that exists) and removing it at once: a test of the path would
+    miss the file systems that refuse in their own way (/proc answers ENOENT), and creating the
+    folder itself would leave it behind for a request refused later."""
+    # os.path.exists: False, not an error, for a path this user may not look into
+    existing = next(path for path in (folder, *folder.parents)
+                    if os.path.exists(path) or path == Path(path.anchor))
     if not existing.is_dir():
-        problem = "is a file" if existing == folder else f"cannot be created: {existing} is a file"
-        raise UserError(f"{option} {folder} {problem}, not a folder: give the path of a folder (it is created "
-                        "when missing)")
+        if existing == folder:
+            return NOT_A_FOLDER
+        return f"cannot be created: {existing} {NOT_A_FOLDER}" if created else \
+            f"does not exist ({existing} {NOT_A_FOLDER})"
+    if not created and existing != folder:
+        return "does not exist"
+    if trial:
+        import tempfile
+
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".billrecon-check-", dir=existing))
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            return f"cannot be written ({reason})" if existing == folder else \
+                f"cannot be created in {existing} ({reason})"
+    return None
 
 
 @contextlib.contextmanager
@@ -266,9 +323,15 @@ def run(args) -> int:
     from billrecon import run_limit
     from billrecon.interrupts import Interrupted, interrupted_line
     from pipelines.lib.lake_publish import lake_problem
+    from pipelines.lib.lakehouse import is_lake
     from pipelines.lib.partners import FILE_VARIABLE, PARTNER_VARIABLE, run_partner_id
-    from pipelines.settings import resources_from_env, setting
+    from pipelines.settings import WORKING_WAREHOUSE, resources_from_env, setting
 
+    check_given(args.inbox, "--inbox", "the path of the folder the files arrive in")
+    check_given(args.warehouse, "--warehouse", WAREHOUSE_GIVEN)
+    check_given(args.reports, "--reports", REPORTS_GIVEN)
+    reports_option = chosen_by("--reports", args.reports, "BILLRECON_REPORTS_DIR")
+    warehouse_option = chosen_by("--warehouse", args.warehouse, "BILLRECON_WAREHOUSE")
     # command-line options override the environment, and travel to Dagster the same way (EnvVar)
     if args.inbox:
         check_inbox(args.inbox, "--inbox")
@@ -294,7 +357,11 @@ def run(args) -> int:
     if problem:
         raise UserError(problem)
     warehouse, reports_dir = Path(setting("warehouse", "path")), Path(setting("reports", "out_dir"))
-    check_request(args.month, warehouse, reports_dir)
+    if is_lake(os.environ.get("BILLRECON_WAREHOUSE", "")):  # the lake's working file has its own variable
+        warehouse_option = WORKING_WAREHOUSE
+    check_request(args.month, warehouse, reports_dir, reports_option=reports_option,
+                  warehouse_option=warehouse_option)
+    _check_other_folders()
     resources = resources_from_env()
     with writing(warehouse), run_limit.time_limit(args.month, max_runtime, warehouse):
         # the partition of the account's month: the run's resources take the account's sources from it
@@ -313,6 +380,20 @@ def run(args) -> int:
         print_outcome(warehouse, reports_dir, [args.month])  # under the lease: the next run waits for it
         held = _print_holds(warehouse, args.month)
     return EXIT_HELD if held else 0
+
+
+def _check_other_folders() -> None:
+    """The landing folder and the published snapshot's folder a run writes, when set apart from the
+    warehouse's folder (which `check_request` checked)."""
+    from pipelines.lib.lakehouse import is_lake
+    from pipelines.settings import setting
+
+    landing = setting("warehouse", "landing_dir")
+    if landing:
+        check_folder(Path(landing), "BILLRECON_LANDING_DIR")
+    published = setting("warehouse", "published_path")
+    if published and not is_lake(os.environ.get("BILLRECON_WAREHOUSE", "")):  # a lake's run publishes to it
+        check_folder(Path(published).parent, "the folder of BILLRECON_PUBLISHED_WAREHOUSE")
 
 
 def _print_holds(warehouse: Path, bill_cycle: str) -> list:
@@ -336,10 +417,12 @@ def accept(args) -> int:
     from pipelines.lib.holds import NothingHeld, release
     from pipelines.lib.warehouse import connect, ensure_schema
 
+    check_given(args.warehouse, "--warehouse", WAREHOUSE_GIVEN)
     warehouse = warehouse_path(args)
     if not warehouse.exists():
         raise UserError(f"warehouse {warehouse} does not exist: nothing is held")
-    check_request(None, warehouse, warehouse.parent)
+    check_request(None, warehouse, None, warehouse_option=chosen_by("--warehouse", args.warehouse,
+                                                                    "BILLRECON_WAREHOUSE"))
     with writing(warehouse):
         con = connect(warehouse)
         try:
@@ -359,6 +442,7 @@ def accept(args) -> int:
 
 
 def report(args) -> int:
+    from pipelines.lib.failures import writing_into
     from pipelines.lib.partners import named_account, run_partner_id
     from pipelines.lib.warehouse import connect
     from pipelines.settings import setting
@@ -366,9 +450,13 @@ def report(args) -> int:
     from reports.month_close import missing_required_tables, render_month_close
     from reports.notes import api_absent_note, api_pulled, bill_file_loads, report_notes
 
+    check_given(args.warehouse, "--warehouse", WAREHOUSE_GIVEN)
+    check_given(args.reports, "--reports", REPORTS_GIVEN)
     warehouse = Path(args.warehouse or setting("warehouse", "path"))
     out_dir = Path(args.reports or setting("reports", "out_dir"))
-    check_request(args.month, warehouse, out_dir)
+    reports_option = chosen_by("--reports", args.reports, "BILLRECON_REPORTS_DIR")
+    check_request(args.month, warehouse, out_dir, reports_option=reports_option,
+                  warehouse_option=chosen_by("--warehouse", args.warehouse, "BILLRECON_WAREHOUSE"))
     if not warehouse.exists():
         raise UserError(f"warehouse {warehouse} does not exist; run `billrecon run --month {args.month}` first")
     with writing(warehouse):  # a run writing meanwhile holds the file, and would write the same pack
@@ -387,8 +475,9 @@ def report(args) -> int:
             # API is what the warehouse holds of it, whatever BILLRECON_BSS_* say now
             api_used = api_pulled(con, args.month)
             notes = report_notes(api_used, loads > 0, args.month, lines_read, api_note=api_absent_note(args.month))
-            written = render_month_close(con, args.month, out_dir / args.month, notes, api_configured=api_used,
-                                         account=named_account(run_partner_id()))
+            with writing_into({out_dir: reports_option}):  # a folder that fails after the check above
+                written = render_month_close(con, args.month, out_dir / args.month, notes, api_configured=api_used,
+                                             account=named_account(run_partner_id()))
         finally:
             con.close()
     print(f"{written.html}\n{written.xlsx}")

@@ -27,10 +27,25 @@ def run(args) -> int:
     meanwhile holds the file, and the connection is refused with one line (exit 2)."""
     import duckdb
 
-    from billrecon.commands import UserError, check_request, warehouse_path
+    from billrecon.commands import (
+        WAREHOUSE_GIVEN,
+        UserError,
+        check_given,
+        check_request,
+        folder_problem,
+        warehouse_path,
+    )
     from pipelines.lib.warehouse import NotAWarehouse, WarehouseBusy, connect
     from reports.focus_export import FocusExportError, export
 
+    check_given(args.out, "--out", "the path of the file to write, FILE.csv or FILE.parquet")
+    check_given(args.warehouse, "--warehouse", WAREHOUSE_GIVEN)
+    out = Path(args.out)
+    # the file goes into a folder that exists (none is created for it); one that cannot be written
+    # at all is found here, a file it cannot take when it is written
+    problem = folder_problem(out.parent, created=False)
+    if problem:
+        raise UserError(f"cannot write {out}: {out.parent} {problem}: give a path in a folder this user can write")
     warehouse = warehouse_path(args)
     # the month is checked against the warehouse's own months below, which names the closed ones; the
     # published snapshot is one to read
@@ -45,7 +60,7 @@ def run(args) -> int:
     except duckdb.Error as exc:
         raise UserError(f"cannot open warehouse {warehouse}: {str(exc).strip().splitlines()[0]}") from None
     try:
-        written = export(con, args.month, args.view, Path(args.out), args.partner)
+        written = export(con, args.month, args.view, out, args.partner)
     except FocusExportError as exc:
         raise UserError(str(exc)) from None
     finally:

@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from billrecon.commands import RunFailed, UserError
+from billrecon.commands import RunFailed, UserError, check_folder, check_given
 
 BUCKET = "billrecon-demo"
 LAKE_DATABASE = "billrecon_lake"
@@ -69,7 +69,10 @@ def demo_lake(args) -> int:
     from sandbox.postgres import PostgresUnavailable, find_bin_dir
 
     started = time.monotonic()
+    # "" would be the current folder, which the demo replaces
+    check_given(args.lake, "--lake", "the path of a folder, or give --lake alone for .demo-lake")
     root = Path(args.lake)
+    check_folder(root, "--lake")
     try:
         find_bin_dir()
     except PostgresUnavailable as exc:

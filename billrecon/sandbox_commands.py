@@ -9,7 +9,18 @@ import time
 from datetime import date
 from pathlib import Path
 
-from billrecon.commands import RunFailed, UserError, check_request, print_outcome, run_cycle_with_progress, writing
+from billrecon.commands import (
+    REPORTS_GIVEN,
+    WAREHOUSE_GIVEN,
+    RunFailed,
+    UserError,
+    check_folder,
+    check_given,
+    check_request,
+    print_outcome,
+    run_cycle_with_progress,
+    writing,
+)
 from billrecon.interrupts import Interrupted, interrupted_line
 from schemas.bill_cycle import BillCycle
 
@@ -68,11 +79,15 @@ def _months_between(start: BillCycle, end: BillCycle) -> int:
 
 
 def generate(args) -> int:
+    from pipelines.lib.failures import writing_into
     from sandbox.world import generate_world
     from sandbox.writer import write_world
 
+    check_given(args.out, "--out", "the path of a folder (it is created when missing)")
+    check_folder(Path(args.out), "--out")  # before the world is generated, which takes a while
     world = generate_world(world_config(args))
-    paths = write_world(world, Path(args.out))
+    with writing_into({args.out: "--out"}):  # a folder that fails after the check above
+        paths = write_world(world, Path(args.out))
     print(f"wrote {len(paths)} files under {args.out} (closed months {', '.join(world.closed_months)}; "
           f"open month {world.open_month})")
     if world.config.anomalies:
@@ -82,20 +97,28 @@ def generate(args) -> int:
 
 def demo(args) -> int:
     config = world_config(args)  # refuses, before anything is replaced, months the pipeline has no cycle for
-    if args.lake:
+    if args.lake is not None:
         from billrecon.lake_demo import demo_lake
 
         return demo_lake(args)
+    # "" would be the current folder, which the demo would empty as its world folder
+    check_given(args.warehouse, "--warehouse", WAREHOUSE_GIVEN)
+    check_given(args.reports, "--reports", REPORTS_GIVEN)
+    for option, value in (("--world-dir", args.world_dir), ("--dagster-home", args.dagster_home)):
+        check_given(value, option, f"the path of a folder, or leave {option} out for its default")
     started = time.monotonic()
     warehouse = Path(args.warehouse)
     world_dir = Path(args.world_dir)
     check_request(None, warehouse, Path(args.reports))
+    check_folder(world_dir, "--world-dir")
+    check_folder(Path(args.dagster_home), "--dagster-home")
     with writing(warehouse):
         return _demo(args, config, warehouse, world_dir, started)
 
 
 def _demo(args, config, warehouse: Path, world_dir: Path, started: float) -> int:
     from pipelines.instance import project_instance
+    from pipelines.lib.failures import writing_into
     from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
     from sandbox.bss import BssEmulator
     from sandbox.objectstore import LocalS3Server, make_s3_client, upload_tree
@@ -110,7 +133,8 @@ def _demo(args, config, warehouse: Path, world_dir: Path, started: float) -> int
     print(f"[1/4] generating a partner world (seed {config.seed}, {config.customers} customers, "
           f"{config.closed_months} closed months from {config.first_month}, ~{config.lines_per_month} lines/month)")
     world = generate_world(config)
-    paths = write_world(world, world_dir)
+    with writing_into({world_dir: "--world-dir"}):
+        paths = write_world(world, world_dir)
     print(f"      {len(paths)} files written under {world_dir}")
     if config.anomalies:
         _print_planted(world, world_dir)

@@ -6,9 +6,12 @@ A run stops on them without a stack trace on the terminal (the trace goes to the
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 WHERE_TO_POINT = "--warehouse / --reports (BILLRECON_WAREHOUSE / BILLRECON_REPORTS_DIR)"
 
@@ -24,8 +27,13 @@ class ActionableError(RuntimeError):
     """An expected failure whose message already says the cause and what to do."""
 
 
-def describe(exc: BaseException) -> str | None:
-    """The one line for an expected failure anywhere in `exc`'s chain of causes; None for a bug."""
+def describe(exc: BaseException, folders: Mapping[str | Path, str] | None = None) -> str | None:
+    """The one line for an expected failure anywhere in `exc`'s chain of causes; None for a bug.
+
+    `folders`: the folders the user chose for a command's output, each with the option or variable
+    that chose it. A failure on a path in one of them names that option, and is the user's whatever
+    its errno (a folder on a file system that takes no files, like /proc's ENOENT); elsewhere only
+    the errnos below are, as the same error on a path of the program's own making is a bug."""
     for link in _chain(exc):
         if isinstance(link, ActionableError):
             return str(link)
@@ -33,16 +41,48 @@ def describe(exc: BaseException) -> str | None:
         code, path, reason = _os_error(link)
         if code is None:
             continue
+        chosen = _chosen_by(path, folders or {})
+        where = chosen or WHERE_TO_POINT
         written = path or "a file of the warehouse or the reports"
         if code in _NO_SPACE:
             return (f"no space left to write {written} ({reason}): free space on that disk, or point "
-                    f"{WHERE_TO_POINT} at a disk with room, then run again (every step already committed is whole)")
+                    f"{where} at a disk with room, then run again (every step already committed is whole)")
         if code in _NOT_WRITABLE:
             return (f"cannot write {written} ({reason}): make that folder writable for this user, or point "
-                    f"{WHERE_TO_POINT} at one that is")
+                    f"{where} at one that is")
         if code in _NOT_A_FOLDER:
             return (f"cannot use {written} ({reason}): a file stands where a folder is needed, or the reverse; "
-                    f"fix the path in {WHERE_TO_POINT}")
+                    f"fix the path in {where}")
+        if chosen is not None and isinstance(link, OSError):
+            return f"cannot write {written} ({reason}): point {chosen} at a folder this user can create and write"
+    return None
+
+
+@contextlib.contextmanager
+def writing_into(folders: Mapping[str | Path, str]) -> Iterator[None]:
+    """Within the block, a failure `describe` recognises, given the user's `folders`, becomes an
+    ActionableError with its line (the original stays its cause, with its trace, for the log)."""
+    try:
+        yield
+    except ActionableError:
+        raise
+    except Exception as exc:
+        line = describe(exc, folders)
+        if line is None:
+            raise
+        raise ActionableError(line) from exc
+
+
+def _chosen_by(path: str | None, folders: Mapping[str | Path, str]) -> str | None:
+    """The option or variable of the folder `path` lies on: the folder, a file under it, or a folder
+    missing on the way to it (creating /proc/x/y fails on /proc/x); None for any other path."""
+    if not isinstance(path, str) or not path:
+        return None
+    target = Path(os.path.abspath(path))
+    for folder, chosen in folders.items():
+        folder = Path(os.path.abspath(folder))
+        if target == folder or folder in target.parents or (target in folder.parents and not os.path.exists(target)):
+            return chosen
     return None
 
 
