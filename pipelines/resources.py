@@ -24,10 +24,12 @@ from pipelines.lib.holds import HoldThresholds
 from pipelines.lib.lakehouse import LakeSettings
 from pipelines.lib.lease import WarehouseLease, hold_lease
 from pipelines.lib.object_store import (
+    BILLRECON_S3,
     InboxObjectStore,
     ObjectStore,
     PrefixedObjectStore,
     S3ObjectStore,
+    S3Settings,
     normalise_prefix,
 )
 from pipelines.lib.partners import Partner, PartnersConfigError, read_partners_file
@@ -91,6 +93,9 @@ class AccountResource(dg.ConfigurableResource):
         if partner is None:
             raise dg.Failure(description=f"{partner_id!r} is no longer an account of {self.partners_file}: reload "
                                          "the code location (its partitions list the file's accounts when it loads)")
+        return self._for_partner(partner)
+
+    def _for_partner(self, partner: Partner) -> Self:
         return self.model_copy(update=self._account_values(partner))
 
     def _account_values(self, partner: Partner) -> dict:
@@ -120,6 +125,9 @@ class ObjectStoreResource(AccountResource):
     region: str = "ap-southeast-1"
     inbox_dir: str | None = None
     prefix: str = ""  # the account's folder in a shared bucket; every key listed or read is under it
+    # with partners.toml: the variables the account's entry names for its keys, for the line of a refusal
+    # (not a field: the keys are read from them when the run starts, and a field would be configurable)
+    _key_variables: tuple[str, str] | None = PrivateAttr(default=None)
 
     def store(self) -> ObjectStore:
         store = self._whole_store()
@@ -134,11 +142,27 @@ class ObjectStoreResource(AccountResource):
                 "(with BILLRECON_S3_BUCKET, BILLRECON_S3_ACCESS_KEY, BILLRECON_S3_SECRET_KEY) to the bucket"
             )
         return S3ObjectStore(self.endpoint_url, self.bucket, self.access_key or "", self.secret_key or "",
-                             self.region, endpoint_setting=self._setting("endpoint", "BILLRECON_S3_ENDPOINT"))
+                             self.region, settings=self._s3_settings())
 
     def _setting(self, field: str, variable: str) -> str:
         """Where the user sets the source's `field`: the account's entry in partners.toml, else `variable`."""
         return f"the {field} of [partner.files] in {self.partners_file}" if self.partners_file else variable
+
+    def _s3_settings(self) -> S3Settings:
+        """Where the user sets the bucket's endpoint, name and keys: an account's keys are in the variables
+        its entry names."""
+        if not self.partners_file:
+            return BILLRECON_S3
+        entry = f"[partner.files] in {self.partners_file}"
+        access, secret = self._key_variables or ("the access_key_env variable", "the secret_key_env variable")
+        return S3Settings(f"the endpoint of {entry}", f"the bucket of {entry}", access, secret,
+                          f"{access} and {secret} (the keys of {entry})")
+
+    def _for_partner(self, partner: Partner) -> Self:
+        account = super()._for_partner(partner)
+        if partner.files.access_key_env and partner.files.secret_key_env:
+            account._key_variables = (partner.files.access_key_env, partner.files.secret_key_env)
+        return account
 
     def _account_values(self, partner: Partner) -> dict:
         """The account's [partner.files], instead of every BILLRECON_* source setting; its keys are read

@@ -31,7 +31,8 @@ class LocalS3Server:
     """moto's S3 server on 127.0.0.1 at a free port. Use as a context manager or start()/stop().
 
     moto accepts any access key and secret key; `access_key`/`secret_key` are the defaults the
-    sandbox hands to clients."""
+    sandbox hands to clients. Told to check them (POST /moto-api/reset-auth), it answers as OBS would to
+    wrong keys (tests/integration/test_s3_refusals.py)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
                  access_key: str = DEFAULT_ACCESS_KEY, secret_key: str = DEFAULT_SECRET_KEY):

@@ -43,21 +43,53 @@ class SourceUnreachable(ActionableError):
     timed out, connection dropped), or the inbox folder is missing."""
 
 
+class SourceRefused(ActionableError):
+    """The bucket's endpoint answers but refuses the run: no such bucket, an access key id it does not
+    know, a secret that does not match, keys without the permission; or an object listed a moment ago
+    is gone. The settings are to fix (or the bucket's permissions), not the network."""
+
+
 # the OS's reason inside urllib3's and botocore's messages: `... [Errno 111] Connection refused`
 _OS_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Where the user sets the bucket's endpoint, name and keys (the BILLRECON_* variables, or an account's
+    [partner.files] in partners.toml), for the line of a failure."""
+
+    endpoint: str
+    bucket: str
+    access_key: str
+    secret_key: str
+    keys: str  # the two keys at once
+
+
+BILLRECON_S3 = S3Settings("BILLRECON_S3_ENDPOINT", "BILLRECON_S3_BUCKET", "BILLRECON_S3_ACCESS_KEY",
+                          "BILLRECON_S3_SECRET_KEY", "BILLRECON_S3_ACCESS_KEY and BILLRECON_S3_SECRET_KEY")
+
+
+# S3 error codes (OBS answers the same ones) by what the user does about them. An answer to HEAD has no
+# body, so no code: only its HTTP status, which botocore gives as the code ("403", "404").
+_NO_BUCKET = {"NoSuchBucket", "InvalidBucketName"}
+_UNKNOWN_KEY = {"InvalidAccessKeyId"}
+_WRONG_SECRET = {"SignatureDoesNotMatch"}
+_DENIED = {"AccessDenied", "AllAccessDisabled"}
+_GONE = {"NoSuchKey", "404"}
+_UNCHANGED = "then run again (no month was changed)"
 
 
 class S3ObjectStore:
     """A bucket reached over the S3 API with boto3, exactly as OBS is reached in production."""
 
     def __init__(self, endpoint_url: str, bucket: str, access_key: str, secret_key: str,
-                 region: str = "ap-southeast-1", endpoint_setting: str = "BILLRECON_S3_ENDPOINT"):
+                 region: str = "ap-southeast-1", settings: S3Settings = BILLRECON_S3):
         import boto3
         from botocore.config import Config
 
         self.bucket = bucket
         self.endpoint_url = endpoint_url
-        self.endpoint_setting = endpoint_setting  # where the user fixes the endpoint, for the failure's line
+        self.settings = settings  # where the user fixes the endpoint, bucket and keys, for the failure's line
         self.uri = f"s3://{bucket}"
         self._client = boto3.client(
             "s3",
@@ -89,15 +121,16 @@ class S3ObjectStore:
         return [(info.key, info.etag, info.size) for info in self.list(prefix)]
 
     def download(self, key: str, dest: Path) -> None:
-        with self._reaching():
+        with self._reaching(key):
             self._client.download_file(self.bucket, key, str(dest))
 
     @contextlib.contextmanager
-    def _reaching(self) -> Iterator[None]:
-        """An endpoint that does not answer (after boto3's own retries) is said in one line, the same
-        for every step that tried it, with what to check."""
+    def _reaching(self, key: str | None = None) -> Iterator[None]:
+        """An endpoint that does not answer (after boto3's own retries), or that refuses the bucket or
+        the keys, is said in one line, the same for every step that tried it, with what to check.
+        `key`: the object being read, named in the log (each step reads another)."""
+        from botocore.exceptions import ClientError, HTTPClientError
         from botocore.exceptions import ConnectionError as NoConnection
-        from botocore.exceptions import HTTPClientError
 
         try:
             yield
@@ -105,9 +138,45 @@ class S3ObjectStore:
             found = _OS_REASON.search(f"{exc} {exc.kwargs.get('error', '')}")
             reason = found.group(1).strip() if found else type(exc).__name__
             raise SourceUnreachable(
-                f"cannot reach the S3 endpoint {self.endpoint_url} ({reason}): check {self.endpoint_setting} "
+                f"cannot reach the S3 endpoint {self.endpoint_url} ({reason}): check {self.settings.endpoint} "
                 "and that the server is up and reachable from here, then run again (the month keeps the files "
                 "landed before)") from exc
+        except ClientError as exc:
+            line = self.refusal(exc)
+            if line is None:
+                raise
+            if key is not None:
+                exc.add_note(f"reading {key} from the bucket {self.bucket}")
+            raise SourceRefused(line) from exc
+
+    def refusal(self, error) -> str | None:
+        """The one line for an answer of the endpoint that refuses the bucket or the keys (a botocore
+        ClientError); None for any other answer. It names where the keys are set, never their values."""
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        reading = error.operation_name in ("GetObject", "HeadObject")
+        endpoint, bucket, named = self.endpoint_url, self.bucket, self.settings
+        if code in _NO_BUCKET:
+            return (f"there is no bucket {bucket} at {endpoint} ({code}): check {named.bucket} "
+                    f"(and {named.endpoint}), {_UNCHANGED}")
+        if code in _UNKNOWN_KEY:
+            return (f"the S3 endpoint {endpoint} does not know the access key id of {named.access_key} ({code}): "
+                    f"set {named.keys} to the keys of an account that may read the bucket {bucket}, {_UNCHANGED}")
+        if code in _WRONG_SECRET:
+            return (f"the S3 endpoint {endpoint} rejected the signature of the requests to the bucket {bucket} "
+                    f"({code}): {named.secret_key} is not the secret of the access key id of {named.access_key}; "
+                    f"set the two keys of one account, {_UNCHANGED}")
+        if code in _DENIED:
+            action = "read the objects of" if reading else "list"
+            return (f"the keys of {named.access_key} may not {action} the bucket {bucket} at {endpoint} ({code}): "
+                    f"give their account the right to list the bucket and read its objects, or set {named.keys} "
+                    f"to the keys of an account that has it, {_UNCHANGED}")
+        if code == "403" and reading:
+            return (f"the S3 endpoint {endpoint} refused to read the objects of the bucket {bucket} (HTTP 403, no "
+                    f"reason given): check {named.keys} and that their account may read the bucket, {_UNCHANGED}")
+        if code in _GONE and reading:
+            return (f"an object listed in the bucket {bucket} at {endpoint} was gone when the run read it ({code}): "
+                    "it was removed meanwhile; run again (the month keeps the files landed before)")
+        return None
 
 
 class InboxObjectStore:
