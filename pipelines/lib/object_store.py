@@ -46,7 +46,8 @@ class SourceUnreachable(ActionableError):
 class SourceRefused(ActionableError):
     """The bucket's endpoint answers but refuses the run: no such bucket, an access key id it does not
     know, a secret that does not match, keys without the permission; or an object listed a moment ago
-    is gone. The settings are to fix (or the bucket's permissions), not the network."""
+    is gone; a clock the server finds off, a bucket of another region; a server that keeps failing. Mostly
+    the settings are to fix (or the bucket's permissions), not the network."""
 
 
 # the OS's reason inside urllib3's and botocore's messages: `... [Errno 111] Connection refused`
@@ -76,6 +77,11 @@ _UNKNOWN_KEY = {"InvalidAccessKeyId"}
 _WRONG_SECRET = {"SignatureDoesNotMatch"}
 _DENIED = {"AccessDenied", "AllAccessDisabled"}
 _GONE = {"NoSuchKey", "404"}
+_CLOCK = {"RequestTimeTooSkewed"}
+# the bucket lives in another region or behind another host name than the endpoint given
+_ELSEWHERE = {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException", "301"}
+# the server's own trouble, still there after boto3's retries
+_SERVER_TROUBLE = {"InternalError", "ServiceUnavailable", "SlowDown", "503", "500"}
 _UNCHANGED = "then run again (no month was changed)"
 
 
@@ -173,6 +179,15 @@ class S3ObjectStore:
         if code == "403" and reading:
             return (f"the S3 endpoint {endpoint} refused to read the objects of the bucket {bucket} (HTTP 403, no "
                     f"reason given): check {named.keys} and that their account may read the bucket, {_UNCHANGED}")
+        if code in _CLOCK:
+            return (f"the S3 endpoint {endpoint} refused the requests because this machine's clock is off ({code}): "
+                    f"set the clock right (NTP), {_UNCHANGED}")
+        if code in _ELSEWHERE:
+            return (f"the bucket {bucket} is not served at {endpoint} ({code}): set {named.endpoint} to the endpoint "
+                    f"of the bucket's region, {_UNCHANGED}")
+        if code in _SERVER_TROUBLE:
+            return (f"the S3 endpoint {endpoint} failed to answer for the bucket {bucket} ({code}, after retries): "
+                    "a fault on the server's side; run again later (the month keeps the files landed before)")
         if code in _GONE and reading:
             return (f"an object listed in the bucket {bucket} at {endpoint} was gone when the run read it ({code}): "
                     "it was removed meanwhile; run again (the month keeps the files landed before)")

@@ -91,3 +91,25 @@ def test_an_answer_that_is_no_refusal_stays_what_it_is(store, tmp_path):
         s3.download(KEY, tmp_path / "bill")
     assert not isinstance(raised.value, SourceRefused) and describe(raised.value) is None
     assert s3.refusal(_answer("404", 404, "ListObjectsV2")) is None  # a listing's 404 without a code says nothing
+
+
+@pytest.mark.parametrize(("code", "status", "line"), [
+    ("RequestTimeTooSkewed", 403, f"the S3 endpoint {ENDPOINT} refused the requests because this machine's clock is "
+                                  "off (RequestTimeTooSkewed): set the clock right (NTP), then run again (no month was "
+                                  "changed)"),
+    ("PermanentRedirect", 301, f"the bucket partner-bills is not served at {ENDPOINT} (PermanentRedirect): set "
+                               "BILLRECON_S3_ENDPOINT to the endpoint of the bucket's region, then run again (no month "
+                               "was changed)"),
+    ("AuthorizationHeaderMalformed", 400, f"the bucket partner-bills is not served at {ENDPOINT} "
+                                          "(AuthorizationHeaderMalformed): set BILLRECON_S3_ENDPOINT to the endpoint of "
+                                          "the bucket's region, then run again (no month was changed)"),
+    ("ServiceUnavailable", 503, f"the S3 endpoint {ENDPOINT} failed to answer for the bucket partner-bills "
+                                "(ServiceUnavailable, after retries): a fault on the server's side; run again later "
+                                "(the month keeps the files landed before)"),
+])
+def test_a_clock_off_a_bucket_elsewhere_and_a_failing_server_are_said_as_such(store, code, status, line):
+    s3, stubber = store
+    stubber.add_client_error("list_objects_v2", service_error_code=code, http_status_code=status)
+    with pytest.raises(SourceRefused) as raised:
+        s3.list("customerBill/")
+    assert describe(raised.value) == line
