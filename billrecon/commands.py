@@ -359,6 +359,7 @@ def accept(args) -> int:
 
 
 def report(args) -> int:
+    from pipelines.lib.fingerprint import built_cycles
     from pipelines.lib.partners import named_account, run_partner_id
     from pipelines.lib.warehouse import connect
     from pipelines.settings import setting
@@ -382,6 +383,11 @@ def report(args) -> int:
             if missing:
                 raise UserError(f"{args.month} has not been built: {warehouse} has no {', '.join(missing)} (no "
                                 f"run finished on it); run `billrecon run --month {args.month}` first")
+            built = built_cycles(con)
+            if args.month not in built:  # else its pack would say the bill file is missing, as for an open month
+                raise UserError(f"{args.month} has not been built in {warehouse} (its built months: "
+                                f"{month_spans(built) or 'none yet'}); run `billrecon run --month {args.month}` "
+                                "first, which builds the month and writes its pack")
             loads, lines_read = bill_file_loads(con, args.month)
             # the pack describes the warehouse, not this shell: whether the month was built with the BSS
             # API is what the warehouse holds of it, whatever BILLRECON_BSS_* say now
@@ -393,3 +399,16 @@ def report(args) -> int:
             con.close()
     print(f"{written.html}\n{written.xlsx}")
     return 0
+
+
+def month_spans(cycles: list[str]) -> str:
+    """Sorted months as spans of consecutive ones: `2026-08 to 2026-10, 2026-12`."""
+    from schemas.bill_cycle import BillCycle
+
+    spans: list[list[BillCycle]] = []
+    for cycle in map(BillCycle.parse, cycles):
+        if spans and spans[-1][1].shift(1) == cycle:
+            spans[-1][1] = cycle
+        else:
+            spans.append([cycle, cycle])
+    return ", ".join(str(first) if first == last else f"{first} to {last}" for first, last in spans)
