@@ -41,18 +41,44 @@ def failure_of(exc: BaseException) -> tuple[str, str | None]:
 def warehouse_path(args) -> Path | None:
     """The warehouse a command works on (its folder keeps the logs); None for commands without a
     --warehouse option."""
-    from pipelines.lib.lakehouse import is_lake
     from pipelines.lib.partners import PartnersConfigError
-    from pipelines.settings import setting
 
     if not hasattr(args, "warehouse"):
         return None
-    if args.warehouse and not is_lake(args.warehouse):  # a lake's logs go beside the working file
-        return Path(args.warehouse)
     try:
-        return Path(setting("warehouse", "path"))
+        return warehouse_file(args.warehouse)
     except PartnersConfigError:  # no one account (the run of every account): each child logs in its own
         return None
+
+
+def warehouse_file(option: str | None) -> Path:
+    """The DuckDB file a command works on: --warehouse FILE as given, else BILLRECON_WAREHOUSE or the
+    default. A DuckLake, given as --warehouse ducklake:… (as `run` takes it) or in BILLRECON_WAREHOUSE,
+    names the account's working file (BILLRECON_WORKING_WAREHOUSE): its runs build each month there, holds
+    included, and only publish the month to the lake. A PartnersConfigError when the account is unclear."""
+    from pipelines.lib.lakehouse import is_lake
+    from pipelines.settings import setting
+
+    if option and not is_lake(option):
+        return Path(option)
+    environ = {**os.environ, "BILLRECON_WAREHOUSE": option} if option else os.environ
+    return Path(setting("warehouse", "path", environ))
+
+
+def names_a_lake(option: str | None) -> bool:
+    """Whether the command's warehouse is a DuckLake (--warehouse, else BILLRECON_WAREHOUSE)."""
+    from pipelines.lib.lakehouse import is_lake
+
+    return is_lake(option or os.environ.get("BILLRECON_WAREHOUSE", ""))
+
+
+def missing_warehouse(warehouse: Path, option: str | None, consequence: str) -> UserError:
+    """The line for a warehouse file that does not exist; with a DuckLake, the working file it names."""
+    if names_a_lake(option):
+        return UserError(f"the working file {warehouse} of the DuckLake's runs (BILLRECON_WORKING_WAREHOUSE, "
+                         f"default warehouse/<partner id>/billrecon.duckdb) does not exist: {consequence}; run this "
+                         "where the account's runs keep it, with their BILLRECON_WORKING_WAREHOUSE")
+    return UserError(f"warehouse {warehouse} does not exist: {consequence}")
 
 
 def check_request(month: str | None, warehouse: Path, reports_dir: Path | None, *, writes: bool = True) -> None:
@@ -336,9 +362,9 @@ def accept(args) -> int:
     from pipelines.lib.holds import NothingHeld, release
     from pipelines.lib.warehouse import connect, ensure_schema
 
-    warehouse = warehouse_path(args)
+    warehouse = warehouse_file(args.warehouse)  # with a DuckLake, the working file: runs read holds there
     if not warehouse.exists():
-        raise UserError(f"warehouse {warehouse} does not exist: nothing is held")
+        raise missing_warehouse(warehouse, args.warehouse, "nothing is held")
     check_request(None, warehouse, warehouse.parent)
     with writing(warehouse):
         con = connect(warehouse)
@@ -367,11 +393,11 @@ def report(args) -> int:
     from reports.month_close import missing_required_tables, render_month_close
     from reports.notes import api_absent_note, api_pulled, bill_file_loads, report_notes
 
-    warehouse = Path(args.warehouse or setting("warehouse", "path"))
+    warehouse = warehouse_file(args.warehouse)  # with a DuckLake, the working file the runs render from
     out_dir = Path(args.reports or setting("reports", "out_dir"))
     check_request(args.month, warehouse, out_dir)
     if not warehouse.exists():
-        raise UserError(f"warehouse {warehouse} does not exist; run `billrecon run --month {args.month}` first")
+        raise missing_warehouse(warehouse, args.warehouse, f"run `billrecon run --month {args.month}` first")
     with writing(warehouse):  # a run writing meanwhile holds the file, and would write the same pack
         con = connect(warehouse, read_only=True)
         try:

@@ -1,9 +1,11 @@
-"""Commands that did the wrong thing quietly. `report` of a month the warehouse never built wrote a pack
-saying its bill file was missing: it now refuses in one line (exit 2) having written nothing, and still
-renders a month a run built without its bill file."""
+"""Commands that did the wrong thing quietly: `report` of a month the warehouse never built wrote a pack
+saying its bill file was missing; `accept --warehouse ducklake:…` released nothing in the lake's working
+file (it opened the default file). Each now does what was asked, or refuses in one line (exit 2) having
+done nothing."""
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 from decimal import Decimal
@@ -13,12 +15,13 @@ import duckdb
 import pytest
 
 from billrecon.cli import EXIT_BAD_REQUEST, main
-from billrecon.commands import month_spans
+from billrecon.commands import EXIT_HELD, month_spans
+from pipelines.lib import lakehouse
 from pipelines.runner import run_cycle
 from tests.fixtures.bill_files import member_csv
 from tests.integration.conftest import pipeline_resources
 from tests.integration.test_bad_input import _inbox
-from tests.integration.test_held_deliveries import FOUR_LINES
+from tests.integration.test_held_deliveries import FOUR_LINES, KEY, MEMBER
 
 BUILT = "2026-09"      # its bill file is in the inbox: 3 lines, 27.00 due
 NO_FILE = "2026-10"    # built by a run, but no bill file was delivered for it
@@ -89,11 +92,15 @@ def _bill_lines(folder: Path) -> tuple[int, Decimal | None]:
     return count, due
 
 
-def test_report_of_built_months_renders_them_with_or_without_their_bill_file(built, tmp_path, monkeypatch, capsys):
-    _clean_env(monkeypatch)
+@pytest.mark.parametrize("as_lake", [False, True], ids=["file", "lake-working-file"])
+def test_report_of_built_months_renders_them_with_or_without_their_bill_file(built, tmp_path, monkeypatch, capsys,
+                                                                            as_lake):
+    # --warehouse ducklake:… names the account's working file, as for `run`; the lake itself is not read
+    _clean_env(monkeypatch, **({"BILLRECON_WORKING_WAREHOUSE": str(built)} if as_lake else {}))
+    option = "ducklake:postgres:host=127.0.0.1 port=1 dbname=unreached" if as_lake else str(built)
     reports = tmp_path / "reports"
     for month in (BUILT, NO_FILE):
-        assert main(["report", "--month", month, "--warehouse", str(built), "--reports", str(reports)]) == 0
+        assert main(["report", "--month", month, "--warehouse", option, "--reports", str(reports)]) == 0
         assert capsys.readouterr().out == (f"{reports / month / f'month_close_{month}.html'}\n"
                                            f"{reports / month / f'month_close_{month}.xlsx'}\n")
     assert _bill_lines(reports / BUILT) == (3, Decimal("27"))
@@ -102,8 +109,67 @@ def test_report_of_built_months_renders_them_with_or_without_their_bill_file(bui
     assert f"No partner bill file has been delivered for {NO_FILE} yet" in page
 
 
+def test_export_with_a_lake_reads_its_working_file_as_the_file_itself(built, tmp_path, monkeypatch, capsys):
+    _clean_env(monkeypatch, BILLRECON_WORKING_WAREHOUSE=str(built))
+    monkeypatch.chdir(tmp_path)  # the default warehouse file, which export used to open, would be here
+    files = {}
+    for name, option in (("file", str(built)), ("lake", "ducklake:postgres:host=127.0.0.1 port=1 dbname=unreached")):
+        files[name] = tmp_path / f"{name}.csv"
+        assert main(["export", "focus", "--month", BUILT, "--view", "partner", "--out", str(files[name]),
+                     "--warehouse", option]) == 0
+        assert capsys.readouterr().out == f"{files[name]}: 3 rows (partner view, {BUILT})\n"
+    assert files["lake"].read_bytes() == files["file"].read_bytes()
+
+
 def test_built_months_are_named_as_spans_of_consecutive_months():
     assert month_spans([]) == ""
     assert month_spans(["2026-09"]) == "2026-09"
     assert month_spans(["2025-11", "2025-12", "2026-01", "2026-03"]) == "2025-11 to 2026-01, 2026-03"
 
+
+# ------------------------------------------------------------------------------------------- accept
+
+def test_accept_on_a_lake_releases_the_hold_in_its_working_file_and_the_next_run_applies_it(
+        tmp_path, monkeypatch, capsys, postgres_database):
+    lake = lakehouse.LAKE_PREFIX + postgres_database
+    working = tmp_path / "work" / "billrecon.duckdb"
+    _clean_env(monkeypatch, BILLRECON_LAKE_DATA_PATH=f"{tmp_path / 'lake'}/",
+               BILLRECON_WORKING_WAREHOUSE=str(working))
+    monkeypatch.chdir(tmp_path)  # the default warehouse file, which accept used to open, would be here
+    inbox = _inbox(tmp_path, {MEMBER: member_csv(FOUR_LINES)})
+    run = ["run", "--month", BUILT, "--inbox", str(inbox), "--warehouse", lake, "--reports", str(tmp_path / "reports")]
+    assert main(run) == 0
+    archive = inbox / KEY
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])  # a re-delivery cut short: held
+    assert main(run) == EXIT_HELD
+    capsys.readouterr()
+
+    monkeypatch.delenv("BILLRECON_WAREHOUSE")  # `run` wrote its --warehouse there; accept has only its own
+    assert main(["accept", "--key", KEY, "--warehouse", lake]) == 0
+    assert capsys.readouterr().out.startswith(f"released {KEY} (ETag ")
+    assert not (tmp_path / "warehouse").exists()
+    assert main(run) == 0
+
+    con = lakehouse.connect(lakehouse.LakeSettings.from_values(lake, f"{tmp_path / 'lake'}/"), read_only=True)
+    try:
+        # what could be read of the accepted delivery (nothing) replaced the month's four lines
+        assert con.execute("select count(*) from marts.customer_bill_line where bill_cycle = ?",
+                           [BUILT]).fetchall() == [(0,)]
+        assert con.execute("""select customer_id, lines_added, lines_removed, amount_due_delta from marts.restatement
+                              where partner_account_id = 'default' order by customer_id""").fetchall() == [
+            ("cust-1", 0, 2, Decimal("-18")), ("cust-2", 0, 1, Decimal("-9")), ("cust-3", 0, 1, Decimal("-9"))]
+        assert con.execute("select object_key, released_by from audit.held_deliveries").fetchall() == [
+            (KEY, getpass.getuser())]
+    finally:
+        con.close()
+
+
+def test_accept_on_a_lake_without_its_working_file_here_is_refused(tmp_path, monkeypatch, capsys):
+    working = tmp_path / "work" / "billrecon.duckdb"
+    _clean_env(monkeypatch, BILLRECON_WORKING_WAREHOUSE=str(working))
+    monkeypatch.chdir(tmp_path)
+    line = _bad_request(capsys, ["accept", "--key", KEY, "--warehouse", "ducklake:postgres:host=db dbname=lake"])
+    assert line == (f"billrecon: the working file {working} of the DuckLake's runs (BILLRECON_WORKING_WAREHOUSE, "
+                    "default warehouse/<partner id>/billrecon.duckdb) does not exist: nothing is held; run this "
+                    "where the account's runs keep it, with their BILLRECON_WORKING_WAREHOUSE")
+    assert not any(tmp_path.iterdir())
