@@ -92,7 +92,7 @@ def check_request(month: str | None, warehouse: Path, reports_dir: Path | None, 
 
     problems = invalid_settings()
     if problems:
-        raise UserError("; ".join(problems) + ": fix the variable (see .env.example) or unset it")
+        raise UserError(settings_line(problems))
     if month is not None:
         first, last = bill_cycle_span()
         if not first <= month <= last:
@@ -110,6 +110,11 @@ def check_request(month: str | None, warehouse: Path, reports_dir: Path | None, 
         problem = writing_the_snapshot(warehouse, Path(published) if published else default_published_path(warehouse))
         if problem:
             raise UserError(problem)
+
+
+def settings_line(problems: list[str]) -> str:
+    """The one line refusing settings a run could not use."""
+    return "; ".join(problems) + ": fix the variable (see .env.example) or unset it"
 
 
 def bill_cycle_span() -> tuple[str, str]:

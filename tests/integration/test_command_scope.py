@@ -1,7 +1,8 @@
 """Commands that did the wrong thing quietly: `report` of a month the warehouse never built wrote a pack
 saying its bill file was missing; `accept --warehouse ducklake:…` released nothing in the lake's working
-file (it opened the default file). Each now does what was asked, or refuses in one line (exit 2) having
-done nothing."""
+file (it opened the default file); `demo` ran its months with the default memory budget whatever
+BILLRECON_MEMORY_LIMIT said. Each now does what was asked, or refuses in one line (exit 2) having done
+nothing."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import os
 import shutil
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import pytest
 
+from billrecon import sandbox_commands
 from billrecon.cli import EXIT_BAD_REQUEST, main
 from billrecon.commands import EXIT_HELD, month_spans
+from billrecon.lake_demo import run_environment
 from pipelines.lib import lakehouse
 from pipelines.runner import run_cycle
 from tests.fixtures.bill_files import member_csv
@@ -25,6 +29,8 @@ from tests.integration.test_held_deliveries import FOUR_LINES, KEY, MEMBER
 
 BUILT = "2026-09"      # its bill file is in the inbox: 3 lines, 27.00 due
 NO_FILE = "2026-10"    # built by a run, but no bill file was delivered for it
+TOO_SMALL = ("billrecon: BILLRECON_MEMORY_LIMIT='128MiB' is less than 256MiB, the smallest budget a run works in "
+             "(DuckDB gets half of it): fix the variable (see .env.example) or unset it")
 
 
 def _clean_env(monkeypatch, **settings: str) -> None:
@@ -173,3 +179,50 @@ def test_accept_on_a_lake_without_its_working_file_here_is_refused(tmp_path, mon
                     "default warehouse/<partner id>/billrecon.duckdb) does not exist: nothing is held; run this "
                     "where the account's runs keep it, with their BILLRECON_WORKING_WAREHOUSE")
     assert not any(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------------------------- demo
+
+TINY = ["--customers", "2", "--resellers", "0", "--lines", "40", "--months", "1", "--first-month", "2026-10"]
+
+
+def test_demo_refuses_a_lake_for_its_warehouse_file(tmp_path, monkeypatch, capsys):
+    _clean_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    line = _bad_request(capsys, ["demo", *TINY, "--warehouse", "ducklake:postgres:host=db dbname=lake"])
+    assert line == ("billrecon: --warehouse names a DuckLake (ducklake:…), but the demo (re)creates a DuckDB file "
+                    "there: give the path of a file, or run `billrecon demo --lake [DIR]` for the demo on a DuckLake")
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("lake", [[], ["--lake", "demo-lake"]], ids=["demo", "demo-lake"])
+def test_demo_refuses_a_memory_budget_below_the_minimum_before_anything_is_made(tmp_path, monkeypatch, capsys, lake):
+    _clean_env(monkeypatch, BILLRECON_MEMORY_LIMIT="128MiB")
+    monkeypatch.chdir(tmp_path)
+    assert _bad_request(capsys, ["demo", *lake, *TINY]) == TOO_SMALL
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_demo_s_runs_keep_to_the_memory_budget(tmp_path, monkeypatch):
+    _clean_env(monkeypatch, BILLRECON_MEMORY_LIMIT="300MiB")
+    seen = {}
+
+    def run_without_the_pipeline(cycle, resources, instance=None):
+        # what DuckDB is set to on the warehouse connections of the run the demo starts
+        with resources["warehouse"].connect() as con:
+            seen[cycle] = con.execute("select current_setting('memory_limit')").fetchone()[0]
+        Path(resources["warehouse"].path).unlink()  # no marts in it: the demo's summary skips a missing file
+        return SimpleNamespace(interrupted=False, success=True, failure=None), "done"
+
+    monkeypatch.setattr(sandbox_commands, "run_cycle_with_progress", run_without_the_pipeline)
+    assert main(["demo", *TINY, "--warehouse", str(tmp_path / "wh" / "billrecon.duckdb"), "--reports",
+                 str(tmp_path / "reports"), "--world-dir", str(tmp_path / "world"),
+                 "--dagster-home", str(tmp_path / "dagster")]) == 0
+    assert seen == {"2026-10": "150.0 MiB", "2026-11": "150.0 MiB"}  # DuckDB's half of 300 MiB
+
+
+def test_the_lake_demo_s_runs_get_the_memory_budget_and_no_other_setting(tmp_path, monkeypatch):
+    _clean_env(monkeypatch, BILLRECON_MEMORY_LIMIT="300MiB", BILLRECON_S3_BUCKET="the-shell-s-bucket")
+    env = run_environment(tmp_path, tmp_path / "partners.toml", "ducklake:postgres:dbname=lake", {})
+    assert env["BILLRECON_MEMORY_LIMIT"] == "300MiB"
+    assert "BILLRECON_S3_BUCKET" not in env
