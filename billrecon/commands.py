@@ -41,18 +41,44 @@ def failure_of(exc: BaseException) -> tuple[str, str | None]:
 def warehouse_path(args) -> Path | None:
     """The warehouse a command works on (its folder keeps the logs); None for commands without a
     --warehouse option."""
-    from pipelines.lib.lakehouse import is_lake
     from pipelines.lib.partners import PartnersConfigError
-    from pipelines.settings import setting
 
     if not hasattr(args, "warehouse"):
         return None
-    if args.warehouse and not is_lake(args.warehouse):  # a lake's logs go beside the working file
-        return Path(args.warehouse)
     try:
-        return Path(setting("warehouse", "path"))
+        return warehouse_file(args.warehouse)
     except PartnersConfigError:  # no one account (the run of every account): each child logs in its own
         return None
+
+
+def warehouse_file(option: str | None) -> Path:
+    """The DuckDB file a command works on: --warehouse FILE as given, else BILLRECON_WAREHOUSE or the
+    default. A DuckLake, given as --warehouse ducklake:… (as `run` takes it) or in BILLRECON_WAREHOUSE,
+    names the account's working file (BILLRECON_WORKING_WAREHOUSE): its runs build each month there, holds
+    included, and only publish the month to the lake. A PartnersConfigError when the account is unclear."""
+    from pipelines.lib.lakehouse import is_lake
+    from pipelines.settings import setting
+
+    if option and not is_lake(option):
+        return Path(option)
+    environ = {**os.environ, "BILLRECON_WAREHOUSE": option} if option else os.environ
+    return Path(setting("warehouse", "path", environ))
+
+
+def names_a_lake(option: str | None) -> bool:
+    """Whether the command's warehouse is a DuckLake (--warehouse, else BILLRECON_WAREHOUSE)."""
+    from pipelines.lib.lakehouse import is_lake
+
+    return is_lake(option or os.environ.get("BILLRECON_WAREHOUSE", ""))
+
+
+def missing_warehouse(warehouse: Path, option: str | None, consequence: str) -> UserError:
+    """The line for a warehouse file that does not exist; with a DuckLake, the working file it names."""
+    if names_a_lake(option):
+        return UserError(f"the working file {warehouse} of the DuckLake's runs (BILLRECON_WORKING_WAREHOUSE, "
+                         f"default warehouse/<partner id>/billrecon.duckdb) does not exist: {consequence}; run this "
+                         "where the account's runs keep it, with their BILLRECON_WORKING_WAREHOUSE")
+    return UserError(f"warehouse {warehouse} does not exist: {consequence}")
 
 
 def check_request(month: str | None, warehouse: Path, reports_dir: Path | None, *, writes: bool = True,
@@ -69,7 +95,7 @@ def check_request(month: str | None, warehouse: Path, reports_dir: Path | None, 
 
     problems = invalid_settings()
     if problems:
-        raise UserError("; ".join(problems) + ": fix the variable (see .env.example) or unset it")
+        raise UserError(settings_line(problems))
     if month is not None:
         first, last = bill_cycle_span()
         if not first <= month <= last:
@@ -94,6 +120,11 @@ def chosen_by(option: str, given: str | None, variable: str) -> str:
     """Where a path came from, to name in a refusal: the option when given, else its variable when
     set, else the option (which changes the default)."""
     return variable if not given and os.environ.get(variable) else option
+
+
+def settings_line(problems: list[str]) -> str:
+    """The one line refusing settings a run could not use."""
+    return "; ".join(problems) + ": fix the variable (see .env.example) or unset it"
 
 
 def bill_cycle_span() -> tuple[str, str]:
@@ -418,9 +449,9 @@ def accept(args) -> int:
     from pipelines.lib.warehouse import connect, ensure_schema
 
     check_given(args.warehouse, "--warehouse", WAREHOUSE_GIVEN)
-    warehouse = warehouse_path(args)
+    warehouse = warehouse_file(args.warehouse)  # with a DuckLake, the working file: runs read holds there
     if not warehouse.exists():
-        raise UserError(f"warehouse {warehouse} does not exist: nothing is held")
+        raise missing_warehouse(warehouse, args.warehouse, "nothing is held")
     check_request(None, warehouse, None, warehouse_option=chosen_by("--warehouse", args.warehouse,
                                                                     "BILLRECON_WAREHOUSE"))
     with writing(warehouse):
@@ -443,6 +474,7 @@ def accept(args) -> int:
 
 def report(args) -> int:
     from pipelines.lib.failures import writing_into
+    from pipelines.lib.fingerprint import built_cycles
     from pipelines.lib.partners import named_account, run_partner_id
     from pipelines.lib.warehouse import connect
     from pipelines.settings import setting
@@ -452,13 +484,13 @@ def report(args) -> int:
 
     check_given(args.warehouse, "--warehouse", WAREHOUSE_GIVEN)
     check_given(args.reports, "--reports", REPORTS_GIVEN)
-    warehouse = Path(args.warehouse or setting("warehouse", "path"))
+    warehouse = warehouse_file(args.warehouse)  # with a DuckLake, the working file the runs render from
     out_dir = Path(args.reports or setting("reports", "out_dir"))
     reports_option = chosen_by("--reports", args.reports, "BILLRECON_REPORTS_DIR")
     check_request(args.month, warehouse, out_dir, reports_option=reports_option,
                   warehouse_option=chosen_by("--warehouse", args.warehouse, "BILLRECON_WAREHOUSE"))
     if not warehouse.exists():
-        raise UserError(f"warehouse {warehouse} does not exist; run `billrecon run --month {args.month}` first")
+        raise missing_warehouse(warehouse, args.warehouse, f"run `billrecon run --month {args.month}` first")
     with writing(warehouse):  # a run writing meanwhile holds the file, and would write the same pack
         con = connect(warehouse, read_only=True)
         try:
@@ -470,6 +502,11 @@ def report(args) -> int:
             if missing:
                 raise UserError(f"{args.month} has not been built: {warehouse} has no {', '.join(missing)} (no "
                                 f"run finished on it); run `billrecon run --month {args.month}` first")
+            built = built_cycles(con)
+            if args.month not in built:  # else its pack would say the bill file is missing, as for an open month
+                raise UserError(f"{args.month} has not been built in {warehouse} (its built months: "
+                                f"{month_spans(built) or 'none yet'}); run `billrecon run --month {args.month}` "
+                                "first, which builds the month and writes its pack")
             loads, lines_read = bill_file_loads(con, args.month)
             # the pack describes the warehouse, not this shell: whether the month was built with the BSS
             # API is what the warehouse holds of it, whatever BILLRECON_BSS_* say now
@@ -482,3 +519,16 @@ def report(args) -> int:
             con.close()
     print(f"{written.html}\n{written.xlsx}")
     return 0
+
+
+def month_spans(cycles: list[str]) -> str:
+    """Sorted months as spans of consecutive ones: `2026-08 to 2026-10, 2026-12`."""
+    from schemas.bill_cycle import BillCycle
+
+    spans: list[list[BillCycle]] = []
+    for cycle in map(BillCycle.parse, cycles):
+        if spans and spans[-1][1].shift(1) == cycle:
+            spans[-1][1] = cycle
+        else:
+            spans.append([cycle, cycle])
+    return ", ".join(str(first) if first == last else f"{first} to {last}" for first, last in spans)

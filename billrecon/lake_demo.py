@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from billrecon.commands import RunFailed, UserError, check_folder, check_given
+from schemas.memory import MEMORY_VARIABLE
 
 BUCKET = "billrecon-demo"
 LAKE_DATABASE = "billrecon_lake"
@@ -204,8 +205,10 @@ def partner_entry(account: DemoAccount, bucket: str, s3, bss) -> tuple[str, dict
 
 def run_environment(root: Path, partners_file: Path, warehouse: str, keys: dict[str, str]) -> dict[str, str]:
     """The environment of the demo's `billrecon run`: the demo's accounts, lake and folders, the keys in
-    the variables partners.toml names; none of the caller's BILLRECON_* settings (the demo stands alone)."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("BILLRECON_")}
+    the variables partners.toml names; of the caller's BILLRECON_* settings only the memory budget, which
+    is the machine's (the demo stands alone)."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("BILLRECON_") or name == MEMORY_VARIABLE}
     return {**env, **keys, "PYTHONUNBUFFERED": "1",
             "BILLRECON_PARTNERS_FILE": str(partners_file),
             "BILLRECON_WAREHOUSE": warehouse,

@@ -4,6 +4,7 @@ wire the sandbox to the pipeline here, so that the pipeline itself never imports
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from datetime import date
@@ -19,6 +20,7 @@ from billrecon.commands import (
     check_request,
     print_outcome,
     run_cycle_with_progress,
+    settings_line,
     writing,
 )
 from billrecon.interrupts import Interrupted, interrupted_line
@@ -96,7 +98,19 @@ def generate(args) -> int:
 
 
 def demo(args) -> int:
+    from pipelines.lib.lakehouse import is_lake
+    from schemas.memory import MEMORY_VARIABLE, budget_problem
+
     config = world_config(args)  # refuses, before anything is replaced, months the pipeline has no cycle for
+    if not args.lake and is_lake(args.warehouse):
+        raise UserError("--warehouse names a DuckLake (ducklake:…), but the demo (re)creates a DuckDB file there: "
+                        "give the path of a file, or run `billrecon demo --lake [DIR]` for the demo on a DuckLake")
+    # the demo's runs keep to the machine's budget as `run`'s do; refused as `run` refuses it, before
+    # anything is replaced (with --lake, only its own runs would refuse it, one month after another)
+    budget = os.environ.get(MEMORY_VARIABLE)
+    problem = budget_problem(budget) if budget else None
+    if problem:
+        raise UserError(settings_line([f"{MEMORY_VARIABLE}={problem}"]))
     if args.lake is not None:
         from billrecon.lake_demo import demo_lake
 
@@ -120,6 +134,7 @@ def _demo(args, config, warehouse: Path, world_dir: Path, started: float) -> int
     from pipelines.instance import project_instance
     from pipelines.lib.failures import writing_into
     from pipelines.resources import BssApiResource, ObjectStoreResource, ReportsResource, WarehouseResource
+    from pipelines.settings import setting
     from sandbox.bss import BssEmulator
     from sandbox.objectstore import LocalS3Server, make_s3_client, upload_tree
     from sandbox.world import generate_world
@@ -150,7 +165,7 @@ def _demo(args, config, warehouse: Path, world_dir: Path, started: float) -> int
         resources = {
             "object_store": ObjectStoreResource(endpoint_url=s3.endpoint_url, bucket=bucket,
                                                 access_key=s3.access_key, secret_key=s3.secret_key),
-            "warehouse": WarehouseResource(path=str(warehouse)),
+            "warehouse": WarehouseResource(path=str(warehouse), memory_limit=setting("warehouse", "memory_limit")),
             # the demo's packs hold the FOCUS files too; a nightly close writes them only when asked
             "reports": ReportsResource(out_dir=args.reports, focus_exports=1),
             "bss_api": BssApiResource(endpoint=bss.endpoint_url, access_key=bss.access_key,

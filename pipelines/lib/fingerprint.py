@@ -120,6 +120,19 @@ def last_build(con: duckdb.DuckDBPyConnection, model: str, bill_cycle: str, fing
     return json.loads(rows[0][0]) if rows else None
 
 
+def built_cycles(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The bill cycles a run has built, in order: those with a build recorded in audit.model_builds. Every
+    run that reaches the models records its cycle's bill-line models (core.rated_bill_line has no check
+    that could keep it unrecorded), whether or not the cycle's bill file was delivered; a run that reuses
+    the last one's outputs keeps its records. Empty for a file without the table."""
+    present = con.execute("select count(*) from duckdb_tables() where database_name = current_database() "
+                          "and schema_name = 'audit' and table_name = 'model_builds'").fetchone()[0]
+    if not present:
+        return []
+    return [cycle for (cycle,) in con.execute(
+        "select distinct bill_cycle from audit.model_builds order by bill_cycle").fetchall()]
+
+
 def record_build(con: duckdb.DuckDBPyConnection, model: str, bill_cycle: str, fingerprint: str,
                  metadata: dict) -> None:
     con.execute("delete from audit.model_builds where model = ? and bill_cycle = ?", [model, bill_cycle])

@@ -76,7 +76,8 @@ API_PULLS = [("api:partner_monthly_bill", "api/partner_monthly_bill/20260405T010
 
 def built_month(path, api_pulls) -> None:
     """The month-close tests' warehouse of CYCLE in a file, with its reconciliation marts filled, its bill
-    file in audit.loads, and ``api_pulls`` (source, snapshot, cycle) in marts.data_quality."""
+    file in audit.loads, ``api_pulls`` (source, snapshot, cycle) in marts.data_quality, and the build of
+    its bill lines that every run of the month records (the month is built)."""
     con = duckdb.connect(str(path))
     try:
         build_warehouse(con)
@@ -86,6 +87,9 @@ def built_month(path, api_pulls) -> None:
         con.execute("insert into audit.loads values ('load-0001', 'customerBill', ?, 'etag-1', 'sha-1', ?, ?, "
                     "10, 8, 2, 1, 'quarantined_rows', null, '2026-04-05 03:00:00+00')",
                     [MARCH_FILE, MARCH_MEMBER, CYCLE])
+        con.execute((SQL_DIR / "audit" / "model_builds.sql").read_text(encoding="utf-8"))
+        con.execute("insert into audit.model_builds values ('core.rated_bill_line', ?, 'fingerprint', '{}', "
+                    "'2026-04-05 03:10:00+00')", [CYCLE])
         con.executemany(
             "insert into marts.data_quality (source, object_key, member, bill_cycle, rows_read, rows_loaded, "
             "rows_quarantined, findings_count, status, first_error, landed_at) "
