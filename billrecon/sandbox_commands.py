@@ -130,6 +130,66 @@ def demo(args) -> int:
         return _demo(args, config, warehouse, world_dir, started)
 
 
+# The demo replaces its world folder, warehouse file and landing folder; it recognises what it made (an
+# earlier release's world has no marker, but only the world's own names) and refuses anything else: a
+# --world-dir of ".", or a --warehouse naming a partner's real warehouse, would otherwise be deleted.
+DEMO_BUCKET = "billrecon-demo"
+WORLD_MARKER = ".billrecon-demo-world"
+LANDING_NAMES = ("objects", "api")
+
+
+def _check_replaceable(world_dir: Path, warehouse: Path, landing: Path) -> None:
+    from sandbox.formats import WORLD_ROOT_NAMES
+
+    if world_dir.is_dir():
+        names = {path.name for path in world_dir.iterdir()}
+        if WORLD_MARKER not in names and not names <= WORLD_ROOT_NAMES:
+            raise UserError(f"--world-dir {world_dir} holds files the demo did not write "
+                            f"({_some(names - WORLD_ROOT_NAMES)}), and the demo empties its world folder: give a new "
+                            "or empty folder, or remove that one")
+    foreign = _not_the_demos(warehouse)
+    if foreign:
+        raise UserError(f"--warehouse {warehouse} {foreign}, and the demo deletes its warehouse to start again: give "
+                        "the path of a new file (the demo's default is warehouse/billrecon.duckdb)")
+    if landing.is_dir():
+        names = {path.name for path in landing.iterdir() if not path.name.startswith(".incoming-")}
+        if not names <= set(LANDING_NAMES):
+            raise UserError(f"{landing}, beside --warehouse {warehouse}, holds files the pipeline did not land "
+                            f"({_some(names - set(LANDING_NAMES))}), and the demo empties it: put the demo's warehouse "
+                            "in a folder of its own")
+
+
+def _not_the_demos(warehouse: Path) -> str | None:
+    """What makes `warehouse` something other than a demo's warehouse (None: missing, empty, or a demo's):
+    files landed from another bucket, or tables of someone else's with rows."""
+    import duckdb
+
+    from pipelines.lib.warehouse import connect
+
+    if not warehouse.is_file():
+        return None
+    con = connect(warehouse, read_only=True)
+    try:
+        sizes = {f"{schema}.{name}": rows for schema, name, rows in con.execute(
+            "select schema_name, table_name, estimated_size from duckdb_tables()").fetchall()}
+        if "landing.objects" not in sizes:  # no billrecon warehouse: someone else's, unless it is empty
+            filled = {name for name, rows in sizes.items() if rows}
+            return f"holds tables a demo did not make ({_some(filled)})" if filled else None
+        sources = [uri for (uri,) in con.execute(
+            "select distinct source_uri from landing.objects where source_uri <> ? order by 1",
+            [f"s3://{DEMO_BUCKET}"]).fetchall()]
+    except duckdb.Error:
+        return "cannot be read as a demo's warehouse"
+    finally:
+        con.close()
+    return f"holds files landed from {_some(set(sources))}, not from the demo" if sources else None
+
+
+def _some(names: set[str]) -> str:
+    shown = sorted(names)[:3]
+    return ", ".join(shown) + (f" and {len(names) - len(shown)} more" if len(names) > len(shown) else "")
+
+
 def _demo(args, config, warehouse: Path, world_dir: Path, started: float) -> int:
     from pipelines.instance import project_instance
     from pipelines.lib.failures import writing_into
@@ -140,8 +200,10 @@ def _demo(args, config, warehouse: Path, world_dir: Path, started: float) -> int
     from sandbox.world import generate_world
     from sandbox.writer import write_world
 
-    # the demo starts from nothing: a fresh world, warehouse and landing folder
-    for stale in (world_dir, warehouse.parent / "landing"):
+    # the demo starts from nothing: a fresh world, warehouse and landing folder; only ones a demo made
+    landing = warehouse.parent / "landing"
+    _check_replaceable(world_dir, warehouse, landing)
+    for stale in (world_dir, landing):
         shutil.rmtree(stale, ignore_errors=True)
     warehouse.unlink(missing_ok=True)
 
@@ -150,13 +212,14 @@ def _demo(args, config, warehouse: Path, world_dir: Path, started: float) -> int
     world = generate_world(config)
     with writing_into({world_dir: "--world-dir"}):
         paths = write_world(world, world_dir)
+        (world_dir / WORLD_MARKER).write_text("made by `billrecon demo`, which replaces this folder\n")
     print(f"      {len(paths)} files written under {world_dir}")
     if config.anomalies:
         _print_planted(world, world_dir)
 
     world.api_data.prepare()  # the emulator answers from this; built now rather than on the first request
     with LocalS3Server() as s3, BssEmulator(world) as bss:
-        bucket = "billrecon-demo"
+        bucket = DEMO_BUCKET
         client = make_s3_client(s3.endpoint_url, s3.access_key, s3.secret_key)
         keys = upload_tree(client, bucket, world_dir)
         print(f"[2/4] local S3 server at {s3.endpoint_url}: {len(keys)} objects in bucket {bucket}")

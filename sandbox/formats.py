@@ -163,3 +163,7 @@ def incentive_statement_key(period: str) -> str:
 
 
 GROUND_TRUTH_KEY = "ground_truth.json"   # planted anomalies; at the root, outside every source folder
+# every name at the root of a world folder: what a world written by an earlier release holds
+WORLD_ROOT_NAMES = frozenset(key.split("/")[0] for key in (
+    bill_archive_key("2026-01"), usage_archive_key("2026-01", "20260102"), incentive_statement_key("2026-01"),
+    CUSTOMER_DISCOUNTS_KEY, INCENTIVE_RATES_KEY, CHART_OF_ACCOUNTS_KEY, GROUND_TRUTH_KEY))
