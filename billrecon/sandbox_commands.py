@@ -147,10 +147,10 @@ def _check_replaceable(world_dir: Path, warehouse: Path, landing: Path) -> None:
             raise UserError(f"--world-dir {world_dir} holds files the demo did not write "
                             f"({_some(names - WORLD_ROOT_NAMES)}), and the demo empties its world folder: give a new "
                             "or empty folder, or remove that one")
-    foreign = _not_the_demos(warehouse)
+    foreign = _not_the_demos(warehouse, world_dir)
     if foreign:
         raise UserError(f"--warehouse {warehouse} {foreign}, and the demo deletes its warehouse to start again: give "
-                        "the path of a new file (the demo's default is warehouse/billrecon.duckdb)")
+                        "the path of a new file, or remove that one yourself if it may go")
     if landing.is_dir():
         names = {path.name for path in landing.iterdir() if not path.name.startswith(".incoming-")}
         if not names <= set(LANDING_NAMES):
@@ -159,9 +159,10 @@ def _check_replaceable(world_dir: Path, warehouse: Path, landing: Path) -> None:
                             "in a folder of its own")
 
 
-def _not_the_demos(warehouse: Path) -> str | None:
+def _not_the_demos(warehouse: Path, world_dir: Path) -> str | None:
     """What makes `warehouse` something other than a demo's warehouse (None: missing, empty, or a demo's):
-    files landed from another bucket, or tables of someone else's with rows."""
+    files landed from another bucket, or tables of someone else's with rows. Files landed from the demo's
+    world folder itself (`billrecon run --inbox` on it) are the demo's too."""
     import duckdb
 
     from pipelines.lib.warehouse import connect
@@ -176,8 +177,8 @@ def _not_the_demos(warehouse: Path) -> str | None:
             filled = {name for name, rows in sizes.items() if rows}
             return f"holds tables a demo did not make ({_some(filled)})" if filled else None
         sources = [uri for (uri,) in con.execute(
-            "select distinct source_uri from landing.objects where source_uri <> ? order by 1",
-            [f"s3://{DEMO_BUCKET}"]).fetchall()]
+            "select distinct source_uri from landing.objects where source_uri not in (?, ?) order by 1",
+            [f"s3://{DEMO_BUCKET}", f"file://{world_dir.resolve().name}"]).fetchall()]
     except duckdb.Error:
         return "cannot be read as a demo's warehouse"
     finally:

@@ -62,9 +62,19 @@ def test_a_partner_s_warehouse_is_refused_and_unchanged(demo_paths, capsys):
     before = a_warehouse_landed_from(warehouse, "s3://acme-partner-bills")
     assert refused(capsys, demo_paths) == (
         f"billrecon: --warehouse {warehouse} holds files landed from s3://acme-partner-bills, not from the demo, and "
-        "the demo deletes its warehouse to start again: give the path of a new file (the demo's default is "
-        "warehouse/billrecon.duckdb)")
+        "the demo deletes its warehouse to start again: give the path of a new file, or remove that one yourself if "
+        "it may go")
     assert warehouse.read_bytes() == before
+
+
+def test_a_warehouse_of_the_demo_s_world_run_from_its_folder_is_the_demo_s(demo_paths):
+    from billrecon.sandbox_commands import _not_the_demos
+
+    warehouse = demo_paths["--warehouse"]
+    a_warehouse_landed_from(warehouse, "file://world")  # `billrecon run --inbox world` after a demo
+    assert _not_the_demos(warehouse, demo_paths["--world-dir"]) is None
+    assert _not_the_demos(warehouse, demo_paths["--world-dir"].parent / "elsewhere").startswith(
+        "holds files landed from file://world, not from the demo")
 
 
 def test_someone_else_s_duckdb_file_is_refused(demo_paths, capsys):
