@@ -1,6 +1,7 @@
 """Fixtures every test folder may use: a real PostgreSQL server on 127.0.0.1 (sandbox/postgres.py),
 started once per session, and a fresh database in it per test."""
 
+import os
 import re
 import shutil
 import tempfile
@@ -19,6 +20,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if INTEGRATION in item.path.parents:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """`billrecon run` writes its options into the environment (its Dagster resources read them there):
+    each test leaves the environment as it found it, whatever the commands it ran wrote. monkeypatch
+    alone restores only what it changed itself, not a variable it found unset and the code then set."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
