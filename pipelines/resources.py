@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Self
 
@@ -48,16 +48,17 @@ from schemas.memory import DEFAULT_MEMORY_LIMIT, duckdb_memory_limit
 
 
 @contextlib.contextmanager
-def expected_failures() -> Iterator[None]:
+def expected_failures(folders: Mapping[str | Path, str] | None = None) -> Iterator[None]:
     """Turn a failure the user can act on (disk full, a folder that cannot be written, an outdated
     warehouse, …) into a dg.Failure whose description is the one line that says so; the original
-    exception stays attached as its cause, with its trace, for the log."""
+    exception stays attached as its cause, with its trace, for the log. `folders`: output folders the
+    user chose, each with the setting that chose it (`failures.describe`)."""
     try:
         yield
     except dg.Failure:
         raise
     except Exception as exc:
-        line = describe(exc)
+        line = describe(exc, folders)
         if line is None:
             raise
         raise dg.Failure(description=line) from exc

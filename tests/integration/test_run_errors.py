@@ -281,11 +281,25 @@ def test_inside_dagster_the_failed_step_carries_the_one_line_as_its_description(
     resources["reports"] = ReportsResource(out_dir=str(tmp_path / "a-file"))
     outcome = run_cycle(MONTH, resources)
     line = (f"cannot use {tmp_path}/a-file/{MONTH} (Not a directory): a file stands where a folder is needed, or the "
-            "reverse; fix the path in --warehouse / --reports (BILLRECON_WAREHOUSE / BILLRECON_REPORTS_DIR)")
+            "reverse; fix the path in BILLRECON_REPORTS_DIR")
     assert not outcome.success
     assert outcome.failure == line  # the report step failed; the publish step after it did not run
     assert f"month_close_report failed:\ndagster._core.definitions.events.Failure: {line}" in outcome.details
     assert "NotADirectoryError" in outcome.details  # the cause, with its trace, for the log
+
+
+def test_a_dagster_run_whose_reports_folder_takes_no_files_names_the_setting_not_a_bug(tmp_path, world_dir):
+    """A run Dagster starts (a schedule, a sensor) has no up-front check of the command line: the report
+    step's failure itself says which setting to fix, whatever the file system answered (/proc: ENOENT)."""
+    from pipelines.runner import run_cycle
+    from tests.integration.conftest import pipeline_resources
+
+    resources = pipeline_resources(tmp_path, inbox=world_dir)
+    resources["reports"] = ReportsResource(out_dir="/proc/billrecon-reports")
+    outcome = run_cycle(MONTH, resources)
+    assert not outcome.success
+    assert outcome.failure == ("cannot write /proc/billrecon-reports (No such file or directory): point "
+                               "BILLRECON_REPORTS_DIR at a folder this user can create and write")
 
 
 DAMAGED_WAREHOUSE = {  # command -> its exit status, and what its line starts with
