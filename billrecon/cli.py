@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run_command(args) -> int:
     from billrecon import commands, sandbox_commands
     from billrecon.failure_log import report_late_errors_to_the_log
+    from billrecon.refusals import UserError
     from pipelines.lib.partners import PartnersConfigError
 
     report_late_errors_to_the_log()
@@ -170,7 +171,7 @@ def _run_command(args) -> int:
     }
     try:
         return handlers[args.command](args) or 0
-    except (commands.UserError, PartnersConfigError) as exc:
+    except (UserError, PartnersConfigError) as exc:
         print(f"billrecon: {exc}", file=sys.stderr)
         return EXIT_BAD_REQUEST
     except Exception as exc:  # noqa: BLE001 - every failure ends as one line; its trace goes to the log

@@ -27,14 +27,8 @@ def run(args) -> int:
     meanwhile holds the file, and the connection is refused with one line (exit 2)."""
     import duckdb
 
-    from billrecon.commands import (
-        WAREHOUSE_GIVEN,
-        UserError,
-        check_given,
-        check_request,
-        folder_problem,
-        warehouse_path,
-    )
+    from billrecon.commands import warehouse_path
+    from billrecon.refusals import WAREHOUSE_GIVEN, UserError, check_given, check_request, folder_problem
     from pipelines.lib.warehouse import NotAWarehouse, WarehouseBusy, connect
     from reports.focus_export import FocusExportError, export
 

@@ -18,7 +18,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from billrecon.commands import RunFailed, UserError, check_folder, check_given
+from billrecon.commands import RunFailed
+from billrecon.refusals import UserError, check_folder, check_given
 from schemas.memory import MEMORY_VARIABLE
 
 BUCKET = "billrecon-demo"

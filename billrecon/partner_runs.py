@@ -11,7 +11,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
-from billrecon.commands import EXIT_HELD, INBOX_REFUSED, UserError
+from billrecon.commands import EXIT_HELD
+from billrecon.refusals import INBOX_REFUSED, UserError
 
 PARALLEL_VARIABLE = "BILLRECON_MAX_PARALLEL_RUNS"
 # worst last: a month held back is better than a failed run, and a request that could not start

@@ -10,20 +10,17 @@ import time
 from datetime import date
 from pathlib import Path
 
-from billrecon.commands import (
+from billrecon.commands import RunFailed, print_outcome, run_cycle_with_progress, writing
+from billrecon.interrupts import Interrupted, interrupted_line
+from billrecon.refusals import (
     REPORTS_GIVEN,
     WAREHOUSE_GIVEN,
-    RunFailed,
     UserError,
     check_folder,
     check_given,
     check_request,
-    print_outcome,
-    run_cycle_with_progress,
     settings_line,
-    writing,
 )
-from billrecon.interrupts import Interrupted, interrupted_line
 from schemas.bill_cycle import BillCycle
 
 
@@ -45,7 +42,7 @@ def first_month(args, today: date | None = None) -> str:
     """The world's first closed month: --first-month, else --months before this month (the open month is
     then this one). A UserError when the world's months, the open one included, leave those the command
     can use: the bill cycles of the pipeline for `demo`, else the months a world's files can date."""
-    from billrecon.commands import bill_cycle_span
+    from billrecon.refusals import bill_cycle_span
     from sandbox.world import FIRST_WORLD_MONTH, LAST_WORLD_MONTH
 
     if args.command == "demo":

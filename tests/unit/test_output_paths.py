@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from billrecon.cli import EXIT_BAD_REQUEST, EXIT_FAILED, main
-from billrecon.commands import UserError, check_folder
+from billrecon.refusals import UserError, check_folder
 from pipelines.lib.failures import ActionableError, describe, writing_into
 
 # /proc refuses new entries with ENOENT (its folders take no new files), whoever asks, root too

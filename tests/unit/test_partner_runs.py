@@ -6,8 +6,8 @@ import os
 import pytest
 
 from billrecon.cli import EXIT_BAD_REQUEST, main
-from billrecon.commands import UserError
 from billrecon.partner_runs import AccountRun, parallel_runs, selected_accounts, worst_status
+from billrecon.refusals import UserError
 
 
 def test_the_exit_status_is_the_worst_childs_in_the_order_0_3_1_2():

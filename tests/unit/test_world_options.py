@@ -8,7 +8,7 @@ import pytest
 
 from billrecon import sandbox_commands
 from billrecon.cli import EXIT_BAD_REQUEST, build_parser, main
-from billrecon.commands import UserError
+from billrecon.refusals import UserError
 from pipelines.partitions import FIRST_BILL_CYCLE, bill_cycle_partitions
 
 COMMANDS = {"generate": ["generate", "--out", "world"], "demo": ["demo"], "sandbox serve": ["sandbox", "serve"]}
