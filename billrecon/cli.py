@@ -12,6 +12,9 @@ from schemas.bill_cycle import BillCycle
 EXIT_FAILED = 1
 EXIT_BAD_REQUEST = 2
 MAX_PORT = 65535
+WAREHOUSE_HELP = ("warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb); ducklake:… names the "
+                  "account's working file (BILLRECON_WORKING_WAREHOUSE)")
+REPORTS_HELP = "reports folder (default BILLRECON_REPORTS_DIR or reports/out)"
 
 
 def _month(text: str) -> str:
@@ -51,8 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one bill cycle against the configured sources")
     run.add_argument("--month", type=_month, required=True, help="bill cycle, YYYY-MM")
     run.add_argument("--inbox", help="local folder with the bucket's key layout (instead of the S3 bucket)")
-    run.add_argument("--warehouse", help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb)")
-    run.add_argument("--reports", help="reports folder (default BILLRECON_REPORTS_DIR or reports/out)")
+    run.add_argument("--warehouse", help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb); "
+                                         "ducklake:… publishes each month to that DuckLake, built in the account's "
+                                         "working file (BILLRECON_WORKING_WAREHOUSE)")
+    run.add_argument("--reports", help=REPORTS_HELP)
     run.add_argument("--partner", action="append", metavar="ID",
                      help="an account of partners.toml (repeatable; default: every account there)")
     run.add_argument("--parallel", type=_at_least(1), metavar="N",
@@ -64,13 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     accept = sub.add_parser("accept", help="release a held re-delivery: the next run of its month(s) applies it")
     accept.add_argument("--key", required=True, help="object key of the held delivery, as the run printed it")
     accept.add_argument("--etag", help="the held delivery's ETag (refused if another one is held)")
-    accept.add_argument("--warehouse",
-                        help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb)")
+    accept.add_argument("--warehouse", help=WAREHOUSE_HELP)
 
     report = sub.add_parser("report", help="render the month-close pack of a cycle from the warehouse")
-    report.add_argument("--month", type=_month, required=True)
-    report.add_argument("--warehouse")
-    report.add_argument("--reports")
+    report.add_argument("--month", type=_month, required=True, help="bill cycle, YYYY-MM (a month a run has built)")
+    report.add_argument("--warehouse", help=WAREHOUSE_HELP)
+    report.add_argument("--reports", help=REPORTS_HELP)
 
     export_command.add_parser(sub, _month)
 

@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction, month_type) -> None:
     focus.add_argument("--view", required=True, metavar="partner|customer")
     focus.add_argument("--out", required=True, metavar="FILE", help="FILE.csv or FILE.parquet")
     focus.add_argument("--warehouse", metavar="FILE",
-                       help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb)")
+                       help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb); ducklake:… "
+                            "names the account's working file (BILLRECON_WORKING_WAREHOUSE)")
     focus.add_argument("--partner", metavar="ID", help="only this partner's rows (the partner HUAWEI CLOUD bills)")
 
 
