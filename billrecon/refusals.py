@@ -7,6 +7,7 @@ file (or the DuckLake's working file) it names, and the file sources and setting
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -138,6 +139,11 @@ def folder_problem(folder: Path, *, created: bool = True, trial: bool = True) ->
     in it (or in the folder above it that exists) and removing it at once: a test of the path would
     miss the file systems that refuse in their own way (/proc answers ENOENT), and creating the
     folder itself would leave it behind for a request refused later."""
+    try:
+        os.stat(folder)
+    except OSError as exc:  # a name longer than the file system takes: nothing could be written there
+        if exc.errno == errno.ENAMETOOLONG:
+            return f"cannot be created ({exc.strerror})"
     # os.path.exists: False, not an error, for a path this user may not look into
     existing = next(path for path in (folder, *folder.parents)
                     if os.path.exists(path) or path == Path(path.anchor))

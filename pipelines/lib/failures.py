@@ -20,6 +20,9 @@ WHERE_TO_POINT = "--warehouse / --reports (BILLRECON_WAREHOUSE / BILLRECON_REPOR
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
 _NOT_A_FOLDER = (errno.ENOTDIR, errno.EEXIST, errno.EISDIR)
+_TOO_LONG = (errno.ENAMETOOLONG,)
+# an over-long path is shown by its start: the line stays one line a terminal can show
+_SHOWN_PATH_CHARS = 80
 _QUOTED_PATH = re.compile(r"""["']([^"']*/[^"']*)["']""")
 
 
@@ -53,6 +56,11 @@ def describe(exc: BaseException, folders: Mapping[str | Path, str] | None = None
         if code in _NOT_A_FOLDER:
             return (f"cannot use {written} ({reason}): a file stands where a folder is needed, or the reverse; "
                     f"fix the path in {where}")
+        if code in _TOO_LONG:
+            shown = written if len(written) <= _SHOWN_PATH_CHARS else \
+                f"{written[:_SHOWN_PATH_CHARS]}… ({len(written)} characters)"
+            return (f"cannot use {shown} ({reason}): the path, or a name in it, is longer than the file system "
+                    f"allows; give a shorter one in {where}")
         if chosen is not None and isinstance(link, OSError):
             return f"cannot write {written} ({reason}): point {chosen} at a folder this user can create and write"
     return None
@@ -99,7 +107,7 @@ def _os_error(exc: BaseException) -> tuple[int | None, str | None, str | None]:
         # a copy names its source first and its target second: the target is where the space ran out
         return exc.errno, exc.filename2 or exc.filename, exc.strerror or os.strerror(exc.errno)
     text = str(exc)
-    for code in (*_NO_SPACE, *_NOT_WRITABLE, *_NOT_A_FOLDER):
+    for code in (*_NO_SPACE, *_NOT_WRITABLE, *_NOT_A_FOLDER, *_TOO_LONG):
         if os.strerror(code) in text:
             quoted = _QUOTED_PATH.search(text)
             return code, quoted.group(1) if quoted else None, os.strerror(code)

@@ -47,6 +47,15 @@ def test_a_file_where_a_folder_is_needed(tmp_path):
                     "BILLRECON_REPORTS_DIR)")
 
 
+def test_a_path_too_long_for_the_file_system_is_named_by_its_start(tmp_path):
+    folder = tmp_path / ("x" * 300)  # a name longer than the 255 bytes Linux file systems allow
+    line = describe(_raised(lambda: folder.mkdir(parents=True)))
+    start = str(folder)[:80]
+    assert line == (f"cannot use {start}… ({len(str(folder))} characters) (File name too long): the path, or a name in "
+                    "it, is longer than the file system allows; give a shorter one in --warehouse / --reports "
+                    "(BILLRECON_WAREHOUSE / BILLRECON_REPORTS_DIR)")
+
+
 def test_a_bug_is_not_an_expected_failure():
     assert describe(KeyError("customer_id")) is None
     assert describe(duckdb.CatalogException("Table with name x does not exist")) is None

@@ -79,6 +79,15 @@ def test_generate_with_an_empty_out_writes_nothing_into_the_current_folder(cwd, 
     assert nothing_in(cwd) == []
 
 
+@pytest.mark.parametrize("command", [["generate", "--out"], ["run", "--month", MONTH, "--inbox", ".", "--reports"]],
+                         ids=["generate --out", "run --reports"])
+def test_a_name_longer_than_the_file_system_takes_is_refused_up_front(cwd, capsys, command):
+    too_long = "x" * 300  # Linux file systems take names of up to 255 bytes
+    assert refused([*command, too_long, *(SMALL_WORLD if command[0] == "generate" else [])], capsys) == (
+        f"billrecon: {command[-1]} {too_long} cannot be created (File name too long): {CREATE_AND_WRITE}")
+    assert nothing_in(cwd) == []
+
+
 def test_generate_below_a_file_says_a_file_stands_there_and_leaves_it(cwd, capsys):
     (cwd / "a-file").write_text("kept")
     assert refused(["generate", "--out", "a-file/world", *SMALL_WORLD], capsys) == (
