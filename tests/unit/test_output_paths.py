@@ -16,8 +16,8 @@ from billrecon.cli import EXIT_BAD_REQUEST, EXIT_FAILED, main
 from billrecon.refusals import UserError, check_folder
 from pipelines.lib.failures import ActionableError, describe, writing_into
 
-# /proc refuses new entries with ENOENT (its folders take no new files), whoever asks, root too
-PROC = pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+# /proc (billrecon runs on Linux) refuses new entries with ENOENT (its folders take no new files),
+# whoever asks, root too
 MONTH = "2026-08"
 # what `billrecon run` sets from its options (restored after each test)
 RUN_VARIABLES = ("BILLRECON_INBOX_DIR", "BILLRECON_WAREHOUSE", "BILLRECON_REPORTS_DIR", "BILLRECON_MAX_RUNTIME_SECONDS")
@@ -61,7 +61,6 @@ SMALL_WORLD = ["--customers", "1", "--lines", "5", "--months", "1"]
 
 # ---------------------------------------------------------------------------------------------- generate
 
-@PROC
 @pytest.mark.parametrize(("out", "line"), [
     ("/proc/x", "--out /proc/x cannot be created in /proc (No such file or directory)"),
     ("/proc/x/y", "--out /proc/x/y cannot be created in /proc (No such file or directory)"),
@@ -126,7 +125,6 @@ def run_argv(cwd: Path, *options: str | None) -> list[str]:
     return ["run", "--month", MONTH, *(item for pair in arguments.items() for item in pair)]
 
 
-@PROC
 @pytest.mark.parametrize(("options", "settings", "line"), [
     (["--reports", "/proc/x"], {}, "--reports /proc/x cannot be created in /proc (No such file or directory)"),
     (["--reports", None], {"BILLRECON_REPORTS_DIR": "/proc/something"},
@@ -162,7 +160,6 @@ def test_run_refuses_an_empty_path_instead_of_taking_another_one(cwd, capsys, op
     assert "BILLRECON_WAREHOUSE" not in os.environ and "BILLRECON_REPORTS_DIR" not in os.environ
 
 
-@PROC
 def test_report_refuses_a_folder_proc_refuses_and_an_empty_path(cwd, capsys, monkeypatch):
     report = ["report", "--month", MONTH, "--warehouse", "billrecon.duckdb"]
     assert refused([*report, "--reports", "/proc/x"], capsys) == (
@@ -205,7 +202,6 @@ def test_export_below_a_file_says_a_file_stands_where_a_folder_is_needed(cwd, ca
     assert nothing_in(cwd) == ["a-file"] and (cwd / "a-file").read_text() == "kept"
 
 
-@PROC
 def test_export_into_proc_and_empty_paths(cwd, capsys):
     assert refused([*EXPORT, "--out", "/proc/p.csv", "--warehouse", "billrecon.duckdb"], capsys) == (
         "billrecon: cannot write /proc/p.csv: /proc cannot be written (No such file or directory): give a path in a "
@@ -234,7 +230,6 @@ def test_demo_with_an_empty_world_dir_leaves_the_current_folder_as_it_was(cwd, c
     assert nothing_in(cwd) == ["kept.txt"] and (cwd / "kept.txt").read_text() == "kept"
 
 
-@PROC
 @pytest.mark.parametrize("option", ["--world-dir", "--dagster-home", "--reports", "--lake"])
 def test_demo_refuses_a_folder_proc_refuses(cwd, capsys, option):
     assert refused(["demo", option, "/proc/x", *SMALL_WORLD], capsys) == (
@@ -264,7 +259,6 @@ def _raised(action) -> OSError:
     return raised.value
 
 
-@PROC
 def test_an_error_of_any_errno_on_a_chosen_folder_is_the_user_s_and_elsewhere_a_bug(tmp_path):
     enoent = _raised(lambda: Path("/proc/x/2026-08").mkdir(parents=True))  # names /proc/x, on the way
     assert (enoent.errno, enoent.filename) == (2, "/proc/x")
@@ -291,7 +285,6 @@ def test_the_known_errors_name_the_chosen_option_instead_of_the_warehouse_s(tmp_
                                     "BILLRECON_REPORTS_DIR)")
 
 
-@PROC
 def test_writing_into_turns_the_user_s_failure_into_its_line_and_lets_a_bug_through(tmp_path):
     with pytest.raises(ActionableError) as failure:
         with writing_into({"/proc/x": "--out"}):

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from schemas.scratch import owned_name, remove_abandoned, scratch_folder
 
 PREFIX = "billrecon-test-scratch-"
@@ -34,14 +36,11 @@ def test_a_scratch_folder_is_this_process_s_removed_on_leaving_also_on_an_error(
     monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
     abandoned = tmp_path / f"{PREFIX}{ended_pid()}-ffff"
     abandoned.mkdir()
-    try:
-        with scratch_folder(PREFIX) as folder:
-            assert folder.parent == tmp_path and folder.name.startswith(f"{PREFIX}{os.getpid()}-")
-            assert oct(folder.stat().st_mode & 0o777) == "0o700"
-            assert not abandoned.exists()
-            (folder / "lines.parquet").write_bytes(bytes(10))
-            raise RuntimeError("the pack failed")
-    except RuntimeError:
-        pass
+    with pytest.raises(RuntimeError, match="the pack failed"), scratch_folder(PREFIX) as folder:
+        assert folder.parent == tmp_path and folder.name.startswith(f"{PREFIX}{os.getpid()}-")
+        assert oct(folder.stat().st_mode & 0o777) == "0o700"
+        assert not abandoned.exists()
+        (folder / "lines.parquet").write_bytes(bytes(10))
+        raise RuntimeError("the pack failed")
     assert list(tmp_path.iterdir()) == []
     assert owned_name(PREFIX) != owned_name(PREFIX)
