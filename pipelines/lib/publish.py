@@ -41,8 +41,8 @@ def publish(working: Path, published: Path) -> bool:
     published.parent.mkdir(parents=True, exist_ok=True)
     incoming = published.with_name(_incoming_name(published, str(os.getpid())))
     try:
-        with working.open("rb") as source, incoming.open("wb") as target:
-            shutil.copyfileobj(source, target, length=16 << 20)
+        # in the kernel (sendfile): a copy through Python's buffers took 2.4 CPU-s per 845 MB
+        shutil.copyfile(working, incoming)
         _finish_copy(incoming, working, published)
         with incoming.open("rb+") as target:
             os.fsync(target.fileno())

@@ -282,13 +282,14 @@ import shutil, sys, time
 from pathlib import Path
 from pipelines.lib import publish
 
-def copy_then_stop(source, target, length):
-    target.write(source.read(length))
-    target.flush()
-    print("copying", flush=True)
-    time.sleep(120)
+def copy_then_stop(source, target):
+    with open(source, "rb") as reading, open(target, "wb") as writing:
+        writing.write(reading.read(1 << 20))
+        writing.flush()
+        print("copying", flush=True)
+        time.sleep(120)
 
-publish.shutil.copyfileobj = copy_then_stop
+publish.shutil.copyfile = copy_then_stop
 publish.publish(Path(sys.argv[1]), Path(sys.argv[2]))
 """
 
