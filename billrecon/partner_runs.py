@@ -69,6 +69,13 @@ def parallel_runs(option: int | None, environ) -> int:
     return int(text)
 
 
+def forwarded_options(args) -> list[str]:
+    """The options given to the run, given to each account's run as well: their values reach it in the
+    environment too, but then its refusals would name the variable instead of the option."""
+    given = (("--warehouse", args.warehouse), ("--reports", args.reports), ("--max-runtime", args.max_runtime))
+    return [text for option, value in given if value is not None for text in (option, str(value))]
+
+
 def run_accounts(args) -> int:
     """Run args.month for each selected account, at most --parallel at once."""
     from pipelines.lib.partners import FILE_VARIABLE, PARTNER_VARIABLE, PartnersConfigError, load_partners
@@ -81,7 +88,7 @@ def run_accounts(args) -> int:
         raise UserError(str(exc)) from None
     accounts = selected_accounts(args.partner, configured, os.environ[FILE_VARIABLE])
     parallel = parallel_runs(args.parallel, os.environ)
-    command = [sys.executable, "-m", "billrecon.cli", "run", "--month", args.month]
+    command = [sys.executable, "-m", "billrecon.cli", "run", "--month", args.month, *forwarded_options(args)]
     print(f"{args.month}: {len(accounts)} account(s), up to {parallel} at once", flush=True)
 
     def run_one(partner_id: str) -> AccountRun:

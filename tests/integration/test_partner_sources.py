@@ -205,3 +205,16 @@ def test_into_a_lake_each_account_has_its_row_and_the_accounts_read_side_by_side
         con.close()
     assert side_by_side == expected
     assert expected[0][6] > 0 and expected[0][6] != expected[1][6]  # two months with content, each its own
+
+
+def test_an_accounts_run_refused_for_an_option_names_the_option_it_was_given(tmp_path, partners_env):
+    blocker = tmp_path / "reports-here"
+    blocker.write_text("a file where the reports folder would be", encoding="utf-8")
+    child = billrecon_run(tmp_path, partners_env, "--partner", "p2", "--reports", str(blocker))
+    # the option's value reaches the account's run in BILLRECON_REPORTS_DIR as well; the line names the option
+    assert (child.returncode, child.stdout.splitlines()) == (2, [
+        f"{CYCLE}: 1 account(s), up to {os.cpu_count()} at once",
+        f"p2: refused (exit 2): --reports {blocker / 'p2'} cannot be created: {blocker} is a file, not a folder: "
+        "give the path of a folder (it is created when missing)",
+        f"{CYCLE}: 1 account(s): 1 refused; exit 2"])
+    assert blocker.read_text(encoding="utf-8") == "a file where the reports folder would be"

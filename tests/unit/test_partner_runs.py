@@ -1,12 +1,13 @@
 """`billrecon run` over several accounts (billrecon/partner_runs.py): the worst child decides the exit
 status, each account is one line, and the selection and parallelism are checked before anything runs."""
 
+import argparse
 import os
 
 import pytest
 
 from billrecon.cli import EXIT_BAD_REQUEST, main
-from billrecon.partner_runs import AccountRun, parallel_runs, selected_accounts, worst_status
+from billrecon.partner_runs import AccountRun, forwarded_options, parallel_runs, selected_accounts, worst_status
 from billrecon.refusals import UserError
 
 
@@ -51,3 +52,10 @@ def test_the_parallel_option_is_refused_below_one_in_the_settings_words(given, c
     assert exit_.value.code == EXIT_BAD_REQUEST
     assert capsys.readouterr().err == (f"billrecon: argument --parallel: {given} is not a whole number of at least 1 "
                                        "(see `billrecon run --help`)\n")
+
+
+def test_the_options_given_are_given_to_each_accounts_run_a_zero_run_limit_too():
+    given = argparse.Namespace(warehouse=None, reports="reports/out", max_runtime=0)
+    assert forwarded_options(given) == ["--reports", "reports/out", "--max-runtime", "0"]
+    assert forwarded_options(argparse.Namespace(warehouse="ducklake:lake.ducklake", reports=None,
+                                                max_runtime=None)) == ["--warehouse", "ducklake:lake.ducklake"]
