@@ -127,3 +127,17 @@ def test_a_valid_member_is_not_validated_by_pandera_and_a_bad_one_still_is(monke
     assert parsed.loaded["trade_id"].to_list() == ["T0001"]
     assert parsed.quarantined["rule_id"].to_list() == ["FILE.ENUM"]
     assert parsed.quarantined["reason"][0].startswith("bill_type: 'Purchase'")
+
+
+def test_a_check_that_raises_is_left_to_pandera_which_reports_it():
+    class Raising(pa.DataFrameModel):
+        code: str = pa.Field()
+
+        @pa.dataframe_check(name="BROKEN")
+        def broken(cls, data: pa.PolarsData) -> pl.LazyFrame:
+            raise ValueError("the check itself is broken")
+
+    frame = pl.DataFrame({"code": ["A"]})
+    assert proven_valid(Raising, frame) is False
+    with pytest.raises(pandera.errors.SchemaErrors, match="the check itself is broken"):
+        Raising.validate(frame, lazy=True)
