@@ -7,14 +7,12 @@ import sys
 import traceback
 
 from billrecon import export_command
+from billrecon.refusals import REPORTS_HELP, WAREHOUSE_HELP
 from schemas.bill_cycle import BillCycle
 
 EXIT_FAILED = 1
 EXIT_BAD_REQUEST = 2
 MAX_PORT = 65535
-WAREHOUSE_HELP = ("warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb); ducklake:… names the "
-                  "account's working file (BILLRECON_WORKING_WAREHOUSE)")
-REPORTS_HELP = "reports folder (default BILLRECON_REPORTS_DIR or reports/out)"
 
 
 def _month(text: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from billrecon.refusals import WAREHOUSE_HELP
+
 
 def add_parser(sub: argparse._SubParsersAction, month_type) -> None:
     export = sub.add_parser("export", help="write the warehouse's data in an open format")
@@ -17,9 +19,7 @@ def add_parser(sub: argparse._SubParsersAction, month_type) -> None:
     focus.add_argument("--month", type=month_type, required=True, help="bill cycle, YYYY-MM")
     focus.add_argument("--view", required=True, metavar="partner|customer")
     focus.add_argument("--out", required=True, metavar="FILE", help="FILE.csv or FILE.parquet")
-    focus.add_argument("--warehouse", metavar="FILE",
-                       help="warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb); ducklake:… "
-                            "names the account's working file (BILLRECON_WORKING_WAREHOUSE)")
+    focus.add_argument("--warehouse", metavar="FILE", help=WAREHOUSE_HELP)
     focus.add_argument("--partner", metavar="ID", help="only this partner's rows (the partner HUAWEI CLOUD bills)")
 
 

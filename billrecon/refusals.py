@@ -102,7 +102,11 @@ def bill_cycle_span() -> tuple[str, str]:
     return cycles[0], cycles[-1]
 
 
-# what to give instead of "" for the options every warehouse command shares
+# the help of the options the warehouse commands share
+WAREHOUSE_HELP = ("warehouse file (default BILLRECON_WAREHOUSE or warehouse/billrecon.duckdb); ducklake:… names the "
+                  "account's working file (BILLRECON_WORKING_WAREHOUSE)")
+REPORTS_HELP = "reports folder (default BILLRECON_REPORTS_DIR or reports/out)"
+# what to give instead of "" for those options
 WAREHOUSE_GIVEN = "the path of the warehouse file, or leave --warehouse out for its default"
 
 

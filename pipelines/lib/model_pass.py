@@ -46,13 +46,19 @@ def _covered_schema(model: type[pa.DataFrameModel]) -> pa.DataFrameSchema | None
     checks = [*schema.checks, *(check for column in schema.columns.values() for check in column.checks)]
     if any(check.element_wise or check.groupby is not None for check in checks):
         return None
+    schema.register_default_backends(pl.LazyFrame)  # what pandera's validate does first
+    for check in checks:
+        builtin = getattr(check._check_fn, "__name__", None)
+        if builtin is not None and check.is_builtin_check(builtin):
+            # as pandera's Check.__call__ does first: a model's copy of a built-in check predates the
+            # polars implementations registered with the backends
+            check._check_fn = check.get_builtin_check_fn(builtin)
     return schema
 
 
 def _questions(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> list[pl.LazyFrame] | None:
     """One single-value query per question, each True when it passes; None when the frame already
     fails on its columns (one missing, or of another dtype)."""
-    schema.register_default_backends(pl.LazyFrame)  # what pandera's validate does first
     lazy = frame.lazy()
     questions = []
     for name, column in schema.columns.items():
@@ -74,11 +80,6 @@ def _questions(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> list[pl.LazyF
 def _passed(check: pa.Check, lazy: pl.LazyFrame, key: str) -> pl.LazyFrame:
     """Whether every row passes `check`, read as pandera reads its output: with `ignore_na` (the
     default) a null result is a pass, otherwise a failure."""
-    builtin = getattr(check._check_fn, "__name__", None)
-    if builtin is not None and check.is_builtin_check(builtin):
-        # as pandera's Check.__call__ does first: a model's copy of a built-in check predates the
-        # polars implementations registered with the backends
-        check._check_fn = check.get_builtin_check_fn(builtin)
     output = pa.Check.get_backend(lazy)(check).apply(pa.PolarsData(lazy, key))
     if isinstance(output, bool):
         return pl.LazyFrame({CHECK_OUTPUT_KEY: [output]})
