@@ -40,7 +40,7 @@ from pipelines.lib.publish import (
     writing_the_snapshot,
 )
 from pipelines.lib.staging import SPOOL_PREFIX, MemberLimits
-from pipelines.lib.warehouse import connect, ensure_schema
+from pipelines.lib.warehouse import HeldOpen, connect, ensure_schema
 from pipelines.partitions import PARTNER_TAG
 from reports.files import remove_abandoned_temp_files
 from schemas.bill_cycle import BillCycle
@@ -211,6 +211,8 @@ class WarehouseResource(AccountResource):
     _lease: WarehouseLease | None = PrivateAttr(default=None)
     # set by the run's setup once it has checked the schema: the ~80 steps of a run skip the check
     _schema_checked: bool = PrivateAttr(default=False)
+    # the working file held open by the run from its first step to its last (`release_file`)
+    _held: HeldOpen | None = PrivateAttr(default=None)
 
     def _account_values(self, partner: Partner) -> dict:
         """The account's own working file, published copy and landing folder."""
@@ -225,7 +227,8 @@ class WarehouseResource(AccountResource):
         """A run holds the warehouse lease from before its first step to after its last (one writer
         at a time), then checks the warehouse once, so an outdated file fails the run once rather
         than every step (the steps' connections skip the check); files a killed run left behind are
-        removed while the lease is held."""
+        removed while the lease is held. The run holds the file open meanwhile (`HeldOpen`): each
+        step's connection joins it instead of opening and checkpointing the file again."""
         hold = contextlib.ExitStack()
         with expected_failures():
             problem = writing_the_snapshot(Path(self.path), self.published)
@@ -237,6 +240,10 @@ class WarehouseResource(AccountResource):
                     on_wait=lambda holder: context.log.info(f"waiting for {holder.describe()} to finish writing "
                                                             f"{self.path} (up to {self.lease_timeout_seconds} s)")))
                 self._remove_abandoned_files()
+                # the steps' connections join this one (closed before the lease is let go: in reverse)
+                self._held = HeldOpen(self.path, memory_limit=duckdb_memory_limit(self.memory_limit),
+                                      threads=self.threads)
+                hold.callback(self.release_file)
                 with self.connect():
                     pass  # opening checks the file and its schema: an outdated warehouse fails here, once
                 self._schema_checked = True  # no other writer while the lease is held: it stays checked
@@ -252,6 +259,13 @@ class WarehouseResource(AccountResource):
         # staging removes its spools too, but only a run that stages something gets there
         for spool in Path(self.path).parent.glob(SPOOL_PREFIX + "*"):
             shutil.rmtree(spool, ignore_errors=True)
+
+    def release_file(self) -> None:
+        """Stop holding the working file open between steps (checkpointing it), so that another
+        database of this process may open it: the lake publish attaches it read-only."""
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._lease_hold is not None:
@@ -291,13 +305,20 @@ class WarehouseResource(AccountResource):
         with expected_failures():
             if self._lease is not None:
                 self._lease.ensure_held()
-            con = connect(self.path, memory_limit=duckdb_memory_limit(self.memory_limit), threads=self.threads)
+            held = self._held
+            if held is not None:
+                held.step_opened()
             try:
-                if not self._schema_checked:
-                    ensure_schema(con)
-                yield con
+                con = connect(self.path, memory_limit=duckdb_memory_limit(self.memory_limit), threads=self.threads)
+                try:
+                    if not self._schema_checked:
+                        ensure_schema(con)
+                    yield con
+                finally:
+                    con.close()
             finally:
-                con.close()
+                if held is not None:
+                    held.step_closed()  # the last one open empties the buffer pool
 
 
 class ReportsResource(AccountResource):

@@ -167,6 +167,7 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
                                           load_reconciliation_data(con, cycle, bss_api.configured))
         account = account_row(partner_account(partner_id), run_id=context.run_id, bill_cycle=cycle,
                               close_status=verdict.level, close_headline=verdict.headline)
+        warehouse.release_file()  # the lake attaches the working file, which no other database may hold
         with expected_failures():
             commit = publish_to_lake(Path(warehouse.path), lake, Partition(partner_id, cycle),
                                      run_id=context.run_id, account=account, logger=context.log)
