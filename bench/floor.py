@@ -114,6 +114,8 @@ def floor_step(args: dict) -> dict:
     from bench.common import bill_key
 
     work = Path(args["work"])
+    found_previous_files = work.exists()  # `bench.run` removes them before the step's time starts
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    return load_archive(Path(args["world"]) / bill_key(), work / "floor.duckdb", work / "members")
+    return {**load_archive(Path(args["world"]) / bill_key(), work / "floor.duckdb", work / "members"),
+            "found_previous_files": found_previous_files}

@@ -113,6 +113,7 @@ def _step_profile(instance: dg.DagsterInstance, sampler: RssSampler) -> list[dic
 
 def _cycle(args: dict, fresh: bool, sampler: RssSampler | None = None) -> dict:
     world, work, cycle = Path(args["world"]), Path(args["work"]), args["bill_cycle"]
+    found_previous_files = work.exists()  # of a fresh run: `bench.run` removes them before its time starts
     if fresh:
         shutil.rmtree(work, ignore_errors=True)
     elif not warehouse_path(work).exists():
@@ -128,6 +129,7 @@ def _cycle(args: dict, fresh: bool, sampler: RssSampler | None = None) -> dict:
     steps = [] if outcome.reused is not None else _step_profile(instance, sampler)
     return {
         "run_cycle_seconds": round(seconds, 3),
+        "found_previous_files": found_previous_files,
         "reused_run": outcome.reused.run_id if outcome.reused is not None else None,
         # warning checks (findings in the month's data) are results, not a failed run
         "failed_checks": outcome.failed_checks,

@@ -39,3 +39,18 @@ def test_the_floor_loads_the_gmt8_time_and_the_amounts_typed(tmp_path):
     assert times == [datetime(2026, 8, 31, 16, 0, 11, tzinfo=UTC), datetime(2026, 9, 30, 15, 59, 59, tzinfo=UTC)]
     assert con.execute("select sum(amount_due) from bill_line").fetchone() == (Decimal("-1.26543211"),)
     con.close()
+
+
+def test_a_repeat_of_the_floor_starts_in_a_folder_emptied_before_its_time_starts(tmp_path):
+    from bench.common import bill_key, work_dir, world_dir
+    from bench.run import _measure
+
+    archive = world_dir(tmp_path, "tiny") / bill_key()
+    archive.parent.mkdir(parents=True)
+    _archive(archive, [_row("2026-09-01 00:00:11 GMT+08:00", "1.5")])
+    previous = work_dir(tmp_path, "tiny", "floor") / "floor.duckdb"
+    previous.parent.mkdir(parents=True)
+    previous.write_bytes(b"the previous repeat's table")
+    measured = _measure("floor", tmp_path, "tiny", 1, "floor-1")
+    assert measured["ok"], measured["error"]
+    assert (measured["result"]["rows"], measured["result"]["found_previous_files"]) == (1, False)
