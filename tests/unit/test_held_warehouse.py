@@ -116,3 +116,15 @@ def test_a_run_joins_the_held_file_and_checkpoints_it_when_it_ends(tmp_path):
     reader = duckdb.connect(str(path), read_only=True)  # the run let the file go
     assert reader.execute("select answer from staging.facts").fetchall() == [(7,)]
     reader.close()
+
+
+def test_a_step_error_reaches_the_caller_unchanged_when_the_pool_cannot_be_emptied(lines):
+    held = HeldOpen(lines, memory_limit=MEMORY_LIMIT)
+    held._con.close()  # as if DuckDB had given up on the database during the step
+    held.step_opened()
+    with pytest.raises(ValueError, match="the step's own error"):
+        try:
+            raise ValueError("the step's own error")
+        finally:
+            held.step_closed()
+    held.close()
