@@ -305,10 +305,7 @@ class WarehouseResource(AccountResource):
         with expected_failures():
             if self._lease is not None:
                 self._lease.ensure_held()
-            held = self._held
-            if held is not None:
-                held.step_opened()
-            try:
+            with self._held.step() if self._held is not None else contextlib.nullcontext():
                 con = connect(self.path, memory_limit=duckdb_memory_limit(self.memory_limit), threads=self.threads)
                 try:
                     if not self._schema_checked:
@@ -316,9 +313,6 @@ class WarehouseResource(AccountResource):
                     yield con
                 finally:
                     con.close()
-            finally:
-                if held is not None:
-                    held.step_closed()  # the last one open empties the buffer pool
 
 
 class ReportsResource(AccountResource):

@@ -113,15 +113,18 @@ class HeldOpen:
         self._steps_open = 0
         self._lock = threading.Lock()
 
-    def step_opened(self) -> None:
+    @contextlib.contextmanager
+    def step(self) -> Iterator[None]:
+        """Around a step's connection: the last one open to close empties the buffer pool."""
         with self._lock:
             self._steps_open += 1
-
-    def step_closed(self) -> None:
-        with self._lock:
-            self._steps_open -= 1
-            if self._steps_open == 0 and self._con is not None:
-                self._empty_buffer_pool()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._steps_open -= 1
+                if self._steps_open == 0 and self._con is not None:
+                    self._empty_buffer_pool()
 
     def _empty_buffer_pool(self) -> None:
         """Never raises: it runs as a step's connection closes, also on the step's own error, which

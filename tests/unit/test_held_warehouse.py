@@ -41,16 +41,14 @@ def _read_everything(con: duckdb.DuckDBPyConnection) -> int:
 def test_the_buffer_pool_is_emptied_when_the_last_step_connection_closes(lines):
     held = HeldOpen(lines, memory_limit=MEMORY_LIMIT)
     try:
-        outer = connect(lines, memory_limit=MEMORY_LIMIT)
-        held.step_opened()
-        inner = connect(lines, memory_limit=MEMORY_LIMIT)
-        held.step_opened()
-        assert _read_everything(inner) == 2_000_000
-        inner.close()
-        held.step_closed()
-        assert _cached_mib(outer) > 50  # another step connection is still open: nothing evicted yet
-        outer.close()
-        held.step_closed()
+        with held.step():
+            outer = connect(lines, memory_limit=MEMORY_LIMIT)
+            with held.step():
+                inner = connect(lines, memory_limit=MEMORY_LIMIT)
+                assert _read_everything(inner) == 2_000_000
+                inner.close()
+            assert _cached_mib(outer) > 50  # another step connection is still open: nothing evicted yet
+            outer.close()
         probe = connect(lines, memory_limit=MEMORY_LIMIT)
         assert _cached_mib(probe) < 20
         (limit,), = probe.execute("select current_setting('memory_limit')").fetchall()
@@ -62,11 +60,10 @@ def test_the_buffer_pool_is_emptied_when_the_last_step_connection_closes(lines):
 
 def test_a_step_close_leaves_the_changes_in_the_log_until_the_held_file_is_closed(lines):
     held = HeldOpen(lines, memory_limit=MEMORY_LIMIT)
-    step = connect(lines, memory_limit=MEMORY_LIMIT)
-    held.step_opened()
-    step.execute("create table facts as select 42 as answer")
-    step.close()
-    held.step_closed()
+    with held.step():
+        step = connect(lines, memory_limit=MEMORY_LIMIT)
+        step.execute("create table facts as select 42 as answer")
+        step.close()
     assert _wal(lines).stat().st_size > 0  # no checkpoint on the step's close: the database stayed open
     held.close()
     assert not _wal(lines).exists()  # closing the held file checkpointed it
@@ -121,10 +118,6 @@ def test_a_run_joins_the_held_file_and_checkpoints_it_when_it_ends(tmp_path):
 def test_a_step_error_reaches_the_caller_unchanged_when_the_pool_cannot_be_emptied(lines):
     held = HeldOpen(lines, memory_limit=MEMORY_LIMIT)
     held._con.close()  # as if DuckDB had given up on the database during the step
-    held.step_opened()
-    with pytest.raises(ValueError, match="the step's own error"):
-        try:
-            raise ValueError("the step's own error")
-        finally:
-            held.step_closed()
+    with pytest.raises(ValueError, match="the step's own error"), held.step():
+        raise ValueError("the step's own error")
     held.close()
