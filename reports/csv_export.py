@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -172,28 +173,20 @@ def write_customer_bills(directory: Path, lines: PackLines, currency: str = CURR
     folder = _BillFolder(names or bill_names(directory, lines),
                          UTF8_BOM + _header_line([name.replace("{currency}", currency)
                                                   for name, _ in CUSTOMER_BILL_COLUMNS]))
-    bill: _OpenBill | None = None
-    try:
-        with contextlib.ExitStack() as outputs:
-            parquet = outputs.enter_context(_ParquetLines(parquet_path, _parquet_schema(con, export.table)))
-            table = (outputs.enter_context(_CsvLines(csv_path, _header_line(marts.table_columns(con, export.table))))
-                     if all_lines_csv_written(line_count) else None)
-            # The export is ordered by customer first: each customer's lines arrive together (perhaps
-            # split over two batches), so one bill is open at a time.
-            for batch in lines.batches():
-                parquet.write(_parquet_ready(batch))
-                if table is not None:
-                    ready = csv_ready(batch)  # once for both files: the bills' columns are a subset
-                    table.write(ready)
-                else:  # only the bills' columns are formatted
-                    ready = csv_ready(batch.select([column for _, column in CUSTOMER_BILL_COLUMNS]))
-                bill = _write_batch_to_bills(batch, ready, bill, folder)
-    except BaseException:  # also one the all-lines files raise when they are completed
-        if bill is not None:
-            bill.abandon()  # a failed export (a full disk) leaves the bill on disk as it was
-        raise
-    if bill is not None:
-        bill.close()
+    with contextlib.ExitStack() as outputs:
+        # entered first, so left last: the all-lines files are complete before the last bill is
+        bills = outputs.enter_context(_BillWriter(folder))
+        parquet = outputs.enter_context(_ParquetLines(parquet_path, _parquet_schema(con, export.table)))
+        table = (outputs.enter_context(_CsvLines(csv_path, _header_line(marts.table_columns(con, export.table))))
+                 if all_lines_csv_written(line_count) else None)
+        for batch in lines.batches():
+            parquet.write(_parquet_ready(batch))
+            if table is not None:
+                ready = csv_ready(batch)  # once for both files: the bills' columns are a subset
+                table.write(ready)
+            else:  # only the bills' columns are formatted
+                ready = csv_ready(batch.select([column for _, column in CUSTOMER_BILL_COLUMNS]))
+            bills.append(_bill_text(batch, ready))
     if table is None:
         csv_path.unlink(missing_ok=True)
     current = set(folder.written.values())
@@ -225,6 +218,28 @@ def _parquet_ready(frame: pl.DataFrame) -> pa.Table:
     return (frame.with_columns(instants) if instants else frame).to_arrow()
 
 
+class _BatchThread:
+    """A thread of its own that writes one batch at a time while the caller prepares the next:
+    handing over a batch first waits for the one before, so at most two are held."""
+
+    def __init__(self, name: str):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._writing: Future | None = None
+
+    def hand_over(self, write: Callable[..., None], *batch) -> None:
+        self.written()
+        self._writing = self._pool.submit(write, *batch)
+
+    def written(self) -> None:
+        """Wait for the batch being written; its error is raised here."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
 class _ParquetLines:
     """customer_bill_line.parquet being written batch by batch, renamed into place when complete.
 
@@ -243,8 +258,7 @@ class _ParquetLines:
         self._writer: pq.ParquetWriter | None = None
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="customer-bill-line-parquet")
-        self._writing: Future | None = None
+        self._thread = _BatchThread("customer-bill-line-parquet")
 
     def __enter__(self) -> _ParquetLines:
         temp_path = self._target.__enter__()
@@ -259,14 +273,7 @@ class _ParquetLines:
         """Write `rows` (`_parquet_ready`'s table of a batch) on the writing thread."""
         if not isinstance(rows, pa.Table):
             raise TypeError(f"the writing thread takes an Arrow table, not {type(rows).__name__}")
-        self._written()
-        self._writing = self._thread.submit(self._write, rows)
-
-    def _written(self) -> None:
-        """Wait for the batch being written; its error is raised here."""
-        writing, self._writing = self._writing, None
-        if writing is not None:
-            writing.result()
+        self._thread.hand_over(self._write, rows)
 
     def _write(self, rows: pa.Table) -> None:
         self._pending.append(rows if rows.schema == self._schema else rows.cast(self._schema))
@@ -280,7 +287,7 @@ class _ParquetLines:
 
     def __exit__(self, *exc) -> bool | None:
         try:
-            self._written()
+            self._thread.written()
             if exc[0] is None and self._pending_rows:
                 self._writer.write_table(pa.concat_tables(self._pending))
         except BaseException as error:
@@ -293,7 +300,7 @@ class _ParquetLines:
         return self._target.__exit__(*exc)
 
     def _close(self) -> None:
-        self._thread.shutdown(wait=True)
+        self._thread.shutdown()
         self._writer.close()  # the footer: a file without one is not read back
 
 
@@ -319,13 +326,19 @@ class _CsvLines:
         return self._target.__exit__(*exc)
 
 
-def _write_batch_to_bills(batch: pl.DataFrame, ready: pl.DataFrame, bill: _OpenBill | None,
-                          folder: _BillFolder) -> _OpenBill | None:
-    """Append a batch's lines to the customers' bills; returns the bill still open at its end.
+@dataclass(frozen=True)
+class _BillText:
+    """A batch's lines as the bills' CSV text, cut by customer: the batch is ordered by customer, so
+    each customer's lines are one run of rows, and one stretch of the text."""
 
-    The batch is ordered by customer, so each customer's lines are one run of rows. The batch is
-    formatted as CSV once and the text cut at line ends into the bills: a polars call per customer
-    cost more than the writing itself."""
+    text: memoryview
+    runs: list[tuple[str | None, int, int, dict]]
+    """(customer id, first byte, end byte, the run's sums of CUSTOMER_BILL_TOTALLED) in order."""
+
+
+def _bill_text(batch: pl.DataFrame, ready: pl.DataFrame) -> _BillText:
+    """Format a batch as CSV once and find where each customer's lines start and end in the text:
+    a polars call per customer cost more than the writing itself."""
     # the raw id (`batch`) keys the files; the bill's columns come neutralised for spreadsheets (`ready`)
     ready = ready.select([column for _, column in CUSTOMER_BILL_COLUMNS])
     runs = batch["customer_id"].rle().struct.unnest()
@@ -333,18 +346,62 @@ def _write_batch_to_bills(batch: pl.DataFrame, ready: pl.DataFrame, bill: _OpenB
         pl.col(list(CUSTOMER_BILL_TOTALLED)).sum()).iter_rows(named=True)}
     text = _csv_text(ready)
     line_ends = _line_ends(text, ready)
-    lines = memoryview(text)  # slices of a view are written without copying the text
-    start = 0
+    cut, start = [], 0
     for length, customer_id in runs.iter_rows():
-        if bill is None or bill.customer_id != customer_id:
-            if bill is not None:
-                bill.close()
-            bill = folder.open(customer_id)
         first = int(line_ends[start - 1]) + 1 if start else 0
-        bill.write(lines[first:int(line_ends[start + length - 1]) + 1])
-        bill.add_totals(totals[customer_id])
+        cut.append((customer_id, first, int(line_ends[start + length - 1]) + 1, totals[customer_id]))
         start += length
-    return bill
+    return _BillText(memoryview(text), cut)  # slices of a view are written without copying the text
+
+
+class _BillWriter:
+    """The customers' bills being written, one batch's text at a time, on a thread of its own: the
+    writes (2 GB at ten million lines) go on while the caller formats the next batch, where they
+    had kept a core waiting. One bill is open at a time (a customer's lines arrive together,
+    perhaps split over two batches); one batch is held while the previous one is written.
+
+    Leaving completes the open bill, or, on an error, removes it unfinished: a failed export (a
+    full disk) leaves that bill on disk as it was."""
+
+    def __init__(self, folder: _BillFolder):
+        self._folder = folder
+        self._bill: _OpenBill | None = None
+        self._thread = _BatchThread("customer-bills")
+
+    def __enter__(self) -> _BillWriter:
+        return self
+
+    def append(self, lines: _BillText) -> None:
+        """Append a batch's lines to the bills on the writing thread (after the previous batch's)."""
+        self._thread.hand_over(self._append, lines)
+
+    def _append(self, lines: _BillText) -> None:
+        for customer_id, first, end, sums in lines.runs:
+            if self._bill is None or self._bill.customer_id != customer_id:
+                if self._bill is not None:
+                    self._bill.close()
+                self._bill = self._folder.open(customer_id)
+            self._bill.write(lines.text[first:end])
+            self._bill.add_totals(sums)
+
+    def __exit__(self, *exc) -> bool | None:
+        try:
+            self._thread.written()
+        except BaseException:
+            self._finish(complete=False)
+            if exc[0] is None:
+                raise
+            return None  # the caller's own error goes on
+        self._finish(complete=exc[0] is None)
+        return None
+
+    def _finish(self, complete: bool) -> None:
+        self._thread.shutdown()
+        bill, self._bill = self._bill, None
+        if bill is not None and complete:
+            bill.close()
+        elif bill is not None:
+            bill.abandon()
 
 
 class BillNames:

@@ -193,3 +193,37 @@ def test_an_error_writing_the_parquet_file_stops_the_pack_and_keeps_the_file_bef
     assert written == [batch_rows if batch_rows == 1 else len(_mart_lines(warehouse))]
     assert (out / "customer_bill_line.parquet").read_bytes() == before
     assert not [path for path in out.rglob("*.tmp")]
+
+
+@pytest.mark.parametrize("batch_rows", [1, 250_000])  # the error met while the next batch is formatted, or at the end
+def test_an_error_writing_a_bill_stops_the_pack_and_keeps_that_bill_as_it_was(
+        warehouse, tmp_path, monkeypatch, batch_rows):
+    import threading
+
+    from reports import csv_export
+    from reports.pack_lines import PackLines
+
+    out = tmp_path / CYCLE
+    before = render_month_close(warehouse, CYCLE, out).customer_bills
+    kept = before[FORMULA[0]].read_bytes()
+    warehouse.execute("UPDATE marts.customer_bill_line SET product_name = 'renamed'")  # every bill changes
+    batches = PackLines.batches
+    monkeypatch.setattr(PackLines, "batches", lambda lines: batches(lines, batch_rows=batch_rows))
+    writers = set()
+    write = csv_export._OpenBill.write
+
+    def fail_for_the_last_customer(self, lines):  # a disk that fills up at the last customer's bill
+        writers.add(threading.current_thread().name.split("_")[0])
+        if self.customer_id == FORMULA[0]:
+            raise OSError(28, "No space left on device")
+        return write(self, lines)
+
+    monkeypatch.setattr(csv_export._OpenBill, "write", fail_for_the_last_customer)
+    with pytest.raises(OSError, match="No space left on device"):
+        render_month_close(warehouse, CYCLE, out)
+    assert writers == {"customer-bills"}  # written beside the formatting, not on the caller's thread
+    assert before[FORMULA[0]].read_bytes() == kept
+    for customer_id in (CHINESE[0], ACME[0]):  # the bills before it were completed, with their totals
+        rows = read_bill(before[customer_id])
+        assert {row["Product"] for row in rows[:-1]} == {"renamed"} and rows[-1]["Trade Time (GMT+8)"] == "TOTAL"
+    assert not [path for path in out.rglob("*.tmp")]
