@@ -24,7 +24,7 @@ from pathlib import Path
 from fontTools import subset
 from fontTools.varLib import instancer
 
-from reports.statement_pdf import EmbeddedFont
+from reports.statement_pdf import EmbeddedFont, FontSet
 
 
 @dataclass(frozen=True)
@@ -93,13 +93,18 @@ class ReadFonts:
     """The month's fonts in memory, the primary first."""
 
     fonts: tuple[tuple[MonthFont, EmbeddedFont], ...]
+    # one FontSet per choice of fonts, so that its statements share what it worked out
+    _sets: dict[tuple[int, ...], FontSet] = field(default_factory=dict, compare=False, repr=False)
 
-    def for_text(self, text: str) -> tuple[EmbeddedFont, ...]:
+    def for_text(self, text: str) -> FontSet:
         """The fonts a statement of `text` embeds: the primary, and the fallbacks that set
         characters of `text` the primary lacks."""
-        (_, primary), *others = self.fonts
         needed = set(text)
-        return (primary, *(embedded for font, embedded in others if not font.characters.isdisjoint(needed)))
+        chosen = (0, *(number for number, (font, _) in enumerate(self.fonts)
+                       if number and not font.characters.isdisjoint(needed)))
+        if chosen not in self._sets:
+            self._sets[chosen] = FontSet(tuple(self.fonts[number][1] for number in chosen))
+        return self._sets[chosen]
 
 
 def _load(source: FontSource):

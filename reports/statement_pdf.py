@@ -162,11 +162,86 @@ def _text_string(value: str) -> bytes:
     return b"<feff" + value.encode("utf-16-be").hex().encode("ascii") + b">"
 
 
+# What a FontSet keeps of the texts it set, at most: a month's statements repeat their labels, names
+# and services, while their amounts mostly differ
+_KEPT_TEXTS = 20_000
+
+
+class FontSet:
+    """The fonts a document sets its text in, in order of preference (a character is set in the
+    first that has it), with the glyph runs and widths of the texts set so far. Working them out
+    character by character was two thirds of a statement's time, and the statements of a month
+    (thousands, in a process or two) ask for the same labels, names and services again and again."""
+
+    def __init__(self, fonts: tuple[EmbeddedFont, ...]):
+        self.fonts = fonts
+        self._runs: dict[str, tuple[_Run, ...]] = {}
+        self._widths: dict[tuple[str, float], float] = {}
+
+    def font_of(self, character: str) -> int | None:
+        """The index of the first font that has `character`; None when none has it."""
+        for index, font in enumerate(self.fonts):
+            if character in font.glyph_of:
+                return index
+        return None
+
+    def width(self, text: str, size: float) -> float:
+        """The width of `text` at `size` points in millimetres, each character in its font."""
+        key = (text, size)
+        if (known := self._widths.get(key)) is None:
+            known = self._keep(self._widths, key, self._measured(text, size))
+        return known
+
+    def _measured(self, text: str, size: float) -> float:
+        if all(character in self.fonts[0].glyph_of for character in text):
+            return self.fonts[0].width(text, size)
+        return sum(self.fonts[index].width(character, size) for character in text
+                   if (index := self.font_of(character)) is not None)
+
+    def runs(self, text: str) -> tuple[_Run, ...]:
+        """`text` as runs of glyphs of one font each; characters no font has are left out (printed
+        as nothing: the month close names them)."""
+        if (known := self._runs.get(text)) is None:
+            known = self._keep(self._runs, text, self._split(text))
+        return known
+
+    def _split(self, text: str) -> tuple[_Run, ...]:
+        runs: list[tuple[int, list[int]]] = []
+        for character in text:
+            index = self.font_of(character)
+            if index is None:
+                continue
+            glyph = self.fonts[index].glyph_of[character]
+            if runs and runs[-1][0] == index:
+                runs[-1][1].append(glyph)
+            else:
+                runs.append((index, [glyph]))
+        return tuple(_Run(index, frozenset(glyphs), "".join(f"{glyph:04x}" for glyph in glyphs),
+                          sum(self.fonts[index].advances[glyph] for glyph in glyphs)) for index, glyphs in runs)
+
+    @staticmethod
+    def _keep(cache: dict, key, value):
+        if len(cache) >= _KEPT_TEXTS:
+            cache.clear()  # a month of unusually many different texts: start again rather than grow
+        cache[key] = value
+        return value
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Characters of a text set in one font, side by side."""
+
+    font: int  # index in the FontSet
+    glyphs: frozenset[int]
+    shown: str  # the glyph numbers as the PDF string shows them (hexadecimal, 2 bytes each)
+    advance: int  # the run's width in the font's units
+
+
 @dataclass
 class Document:
     """A statement's pages being drawn, then written with `save`."""
 
-    fonts: tuple[EmbeddedFont, ...]  # in order of preference: a character is set in the first that has it
+    font_set: FontSet
     pages: list[list[str]] = field(default_factory=list)
     used: dict[int, set[int]] = field(default_factory=dict)  # font index -> glyphs printed
     page: int = -1  # the page drawn on: the last added, or one turned back to (`turn_to`)
@@ -179,42 +254,26 @@ class Document:
         """Draw on page number `page` (0 the first) again: its footer, once the pages are counted."""
         self.page = page
 
-    def _font_of(self, character: str) -> int | None:
-        for index, font in enumerate(self.fonts):
-            if character in font.glyph_of:
-                return index
-        return None
+    @property
+    def fonts(self) -> tuple[EmbeddedFont, ...]:
+        return self.font_set.fonts
 
     def width(self, text: str, size: float) -> float:
         """The width of `text` at `size` points in millimetres, each character in its font."""
-        if all(character in self.fonts[0].glyph_of for character in text):
-            return self.fonts[0].width(text, size)
-        return sum(self.fonts[index].width(character, size) for character in text
-                   if (index := self._font_of(character)) is not None)
+        return self.font_set.width(text, size)
 
     def text(self, x: float, y: float, text: str, size: float, gray: float = 0.0) -> None:
         """`text` from `x` on the baseline `y` (millimetres), in shade `gray` (0 black, 1 white)."""
-        runs: list[tuple[int, list[int]]] = []
-        for character in text:
-            index = self._font_of(character)
-            if index is None:
-                continue  # no font has it: printed as nothing (the month close names them)
-            glyph = self.fonts[index].glyph_of[character]
-            self.used.setdefault(index, set()).add(glyph)
-            if runs and runs[-1][0] == index:
-                runs[-1][1].append(glyph)
-            else:
-                runs.append((index, [glyph]))
+        runs = self.font_set.runs(text)
         if not runs:
             return
         operators = [f"{_number(gray)} g BT"]
         move = f"{_number(x * PT_PER_MM)} {_number((A4_MM[1] - y) * PT_PER_MM)}"
-        for index, glyphs in runs:
-            font = self.fonts[index]
-            shown = "".join(f"{glyph:04x}" for glyph in glyphs)
-            operators.append(f"/F{index} {_number(size)} Tf {move} Td <{shown}> Tj")
+        for run in runs:
+            self.used.setdefault(run.font, set()).update(run.glyphs)
+            operators.append(f"/F{run.font} {_number(size)} Tf {move} Td <{run.shown}> Tj")
             # the next run starts where this one ends: Td moves from the start of this run
-            move = f"{_number(sum(font.advances[glyph] for glyph in glyphs) * size / font.units_per_em)} 0"
+            move = f"{_number(run.advance * size / self.fonts[run.font].units_per_em)} 0"
         operators.append("ET")
         self.pages[self.page].append(" ".join(operators))
 

@@ -161,3 +161,26 @@ def test_a_composite_drawn_from_a_composite_keeps_every_part_s_outline(tmp_path)
     font = EmbeddedFont.read(tmp_path / "nested.ttf", "Nested")
     embedded = TTFont(io.BytesIO(font.program({font.glyph_of["C"]})))
     assert outlined(embedded) == {"A", "B", "C"}  # not D, which nothing printed draws from
+
+
+def test_documents_with_the_same_fonts_share_what_was_worked_out_and_write_the_same_bytes(fonts, monkeypatch):
+    from reports import statement_pdf
+
+    read = fonts.read()
+    latin, thai = read.for_text("Bosphorus"), read.for_text(THAI)
+    assert read.for_text("A.Ş. 深圳市") is latin and thai is not latin  # Thai needs a fallback font
+    assert len(latin.fonts) == 1 and len(thai.fonts) == 2
+    lines = ["Bosphorus Bilişim", f"深圳市 {THAI}", "Bosphorus Bilişim"]
+    _, first = written(fonts, lines)  # a fresh ReadFonts: nothing worked out yet
+    pdf = Document(read.for_text("".join(lines)))
+    pdf.add_page()
+    for number, line in enumerate(lines):
+        pdf.text(20, 30 + 10 * number, line, 11)
+    before = dict(pdf.font_set._runs)
+    assert set(before) == set(lines)  # each text split into runs once, the repeated one too
+    assert pdf.bytes("Statement – 深圳", "Issuer (partner)", dt.date(2026, 9, 30)) == first
+    # a month of more different texts than kept starts again instead of growing
+    monkeypatch.setattr(statement_pdf, "_KEPT_TEXTS", 3)
+    for text in ("a", "b", "c", "d"):
+        latin.width(text, 10)
+    assert list(latin._widths) == [("d", 10)]
