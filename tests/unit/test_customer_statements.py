@@ -247,3 +247,17 @@ def test_the_closing_notes_name_the_currency_and_the_bill(con, tmp_path):
                 "rounded, so rounded rows may differ from it by a cent.") in text
         assert "refunds are credited at the agreed discount too. Every line of this statement is in " + bill in text
         assert "USD" not in text if currency == "CNY" else "CNY" not in text
+
+
+def test_a_statement_worker_imports_the_statements_without_the_other_renderers():
+    """A worker process imports reports.customer_statements; the package's entry points (the page, the
+    flash, polars) stay unimported until asked for, and asking still works."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, reports.customer_statements\n"
+             "print(sorted(m for m in ('reports.month_close', 'reports.daily_flash', 'polars') if m in sys.modules))\n"
+             "from reports import render_month_close\n"
+             "print(render_month_close.__module__, 'reports.month_close' in sys.modules)\n")
+    printed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert printed.splitlines() == ["[]", "reports.month_close True"]
