@@ -94,7 +94,7 @@ class ReadFonts:
 
     fonts: tuple[tuple[MonthFont, EmbeddedFont], ...]
     # one FontSet per choice of fonts, so that its statements share what it worked out
-    _sets: dict[tuple[int, ...], FontSet] = field(default_factory=dict, compare=False, repr=False)
+    _sets: dict[tuple[int, ...], FontSet] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def for_text(self, text: str) -> FontSet:
         """The fonts a statement of `text` embeds: the primary, and the fallbacks that set
