@@ -3,15 +3,20 @@
 The budget is for the whole process. DuckDB's `memory_limit` bounds its buffer manager only; the
 same process also holds Python, Dagster, polars and Arrow (the report pack's batches, the Parquet
 writer's row group), so DuckDB gets a share of the budget, not all of it. The report pack sorts the
-month's bill lines one customer range per query inside DuckDB, so a range holds as many lines as
-DuckDB's share can sort without spilling. The figures behind the shares are in bench/README.md.
+month's bill lines one customer range at a time, so a range holds as many lines as DuckDB's share
+holds. DuckDB keeps the blocks a query read cached up to its limit, so a phase that needs the memory
+for polars and Arrow next empties DuckDB's pool first (`empty_buffer_pool`). The figures behind the
+shares are in bench/README.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
+
+import duckdb
 
 MEMORY_VARIABLE = "BILLRECON_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "2GiB"
@@ -27,6 +32,8 @@ SORTED_LINE_BYTES = 4096
 # hold more memory, measured no faster (bench/README.md)
 MAX_LINES_PER_RANGE = 1_000_000
 MIN_LINES_PER_RANGE = 50_000
+# DuckDB's memory limit for a moment, to make it give back the blocks it keeps cached
+EMPTY_POOL_LIMIT = "16MiB"
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -74,3 +81,25 @@ def process_duckdb_memory_limit(environ: Mapping[str, str] | None = None) -> str
 def lines_per_range(duckdb_limit_bytes: int) -> int:
     """Bill lines per sorted customer range for DuckDB's memory limit."""
     return max(MIN_LINES_PER_RANGE, min(MAX_LINES_PER_RANGE, duckdb_limit_bytes // SORTED_LINE_BYTES))
+
+
+def empty_buffer_pool(con: duckdb.DuckDBPyConnection, memory_limit: str | None = None) -> None:
+    """Make DuckDB give back the blocks its buffer pool keeps cached: after a query that read much, it
+    holds them up to its memory limit, and the process's next phase (polars, Arrow) comes on top. The
+    limit is lowered for a moment, which evicts them, then put back: `memory_limit`, or the one the
+    connection had.
+
+    An in-memory database is left alone: its tables live in the pool, and a lower limit would write
+    them out to temporary files. Never raises: it also runs as a step's connection closes on the
+    step's own error, which must reach the user unchanged. A pool that cannot be emptied (buffers
+    still pinned) stays cached; a database DuckDB gave up on fails the next query with its own error."""
+    with contextlib.suppress(duckdb.Error):
+        (path, limit), = con.execute(
+            "select path, current_setting('memory_limit') from duckdb_databases() "
+            "where database_name = current_database()").fetchall()
+        if path is None:
+            return
+        try:
+            con.execute(f"set memory_limit = '{EMPTY_POOL_LIMIT}'")
+        finally:
+            con.execute(f"set memory_limit = '{memory_limit or limit}'")

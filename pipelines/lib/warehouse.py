@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib.failures import ActionableError
-from schemas.memory import process_duckdb_memory_limit
+from schemas.memory import empty_buffer_pool, process_duckdb_memory_limit
 from schemas.scratch import owned_name, remove_abandoned
 from schemas.warehouse_contract import TABLES
 
@@ -87,10 +87,6 @@ def connect(path: str | Path, *, memory_limit: str | None = None, threads: int |
     return con
 
 
-# DuckDB's memory limit for a moment, to make it give back the buffers it keeps cached
-EMPTY_POOL_LIMIT = "16MiB"
-
-
 class HeldOpen:
     """The warehouse kept open by a run from its first step to its last.
 
@@ -124,17 +120,7 @@ class HeldOpen:
             with self._lock:
                 self._steps_open -= 1
                 if self._steps_open == 0 and self._con is not None:
-                    self._empty_buffer_pool()
-
-    def _empty_buffer_pool(self) -> None:
-        """Never raises: it runs as a step's connection closes, also on the step's own error, which
-        must reach the user unchanged. A pool that cannot be emptied (buffers still pinned) stays
-        cached; a database DuckDB gave up on fails the next step's connection with its own error."""
-        with contextlib.suppress(duckdb.Error):
-            try:
-                self._con.execute(f"set memory_limit = '{EMPTY_POOL_LIMIT}'")
-            finally:
-                self._con.execute(f"set memory_limit = '{self._memory_limit}'")
+                    empty_buffer_pool(self._con, self._memory_limit)
 
     def close(self) -> None:
         """Checkpoint and close the database (when no step connection is open)."""
