@@ -12,7 +12,14 @@ range, which the bills read a range at a time. The files are removed when the pa
 Why two steps and not DuckDB's ``COPY ... PARTITION_BY``: at ten million lines the partitioned
 COPY took 34 s and 65 CPU-s under the memory budget, the plain COPY 14 s and 28 CPU-s and polars'
 cut of its file 5 s and 9 CPU-s (bench/README.md; measured before the charge's 64-bit rounding in
-core.rated_bill_line, which halved the plain COPY).
+core.rated_bill_line, which halved the plain COPY). Later, the partitioned COPY was 1-2 s faster at
+the default budget but twice as slow at a smaller one, where the ranges are more.
+
+Memory: the rating leaves DuckDB's buffer pool full of the staged lines it read (574 MiB of them at
+ten million lines), which nothing after it reads, so the pool is emptied before the cut: the pack's
+peak fell from 2.19 to 1.57 GiB (`bench.profile`). The cut buffers a chunk of lines per range, so its
+chunks shrink as the ranges grow in number, to stay within DuckDB's share, which the emptied pool
+left free: at half the default budget (82 ranges) the cut peaked at 0.94 GiB instead of 2.08 GiB.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import polars as pl
 
 from reports import data as marts
 from reports.exports import CUSTOMER_BILL_LINE, TableExport
+from schemas.memory import empty_buffer_pool
 from schemas.scratch import scratch_folder
 
 # Scratch, read back once: DuckDB's default Parquet compression (a ten-million-line month took 416 MB)
@@ -43,9 +51,16 @@ WHOLE_FILE = "lines.parquet"
 # with these, for the same time
 WHOLE_ROW_GROUP_ROWS = 32_768
 RANGES_FOLDER = "ranges"
-# polars cuts the file in chunks of this many lines, each range's file in row groups of as many: in
-# a process of its own the cut peaked at 1.0 GiB at ten million lines, at 2.4 GiB with polars' defaults
+# polars cuts the file in chunks of at most this many lines, each range's file in row groups of as
+# many: in a process of its own the cut peaked at 1.0 GiB at ten million lines (39 ranges), at 2.4 GiB
+# with polars' defaults
 CUT_ROWS = 20_000
+# What the cut holds per line of its chunks, for each range at once: about 590 bytes measured at ten
+# million lines (82 ranges of 20,000-line chunks took 0.96 GiB more), with room to spare
+CUT_LINE_BYTES = 1024
+# The fewest lines per chunk, for the smallest budgets: smaller chunks cost the cut more (at ten
+# million lines and 82 ranges, 5,000 lines took 11.2 s, 10,000 lines 9.5 s)
+MIN_CUT_ROWS = 2_048
 # lz4 costs the cut the least CPU and the files it writes stay near the whole file's size
 CUT_COMPRESSION = "lz4"
 
@@ -130,7 +145,8 @@ def rated_once(con: duckdb.DuckDBPyConnection, bill_cycle: str,
     with scratch_folder(SCRATCH_PREFIX) as scratch:
         whole, folder = scratch / WHOLE_FILE, scratch / RANGES_FOLDER
         write_rated_lines(con, bill_cycle, whole, range_number, parameters)
-        cut_by_range(whole, folder)
+        empty_buffer_pool(con)  # the staged lines the rating read: nothing after it reads them
+        cut_by_range(whole, folder, cut_rows(marts.duckdb_memory_limit_bytes(con), len(starts)))
         yield PackLines(con, bill_cycle, customer_ids, starts, whole, folder)
 
 
@@ -145,12 +161,18 @@ def write_rated_lines(con: duckdb.DuckDBPyConnection, bill_cycle: str, whole: Pa
         [*parameters, *CUSTOMER_BILL_LINE.parameters(bill_cycle)])
 
 
-def cut_by_range(whole: Path, folder: Path) -> None:
+def cut_rows(duckdb_limit_bytes: int, ranges: int) -> int:
+    """Lines per chunk of the cut: what DuckDB's share of the budget holds for every range at once,
+    within [MIN_CUT_ROWS, CUT_ROWS]."""
+    return max(MIN_CUT_ROWS, min(CUT_ROWS, duckdb_limit_bytes // (max(ranges, 1) * CUT_LINE_BYTES)))
+
+
+def cut_by_range(whole: Path, folder: Path, rows: int = CUT_ROWS) -> None:
     """The lines of `whole` into `folder`, one ``range_number=N`` folder per range that has lines
-    (none for a file without lines). The order of the lines within a range is not kept: the
-    readers sort each range."""
+    (none for a file without lines), read and written `rows` lines at a time. The order of the lines
+    within a range is not kept: the readers sort each range."""
     folder.mkdir()
-    with pl.Config(streaming_chunk_size=CUT_ROWS):
+    with pl.Config(streaming_chunk_size=rows):
         pl.scan_parquet(whole).sink_parquet(
             pl.PartitionBy(folder, key=RANGE_COLUMN, include_key=False, approximate_bytes_per_file=None),
-            compression=CUT_COMPRESSION, statistics=False, row_group_size=CUT_ROWS, maintain_order=False)
+            compression=CUT_COMPRESSION, statistics=False, row_group_size=rows, maintain_order=False)

@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -19,8 +20,9 @@ from reports import render_month_close
 from reports.customer_statements import FONT_SCRATCH_PREFIX as FONT_SCRATCH
 from reports.exports import CUSTOMER_BILL_LINE
 from reports.pack_lines import SCRATCH_PREFIX as PACK_SCRATCH
-from reports.pack_lines import rated_once
-from tests.unit.month_close.pack_warehouse import ACME, CYCLE, file_bytes
+from reports.pack_lines import cut_rows, rated_once
+from schemas import memory
+from tests.unit.month_close.pack_warehouse import ACME, CYCLE, build_warehouse, file_bytes
 
 
 @pytest.fixture
@@ -144,3 +146,40 @@ def test_a_pack_cut_into_a_range_per_customer_is_byte_identical_to_one_range(war
     monkeypatch.setattr(marts_data.memory, "lines_per_range", lambda limit: 1)
     render_month_close(warehouse, CYCLE, tmp_path / "many", notes=["note"])
     assert file_bytes(tmp_path / "one") == file_bytes(tmp_path / "many")
+
+
+def _cached_table_mib(con) -> float:
+    (used,), = con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) / 1048576 FROM duckdb_memory() "
+                           "WHERE tag = 'BASE_TABLE'").fetchall()
+    return float(used)
+
+
+@pytest.mark.slow  # 800,000 lines written to a file and read
+def test_the_warehouse_s_cached_blocks_are_given_back_before_the_lines_are_cut(tmp_path, scratch):
+    """Nothing after the rating reads the warehouse's lines, but DuckDB keeps the blocks it read cached
+    up to its limit, under the cut and the bills (at ten million lines, 574 MiB under the pack's peak)."""
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    build_warehouse(con)
+    con.execute("INSERT INTO marts.customer_bill_line SELECT line.* REPLACE (md5(n::VARCHAR) || md5((-n)::VARCHAR) "
+                "AS trade_id, 1000 + n AS src_record) FROM marts.customer_bill_line AS line, range(800000) AS r(n) "
+                "WHERE line.trade_id = 'T-200'")
+    con.close()
+    con = duckdb.connect(str(path), config={"memory_limit": "1GiB"})
+    assert con.execute("SELECT count(DISTINCT trade_id) FROM marts.customer_bill_line").fetchone() == (800_007,)
+    assert _cached_table_mib(con) > 20  # what reading the lines left cached
+    with rated_once(con, CYCLE) as lines:
+        assert _cached_table_mib(con) <= memory.parse_bytes(memory.EMPTY_POOL_LIMIT) >> 20
+        assert marts_data.duckdb_memory_limit_bytes(con) == 1 << 30  # the limit is back
+        assert con.execute(f"SELECT count(*) FROM {lines.table}").fetchone() == (800_007,)
+    con.close()
+
+
+def test_the_cut_s_chunks_shrink_as_the_ranges_grow_in_number_to_stay_in_duckdb_s_share():
+    # the default budget (DuckDB 1 GiB) at ten million lines: 39 ranges, the largest chunks
+    assert cut_rows(1 << 30, 39) == 20_000
+    # half that budget, 82 ranges: each range's chunk of lines holds at most a 1 KiB a line
+    assert cut_rows(512 << 20, 82) == (512 << 20) // (82 * 1024) == 6_393
+    # the smallest budget and a long month: the floor; a month without ranges: the largest
+    assert cut_rows(128 << 20, 400) == 2_048
+    assert cut_rows(1 << 30, 0) == 20_000
