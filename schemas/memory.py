@@ -3,8 +3,8 @@
 The budget is for the whole process. DuckDB's `memory_limit` bounds its buffer manager only; the
 same process also holds Python, Dagster, polars and Arrow (the report pack's batches, the Parquet
 writer's row group), so DuckDB gets a share of the budget, not all of it. The report pack sorts the
-month's bill lines one customer range at a time, so a range holds as many lines as DuckDB's share
-holds. DuckDB keeps the blocks a query read cached up to its limit, so a phase that needs the memory
+month's bill lines one customer range at a time, each range sized from DuckDB's share (`lines_per_range`).
+DuckDB keeps the blocks a query read cached up to its limit, so a phase that needs the memory
 for polars and Arrow next empties DuckDB's pool first (`empty_buffer_pool`). The figures behind the
 shares are in bench/README.md.
 """
