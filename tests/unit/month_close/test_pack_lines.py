@@ -178,7 +178,7 @@ def test_the_warehouse_s_cached_blocks_are_given_back_before_the_lines_are_cut(t
 def test_the_cut_s_chunks_shrink_as_the_ranges_grow_in_number_to_stay_in_duckdb_s_share():
     # the default budget (DuckDB 1 GiB) at ten million lines: 39 ranges, the largest chunks
     assert cut_rows(1 << 30, 39) == 20_000
-    # half that budget, 82 ranges: each range's chunk of lines holds at most a 1 KiB a line
+    # half that budget, 82 ranges: a chunk per range, at 1 KiB a line, fills DuckDB's share
     assert cut_rows(512 << 20, 82) == (512 << 20) // (82 * 1024) == 6_393
     # the smallest budget and a long month: the floor; a month without ranges: the largest
     assert cut_rows(128 << 20, 400) == 2_048
