@@ -10,13 +10,9 @@ import pytest
 
 from pipelines.lib.warehouse import HeldOpen, connect
 from pipelines.resources import WarehouseResource
+from tests.duckdb_memory import cached_mib
 
 MEMORY_LIMIT = "512MiB"
-
-
-def _cached_mib(con: duckdb.DuckDBPyConnection) -> float:
-    (used,), = con.execute("select sum(memory_usage_bytes) / 1048576 from duckdb_memory()").fetchall()
-    return float(used)
 
 
 def _wal(path: Path) -> Path:
@@ -47,10 +43,10 @@ def test_the_buffer_pool_is_emptied_when_the_last_step_connection_closes(lines):
                 inner = connect(lines, memory_limit=MEMORY_LIMIT)
                 assert _read_everything(inner) == 2_000_000
                 inner.close()
-            assert _cached_mib(outer) > 50  # another step connection is still open: nothing evicted yet
+            assert cached_mib(outer) > 50  # another step connection is still open: nothing evicted yet
             outer.close()
         probe = connect(lines, memory_limit=MEMORY_LIMIT)
-        assert _cached_mib(probe) < 20
+        assert cached_mib(probe) < 20
         (limit,), = probe.execute("select current_setting('memory_limit')").fetchall()
         assert limit == "512.0 MiB"  # the run's limit is back after the moment's lower one
         probe.close()

@@ -8,6 +8,7 @@ import pytest
 from pipelines.resources import WarehouseResource
 from reports import data as marts_data
 from schemas import memory
+from tests.duckdb_memory import cached_mib
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -102,12 +103,6 @@ def test_a_budget_below_the_smallest_a_run_works_in_is_refused(budget):
     assert invalid_settings({"BILLRECON_MEMORY_LIMIT": "256MiB"}) == []
 
 
-def _cached_mib(con: duckdb.DuckDBPyConnection, tag: str | None = None) -> float:
-    (used,), = con.execute("select coalesce(sum(memory_usage_bytes), 0) / 1048576 from duckdb_memory() "
-                           "where tag = coalesce(?, tag)", [tag]).fetchall()
-    return float(used)
-
-
 @pytest.fixture
 def read_warehouse(tmp_path):
     """A warehouse file whose table of a million rows of text was just read: its blocks are cached."""
@@ -123,10 +118,10 @@ def read_warehouse(tmp_path):
 
 
 def test_emptying_the_buffer_pool_gives_back_the_cached_blocks_and_puts_the_limit_back(read_warehouse):
-    assert _cached_mib(read_warehouse, "BASE_TABLE") > 30
+    assert cached_mib(read_warehouse, "BASE_TABLE") > 30
     memory.empty_buffer_pool(read_warehouse)
     # what fits under the moment's limit may stay
-    assert _cached_mib(read_warehouse, "BASE_TABLE") <= memory.parse_bytes(memory.EMPTY_POOL_LIMIT) >> 20
+    assert cached_mib(read_warehouse, "BASE_TABLE") <= memory.parse_bytes(memory.EMPTY_POOL_LIMIT) >> 20
     assert marts_data.duckdb_memory_limit_bytes(read_warehouse) == 256 << 20
     memory.empty_buffer_pool(read_warehouse, "300MiB")  # the limit the caller knows, rather than the one read
     assert marts_data.duckdb_memory_limit_bytes(read_warehouse) == 300 << 20
@@ -135,9 +130,9 @@ def test_emptying_the_buffer_pool_gives_back_the_cached_blocks_and_puts_the_limi
 def test_an_in_memory_database_keeps_its_tables_in_the_pool_rather_than_writing_them_out(tmp_path):
     con = duckdb.connect(config={"memory_limit": "256MiB", "temp_directory": str(tmp_path / "spill")})
     con.execute("create table lines as select range as id, md5(range::varchar) as text from range(1000000)")
-    before = _cached_mib(con)
+    before = cached_mib(con)
     memory.empty_buffer_pool(con)
-    assert _cached_mib(con) == before > 30
+    assert cached_mib(con) == before > 30
     (spilled,), = con.execute("select sum(temporary_storage_bytes) from duckdb_memory()").fetchall()
     assert spilled == 0 and not (tmp_path / "spill").exists()
     con.close()

@@ -22,6 +22,7 @@ from reports.exports import CUSTOMER_BILL_LINE
 from reports.pack_lines import SCRATCH_PREFIX as PACK_SCRATCH
 from reports.pack_lines import cut_rows, rated_once
 from schemas import memory
+from tests.duckdb_memory import cached_mib
 from tests.unit.month_close.pack_warehouse import ACME, CYCLE, build_warehouse, file_bytes
 
 
@@ -148,12 +149,6 @@ def test_a_pack_cut_into_a_range_per_customer_is_byte_identical_to_one_range(war
     assert file_bytes(tmp_path / "one") == file_bytes(tmp_path / "many")
 
 
-def _cached_table_mib(con) -> float:
-    (used,), = con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) / 1048576 FROM duckdb_memory() "
-                           "WHERE tag = 'BASE_TABLE'").fetchall()
-    return float(used)
-
-
 @pytest.mark.slow  # 800,000 lines written to a file and read
 def test_the_warehouse_s_cached_blocks_are_given_back_before_the_lines_are_cut(tmp_path, scratch):
     """Nothing after the rating reads the warehouse's lines, but DuckDB keeps the blocks it read cached
@@ -167,9 +162,9 @@ def test_the_warehouse_s_cached_blocks_are_given_back_before_the_lines_are_cut(t
     con.close()
     con = duckdb.connect(str(path), config={"memory_limit": "1GiB"})
     assert con.execute("SELECT count(DISTINCT trade_id) FROM marts.customer_bill_line").fetchone() == (800_007,)
-    assert _cached_table_mib(con) > 20  # what reading the lines left cached
+    assert cached_mib(con, "BASE_TABLE") > 20  # what reading the lines left cached
     with rated_once(con, CYCLE) as lines:
-        assert _cached_table_mib(con) <= memory.parse_bytes(memory.EMPTY_POOL_LIMIT) >> 20
+        assert cached_mib(con, "BASE_TABLE") <= memory.parse_bytes(memory.EMPTY_POOL_LIMIT) >> 20
         assert marts_data.duckdb_memory_limit_bytes(con) == 1 << 30  # the limit is back
         assert con.execute(f"SELECT count(*) FROM {lines.table}").fetchone() == (800_007,)
     con.close()
